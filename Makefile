@@ -1,0 +1,57 @@
+# Two commands for a new machine: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format test-sqlite test-postgres openapi migrate demo clean
+
+$(INSTALLED): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	  || { echo "SciPass needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null \
+	    && rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); \
+	  else echo "cannot create a virtualenv: install python3-venv"; exit 1; fi; }
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@touch $@
+
+run: $(INSTALLED)
+	$(BIN)/scipass migrate
+	$(BIN)/scipass demo
+	$(BIN)/scipass serve --host $(HOST) --port $(PORT)
+
+test: $(INSTALLED) lint test-sqlite test-postgres
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check backend tests alembic bench
+	$(BIN)/ruff format --check backend tests alembic bench
+	$(BIN)/scipass openapi --check
+
+test-sqlite: $(INSTALLED)
+	@echo "== pytest on SQLite =="
+	$(BIN)/pytest -q -p no:cacheprovider --cov --cov-report=term --cov-fail-under=85
+
+test-postgres: $(INSTALLED)
+	@echo "== pytest on PostgreSQL =="
+	tests/with-postgres.sh $(BIN)/pytest -q -p no:cacheprovider
+
+format: $(INSTALLED)
+	$(BIN)/ruff check --fix backend tests alembic bench
+	$(BIN)/ruff format backend tests alembic bench
+
+openapi: $(INSTALLED)
+	$(BIN)/scipass openapi
+
+migrate: $(INSTALLED)
+	$(BIN)/scipass migrate
+
+demo: $(INSTALLED)
+	$(BIN)/scipass demo
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .coverage

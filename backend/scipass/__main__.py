@@ -1,0 +1,3 @@
+from scipass.cli import main
+
+main()

@@ -1,0 +1,114 @@
+"""The ``scipass`` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scipass.core.config import ConfigurationError, Settings, get_settings
+
+cli = typer.Typer(
+    help="SciPass (科学实践护照) backend: serve, migrate, load demo data, write the API contract.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold secrets
+)
+
+DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ConfigurationError as exc:
+        typer.echo(f"scipass: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Serve the API (``/docs`` for the interactive documentation)."""
+    import uvicorn
+
+    settings = _settings()
+    uvicorn.run(
+        "scipass.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+@cli.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+) -> None:
+    """Migrate the database to the newest schema (or to REVISION)."""
+    from scipass.core import migrations
+
+    settings = _settings()
+    migrations.upgrade(settings.database_url, revision)
+    typer.echo(f"database migrated to {revision}")
+
+
+@cli.command()
+def demo() -> None:
+    """Load demo data into an empty database; a database with data is left alone."""
+    from scipass.core.db import Database
+    from scipass.demo import loader
+
+    settings = _settings()
+    db = Database.from_settings(settings)
+    try:
+        with db.transaction() as session:
+            summary = loader.load(session)
+    finally:
+        db.engine.dispose()
+    if summary is None:
+        typer.echo("demo data already present: nothing loaded")
+    else:
+        typer.echo("demo data loaded: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
+
+
+def openapi_document() -> str:
+    from scipass.main import create_app
+
+    app = create_app(Settings(docs_enabled=True))
+    return json.dumps(app.openapi(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+@cli.command()
+def openapi(
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if the file is stale")] = False,
+    output: Annotated[Path, typer.Option(help="Where the document lives")] = DEFAULT_OPENAPI_PATH,
+) -> None:
+    """Write the OpenAPI document (the mini-program team's contract) to openapi/openapi.json."""
+    document = openapi_document()
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != document:
+            typer.echo(f"{output} is stale: run `scipass openapi` and commit it", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{output} is up to date")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(document, encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+def main() -> None:
+    try:
+        cli()
+    except ConfigurationError as exc:
+        print(f"scipass: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,143 @@
+"""Settings, read from the environment (prefix ``SCIPASS_``) and an optional ``.env`` file.
+
+Secrets have a usable default only outside ``prod``: the dev defaults contain the word
+``insecure`` so that :func:`Settings.production_problems` can recognise them, and the server
+refuses to start in ``prod`` while any of them (or a missing or short key) is configured.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from scipass.core.security import KeyRing, KeyRingError
+
+DEV_JWT_KEYS = "dev:insecure-dev-jwt-key-do-not-use-in-production"
+DEV_CODE_KEYS = "dev:insecure-dev-code-signing-key-do-not-use-in-production"
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    dev = "dev"
+    test = "test"
+    prod = "prod"
+
+
+class WeChatMode(StrEnum):
+    real = "real"
+    fake = "fake"
+
+
+class ConfigurationError(Exception):
+    """The settings cannot run the service; ``str()`` is a one-line reason for the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SCIPASS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Environment = Environment.dev
+    database_url: str = "sqlite:///var/scipass.db"
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+
+    # Signing keys as "kid:secret" pairs separated by commas; the first signs, all verify,
+    # so a key is rotated by putting the new one first and removing the old one later.
+    jwt_keys: SecretStr = SecretStr(DEV_JWT_KEYS)
+    jwt_issuer: str = "scipass"
+    jwt_audience: str = "scipass-api"
+    code_signing_keys: SecretStr = SecretStr(DEV_CODE_KEYS)
+
+    wechat_app_id: str = ""
+    wechat_app_secret: SecretStr = SecretStr("")
+    wechat_base_url: str = "https://api.weixin.qq.com"
+    wechat_mode: WeChatMode = WeChatMode.fake
+    wechat_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    upload_dir: Path = Path("var/uploads")
+    cors_origins: Annotated[list[str], NoDecode] = []
+    docs_enabled: bool = True
+    log_level: str = "INFO"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _keys_parse(self) -> Settings:
+        for name in ("jwt_keys", "code_signing_keys"):
+            try:
+                KeyRing.parse(getattr(self, name).get_secret_value())
+            except KeyRingError as exc:
+                raise ValueError(f"SCIPASS_{name.upper()}: {exc}") from exc
+        return self
+
+    @property
+    def jwt_keyring(self) -> KeyRing:
+        return KeyRing.parse(self.jwt_keys.get_secret_value())
+
+    @property
+    def code_keyring(self) -> KeyRing:
+        return KeyRing.parse(self.code_signing_keys.get_secret_value())
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def production_problems(self) -> list[str]:
+        """What makes these settings unfit for ``prod``; empty when they are fit."""
+        problems: list[str] = []
+        for name, ring in (
+            ("JWT_KEYS", self.jwt_keyring),
+            ("CODE_SIGNING_KEYS", self.code_keyring),
+        ):
+            for kid, secret in ring.keys.items():
+                if "insecure" in secret or kid == "dev":
+                    problems.append(f"SCIPASS_{name} holds the development key '{kid}'")
+                elif len(secret) < MIN_SECRET_LENGTH:
+                    problems.append(
+                        f"SCIPASS_{name} key '{kid}' is shorter than {MIN_SECRET_LENGTH} characters"
+                    )
+        if self.wechat_mode is WeChatMode.fake:
+            problems.append("SCIPASS_WECHAT_MODE=fake accepts made-up login codes")
+        elif not self.wechat_app_id or not self.wechat_app_secret.get_secret_value():
+            problems.append("SCIPASS_WECHAT_APP_ID and SCIPASS_WECHAT_APP_SECRET are required")
+        return problems
+
+    def check(self) -> None:
+        """Raise :class:`ConfigurationError` when the service must not start with these settings."""
+        if self.env is Environment.prod:
+            problems = self.production_problems()
+            if problems:
+                raise ConfigurationError(
+                    "refusing to start in prod: " + "; ".join(problems) + " (see README, Settings)"
+                )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning a validation failure into a one-line :class:`ConfigurationError`."""
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigurationError(f"invalid setting {where}: {first['msg']}") from None
+    settings.check()
+    return settings
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,131 @@
+"""Engines, sessions and the one place that commits.
+
+One unit of work per request: :func:`get_session` opens a session, the route and its services
+flush, and the session is committed after the route returns but *before* the response is
+sent (the dependency is declared with ``scope="function"``), so a failing commit answers a
+problem instead of a 200 whose row is lost. Nothing outside this module calls ``commit``.
+
+SQLite gets WAL, foreign keys and a busy timeout on every connection, and real transactions:
+pysqlite's own transaction handling is switched off and ``BEGIN`` is emitted by SQLAlchemy, so
+savepoints work and a transaction covers its reads as well as its writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session, SQLModel
+
+# Stable constraint names on both engines, so migrations can address them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant stored in UTC and always read back as an aware UTC datetime."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: store aware datetimes only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, busy_timeout_ms: int = 5000
+) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(
+            url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+        )
+
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+class Database:
+    """An engine and the session factory the app uses."""
+
+    def __init__(self, engine: Engine, bind: Engine | Connection | None = None) -> None:
+        self.engine = engine
+        options: dict[str, Any] = {"class_": Session, "expire_on_commit": False}
+        if bind is not None and isinstance(bind, Connection):
+            # Tests: every commit releases a savepoint of a transaction that is rolled back.
+            options["join_transaction_mode"] = "create_savepoint"
+        self.sessionmaker = sessionmaker(bind=bind if bind is not None else engine, **options)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Database:
+        return cls(
+            make_engine(
+                settings.database_url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+                busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            )
+        )
+
+    def session(self) -> Session:
+        return self.sessionmaker()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A unit of work outside a request (CLI, scheduled jobs): commit on success."""
+        session = self.session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.db.transaction() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

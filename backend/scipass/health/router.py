@@ -1,0 +1,50 @@
+"""Liveness and readiness for load balancers and the container's HEALTHCHECK."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
+
+from scipass.core import migrations
+from scipass.core.errors import ServiceUnavailable
+
+logger = logging.getLogger("scipass.health")
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+@router.get("/healthz", name="health-live", summary="进程存活")
+def healthz() -> Health:
+    return Health(status="ok")
+
+
+class DatabaseNotReady(ServiceUnavailable):
+    code = "database_not_ready"
+    title_zh = "数据库未就绪"
+    title_en = "Database not ready"
+
+
+@router.get(
+    "/readyz",
+    name="health-ready",
+    summary="可以接收请求",
+    description="数据库可以连接且已迁移到最新版本时为 200，否则为 503。",
+    responses={503: {"description": "`database_not_ready`（数据库未就绪）"}},
+)
+def readyz(request: Request) -> Health:
+    try:
+        with request.app.state.db.engine.connect() as connection:
+            ready = migrations.is_at_head(connection)
+    except SQLAlchemyError as exc:
+        logger.warning("readiness: database unreachable: %s", exc.__class__.__name__)
+        raise DatabaseNotReady("无法连接数据库", "The database cannot be reached") from None
+    if not ready:
+        raise DatabaseNotReady("数据库尚未迁移到最新版本", "The database is not migrated to head")
+    return Health(status="ready")

@@ -1,0 +1,133 @@
+"""The ASGI application: ``create_app(settings)`` builds it, ``scipass.main:app`` serves it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from scipass import __version__
+from scipass.core.clock import Clock, SystemClock
+from scipass.core.config import Settings, get_settings
+from scipass.core.db import Database
+from scipass.core.errors import PROBLEM_MEDIA_TYPE, Problem, install_error_handlers
+from scipass.core.middleware import RequestIdMiddleware
+from scipass.health.router import router as health_router
+from scipass.org.router import public_router as org_public_router
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """\
+科学实践护照（SciPass）后端接口，供微信小程序与管理后台使用。
+
+* 所有错误均为 RFC 9457 `application/problem+json`，`code` 为稳定的错误代码，
+  `title`/`detail` 默认中文，请求头 `Accept-Language: en` 时为英文。
+* 时间一律为带时区的 ISO 8601（存储为 UTC），学年、学期与“今天”按北京时间计算。
+* 列表接口使用 `limit`/`offset` 分页，`limit` 最大 100。
+"""
+
+TAGS = [
+    {"name": "health", "description": "存活与就绪检查"},
+    {"name": "regions", "description": "行政区划（GB/T 2260），无需登录"},
+]
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def _build_openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with every validation error documented as a problem."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                if status.startswith(("4", "5")):
+                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}
+    if "Problem" not in components:
+        components.update(
+            Problem.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs", {})
+        )
+        components["Problem"] = Problem.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        components["Problem"].pop("$defs", None)
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    settings.check()
+    db = database or Database.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if database is None:
+            db.engine.dispose()
+
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title="SciPass API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        generate_unique_id_function=_operation_id,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.clock = clock or SystemClock()
+    app.openapi = lambda: _build_openapi(app)  # type: ignore[method-assign]
+
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+
+    app.include_router(health_router)
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(org_public_router)
+    app.include_router(api)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # ``scipass.main:app`` is built on first use, so importing this module touches nothing.
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

@@ -1,0 +1,21 @@
+"""Queries on organisations."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, func
+from sqlmodel import Session, select
+
+from scipass.org.models import Region
+
+
+def regions_query(*, parent_code: str | None, level: str | None) -> Select[tuple[Region]]:
+    query = select(Region)
+    if parent_code is not None:
+        query = query.where(Region.parent_code == parent_code)
+    if level is not None:
+        query = query.where(Region.level == level)
+    return query
+
+
+def count(session: Session, query: Select[tuple[Region]]) -> int:
+    return session.exec(select(func.count()).select_from(query.subquery())).one()

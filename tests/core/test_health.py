@@ -1,0 +1,83 @@
+"""/healthz says the process is up; /readyz says the database is reachable and at head."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, func, select
+from sqlmodel import Session
+
+from scipass.core.config import Environment, Settings
+from scipass.main import create_app
+from scipass.org.models import Region, School, Venue
+from tests.conftest import REPO_ROOT
+
+
+def _cli(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SCIPASS_DATABASE_URL": database_url, "SCIPASS_ENV": "dev"}
+    return subprocess.run(
+        [sys.executable, "-m", "scipass", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _settings(url: str) -> Settings:
+    return Settings(env=Environment.test, database_url=url, _env_file=None)  # type: ignore[call-arg]
+
+
+def test_healthz(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_follows_migration_and_demo_loads(empty_database_url: str, tmp_path: Path) -> None:
+    with TestClient(create_app(_settings(empty_database_url))) as client:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["code"] == "database_not_ready"
+
+        migrated = _cli("migrate", database_url=empty_database_url, cwd=REPO_ROOT)
+        assert migrated.returncode == 0, migrated.stderr
+        response = client.get("/readyz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ready"}
+
+    # `make run` then loads the demo once; a second run leaves the data alone.
+    first = _cli("demo", database_url=empty_database_url, cwd=tmp_path)
+    second = _cli("demo", database_url=empty_database_url, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "demo data loaded" in first.stdout
+    assert second.returncode == 0, second.stderr
+    assert "already present" in second.stdout
+    engine = create_engine(empty_database_url)
+    try:
+        with Session(engine) as session:
+            counts = [
+                session.scalar(select(func.count()).select_from(t)) for t in (Region, School, Venue)
+            ]
+    finally:
+        engine.dispose()
+    assert counts[0] >= 15
+    assert counts[1] >= 15
+    assert counts[2] >= 10
+
+
+def test_readyz_is_503_when_database_unreachable() -> None:
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"
+    with TestClient(create_app(_settings(url))) as client:
+        response = client.get("/readyz", headers={"Accept-Language": "en"})
+    assert response.status_code == 503
+    body = response.json()
+    assert body["code"] == "database_not_ready"
+    assert body["detail"] == "The database cannot be reached"
+    assert "127.0.0.1" not in response.text

@@ -1,0 +1,104 @@
+"""Settings: key rings, list parsing, and prod refusing development secrets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from scipass.core.config import ConfigurationError, Settings, load_settings
+from scipass.core.security import KeyRing, KeyRingError
+
+STRONG = "k1:" + "x" * 40
+
+
+def _prod(**overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": "prod",
+        "jwt_keys": STRONG,
+        "code_signing_keys": "c1:" + "y" * 40,
+        "wechat_mode": "real",
+        "wechat_app_id": "wx0123456789abcdef",
+        "wechat_app_secret": "s" * 32,
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def test_prod_with_real_secrets_starts() -> None:
+    settings = _prod()
+    settings.check()
+    assert settings.production_problems() == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"jwt_keys": "dev:insecure-dev-jwt-key-do-not-use-in-production"}, "development key"),
+        ({"code_signing_keys": "c1:short"}, "shorter than 32"),
+        ({"wechat_mode": "fake"}, "WECHAT_MODE=fake"),
+        ({"wechat_app_secret": ""}, "WECHAT_APP_SECRET"),
+    ],
+)
+def test_prod_refuses_dev_or_missing_secrets(overrides: dict[str, object], fragment: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        _prod(**overrides).check()
+    message = str(raised.value)
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_default_settings_are_for_dev_only() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings.check()  # dev starts with the dev keys
+    assert settings.production_problems()  # ... which prod would refuse
+
+
+def test_serve_in_prod_with_dev_key_exits_with_one_line(tmp_path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SCIPASS_")} | {
+        "SCIPASS_ENV": "prod",
+        "SCIPASS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "scipass", "serve", "--port", "1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("scipass: refusing to start in prod:")
+    assert "SCIPASS_JWT_KEYS" in lines[0]
+    assert "insecure" not in lines[0]  # the reason names the key, never prints a secret
+
+
+def test_invalid_setting_is_one_line() -> None:
+    with pytest.raises(ConfigurationError, match="invalid setting"):
+        load_settings(jwt_keys="no-colon-here", _env_file=None)
+
+
+def test_cors_origins_from_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCIPASS_CORS_ORIGINS", "https://a.example, https://b.example")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+
+
+def test_keyring_first_key_signs_and_all_verify() -> None:
+    ring = KeyRing.parse("k2:new-secret, k1:old-secret")
+    assert ring.active_kid == "k2"
+    assert ring.active_secret == "new-secret"
+    assert ring.get("k1") == "old-secret"
+    assert ring.get("k0") is None
+
+
+@pytest.mark.parametrize("text", ["", "k1", "k1:", "k1:a,k1:b", "bad kid!:x", "k" * 17 + ":x"])
+def test_keyring_rejects_malformed(text: str) -> None:
+    with pytest.raises(KeyRingError):
+        KeyRing.parse(text)
