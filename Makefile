@@ -28,9 +28,10 @@ run: $(INSTALLED)
 test: $(INSTALLED) lint test-sqlite test-postgres
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check backend tests alembic bench
-	$(BIN)/ruff format --check backend tests alembic bench
+	$(BIN)/ruff check backend tests alembic
+	$(BIN)/ruff format --check backend tests alembic
 	$(BIN)/scipass openapi --check
+	$(BIN)/hadolint Dockerfile
 
 test-sqlite: $(INSTALLED)
 	@echo "== pytest on SQLite =="

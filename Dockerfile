@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# SciPass API image: migrates the database, then serves on port 8000 as a non-root user.
+# Installs exactly like `make`: the pinned set in constraints.txt.
+
+FROM python:3.11-slim-bookworm AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+WORKDIR /src
+RUN python -m venv /opt/venv
+COPY pyproject.toml constraints.txt README.md ./
+COPY backend ./backend
+RUN /opt/venv/bin/pip install -c constraints.txt .
+
+FROM python:3.11-slim-bookworm AS runtime
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    SCIPASS_ENV=prod
+RUN groupadd --system --gid 10001 scipass \
+ && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /app scipass
+WORKDIR /app
+COPY --from=build /opt/venv /opt/venv
+COPY alembic.ini ./
+COPY alembic ./alembic
+RUN mkdir -p /app/var/uploads && chown -R scipass:scipass /app/var
+USER 10001:10001
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+CMD ["sh", "-c", "scipass migrate && exec scipass serve --host 0.0.0.0 --port 8000"]
