@@ -24,6 +24,7 @@ from scipass.core.config import Environment, Settings
 from scipass.core.db import Database, make_engine
 from scipass.main import create_app
 from tests.databases import ENGINE_NAME, fresh_database
+from tests.factories import Side, create_side
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FROZEN_AT = datetime(2026, 10, 14, 2, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Beijing
@@ -96,3 +97,13 @@ def app(settings: Settings, engine: Engine, connection: Connection, clock: Froze
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
+
+
+@pytest.fixture
+def side_a(session: Session) -> Side:
+    return create_side(session, province="970000", city="970100", county="970101")
+
+
+@pytest.fixture
+def side_b(session: Session) -> Side:
+    return create_side(session, province="960000", city="960100", county="960101")

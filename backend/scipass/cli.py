@@ -19,6 +19,7 @@ cli = typer.Typer(
 )
 
 DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
+DEMO_ACCOUNTS_PATH = Path("var/demo-accounts.json")
 
 
 def _settings() -> Settings:
@@ -76,8 +77,59 @@ def demo() -> None:
         db.engine.dispose()
     if summary is None:
         typer.echo("demo data already present: nothing loaded")
-    else:
-        typer.echo("demo data loaded: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
+        return
+    accounts = summary.pop("accounts")
+    DEMO_ACCOUNTS_PATH.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_ACCOUNTS_PATH.write_text(
+        json.dumps({"accounts": accounts}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    typer.echo("demo data loaded: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
+    typer.echo(f"demo logins written to {DEMO_ACCOUNTS_PATH}")
+
+
+@cli.command("create-admin")
+def create_admin(
+    username: Annotated[str, typer.Option(help="Login name")] = "admin",
+    display_name: Annotated[str, typer.Option(help="Name shown in the console")] = "平台管理员",
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="SCIPASS_ADMIN_PASSWORD",
+            help="Password (prompted; or SCIPASS_ADMIN_PASSWORD)",
+        ),
+    ] = "",
+) -> None:
+    """Create a platform administrator account."""
+    from scipass.account import service as account_service
+    from scipass.core.auth import Role
+    from scipass.core.clock import SystemClock
+    from scipass.core.db import Database
+    from scipass.core.errors import ProblemError
+
+    settings = _settings()
+    db = Database.from_settings(settings)
+    try:
+        with db.transaction() as session:
+            account, _ = account_service.create_account(
+                session,
+                actor=None,
+                username=username,
+                display_name=display_name,
+                role=Role.platform_admin,
+                org_id=None,
+                password=password,
+                now=SystemClock().now(),
+            )
+            account_id = account.id
+    except ProblemError as exc:
+        typer.echo(f"scipass: {exc.detail_zh or exc.title_zh}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.engine.dispose()
+    typer.echo(f"platform admin '{username}' created (id {account_id})")
 
 
 def openapi_document() -> str:

@@ -12,6 +12,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from scipass import __version__
+from scipass.account.router import public_router as auth_public_router
+from scipass.account.router import router as account_router
+from scipass.audit.router import router as audit_router
+from scipass.consent.router import public_router as consent_public_router
+from scipass.consent.router import router as consent_router
 from scipass.core.clock import Clock, SystemClock
 from scipass.core.config import Settings, get_settings
 from scipass.core.db import Database
@@ -19,6 +24,10 @@ from scipass.core.errors import PROBLEM_MEDIA_TYPE, Problem, install_error_handl
 from scipass.core.middleware import RequestIdMiddleware
 from scipass.health.router import router as health_router
 from scipass.org.router import public_router as org_public_router
+from scipass.org.router import router as org_router
+from scipass.roster.router import me_router as binding_router
+from scipass.roster.router import router as roster_router
+from scipass.wechat.client import WeChat, make_wechat
 
 API_PREFIX = "/api/v1"
 
@@ -33,7 +42,16 @@ DESCRIPTION = """\
 
 TAGS = [
     {"name": "health", "description": "存活与就绪检查"},
-    {"name": "regions", "description": "行政区划（GB/T 2260），无需登录"},
+    {
+        "name": "auth",
+        "description": "登录、刷新与退出。微信登录用于学生和家长，账号密码用于工作人员",
+    },
+    {"name": "accounts", "description": "工作人员账号与当前用户"},
+    {"name": "organisations", "description": "行政区划（GB/T 2260）、教育局、学校与场馆"},
+    {"name": "roster", "description": "学生名单：导入、查询、绑定码（学校）"},
+    {"name": "binding", "description": "微信用户绑定学生身份或作为家长绑定孩子"},
+    {"name": "consent", "description": "未满 14 周岁学生的监护人同意（按目的，只增不改）"},
+    {"name": "audit", "description": "审计日志"},
 ]
 
 
@@ -78,14 +96,19 @@ def create_app(
     *,
     database: Database | None = None,
     clock: Clock | None = None,
+    wechat: WeChat | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     settings.check()
     db = database or Database.from_settings(settings)
 
+    wechat_client = wechat or make_wechat(settings)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        if wechat is None:
+            wechat_client.close()
         if database is None:
             db.engine.dispose()
 
@@ -104,6 +127,7 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.clock = clock or SystemClock()
+    app.state.wechat = wechat_client
     app.openapi = lambda: _build_openapi(app)  # type: ignore[method-assign]
 
     install_error_handlers(app)
@@ -119,7 +143,18 @@ def create_app(
 
     app.include_router(health_router)
     api = APIRouter(prefix=API_PREFIX)
-    api.include_router(org_public_router)
+    for router in (
+        auth_public_router,
+        org_public_router,
+        consent_public_router,
+        account_router,
+        org_router,
+        roster_router,
+        binding_router,
+        consent_router,
+        audit_router,
+    ):
+        api.include_router(router)
     app.include_router(api)
     return app
 

@@ -17,8 +17,15 @@ from scipass.org.models import Region, School, Venue
 from tests.conftest import REPO_ROOT
 
 
-def _cli(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SCIPASS_DATABASE_URL": database_url, "SCIPASS_ENV": "dev"}
+def _cli(
+    *args: str, database_url: str, cwd: Path, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "SCIPASS_DATABASE_URL": database_url,
+        "SCIPASS_ENV": "dev",
+        **(extra or {}),
+    }
     return subprocess.run(
         [sys.executable, "-m", "scipass", *args],
         cwd=cwd,
@@ -81,3 +88,42 @@ def test_readyz_is_503_when_database_unreachable() -> None:
     assert body["code"] == "database_not_ready"
     assert body["detail"] == "The database cannot be reached"
     assert "127.0.0.1" not in response.text
+
+
+def test_create_admin_then_log_in(empty_database_url: str, tmp_path: Path) -> None:
+    assert _cli("migrate", database_url=empty_database_url, cwd=REPO_ROOT).returncode == 0
+    env_password = {"SCIPASS_ADMIN_PASSWORD": "Platform-admin-1"}
+    created = _cli(
+        "create-admin",
+        "--username",
+        "root",
+        database_url=empty_database_url,
+        cwd=tmp_path,
+        extra=env_password,
+    )
+    assert created.returncode == 0, created.stderr
+    again = _cli(
+        "create-admin",
+        "--username",
+        "root",
+        database_url=empty_database_url,
+        cwd=tmp_path,
+        extra=env_password,
+    )
+    assert again.returncode == 1
+    assert "用户名已被使用" in again.stderr
+    weak = _cli(
+        "create-admin",
+        "--username",
+        "r2",
+        database_url=empty_database_url,
+        cwd=tmp_path,
+        extra={"SCIPASS_ADMIN_PASSWORD": "short"},
+    )
+    assert weak.returncode == 1
+    with TestClient(create_app(_settings(empty_database_url))) as client:
+        response = client.post(
+            "/api/v1/auth/login", json={"username": "root", "password": "Platform-admin-1"}
+        )
+    assert response.status_code == 200
+    assert response.json()["role"] == "platform_admin"

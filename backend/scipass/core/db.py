@@ -6,8 +6,12 @@ sent (the dependency is declared with ``scope="function"``), so a failing commit
 problem instead of a 200 whose row is lost. Nothing outside this module calls ``commit``.
 
 SQLite gets WAL, foreign keys and a busy timeout on every connection, and real transactions:
-pysqlite's own transaction handling is switched off and ``BEGIN`` is emitted by SQLAlchemy, so
-savepoints work and a transaction covers its reads as well as its writes.
+pysqlite's own transaction handling is switched off and SQLAlchemy emits ``BEGIN IMMEDIATE``,
+so savepoints work and a transaction takes the write lock when it starts. A deferred
+transaction that reads and then writes fails at once (``SQLITE_BUSY_SNAPSHOT``, no busy wait)
+whenever another writer committed in between; taking the lock up front makes concurrent
+writers queue for up to the busy timeout instead. SQLite is the embedded engine; PostgreSQL,
+with row-level concurrency, is the production one.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
+
+from scipass.core.errors import ProblemError
 
 # Stable constraint names on both engines, so migrations can address them.
 SQLModel.metadata.naming_convention = {
@@ -79,7 +85,7 @@ def make_engine(
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -124,8 +130,22 @@ class Database:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.db.transaction() as session:
+    session: Session = request.app.state.db.session()
+    try:
         yield session
+    except ProblemError as exc:
+        if exc.keep_writes:
+            session.commit()
+        else:
+            session.rollback()
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    else:
+        session.commit()
+    finally:
+        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

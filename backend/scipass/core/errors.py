@@ -54,6 +54,10 @@ class ProblemError(Exception):
     code: ClassVar[str] = "internal_error"
     title_zh: ClassVar[str] = "服务器内部错误"
     title_en: ClassVar[str] = "Internal server error"
+    # A refusal that is itself data (a failed login counted, a reused refresh token's family
+    # revoked, an audit entry): the request's writes are committed before the problem is sent.
+    # Services raising such an error must not have made any other write before it.
+    keep_writes: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
+from sqlalchemy import Select, func
+from sqlmodel import Session, select
 
 MAX_PAGE_SIZE = 100
 
@@ -36,3 +38,9 @@ class Page(BaseModel, Generic[T]):
     @classmethod
     def of(cls, items: list[T], total: int, page: PageParams) -> Page[T]:
         return cls(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+def count_rows(session: Session, query: Select[Any]) -> int:
+    """How many rows ``query`` selects (ignoring its order, limit and offset)."""
+    inner = query.order_by(None).limit(None).offset(None).subquery()
+    return int(session.exec(select(func.count()).select_from(inner)).one())

@@ -149,3 +149,83 @@ VENUES: list[tuple[str, str, str, str, float, float, str]] = [
         "0356-5260012",
     ),
 ]
+
+# Every demo staff account has this password (written to var/demo-accounts.json).
+DEMO_PASSWORD = "Scipass-demo-2026"  # noqa: S105 - published in demo-accounts.json
+
+# (name, region_code)
+BUREAUS: list[tuple[str, str]] = [
+    ("湘潭市教育局", "430300"),
+    ("湘乡市教育局", "430381"),
+    ("赤峰市教育局", "150400"),
+    ("晋城市教育局", "140500"),
+]
+
+# (username, display name, role, organisation name: a school, venue or bureau above)
+STAFF: list[tuple[str, str, str, str | None]] = [
+    ("admin", "平台管理员", "platform_admin", None),
+    ("xt-bureau", "湘潭市教育局 王科长", "bureau", "湘潭市教育局"),
+    ("xx-bureau", "湘乡市教育局 刘老师", "bureau", "湘乡市教育局"),
+    ("cf-bureau", "赤峰市教育局 包科长", "bureau", "赤峰市教育局"),
+    ("jc-bureau", "晋城市教育局 常老师", "bureau", "晋城市教育局"),
+    ("heping-admin", "和平小学 教务处 周老师", "school_admin", "湘潭市雨湖区和平小学"),
+    ("heping-teacher", "和平小学 科学老师 李老师", "school_staff", "湘潭市雨湖区和平小学"),
+    ("xx2-admin", "湘乡二中 教务处 谭老师", "school_admin", "湘乡市第二中学"),
+    ("xx2-teacher", "湘乡二中 物理老师 彭老师", "school_staff", "湘乡市第二中学"),
+    ("dongjiao-admin", "东郊乡中学 教导主任 曾老师", "school_admin", "湘乡市东郊乡中学"),
+    ("gtj-admin", "钢铁街小学 教务处 张老师", "school_admin", "赤峰市红山区钢铁街小学"),
+    ("fengtai-admin", "凤台小学 教务处 郭老师", "school_admin", "晋城市城区凤台小学"),
+    ("xtkjg-admin", "湘潭市科技馆 教育部 主任", "venue_admin", "湘潭市科技馆"),
+    ("xtkjg-staff", "湘潭市科技馆 讲解员", "venue_staff", "湘潭市科技馆"),
+    ("cfkjg-admin", "赤峰市科技馆 教育部 主任", "venue_admin", "赤峰市科技馆"),
+    ("jckjg-admin", "晋城市科技馆 教育部 主任", "venue_admin", "晋城市科技馆"),
+]
+
+# Rosters: (school, grade label, class, how many students)
+CLASSES: list[tuple[str, str, str, int]] = [
+    ("湘潭市雨湖区和平小学", "四年级", "1班", 12),
+    ("湘潭市雨湖区和平小学", "五年级", "2班", 12),
+    ("湘乡市第二中学", "高一", "3班", 12),
+    ("湘乡市东郊乡中学", "八年级", "1班", 10),
+    ("赤峰市红山区钢铁街小学", "六年级", "1班", 10),
+    ("晋城市城区凤台小学", "三年级", "2班", 10),
+]
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗高林谭彭曾包常"
+GIVEN = [
+    "子涵",
+    "雨桐",
+    "浩然",
+    "梓萱",
+    "宇轩",
+    "欣怡",
+    "俊熙",
+    "思彤",
+    "明轩",
+    "一诺",
+    "嘉怡",
+    "梓豪",
+    "语嫣",
+    "博文",
+    "可馨",
+    "天佑",
+    "诗涵",
+    "皓轩",
+    "若曦",
+    "晨阳",
+]
+
+# WeChat users of the demo, logging in with `dev-<name>` in fake mode:
+# (dev name, kind, school, grade label, class, index in class, guardian consent)
+WECHAT_USERS: list[tuple[str, str, str, str, str, int, str | None]] = [
+    # under 14, guardian consented to everything
+    ("xiaoming", "student", "湘潭市雨湖区和平小学", "四年级", "1班", 0, "granted"),
+    ("xiaoming-mama", "guardian", "湘潭市雨湖区和平小学", "四年级", "1班", 0, None),
+    # under 14, no consent yet: participation is refused with consent_required
+    ("xiaohong", "student", "湘潭市雨湖区和平小学", "五年级", "2班", 1, "none"),
+    # under 14, consent given on paper, then location withdrawn
+    ("tiantian", "student", "赤峰市红山区钢铁街小学", "六年级", "1班", 2, "paper"),
+    # 14 or older: no guardian consent needed
+    ("lihua", "student", "湘乡市第二中学", "高一", "3班", 0, None),
+    ("xiaoyu", "student", "晋城市城区凤台小学", "三年级", "2班", 3, "granted"),
+]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from scipass.core import migrations
+from scipass.core.auth import public_access
 from scipass.core.errors import ServiceUnavailable
 
 logger = logging.getLogger("scipass.health")
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[Depends(public_access)])
 
 
 class Health(BaseModel):

@@ -106,3 +106,17 @@ class Venue(SQLModel, table=True):
     latitude: float = Field(nullable=False)  # GCJ-02
     phone: str = Field(default="", sa_column=Column(String(30), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Bureau(SQLModel, table=True):
+    """An education bureau or science association; sees the schools of its region and below."""
+
+    __tablename__ = "bureau"
+    __table_args__ = (UniqueConstraint("region_code", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    region_code: str = Field(
+        sa_column=Column(String(6), ForeignKey("region.code"), nullable=False, index=True)
+    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

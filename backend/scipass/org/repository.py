@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func
-from sqlmodel import Session, select
+from sqlalchemy import Select
+from sqlmodel import select
 
 from scipass.org.models import Region
 
@@ -15,7 +15,3 @@ def regions_query(*, parent_code: str | None, level: str | None) -> Select[tuple
     if level is not None:
         query = query.where(Region.level == level)
     return query
-
-
-def count(session: Session, query: Select[tuple[Region]]) -> int:
-    return session.exec(select(func.count()).select_from(query.subquery())).one()

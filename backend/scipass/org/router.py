@@ -1,26 +1,60 @@
-"""Public organisation endpoints: the region tree the mini-program's pickers use."""
+"""Organisations: the public region tree and school list; administration of regions,
+bureaus, schools and venues."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
+from scipass.core.auth import BureauOrPlatform, PlatformAdmin, public_access
+from scipass.core.clock import ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.errors import problem_responses
 from scipass.core.pagination import Page, PageDep
 from scipass.org import service as org_service
-from scipass.org.errors import RegionNotFound
-from scipass.org.models import RegionLevel
-from scipass.org.schemas import RegionDetail, RegionRead
+from scipass.org.errors import (
+    OrganisationExists,
+    OutsideRegion,
+    ParentRegionInvalid,
+    RegionExists,
+    RegionNotFound,
+)
+from scipass.org.models import Bureau, RegionLevel, School, Venue, decode_stages
+from scipass.org.schemas import (
+    BureauCreate,
+    BureauRead,
+    RegionCreate,
+    RegionDetail,
+    RegionRead,
+    SchoolCreate,
+    SchoolRead,
+    VenueCreate,
+    VenueRead,
+)
 
-public_router = APIRouter(prefix="/regions", tags=["regions"])
+public_router = APIRouter(tags=["organisations"], dependencies=[Depends(public_access)])
+router = APIRouter(tags=["organisations"])
 
 RegionCode = Annotated[str, Path(pattern=r"^\d{6}$", description="GB/T 2260 六位行政区划代码")]
+RegionFilter = Annotated[
+    str | None, Query(pattern=r"^\d{6}$", description="行政区划代码（含下级区划）")
+]
+
+
+def school_read(school: School) -> SchoolRead:
+    return SchoolRead(
+        id=school.id or 0,
+        name=school.name,
+        region_code=school.region_code,
+        stages=decode_stages(school.stages),
+        area=school.area,  # type: ignore[arg-type]
+        address=school.address,
+    )
 
 
 @public_router.get(
-    "",
+    "/regions",
     name="region-list",
     summary="行政区划列表",
     description="按上级代码或层级筛选行政区划，供选择地区使用。无需登录。",
@@ -35,13 +69,12 @@ def list_regions(
     level: Annotated[RegionLevel | None, Query(description="层级")] = None,
 ) -> Page[RegionRead]:
     rows, total = org_service.list_regions(session, page=page, parent_code=parent_code, level=level)
-    return Page[RegionRead].of(
-        [RegionRead.model_validate(r, from_attributes=True) for r in rows], total, page
-    )
+    items = [RegionRead.model_validate(r, from_attributes=True) for r in rows]
+    return Page[RegionRead].of(items, total, page)
 
 
 @public_router.get(
-    "/{region_code}",
+    "/regions/{region_code}",
     name="region-get",
     summary="行政区划详情",
     description="一个行政区划及其上级链与直接下级。无需登录。",
@@ -55,3 +88,85 @@ def get_region(session: SessionDep, region_code: RegionCode) -> RegionDetail:
         ancestors=[read(r, from_attributes=True) for r in ancestors],
         children=[read(r, from_attributes=True) for r in children],
     )
+
+
+@public_router.get(
+    "/schools",
+    name="school-list",
+    summary="学校列表",
+    description="按地区（含下级）和名称查找学校，供学生绑定时选择学校。无需登录。",
+    responses=problem_responses(),
+)
+def list_schools(
+    session: SessionDep,
+    page: PageDep,
+    region_code: RegionFilter = None,
+    q: Annotated[str | None, Query(max_length=50, description="校名包含")] = None,
+) -> Page[SchoolRead]:
+    rows, total = org_service.list_schools(session, page=page, region_code=region_code, q=q)
+    return Page[SchoolRead].of([school_read(s) for s in rows], total, page)
+
+
+@router.post(
+    "/regions",
+    name="region-create",
+    summary="新增行政区划",
+    status_code=201,
+    responses=problem_responses(RegionExists, ParentRegionInvalid),
+)
+def create_region(
+    body: RegionCreate, caller: PlatformAdmin, session: SessionDep, clock: ClockDep
+) -> RegionRead:
+    region = org_service.create_region(session, data=body, actor=caller, now=clock.now())
+    return RegionRead.model_validate(region, from_attributes=True)
+
+
+@router.get("/bureaus", name="bureau-list", summary="教育局列表", responses=problem_responses())
+def list_bureaus(caller: BureauOrPlatform, session: SessionDep) -> list[BureauRead]:
+    return [
+        BureauRead.model_validate(b, from_attributes=True)
+        for b in org_service.list_bureaus(session, actor=caller)
+    ]
+
+
+@router.post(
+    "/bureaus",
+    name="bureau-create",
+    summary="新增教育局",
+    status_code=201,
+    responses=problem_responses(RegionNotFound, OrganisationExists),
+)
+def create_bureau(
+    body: BureauCreate, caller: PlatformAdmin, session: SessionDep, clock: ClockDep
+) -> BureauRead:
+    bureau: Bureau = org_service.create_bureau(session, data=body, actor=caller, now=clock.now())
+    return BureauRead.model_validate(bureau, from_attributes=True)
+
+
+@router.post(
+    "/schools",
+    name="school-create",
+    summary="新增学校",
+    description="平台管理员可在任何地区新增；教育局只能在本辖区新增。",
+    status_code=201,
+    responses=problem_responses(RegionNotFound, OrganisationExists, OutsideRegion),
+)
+def create_school(
+    body: SchoolCreate, caller: BureauOrPlatform, session: SessionDep, clock: ClockDep
+) -> SchoolRead:
+    return school_read(org_service.create_school(session, data=body, actor=caller, now=clock.now()))
+
+
+@router.post(
+    "/venues",
+    name="venue-create",
+    summary="新增场馆",
+    description="平台管理员可在任何地区新增；教育局只能在本辖区新增。",
+    status_code=201,
+    responses=problem_responses(RegionNotFound, OrganisationExists, OutsideRegion),
+)
+def create_venue(
+    body: VenueCreate, caller: BureauOrPlatform, session: SessionDep, clock: ClockDep
+) -> VenueRead:
+    venue: Venue = org_service.create_venue(session, data=body, actor=caller, now=clock.now())
+    return VenueRead.model_validate(venue, from_attributes=True)

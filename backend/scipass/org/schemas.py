@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from scipass.org.models import RegionLevel
+from scipass.org.models import RegionLevel, SchoolArea, Stage, VenueKind
+
+Name = Field(min_length=2, max_length=100)
 
 
 class RegionRead(BaseModel):
@@ -15,3 +17,59 @@ class RegionRead(BaseModel):
 class RegionDetail(RegionRead):
     ancestors: list[RegionRead] = Field(description="从省级到上一级的上级区划")
     children: list[RegionRead] = Field(description="直接下级区划")
+
+
+class RegionCreate(BaseModel):
+    code: str = Field(pattern=r"^\d{6}$")
+    name: str = Field(min_length=1, max_length=50)
+    level: RegionLevel
+    parent_code: str | None = Field(default=None, pattern=r"^\d{6}$")
+
+
+class BureauCreate(BaseModel):
+    name: str = Name
+    region_code: str = Field(pattern=r"^\d{6}$")
+
+
+class BureauRead(BaseModel):
+    id: int
+    name: str
+    region_code: str
+
+
+class SchoolCreate(BaseModel):
+    name: str = Name
+    region_code: str = Field(pattern=r"^\d{6}$")
+    stages: list[Stage] = Field(min_length=1)
+    area: SchoolArea
+    address: str = Field(default="", max_length=200)
+
+
+class SchoolRead(BaseModel):
+    id: int
+    name: str
+    region_code: str
+    stages: list[Stage]
+    area: SchoolArea
+    address: str
+
+
+class VenueCreate(BaseModel):
+    name: str = Name
+    kind: VenueKind
+    region_code: str = Field(pattern=r"^\d{6}$")
+    address: str = Field(default="", max_length=200)
+    longitude: float = Field(ge=73, le=136, description="GCJ-02 经度")
+    latitude: float = Field(ge=3, le=54, description="GCJ-02 纬度")
+    phone: str = Field(default="", max_length=30)
+
+
+class VenueRead(BaseModel):
+    id: int
+    name: str
+    kind: VenueKind
+    region_code: str
+    address: str
+    longitude: float
+    latitude: float
+    phone: str

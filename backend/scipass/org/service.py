@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from scipass.core.pagination import PageParams
+from scipass.audit import service as audit_service
+from scipass.core.auth import Principal, Role, region_contains, region_prefix
+from scipass.core.pagination import PageParams, count_rows
 from scipass.org import repository
-from scipass.org.errors import RegionNotFound
-from scipass.org.models import Region
+from scipass.org.errors import (
+    OrganisationExists,
+    OrganisationNotFound,
+    OutsideRegion,
+    ParentRegionInvalid,
+    RegionExists,
+    RegionNotFound,
+)
+from scipass.org.models import Bureau, Region, RegionLevel, School, Venue, encode_stages
+from scipass.org.schemas import BureauCreate, RegionCreate, SchoolCreate, VenueCreate
+
+_PARENT_LEVEL = {RegionLevel.city: RegionLevel.province, RegionLevel.county: RegionLevel.city}
 
 
 def list_regions(
     session: Session, *, page: PageParams, parent_code: str | None = None, level: str | None = None
 ) -> tuple[list[Region], int]:
     query = repository.regions_query(parent_code=parent_code, level=level)
-    total = repository.count(session, query)
+    total = count_rows(session, query)
     rows = session.exec(query.order_by(Region.code).limit(page.limit).offset(page.offset)).all()
     return list(rows), total
 
@@ -36,3 +51,167 @@ def get_region(session: Session, *, code: str) -> tuple[Region, list[Region], li
         select(Region).where(Region.parent_code == code).order_by(Region.code)
     ).all()
     return region, ancestors, list(children)
+
+
+def _flush_unique(session: Session, error: Exception) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise error from None
+
+
+def create_region(
+    session: Session, *, data: RegionCreate, actor: Principal, now: datetime
+) -> Region:
+    if session.get(Region, data.code) is not None:
+        raise RegionExists(f"代码 {data.code} 已存在", f"Code {data.code} exists")
+    expected_parent = _PARENT_LEVEL.get(data.level)
+    if expected_parent is None:
+        if data.parent_code is not None:
+            raise ParentRegionInvalid("省级区划没有上级", "A province has no parent")
+    else:
+        parent = session.get(Region, data.parent_code) if data.parent_code else None
+        if parent is None or parent.level != expected_parent:
+            raise ParentRegionInvalid()
+    region = Region(**data.model_dump())
+    session.add(region)
+    _flush_unique(session, RegionExists())
+    audit_service.record(
+        session,
+        action=audit_service.Action.org_created,
+        at=now,
+        actor=actor,
+        object_type="region",
+        object_id=region.code,
+    )
+    return region
+
+
+def _require_region(session: Session, code: str) -> Region:
+    region = session.get(Region, code)
+    if region is None:
+        raise RegionNotFound(f"没有代码为 {code} 的行政区划", f"No region with code {code}")
+    return region
+
+
+def _check_scope(actor: Principal, region_code: str) -> None:
+    """A bureau acts only inside its region; the platform admin everywhere."""
+    if actor.role is Role.platform_admin:
+        return
+    if (
+        actor.role is Role.bureau
+        and actor.region_code
+        and region_contains(actor.region_code, region_code)
+    ):
+        return
+    raise OutsideRegion()
+
+
+def create_bureau(
+    session: Session, *, data: BureauCreate, actor: Principal, now: datetime
+) -> Bureau:
+    _require_region(session, data.region_code)
+    bureau = Bureau(name=data.name, region_code=data.region_code, created_at=now)
+    session.add(bureau)
+    _flush_unique(session, OrganisationExists())
+    audit_service.record(
+        session,
+        action=audit_service.Action.org_created,
+        at=now,
+        actor=actor,
+        object_type="bureau",
+        object_id=bureau.id,
+        region_code=bureau.region_code,
+    )
+    return bureau
+
+
+def list_bureaus(session: Session, *, actor: Principal) -> list[Bureau]:
+    query = select(Bureau).order_by(Bureau.region_code, Bureau.id)
+    if actor.role is Role.bureau:
+        query = query.where(Bureau.id == actor.bureau_id)
+    return list(session.exec(query).all())
+
+
+def create_school(
+    session: Session, *, data: SchoolCreate, actor: Principal, now: datetime
+) -> School:
+    _require_region(session, data.region_code)
+    _check_scope(actor, data.region_code)
+    school = School(
+        name=data.name,
+        region_code=data.region_code,
+        stages=encode_stages(data.stages),
+        area=data.area,
+        address=data.address,
+        created_at=now,
+    )
+    session.add(school)
+    _flush_unique(session, OrganisationExists())
+    audit_service.record(
+        session,
+        action=audit_service.Action.org_created,
+        at=now,
+        actor=actor,
+        object_type="school",
+        object_id=school.id,
+        school_id=school.id,
+        region_code=school.region_code,
+    )
+    return school
+
+
+def create_venue(session: Session, *, data: VenueCreate, actor: Principal, now: datetime) -> Venue:
+    _require_region(session, data.region_code)
+    _check_scope(actor, data.region_code)
+    venue = Venue(**data.model_dump(), created_at=now)
+    session.add(venue)
+    _flush_unique(session, OrganisationExists())
+    audit_service.record(
+        session,
+        action=audit_service.Action.org_created,
+        at=now,
+        actor=actor,
+        object_type="venue",
+        object_id=venue.id,
+        region_code=venue.region_code,
+    )
+    return venue
+
+
+def list_schools(
+    session: Session, *, page: PageParams, region_code: str | None, q: str | None
+) -> tuple[list[School], int]:
+    """Schools by region (and every region below it) and name; public information."""
+    query = select(School)
+    if region_code:
+        query = query.where(School.region_code.startswith(region_prefix(region_code)))  # type: ignore[attr-defined]
+    if q:
+        query = query.where(School.name.contains(q))  # type: ignore[attr-defined]
+    total = count_rows(session, query)
+    rows = session.exec(
+        query.order_by(School.region_code, School.name).limit(page.limit).offset(page.offset)
+    ).all()
+    return list(rows), total
+
+
+def get_school(session: Session, school_id: int) -> School:
+    school = session.get(School, school_id)
+    if school is None:
+        raise OrganisationNotFound("学校不存在", "School not found")
+    return school
+
+
+def get_bureau(session: Session, bureau_id: int) -> Bureau:
+    bureau = session.get(Bureau, bureau_id)
+    if bureau is None:
+        raise OrganisationNotFound("教育局不存在", "Bureau not found")
+    return bureau
+
+
+def get_venue(session: Session, venue_id: int) -> Venue:
+    venue = session.get(Venue, venue_id)
+    if venue is None:
+        raise OrganisationNotFound("场馆不存在", "Venue not found")
+    return venue

@@ -1,0 +1,91 @@
+"""Writing and reading the audit log. Entries are only ever added."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Select
+from sqlmodel import Session, select
+
+from scipass.audit.models import AuditLog
+from scipass.core.auth import Principal, Role, region_prefix
+from scipass.core.pagination import PageParams, count_rows
+
+
+class Action(StrEnum):
+    login = "login"
+    login_failed = "login_failed"
+    wechat_login = "wechat_login"
+    refresh_reuse = "refresh_reuse"
+    password_changed = "password_changed"  # noqa: S105
+    account_created = "account_created"
+    org_created = "org_created"
+    roster_imported = "roster_imported"
+    binding_codes_exported = "binding_codes_exported"
+    student_bound = "student_bound"
+    student_unbound = "student_unbound"
+    guardian_linked = "guardian_linked"
+    guardian_unlinked = "guardian_unlinked"
+    consent_granted = "consent_granted"
+    consent_refused = "consent_refused"
+    consent_withdrawn = "consent_withdrawn"
+    students_viewed = "students_viewed"
+
+
+def record(
+    session: Session,
+    *,
+    action: Action,
+    at: datetime,
+    actor: Principal | None = None,
+    actor_subject: str | None = None,
+    object_type: str | None = None,
+    object_id: object = None,
+    school_id: int | None = None,
+    region_code: str | None = None,
+    client_ip: str | None = None,
+    **detail: Any,
+) -> None:
+    session.add(
+        AuditLog(
+            at=at,
+            action=action.value,
+            actor=actor.subject if actor else actor_subject,
+            actor_role=actor.role.value if actor else None,
+            object_type=object_type,
+            object_id=None if object_id is None else str(object_id),
+            school_id=school_id,
+            region_code=region_code,
+            client_ip=client_ip,
+            detail=json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
+        )
+    )
+
+
+def _scoped(principal: Principal) -> Select[tuple[AuditLog]]:
+    query = select(AuditLog)
+    if principal.role is Role.platform_admin:
+        return query
+    if principal.role is Role.school_admin:
+        return query.where(AuditLog.school_id == principal.school_id)
+    # bureau: what happened in schools of its region
+    prefix = region_prefix(principal.region_code or "")
+    return query.where(AuditLog.region_code.startswith(prefix))  # type: ignore[union-attr]
+
+
+def list_entries(
+    session: Session, *, principal: Principal, page: PageParams, action: str | None = None
+) -> tuple[list[AuditLog], int]:
+    query = _scoped(principal)
+    if action:
+        query = query.where(AuditLog.action == action)
+    total = count_rows(session, query)
+    rows = session.exec(
+        query.order_by(AuditLog.at.desc(), AuditLog.id.desc())  # type: ignore[union-attr]
+        .limit(page.limit)
+        .offset(page.offset)
+    ).all()
+    return list(rows), total

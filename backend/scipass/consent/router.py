@@ -1,0 +1,194 @@
+"""Guardian consent: the notice, guardians' decisions, schools' paper forms and the status."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends
+from sqlmodel import Session
+
+from scipass.consent import service as consent_service
+from scipass.consent.errors import NoticeOutdated
+from scipass.consent.models import Channel, Decision, Purpose
+from scipass.consent.schemas import (
+    ConsentDecision,
+    ConsentEntry,
+    ConsentState,
+    ConsentStatus,
+    Notice,
+    PaperConsent,
+)
+from scipass.core.auth import GuardianCaller, SchoolAdmin, SchoolStaff, StudentCaller, public_access
+from scipass.core.clock import ClockDep, local_date
+from scipass.core.db import SessionDep
+from scipass.core.errors import problem_responses
+from scipass.org import service as org_service
+from scipass.roster import service as roster_service
+from scipass.roster.errors import StudentNotFound
+from scipass.roster.models import Student
+
+public_router = APIRouter(tags=["consent"], dependencies=[Depends(public_access)])
+router = APIRouter(tags=["consent"])
+
+
+def _status(session: Session, student: Student, today: date) -> ConsentStatus:
+    current = consent_service.decisions(session, student.id or 0)
+    under_14 = consent_service.is_under_14(student.birth_month, today)
+    states = []
+    for purpose in Purpose:
+        record = current.get(purpose)
+        decision = Decision(record.decision) if record else None
+        states.append(
+            ConsentState(
+                purpose=purpose,
+                decision=decision,
+                decided_at=record.recorded_at if record else None,
+                effective=not under_14 or decision is Decision.grant,
+            )
+        )
+    return ConsentStatus(
+        student_id=student.id or 0,
+        under_14=under_14,
+        notice_version=consent_service.NOTICE_VERSION,
+        purposes=states,
+    )
+
+
+@public_router.get(
+    "/consent-notice",
+    name="consent-notice-get",
+    summary="儿童个人信息保护告知书",
+    description="监护人同意前阅读的告知书（当前版本）。同意时须提交此版本号。",
+)
+def notice() -> Notice:
+    return Notice(
+        version=consent_service.NOTICE_VERSION,
+        title=consent_service.NOTICE_TITLE,
+        text=consent_service.NOTICE_TEXT,
+        purposes=list(Purpose),
+    )
+
+
+def _child(session: Session, caller_id: int | None, student_id: int) -> tuple[Student, int]:
+    assert caller_id is not None
+    link = roster_service.guardian_link_for(session, guardian_id=caller_id, student_id=student_id)
+    student = session.get(Student, student_id)
+    if student is None:
+        raise StudentNotFound()
+    return student, link.id or 0
+
+
+@router.get(
+    "/me/children/{student_id}/consents",
+    name="me-child-consent-get",
+    summary="孩子的同意状态",
+    responses=problem_responses(StudentNotFound),
+)
+def child_consents(
+    student_id: int, caller: GuardianCaller, session: SessionDep, clock: ClockDep
+) -> ConsentStatus:
+    student, _link = _child(session, caller.wechat_user_id, student_id)
+    return _status(session, student, local_date(clock.now()))
+
+
+@router.post(
+    "/me/children/{student_id}/consents",
+    name="me-child-consent-decide",
+    summary="监护人同意、拒绝或撤回",
+    description="按目的逐项同意、拒绝或撤回。撤回后不再为该目的产生新的处理。每次决定都会记录（时间、告知书版本、渠道）。",
+    status_code=201,
+    responses=problem_responses(StudentNotFound, NoticeOutdated),
+)
+def decide_for_child(
+    student_id: int,
+    body: ConsentDecision,
+    caller: GuardianCaller,
+    session: SessionDep,
+    clock: ClockDep,
+) -> ConsentStatus:
+    student, link_id = _child(session, caller.wechat_user_id, student_id)
+    school = org_service.get_school(session, student.school_id)
+    consent_service.record_decision(
+        session,
+        actor=caller,
+        student=student,
+        region_code=school.region_code,
+        purposes=body.purposes,
+        decision=body.decision,
+        notice_version=body.notice_version,
+        channel=Channel.mini_program,
+        guardian_link_id=link_id,
+        now=clock.now(),
+    )
+    return _status(session, student, local_date(clock.now()))
+
+
+@router.get(
+    "/me/consents",
+    name="me-consent-get",
+    summary="我的监护人同意状态",
+    description="学生查看：未满 14 周岁时，哪些功能已获监护人同意。",
+    responses=problem_responses(StudentNotFound),
+)
+def my_consents(caller: StudentCaller, session: SessionDep, clock: ClockDep) -> ConsentStatus:
+    student = session.get(Student, caller.student_id) if caller.student_id else None
+    if student is None or student.wechat_user_id != caller.wechat_user_id:
+        raise StudentNotFound()
+    return _status(session, student, local_date(clock.now()))
+
+
+@router.get(
+    "/students/{student_id}/consents",
+    name="student-consent-get",
+    summary="学生的同意状态与记录",
+    responses=problem_responses(StudentNotFound),
+)
+def student_consents(
+    student_id: int, caller: SchoolStaff, session: SessionDep, clock: ClockDep
+) -> ConsentStatus:
+    student = roster_service.get_student_for_staff(session, actor=caller, student_id=student_id)
+    return _status(session, student, local_date(clock.now()))
+
+
+@router.get(
+    "/students/{student_id}/consent-history",
+    name="student-consent-history",
+    summary="同意记录（只增不改）",
+    responses=problem_responses(StudentNotFound),
+)
+def student_consent_history(
+    student_id: int, caller: SchoolStaff, session: SessionDep
+) -> list[ConsentEntry]:
+    student = roster_service.get_student_for_staff(session, actor=caller, student_id=student_id)
+    return [
+        ConsentEntry.model_validate(r, from_attributes=True)
+        for r in consent_service.history(session, student.id or 0)
+    ]
+
+
+@router.post(
+    "/students/{student_id}/consents",
+    name="student-consent-paper",
+    summary="登记纸质同意书",
+    description="监护人没有使用小程序时，由学校管理员登记签署的纸质同意书（渠道为 paper）。",
+    status_code=201,
+    responses=problem_responses(StudentNotFound, NoticeOutdated),
+)
+def record_paper_consent(
+    student_id: int, body: PaperConsent, caller: SchoolAdmin, session: SessionDep, clock: ClockDep
+) -> ConsentStatus:
+    student = roster_service.get_student_for_staff(session, actor=caller, student_id=student_id)
+    school = org_service.get_school(session, student.school_id)
+    consent_service.record_decision(
+        session,
+        actor=caller,
+        student=student,
+        region_code=school.region_code,
+        purposes=body.purposes,
+        decision=body.decision,
+        notice_version=body.notice_version,
+        channel=Channel.paper,
+        guardian_name=body.guardian_name,
+        now=clock.now(),
+    )
+    return _status(session, student, local_date(clock.now()))

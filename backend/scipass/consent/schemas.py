@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from scipass.consent.models import Channel, Decision, Purpose
+
+
+class Notice(BaseModel):
+    version: str
+    title: str
+    text: str
+    purposes: list[Purpose]
+
+
+class ConsentDecision(BaseModel):
+    purposes: list[Purpose] = Field(min_length=1)
+    decision: Decision
+    notice_version: str = Field(description="监护人阅读的告知书版本，须为当前版本")
+
+
+class PaperConsent(ConsentDecision):
+    guardian_name: str = Field(min_length=1, max_length=30, description="签署纸质同意书的监护人")
+
+
+class ConsentState(BaseModel):
+    purpose: Purpose
+    decision: Decision | None = Field(description="当前有效的决定；无记录时为空")
+    decided_at: datetime | None
+    effective: bool = Field(description="是否可以为此目的处理该学生的信息")
+
+
+class ConsentStatus(BaseModel):
+    student_id: int
+    under_14: bool
+    notice_version: str
+    purposes: list[ConsentState]
+
+
+class ConsentEntry(BaseModel):
+    id: int
+    purpose: Purpose
+    decision: Decision
+    notice_version: str
+    channel: Channel
+    guardian_name: str | None
+    recorded_at: datetime

@@ -1,0 +1,144 @@
+"""Guardian consent for students under 14 (DESIGN.md, "Minors"; PIPL art. 28 and 31).
+
+Only the birth year and month are known, so a student counts as under 14 until the end of the
+month of their 14th birthday: the rule errs on the side of asking. Consent is per purpose and
+append-only; the latest decision for a purpose is the one in force, so a withdrawal stops new
+processing from that moment and the history stays.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from scipass.audit import service as audit_service
+from scipass.consent.errors import ConsentRequired, NoticeOutdated
+from scipass.consent.models import Channel, ConsentRecord, Decision, Purpose
+from scipass.core.auth import Principal
+from scipass.roster.models import Student
+
+NOTICE_VERSION = "2026-09"
+NOTICE_TITLE = "科学实践护照儿童个人信息保护告知书"
+NOTICE_TEXT = """\
+为记录孩子参加科技馆参观、科学课程、科技竞赛和志愿服务等科学实践活动，并按学校要求纳入综合素质评价，
+科学实践护照需要处理孩子的以下信息。未满 14 周岁儿童的个人信息属于敏感个人信息，须经您单独同意。
+
+一、处理目的与范围（可逐项同意或拒绝）
+1. 活动记录（participation_record）：签到时间、活动名称、时长、获奖情况，形成写实记录；
+2. 评价导出（record_export）：学校将审核、公示后的记录导出到综合素质评价平台；
+3. 位置（location）：扫码签到时核对是否在场馆范围内；拒绝后可由工作人员扫码签到；
+4. 照片（photos）：孩子或学校上传的活动照片、证书作为证明材料；
+5. 通知（notifications）：活动提醒与审核结果的微信订阅消息。
+
+二、我们只收集学校名册中的学号、姓名、性别、出生年月、年级和班级，不收集身份证号。
+三、存储：信息存储在中华人民共和国境内；位置等原始数据在记录公示结束后 180 天内删除，
+    写实记录保存至毕业后学校规定的期限。
+四、您可以随时在小程序中撤回同意，撤回后不再产生新的记录；也可以要求更正或删除孩子的信息。
+五、拒绝同意的后果：相应功能不可用，不影响孩子在学校的正常学习。
+六、联系我们：学校的个人信息保护负责人，或平台运营方的儿童个人信息保护专员。
+"""
+
+
+def is_under_14(birth_month: date, today: date) -> bool:
+    year, month = birth_month.year + 14, birth_month.month + 1
+    if month == 13:
+        year, month = year + 1, 1
+    return today < date(year, month, 1)
+
+
+def decisions(session: Session, student_id: int) -> dict[Purpose, ConsentRecord]:
+    """The decision in force for each purpose that has one."""
+    latest = (
+        select(ConsentRecord.purpose, func.max(ConsentRecord.id).label("id"))
+        .where(ConsentRecord.student_id == student_id)
+        .group_by(ConsentRecord.purpose)
+        .subquery()
+    )
+    rows = session.exec(
+        select(ConsentRecord).join(latest, col(ConsentRecord.id) == latest.c.id)
+    ).all()
+    return {Purpose(row.purpose): row for row in rows}
+
+
+def has_consent(session: Session, *, student: Student, purpose: Purpose, today: date) -> bool:
+    if not is_under_14(student.birth_month, today):
+        return True
+    current = decisions(session, student.id or 0).get(purpose)
+    return current is not None and current.decision == Decision.grant
+
+
+def require_consent(session: Session, *, student: Student, purpose: Purpose, today: date) -> None:
+    """Raise ``consent_required`` unless the student may be processed for ``purpose``."""
+    if not has_consent(session, student=student, purpose=purpose, today=today):
+        raise ConsentRequired(
+            detail_zh="请监护人在小程序“家长”页面阅读告知书并同意后再试",
+            detail_en="Ask a guardian to read the notice and consent in the mini-program",
+            purpose=purpose.value,
+        )
+
+
+_ACTIONS = {
+    Decision.grant: audit_service.Action.consent_granted,
+    Decision.refuse: audit_service.Action.consent_refused,
+    Decision.withdraw: audit_service.Action.consent_withdrawn,
+}
+
+
+def record_decision(
+    session: Session,
+    *,
+    actor: Principal,
+    student: Student,
+    region_code: str,
+    purposes: list[Purpose],
+    decision: Decision,
+    notice_version: str,
+    channel: Channel,
+    now: datetime,
+    guardian_link_id: int | None = None,
+    guardian_name: str | None = None,
+) -> list[ConsentRecord]:
+    if notice_version != NOTICE_VERSION:
+        raise NoticeOutdated(current_version=NOTICE_VERSION)
+    records = [
+        ConsentRecord(
+            student_id=student.id or 0,
+            purpose=purpose.value,
+            decision=decision.value,
+            notice_version=notice_version,
+            channel=channel.value,
+            guardian_link_id=guardian_link_id,
+            guardian_name=guardian_name,
+            recorded_by=actor.subject,
+            recorded_at=now,
+        )
+        for purpose in dict.fromkeys(purposes)
+    ]
+    session.add_all(records)
+    session.flush()
+    audit_service.record(
+        session,
+        action=_ACTIONS[decision],
+        at=now,
+        actor=actor,
+        object_type="student",
+        object_id=student.id,
+        school_id=student.school_id,
+        region_code=region_code,
+        purposes=[p.value for p in dict.fromkeys(purposes)],
+        channel=channel.value,
+        notice_version=notice_version,
+    )
+    return records
+
+
+def history(session: Session, student_id: int) -> list[ConsentRecord]:
+    return list(
+        session.exec(
+            select(ConsentRecord)
+            .where(ConsentRecord.student_id == student_id)
+            .order_by(col(ConsentRecord.id).desc())
+        ).all()
+    )

@@ -1,0 +1,234 @@
+"""Who is calling: access tokens, the :class:`Principal` and the role rules routes declare.
+
+Access tokens are short JWTs (HS256 pinned) signed with the active key of
+``SCIPASS_JWT_KEYS`` and carrying ``kid`` in the header; ``iss``, ``aud``, ``sub``, ``role``,
+``iat``, ``exp`` and ``jti`` are required. Refresh tokens are opaque and live in the account
+domain.
+
+Every route declares its access rule: either it sits on a router with
+``dependencies=[Depends(public_access)]``, or it takes a caller built by :func:`require`. Both
+carry an ``__access__`` marker that the route-matrix test reads, so a route that declares
+nothing fails the suite.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from scipass.core.config import Settings
+from scipass.core.errors import Forbidden, Unauthorized
+
+ALGORITHM = "HS256"
+ACCESS_TOKEN_TTL = timedelta(minutes=15)
+
+
+class Role(StrEnum):
+    wechat_user = "wechat_user"  # logged in with WeChat, not yet bound to a roster entry
+    student = "student"
+    guardian = "guardian"
+    school_staff = "school_staff"
+    school_admin = "school_admin"
+    venue_staff = "venue_staff"
+    venue_admin = "venue_admin"
+    bureau = "bureau"
+    platform_admin = "platform_admin"
+
+
+SCHOOL_ROLES = frozenset({Role.school_staff, Role.school_admin})
+VENUE_ROLES = frozenset({Role.venue_staff, Role.venue_admin})
+WECHAT_ROLES = frozenset({Role.wechat_user, Role.student, Role.guardian})
+
+
+class TokenInvalid(Unauthorized):
+    code = "token_invalid"
+    title_zh = "登录凭证无效或已过期，请重新登录"
+    title_en = "Invalid or expired token"
+
+
+class RoleForbidden(Forbidden):
+    code = "role_forbidden"
+    title_zh = "当前身份无权进行此操作"
+    title_en = "Your role may not do this"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller, as the access token describes it."""
+
+    subject: str  # "account:<id>" or "wechat:<id>"
+    role: Role
+    school_id: int | None = None
+    venue_id: int | None = None
+    bureau_id: int | None = None
+    region_code: str | None = None  # a bureau's scope
+    student_id: int | None = None  # a bound student
+
+    @property
+    def account_id(self) -> int | None:
+        kind, _, value = self.subject.partition(":")
+        return int(value) if kind == "account" else None
+
+    @property
+    def wechat_user_id(self) -> int | None:
+        kind, _, value = self.subject.partition(":")
+        return int(value) if kind == "wechat" else None
+
+    @property
+    def org(self) -> str | None:
+        if self.school_id is not None:
+            return f"school:{self.school_id}"
+        if self.venue_id is not None:
+            return f"venue:{self.venue_id}"
+        if self.bureau_id is not None:
+            return f"bureau:{self.bureau_id}"
+        return None
+
+
+def issue_access_token(
+    settings: Settings, principal: Principal, *, now: datetime
+) -> tuple[str, int]:
+    """A signed access token and its lifetime in seconds."""
+    ring = settings.jwt_keyring
+    claims: dict[str, Any] = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": principal.subject,
+        "role": principal.role.value,
+        "org": principal.org,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ACCESS_TOKEN_TTL).timestamp()),
+        "jti": secrets.token_urlsafe(12),
+    }
+    if principal.region_code is not None:
+        claims["rgn"] = principal.region_code
+    if principal.student_id is not None:
+        claims["sid"] = principal.student_id
+    token = jwt.encode(
+        claims, ring.active_secret, algorithm=ALGORITHM, headers={"kid": ring.active_kid}
+    )
+    return token, int(ACCESS_TOKEN_TTL.total_seconds())
+
+
+def _org_ids(org: str | None) -> dict[str, int]:
+    if not org:
+        return {}
+    kind, _, value = org.partition(":")
+    if kind not in {"school", "venue", "bureau"} or not value.isdigit():
+        raise TokenInvalid()
+    return {f"{kind}_id": int(value)}
+
+
+def decode_access_token(settings: Settings, token: str, *, now: datetime) -> Principal:
+    """Verify a token's signature, key id, issuer, audience and lifetime.
+
+    Expiry is judged by ``now`` (the app's clock), not by PyJWT's wall clock, so that time
+    stays testable and one clock decides everywhere."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise TokenInvalid() from None
+    secret = settings.jwt_keyring.get(str(header.get("kid", "")))
+    if secret is None:
+        raise TokenInvalid()
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={
+                "require": ["exp", "iat", "sub", "aud", "iss", "jti", "role"],
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
+        )
+        role = Role(claims["role"])
+        expires_at = int(claims["exp"])
+    except (jwt.PyJWTError, ValueError, TypeError):
+        raise TokenInvalid() from None
+    if expires_at <= now.timestamp():
+        raise TokenInvalid("登录已过期，请重新登录", "The access token has expired")
+    sid = claims.get("sid")
+    return Principal(
+        subject=str(claims["sub"]),
+        role=role,
+        region_code=claims.get("rgn"),
+        student_id=int(sid) if sid is not None else None,
+        **_org_ids(claims.get("org")),
+    )
+
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <access_token>`")
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("请先登录", "Sign in first")
+    return decode_access_token(
+        request.app.state.settings, credentials.credentials, now=request.app.state.clock.now()
+    )
+
+
+def require(*roles: Role) -> Callable[..., Principal]:
+    """A dependency that admits callers of ``roles`` (role checks only; scope is per object)."""
+    allowed = frozenset(roles)
+
+    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in allowed:
+            raise RoleForbidden()
+        return principal
+
+    dependency.__access__ = allowed  # type: ignore[attr-defined]
+    dependency.__name__ = "require_" + "_".join(sorted(r.value for r in allowed))
+    return dependency
+
+
+def public_access() -> None:
+    """Marks a router's routes as open to anonymous callers."""
+
+
+public_access.__access__ = "public"  # type: ignore[attr-defined]
+
+# Callers, named once and reused by every router.
+AnyUser = Annotated[Principal, Depends(require(*Role))]
+WeChatCaller = Annotated[Principal, Depends(require(*WECHAT_ROLES))]
+StudentCaller = Annotated[Principal, Depends(require(Role.student))]
+GuardianCaller = Annotated[Principal, Depends(require(Role.guardian))]
+StaffCaller = Annotated[Principal, Depends(require(*(set(Role) - WECHAT_ROLES)))]
+SchoolStaff = Annotated[Principal, Depends(require(*SCHOOL_ROLES))]
+SchoolAdmin = Annotated[Principal, Depends(require(Role.school_admin))]
+PlatformAdmin = Annotated[Principal, Depends(require(Role.platform_admin))]
+OrgAdmin = Annotated[
+    Principal, Depends(require(Role.school_admin, Role.venue_admin, Role.platform_admin))
+]
+BureauOrPlatform = Annotated[Principal, Depends(require(Role.bureau, Role.platform_admin))]
+AuditReader = Annotated[
+    Principal, Depends(require(Role.school_admin, Role.bureau, Role.platform_admin))
+]
+
+
+def region_prefix(code: str) -> str:
+    """The code prefix shared by a GB/T 2260 region and all regions below it."""
+    if code.endswith("0000"):
+        return code[:2]
+    if code.endswith("00"):
+        return code[:4]
+    return code
+
+
+def region_contains(scope: str, code: str) -> bool:
+    return code.startswith(region_prefix(scope))

@@ -1,0 +1,28 @@
+"""Request-scoped dependencies shared by every domain's router."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from scipass.core.config import Settings
+from scipass.wechat.client import WeChat
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_wechat(request: Request) -> WeChat:
+    return request.app.state.wechat
+
+
+def client_address(request: Request) -> str:
+    """The caller's address (uvicorn resolves trusted proxies' X-Forwarded-For)."""
+    return request.client.host if request.client else "unknown"
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+WeChatDep = Annotated[WeChat, Depends(get_wechat)]
+ClientAddress = Annotated[str, Depends(client_address)]

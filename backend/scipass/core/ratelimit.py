@@ -1,0 +1,71 @@
+"""Fixed-window counters kept in the database, so every worker and process shares them.
+
+One row per key; an upsert bumps the counter or starts a new window, decided inside the
+database (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``), never by read-then-write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Column, Integer, String, case, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, Session, SQLModel
+
+from scipass.core.db import UTCDateTime
+
+
+class RateLimitCounter(SQLModel, table=True):
+    __tablename__ = "rate_limit_counter"
+
+    key: str = Field(sa_column=Column(String(160), primary_key=True))
+    window_start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    count: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    limit: int
+    length: timedelta
+
+
+def _window_start(now: datetime, window: Window) -> datetime:
+    seconds = int(window.length.total_seconds())
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=now.tzinfo)
+
+
+def retry_after(now: datetime, window: Window) -> int:
+    return max(1, int((_window_start(now, window) + window.length - now).total_seconds()))
+
+
+def hit(session: Session, key: str, window: Window, *, now: datetime) -> int:
+    """Count one event under ``key`` and return the count in the current window."""
+    start = _window_start(now, window)
+    table = RateLimitCounter.__table__  # type: ignore[attr-defined]
+    insert = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
+    statement = insert(table).values(key=key, window_start=start, count=1)
+    fresh = statement.excluded.window_start > table.c.window_start
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={
+            "count": case((fresh, 1), else_=table.c.count + 1),
+            "window_start": case(
+                (fresh, statement.excluded.window_start), else_=table.c.window_start
+            ),
+        },
+    ).returning(table.c.count)
+    return int(session.execute(statement).scalar_one())
+
+
+def current(session: Session, key: str, window: Window, *, now: datetime) -> int:
+    """The count under ``key`` in the current window, without counting."""
+    row = session.execute(
+        select(RateLimitCounter.count, RateLimitCounter.window_start).where(
+            RateLimitCounter.key == key
+        )
+    ).first()
+    if row is None or row.window_start < _window_start(now, window):
+        return 0
+    return int(row.count)

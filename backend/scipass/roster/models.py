@@ -1,0 +1,60 @@
+"""School rosters: students as the school registered them, and their guardians.
+
+We keep the least that the product needs (DESIGN.md, "Minors"): student number, name,
+gender, birth year and month (for the under-14 rule), grade and class. No ID-card number.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from scipass.core.db import UTCDateTime
+
+
+class Student(SQLModel, table=True):
+    __tablename__ = "student"
+    __table_args__ = (
+        UniqueConstraint("school_id", "student_no"),
+        Index("ix_student_school_id_grade_class_name", "school_id", "grade", "class_name"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(sa_column=Column(Integer, ForeignKey("school.id"), nullable=False))
+    student_no: str = Field(sa_column=Column(String(32), nullable=False))
+    name: str = Field(sa_column=Column(String(30), nullable=False))
+    gender: str = Field(sa_column=Column(String(6), nullable=False))  # male | female
+    birth_month: date = Field(sa_column=Column(Date, nullable=False))  # always the 1st
+    stage: str = Field(sa_column=Column(String(12), nullable=False))
+    grade: int = Field(sa_column=Column(Integer, nullable=False))  # 1-12
+    class_name: str = Field(sa_column=Column(String(20), nullable=False))
+    # One WeChat account binds one student (unique); NULL until bound.
+    wechat_user_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("wechat_user.id"), nullable=True, unique=True),
+    )
+    bound_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # One-time codes the school hands out; cleared when used, renewed by the school.
+    binding_code: str | None = Field(default=None, sa_column=Column(String(12), nullable=True))
+    guardian_code: str | None = Field(default=None, sa_column=Column(String(12), nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class GuardianLink(SQLModel, table=True):
+    """A guardian's WeChat account linked to a student, through a school-issued code."""
+
+    __tablename__ = "guardian_link"
+    __table_args__ = (UniqueConstraint("guardian_id", "student_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    guardian_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("wechat_user.id"), nullable=False, index=True)
+    )
+    student_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("student.id"), nullable=False, index=True)
+    )
+    relation: str = Field(sa_column=Column(String(12), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

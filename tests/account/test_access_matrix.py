@@ -1,0 +1,173 @@
+"""Every route declares who may call it, and is checked against every role and a second tenant.
+
+Built from ``app.routes``: a route that declares no access rule fails here. For each protected
+route: an anonymous caller gets 401; every role outside the rule gets 403; a caller of an
+allowed role but of the other tenant (school, venue, region) gets 403 or 404 wherever the URL
+names an object.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi import FastAPI, routing
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from scipass.consent.service import NOTICE_VERSION
+from scipass.core.auth import Role
+from scipass.core.config import Settings
+from tests.factories import Side, auth
+
+# Bodies that pass validation, so that object-level checks (not 422) decide the answer.
+BODIES: dict[str, dict[str, Any]] = {
+    "student-consent-paper": {
+        "purposes": ["participation_record"],
+        "decision": "grant",
+        "notice_version": NOTICE_VERSION,
+        "guardian_name": "张妈妈",
+    },
+    "me-child-consent-decide": {
+        "purposes": ["participation_record"],
+        "decision": "grant",
+        "notice_version": NOTICE_VERSION,
+    },
+}
+
+
+def declared_access(dependant: Dependant) -> Any:
+    for dependency in dependant.dependencies:
+        access = getattr(dependency.call, "__access__", None)
+        if access is not None:
+            return access
+        found = declared_access(dependency)
+        if found is not None:
+            return found
+    return None
+
+
+def _routes(app: FastAPI) -> list[Any]:
+    """Every API route as served (path with prefixes, dependencies of its routers included)."""
+    contexts = routing.iter_route_contexts(app.routes)
+    routes = [c for c in contexts if isinstance(c.original_route, APIRoute)]
+    assert len(routes) > 20
+    return routes
+
+
+def _fill(path: str, side: Side) -> str:
+    values = {
+        "student_id": side.student.id,
+        "link_id": side.guardian_link.id,
+        "region_code": side.region_code,
+    }
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        assert name in values, f"no test value for path parameter {name!r} in {path}"
+        return str(values[name])
+
+    return re.sub(r"{(\w+)}", replace, path)
+
+
+def _call(client: TestClient, method: str, url: str, route: Any, headers: dict[str, str]):
+    kwargs: dict[str, Any] = {"headers": headers}
+    if route.body_field is not None and method in {"POST", "PUT", "PATCH"}:
+        if route.name in BODIES:
+            kwargs["json"] = BODIES[route.name]
+        elif "multipart" not in str(route.body_field.field_info):
+            kwargs["json"] = {}
+    return client.request(method, url, **kwargs)
+
+
+def test_every_route_declares_access(app: FastAPI) -> None:
+    undeclared = [
+        f"{sorted(r.methods)} {r.path}"
+        for r in _routes(app)
+        if declared_access(r.dependant) is None
+    ]
+    assert undeclared == [], "routes without an access rule (require(...) or public_access)"
+
+
+def test_anonymous_and_wrong_roles_are_refused(
+    app: FastAPI, client: TestClient, settings: Settings, side_a: Side
+) -> None:
+    checked = 0
+    for route in _routes(app):
+        access = declared_access(route.dependant)
+        if access == "public":
+            continue
+        url = _fill(route.path, side_a)
+        for method in route.methods:
+            response = _call(client, method, url, route, {})
+            assert response.status_code == 401, f"anonymous {method} {route.path}"
+            assert response.headers["www-authenticate"].startswith("Bearer")
+            for role in Role:
+                if role in access:
+                    continue
+                headers = auth(settings, side_a.principal(role))
+                response = _call(client, method, url, route, headers)
+                assert response.status_code == 403, f"{role} {method} {route.path}"
+                assert response.json()["code"] == "role_forbidden"
+                checked += 1
+    assert checked > 100
+
+
+def test_other_tenant_is_refused_objects_named_in_the_url(
+    app: FastAPI, client: TestClient, settings: Settings, side_a: Side, side_b: Side
+) -> None:
+    checked = 0
+    for route in _routes(app):
+        access = declared_access(route.dependant)
+        if access == "public" or "{" not in route.path:
+            continue
+        url = _fill(route.path, side_a)
+        for method in route.methods:
+            for role in access:
+                if role is Role.platform_admin:
+                    continue
+                response = _call(client, method, url, route, auth(settings, side_b.principal(role)))
+                assert response.status_code in (403, 404), (
+                    f"{role} of the other tenant: {method} {route.path} -> {response.status_code}"
+                )
+                checked += 1
+    assert checked >= 10
+
+
+@pytest.mark.parametrize("role", [Role.school_staff, Role.school_admin])
+def test_school_lists_hold_only_own_students(
+    client: TestClient, settings: Settings, side_a: Side, side_b: Side, role: Role
+) -> None:
+    body = client.get("/api/v1/students", headers=auth(settings, side_b.principal(role))).json()
+    ids = {s["id"] for s in body["items"]}
+    assert side_b.student.id in ids
+    assert side_a.student.id not in ids
+
+
+def test_bureau_sees_only_its_region_in_the_audit_log(
+    client: TestClient, settings: Settings, side_a: Side, side_b: Side
+) -> None:
+    # an event in school A's region
+    client.post(
+        f"/api/v1/students/{side_a.student.id}/unbind",
+        headers=auth(settings, side_a.principal(Role.school_admin)),
+    ).raise_for_status()
+    own = client.get("/api/v1/audit-logs", headers=auth(settings, side_a.principal(Role.bureau)))
+    other = client.get("/api/v1/audit-logs", headers=auth(settings, side_b.principal(Role.bureau)))
+    school_b = client.get(
+        "/api/v1/audit-logs", headers=auth(settings, side_b.principal(Role.school_admin))
+    )
+    assert [e["action"] for e in own.json()["items"]] == ["student_unbound"]
+    assert other.json()["total"] == 0
+    assert school_b.json()["total"] == 0
+
+
+def test_a_route_without_a_rule_is_caught(app: FastAPI) -> None:
+    @app.get("/api/v1/leak", name="leak")
+    def leak() -> dict[str, str]:
+        return {"secret": "students"}
+
+    undeclared = [r.path for r in _routes(app) if declared_access(r.dependant) is None]
+    assert undeclared == ["/api/v1/leak"]

@@ -1,0 +1,176 @@
+"""Small typed factories for test data, and tokens for any principal."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlmodel import Session
+
+from scipass.account.models import WeChatUser
+from scipass.core.auth import Principal, Role, issue_access_token
+from scipass.core.config import Settings
+from scipass.org.models import Bureau, Region, School, Venue
+from scipass.roster.models import GuardianLink, Student
+from scipass.roster.service import new_code
+
+NOW = datetime(2026, 10, 14, 2, 0, tzinfo=UTC)
+_serial = itertools.count(1)
+
+
+def create_region(session: Session, code: str, name: str, level: str, parent: str | None) -> Region:
+    region = session.get(Region, code)
+    if region is None:
+        region = Region(code=code, name=name, level=level, parent_code=parent)
+        session.add(region)
+        session.flush()
+    return region
+
+
+def create_school(session: Session, *, region_code: str, **overrides: object) -> School:
+    values: dict[str, object] = {
+        "name": f"测试学校{next(_serial)}",
+        "region_code": region_code,
+        "stages": "primary,junior",
+        "area": "urban",
+        "address": "",
+        "created_at": NOW,
+    }
+    values.update(overrides)
+    school = School(**values)  # type: ignore[arg-type]
+    session.add(school)
+    session.flush()
+    return school
+
+
+def create_venue(session: Session, *, region_code: str) -> Venue:
+    venue = Venue(
+        name=f"测试场馆{next(_serial)}",
+        kind="science_museum",
+        region_code=region_code,
+        longitude=112.9,
+        latitude=27.8,
+        created_at=NOW,
+    )
+    session.add(venue)
+    session.flush()
+    return venue
+
+
+def create_bureau(session: Session, *, region_code: str) -> Bureau:
+    bureau = Bureau(name=f"测试教育局{next(_serial)}", region_code=region_code, created_at=NOW)
+    session.add(bureau)
+    session.flush()
+    return bureau
+
+
+def create_wechat_user(session: Session) -> WeChatUser:
+    user = WeChatUser(openid=f"o-test-{next(_serial)}", created_at=NOW, last_login_at=NOW)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def create_student(session: Session, *, school_id: int, **overrides: object) -> Student:
+    serial = next(_serial)
+    values: dict[str, object] = {
+        "school_id": school_id,
+        "student_no": f"S{serial:06d}",
+        "name": "张小明",
+        "gender": "male",
+        "birth_month": date(2016, 3, 1),  # 10 years old in 2026: under 14
+        "stage": "primary",
+        "grade": 4,
+        "class_name": "1班",
+        "binding_code": new_code(),
+        "guardian_code": new_code(),
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    values.update(overrides)
+    student = Student(**values)  # type: ignore[arg-type]
+    session.add(student)
+    session.flush()
+    return student
+
+
+def link_guardian(session: Session, *, guardian: WeChatUser, student: Student) -> GuardianLink:
+    link = GuardianLink(
+        guardian_id=guardian.id or 0, student_id=student.id or 0, relation="mother", created_at=NOW
+    )
+    session.add(link)
+    session.flush()
+    return link
+
+
+def token(settings: Settings, principal: Principal, *, now: datetime = NOW) -> str:
+    access, _ = issue_access_token(settings, principal, now=now)
+    return access
+
+
+def auth(settings: Settings, principal: Principal, *, now: datetime = NOW) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(settings, principal, now=now)}"}
+
+
+@dataclass
+class Side:
+    """One tenant: a region with a bureau, a school with students, a venue."""
+
+    region_code: str
+    bureau: Bureau
+    school: School
+    venue: Venue
+    student: Student
+    student_user: WeChatUser
+    guardian: WeChatUser
+    guardian_link: GuardianLink
+    unbound_user: WeChatUser
+
+    def principal(self, role: Role) -> Principal:
+        if role is Role.student:
+            return Principal(
+                subject=f"wechat:{self.student_user.id}",
+                role=role,
+                school_id=self.school.id,
+                student_id=self.student.id,
+            )
+        if role is Role.guardian:
+            return Principal(subject=f"wechat:{self.guardian.id}", role=role)
+        if role is Role.wechat_user:
+            return Principal(subject=f"wechat:{self.unbound_user.id}", role=role)
+        if role in (Role.school_staff, Role.school_admin):
+            return Principal(subject="account:900001", role=role, school_id=self.school.id)
+        if role in (Role.venue_staff, Role.venue_admin):
+            return Principal(subject="account:900002", role=role, venue_id=self.venue.id)
+        if role is Role.bureau:
+            return Principal(
+                subject="account:900003",
+                role=role,
+                bureau_id=self.bureau.id,
+                region_code=self.bureau.region_code,
+            )
+        return Principal(subject="account:900004", role=Role.platform_admin)
+
+
+def create_side(session: Session, *, province: str, city: str, county: str) -> Side:
+    create_region(session, province, f"省{province}", "province", None)
+    create_region(session, city, f"市{city}", "city", province)
+    create_region(session, county, f"县{county}", "county", city)
+    school = create_school(session, region_code=county)
+    student_user = create_wechat_user(session)
+    student = create_student(
+        session, school_id=school.id or 0, wechat_user_id=student_user.id, binding_code=None
+    )
+    guardian = create_wechat_user(session)
+    return Side(
+        region_code=city,
+        bureau=create_bureau(session, region_code=city),
+        school=school,
+        venue=create_venue(session, region_code=county),
+        student=student,
+        student_user=student_user,
+        guardian=guardian,
+        guardian_link=link_guardian(session, guardian=guardian, student=student),
+        unbound_user=create_wechat_user(session),
+    )
