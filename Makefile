@@ -28,8 +28,8 @@ run: $(INSTALLED)
 test: $(INSTALLED) lint test-sqlite test-postgres
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check backend tests alembic
-	$(BIN)/ruff format --check backend tests alembic
+	$(BIN)/ruff check backend tests alembic bench
+	$(BIN)/ruff format --check backend tests alembic bench
 	$(BIN)/scipass openapi --check
 	$(BIN)/hadolint Dockerfile
 
