@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import BaseModel, ValidationError
 
 from scipass.core.config import ConfigurationError, Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from scipass.core.auth import Principal
 
 cli = typer.Typer(
     help="SciPass (科学实践护照) backend: serve, migrate, load demo data, write the API contract.",
@@ -130,6 +138,131 @@ def create_admin(
     finally:
         db.engine.dispose()
     typer.echo(f"platform admin '{username}' created (id {account_id})")
+
+
+def _as_platform(action: Callable[[Session, Principal, datetime], str]) -> None:
+    """Run one organisation use case as the platform operator, in its own transaction."""
+    from scipass.core.auth import Principal, Role
+    from scipass.core.clock import SystemClock
+    from scipass.core.db import Database
+    from scipass.core.errors import ProblemError
+
+    settings = _settings()
+    db = Database.from_settings(settings)
+    operator = Principal(subject="cli", role=Role.platform_admin)
+    try:
+        with db.transaction() as session:
+            message = action(session, operator, SystemClock().now())
+    except ProblemError as exc:
+        typer.echo(f"scipass: {exc.detail_zh or exc.title_zh} ({exc.code})", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.engine.dispose()
+    typer.echo(message)
+
+
+@cli.command("create-region")
+def create_region(
+    code: Annotated[str, typer.Argument(help="GB/T 2260 code, 6 digits")],
+    name: Annotated[str, typer.Argument(help="Name, e.g. 湘乡市")],
+    level: Annotated[str, typer.Option(help="province, city or county")] = "county",
+    parent: Annotated[str | None, typer.Option(help="Parent region code")] = None,
+) -> None:
+    """Add an administrative region."""
+    from scipass.org import service as org_service
+    from scipass.org.schemas import RegionCreate
+
+    data = _validated(RegionCreate, code=code, name=name, level=level, parent_code=parent)
+    _as_platform(
+        lambda s, op, now: (
+            f"region {org_service.create_region(s, data=data, actor=op, now=now).code} created"
+        )
+    )
+
+
+@cli.command("create-bureau")
+def create_bureau(
+    name: Annotated[str, typer.Argument(help="Name, e.g. 湘乡市教育局")],
+    region: Annotated[str, typer.Option(help="Region code the bureau oversees")],
+) -> None:
+    """Add an education bureau (or science association) for a region."""
+    from scipass.org import service as org_service
+    from scipass.org.schemas import BureauCreate
+
+    data = _validated(BureauCreate, name=name, region_code=region)
+    _as_platform(
+        lambda s, op, now: (
+            f"bureau id {org_service.create_bureau(s, data=data, actor=op, now=now).id} created"
+        )
+    )
+
+
+@cli.command("create-school")
+def create_school(
+    name: Annotated[str, typer.Argument(help="School name")],
+    region: Annotated[str, typer.Option(help="Region code")],
+    stages: Annotated[str, typer.Option(help="Comma list: primary,junior,senior,vocational")],
+    area: Annotated[str, typer.Option(help="urban or rural")] = "urban",
+    address: Annotated[str, typer.Option(help="Address")] = "",
+) -> None:
+    """Add a school."""
+    from scipass.org import service as org_service
+    from scipass.org.schemas import SchoolCreate
+
+    data = _validated(
+        SchoolCreate,
+        name=name,
+        region_code=region,
+        stages=stages.split(","),
+        area=area,
+        address=address,
+    )
+    _as_platform(
+        lambda s, op, now: (
+            f"school id {org_service.create_school(s, data=data, actor=op, now=now).id} created"
+        )
+    )
+
+
+@cli.command("create-account")
+def create_account(
+    username: Annotated[str, typer.Argument(help="Login name")],
+    role: Annotated[str, typer.Option(help="school_admin, venue_admin, bureau, ...")],
+    org_id: Annotated[int | None, typer.Option(help="School, venue or bureau id")] = None,
+    display_name: Annotated[str, typer.Option(help="Name shown in the console")] = "",
+) -> None:
+    """Create a staff account (e.g. the first admin of a school); prints its initial password."""
+    from scipass.account import service as account_service
+    from scipass.core.auth import Role
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        typer.echo(f"scipass: unknown role {role!r}", err=True)
+        raise typer.Exit(2) from None
+
+    def action(session: Session, _operator: Principal, now: datetime) -> str:
+        account, initial = account_service.create_account(
+            session,
+            actor=None,
+            username=username,
+            display_name=display_name or username,
+            role=chosen,
+            org_id=org_id,
+            now=now,
+        )
+        return f"account '{account.username}' ({role}) created; initial password: {initial}"
+
+    _as_platform(action)
+
+
+def _validated(model: type[BaseModel], **values: object) -> Any:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        typer.echo(f"scipass: {'.'.join(map(str, first['loc']))}: {first['msg']}", err=True)
+        raise typer.Exit(2) from None
 
 
 def openapi_document() -> str:

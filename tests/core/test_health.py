@@ -127,3 +127,51 @@ def test_create_admin_then_log_in(empty_database_url: str, tmp_path: Path) -> No
         )
     assert response.status_code == 200
     assert response.json()["role"] == "platform_admin"
+
+
+def test_platform_operator_builds_an_organisation_from_the_cli(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    assert _cli("migrate", database_url=empty_database_url, cwd=REPO_ROOT).returncode == 0
+    steps = [
+        ("create-region", "430000", "湖南省", "--level", "province"),
+        ("create-region", "430381", "湘乡市", "--level", "county", "--parent", "430000"),
+        ("create-bureau", "湘乡市教育局", "--region", "430381"),
+        ("create-school", "湘乡市实验小学", "--region", "430381", "--stages", "primary"),
+    ]
+    for step in steps:
+        result = _cli(*step, database_url=empty_database_url, cwd=tmp_path)
+        assert result.returncode == 0, (step, result.stderr)
+    # a city under a county is refused, with the problem code
+    bad = _cli(
+        "create-region",
+        "430300",
+        "湘潭市",
+        "--level",
+        "city",
+        "--parent",
+        "430381",
+        database_url=empty_database_url,
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 1
+    assert "parent_region_invalid" in bad.stderr
+    created = _cli(
+        "create-account",
+        "sy-admin",
+        "--role",
+        "school_admin",
+        "--org-id",
+        "1",
+        database_url=empty_database_url,
+        cwd=tmp_path,
+    )
+    assert created.returncode == 0, created.stderr
+    password = created.stdout.strip().rsplit(" ", 1)[-1]
+    with TestClient(create_app(_settings(empty_database_url))) as client:
+        login = client.post(
+            "/api/v1/auth/login", json={"username": "sy-admin", "password": password}
+        )
+    assert login.status_code == 200
+    assert login.json()["role"] == "school_admin"
+    assert login.json()["password_change_required"] is True

@@ -20,7 +20,9 @@ def test_platform_admin_builds_the_tree(
     steps = [
         ({"code": "940000", "name": "测试省", "level": "province"}, 201),
         ({"code": "940100", "name": "测试市", "level": "city", "parent_code": "940000"}, 201),
-        ({"code": "940101", "name": "测试县", "level": "county", "parent_code": "940000"}, 400),
+        ({"code": "940101", "name": "测试县", "level": "county", "parent_code": "940100"}, 201),
+        ({"code": "940102", "name": "测试县", "level": "city", "parent_code": "940101"}, 400),
+        ({"code": "950101", "name": "代码不符", "level": "county", "parent_code": "940100"}, 400),
         ({"code": "940100", "name": "重复", "level": "city", "parent_code": "940000"}, 409),
     ]
     for body, status in steps:

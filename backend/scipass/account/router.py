@@ -206,7 +206,7 @@ def _my_student(session: Session, student: Student, today: date) -> MyStudent:
         name=student.name,
         grade_label=importer.grade_label(student.stage, student.grade),
         class_name=student.class_name,
-        birth_month=student.birth_month,
+        birth_month=student.birth_month.strftime("%Y-%m"),
         under_14=consent_service.is_under_14(student.birth_month, today),
     )
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from pydantic import BaseModel, Field
 
@@ -69,7 +69,7 @@ class MyStudent(BaseModel):
     name: str
     grade_label: str
     class_name: str
-    birth_month: date
+    birth_month: str = Field(description="出生年月 YYYY-MM", examples=["2016-03"])
     under_14: bool
 
 

@@ -22,7 +22,12 @@ from scipass.org.errors import (
 from scipass.org.models import Bureau, Region, RegionLevel, School, Venue, encode_stages
 from scipass.org.schemas import BureauCreate, RegionCreate, SchoolCreate, VenueCreate
 
-_PARENT_LEVEL = {RegionLevel.city: RegionLevel.province, RegionLevel.county: RegionLevel.city}
+# Counties usually sit under a city, but some (直辖县级行政区, e.g. 仙桃 429004) sit directly
+# under their province.
+_PARENT_LEVELS = {
+    RegionLevel.city: {RegionLevel.province},
+    RegionLevel.county: {RegionLevel.city, RegionLevel.province},
+}
 
 
 def list_regions(
@@ -66,14 +71,18 @@ def create_region(
 ) -> Region:
     if session.get(Region, data.code) is not None:
         raise RegionExists(f"代码 {data.code} 已存在", f"Code {data.code} exists")
-    expected_parent = _PARENT_LEVEL.get(data.level)
-    if expected_parent is None:
+    allowed_parents = _PARENT_LEVELS.get(data.level)
+    if allowed_parents is None:
         if data.parent_code is not None:
             raise ParentRegionInvalid("省级区划没有上级", "A province has no parent")
     else:
         parent = session.get(Region, data.parent_code) if data.parent_code else None
-        if parent is None or parent.level != expected_parent:
+        if parent is None or parent.level not in allowed_parents:
             raise ParentRegionInvalid()
+        if not data.code.startswith(region_prefix(parent.code)):
+            raise ParentRegionInvalid(
+                "代码与上级区划不符", "The code does not belong under the parent"
+            )
     region = Region(**data.model_dump())
     session.add(region)
     _flush_unique(session, RegionExists())
