@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import BaseModel, ValidationError
 
-from scipass.core.config import ConfigurationError, Settings, get_settings
+from scipass.core.config import ConfigurationError, Environment, Settings, get_settings
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -77,6 +77,11 @@ def demo() -> None:
     from scipass.demo import loader
 
     settings = _settings()
+    if settings.env is Environment.prod:
+        typer.echo(
+            "scipass: demo data is not loaded in prod (it has published passwords)", err=True
+        )
+        raise typer.Exit(2)
     db = Database.from_settings(settings)
     try:
         with db.transaction() as session:

@@ -16,7 +16,9 @@ from fastapi import FastAPI, routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
+from scipass.account.models import Account
 from scipass.consent.service import NOTICE_VERSION
 from scipass.core.auth import Role
 from scipass.core.config import Settings
@@ -171,3 +173,28 @@ def test_a_route_without_a_rule_is_caught(app: FastAPI) -> None:
 
     undeclared = [r.path for r in _routes(app) if declared_access(r.dependant) is None]
     assert undeclared == ["/api/v1/leak"]
+
+
+def test_account_and_binding_code_lists_stay_in_the_school(
+    client: TestClient, settings: Settings, side_a: Side, side_b: Side, session: Session
+) -> None:
+    for side, name in ((side_a, "a"), (side_b, "b")):
+        session.add(
+            Account(
+                username=f"teacher-{name}",
+                display_name="老师",
+                role="school_staff",
+                school_id=side.school.id,
+                password_hash="x",
+                created_at=side_a.school.created_at,
+                password_changed_at=side_a.school.created_at,
+            )
+        )
+    session.flush()
+    headers = auth(settings, side_b.principal(Role.school_admin))
+    accounts = client.get("/api/v1/accounts", headers=headers).json()
+    assert {a["username"] for a in accounts} == {"teacher-b"}
+    codes = client.get("/api/v1/roster/binding-codes", headers=headers)
+    assert codes.status_code == 200
+    rows = codes.content.decode("utf-8-sig").strip().splitlines()[1:]
+    assert {row.split(",")[0] for row in rows} == {side_b.student.student_no}

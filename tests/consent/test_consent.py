@@ -17,6 +17,7 @@ from scipass.core.clock import ClockDep, local_date
 from scipass.core.config import Settings
 from scipass.core.db import SessionDep
 from scipass.roster.models import Student
+from tests.conftest import FROZEN_AT
 from tests.factories import Side, auth
 
 VERSION = consent_service.NOTICE_VERSION
@@ -181,3 +182,49 @@ def test_notice_is_public(client: TestClient) -> None:
     assert body["version"] == VERSION
     assert "撤回" in body["text"]
     assert set(body["purposes"]) == {p.value for p in Purpose}
+
+
+def test_unlinked_guardians_consent_no_longer_counts(
+    gated_app: FastAPI, client: TestClient, settings: Settings, side_a: Side, session: Session
+) -> None:
+    assert _decide(client, settings, side_a, "grant").status_code == 201
+    student = auth(settings, side_a.principal(Role.student))
+    assert client.post("/api/v1/test-participation", headers=student).status_code == 200
+
+    unlinked = client.delete(
+        f"/api/v1/students/{side_a.student.id}/guardians/{side_a.guardian_link.id}",
+        headers=auth(settings, side_a.principal(Role.school_admin)),
+    )
+    assert unlinked.status_code == 204
+    assert client.post("/api/v1/test-participation", headers=student).status_code == 403
+    # the history stays: the link is revoked, not deleted
+    session.expire_all()
+    assert len(session.exec(select(ConsentRecord)).all()) == 2
+
+
+def test_grant_under_an_old_notice_is_not_effective_but_can_be_withdrawn(
+    client: TestClient, settings: Settings, side_a: Side, session: Session
+) -> None:
+    old = ConsentRecord(
+        student_id=side_a.student.id or 0,
+        purpose=Purpose.photos,
+        decision="grant",
+        channel="mini_program",
+        notice_version="2025-09",
+        guardian_link_id=side_a.guardian_link.id,
+        recorded_by=f"wechat:{side_a.guardian.id}",
+        recorded_at=FROZEN_AT,
+    )
+    session.add(old)
+    session.flush()
+    assert not consent_service.has_consent(
+        session, student=side_a.student, purpose=Purpose.photos, today=date(2026, 10, 14)
+    )
+    withdrawn = client.post(
+        f"/api/v1/me/children/{side_a.student.id}/consents",
+        json={"purposes": ["photos"], "decision": "withdraw", "notice_version": "2025-09"},
+        headers=auth(settings, side_a.principal(Role.guardian)),
+    )
+    assert withdrawn.status_code == 201, withdrawn.text
+    state = consent_service.decisions(session, side_a.student.id or 0)
+    assert state[Purpose.photos].decision == "withdraw"

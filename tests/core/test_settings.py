@@ -102,3 +102,27 @@ def test_keyring_first_key_signs_and_all_verify() -> None:
 def test_keyring_rejects_malformed(text: str) -> None:
     with pytest.raises(KeyRingError):
         KeyRing.parse(text)
+
+
+def test_demo_data_is_refused_in_prod(tmp_path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SCIPASS_")} | {
+        "SCIPASS_ENV": "prod",
+        "SCIPASS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        "SCIPASS_JWT_KEYS": "k1:" + "j" * 40,
+        "SCIPASS_CODE_SIGNING_KEYS": "k1:" + "c" * 40,
+        "SCIPASS_WECHAT_MODE": "real",
+        "SCIPASS_WECHAT_APP_ID": "wx0123456789abcdef",
+        "SCIPASS_WECHAT_APP_SECRET": "s" * 32,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "scipass", "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "demo data is not loaded in prod" in result.stderr
+    assert not (tmp_path / "var").exists()

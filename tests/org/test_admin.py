@@ -84,6 +84,24 @@ def test_first_org_admin_then_own_staff(
     assert login["password_change_required"] is True
     school_admin = {"Authorization": f"Bearer {login['access_token']}"}
 
+    # an initial password opens nothing but the password change and /me
+    blocked = client.get("/api/v1/accounts", headers=school_admin)
+    assert blocked.status_code == 403
+    assert blocked.json()["code"] == "password_change_required"
+    assert client.get("/api/v1/me", headers=school_admin).status_code == 200
+    changed = client.post(
+        "/api/v1/auth/password",
+        json={"current_password": initial, "new_password": "Kexue-Jiaoyu-2026"},
+        headers=school_admin,
+    )
+    assert changed.status_code == 204, changed.text
+    login = client.post(
+        "/api/v1/auth/login",
+        json={"username": "school-a-admin", "password": "Kexue-Jiaoyu-2026"},
+    ).json()
+    assert login["password_change_required"] is False
+    school_admin = {"Authorization": f"Bearer {login['access_token']}"}
+
     # the school admin creates a teacher: always in their own school, whatever org_id says
     teacher = client.post(
         "/api/v1/accounts",

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, text
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from scipass.account.models import WeChatUser
 from scipass.core.auth import Principal, Role
@@ -217,3 +217,21 @@ def test_two_users_bind_one_entry_at_once_exactly_one_wins(
         student = s.get(Student, committed["student"])
         assert student is not None
         assert student.wechat_user_id in (committed["u0"], committed["u1"])
+
+
+def test_a_student_account_cannot_become_a_guardian(
+    client: TestClient, settings: Settings, session: Session, side_a: Side, pupil: Student
+) -> None:
+    user = create_wechat_user(session)
+    bound = _bind(client, settings, user, pupil, pupil.binding_code or "")
+    assert bound.status_code == 200
+    headers = auth(settings, Principal(subject=f"wechat:{user.id}", role=Role.wechat_user))
+    body = {
+        "school_id": side_a.school.id,
+        "student_no": side_a.student.student_no,
+        "code": side_a.student.guardian_code,
+        "relation": "father",
+    }
+    response = client.post("/api/v1/me/guardian-links", json=body, headers=headers)
+    assert response.status_code == 409
+    assert session.exec(select(GuardianLink).where(GuardianLink.guardian_id == user.id)).all() == []

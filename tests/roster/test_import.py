@@ -182,3 +182,33 @@ def test_staff_may_not_import(client: TestClient, settings: Settings, side_a: Si
         headers=auth(settings, side_a.principal(Role.school_staff)),
     )
     assert response.status_code == 403
+
+
+def test_names_in_any_script_import(
+    client: TestClient, settings: Settings, side_a: Side, session: Session
+) -> None:
+    names = ["𠮷野家", "王〇", "ᠪᠠᠲᠤ", "阿依古丽·买买提", "Anna-Maria O'Neil"]
+    rows = [f"20263{i:02d},{name},女,2016-05,四年级,1班" for i, name in enumerate(names)]
+    response = _upload(client, settings, side_a, _csv(*rows), "名单.csv")
+    assert response.status_code == 200, response.text
+    stored = {s.name for s in _students(session, side_a).values()}
+    assert set(names) <= stored
+    digits = _upload(client, settings, side_a, _csv("2026399,王2,女,2016-05,四年级,1班"), "x.csv")
+    assert {(e["line"], e["column"]) for e in digits.json()["errors"]} == {(2, "姓名")}
+
+
+def test_bad_file_changes_no_existing_student_and_logs_nothing(
+    client: TestClient, settings: Settings, side_a: Side, session: Session
+) -> None:
+    _upload(client, settings, side_a, _csv(*GOOD), "a.csv").raise_for_status()
+    before = {no: (s.grade, s.class_name) for no, s in _students(session, side_a).items()}
+    imports = len(session.exec(select(AuditLog)).all())
+    content = _csv(
+        "2026002,李雨桐,女,2016-11,五年级,3班",  # a valid update of an existing student
+        "2026007,坏月份,女,2016-13,四年级,1班",
+    )
+    response = _upload(client, settings, side_a, content, "b.csv")
+    assert response.status_code == 422
+    after = {no: (s.grade, s.class_name) for no, s in _students(session, side_a).items()}
+    assert after == before
+    assert len(session.exec(select(AuditLog)).all()) == imports

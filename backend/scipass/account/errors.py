@@ -32,6 +32,7 @@ class PasswordWrong(BadRequest):
     code = "password_wrong"
     title_zh = "当前密码不正确"
     title_en = "The current password is wrong"
+    keep_writes = True  # the failed attempt is audited
 
 
 class PasswordWeak(BadRequest):

@@ -51,6 +51,8 @@ class WeChatUser(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     openid: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     unionid: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    # "student" or "guardian" once bound, never both: claimed by a conditional update.
+    kind: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_login_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 

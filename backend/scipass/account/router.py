@@ -32,10 +32,10 @@ from scipass.account.schemas import (
     WeChatLogin,
 )
 from scipass.consent import service as consent_service
-from scipass.core.auth import AnyUser, OrgAdmin, Role, StaffCaller, public_access
+from scipass.core.auth import AnyUser, OrgAdmin, PasswordChanger, Role, public_access
 from scipass.core.clock import ClockDep, local_date
 from scipass.core.db import SessionDep
-from scipass.core.deps import ClientAddress, SettingsDep, WeChatDep
+from scipass.core.deps import ClientAddress, DatabaseDep, SettingsDep, WeChatDep
 from scipass.core.errors import problem_responses
 from scipass.org import service as org_service
 from scipass.org.errors import OrganisationNotFound
@@ -77,13 +77,14 @@ def _tokens(pair: account_service.TokenPair, **extra: bool) -> Tokens:
 def wechat_login(
     body: WeChatLogin,
     session: SessionDep,
+    database: DatabaseDep,
     settings: SettingsDep,
     wechat: WeChatDep,
     clock: ClockDep,
     address: ClientAddress,
 ) -> Tokens:
     pair, created = account_service.wechat_login(
-        session, settings, wechat, code=body.code, client_ip=address, now=clock.now()
+        session, database, settings, wechat, code=body.code, client_ip=address, now=clock.now()
     )
     return _tokens(pair, new_user=created)
 
@@ -97,12 +98,14 @@ def wechat_login(
 def staff_login(
     body: StaffLogin,
     session: SessionDep,
+    database: DatabaseDep,
     settings: SettingsDep,
     clock: ClockDep,
     address: ClientAddress,
 ) -> Tokens:
     pair = account_service.login(
         session,
+        database,
         settings,
         username=body.username,
         password=body.password,
@@ -144,15 +147,25 @@ def logout(body: RefreshRequest, session: SessionDep, clock: ClockDep) -> Respon
     "/auth/password",
     name="auth-password-change",
     summary="修改密码",
-    description="修改后该账号的所有刷新令牌失效，其他设备需重新登录。",
+    description="修改后该账号的所有刷新令牌失效，需重新登录。使用初始密码登录的账号，"
+    "在修改密码前只能调用本接口和 `/me`（其余返回 403 `password_change_required`）。",
     status_code=204,
     responses=problem_responses(PasswordWrong, PasswordWeak),
 )
 def change_password(
-    body: PasswordChange, caller: StaffCaller, session: SessionDep, clock: ClockDep
+    body: PasswordChange,
+    caller: PasswordChanger,
+    session: SessionDep,
+    database: DatabaseDep,
+    clock: ClockDep,
 ) -> Response:
     account_service.change_password(
-        session, actor=caller, current=body.current_password, new=body.new_password, now=clock.now()
+        session,
+        database,
+        actor=caller,
+        current=body.current_password,
+        new=body.new_password,
+        now=clock.now(),
     )
     return Response(status_code=204)
 

@@ -7,9 +7,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from scipass.account import passwords
 from scipass.account.errors import (
@@ -27,14 +27,17 @@ from scipass.audit import service as audit_service
 from scipass.core import ratelimit
 from scipass.core.auth import Principal, Role, issue_access_token
 from scipass.core.config import Settings
+from scipass.core.db import Database
 from scipass.org import service as org_service
 from scipass.roster import service as roster_service
 from scipass.wechat.client import WeChat
 
 REFRESH_TOKEN_TTL = timedelta(days=30)
-# Per client address: every attempt. Per account: failures only.
+# Every attempt counts, per client address and per account name (counting only failures
+# would need a read before the check, which parallel guesses slip past).
 LOGIN_PER_ADDRESS = ratelimit.Window(limit=30, length=timedelta(minutes=5))
-LOGIN_FAILURES_PER_ACCOUNT = ratelimit.Window(limit=5, length=timedelta(minutes=15))
+LOGIN_PER_ACCOUNT = ratelimit.Window(limit=10, length=timedelta(minutes=15))
+PASSWORD_CHANGE_PER_ACCOUNT = ratelimit.Window(limit=5, length=timedelta(minutes=15))
 # A whole class logs in from one school or venue network: be generous per address.
 WECHAT_LOGIN_PER_ADDRESS = ratelimit.Window(limit=600, length=timedelta(minutes=1))
 
@@ -73,6 +76,7 @@ def principal_for_account(session: Session, account: Account) -> Principal:
     return Principal(
         subject=f"account:{account.id}",
         role=Role(account.role),
+        password_change_required=account.must_change_password,
         school_id=account.school_id,
         venue_id=account.venue_id,
         bureau_id=account.bureau_id,
@@ -125,8 +129,29 @@ def issue_tokens(
 # --- staff login ---------------------------------------------------------------------------
 
 
+def _count_then_fetch(
+    database: Database,
+    *,
+    limits: list[tuple[str, ratelimit.Window]],
+    which: ColumnElement[bool],
+    now: datetime,
+) -> tuple[int, str] | None:
+    """Count the attempt under every key (the database decides, so parallel guesses cannot slip
+    past a limit) and read the password hash, in one short transaction committed at once: the
+    slow hash check that follows holds no transaction and no lock."""
+    with database.transaction() as counters:
+        for key, window in limits:
+            if ratelimit.hit(counters, key, window, now=now) > window.limit:
+                raise LoginRateLimited(retry_after=ratelimit.retry_after(now, window))
+        row = counters.exec(
+            select(Account.id, Account.password_hash).where(which, col(Account.is_active).is_(True))
+        ).first()
+    return (int(row[0]), row[1]) if row else None
+
+
 def login(
     session: Session,
+    database: Database,
     settings: Settings,
     *,
     username: str,
@@ -135,25 +160,24 @@ def login(
     now: datetime,
 ) -> TokenPair:
     username = username.strip().lower()
-    address_key = f"login:ip:{client_ip}"
-    account_key = f"login:account:{username}"
-    if ratelimit.hit(session, address_key, LOGIN_PER_ADDRESS, now=now) > LOGIN_PER_ADDRESS.limit:
-        raise LoginRateLimited(retry_after=ratelimit.retry_after(now, LOGIN_PER_ADDRESS))
-    failures = ratelimit.current(session, account_key, LOGIN_FAILURES_PER_ACCOUNT, now=now)
-    if failures >= LOGIN_FAILURES_PER_ACCOUNT.limit:
-        raise LoginRateLimited(retry_after=ratelimit.retry_after(now, LOGIN_FAILURES_PER_ACCOUNT))
-
-    account = session.exec(select(Account).where(Account.username == username)).first()
-    valid = passwords.verify_password(account.password_hash if account else None, password)
-    if account is None or not valid or not account.is_active:
-        ratelimit.hit(session, account_key, LOGIN_FAILURES_PER_ACCOUNT, now=now)
+    found = _count_then_fetch(
+        database,
+        limits=[
+            (f"login:ip:{client_ip}", LOGIN_PER_ADDRESS),
+            (f"login:account:{username}", LOGIN_PER_ACCOUNT),
+        ],
+        which=col(Account.username) == username,
+        now=now,
+    )
+    valid = passwords.verify_password(found[1] if found else None, password)
+    account = session.get(Account, found[0]) if found and valid else None
+    if account is None:
         audit_service.record(
             session,
             action=audit_service.Action.login_failed,
             at=now,
-            actor_subject=f"account:{account.id}" if account else None,
+            actor_subject=f"account:{found[0]}" if found else None,
             client_ip=client_ip,
-            school_id=account.school_id if account else None,
             username=username[:64],
         )
         raise InvalidCredentials()
@@ -179,6 +203,7 @@ def login(
 
 def wechat_login(
     session: Session,
+    database: Database,
     settings: Settings,
     wechat: WeChat,
     *,
@@ -188,12 +213,12 @@ def wechat_login(
 ) -> tuple[TokenPair, bool]:
     """Exchange a ``wx.login`` code for our tokens; also says whether the user is new.
 
-    WeChat is called before the first database statement, so no transaction (and, on SQLite,
-    no lock) is held while waiting on the network."""
-    identity = wechat.code2session(code)
+    The attempt is counted first, in its own short transaction, so that failed codes count
+    too; WeChat is then called with no transaction (and, on SQLite, no lock) held."""
     window = WECHAT_LOGIN_PER_ADDRESS
-    if ratelimit.hit(session, f"wechat:ip:{client_ip}", window, now=now) > window.limit:
+    if ratelimit.hit_now(database, f"wechat:ip:{client_ip}", window, now=now) > window.limit:
         raise LoginRateLimited(retry_after=ratelimit.retry_after(now, window))
+    identity = wechat.code2session(code)
     user = session.exec(select(WeChatUser).where(WeChatUser.openid == identity.openid)).first()
     created = False
     if user is None:
@@ -225,6 +250,25 @@ def wechat_login(
         school_id=principal.school_id,
     )
     return issue_tokens(session, settings, principal, now=now), created
+
+
+def claim_wechat_kind(session: Session, *, user_id: int, kind: str) -> bool:
+    """Mark a WeChat account as a student's or a guardian's; False if it is the other already.
+    Decided by one conditional update, so concurrent bindings cannot give both roles."""
+    table = WeChatUser.__table__  # type: ignore[attr-defined]
+    claimed = session.execute(
+        update(table)
+        .where(table.c.id == user_id, or_(table.c.kind.is_(None), table.c.kind == kind))
+        .values(kind=kind)
+    ).rowcount  # type: ignore[attr-defined]
+    return claimed == 1
+
+
+def release_wechat_kind(session: Session, *, user_id: int, kind: str) -> None:
+    table = WeChatUser.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table).where(table.c.id == user_id, table.c.kind == kind).values(kind=None)
+    )
 
 
 # --- refresh, logout ----------------------------------------------------------------------
@@ -297,11 +341,33 @@ def logout(session: Session, *, token: str, now: datetime) -> None:
 
 
 def change_password(
-    session: Session, *, actor: Principal, current: str, new: str, now: datetime
+    session: Session,
+    database: Database,
+    *,
+    actor: Principal,
+    current: str,
+    new: str,
+    now: datetime,
 ) -> None:
-    account = session.get(Account, actor.account_id)
-    if account is None or not passwords.verify_password(account.password_hash, current):
+    # Counted and read in a short transaction of its own; the request's session is untouched
+    # until the hash has been checked, so no lock is held meanwhile.
+    found = _count_then_fetch(
+        database,
+        limits=[(f"password:{actor.subject}", PASSWORD_CHANGE_PER_ACCOUNT)],
+        which=col(Account.id) == actor.account_id,
+        now=now,
+    )
+    if found is None or not passwords.verify_password(found[1], current):
+        audit_service.record(
+            session,
+            action=audit_service.Action.password_change_failed,
+            at=now,
+            actor=actor,
+            school_id=actor.school_id,
+        )
         raise PasswordWrong()
+    account = session.get(Account, found[0])
+    assert account is not None
     reason = passwords.weakness(new)
     if reason is not None:
         raise PasswordWeak(reason)

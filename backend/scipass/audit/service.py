@@ -21,6 +21,7 @@ class Action(StrEnum):
     wechat_login = "wechat_login"
     refresh_reuse = "refresh_reuse"
     password_changed = "password_changed"  # noqa: S105
+    password_change_failed = "password_change_failed"  # noqa: S105
     account_created = "account_created"
     org_created = "org_created"
     roster_imported = "roster_imported"

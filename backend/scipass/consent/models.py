@@ -42,9 +42,7 @@ class ConsentRecord(SQLModel, table=True):
     channel: str = Field(sa_column=Column(String(20), nullable=False))
     guardian_link_id: int | None = Field(
         default=None,
-        sa_column=Column(
-            Integer, ForeignKey("guardian_link.id", ondelete="SET NULL"), nullable=True
-        ),
+        sa_column=Column(Integer, ForeignKey("guardian_link.id"), nullable=True),
     )
     guardian_name: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
     recorded_by: str = Field(sa_column=Column(String(40), nullable=False))

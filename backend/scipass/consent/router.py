@@ -37,13 +37,12 @@ def _status(session: Session, student: Student, today: date) -> ConsentStatus:
     states = []
     for purpose in Purpose:
         record = current.get(purpose)
-        decision = Decision(record.decision) if record else None
         states.append(
             ConsentState(
                 purpose=purpose,
-                decision=decision,
+                decision=Decision(record.decision) if record else None,
                 decided_at=record.recorded_at if record else None,
-                effective=not under_14 or decision is Decision.grant,
+                effective=not under_14 or consent_service.is_effective(session, record),
             )
         )
     return ConsentStatus(

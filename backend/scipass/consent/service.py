@@ -17,7 +17,7 @@ from scipass.audit import service as audit_service
 from scipass.consent.errors import ConsentRequired, NoticeOutdated
 from scipass.consent.models import Channel, ConsentRecord, Decision, Purpose
 from scipass.core.auth import Principal
-from scipass.roster.models import Student
+from scipass.roster.models import GuardianLink, Student
 
 NOTICE_VERSION = "2026-09"
 NOTICE_TITLE = "科学实践护照儿童个人信息保护告知书"
@@ -62,11 +62,24 @@ def decisions(session: Session, student_id: int) -> dict[Purpose, ConsentRecord]
     return {Purpose(row.purpose): row for row in rows}
 
 
+def is_effective(session: Session, record: ConsentRecord | None) -> bool:
+    """A grant counts while it answers the current notice and its guardian is still linked."""
+    if (
+        record is None
+        or record.decision != Decision.grant
+        or record.notice_version != NOTICE_VERSION
+    ):
+        return False
+    if record.guardian_link_id is None:  # a paper form recorded by the school
+        return True
+    link = session.get(GuardianLink, record.guardian_link_id)
+    return link is not None and link.revoked_at is None
+
+
 def has_consent(session: Session, *, student: Student, purpose: Purpose, today: date) -> bool:
     if not is_under_14(student.birth_month, today):
         return True
-    current = decisions(session, student.id or 0).get(purpose)
-    return current is not None and current.decision == Decision.grant
+    return is_effective(session, decisions(session, student.id or 0).get(purpose))
 
 
 def require_consent(session: Session, *, student: Student, purpose: Purpose, today: date) -> None:
@@ -100,7 +113,9 @@ def record_decision(
     guardian_link_id: int | None = None,
     guardian_name: str | None = None,
 ) -> list[ConsentRecord]:
-    if notice_version != NOTICE_VERSION:
+    # A grant must answer the notice in force; refusing or withdrawing is always possible,
+    # whatever version the guardian's screen still shows.
+    if decision is Decision.grant and notice_version != NOTICE_VERSION:
         raise NoticeOutdated(current_version=NOTICE_VERSION)
     records = [
         ConsentRecord(

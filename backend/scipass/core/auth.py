@@ -54,6 +54,12 @@ class TokenInvalid(Unauthorized):
     title_en = "Invalid or expired token"
 
 
+class PasswordChangeRequired(Forbidden):
+    code = "password_change_required"
+    title_zh = "请先修改初始密码"
+    title_en = "Change the initial password first"
+
+
 class RoleForbidden(Forbidden):
     code = "role_forbidden"
     title_zh = "当前身份无权进行此操作"
@@ -71,6 +77,7 @@ class Principal:
     bureau_id: int | None = None
     region_code: str | None = None  # a bureau's scope
     student_id: int | None = None  # a bound student
+    password_change_required: bool = False  # an initial password is still in use
 
     @property
     def account_id(self) -> int | None:
@@ -112,6 +119,8 @@ def issue_access_token(
         claims["rgn"] = principal.region_code
     if principal.student_id is not None:
         claims["sid"] = principal.student_id
+    if principal.password_change_required:
+        claims["pwc"] = True
     token = jwt.encode(
         claims, ring.active_secret, algorithm=ALGORITHM, headers={"kid": ring.active_kid}
     )
@@ -165,6 +174,7 @@ def decode_access_token(settings: Settings, token: str, *, now: datetime) -> Pri
         role=role,
         region_code=claims.get("rgn"),
         student_id=int(sid) if sid is not None else None,
+        password_change_required=bool(claims.get("pwc", False)),
         **_org_ids(claims.get("org")),
     )
 
@@ -183,13 +193,18 @@ def current_principal(
     )
 
 
-def require(*roles: Role) -> Callable[..., Principal]:
-    """A dependency that admits callers of ``roles`` (role checks only; scope is per object)."""
+def require(*roles: Role, during_password_change: bool = False) -> Callable[..., Principal]:
+    """A dependency that admits callers of ``roles`` (role checks only; scope is per object).
+
+    A staff member still on an initial password (set by whoever created the account) may only
+    change it, unless the route says ``during_password_change=True``."""
     allowed = frozenset(roles)
 
     def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in allowed:
             raise RoleForbidden()
+        if principal.password_change_required and not during_password_change:
+            raise PasswordChangeRequired()
         return principal
 
     dependency.__access__ = allowed  # type: ignore[attr-defined]
@@ -204,11 +219,14 @@ def public_access() -> None:
 public_access.__access__ = "public"  # type: ignore[attr-defined]
 
 # Callers, named once and reused by every router.
-AnyUser = Annotated[Principal, Depends(require(*Role))]
+AnyUser = Annotated[Principal, Depends(require(*Role, during_password_change=True))]
 WeChatCaller = Annotated[Principal, Depends(require(*WECHAT_ROLES))]
 StudentCaller = Annotated[Principal, Depends(require(Role.student))]
 GuardianCaller = Annotated[Principal, Depends(require(Role.guardian))]
 StaffCaller = Annotated[Principal, Depends(require(*(set(Role) - WECHAT_ROLES)))]
+PasswordChanger = Annotated[
+    Principal, Depends(require(*(set(Role) - WECHAT_ROLES), during_password_change=True))
+]
 SchoolStaff = Annotated[Principal, Depends(require(*SCHOOL_ROLES))]
 SchoolAdmin = Annotated[Principal, Depends(require(Role.school_admin))]
 PlatformAdmin = Annotated[Principal, Depends(require(Role.platform_admin))]

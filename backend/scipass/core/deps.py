@@ -7,11 +7,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from scipass.core.config import Settings
+from scipass.core.db import Database
 from scipass.wechat.client import WeChat
 
 
 def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def get_database(request: Request) -> Database:
+    return request.app.state.db
 
 
 def get_wechat(request: Request) -> WeChat:
@@ -24,5 +29,6 @@ def client_address(request: Request) -> str:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
 WeChatDep = Annotated[WeChat, Depends(get_wechat)]
 ClientAddress = Annotated[str, Depends(client_address)]

@@ -13,7 +13,7 @@ from sqlalchemy import Column, Integer, String, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
-from scipass.core.db import UTCDateTime
+from scipass.core.db import Database, UTCDateTime
 
 
 class RateLimitCounter(SQLModel, table=True):
@@ -57,6 +57,13 @@ def hit(session: Session, key: str, window: Window, *, now: datetime) -> int:
         },
     ).returning(table.c.count)
     return int(session.execute(statement).scalar_one())
+
+
+def hit_now(database: Database, key: str, window: Window, *, now: datetime) -> int:
+    """:func:`hit` in a short transaction of its own, committed at once: for counting before
+    slow work (a password hash, a call to WeChat) that must not run inside a transaction."""
+    with database.transaction() as session:
+        return hit(session, key, window, now=now)
 
 
 def current(session: Session, key: str, window: Window, *, now: datetime) -> int:

@@ -168,7 +168,7 @@ def _wechat_users(
     for name, kind, school_name, label, class_name, index, consent in data.WECHAT_USERS:
         student = students[(school_name, label, class_name)][index]
         school = schools[school_name]
-        user = WeChatUser(openid=f"dev-openid-{name}", created_at=now, last_login_at=now)
+        user = WeChatUser(openid=f"dev-openid-{name}", kind=kind, created_at=now, last_login_at=now)
         session.add(user)
         session.flush()
         if kind == "student":

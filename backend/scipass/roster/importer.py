@@ -47,7 +47,15 @@ _ZH_DIGITS = "一二三四五六七八九"
 
 _GENDERS = {"男": "male", "女": "female", "M": "male", "F": "female"}
 _STUDENT_NO = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_NAME = re.compile(r"^[\u3400-\u9fffA-Za-z·•. ]{1,30}$")
+_NAME_MARKS = set("·•.- '〇")
+
+
+def _valid_name(name: str) -> bool:
+    """Letters of any script (汉字 of every extension, Mongolian, Tibetan, Uyghur, Latin...)
+    and the marks that names use; one rare character must never block a school's roster."""
+    return 0 < len(name) <= 30 and all(ch.isalpha() or ch in _NAME_MARKS for ch in name)
+
+
 _MONTH = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*(?:[-/.月]\s*(?:\d{1,2}\s*日?)?)?$")
 _COMPACT_MONTH = re.compile(r"^(\d{4})(\d{2})(\d{2})?$")
 
@@ -191,7 +199,7 @@ def parse(
         name = cell("姓名")
         if not name:
             row_errors.append(RowError(line, "姓名", "不能为空"))
-        elif not _NAME.match(name):
+        elif not _valid_name(name):
             row_errors.append(RowError(line, "姓名", "只能包含汉字、字母和间隔号，最多 30 字"))
         gender = _GENDERS.get(cell("性别"))
         if gender is None:

@@ -58,3 +58,7 @@ class GuardianLink(SQLModel, table=True):
     )
     relation: str = Field(sa_column=Column(String(12), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # Unlinking keeps the row (consent records point at it) and stops its consent counting.
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )

@@ -199,7 +199,9 @@ def guardian_counts(session: Session, student_ids: list[int]) -> dict[int, int]:
         return {}
     rows = session.exec(
         select(GuardianLink.student_id, func.count())
-        .where(col(GuardianLink.student_id).in_(student_ids))
+        .where(
+            col(GuardianLink.student_id).in_(student_ids), col(GuardianLink.revoked_at).is_(None)
+        )
         .group_by(GuardianLink.student_id)
     ).all()
     return {student_id: int(n) for student_id, n in rows}
@@ -274,10 +276,13 @@ def renew_codes(session: Session, *, actor: Principal, student_id: int, now: dat
 
 
 def _count_attempt(session: Session, wechat_user_id: int, now: datetime) -> None:
-    key = f"bind:{wechat_user_id}"
-    if ratelimit.current(session, key, BINDING_ATTEMPTS, now=now) >= BINDING_ATTEMPTS.limit:
+    # Counted first and decided by the count the database returns: parallel attempts cannot
+    # slip past the limit.
+    if (
+        ratelimit.hit(session, f"bind:{wechat_user_id}", BINDING_ATTEMPTS, now=now)
+        > BINDING_ATTEMPTS.limit
+    ):
         raise BindingRateLimited(retry_after=ratelimit.retry_after(now, BINDING_ATTEMPTS))
-    ratelimit.hit(session, key, BINDING_ATTEMPTS, now=now)
 
 
 def bind_student(
@@ -294,12 +299,7 @@ def bind_student(
     unused, and the unique wechat_user_id is the backstop."""
     wechat_user_id = actor.wechat_user_id
     assert wechat_user_id is not None
-    if (
-        actor.role is Role.guardian
-        or session.exec(
-            select(GuardianLink.id).where(GuardianLink.guardian_id == wechat_user_id).limit(1)
-        ).first()
-    ):
+    if actor.role is Role.guardian or has_guardian_links(session, wechat_user_id):
         raise RoleConflict()
     if session.exec(select(Student.id).where(Student.wechat_user_id == wechat_user_id)).first():
         raise AlreadyBound()
@@ -326,6 +326,8 @@ def bind_student(
             "学校、学号或绑定码不正确；如该学生已被绑定，请联系学校解绑",
             "Wrong school, student number or code; if the student is bound already, ask the school",
         )
+    if not _account_service().claim_wechat_kind(session, user_id=wechat_user_id, kind="student"):
+        raise RoleConflict()  # became a guardian meanwhile: everything above is rolled back
     student = session.exec(select(Student).where(Student.wechat_user_id == wechat_user_id)).one()
     school = org_service.get_school(session, student.school_id)
     audit_service.record(
@@ -341,11 +343,19 @@ def bind_student(
     return student
 
 
+def _account_service():
+    from scipass.account import service
+
+    return service
+
+
 def unbind_student(
     session: Session, *, actor: Principal, student_id: int, now: datetime
 ) -> Student:
     student = get_student_for_staff(session, actor=actor, student_id=student_id)
     previous = student.wechat_user_id
+    if previous is not None:
+        _account_service().release_wechat_kind(session, user_id=previous, kind="student")
     student.wechat_user_id = None
     student.bound_at = None
     student.binding_code = new_code()
@@ -377,30 +387,29 @@ def link_guardian(
     relation: str,
     now: datetime,
 ) -> GuardianLink:
+    """Link the caller's WeChat account to a child with the school's one-time guardian code.
+    A link the school revoked earlier is renewed rather than duplicated."""
     wechat_user_id = actor.wechat_user_id
     assert wechat_user_id is not None
-    if (
-        actor.role is Role.student
-        or session.exec(select(Student.id).where(Student.wechat_user_id == wechat_user_id)).first()
-    ):
+    if actor.role is Role.student or student_of_wechat_user(session, wechat_user_id) is not None:
         raise RoleConflict()
     _count_attempt(session, wechat_user_id, now)
-    table = Student.__table__  # type: ignore[attr-defined]
     student = session.exec(
         select(Student).where(
             Student.school_id == school_id, Student.student_no == student_no.strip()
         )
     ).first()
-    if (
-        student is not None
-        and session.exec(
-            select(GuardianLink.id).where(
+    existing = None
+    if student is not None:
+        existing = session.exec(
+            select(GuardianLink).where(
                 GuardianLink.guardian_id == wechat_user_id, GuardianLink.student_id == student.id
             )
         ).first()
-    ):
-        raise AlreadyLinked()
-    result = session.execute(
+        if existing is not None and existing.revoked_at is None:
+            raise AlreadyLinked()
+    table = Student.__table__  # type: ignore[attr-defined]
+    used = session.execute(
         update(table)
         .where(
             table.c.school_id == school_id,
@@ -408,18 +417,30 @@ def link_guardian(
             table.c.guardian_code == normalise_code(code),
         )
         .values(guardian_code=None, updated_at=now)
-    )
-    if student is None or result.rowcount != 1:  # type: ignore[attr-defined]
+    ).rowcount  # type: ignore[attr-defined]
+    if student is None or used != 1:
         raise BindingInvalid()
-    link = GuardianLink(
-        guardian_id=wechat_user_id, student_id=student.id, relation=relation, created_at=now
-    )
-    session.add(link)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise AlreadyLinked() from None
+    if not _account_service().claim_wechat_kind(session, user_id=wechat_user_id, kind="guardian"):
+        raise RoleConflict()
+    if existing is not None:
+        link = existing
+        link.revoked_at = None
+        link.relation = relation
+        session.add(link)
+        session.flush()
+    else:
+        link = GuardianLink(
+            guardian_id=wechat_user_id,
+            student_id=student.id or 0,
+            relation=relation,
+            created_at=now,
+        )
+        session.add(link)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:
+            raise AlreadyLinked() from None
     school = org_service.get_school(session, student.school_id)
     audit_service.record(
         session,
@@ -439,7 +460,7 @@ def guardian_links(session: Session, *, guardian_id: int) -> list[tuple[Guardian
     rows = session.exec(
         select(GuardianLink, Student)
         .join(Student, col(Student.id) == GuardianLink.student_id)
-        .where(GuardianLink.guardian_id == guardian_id)
+        .where(GuardianLink.guardian_id == guardian_id, col(GuardianLink.revoked_at).is_(None))
         .order_by(GuardianLink.id)
     ).all()
     return [(link, student) for link, student in rows]
@@ -448,7 +469,9 @@ def guardian_links(session: Session, *, guardian_id: int) -> list[tuple[Guardian
 def guardian_link_for(session: Session, *, guardian_id: int, student_id: int) -> GuardianLink:
     link = session.exec(
         select(GuardianLink).where(
-            GuardianLink.guardian_id == guardian_id, GuardianLink.student_id == student_id
+            GuardianLink.guardian_id == guardian_id,
+            GuardianLink.student_id == student_id,
+            col(GuardianLink.revoked_at).is_(None),
         )
     ).first()
     if link is None:
@@ -459,19 +482,28 @@ def guardian_link_for(session: Session, *, guardian_id: int, student_id: int) ->
 def list_guardians(session: Session, *, actor: Principal, student_id: int) -> list[GuardianLink]:
     student = get_student_for_staff(session, actor=actor, student_id=student_id)
     return list(
-        session.exec(select(GuardianLink).where(GuardianLink.student_id == student.id)).all()
+        session.exec(
+            select(GuardianLink).where(
+                GuardianLink.student_id == student.id, col(GuardianLink.revoked_at).is_(None)
+            )
+        ).all()
     )
 
 
 def unlink_guardian(
     session: Session, *, actor: Principal, student_id: int, link_id: int, now: datetime
 ) -> None:
+    """Revoke a guardian link. The row stays, so that the consent history keeps who consented;
+    consent given through a revoked link no longer counts (see consent.service)."""
     student = get_student_for_staff(session, actor=actor, student_id=student_id)
     link = session.get(GuardianLink, link_id)
-    if link is None or link.student_id != student.id:
+    if link is None or link.student_id != student.id or link.revoked_at is not None:
         raise GuardianLinkNotFound()
-    session.delete(link)
+    link.revoked_at = now
+    session.add(link)
     session.flush()
+    if not has_guardian_links(session, link.guardian_id):
+        _account_service().release_wechat_kind(session, user_id=link.guardian_id, kind="guardian")
     school = org_service.get_school(session, student.school_id)
     audit_service.record(
         session,
@@ -493,7 +525,11 @@ def student_of_wechat_user(session: Session, wechat_user_id: int) -> Student | N
 def has_guardian_links(session: Session, wechat_user_id: int) -> bool:
     return (
         session.exec(
-            select(GuardianLink.id).where(GuardianLink.guardian_id == wechat_user_id).limit(1)
+            select(GuardianLink.id)
+            .where(
+                GuardianLink.guardian_id == wechat_user_id, col(GuardianLink.revoked_at).is_(None)
+            )
+            .limit(1)
         ).first()
         is not None
     )
