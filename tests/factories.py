@@ -9,11 +9,15 @@ from datetime import UTC, date, datetime
 from sqlmodel import Session
 
 from scipass.account.models import WeChatUser
+from scipass.activity.models import Activity
 from scipass.core.auth import Principal, Role, issue_access_token
 from scipass.core.config import Settings
 from scipass.org.models import Bureau, Region, School, Venue
+from scipass.pairing.models import Pairing
+from scipass.reservation.models import Reservation, ReservationMember, TimeSlot
 from scipass.roster.models import GuardianLink, Student
 from scipass.roster.service import new_code
+from scipass.venue.models import VenueResource
 
 NOW = datetime(2026, 10, 14, 2, 0, tzinfo=UTC)
 _serial = itertools.count(1)
@@ -174,3 +178,131 @@ def create_side(session: Session, *, province: str, city: str, county: str) -> S
         guardian_link=link_guardian(session, guardian=guardian, student=student),
         unbound_user=create_wechat_user(session),
     )
+
+
+# --- venues, activities, slots, reservations, pairings ----------------------------------------
+
+WEEK = {str(day): [["09:00", "17:00"]] for day in range(2, 8)}  # closed on Mondays
+
+
+def list_venue(session: Session, venue: Venue, **overrides: object) -> Venue:
+    """Give a venue an approved directory profile: open Tuesday to Sunday, 09:00-17:00."""
+    from scipass.venue.hours import open_weekdays
+
+    values: dict[str, object] = {
+        "address": "测试路 1 号",
+        "phone": "0731-5555000",
+        "services": "常设展厅参观、科学实验课",
+        "facilities": "展厅 3000 平方米、实验室 2 间",
+        "weekly_hours": WEEK,
+        "stages": "primary,junior,senior",
+        "listed": True,
+        "approved_at": NOW,
+    }
+    values.update(overrides)
+    for name, value in values.items():
+        setattr(venue, name, value)
+    venue.open_weekdays = open_weekdays(venue.weekly_hours)
+    session.add(venue)
+    session.flush()
+    return venue
+
+
+def create_activity(session: Session, *, venue_id: int, **overrides: object) -> Activity:
+    values: dict[str, object] = {
+        "venue_id": venue_id,
+        "kind": "venue_visit",
+        "title": "走进科技馆",
+        "starts_at": datetime(2026, 10, 20, 1, 0, tzinfo=UTC),
+        "ends_at": datetime(2026, 10, 20, 8, 0, tzinfo=UTC),
+        "place_name": "测试场馆",
+        "admission": "reservation",
+        "stages": "primary,junior,senior",
+        "credited_minutes": 120,
+        "record_category": "science_visit",
+        "dimension": "social_practice",
+        "status": "published",
+        "created_by": "account:900002",
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    values.update(overrides)
+    activity = Activity(**values)  # type: ignore[arg-type]
+    session.add(activity)
+    session.flush()
+    return activity
+
+
+def create_slot(session: Session, *, venue_id: int, **overrides: object) -> TimeSlot:
+    """A slot on Tuesday 2026-10-20, 10:00-11:30 Beijing time (the clock is the 14th)."""
+    values: dict[str, object] = {
+        "venue_id": venue_id,
+        "starts_at": datetime(2026, 10, 20, 2, 0, tzinfo=UTC),
+        "ends_at": datetime(2026, 10, 20, 3, 30, tzinfo=UTC),
+        "capacity": 30,
+        "taken": 0,
+        "status": "open",
+        "created_at": NOW,
+    }
+    values.update(overrides)
+    slot = TimeSlot(**values)  # type: ignore[arg-type]
+    session.add(slot)
+    session.flush()
+    return slot
+
+
+def create_reservation(session: Session, *, slot: TimeSlot, student: Student) -> Reservation:
+    reservation = Reservation(
+        slot_id=slot.id or 0,
+        kind="individual",
+        student_id=student.id,
+        school_id=student.school_id,
+        students=1,
+        party_size=1,
+        status="confirmed",
+        made_by="wechat:test",
+        created_at=NOW,
+        confirmed_at=NOW,
+    )
+    session.add(reservation)
+    session.flush()
+    session.add(
+        ReservationMember(
+            reservation_id=reservation.id or 0, slot_id=slot.id or 0, student_id=student.id or 0
+        )
+    )
+    slot.taken += 1
+    session.add(slot)
+    session.flush()
+    return reservation
+
+
+def create_pairing(session: Session, *, school_id: int, venue_id: int) -> Pairing:
+    pairing = Pairing(
+        school_id=school_id,
+        venue_id=venue_id,
+        starts_on=date(2026, 9, 1),
+        proposed_by="school",
+        status="proposed",
+        school_confirmed_at=NOW,
+        created_by="account:900001",
+        created_at=NOW,
+    )
+    session.add(pairing)
+    session.flush()
+    return pairing
+
+
+def create_resource(session: Session, *, venue_id: int, **overrides: object) -> VenueResource:
+    values: dict[str, object] = {
+        "venue_id": venue_id,
+        "name": f"实验室{next(_serial)}",
+        "kind": "lab",
+        "capacity": 40,
+        "created_at": NOW,
+    }
+    values.update(overrides)
+    resource = VenueResource(**values)  # type: ignore[arg-type]
+    session.add(resource)
+    session.flush()
+    return resource

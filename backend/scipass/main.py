@@ -14,6 +14,8 @@ from fastapi.routing import APIRoute
 from scipass import __version__
 from scipass.account.router import public_router as auth_public_router
 from scipass.account.router import router as account_router
+from scipass.activity.router import public_router as activity_public_router
+from scipass.activity.router import router as activity_router
 from scipass.audit.router import router as audit_router
 from scipass.consent.router import public_router as consent_public_router
 from scipass.consent.router import router as consent_router
@@ -25,8 +27,13 @@ from scipass.core.middleware import RequestIdMiddleware
 from scipass.health.router import router as health_router
 from scipass.org.router import public_router as org_public_router
 from scipass.org.router import router as org_router
+from scipass.pairing.router import router as pairing_router
+from scipass.reservation.router import public_router as reservation_public_router
+from scipass.reservation.router import router as reservation_router
 from scipass.roster.router import me_router as binding_router
 from scipass.roster.router import router as roster_router
+from scipass.venue.router import public_router as venue_public_router
+from scipass.venue.router import router as venue_router
 from scipass.wechat.client import WeChat, make_wechat
 
 API_PREFIX = "/api/v1"
@@ -52,6 +59,16 @@ TAGS = [
     {"name": "binding", "description": "微信用户绑定学生身份或作为家长绑定孩子"},
     {"name": "consent", "description": "未满 14 周岁学生的监护人同意（按目的，只增不改）"},
     {"name": "audit", "description": "审计日志"},
+    {
+        "name": "venues",
+        "description": "科普地图：场馆目录、场馆资料与审核、特殊开放日、可预约资源、年度版本",
+    },
+    {"name": "activities", "description": "场馆或学校组织的活动"},
+    {
+        "name": "reservations",
+        "description": "预约时段、学生个人预约、教师团体预约、候补与取消、学校绿色通道",
+    },
+    {"name": "pairings", "description": "学校与场馆结对"},
 ]
 
 
@@ -147,12 +164,19 @@ def create_app(
         auth_public_router,
         org_public_router,
         consent_public_router,
+        venue_public_router,
+        activity_public_router,
+        reservation_public_router,
         account_router,
         org_router,
         roster_router,
         binding_router,
         consent_router,
         audit_router,
+        venue_router,
+        activity_router,
+        reservation_router,
+        pairing_router,
     ):
         api.include_router(router)
     app.include_router(api)

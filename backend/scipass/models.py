@@ -1,23 +1,35 @@
 """Every table, imported in one place for Alembic's autogenerate and ``alembic check``."""
 
 from scipass.account.models import Account, RefreshToken, WeChatUser
+from scipass.activity.models import Activity
 from scipass.audit.models import AuditLog
 from scipass.consent.models import ConsentRecord
 from scipass.core.ratelimit import RateLimitCounter
 from scipass.org.models import Bureau, Region, School, Venue
+from scipass.pairing.models import Pairing
+from scipass.reservation.models import Reservation, ReservationMember, TimeSlot
 from scipass.roster.models import GuardianLink, Student
+from scipass.venue.models import DirectoryEdition, VenueHoursException, VenueResource
 
 __all__ = [
     "Account",
+    "Activity",
     "AuditLog",
     "Bureau",
     "ConsentRecord",
+    "DirectoryEdition",
     "GuardianLink",
+    "Pairing",
     "RateLimitCounter",
     "RefreshToken",
     "Region",
+    "Reservation",
+    "ReservationMember",
     "School",
     "Student",
+    "TimeSlot",
     "Venue",
+    "VenueHoursException",
+    "VenueResource",
     "WeChatUser",
 ]

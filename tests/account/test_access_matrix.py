@@ -22,7 +22,17 @@ from scipass.account.models import Account
 from scipass.consent.service import NOTICE_VERSION
 from scipass.core.auth import Role
 from scipass.core.config import Settings
-from tests.factories import Side, auth
+from tests.factories import (
+    WEEK,
+    Side,
+    auth,
+    create_activity,
+    create_pairing,
+    create_reservation,
+    create_resource,
+    create_slot,
+    list_venue,
+)
 
 # Bodies that pass validation, so that object-level checks (not 422) decide the answer.
 BODIES: dict[str, dict[str, Any]] = {
@@ -31,6 +41,38 @@ BODIES: dict[str, dict[str, Any]] = {
         "decision": "grant",
         "notice_version": NOTICE_VERSION,
         "guardian_name": "张妈妈",
+    },
+    "venue-profile-draft-save": {
+        "name": "另一个场馆",
+        "kind": "science_museum",
+        "region_code": "970101",
+        "address": "测试路 2 号",
+        "longitude": 112.9,
+        "latitude": 27.8,
+        "phone": "0731-5555001",
+        "services": "展览",
+        "facilities": "展厅",
+        "weekly_hours": WEEK,
+        "is_free": True,
+        "stages": ["primary"],
+        "reservation_required": False,
+    },
+    "venue-profile-review": {"decision": "approve"},
+    "venue-hours-exception-set": {"periods": [], "note": "闭馆"},
+    "venue-resource-create": {"name": "新实验室", "kind": "lab", "capacity": 20},
+    "venue-resource-update": {"name": "新实验室", "kind": "lab", "capacity": 20},
+    "slot-create": {
+        "starts_at": "2026-10-21T10:00:00+08:00",
+        "ends_at": "2026-10-21T11:00:00+08:00",
+        "capacity": 10,
+    },
+    "slot-cancel": {"reason": "设备检修"},
+    "group-reservation-create": {"student_ids": [1]},
+    "activity-update": {
+        "kind": "lecture",
+        "title": "科学讲座",
+        "starts_at": "2026-10-21T10:00:00+08:00",
+        "ends_at": "2026-10-21T11:00:00+08:00",
     },
     "me-child-consent-decide": {
         "purposes": ["participation_record"],
@@ -59,12 +101,33 @@ def _routes(app: FastAPI) -> list[Any]:
     return routes
 
 
-def _fill(path: str, side: Side) -> str:
-    values = {
-        "student_id": side.student.id,
-        "link_id": side.guardian_link.id,
-        "region_code": side.region_code,
+# Routes whose URL names a public object that callers of every tenant may act on: any
+# student may reserve any venue's slot, any school may book a group into it.
+OPEN_TO_EVERY_TENANT = {"reservation-create", "group-reservation-create"}
+
+
+@pytest.fixture
+def path_values(session: Session, side_a: Side) -> dict[str, object]:
+    """An object of side A for every path parameter, so refusals are about ownership."""
+    venue = list_venue(session, side_a.venue)
+    slot = create_slot(session, venue_id=venue.id or 0)
+    return {
+        "student_id": side_a.student.id,
+        "link_id": side_a.guardian_link.id,
+        "region_code": side_a.region_code,
+        "venue_id": venue.id,
+        "resource_id": create_resource(session, venue_id=venue.id or 0).id,
+        "on_date": "2026-10-21",
+        "activity_id": create_activity(session, venue_id=venue.id or 0).id,
+        "slot_id": slot.id,
+        "reservation_id": create_reservation(session, slot=slot, student=side_a.student).id,
+        "pairing_id": create_pairing(
+            session, school_id=side_a.school.id or 0, venue_id=venue.id or 0
+        ).id,
     }
+
+
+def _fill(path: str, values: dict[str, object]) -> str:
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -94,14 +157,18 @@ def test_every_route_declares_access(app: FastAPI) -> None:
 
 
 def test_anonymous_and_wrong_roles_are_refused(
-    app: FastAPI, client: TestClient, settings: Settings, side_a: Side
+    app: FastAPI,
+    client: TestClient,
+    settings: Settings,
+    side_a: Side,
+    path_values: dict[str, object],
 ) -> None:
     checked = 0
     for route in _routes(app):
         access = declared_access(route.dependant)
         if access == "public":
             continue
-        url = _fill(route.path, side_a)
+        url = _fill(route.path, path_values)
         for method in route.methods:
             response = _call(client, method, url, route, {})
             assert response.status_code == 401, f"anonymous {method} {route.path}"
@@ -118,14 +185,18 @@ def test_anonymous_and_wrong_roles_are_refused(
 
 
 def test_other_tenant_is_refused_objects_named_in_the_url(
-    app: FastAPI, client: TestClient, settings: Settings, side_a: Side, side_b: Side
+    app: FastAPI,
+    client: TestClient,
+    settings: Settings,
+    side_b: Side,
+    path_values: dict[str, object],
 ) -> None:
     checked = 0
     for route in _routes(app):
         access = declared_access(route.dependant)
-        if access == "public" or "{" not in route.path:
+        if access == "public" or "{" not in route.path or route.name in OPEN_TO_EVERY_TENANT:
             continue
-        url = _fill(route.path, side_a)
+        url = _fill(route.path, path_values)
         for method in route.methods:
             for role in access:
                 if role is Role.platform_admin:

@@ -34,6 +34,12 @@ class Action(StrEnum):
     consent_refused = "consent_refused"
     consent_withdrawn = "consent_withdrawn"
     students_viewed = "students_viewed"
+    venue_reviewed = "venue_reviewed"
+    directory_published = "directory_published"
+    pairing_changed = "pairing_changed"
+    reservation_made = "reservation_made"
+    reservation_cancelled = "reservation_cancelled"
+    slot_cancelled = "slot_cancelled"
 
 
 def record(

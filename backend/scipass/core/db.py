@@ -16,20 +16,24 @@ with row-level concurrency, is the production one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
-from scipass.core.errors import ProblemError
+from scipass.core.errors import ProblemError, ServiceUnavailable
 
 # Stable constraint names on both engines, so migrations can address them.
 SQLModel.metadata.naming_convention = {
@@ -83,9 +87,29 @@ def make_engine(
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # SQLite has one writer at a time. Writers of this process queue on a semaphore, in order,
+    # instead of polling the file lock with the busy handler's growing sleeps, which under a
+    # crowd (a class scanning at once) starves some requests past the busy timeout. Other
+    # processes still meet the file lock and its busy timeout.
+    writer = threading.BoundedSemaphore(1)
+    wait_seconds = max(busy_timeout_ms / 1000, 1.0) * 6
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if not writer.acquire(timeout=wait_seconds):
+            raise ServiceUnavailable("系统繁忙，请稍后再试", "Busy; try again shortly")
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writer.release()
+            raise
+        connection.info["sqlite_writer"] = True
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection: Connection) -> None:
+        if connection.info.pop("sqlite_writer", False):
+            writer.release()
 
     return engine
 
@@ -100,6 +124,22 @@ class Database:
             # Tests: every commit releases a savepoint of a transaction that is rolled back.
             options["join_transaction_mode"] = "create_savepoint"
         self.sessionmaker = sessionmaker(bind=bind if bind is not None else engine, **options)
+        pool = engine.pool
+        connections = (pool.size() if isinstance(pool, QueuePool) else 5) + max(
+            getattr(pool, "_max_overflow", 0), 0
+        )
+        # Stay below the worker threads (40 by default) so that a request holding a lock
+        # always finds a thread to finish on.
+        self.admissions = max(1, min(connections, 30))
+        self._gates: dict[int, anyio.Semaphore] = {}
+
+    def gate(self) -> anyio.Semaphore:
+        """How many requests may use the database at once (one per event loop)."""
+        loop = id(asyncio.get_running_loop())
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = anyio.Semaphore(self.admissions)
+        return gate
 
     @classmethod
     def from_settings(cls, settings: Any) -> Database:
@@ -129,7 +169,20 @@ class Database:
             session.close()
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def admit(request: Request) -> AsyncIterator[None]:
+    """Wait for a turn at the database in the event loop, not in a worker thread.
+
+    A sync route holds a worker thread while it waits for a connection or a lock, and FastAPI
+    needs another worker thread to validate the response of the request that holds the lock
+    before its session commits. With every worker thread waiting, that request could never
+    finish (a crowd reserving one slot did exactly this); queuing here keeps threads free."""
+    async with request.app.state.db.gate():
+        yield
+
+
+def get_session(
+    request: Request, _admitted: Annotated[None, Depends(admit, scope="function")]
+) -> Iterator[Session]:
     session: Session = request.app.state.db.session()
     try:
         yield session

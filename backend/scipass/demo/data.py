@@ -7,6 +7,8 @@ in the right towns, phone numbers use each city's area code and are not real.
 
 from __future__ import annotations
 
+from typing import Any
+
 # (code, name, level, parent_code): GB/T 2260
 REGIONS: list[tuple[str, str, str, str | None]] = [
     ("430000", "湖南省", "province", None),
@@ -179,6 +181,15 @@ STAFF: list[tuple[str, str, str, str | None]] = [
     ("xtkjg-staff", "湘潭市科技馆 讲解员", "venue_staff", "湘潭市科技馆"),
     ("cfkjg-admin", "赤峰市科技馆 教育部 主任", "venue_admin", "赤峰市科技馆"),
     ("jckjg-admin", "晋城市科技馆 教育部 主任", "venue_admin", "晋城市科技馆"),
+    (
+        "xtu-lab-admin",
+        "湘潭大学实验教学中心 陈老师",
+        "venue_admin",
+        "湘潭大学物理与光电工程实验教学中心",
+    ),
+    ("xtxjd-admin", "湘潭县科技教育基地 胡老师", "venue_admin", "湘潭县青少年科技教育基地"),
+    ("xxhd-admin", "湘乡市青少年校外活动中心 彭老师", "venue_admin", "湘乡市青少年校外活动中心"),
+    ("cfbwg-admin", "赤峰博物馆 社教部 乌老师", "venue_admin", "赤峰博物馆"),
 ]
 
 # Rosters: (school, grade label, class, how many students)
@@ -229,3 +240,526 @@ WECHAT_USERS: list[tuple[str, str, str, str, str, int, str | None]] = [
     ("lihua", "student", "湘乡市第二中学", "高一", "3班", 0, None),
     ("xiaoyu", "student", "晋城市城区凤台小学", "三年级", "2班", 3, "granted"),
 ]
+
+# --- the venue directory (issue 4) -----------------------------------------------------------
+
+Week = dict[str, list[list[str]]]
+
+
+def week(days: str, periods: list[list[str]], **other_days: list[list[str]]) -> Week:
+    """Opening hours: ``periods`` on the ISO weekdays in ``days`` ("234567" = Tue to Sun),
+    other periods on the days given by keyword (``d3=[...]`` for Wednesday), closed otherwise."""
+    result: Week = {str(day): (list(periods) if str(day) in days else []) for day in range(1, 8)}
+    for key, value in other_days.items():
+        result[key.removeprefix("d")] = value
+    return result
+
+
+MUSEUM_HOURS = [["09:00", "17:00"]]
+AFTER_SCHOOL = [["09:00", "18:30"]]  # a museum day extended for after-school groups 16:30-18:30
+LAB_HOURS = [["08:30", "11:30"], ["14:30", "17:30"]]
+
+# Each demo venue's directory profile. ``listed: False`` is a new venue whose first profile
+# waits in the bureau's review queue (its draft is this profile, submitted two days ago).
+VENUE_PROFILES: dict[str, dict[str, Any]] = {
+    "湘潭市科技馆": {
+        "slug": "xtkjg",
+        "services": "常设展厅（力学、电磁、声光、航空航天、生命科学）讲解参观；球幕影院科普影片；"
+        "青少年创客实验室课程；科学秀与科普讲座；周三、周五课后服务时段（16:30-18:30）"
+        "为中小学团体开设绿色通道。",
+        "facilities": "展厅面积约 1.2 万平方米，互动展品 300 余件；球幕影院 120 座；创客实验室"
+        " 2 间共 40 个工位；报告厅 200 座；大巴停车位 10 个；无障碍通道与母婴室。",
+        "weekly_hours": week("23467", MUSEUM_HOURS, d3=AFTER_SCHOOL, d5=AFTER_SCHOOL),
+        "is_free": True,
+        "fee_note": "常设展厅与球幕影院对中小学生免费，凭学生证或预约码入馆",
+        "stages": ["primary", "junior", "senior"],
+        "reservation_required": True,
+        "photos": 3,
+    },
+    "湘潭市博物馆": {
+        "slug": "xtbwg",
+        "services": "湘潭历史文化基本陈列、齐白石艺术专题展讲解；“小小讲解员”研学课程；"
+        "青少年文物修复与拓印体验。",
+        "facilities": "展厅 8 个，面积约 9000 平方米；社教活动室 2 间；语音导览器 200 台。",
+        "weekly_hours": week("234567", MUSEUM_HOURS),
+        "is_free": True,
+        "fee_note": "",
+        "stages": ["primary", "junior", "senior", "vocational"],
+        "reservation_required": False,
+        "photos": 2,
+    },
+    "湘潭大学物理与光电工程实验教学中心": {
+        "slug": "xtu-lab",
+        "services": "面向中学生开放光学、电磁学综合实验；扫描电子显微镜、X 射线衍射仪等大型"
+        "仪器的观摩与上机体验（单台 50 万元以上仪器按时段有序预约）；大学教师指导课题研究。",
+        "facilities": "实验室 12 间；场发射扫描电子显微镜 1 台、X 射线衍射仪 1 台；"
+        "光学综合实验室 30 个工位；需穿实验服，馆方提供。",
+        "weekly_hours": week("12345", LAB_HOURS, d6=[["09:00", "12:00"]]),
+        "is_free": True,
+        "fee_note": "",
+        "stages": ["junior", "senior"],
+        "reservation_required": True,
+        "photos": 2,
+    },
+    "湘潭县青少年科技教育基地": {
+        "slug": "xtx-base",
+        "listed": False,
+        "services": "水稻种植与农业科普研学；无人机编程与飞行体验；气象观测站开放；"
+        "周末亲子科学实践活动。",
+        "facilities": "占地约 60 亩，实验田 20 亩；无人机训练场 1 个；气象观测站 1 座；"
+        "可容纳 200 人就餐的食堂。",
+        "weekly_hours": week(
+            "67", [["08:30", "12:00"], ["14:00", "17:30"]], d3=[["14:00", "18:00"]]
+        ),
+        "is_free": False,
+        "fee_note": "研学课程 40 元/人（含材料费），参观免费；义务教育阶段建档立卡学生免费",
+        "stages": ["primary", "junior"],
+        "reservation_required": True,
+        "photos": 2,
+    },
+    "湘乡市青少年校外活动中心": {
+        "slug": "xxhd",
+        "services": "科技制作、航模与机器人兴趣课程；天文台太阳黑子观测与夜间观星；"
+        "周二、周四课后服务时段学校团体绿色通道；周末科普讲座。",
+        "facilities": "科技制作室 3 间；天文台 1 座（600 毫米口径反射式望远镜）；"
+        "报告厅 300 座；航模训练场 1 个。",
+        "weekly_hours": week(
+            "2345",
+            [["14:00", "18:30"]],
+            d6=[["08:30", "12:00"], ["14:00", "17:30"]],
+            d7=[["08:30", "12:00"], ["14:00", "17:30"]],
+        ),
+        "is_free": True,
+        "fee_note": "",
+        "stages": ["primary", "junior", "senior"],
+        "reservation_required": True,
+        "photos": 2,
+    },
+    "赤峰市科技馆": {
+        "slug": "cfkjg",
+        "services": "常设展厅（草原生态、能源科技、机器人）讲解参观；天象厅星空节目；"
+        "机器人实验室课程；周二、周四课后服务时段（16:30-18:30）中小学团体绿色通道。",
+        "facilities": "展厅面积约 1 万平方米；天象厅 80 座（数字天象仪）；机器人实验室 24 个"
+        "工位；冬季馆内供暖，设存衣处。",
+        "weekly_hours": week("23567", [["09:00", "16:30"]], d2=AFTER_SCHOOL, d4=AFTER_SCHOOL),
+        "is_free": True,
+        "fee_note": "",
+        "stages": ["primary", "junior", "senior"],
+        "reservation_required": True,
+        "photos": 3,
+    },
+    "赤峰博物馆": {
+        "slug": "cfbwg",
+        "services": "红山文化、契丹辽文化基本陈列讲解；“小小考古家”模拟考古研学；"
+        "玉器里的科学专题讲座。",
+        "facilities": "展厅 10 个；模拟考古坑 1 处（可容纳 40 人）；多功能报告厅 150 座。",
+        "weekly_hours": week("234567", MUSEUM_HOURS),
+        "is_free": True,
+        "fee_note": "",
+        "stages": ["primary", "junior", "senior", "vocational"],
+        "reservation_required": False,
+        "photos": 2,
+    },
+    "宁城县黑里河自然学校": {
+        "slug": "hlh",
+        "services": "森林生态观测、鸟类与野生动物足迹调查；自然科学营（三天两晚）；"
+        "植物标本制作课程。",
+        "facilities": "位于黑里河国家级自然保护区实验区；生态观测站 1 座；学员宿舍 40 床位；"
+        "步道 6 公里，配专职自然导师与安全员。",
+        "weekly_hours": week("567", [["08:00", "17:00"]]),
+        "is_free": False,
+        "fee_note": "自然科学营 120 元/人/天（含食宿），单日观测课程 30 元/人；建档立卡学生免费",
+        "stages": ["primary", "junior"],
+        "reservation_required": True,
+        "photos": 3,
+    },
+    "晋城市科技馆": {
+        "slug": "jckjg",
+        "services": "常设展厅（煤炭与能源、数学、光影）讲解参观；球幕影院科普影片；"
+        "能源科普实验室课程；流动科技馆进乡村学校；周二、周四课后服务时段学校团体绿色通道。",
+        "facilities": "展厅面积约 1.1 万平方米；球幕影院 100 座；能源科普实验室 30 个工位；"
+        "流动科技馆展品 50 件（可送展到校）。",
+        "weekly_hours": week("23567", MUSEUM_HOURS, d2=AFTER_SCHOOL, d4=AFTER_SCHOOL),
+        "is_free": True,
+        "fee_note": "",
+        "stages": ["primary", "junior", "senior"],
+        "reservation_required": True,
+        "photos": 3,
+    },
+    "晋城博物馆": {
+        "slug": "jcbwg",
+        "services": "晋城古代冶铁与古建筑专题陈列讲解；青少年传统工艺体验课。",
+        "facilities": "展厅 6 个；社教活动室 1 间；讲解员 12 名。",
+        "weekly_hours": week("234567", MUSEUM_HOURS),
+        "is_free": True,
+        "fee_note": "",
+        "stages": ["primary", "junior", "senior", "vocational"],
+        "reservation_required": False,
+        "photos": 1,
+    },
+    "泽州县现代农业科普教育基地": {
+        "slug": "zz-agri",
+        "services": "智能温室与无土栽培参观；植物组织培养实验；农作物病虫害识别课程；"
+        "秋季采摘劳动实践。",
+        "facilities": "智能温室 3 栋；植物组织培养实验室 25 个工位；劳动实践田 30 亩。",
+        "weekly_hours": week("123456", [["08:30", "11:30"], ["14:00", "17:30"]]),
+        "is_free": False,
+        "fee_note": "参观讲解免费；组培实验与采摘体验 30 元/人（含材料）",
+        "stages": ["primary", "junior", "vocational"],
+        "reservation_required": True,
+        "photos": 2,
+    },
+    "高平市青少年活动中心": {
+        "slug": "gp-youth",
+        "services": "科技制作、编程与机器人课程；周三、周五课后服务时段学校团体绿色通道；"
+        "长平之战历史与科学研学讲座。",
+        "facilities": "活动室 12 间；编程教室 40 台电脑；报告厅 200 座。",
+        "weekly_hours": week(
+            "2345",
+            [["14:30", "18:30"]],
+            d6=[["09:00", "12:00"], ["14:00", "17:00"]],
+            d7=[["09:00", "12:00"], ["14:00", "17:00"]],
+        ),
+        "is_free": True,
+        "fee_note": "",
+        "stages": ["primary", "junior", "senior"],
+        "reservation_required": True,
+        "photos": 1,
+    },
+}
+
+# A listed venue's pending profile change: the bureau sees it in its review queue.
+PENDING_CHANGES: dict[str, dict[str, Any]] = {
+    "赤峰博物馆": {
+        "weekly_hours": week("234567", [["09:30", "16:30"]]),
+        "services": VENUE_PROFILES["赤峰博物馆"]["services"]
+        + "冬季（11 月至次年 3 月）开放时间调整为 09:30-16:30。",
+    },
+}
+
+# (venue, name, kind, description, value in yuan, capacity per slot)
+RESOURCES: list[tuple[str, str, str, str, int | None, int]] = [
+    ("湘潭市科技馆", "球幕影院《宇宙奇观》", "show", "40 分钟球幕科普影片，每场 120 座", None, 120),
+    ("湘潭市科技馆", "青少年创客实验室", "lab", "激光切割、3D 打印与电子制作", None, 40),
+    (
+        "湘潭大学物理与光电工程实验教学中心",
+        "场发射扫描电子显微镜",
+        "instrument",
+        "分辨率 1 纳米，观察花粉、昆虫复眼与金属断口；每时段限 6 人上机",
+        1_800_000,
+        6,
+    ),
+    (
+        "湘潭大学物理与光电工程实验教学中心",
+        "X 射线衍射仪",
+        "instrument",
+        "晶体结构分析演示，教师操作、学生观摩",
+        960_000,
+        10,
+    ),
+    (
+        "湘潭大学物理与光电工程实验教学中心",
+        "光学综合实验室",
+        "lab",
+        "干涉、衍射与偏振实验",
+        None,
+        30,
+    ),
+    (
+        "湘乡市青少年校外活动中心",
+        "600 毫米口径天文望远镜",
+        "instrument",
+        "白天观测太阳黑子（加装巴德膜），晴夜观测月面与行星",
+        860_000,
+        10,
+    ),
+    ("湘乡市青少年校外活动中心", "科技制作室", "lab", "航模、桥梁结构与简单电路制作", None, 30),
+    ("赤峰市科技馆", "天象厅《星空下的红山》", "show", "35 分钟数字天象节目", None, 80),
+    ("赤峰市科技馆", "机器人实验室", "lab", "积木机器人搭建与图形化编程", None, 24),
+    ("宁城县黑里河自然学校", "森林生态观测站", "lab", "红外相机数据整理与鸟类识别", None, 30),
+    ("晋城市科技馆", "球幕影院《飞向太空》", "show", "40 分钟球幕影片", None, 100),
+    ("晋城市科技馆", "能源科普实验室", "lab", "煤的形成、煤层气与新能源小实验", None, 30),
+    ("泽州县现代农业科普教育基地", "植物组织培养实验室", "lab", "无菌接种与组培苗观察", None, 25),
+]
+
+# Exception dates: (venue, days from today, ISO weekday of the first such day, periods, note).
+# No periods: closed that day.
+HOURS_EXCEPTIONS: list[tuple[str, int, int, list[list[str]], str]] = [
+    ("湘潭市科技馆", 8, 4, [], "球幕影院与展厅设备年度检修，闭馆一天"),
+    ("赤峰市科技馆", 5, 1, [["09:00", "16:00"]], "科普宣传周周一特别开放"),
+]
+# Closed on the last day of the year (the first 31 December after today).
+YEAR_END_CLOSURES: list[tuple[str, str]] = [("晋城市科技馆", "年终设备维护，闭馆一天")]
+
+SLOT_DAYS = 21  # slots are made for the next three weeks
+SCHOOL_CUT_OFF_DAYS = 2  # green-channel slots are for school groups until two days before
+
+# (venue, resource or None, ISO weekdays, start, end, capacity or None for the resource's,
+#  school channel, activity title or None, note)
+SLOT_PLANS: list[tuple[str, str | None, str, str, str, int | None, bool, str | None, str]] = [
+    ("湘潭市科技馆", None, "2345", "09:30", "11:30", 200, False, None, "常设展厅 团体参观"),
+    ("湘潭市科技馆", None, "67", "09:30", "11:30", 300, False, None, "常设展厅 上午场"),
+    ("湘潭市科技馆", None, "67", "14:00", "16:00", 300, False, None, "常设展厅 下午场"),
+    ("湘潭市科技馆", "球幕影院《宇宙奇观》", "67", "10:30", "11:10", None, False, None, ""),
+    ("湘潭市科技馆", "球幕影院《宇宙奇观》", "67", "15:00", "15:40", None, False, None, ""),
+    ("湘潭市科技馆", "青少年创客实验室", "6", "14:00", "16:00", None, False, None, "3D 打印入门"),
+    (
+        "湘潭市科技馆",
+        None,
+        "35",
+        "16:30",
+        "18:30",
+        60,
+        True,
+        "课后服务·走进科技馆：力与运动",
+        "课后服务时段 学校绿色通道",
+    ),
+    (
+        "湘潭大学物理与光电工程实验教学中心",
+        "场发射扫描电子显微镜",
+        "24",
+        "14:30",
+        "16:00",
+        None,
+        False,
+        "电镜下的微观世界",
+        "",
+    ),
+    (
+        "湘潭大学物理与光电工程实验教学中心",
+        "场发射扫描电子显微镜",
+        "6",
+        "09:30",
+        "11:00",
+        None,
+        False,
+        "电镜下的微观世界",
+        "",
+    ),
+    (
+        "湘潭大学物理与光电工程实验教学中心",
+        "光学综合实验室",
+        "6",
+        "09:00",
+        "11:30",
+        None,
+        False,
+        None,
+        "中学生开放日",
+    ),
+    ("湘乡市青少年校外活动中心", None, "24", "16:30", "18:30", 50, True, None, "课后服务 绿色通道"),
+    (
+        "湘乡市青少年校外活动中心",
+        "600 毫米口径天文望远镜",
+        "67",
+        "09:00",
+        "10:30",
+        None,
+        False,
+        None,
+        "太阳黑子观测",
+    ),
+    ("湘乡市青少年校外活动中心", "科技制作室", "67", "14:30", "16:30", None, False, None, ""),
+    ("赤峰市科技馆", None, "67", "09:30", "11:30", 200, False, None, "常设展厅"),
+    ("赤峰市科技馆", "天象厅《星空下的红山》", "67", "10:00", "10:40", None, False, None, ""),
+    ("赤峰市科技馆", "天象厅《星空下的红山》", "67", "14:00", "14:40", None, False, None, ""),
+    ("赤峰市科技馆", None, "24", "16:30", "18:30", 60, True, None, "课后服务时段 学校绿色通道"),
+    ("赤峰市科技馆", "机器人实验室", "6", "14:00", "16:00", None, False, None, ""),
+    ("宁城县黑里河自然学校", "森林生态观测站", "6", "09:00", "12:00", None, False, None, "观鸟"),
+    ("晋城市科技馆", None, "35", "09:30", "11:30", 200, False, None, "常设展厅 团体参观"),
+    ("晋城市科技馆", None, "67", "09:30", "11:30", 300, False, None, "常设展厅 上午场"),
+    ("晋城市科技馆", None, "67", "14:00", "16:00", 300, False, None, "常设展厅 下午场"),
+    ("晋城市科技馆", "球幕影院《飞向太空》", "67", "10:30", "11:10", None, False, None, ""),
+    ("晋城市科技馆", None, "24", "16:30", "18:30", 60, True, None, "课后服务时段 学校绿色通道"),
+    ("晋城市科技馆", "能源科普实验室", "6", "14:00", "16:00", None, False, None, ""),
+    (
+        "泽州县现代农业科普教育基地",
+        "植物组织培养实验室",
+        "36",
+        "09:00",
+        "11:00",
+        None,
+        False,
+        None,
+        "",
+    ),
+    ("高平市青少年活动中心", None, "35", "16:30", "18:30", 40, True, None, "课后服务 绿色通道"),
+]
+
+# Activities. ``organiser`` is a venue or school above; ``day`` is days from today, moved on
+# to ``weekday`` (ISO) if given; ``days`` is how many days it lasts (the end time on the last).
+# ``status`` published unless said; a finished one lies in the past (negative ``day``).
+ACTIVITIES: list[dict[str, Any]] = [
+    {
+        "organiser": "湘潭市科技馆",
+        "kind": "venue_visit",
+        "title": "课后服务·走进科技馆：力与运动",
+        "description": "课后服务时段的学校团体专场：讲解员带领参观力学展区，完成“牛顿摆”"
+        "“过山车能量转换”两个探究任务单。由学校在绿色通道时段预约。",
+        "day": 1,
+        "days": 28,
+        "start": "09:00",
+        "end": "18:30",
+        "admission": "reservation",
+        "stages": ["primary", "junior"],
+        "geofence_radius_m": 300,
+        "credited_minutes": 120,
+    },
+    {
+        "organiser": "湘潭大学物理与光电工程实验教学中心",
+        "kind": "course",
+        "title": "电镜下的微观世界",
+        "description": "大学教师讲解扫描电子显微镜原理，学生分组上机观察花粉与昆虫复眼，"
+        "每时段限 6 人。",
+        "day": 1,
+        "days": 21,
+        "start": "08:30",
+        "end": "17:30",
+        "admission": "reservation",
+        "stages": ["junior", "senior"],
+        "geofence_radius_m": 500,
+        "credited_minutes": 90,
+    },
+    {
+        "organiser": "湘乡市青少年校外活动中心",
+        "kind": "lecture",
+        "title": "院士讲科学：从“天宫”看中国航天",
+        "description": "中国科学院院士报告会，现场问答；报名后凭签到码入场。",
+        "day": 5,
+        "weekday": 6,
+        "start": "14:30",
+        "end": "16:00",
+        "admission": "registration",
+        "capacity": 300,
+        "stages": ["junior", "senior"],
+        "geofence_radius_m": 300,
+    },
+    {
+        "organiser": "湘乡市第二中学",
+        "kind": "scientist_in_school",
+        "title": "科学家进校园：新能源材料里的物理",
+        "description": "湘潭大学材料学院教授走进湘乡二中，讲锂电池与钙钛矿太阳能电池。",
+        "day": 7,
+        "weekday": 3,
+        "start": "15:00",
+        "end": "16:30",
+        "admission": "open",
+        "stages": ["senior"],
+    },
+    {
+        "organiser": "宁城县黑里河自然学校",
+        "kind": "science_camp",
+        "title": "黑里河冬季森林科学营（三天两晚）",
+        "description": "雪地动物足迹调查、红外相机数据整理、冬季观鸟；自然导师与安全员全程陪同。",
+        "day": 10,
+        "weekday": 5,
+        "days": 3,
+        "start": "08:00",
+        "end": "17:00",
+        "admission": "registration",
+        "capacity": 40,
+        "stages": ["primary", "junior"],
+        "geofence_radius_m": 2000,
+        "credited_minutes": 16 * 60,
+    },
+    {
+        "organiser": "晋城市科技馆",
+        "kind": "mobile_museum",
+        "title": "流动科技馆进乡村学校：泽州县巴公镇",
+        "description": "50 件互动展品送展到校一周，科技辅导员每天两场科学秀。",
+        "day": 7,
+        "weekday": 1,
+        "days": 5,
+        "start": "08:30",
+        "end": "17:00",
+        "admission": "open",
+        "place_name": "泽州县巴公镇中心学校",
+        "address": "泽州县巴公镇巴公村",
+        "longitude": 112.8471,
+        "latitude": 35.6312,
+        "geofence_radius_m": 500,
+        "stages": ["primary", "junior"],
+        "credited_minutes": 90,
+    },
+    {
+        "organiser": "赤峰博物馆",
+        "kind": "lecture",
+        "title": "玉器里的科学：红山文化考古讲座",
+        "description": "考古研究员讲红山玉器的材料、工艺与年代测定方法。",
+        "day": 3,
+        "weekday": 6,
+        "start": "14:30",
+        "end": "16:00",
+        "admission": "registration",
+        "capacity": 150,
+        "stages": ["primary", "junior", "senior"],
+    },
+    {
+        "organiser": "湘潭市科技馆",
+        "kind": "science_festival",
+        "title": "湘潭市全国科普日主题活动",
+        "description": "科学秀、科普集市与科学家见面会。",
+        "day": -60,
+        "start": "09:00",
+        "end": "17:00",
+        "admission": "open",
+        "status": "finished",
+    },
+    {
+        "organiser": "赤峰市科技馆",
+        "kind": "lecture",
+        "title": "冬夜观星：双子座流星雨",
+        "description": "室外观测与天象厅讲解。",
+        "day": 14,
+        "start": "09:00",
+        "end": "16:00",
+        "admission": "registration",
+        "capacity": 80,
+        "status": "cancelled",
+        "status_reason": "寒潮预警，室外观测取消，改期另行通知",
+    },
+    {
+        "organiser": "晋城市科技馆",
+        "kind": "club",
+        "title": "青少年机器人社团（春季学期）",
+        "description": "每周六下午，共 12 次课。",
+        "day": 20,
+        "start": "14:00",
+        "end": "16:00",
+        "admission": "registration",
+        "capacity": 24,
+        "status": "draft",
+    },
+]
+
+# School-venue pairings: (school, venue, status, proposed by, note, close reason)
+PAIRINGS: list[tuple[str, str, str, str, str, str]] = [
+    ("湘潭市雨湖区和平小学", "湘潭市科技馆", "active", "venue", "每学期两次课后服务专场", ""),
+    (
+        "湘潭市第九中学",
+        "湘潭大学物理与光电工程实验教学中心",
+        "active",
+        "school",
+        "高二物理课题研究",
+        "",
+    ),
+    ("湘乡市第二中学", "湘乡市青少年校外活动中心", "active", "school", "天文社团每月一次观测", ""),
+    ("湘乡市东郊乡中学", "湘乡市青少年校外活动中心", "active", "venue", "送课下乡与来馆实践", ""),
+    ("赤峰市红山区钢铁街小学", "赤峰市科技馆", "active", "venue", "课后服务绿色通道", ""),
+    ("赤峰市第二中学", "赤峰博物馆", "active", "school", "历史与科学跨学科研学", ""),
+    ("晋城市城区凤台小学", "晋城市科技馆", "active", "venue", "每月一次科学课外实践", ""),
+    ("晋城市第一中学", "晋城市科技馆", "active", "school", "能源主题研究性学习", ""),
+    ("湘潭市岳塘区实验中学", "湘潭市博物馆", "proposed", "school", "“小小讲解员”社团", ""),
+    ("赤峰市松山区第四中学", "赤峰市科技馆", "proposed", "venue", "机器人实验室课程", ""),
+    (
+        "湘潭市工贸中等专业学校",
+        "湘潭大学物理与光电工程实验教学中心",
+        "declined",
+        "school",
+        "机电专业实训参观",
+        "本学期实验室已排满，请下学期再联系",
+    ),
+]
+
+# Bureaus that publish this year's directory edition (科普地图) at load time.
+EDITION_BUREAUS = ["湘潭市教育局", "赤峰市教育局", "晋城市教育局"]

@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import random
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from scipass.account import service as account_service
-from scipass.account.models import WeChatUser
+from scipass.account.models import Account, WeChatUser
+from scipass.activity import service as activity_service
+from scipass.activity.models import Activity, ActivityStatus
+from scipass.activity.schemas import ActivityWrite
 from scipass.consent import service as consent_service
 from scipass.consent.models import Channel, Decision, Purpose
 from scipass.core.auth import Principal, Role
-from scipass.core.clock import SystemClock, local_date
+from scipass.core.clock import SHANGHAI, SystemClock, local_date
 from scipass.demo import data
 from scipass.org.models import Bureau, Region, School, Venue, encode_stages
+from scipass.pairing import service as pairing_service
+from scipass.pairing.schemas import PairingCreate
+from scipass.reservation import service as reservation_service
+from scipass.reservation.models import Reservation, ReservationStatus, TimeSlot
+from scipass.reservation.schemas import GroupReserve, SlotCreate
 from scipass.roster import importer
 from scipass.roster import service as roster_service
 from scipass.roster.models import GuardianLink, Student
+from scipass.venue import hours
+from scipass.venue import service as venue_service
+from scipass.venue.models import DirectoryEdition, VenueHoursException, VenueResource
+from scipass.venue.schemas import HoursExceptionWrite, ResourceWrite, VenueProfile
 
 
 def load(session: Session, *, now: datetime | None = None) -> dict[str, Any] | None:
@@ -68,6 +80,7 @@ def load(session: Session, *, now: datetime | None = None) -> dict[str, Any] | N
     students = _rosters(session, schools, now)
     accounts += _wechat_users(session, schools, students, now)
     accounts += _binding_examples(schools, students)
+    directory = _directory(session, schools, venues, bureaus, students, now)
     return {
         "regions": len(data.REGIONS),
         "schools": len(data.SCHOOLS),
@@ -75,6 +88,7 @@ def load(session: Session, *, now: datetime | None = None) -> dict[str, Any] | N
         "bureaus": len(data.BUREAUS),
         "staff": len(data.STAFF),
         "students": sum(len(v) for v in students.values()),
+        **directory,
         "accounts": accounts,
     }
 
@@ -256,3 +270,419 @@ def _binding_examples(
             }
         )
     return examples[:3]
+
+
+# --- the venue directory, activities, slots, reservations, pairings (issue 4) ----------------
+
+
+def _directory(
+    session: Session,
+    schools: dict[str, School],
+    venues: dict[str, Venue],
+    bureaus: dict[str, Bureau],
+    students: dict[tuple[str, str, str], list[Student]],
+    now: datetime,
+) -> dict[str, int]:
+    today = local_date(now)
+    _profiles(session, venues, now)
+    resources = _resources(session, venues, now)
+    _exceptions(session, venues, today)
+    activities = _activities(session, schools, venues, today, now)
+    slots = _slots(session, venues, resources, activities, today, now)
+    _reservations(session, venues, resources, students, slots, now)
+    _pairings(session, schools, venues, today, now)
+    _pending_changes(session, venues, now)
+    for name in data.EDITION_BUREAUS:
+        actor = _org_actor(session, Role.bureau, bureaus[name].id or 0)
+        venue_service.publish_edition(session, actor=actor, year=today.year, title=None, now=now)
+    return {
+        "listed_venues": _count(session, select(Venue).where(Venue.listed == True)),  # noqa: E712
+        "pending_reviews": len(venue_service.list_pending(session, actor=_platform())),
+        "venue_resources": _count(session, select(VenueResource)),
+        "hours_exceptions": _count(session, select(VenueHoursException)),
+        "activities": _count(session, select(Activity)),
+        "time_slots": len(slots),
+        "reservations": _count(session, select(Reservation)),
+        "waitlisted": _count(
+            session, select(Reservation).where(Reservation.status == ReservationStatus.waitlisted)
+        ),
+        "pairings": len(data.PAIRINGS),
+        "directory_editions": _count(session, select(DirectoryEdition)),
+    }
+
+
+def _count(session: Session, query: Any) -> int:
+    return len(session.exec(query).all())
+
+
+def _platform() -> Principal:
+    return Principal(subject="demo", role=Role.platform_admin)
+
+
+def _org_actor(session: Session, role: Role, org_id: int) -> Principal:
+    """The organisation's demo account with ``role`` if there is one (so the audit log and
+    "made by" name a real login), else a stand-in with the same rights."""
+    column = {
+        Role.venue_admin: Account.venue_id,
+        Role.school_admin: Account.school_id,
+        Role.school_staff: Account.school_id,
+        Role.bureau: Account.bureau_id,
+    }[role]
+    account = session.exec(
+        select(Account).where(column == org_id, Account.role == role).order_by(col(Account.id))
+    ).first()
+    if account is not None:
+        return account_service.principal_for_account(session, account)
+    if role is Role.venue_admin:
+        return Principal(subject="demo", role=role, venue_id=org_id)
+    if role is Role.bureau:
+        bureau = session.get(Bureau, org_id)
+        return Principal(
+            subject="demo", role=role, bureau_id=org_id, region_code=bureau and bureau.region_code
+        )
+    return Principal(subject="demo", role=role, school_id=org_id)
+
+
+def _venue_admin(session: Session, venue: Venue) -> Principal:
+    return _org_actor(session, Role.venue_admin, venue.id or 0)
+
+
+def _at(day: date, hhmm: str) -> datetime:
+    return datetime.combine(day, time.fromisoformat(hhmm), SHANGHAI)
+
+
+def _on_or_after(day: date, weekday: int | None) -> date:
+    if weekday is None:
+        return day
+    return day + timedelta(days=(weekday - day.isoweekday()) % 7)
+
+
+def _profile(venue: Venue, values: dict[str, Any]) -> VenueProfile:
+    return VenueProfile(
+        name=venue.name,
+        kind=venue.kind,
+        region_code=venue.region_code,
+        address=venue.address,
+        longitude=venue.longitude,
+        latitude=venue.latitude,
+        phone=venue.phone,
+        services=values["services"],
+        facilities=values["facilities"],
+        weekly_hours=values["weekly_hours"],
+        is_free=values["is_free"],
+        fee_note=values["fee_note"],
+        stages=values["stages"],
+        reservation_required=values["reservation_required"],
+        photos=[
+            f"https://static.example.com/scipass-demo/{values['slug']}/{n}.jpg"
+            for n in range(1, values["photos"] + 1)
+        ],
+    )
+
+
+def _profiles(session: Session, venues: dict[str, Venue], now: datetime) -> None:
+    """Listed venues get their approved profile as the bureau's review would have left it; an
+    unlisted one submits its first profile for review."""
+    approved_at = now - timedelta(days=30)
+    for name, values in data.VENUE_PROFILES.items():
+        venue = venues[name]
+        profile = _profile(venue, values)
+        if not values.get("listed", True):
+            actor = _venue_admin(session, venue)
+            venue_service.save_draft(
+                session, actor=actor, venue_id=venue.id or 0, data=profile, now=now
+            )
+            venue_service.submit_draft(
+                session, actor=actor, venue_id=venue.id or 0, now=now - timedelta(days=2)
+            )
+            continue
+        venue.services = profile.services
+        venue.facilities = profile.facilities
+        venue.is_free = profile.is_free
+        venue.fee_note = profile.fee_note
+        venue.stages = encode_stages(profile.stages)
+        venue.reservation_required = profile.reservation_required
+        venue.weekly_hours = hours.normalise_week(profile.weekly_hours)
+        venue.open_weekdays = hours.open_weekdays(venue.weekly_hours)
+        venue.photos = [str(url) for url in profile.photos]
+        venue.listed = True
+        venue.approved_at = approved_at
+        venue.reviewed_at = approved_at
+        session.add(venue)
+    session.flush()
+
+
+def _pending_changes(session: Session, venues: dict[str, Venue], now: datetime) -> None:
+    for name, changes in data.PENDING_CHANGES.items():
+        venue = venues[name]
+        actor = _venue_admin(session, venue)
+        draft = venue_service.live_profile(venue).model_copy(update=changes)
+        venue_service.save_draft(session, actor=actor, venue_id=venue.id or 0, data=draft, now=now)
+        venue_service.submit_draft(
+            session, actor=actor, venue_id=venue.id or 0, now=now - timedelta(days=1)
+        )
+
+
+def _resources(
+    session: Session, venues: dict[str, Venue], now: datetime
+) -> dict[tuple[str, str], VenueResource]:
+    result = {}
+    for venue_name, name, kind, description, value_yuan, capacity in data.RESOURCES:
+        venue = venues[venue_name]
+        result[(venue_name, name)] = venue_service.create_resource(
+            session,
+            actor=_venue_admin(session, venue),
+            venue_id=venue.id or 0,
+            data=ResourceWrite(
+                name=name,
+                kind=kind,
+                description=description,
+                value_yuan=value_yuan,
+                capacity=capacity,
+            ),
+            now=now,
+        )
+    return result
+
+
+def _exceptions(session: Session, venues: dict[str, Venue], today: date) -> None:
+    days = [
+        (name, _on_or_after(today + timedelta(days=offset), weekday), periods, note)
+        for name, offset, weekday, periods, note in data.HOURS_EXCEPTIONS
+    ]
+    year_end = date(today.year, 12, 31)
+    if year_end <= today:
+        year_end = date(today.year + 1, 12, 31)
+    days += [(name, year_end, [], note) for name, note in data.YEAR_END_CLOSURES]
+    for name, day, periods, note in days:
+        venue = venues[name]
+        venue_service.set_exception(
+            session,
+            actor=_venue_admin(session, venue),
+            venue_id=venue.id or 0,
+            day=day,
+            data=HoursExceptionWrite(periods=periods, note=note),
+        )
+
+
+def _activities(
+    session: Session,
+    schools: dict[str, School],
+    venues: dict[str, Venue],
+    today: date,
+    now: datetime,
+) -> dict[str, Activity]:
+    result = {}
+    for spec in data.ACTIVITIES:
+        first = _on_or_after(today + timedelta(days=spec["day"]), spec.get("weekday"))
+        last = first + timedelta(days=spec.get("days", 1) - 1)
+        if spec["organiser"] in venues:
+            actor = _venue_admin(session, venues[spec["organiser"]])
+        else:
+            actor = _org_actor(session, Role.school_admin, schools[spec["organiser"]].id or 0)
+        write = ActivityWrite(
+            kind=spec["kind"],
+            title=spec["title"],
+            description=spec["description"],
+            starts_at=_at(first, spec["start"]),
+            ends_at=_at(last, spec["end"]),
+            place_name=spec.get("place_name"),
+            address=spec.get("address"),
+            longitude=spec.get("longitude"),
+            latitude=spec.get("latitude"),
+            geofence_radius_m=spec.get("geofence_radius_m"),
+            capacity=spec.get("capacity"),
+            admission=spec["admission"],
+            stages=spec.get("stages"),
+            credited_minutes=spec.get("credited_minutes"),
+        )
+        activity = activity_service.create(session, actor=actor, data=write, now=now)
+        status = ActivityStatus(spec.get("status", "published"))
+        if status is not ActivityStatus.draft:
+            activity_service.transition(
+                session,
+                actor=actor,
+                activity_id=activity.id or 0,
+                to=ActivityStatus.published,
+                reason="",
+                now=now,
+            )
+        if status in (ActivityStatus.finished, ActivityStatus.cancelled):
+            activity_service.transition(
+                session,
+                actor=actor,
+                activity_id=activity.id or 0,
+                to=status,
+                reason=spec.get("status_reason", ""),
+                now=now,
+            )
+        result[spec["title"]] = activity
+    return result
+
+
+def _slots(
+    session: Session,
+    venues: dict[str, Venue],
+    resources: dict[tuple[str, str], VenueResource],
+    activities: dict[str, Activity],
+    today: date,
+    now: datetime,
+) -> list[TimeSlot]:
+    """Slots for the coming weeks, skipping days the venue is closed (an exception date)."""
+    slots = []
+    for offset in range(1, data.SLOT_DAYS + 1):
+        day = today + timedelta(days=offset)
+        for plan in data.SLOT_PLANS:
+            venue_name, resource, weekdays, start, end, capacity, channel, title, note = plan
+            if str(day.isoweekday()) not in weekdays:
+                continue
+            venue = venues[venue_name]
+            starts_at, ends_at = _at(day, start), _at(day, end)
+            if starts_at <= now or not hours.within(
+                venue_service.periods_on(session, venue, day), starts_at, ends_at
+            ):
+                continue
+            cut_off = day - timedelta(days=data.SCHOOL_CUT_OFF_DAYS)
+            slot_data = SlotCreate(
+                starts_at=starts_at,
+                ends_at=ends_at,
+                capacity=capacity,
+                resource_id=resources[(venue_name, resource)].id if resource else None,
+                activity_id=activities[title].id if title else None,
+                school_channel=channel,
+                school_priority_until=_at(cut_off, "12:00") if channel else None,
+                note=note,
+            )
+            slots.append(
+                reservation_service.create_slot(
+                    session,
+                    actor=_venue_admin(session, venue),
+                    venue_id=venue.id or 0,
+                    data=slot_data,
+                    now=now,
+                )
+            )
+    return slots
+
+
+def _reservations(
+    session: Session,
+    venues: dict[str, Venue],
+    resources: dict[tuple[str, str], VenueResource],
+    students: dict[tuple[str, str, str], list[Student]],
+    slots: list[TimeSlot],
+    now: datetime,
+) -> None:
+    def slot(venue: str, resource: str | None = None, *, channel: bool = False, n: int = 0) -> int:
+        """The ``n``-th slot of the venue (resource, green channel) in time order."""
+        resource_id = resources[(venue, resource)].id if resource else None
+        matching = [
+            s
+            for s in slots
+            if s.venue_id == venues[venue].id
+            and s.resource_id == resource_id
+            and s.school_channel == channel
+        ]
+        return sorted(matching, key=lambda s: s.starts_at)[n].id or 0
+
+    def student(name: str) -> Principal:
+        user = session.exec(
+            select(WeChatUser).where(WeChatUser.openid == f"dev-openid-{name}")
+        ).one()
+        return account_service.principal_for_wechat_user(session, user.id or 0)
+
+    def teacher(username: str) -> Principal:
+        account = session.exec(select(Account).where(Account.username == username)).one()
+        return account_service.principal_for_account(session, account)
+
+    def group(username: str, slot_id: int, label: str, class_name: str, escorts: int) -> None:
+        _stage, grade = importer.grade_stage(label)
+        reservation_service.reserve_for_group(
+            session,
+            actor=teacher(username),
+            slot_id=slot_id,
+            data=GroupReserve(grade=grade, class_name=class_name, escorts=escorts),
+            idempotency_key=None,
+            now=now,
+        )
+
+    def individual(name: str, slot_id: int) -> Reservation:
+        reservation, _new = reservation_service.reserve_for_self(
+            session,
+            actor=student(name),
+            slot_id=slot_id,
+            join_waitlist=True,
+            idempotency_key=None,
+            now=now,
+        )
+        return reservation
+
+    xtkjg, xtu, sem = "湘潭市科技馆", "湘潭大学物理与光电工程实验教学中心", "场发射扫描电子显微镜"
+    group("heping-teacher", slot(xtkjg, channel=True), "四年级", "1班", 2)
+    group("heping-admin", slot(xtkjg, channel=True, n=1), "五年级", "2班", 2)
+    individual("xiaoming", slot(xtkjg, "球幕影院《宇宙奇观》"))
+    changed_mind = individual("xiaoming", slot(xtkjg))
+    reservation_service.cancel(
+        session,
+        actor=student("xiaoming"),
+        reservation_id=changed_mind.id or 0,
+        reason="时间冲突，改约球幕影院",
+        now=now,
+    )
+    # The electron microscope takes six: five pupils and their teacher fill it, Li Hua waits.
+    class_members = students[("湘乡市第二中学", "高一", "3班")]
+    reservation_service.reserve_for_group(
+        session,
+        actor=teacher("xx2-teacher"),
+        slot_id=slot(xtu, sem),
+        data=GroupReserve(
+            student_ids=[s.id or 0 for s in class_members[1:6]], escorts=1, note="物理兴趣小组"
+        ),
+        idempotency_key=None,
+        now=now,
+    )
+    individual("lihua", slot(xtu, sem))
+    group("dongjiao-admin", slot("湘乡市青少年校外活动中心", "科技制作室"), "八年级", "1班", 1)
+    individual("tiantian", slot("赤峰市科技馆", "天象厅《星空下的红山》"))
+    group("gtj-admin", slot("赤峰市科技馆", channel=True), "六年级", "1班", 2)
+    individual("xiaoyu", slot("晋城市科技馆", "球幕影院《飞向太空》"))
+    group("fengtai-admin", slot("晋城市科技馆", channel=True), "三年级", "2班", 2)
+
+
+def _pairings(
+    session: Session,
+    schools: dict[str, School],
+    venues: dict[str, Venue],
+    today: date,
+    now: datetime,
+) -> None:
+    year_start = date(today.year if today.month >= 9 else today.year - 1, 9, 1)
+    year_end = date(year_start.year + 1, 7, 15)
+    for school_name, venue_name, status, proposed_by, note, reason in data.PAIRINGS:
+        school, venue = schools[school_name], venues[venue_name]
+        school_side = _org_actor(session, Role.school_admin, school.id or 0)
+        venue_side = _venue_admin(session, venue)
+        proposer, other = (
+            (school_side, venue_side) if proposed_by == "school" else (venue_side, school_side)
+        )
+        proposed = status == "proposed"
+        pairing = pairing_service.propose(
+            session,
+            actor=proposer,
+            data=PairingCreate(
+                venue_id=venue.id if proposed_by == "school" else None,
+                school_id=school.id if proposed_by == "venue" else None,
+                starts_on=today + timedelta(days=7) if proposed else year_start,
+                ends_on=None if proposed else year_end,
+                note=note,
+            ),
+            now=now - timedelta(days=3 if proposed else 60),
+        )
+        if status == "active":
+            pairing_service.confirm(
+                session, actor=other, pairing_id=pairing.id or 0, now=now - timedelta(days=58)
+            )
+        elif status == "declined":
+            pairing_service.decline(
+                session, actor=other, pairing_id=pairing.id or 0, reason=reason, now=now
+            )

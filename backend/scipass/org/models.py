@@ -9,8 +9,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from scipass.core.db import UTCDateTime
@@ -90,11 +101,23 @@ class School(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class ReviewStatus(StrEnum):
+    """Where a venue's pending profile change stands."""
+
+    draft = "draft"  # being edited by the venue
+    pending = "pending"  # submitted, waiting for the bureau
+    rejected = "rejected"  # sent back with a note
+
+
 class Venue(SQLModel, table=True):
+    """A science venue. The columns from ``services`` on are its directory profile, as last
+    approved by the bureau; a change the venue is preparing lives in ``draft`` until then."""
+
     __tablename__ = "venue"
     __table_args__ = (
         UniqueConstraint("region_code", "name"),
         Index("ix_venue_region_code", "region_code"),
+        Index("ix_venue_listed_region_code", "listed", "region_code"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -106,6 +129,45 @@ class Venue(SQLModel, table=True):
     latitude: float = Field(nullable=False)  # GCJ-02
     phone: str = Field(default="", sa_column=Column(String(30), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # --- directory profile (003 三.(二): 服务内容、设施条件、地址及联系电话) ---
+    services: str = Field(default="", sa_column=Column(Text, nullable=False))
+    facilities: str = Field(default="", sa_column=Column(Text, nullable=False))
+    is_free: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default="1")
+    )
+    fee_note: str = Field(default="", sa_column=Column(String(200), nullable=False))
+    stages: str = Field(
+        default="primary,junior,senior",
+        sa_column=Column(String(60), nullable=False, server_default="primary,junior,senior"),
+    )
+    reservation_required: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default="0")
+    )
+    # {"1": [["09:00", "17:00"]], ... "7": []}: ISO weekday -> opening periods, Beijing time
+    weekly_hours: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    # "1111100": open on Monday..Sunday, derived from weekly_hours for filtering in SQL
+    open_weekdays: str = Field(
+        default="0000000", sa_column=Column(String(7), nullable=False, server_default="0000000")
+    )
+    photos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    listed: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default="0")
+    )
+    approved_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    # --- a profile change under preparation or review ---
+    draft: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    review_status: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
+    review_note: str = Field(default="", sa_column=Column(String(200), nullable=False))
+    submitted_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    reviewed_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
 
 
 class Bureau(SQLModel, table=True):

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
@@ -21,6 +18,7 @@ from scipass.core.config import Settings
 from scipass.core.db import SessionDep
 from scipass.core.deps import SettingsDep
 from scipass.core.errors import PayloadTooLarge, problem_responses
+from scipass.core.exports import attachment, csv_bytes
 from scipass.core.pagination import Page, PageDep
 from scipass.roster import importer
 from scipass.roster import service as roster_service
@@ -73,12 +71,6 @@ def _read(student: Student, *, today: date, guardians: int) -> StudentRead:
     )
 
 
-def _attachment(filename: str) -> dict[str, str]:
-    ascii_name = filename.encode("ascii", "ignore").decode() or "download"
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-    return {"Content-Disposition": disposition}
-
-
 @router.get(
     "/roster/template",
     name="roster-template",
@@ -94,10 +86,10 @@ def roster_template(
         return Response(
             importer.template_csv(),
             media_type="text/csv; charset=utf-8",
-            headers=_attachment("学生名单模板.csv"),
+            headers=attachment("学生名单模板.csv"),
         )
     return Response(
-        importer.template_xlsx(), media_type=XLSX, headers=_attachment("学生名单模板.xlsx")
+        importer.template_xlsx(), media_type=XLSX, headers=attachment("学生名单模板.xlsx")
     )
 
 
@@ -181,11 +173,9 @@ def binding_codes(
     students = roster_service.codes_for_export(
         session, actor=caller, grade=grade, class_name=class_name, now=clock.now()
     )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["学号", "姓名", "年级", "班级", "学生绑定码", "家长绑定码", "学生绑定状态"])
-    for s in students:
-        writer.writerow(
+    data = csv_bytes(
+        ["学号", "姓名", "年级", "班级", "学生绑定码", "家长绑定码", "学生绑定状态"],
+        (
             [
                 s.student_no,
                 s.name,
@@ -195,10 +185,11 @@ def binding_codes(
                 s.guardian_code or "",
                 "已绑定" if s.wechat_user_id else "未绑定",
             ]
-        )
-    data = ("\ufeff" + buffer.getvalue()).encode("utf-8")
+            for s in students
+        ),
+    )
     return StreamingResponse(
-        iter([data]), media_type="text/csv; charset=utf-8", headers=_attachment("绑定码.csv")
+        iter([data]), media_type="text/csv; charset=utf-8", headers=attachment("绑定码.csv")
     )
 
 

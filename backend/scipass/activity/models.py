@@ -1,0 +1,130 @@
+"""Activities organised by a venue or a school, and how they enter students' records.
+
+The record category and evaluation dimension chosen here are copied onto each participation
+record later; the default dimension follows DESIGN.md (venue visits, courses and camps →
+社会实践; competitions and research → 学业水平; volunteer service → 思想品德).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Text
+from sqlmodel import Field, SQLModel
+
+from scipass.core.db import UTCDateTime
+
+
+class ActivityKind(StrEnum):
+    venue_visit = "venue_visit"
+    course = "course"
+    lecture = "lecture"
+    scientist_in_school = "scientist_in_school"
+    science_festival = "science_festival"
+    science_camp = "science_camp"
+    club = "club"
+    mobile_museum = "mobile_museum"
+    other = "other"
+
+
+class RecordCategory(StrEnum):
+    """The kind of factual record (写实记录) a participation becomes."""
+
+    science_visit = "science_visit"  # 科普场馆参观与研学
+    course_lecture = "course_lecture"  # 科学课程、讲座
+    inquiry = "inquiry"  # 科学探究、研究性学习、营地
+    competition = "competition"  # 科技竞赛
+    volunteer = "volunteer"  # 志愿服务
+    other = "other"
+
+
+class Dimension(StrEnum):
+    """The five aspects of the Ministry of Education guidance; provinces may map differently."""
+
+    moral = "moral"  # 思想品德
+    academic = "academic"  # 学业水平
+    health = "health"  # 身心健康
+    art = "art"  # 艺术素养
+    social_practice = "social_practice"  # 社会实践
+
+
+class Admission(StrEnum):
+    open = "open"  # walk in, check in with a code
+    reservation = "reservation"  # book a time slot first
+    registration = "registration"  # register (and be approved) first
+
+
+class ActivityStatus(StrEnum):
+    draft = "draft"
+    published = "published"
+    cancelled = "cancelled"
+    finished = "finished"
+
+
+DEFAULT_CATEGORY = {
+    ActivityKind.venue_visit: RecordCategory.science_visit,
+    ActivityKind.course: RecordCategory.course_lecture,
+    ActivityKind.lecture: RecordCategory.course_lecture,
+    ActivityKind.scientist_in_school: RecordCategory.course_lecture,
+    ActivityKind.science_festival: RecordCategory.science_visit,
+    ActivityKind.science_camp: RecordCategory.inquiry,
+    ActivityKind.club: RecordCategory.inquiry,
+    ActivityKind.mobile_museum: RecordCategory.science_visit,
+    ActivityKind.other: RecordCategory.other,
+}
+DEFAULT_DIMENSION = {
+    RecordCategory.science_visit: Dimension.social_practice,
+    RecordCategory.course_lecture: Dimension.social_practice,
+    RecordCategory.inquiry: Dimension.academic,
+    RecordCategory.competition: Dimension.academic,
+    RecordCategory.volunteer: Dimension.moral,
+    RecordCategory.other: Dimension.social_practice,
+}
+# Which statuses a transition may leave from.
+TRANSITIONS = {
+    ActivityStatus.published: (ActivityStatus.draft,),
+    ActivityStatus.cancelled: (ActivityStatus.draft, ActivityStatus.published),
+    ActivityStatus.finished: (ActivityStatus.published,),
+}
+
+
+class Activity(SQLModel, table=True):
+    __tablename__ = "activity"
+    __table_args__ = (
+        CheckConstraint("(venue_id IS NULL) <> (school_id IS NULL)", name="one_organiser"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
+        Index("ix_activity_status_starts_at", "status", "starts_at"),
+        Index("ix_activity_venue_id", "venue_id"),
+        Index("ix_activity_school_id", "school_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    venue_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("venue.id"), nullable=True)
+    )
+    school_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("school.id"), nullable=True)
+    )
+    kind: str = Field(sa_column=Column(String(30), nullable=False))
+    title: str = Field(sa_column=Column(String(100), nullable=False))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    starts_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    place_name: str = Field(sa_column=Column(String(100), nullable=False))
+    address: str = Field(default="", sa_column=Column(String(200), nullable=False))
+    longitude: float | None = Field(default=None, nullable=True)  # GCJ-02
+    latitude: float | None = Field(default=None, nullable=True)  # GCJ-02
+    geofence_radius_m: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    capacity: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    admission: str = Field(sa_column=Column(String(20), nullable=False))
+    stages: str = Field(sa_column=Column(String(60), nullable=False))
+    credited_minutes: int = Field(sa_column=Column(Integer, nullable=False))
+    record_category: str = Field(sa_column=Column(String(20), nullable=False))
+    dimension: str = Field(sa_column=Column(String(20), nullable=False))
+    status: str = Field(sa_column=Column(String(12), nullable=False))
+    status_reason: str = Field(default="", sa_column=Column(String(200), nullable=False))
+    created_by: str = Field(sa_column=Column(String(40), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,172 @@
+"""Activities: organisers (venue and school staff) create and run them; anyone sees the
+published ones."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from scipass.activity import service as activity_service
+from scipass.activity.errors import (
+    ActivityInvalid,
+    ActivityNotEditable,
+    ActivityNotFound,
+    ActivityTransitionInvalid,
+)
+from scipass.activity.models import Activity, ActivityKind, ActivityStatus
+from scipass.activity.schemas import ActivityRead, ActivityWrite, StatusChange
+from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal, public_access, require
+from scipass.core.clock import ClockDep
+from scipass.core.db import SessionDep
+from scipass.core.errors import problem_responses
+from scipass.core.pagination import Page, PageDep
+from scipass.org.errors import OrganisationNotFound
+from scipass.org.models import Stage, decode_stages
+
+public_router = APIRouter(tags=["activities"], dependencies=[Depends(public_access)])
+router = APIRouter(tags=["activities"])
+
+Organiser = Annotated[Principal, Depends(require(*VENUE_ROLES, *SCHOOL_ROLES))]
+
+
+def activity_read(activity: Activity) -> ActivityRead:
+    return ActivityRead(
+        id=activity.id or 0,
+        organiser="venue" if activity.venue_id else "school",
+        venue_id=activity.venue_id,
+        school_id=activity.school_id,
+        kind=activity.kind,  # type: ignore[arg-type]
+        title=activity.title,
+        description=activity.description,
+        starts_at=activity.starts_at,
+        ends_at=activity.ends_at,
+        place_name=activity.place_name,
+        address=activity.address,
+        longitude=activity.longitude,
+        latitude=activity.latitude,
+        geofence_radius_m=activity.geofence_radius_m,
+        capacity=activity.capacity,
+        admission=activity.admission,  # type: ignore[arg-type]
+        stages=decode_stages(activity.stages),
+        credited_minutes=activity.credited_minutes,
+        record_category=activity.record_category,  # type: ignore[arg-type]
+        dimension=activity.dimension,  # type: ignore[arg-type]
+        status=activity.status,  # type: ignore[arg-type]
+        status_reason=activity.status_reason,
+    )
+
+
+@public_router.get(
+    "/activities",
+    name="activity-list",
+    summary="已发布的活动",
+    description="按场馆、类型、学段、日期筛选，按开始时间排序。无需登录。",
+    responses=problem_responses(),
+)
+def list_activities(
+    session: SessionDep,
+    page: PageDep,
+    venue_id: int | None = None,
+    kind: ActivityKind | None = None,
+    stage: Stage | None = None,
+    from_date: Annotated[date | None, Query(description="此日（北京时间）及以后仍在进行的")] = None,
+) -> Page[ActivityRead]:
+    rows, total = activity_service.list_public(
+        session, page=page, venue_id=venue_id, kind=kind, stage=stage, from_date=from_date
+    )
+    return Page[ActivityRead].of([activity_read(a) for a in rows], total, page)
+
+
+@public_router.get(
+    "/activities/{activity_id}",
+    name="activity-get",
+    summary="活动详情",
+    description="已发布、已取消或已结束的活动。草稿只有组织方可见（见 `/managed-activities`）。",
+    responses=problem_responses(ActivityNotFound),
+)
+def get_activity(activity_id: int, session: SessionDep) -> ActivityRead:
+    return activity_read(activity_service.get_published(session, activity_id))
+
+
+@router.get(
+    "/managed-activities",
+    name="managed-activity-list",
+    summary="本单位组织的活动",
+    description="场馆或学校工作人员查看本单位的全部活动（含草稿）。",
+    responses=problem_responses(),
+)
+def list_managed(
+    caller: Organiser, session: SessionDep, page: PageDep, status: ActivityStatus | None = None
+) -> Page[ActivityRead]:
+    rows, total = activity_service.list_managed(session, actor=caller, page=page, status=status)
+    return Page[ActivityRead].of([activity_read(a) for a in rows], total, page)
+
+
+@router.post(
+    "/activities",
+    name="activity-create",
+    summary="新建活动（草稿）",
+    description="场馆工作人员为本场馆、学校教师为本校新建活动。地点默认为本场馆（学校），"
+    "学段默认为场馆（学校）的学段，计入时长默认为活动时长（最多 8 小时），"
+    "写实记录类别与评价维度默认由活动类型决定。",
+    status_code=201,
+    responses=problem_responses(ActivityInvalid, OrganisationNotFound),
+)
+def create_activity(
+    body: ActivityWrite, caller: Organiser, session: SessionDep, clock: ClockDep
+) -> ActivityRead:
+    return activity_read(activity_service.create(session, actor=caller, data=body, now=clock.now()))
+
+
+@router.put(
+    "/activities/{activity_id}",
+    name="activity-update",
+    summary="修改活动",
+    responses=problem_responses(ActivityNotFound, ActivityNotEditable, ActivityInvalid),
+)
+def update_activity(
+    activity_id: int, body: ActivityWrite, caller: Organiser, session: SessionDep, clock: ClockDep
+) -> ActivityRead:
+    activity = activity_service.update_activity(
+        session, actor=caller, activity_id=activity_id, data=body, now=clock.now()
+    )
+    return activity_read(activity)
+
+
+def _transition_route(to: ActivityStatus, path: str, summary: str, description: str) -> None:
+    def change(
+        activity_id: int,
+        caller: Organiser,
+        session: SessionDep,
+        clock: ClockDep,
+        body: StatusChange | None = None,
+    ) -> ActivityRead:
+        activity = activity_service.transition(
+            session,
+            actor=caller,
+            activity_id=activity_id,
+            to=to,
+            reason=body.reason if body else "",
+            now=clock.now(),
+        )
+        return activity_read(activity)
+
+    router.add_api_route(
+        f"/activities/{{activity_id}}/{path}",
+        change,
+        methods=["POST"],
+        name=f"activity-{path}",
+        summary=summary,
+        description=description,
+        response_model=ActivityRead,
+        responses=problem_responses(ActivityNotFound, ActivityTransitionInvalid, ActivityInvalid),
+    )
+
+
+_transition_route(ActivityStatus.published, "publish", "发布活动", "草稿 → 已发布。")
+_transition_route(
+    ActivityStatus.cancelled, "cancel", "取消活动", "草稿或已发布 → 已取消，须写明原因。"
+)
+_transition_route(ActivityStatus.finished, "finish", "结束活动", "已发布且已开始 → 已结束。")

@@ -1,0 +1,216 @@
+"""Activities: create, change, publish, cancel, finish, list. Services flush, never commit."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from scipass.activity.errors import (
+    ActivityInvalid,
+    ActivityNotEditable,
+    ActivityNotFound,
+    ActivityTransitionInvalid,
+    NotAnOrganiser,
+)
+from scipass.activity.models import (
+    DEFAULT_CATEGORY,
+    DEFAULT_DIMENSION,
+    TRANSITIONS,
+    Activity,
+    ActivityKind,
+    ActivityStatus,
+)
+from scipass.activity.schemas import ActivityWrite
+from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal, Role
+from scipass.core.clock import SHANGHAI
+from scipass.core.pagination import PageParams, count_rows
+from scipass.org import service as org_service
+from scipass.org.models import Stage, encode_stages
+
+MAX_LENGTH = timedelta(days=31)
+
+
+def organiser_of(actor: Principal) -> tuple[int | None, int | None]:
+    """(venue_id, school_id) an activity created by ``actor`` belongs to."""
+    if actor.role in VENUE_ROLES and actor.venue_id:
+        return actor.venue_id, None
+    if actor.role in SCHOOL_ROLES and actor.school_id:
+        return None, actor.school_id
+    raise NotAnOrganiser()
+
+
+def _may_manage(actor: Principal, activity: Activity) -> bool:
+    if actor.role is Role.platform_admin:
+        return True
+    if activity.venue_id is not None:
+        return actor.role in VENUE_ROLES and actor.venue_id == activity.venue_id
+    return actor.role in SCHOOL_ROLES and actor.school_id == activity.school_id
+
+
+def managed_activity(session: Session, *, actor: Principal, activity_id: int) -> Activity:
+    activity = session.get(Activity, activity_id)
+    if activity is None or not _may_manage(actor, activity):
+        raise ActivityNotFound()
+    return activity
+
+
+def _apply(session: Session, activity: Activity, data: ActivityWrite) -> None:
+    if data.ends_at <= data.starts_at:
+        raise ActivityInvalid("结束时间须晚于开始时间", "The end must come after the start")
+    if data.ends_at - data.starts_at > MAX_LENGTH:
+        raise ActivityInvalid("一次活动最长 31 天", "An activity lasts at most 31 days")
+    if (
+        data.geofence_radius_m is not None
+        and (data.longitude is None)
+        and activity.venue_id is None
+    ):
+        raise ActivityInvalid("设置地理围栏须给出活动地点坐标", "A geofence needs coordinates")
+    if activity.venue_id is not None:
+        venue = org_service.get_venue(session, activity.venue_id)
+        default_place, default_address = venue.name, venue.address
+        default_point: tuple[float | None, float | None] = (venue.longitude, venue.latitude)
+        default_stages = venue.stages
+    else:
+        school = org_service.get_school(session, activity.school_id or 0)
+        default_place, default_address = school.name, school.address
+        default_point = (None, None)
+        default_stages = school.stages
+    activity.kind = data.kind.value
+    activity.title = data.title.strip()
+    activity.description = data.description
+    activity.starts_at = data.starts_at
+    activity.ends_at = data.ends_at
+    activity.place_name = data.place_name or default_place
+    activity.address = data.address if data.address is not None else default_address
+    if data.longitude is not None and data.latitude is not None:
+        activity.longitude, activity.latitude = data.longitude, data.latitude
+    else:
+        activity.longitude, activity.latitude = default_point
+    activity.geofence_radius_m = data.geofence_radius_m
+    activity.capacity = data.capacity
+    activity.admission = data.admission.value
+    activity.stages = encode_stages(data.stages) if data.stages else default_stages
+    scheduled = int((data.ends_at - data.starts_at).total_seconds() // 60)
+    activity.credited_minutes = (
+        data.credited_minutes if data.credited_minutes is not None else min(scheduled, 8 * 60)
+    )
+    category = data.record_category or DEFAULT_CATEGORY[ActivityKind(data.kind)]
+    activity.record_category = category.value
+    activity.dimension = (data.dimension or DEFAULT_DIMENSION[category]).value
+
+
+def create(session: Session, *, actor: Principal, data: ActivityWrite, now: datetime) -> Activity:
+    venue_id, school_id = organiser_of(actor)
+    activity = Activity(
+        venue_id=venue_id,
+        school_id=school_id,
+        status=ActivityStatus.draft.value,
+        created_by=actor.subject,
+        created_at=now,
+        updated_at=now,
+    )  # type: ignore[call-arg]
+    _apply(session, activity, data)
+    session.add(activity)
+    session.flush()
+    return activity
+
+
+def update_activity(
+    session: Session, *, actor: Principal, activity_id: int, data: ActivityWrite, now: datetime
+) -> Activity:
+    activity = managed_activity(session, actor=actor, activity_id=activity_id)
+    if activity.status not in (ActivityStatus.draft, ActivityStatus.published):
+        raise ActivityNotEditable()
+    _apply(session, activity, data)
+    activity.updated_at = now
+    session.add(activity)
+    session.flush()
+    return activity
+
+
+def transition(
+    session: Session,
+    *,
+    actor: Principal,
+    activity_id: int,
+    to: ActivityStatus,
+    reason: str,
+    now: datetime,
+) -> Activity:
+    """Move the activity to ``to`` in one conditional update, so two staff members clicking
+    at once cannot both succeed from the same state."""
+    activity = managed_activity(session, actor=actor, activity_id=activity_id)
+    if to is ActivityStatus.cancelled and not reason.strip():
+        raise ActivityInvalid("取消活动须写明原因", "Give a reason to cancel")
+    if to is ActivityStatus.finished and now < activity.starts_at:
+        raise ActivityTransitionInvalid("活动尚未开始", "The activity has not started")
+    result = session.execute(
+        update(Activity)
+        .where(
+            col(Activity.id) == activity_id,
+            col(Activity.status).in_([s.value for s in TRANSITIONS[to]]),
+        )
+        .values(status=to.value, status_reason=reason.strip(), updated_at=now)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ActivityTransitionInvalid(
+            f"当前状态为 {activity.status}", f"The activity is {activity.status}"
+        )
+    session.refresh(activity)
+    return activity
+
+
+def get_published(session: Session, activity_id: int) -> Activity:
+    activity = session.get(Activity, activity_id)
+    if activity is None or activity.status == ActivityStatus.draft:
+        raise ActivityNotFound()
+    return activity
+
+
+def list_public(
+    session: Session,
+    *,
+    page: PageParams,
+    venue_id: int | None,
+    kind: ActivityKind | None,
+    stage: Stage | None,
+    from_date: date | None,
+) -> tuple[list[Activity], int]:
+    query = select(Activity).where(Activity.status == ActivityStatus.published)
+    if venue_id:
+        query = query.where(Activity.venue_id == venue_id)
+    if kind:
+        query = query.where(Activity.kind == kind)
+    if stage:
+        query = query.where(col(Activity.stages).contains(stage.value))
+    if from_date:
+        start = datetime.combine(from_date, time(0), SHANGHAI)
+        query = query.where(Activity.ends_at >= start)
+    total = count_rows(session, query)
+    rows = session.exec(
+        query.order_by(col(Activity.starts_at), col(Activity.id))
+        .limit(page.limit)
+        .offset(page.offset)
+    ).all()
+    return list(rows), total
+
+
+def list_managed(
+    session: Session, *, actor: Principal, page: PageParams, status: ActivityStatus | None
+) -> tuple[list[Activity], int]:
+    venue_id, school_id = organiser_of(actor)
+    query = select(Activity)
+    query = query.where(
+        Activity.venue_id == venue_id if venue_id else Activity.school_id == school_id
+    )
+    if status:
+        query = query.where(Activity.status == status)
+    total = count_rows(session, query)
+    rows = session.exec(
+        query.order_by(col(Activity.starts_at).desc(), col(Activity.id))
+        .limit(page.limit)
+        .offset(page.offset)
+    ).all()
+    return list(rows), total

@@ -1,0 +1,346 @@
+"""Time slots (venue staff), reservations (students for themselves, teachers for groups)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from sqlmodel import Session
+
+from scipass.consent.errors import ConsentRequired
+from scipass.core.auth import (
+    SCHOOL_ROLES,
+    VENUE_ROLES,
+    Principal,
+    Role,
+    SchoolStaff,
+    StudentCaller,
+    public_access,
+    require,
+)
+from scipass.core.clock import SHANGHAI, ClockDep
+from scipass.core.db import SessionDep
+from scipass.core.errors import problem_responses
+from scipass.core.pagination import Page, PageDep
+from scipass.reservation import service as reservation_service
+from scipass.reservation.errors import (
+    AlreadyReserved,
+    CancelTooLate,
+    CapacityFull,
+    GroupEmpty,
+    OutsideOpeningHours,
+    ReservationNotActive,
+    ReservationNotFound,
+    SchoolChannelReserved,
+    SlotCancelled,
+    SlotInPast,
+    SlotInvalid,
+    SlotNotFound,
+    StageNotServed,
+    StudentOtherSchool,
+)
+from scipass.reservation.models import Reservation, ReservationStatus, TimeSlot
+from scipass.reservation.schemas import (
+    CancelRequest,
+    GroupReserve,
+    ReservationRead,
+    ReserveSelf,
+    SlotCreate,
+    SlotRead,
+)
+from scipass.venue.errors import ResourceNotFound, VenueNotFound
+
+public_router = APIRouter(tags=["reservations"], dependencies=[Depends(public_access)])
+router = APIRouter(tags=["reservations"])
+
+VenueStaff = Annotated[Principal, Depends(require(*VENUE_ROLES, Role.platform_admin))]
+Canceller = Annotated[
+    Principal, Depends(require(Role.student, *SCHOOL_ROLES, *VENUE_ROLES, Role.platform_admin))
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=8,
+        max_length=64,
+        description="客户端生成的幂等键；网络重试时带同一个键，返回第一次的结果，不会重复预约",
+    ),
+]
+
+
+def slot_read(slot: TimeSlot, waitlist: int) -> SlotRead:
+    return SlotRead(
+        id=slot.id or 0,
+        venue_id=slot.venue_id,
+        resource_id=slot.resource_id,
+        activity_id=slot.activity_id,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        capacity=slot.capacity,
+        taken=slot.taken,
+        available=max(0, slot.capacity - slot.taken),
+        waitlist_length=waitlist,
+        school_channel=slot.school_channel,
+        school_priority_until=slot.school_priority_until,
+        status=slot.status,  # type: ignore[arg-type]
+        note=slot.note,
+    )
+
+
+def _reads(
+    session: Session, rows: list[tuple[Reservation, TimeSlot]], *, mask: bool
+) -> list[ReservationRead]:
+    names = reservation_service.student_names(
+        session, [r.student_id for r, _ in rows if r.student_id is not None]
+    )
+    result = []
+    for reservation, slot in rows:
+        name = names.get(reservation.student_id or 0)
+        if name is not None and mask:
+            name = reservation_service.mask_name(name)
+        result.append(
+            ReservationRead(
+                id=reservation.id or 0,
+                slot_id=slot.id or 0,
+                venue_id=slot.venue_id,
+                starts_at=slot.starts_at,
+                ends_at=slot.ends_at,
+                kind=reservation.kind,  # type: ignore[arg-type]
+                status=reservation.status,  # type: ignore[arg-type]
+                waitlist_position=reservation_service.waitlist_position(session, reservation),
+                school_id=reservation.school_id,
+                student_id=reservation.student_id,
+                student_name=name,
+                group_label=reservation.group_label,
+                students=reservation.students,
+                escorts=reservation.escorts,
+                party_size=reservation.party_size,
+                note=reservation.note,
+                created_at=reservation.created_at,
+                cancelled_at=reservation.cancelled_at,
+                cancel_reason=reservation.cancel_reason,
+            )
+        )
+    return result
+
+
+def _one(session: Session, reservation: Reservation, *, mask: bool = False) -> ReservationRead:
+    slot = session.get(TimeSlot, reservation.slot_id)
+    assert slot is not None
+    return _reads(session, [(reservation, slot)], mask=mask)[0]
+
+
+@router.post(
+    "/venues/{venue_id}/slots",
+    name="slot-create",
+    summary="新增预约时段",
+    description="须在场馆当天的开放时间内。课后服务时段可设为学校绿色通道：截止时间前只接受"
+    "学校团体预约。可关联本场馆的资源（实验室、仪器、场次）或活动。",
+    status_code=201,
+    responses=problem_responses(
+        VenueNotFound, ResourceNotFound, SlotInvalid, SlotInPast, OutsideOpeningHours
+    ),
+)
+def create_slot(
+    venue_id: int, body: SlotCreate, caller: VenueStaff, session: SessionDep, clock: ClockDep
+) -> SlotRead:
+    slot = reservation_service.create_slot(
+        session, actor=caller, venue_id=venue_id, data=body, now=clock.now()
+    )
+    return slot_read(slot, 0)
+
+
+@public_router.get(
+    "/venues/{venue_id}/slots",
+    name="slot-list",
+    summary="场馆的预约时段与余量",
+    description="默认从今天（北京时间）起。无需登录。",
+    responses=problem_responses(VenueNotFound),
+)
+def list_slots(
+    venue_id: int,
+    session: SessionDep,
+    page: PageDep,
+    clock: ClockDep,
+    from_date: date | None = None,
+    to_date: Annotated[date | None, Query(description="含当天")] = None,
+    resource_id: int | None = None,
+    activity_id: int | None = None,
+) -> Page[SlotRead]:
+    today = clock.now().astimezone(SHANGHAI).date()
+    since = datetime.combine(from_date or today, time(0), SHANGHAI)
+    until = datetime.combine(to_date + timedelta(days=1), time(0), SHANGHAI) if to_date else None
+    rows, total = reservation_service.list_slots(
+        session,
+        venue_id=venue_id,
+        page=page,
+        since=since,
+        until=until,
+        resource_id=resource_id,
+        activity_id=activity_id,
+    )
+    waiting = reservation_service.waitlist_lengths(session, [s.id or 0 for s in rows])
+    return Page[SlotRead].of([slot_read(s, waiting.get(s.id or 0, 0)) for s in rows], total, page)
+
+
+@router.post(
+    "/slots/{slot_id}/cancel",
+    name="slot-cancel",
+    summary="取消时段",
+    description="该时段的全部预约随之取消，原因会展示给学校和学生。",
+    responses=problem_responses(SlotNotFound, SlotCancelled, SlotInvalid),
+)
+def cancel_slot(
+    slot_id: int, body: CancelRequest, caller: VenueStaff, session: SessionDep, clock: ClockDep
+) -> SlotRead:
+    slot = reservation_service.cancel_slot(
+        session, actor=caller, slot_id=slot_id, reason=body.reason, now=clock.now()
+    )
+    return slot_read(slot, 0)
+
+
+@router.get(
+    "/slots/{slot_id}/reservations",
+    name="slot-reservation-list",
+    summary="时段的预约名单",
+    description="场馆工作人员查看。个人预约只显示脱敏姓名，团体预约显示班级与人数。",
+    responses=problem_responses(SlotNotFound),
+)
+def slot_reservations(
+    slot_id: int, caller: VenueStaff, session: SessionDep, page: PageDep
+) -> Page[ReservationRead]:
+    rows, total = reservation_service.list_for_slot(
+        session, actor=caller, slot_id=slot_id, page=page
+    )
+    return Page[ReservationRead].of(_reads(session, rows, mask=True), total, page)
+
+
+RESERVE_ERRORS = (
+    SlotNotFound,
+    SlotCancelled,
+    SlotInPast,
+    OutsideOpeningHours,
+    StageNotServed,
+    AlreadyReserved,
+    CapacityFull,
+)
+
+
+@router.post(
+    "/slots/{slot_id}/reservations",
+    name="reservation-create",
+    summary="学生本人预约",
+    description="成功返回 201（`status` 为 `confirmed`，"
+    "或名额已满时为 `waitlisted` 并给出候补位次）。"
+    "带同一 `Idempotency-Key` 重试时返回第一次的结果（200）。未满 14 周岁须监护人同意。",
+    status_code=201,
+    responses=problem_responses(*RESERVE_ERRORS, SchoolChannelReserved, ConsentRequired),
+)
+def reserve_for_self(
+    slot_id: int,
+    caller: StudentCaller,
+    session: SessionDep,
+    clock: ClockDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    body: ReserveSelf | None = None,
+) -> ReservationRead:
+    reservation, created = reservation_service.reserve_for_self(
+        session,
+        actor=caller,
+        slot_id=slot_id,
+        join_waitlist=(body or ReserveSelf()).join_waitlist,
+        idempotency_key=idempotency_key,
+        now=clock.now(),
+    )
+    if not created:
+        response.status_code = 200
+    return _one(session, reservation)
+
+
+@router.post(
+    "/slots/{slot_id}/group-reservations",
+    name="group-reservation-create",
+    summary="教师团体预约",
+    description="为本校一个班（`grade` + `class_name`）或一组学生（`student_ids`）"
+    "作为一个团体预约，带队教师计入名额。学校绿色通道时段在截止前只接受团体预约。",
+    status_code=201,
+    responses=problem_responses(*RESERVE_ERRORS, StudentOtherSchool, GroupEmpty),
+)
+def reserve_for_group(
+    slot_id: int,
+    body: GroupReserve,
+    caller: SchoolStaff,
+    session: SessionDep,
+    clock: ClockDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> ReservationRead:
+    reservation, created = reservation_service.reserve_for_group(
+        session,
+        actor=caller,
+        slot_id=slot_id,
+        data=body,
+        idempotency_key=idempotency_key,
+        now=clock.now(),
+    )
+    if not created:
+        response.status_code = 200
+    return _one(session, reservation)
+
+
+@router.post(
+    "/reservations/{reservation_id}/cancel",
+    name="reservation-cancel",
+    summary="取消预约",
+    description="学生取消本人预约，教师取消本校预约，场馆取消本馆时段上的预约。"
+    "释放的名额按候补顺序自动递补。",
+    responses=problem_responses(ReservationNotFound, ReservationNotActive, CancelTooLate),
+)
+def cancel_reservation(
+    reservation_id: int,
+    caller: Canceller,
+    session: SessionDep,
+    clock: ClockDep,
+    body: CancelRequest | None = None,
+) -> ReservationRead:
+    reservation = reservation_service.cancel(
+        session,
+        actor=caller,
+        reservation_id=reservation_id,
+        reason=body.reason if body else "",
+        now=clock.now(),
+    )
+    return _one(session, reservation, mask=caller.role in VENUE_ROLES)
+
+
+@router.get(
+    "/me/reservations",
+    name="my-reservation-list",
+    summary="我的预约",
+    description="本人预约与所在团体的预约。",
+    responses=problem_responses(),
+)
+def my_reservations(
+    caller: StudentCaller, session: SessionDep, page: PageDep
+) -> Page[ReservationRead]:
+    rows, total = reservation_service.list_for_student(session, actor=caller, page=page)
+    return Page[ReservationRead].of(_reads(session, rows, mask=False), total, page)
+
+
+@router.get(
+    "/school-reservations",
+    name="school-reservation-list",
+    summary="本校的预约",
+    responses=problem_responses(),
+)
+def school_reservations(
+    caller: SchoolStaff,
+    session: SessionDep,
+    page: PageDep,
+    status: ReservationStatus | None = None,
+) -> Page[ReservationRead]:
+    rows, total = reservation_service.list_for_school(
+        session, actor=caller, page=page, status=status
+    )
+    return Page[ReservationRead].of(_reads(session, rows, mask=False), total, page)
