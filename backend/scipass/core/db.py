@@ -28,6 +28,7 @@ import anyio
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
@@ -167,6 +168,16 @@ class Database:
             raise
         finally:
             session.close()
+
+
+def flush_unique(session: Session, error: ProblemError) -> None:
+    """Flush in a savepoint; a unique or check constraint that refuses it raises ``error``
+    (the duplicate, the taken name) and leaves the rest of the transaction intact."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise error from None
 
 
 async def admit(request: Request) -> AsyncIterator[None]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from scipass.audit import service as audit_service
 from scipass.core.auth import Principal, Role, region_contains, region_prefix
+from scipass.core.db import flush_unique
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org import repository
 from scipass.org.errors import (
@@ -58,14 +58,6 @@ def get_region(session: Session, *, code: str) -> tuple[Region, list[Region], li
     return region, ancestors, list(children)
 
 
-def _flush_unique(session: Session, error: Exception) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise error from None
-
-
 def create_region(
     session: Session, *, data: RegionCreate, actor: Principal, now: datetime
 ) -> Region:
@@ -85,7 +77,7 @@ def create_region(
             )
     region = Region(**data.model_dump())
     session.add(region)
-    _flush_unique(session, RegionExists())
+    flush_unique(session, RegionExists())
     audit_service.record(
         session,
         action=audit_service.Action.org_created,
@@ -123,7 +115,7 @@ def create_bureau(
     _require_region(session, data.region_code)
     bureau = Bureau(name=data.name, region_code=data.region_code, created_at=now)
     session.add(bureau)
-    _flush_unique(session, OrganisationExists())
+    flush_unique(session, OrganisationExists())
     audit_service.record(
         session,
         action=audit_service.Action.org_created,
@@ -157,7 +149,7 @@ def create_school(
         created_at=now,
     )
     session.add(school)
-    _flush_unique(session, OrganisationExists())
+    flush_unique(session, OrganisationExists())
     audit_service.record(
         session,
         action=audit_service.Action.org_created,
@@ -176,7 +168,7 @@ def create_venue(session: Session, *, data: VenueCreate, actor: Principal, now: 
     _check_scope(actor, data.region_code)
     venue = Venue(**data.model_dump(), created_at=now)
     session.add(venue)
-    _flush_unique(session, OrganisationExists())
+    flush_unique(session, OrganisationExists())
     audit_service.record(
         session,
         action=audit_service.Action.org_created,

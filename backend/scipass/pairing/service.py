@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import and_, func, or_, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
 from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal, Role, region_prefix
+from scipass.core.db import flush_unique
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org.models import School, Venue
 from scipass.pairing.errors import (
@@ -56,11 +56,7 @@ def propose(session: Session, *, actor: Principal, data: PairingCreate, now: dat
         created_at=now,
     )
     session.add(pairing)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise PairingExists() from None
+    flush_unique(session, PairingExists())
     _audit(session, actor, pairing, "proposed", now)
     return pairing
 

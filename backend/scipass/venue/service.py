@@ -10,11 +10,11 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import and_, exists, func, literal, or_
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
 from scipass.core.auth import Principal, Role, region_contains, region_prefix
+from scipass.core.db import flush_unique
 from scipass.core.errors import Forbidden
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org.errors import OrganisationExists, OutsideRegion, RegionNotFound
@@ -171,11 +171,7 @@ def review(
         venue.review_note = decision.note.strip()
     venue.reviewed_at = now
     session.add(venue)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise OrganisationExists() from None
+    flush_unique(session, OrganisationExists())
     audit_service.record(
         session,
         action=audit_service.Action.venue_reviewed,
@@ -342,11 +338,7 @@ def list_resources(
 
 def _flush_resource(session: Session, resource: VenueResource) -> VenueResource:
     session.add(resource)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise ResourceExists() from None
+    flush_unique(session, ResourceExists())
     return resource
 
 
@@ -460,11 +452,7 @@ def publish_edition(
         entries=[_entry(session, v, names) for v in venues],
     )
     session.add(edition)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise EditionExists() from None
+    flush_unique(session, EditionExists())
     audit_service.record(
         session,
         action=audit_service.Action.directory_published,
