@@ -206,9 +206,7 @@ def renew_codes(
     student = roster_service.renew_codes(
         session, actor=caller, student_id=student_id, now=clock.now()
     )
-    return StudentCodes(
-        id=student.id or 0, binding_code=student.binding_code, guardian_code=student.guardian_code
-    )
+    return StudentCodes.model_validate(student, from_attributes=True)
 
 
 @router.post(
@@ -224,9 +222,7 @@ def unbind(
     student = roster_service.unbind_student(
         session, actor=caller, student_id=student_id, now=clock.now()
     )
-    return StudentCodes(
-        id=student.id or 0, binding_code=student.binding_code, guardian_code=student.guardian_code
-    )
+    return StudentCodes.model_validate(student, from_attributes=True)
 
 
 @router.get(

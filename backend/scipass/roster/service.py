@@ -39,6 +39,29 @@ BINDING_ATTEMPTS = ratelimit.Window(limit=10, length=timedelta(hours=1))
 _FIELDS = ("name", "gender", "birth_month", "stage", "grade", "class_name")
 
 
+def _audit_student(
+    session: Session,
+    action: audit_service.Action,
+    actor: Principal,
+    student: Student,
+    now: datetime,
+    **detail: object,
+) -> None:
+    """An audit entry about one student, filed under the student's school and region."""
+    school = org_service.get_school(session, student.school_id)
+    audit_service.record(
+        session,
+        action=action,
+        at=now,
+        actor=actor,
+        object_type="student",
+        object_id=student.id,
+        school_id=student.school_id,
+        region_code=school.region_code,
+        **detail,
+    )
+
+
 def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
@@ -329,17 +352,7 @@ def bind_student(
     if not _account_service().claim_wechat_kind(session, user_id=wechat_user_id, kind="student"):
         raise RoleConflict()  # became a guardian meanwhile: everything above is rolled back
     student = session.exec(select(Student).where(Student.wechat_user_id == wechat_user_id)).one()
-    school = org_service.get_school(session, student.school_id)
-    audit_service.record(
-        session,
-        action=audit_service.Action.student_bound,
-        at=now,
-        actor=actor,
-        object_type="student",
-        object_id=student.id,
-        school_id=student.school_id,
-        region_code=school.region_code,
-    )
+    _audit_student(session, audit_service.Action.student_bound, actor, student, now)
     return student
 
 
@@ -362,17 +375,8 @@ def unbind_student(
     student.updated_at = now
     session.add(student)
     session.flush()
-    school = org_service.get_school(session, student.school_id)
-    audit_service.record(
-        session,
-        action=audit_service.Action.student_unbound,
-        at=now,
-        actor=actor,
-        object_type="student",
-        object_id=student.id,
-        school_id=student.school_id,
-        region_code=school.region_code,
-        wechat_user=previous,
+    _audit_student(
+        session, audit_service.Action.student_unbound, actor, student, now, wechat_user=previous
     )
     return student
 
@@ -441,17 +445,8 @@ def link_guardian(
                 session.flush()
         except IntegrityError:
             raise AlreadyLinked() from None
-    school = org_service.get_school(session, student.school_id)
-    audit_service.record(
-        session,
-        action=audit_service.Action.guardian_linked,
-        at=now,
-        actor=actor,
-        object_type="student",
-        object_id=student.id,
-        school_id=student.school_id,
-        region_code=school.region_code,
-        relation=relation,
+    _audit_student(
+        session, audit_service.Action.guardian_linked, actor, student, now, relation=relation
     )
     return link
 
@@ -504,16 +499,12 @@ def unlink_guardian(
     session.flush()
     if not has_guardian_links(session, link.guardian_id):
         _account_service().release_wechat_kind(session, user_id=link.guardian_id, kind="guardian")
-    school = org_service.get_school(session, student.school_id)
-    audit_service.record(
+    _audit_student(
         session,
-        action=audit_service.Action.guardian_unlinked,
-        at=now,
-        actor=actor,
-        object_type="student",
-        object_id=student.id,
-        school_id=student.school_id,
-        region_code=school.region_code,
+        audit_service.Action.guardian_unlinked,
+        actor,
+        student,
+        now,
         guardian=link.guardian_id,
     )
 

@@ -400,8 +400,7 @@ KIND_LABELS = {
 STAGE_LABELS = {"primary": "小学", "junior": "初中", "senior": "高中", "vocational": "中职"}
 
 
-def _entry(session: Session, venue: Venue, region_names: dict[str, str]) -> dict[str, Any]:
-    resources = list_resources(session, venue_id=venue.id or 0)
+def _entry(venue: Venue, region_names: dict[str, str], resources: list[str]) -> dict[str, Any]:
     return {
         "id": venue.id,
         "name": venue.name,
@@ -423,7 +422,7 @@ def _entry(session: Session, venue: Venue, region_names: dict[str, str]) -> dict
         "stages_label": "、".join(STAGE_LABELS[s] for s in decode_stages(venue.stages)),
         "reservation_required": venue.reservation_required,
         "reservation": "需预约" if venue.reservation_required else "无需预约",
-        "resources": "；".join(r.name for r in resources),
+        "resources": "；".join(resources),
     }
 
 
@@ -441,6 +440,16 @@ def publish_edition(
         .order_by(col(Venue.region_code), col(Venue.name))
     ).all()
     names = {r.code: r.name for r in session.exec(select(Region)).all()}
+    resources: dict[int, list[str]] = {}
+    for resource in session.exec(
+        select(VenueResource)
+        .where(
+            col(VenueResource.venue_id).in_([v.id for v in venues]),
+            VenueResource.active == True,  # noqa: E712
+        )
+        .order_by(col(VenueResource.id))
+    ).all():
+        resources.setdefault(resource.venue_id, []).append(resource.name)
     edition = DirectoryEdition(
         region_code=region_code,
         year=year,
@@ -449,7 +458,7 @@ def publish_edition(
         published_by=actor.subject,
         published_at=now,
         venue_count=len(venues),
-        entries=[_entry(session, v, names) for v in venues],
+        entries=[_entry(v, names, resources.get(v.id or 0, [])) for v in venues],
     )
     session.add(edition)
     flush_unique(session, EditionExists())
