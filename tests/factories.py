@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session
 
@@ -14,6 +14,7 @@ from scipass.core.auth import Principal, Role, issue_access_token
 from scipass.core.config import Settings
 from scipass.org.models import Bureau, Region, School, Venue
 from scipass.pairing.models import Pairing
+from scipass.record.models import ParticipationRecord
 from scipass.reservation.models import Reservation, ReservationMember, TimeSlot
 from scipass.roster.models import GuardianLink, Student
 from scipass.roster.service import new_code
@@ -306,3 +307,51 @@ def create_resource(session: Session, *, venue_id: int, **overrides: object) -> 
     session.add(resource)
     session.flush()
     return resource
+
+
+# --- participation records -----------------------------------------------------------------
+
+
+def create_record(
+    session: Session, *, student: Student, **overrides: object
+) -> ParticipationRecord:
+    """A record as a source appends it (status ``pending``), with any field overridden."""
+    from scipass.core.clock import local_date, term_of
+
+    serial = next(_serial)
+    started = overrides.get("started_at", datetime(2026, 10, 10, 1, 0, tzinfo=UTC))
+    assert isinstance(started, datetime)
+    term = term_of(local_date(started))
+    values: dict[str, object] = {
+        "student_id": student.id,
+        "school_id": student.school_id,
+        "source": "manual",
+        "source_ref": f"test-{serial}",
+        "organiser_school_id": student.school_id,
+        "organiser_name": "测试学校",
+        "title": f"科学实践活动{serial}",
+        "category": "science_visit",
+        "dimension": "social_practice",
+        "place": "测试科技馆",
+        "started_at": started,
+        "ended_at": started + timedelta(hours=2),
+        "school_year": term.school_year,
+        "semester": term.semester.value,
+        "minutes": 120,
+        "role": "participant",
+        "outcome": "",
+        "reflection": "",
+        "attester_name": "",
+        "attester_unit": "",
+        "attester_phone": "",
+        "status": "pending",
+        "status_reason": "",
+        "created_at": NOW,
+        "created_by": "test",
+        "updated_at": NOW,
+    }
+    values.update(overrides)
+    record = ParticipationRecord(**values)  # type: ignore[arg-type]
+    session.add(record)
+    session.flush()
+    return record

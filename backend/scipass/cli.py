@@ -44,9 +44,14 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
-    """Serve the API (``/docs`` for the interactive documentation)."""
+    """Serve the API (``/docs`` for the interactive documentation) and run the scheduled jobs
+    (archiving records whose public notice has closed) at start-up and periodically."""
+    import os
+
     import uvicorn
 
+    os.environ.setdefault("SCIPASS_JOBS_ENABLED", "true")
+    get_settings.cache_clear()
     settings = _settings()
     uvicorn.run(
         "scipass.main:app",
@@ -98,6 +103,24 @@ def demo() -> None:
     )
     typer.echo("demo data loaded: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
     typer.echo(f"demo logins written to {DEMO_ACCOUNTS_PATH}")
+
+
+@cli.command("archive-records")
+def archive_records() -> None:
+    """Archive the participation records whose public notice (公示) closed with no open
+    objection (`serve` also does this periodically)."""
+    from scipass.core import jobs
+    from scipass.core.clock import SystemClock
+    from scipass.core.db import Database
+
+    settings = _settings()
+    db = Database.from_settings(settings)
+    try:
+        with db.transaction() as session:
+            count = jobs.JOBS["archive-records"](session, SystemClock().now())
+    finally:
+        db.engine.dispose()
+    typer.echo(f"{count} records archived")
 
 
 @cli.command("create-admin")

@@ -7,6 +7,13 @@ from scipass.consent.models import ConsentRecord
 from scipass.core.ratelimit import RateLimitCounter
 from scipass.org.models import Bureau, Region, School, Venue
 from scipass.pairing.models import Pairing
+from scipass.record.models import (
+    ParticipationRecord,
+    RecordEvent,
+    RecordEvidence,
+    RecordNotice,
+    RecordObjection,
+)
 from scipass.reservation.models import Reservation, ReservationMember, TimeSlot
 from scipass.roster.models import GuardianLink, Student
 from scipass.venue.models import DirectoryEdition, VenueHoursException, VenueResource
@@ -20,7 +27,12 @@ __all__ = [
     "DirectoryEdition",
     "GuardianLink",
     "Pairing",
+    "ParticipationRecord",
     "RateLimitCounter",
+    "RecordEvent",
+    "RecordEvidence",
+    "RecordNotice",
+    "RecordObjection",
     "RefreshToken",
     "Region",
     "Reservation",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from scipass.core.db import UTCDateTime
@@ -123,6 +123,10 @@ class Activity(SQLModel, table=True):
     credited_minutes: int = Field(sa_column=Column(Integer, nullable=False))
     record_category: str = Field(sa_column=Column(String(20), nullable=False))
     dimension: str = Field(sa_column=Column(String(20), nullable=False))
+    # Records of this activity are confirmed on creation (the organiser attests in advance).
+    auto_confirm_records: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default="0")
+    )
     status: str = Field(sa_column=Column(String(12), nullable=False))
     status_reason: str = Field(default="", sa_column=Column(String(200), nullable=False))
     created_by: str = Field(sa_column=Column(String(40), nullable=False))

@@ -53,6 +53,7 @@ def activity_read(activity: Activity) -> ActivityRead:
         credited_minutes=activity.credited_minutes,
         record_category=activity.record_category,  # type: ignore[arg-type]
         dimension=activity.dimension,  # type: ignore[arg-type]
+        auto_confirm_records=activity.auto_confirm_records,
         status=activity.status,  # type: ignore[arg-type]
         status_reason=activity.status_reason,
     )

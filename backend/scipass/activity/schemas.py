@@ -39,6 +39,10 @@ class ActivityWrite(BaseModel):
     )
     record_category: RecordCategory | None = None
     dimension: Dimension | None = None
+    auto_confirm_records: bool = Field(
+        default=False,
+        description="参加者的写实记录自动视为组织方已确认（组织方事先证明），否则须逐条确认",
+    )
 
 
 class StatusChange(BaseModel):
@@ -66,5 +70,6 @@ class ActivityRead(BaseModel):
     credited_minutes: int
     record_category: RecordCategory
     dimension: Dimension
+    auto_confirm_records: bool
     status: ActivityStatus
     status_reason: str

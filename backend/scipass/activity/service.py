@@ -99,6 +99,7 @@ def _apply(session: Session, activity: Activity, data: ActivityWrite) -> None:
     category = data.record_category or DEFAULT_CATEGORY[ActivityKind(data.kind)]
     activity.record_category = category.value
     activity.dimension = (data.dimension or DEFAULT_DIMENSION[category]).value
+    activity.auto_confirm_records = data.auto_confirm_records
 
 
 def create(session: Session, *, actor: Principal, data: ActivityWrite, now: datetime) -> Activity:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -83,6 +84,9 @@ class Region(SQLModel, table=True):
     parent_code: str | None = Field(
         default=None, sa_column=Column(String(6), ForeignKey("region.code"), nullable=True)
     )
+    # Length of a public notice (公示) of participation records, in working days; NULL takes
+    # the parent region's setting (and 5 where no region up the line sets one).
+    notice_working_days: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
 
 
 class School(SQLModel, table=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel import Session
 
 from scipass.consent.errors import ConsentRequired
@@ -21,6 +21,7 @@ from scipass.core.auth import (
 )
 from scipass.core.clock import SHANGHAI, ClockDep
 from scipass.core.db import SessionDep
+from scipass.core.deps import IdempotencyKey
 from scipass.core.errors import problem_responses
 from scipass.core.pagination import Page, PageDep
 from scipass.reservation import service as reservation_service
@@ -57,14 +58,6 @@ router = APIRouter(tags=["reservations"])
 VenueStaff = Annotated[Principal, Depends(require(*VENUE_ROLES, Role.platform_admin))]
 Canceller = Annotated[
     Principal, Depends(require(Role.student, *SCHOOL_ROLES, *VENUE_ROLES, Role.platform_admin))
-]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        min_length=8,
-        max_length=64,
-        description="客户端生成的幂等键；网络重试时带同一个键，返回第一次的结果，不会重复预约",
-    ),
 ]
 
 

@@ -1,0 +1,112 @@
+from scipass.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    ProblemError,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+
+
+class RecordNotFound(NotFound):
+    code = "record_not_found"
+    title_zh = "写实记录不存在"
+    title_en = "Record not found"
+
+
+class RecordStateInvalid(Conflict):
+    code = "record_state_invalid"
+    title_zh = "写实记录当前状态不能进行此操作"
+    title_en = "The record's status does not allow this"
+
+
+class NotTheOrganiser(Forbidden):
+    code = "not_the_organiser"
+    title_zh = "只有活动的组织方可以确认这条记录"
+    title_en = "Only the organiser confirms this record"
+
+
+class StudentConfirmationRequired(Conflict):
+    code = "student_confirmation_required"
+    title_zh = "学生尚未确认这条记录，暂不能审核"
+    title_en = "The student has not confirmed this record yet"
+
+
+class ReasonRequired(ValidationFailed):
+    code = "reason_required"
+    title_zh = "请填写原因"
+    title_en = "A reason is required"
+
+
+class RecordInvalid(ValidationFailed):
+    code = "record_invalid"
+    title_zh = "写实记录信息有误"
+    title_en = "The record is invalid"
+
+
+class NothingToPublicise(Conflict):
+    code = "nothing_to_publicise"
+    title_zh = "没有符合条件的已审核记录可以公示"
+    title_en = "No reviewed records match"
+
+
+class NoticeNotFound(NotFound):
+    code = "notice_not_found"
+    title_zh = "公示不存在"
+    title_en = "Notice not found"
+
+
+class NoticeClosed(Conflict):
+    code = "notice_closed"
+    title_zh = "公示期已结束，不能再提出异议"
+    title_en = "The notice window is closed"
+
+
+class ObjectionDuplicate(Conflict):
+    code = "objection_duplicate"
+    title_zh = "您对这条记录的异议正在处理中"
+    title_en = "Your objection to this record is still open"
+
+
+class ObjectionNotFound(NotFound):
+    code = "objection_not_found"
+    title_zh = "异议不存在"
+    title_en = "Objection not found"
+
+
+class ObjectionResolved(Conflict):
+    code = "objection_resolved"
+    title_zh = "这条异议已经处理"
+    title_en = "The objection is already resolved"
+
+
+class EvidenceTypeRejected(ProblemError):
+    status = 415
+    code = "evidence_type_rejected"
+    title_zh = "证明材料只接受 JPEG、PNG、WebP 图片或 PDF 文件"
+    title_en = "Evidence must be a JPEG, PNG or WebP image or a PDF"
+
+
+class EvidenceTooLarge(PayloadTooLarge):
+    code = "evidence_too_large"
+    title_zh = "证明材料文件过大"
+    title_en = "The evidence file is too large"
+
+
+class EvidenceLimitReached(Conflict):
+    code = "evidence_limit_reached"
+    title_zh = "每条记录最多 9 份证明材料"
+    title_en = "A record holds at most 9 evidence files"
+
+
+class EvidenceNotFound(NotFound):
+    code = "evidence_not_found"
+    title_zh = "证明材料不存在"
+    title_en = "Evidence not found"
+
+
+class PdfFontMissing(ServiceUnavailable):
+    code = "pdf_font_missing"
+    title_zh = "服务器未安装中文字体，暂不能生成 PDF"
+    title_en = "No Chinese font is installed for PDF output"

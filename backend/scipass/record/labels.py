@@ -1,0 +1,70 @@
+"""Chinese labels of record fields, as schools and provincial platforms write them."""
+
+from __future__ import annotations
+
+from scipass.activity.models import Dimension, RecordCategory
+from scipass.record.models import RecordRole, RecordStatus
+
+CATEGORY = {
+    RecordCategory.science_visit: "科普场馆参观与研学",
+    RecordCategory.course_lecture: "科学课程与讲座",
+    RecordCategory.inquiry: "科学探究与研究性学习",
+    RecordCategory.competition: "科技竞赛",
+    RecordCategory.volunteer: "志愿服务",
+    RecordCategory.other: "其他科学实践",
+}
+DIMENSION = {
+    Dimension.moral: "思想品德",
+    Dimension.academic: "学业水平",
+    Dimension.health: "身心健康",
+    Dimension.art: "艺术素养",
+    Dimension.social_practice: "社会实践",
+}
+ROLE = {
+    RecordRole.participant: "参与者",
+    RecordRole.contestant: "参赛选手",
+    RecordRole.volunteer: "志愿者",
+    RecordRole.science_guide: "小小科普辅导员",
+    RecordRole.presenter: "展示者",
+    RecordRole.organiser: "组织者",
+    RecordRole.other: "其他",
+}
+STATUS = {
+    RecordStatus.pending: "待组织方确认",
+    RecordStatus.confirmed: "组织方已确认",
+    RecordStatus.reviewed: "学校已审核",
+    RecordStatus.publicised: "公示中",
+    RecordStatus.archived: "已归档",
+    RecordStatus.rejected: "未通过",
+    RecordStatus.withdrawn: "已撤回",
+    RecordStatus.voided: "已作废",
+}
+_GRADES = ("一", "二", "三", "四", "五", "六", "七", "八", "九")
+SEMESTER = {"autumn": "第一学期", "spring": "第二学期"}
+
+
+def grade(value: int) -> str:
+    """一年级 … 九年级, 高一 … 高三."""
+    if 1 <= value <= 9:
+        return f"{_GRADES[value - 1]}年级"
+    if 10 <= value <= 12:
+        return f"高{_GRADES[value - 10]}"
+    return str(value)
+
+
+def label(table: dict, value: str) -> str:  # type: ignore[type-arg]
+    """The label of a stored enum value (the value itself if it is unknown)."""
+    for key, text in table.items():
+        if key.value == value:
+            return text
+    return value
+
+
+def mask_phone(phone: str) -> str:
+    """138****8000; a landline keeps its area code and last four digits."""
+    digits = phone.strip()
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    if len(digits) == 11 and digits.isdigit():
+        return digits[:3] + "****" + digits[-4:]
+    return digits[: max(0, len(digits) - 8)] + "****" + digits[-4:]

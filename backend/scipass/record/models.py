@@ -1,0 +1,251 @@
+"""Participation records (写实记录) and what hangs off them: their history, evidence files,
+public notices (公示) and objections.
+
+A record moves ``pending → confirmed → reviewed → publicised → archived``; it may end as
+``rejected`` or ``withdrawn`` before it is archived, and an archived record is only ever
+``voided`` by a correction that issues a new record pointing at it (``replaces_id``).
+
+One source event gives at most one record per student: ``(student_id, source, source_ref)``
+is unique, so a retried or concurrent append returns the first record. Archived records of a
+student form a hash chain (``archive_seq``, ``prev_hash``, ``content_hash``); the unique
+``(student_id, archive_seq)`` keeps the chain a line even if two archivers race.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlmodel import Field, SQLModel
+
+from scipass.core.db import UTCDateTime
+
+
+class RecordSource(StrEnum):
+    checkin = "checkin"  # a check-in at an activity (source_ref: the visit)
+    competition = "competition"  # a competition result
+    volunteer = "volunteer"  # a volunteer shift
+    manual = "manual"  # entered by school staff (a club term, a school science festival)
+    correction = "correction"  # issued when an archived record is voided (source_ref: its id)
+
+
+class RecordStatus(StrEnum):
+    pending = "pending"  # appended by a source, waiting for the organiser
+    confirmed = "confirmed"  # the organiser attests it (谁组织谁记录，谁记录谁证明)
+    reviewed = "reviewed"  # the school approved it
+    publicised = "publicised"  # in a public notice (公示) window
+    archived = "archived"  # in the evaluation file; never changes
+    rejected = "rejected"  # by the organiser, the school, or an upheld objection
+    withdrawn = "withdrawn"  # by the student, before review
+    voided = "voided"  # an archived record replaced by a correction
+
+
+class RecordRole(StrEnum):
+    participant = "participant"  # 参与者
+    contestant = "contestant"  # 参赛选手
+    volunteer = "volunteer"  # 志愿者
+    science_guide = "science_guide"  # 小小科普辅导员
+    presenter = "presenter"  # 展示/报告人
+    organiser = "organiser"  # 组织者
+    other = "other"
+
+
+class ObjectionStatus(StrEnum):
+    open = "open"
+    upheld = "upheld"  # the record was wrong: it is rejected
+    dismissed = "dismissed"  # the record stands
+
+
+# Statuses from which each role's step may leave.
+ORGANISER_OPEN = (RecordStatus.pending,)
+STUDENT_OPEN = (RecordStatus.pending, RecordStatus.confirmed)
+# Records that count towards a student's totals.
+COUNTED = (
+    RecordStatus.pending,
+    RecordStatus.confirmed,
+    RecordStatus.reviewed,
+    RecordStatus.publicised,
+    RecordStatus.archived,
+)
+
+
+class ParticipationRecord(SQLModel, table=True):
+    __tablename__ = "participation_record"
+    __table_args__ = (
+        UniqueConstraint("student_id", "source", "source_ref", name="uq_record_source_key"),
+        UniqueConstraint("student_id", "archive_seq", name="uq_record_archive_seq"),
+        CheckConstraint("minutes >= 0", name="minutes_not_negative"),
+        CheckConstraint("ended_at >= started_at", name="ends_after_start"),
+        Index("ix_participation_record_school_id_status", "school_id", "status"),
+        Index("ix_participation_record_school_id_term", "school_id", "school_year", "semester"),
+        Index("ix_participation_record_organiser_venue_id", "organiser_venue_id", "status"),
+        Index("ix_participation_record_activity_id", "activity_id"),
+        Index("ix_participation_record_notice_id", "notice_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(sa_column=Column(Integer, ForeignKey("student.id"), nullable=False))
+    # The student's school when the record was made: the school reviews and exports it.
+    school_id: int = Field(sa_column=Column(Integer, ForeignKey("school.id"), nullable=False))
+    source: str = Field(sa_column=Column(String(20), nullable=False))
+    source_ref: str = Field(sa_column=Column(String(64), nullable=False))
+    activity_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("activity.id"), nullable=True)
+    )
+    # Who organised it, and so confirms it: a venue or a school (never both, maybe neither
+    # for an outside event a school records by hand).
+    organiser_venue_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("venue.id"), nullable=True)
+    )
+    organiser_school_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("school.id"), nullable=True)
+    )
+    organiser_name: str = Field(sa_column=Column(String(100), nullable=False))
+    title: str = Field(sa_column=Column(String(100), nullable=False))
+    category: str = Field(sa_column=Column(String(20), nullable=False))
+    dimension: str = Field(sa_column=Column(String(20), nullable=False))
+    place: str = Field(sa_column=Column(String(100), nullable=False))
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ended_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    school_year: int = Field(sa_column=Column(Integer, nullable=False))
+    semester: str = Field(sa_column=Column(String(8), nullable=False))
+    minutes: int = Field(sa_column=Column(Integer, nullable=False))
+    role: str = Field(sa_column=Column(String(20), nullable=False))
+    outcome: str = Field(sa_column=Column(String(100), nullable=False))  # 成果/奖项
+    reflection: str = Field(sa_column=Column(Text, nullable=False))  # the student's own words
+    # 证明人: the person who attests the record, their unit and a contact (masked when shown)
+    attester_name: str = Field(sa_column=Column(String(50), nullable=False))
+    attester_unit: str = Field(sa_column=Column(String(100), nullable=False))
+    attester_phone: str = Field(sa_column=Column(String(30), nullable=False))
+    status: str = Field(sa_column=Column(String(12), nullable=False))
+    status_reason: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = Field(sa_column=Column(String(40), nullable=False))
+    confirmed_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    student_confirmed_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    reviewed_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    reviewed_by: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    notice_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("record_notice.id"), nullable=True)
+    )
+    archived_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    archive_seq: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    prev_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    content_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    replaces_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("participation_record.id"), nullable=True),
+    )
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RecordEvent(SQLModel, table=True):
+    """The history of a record: every step, by whom and when. Rows are only added."""
+
+    __tablename__ = "record_event"
+    __table_args__ = (Index("ix_record_event_record_id", "record_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("participation_record.id"), nullable=False)
+    )
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    action: str = Field(sa_column=Column(String(30), nullable=False))
+    actor: str = Field(sa_column=Column(String(40), nullable=False))
+    actor_role: str = Field(sa_column=Column(String(20), nullable=False))
+    from_status: str | None = Field(default=None, sa_column=Column(String(12), nullable=True))
+    to_status: str = Field(sa_column=Column(String(12), nullable=False))
+    note: str = Field(sa_column=Column(String(200), nullable=False))
+
+
+class RecordEvidence(SQLModel, table=True):
+    """A file attached to a record, stored once under the upload directory by its SHA-256."""
+
+    __tablename__ = "record_evidence"
+    __table_args__ = (
+        UniqueConstraint("record_id", "sha256"),
+        Index("ix_record_evidence_record_id", "record_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("participation_record.id"), nullable=False)
+    )
+    sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    media_type: str = Field(sa_column=Column(String(40), nullable=False))
+    size: int = Field(sa_column=Column(Integer, nullable=False))
+    filename: str = Field(sa_column=Column(String(100), nullable=False))
+    uploaded_by: str = Field(sa_column=Column(String(40), nullable=False))
+    uploaded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RecordNotice(SQLModel, table=True):
+    """A public notice (公示) window a school opens for reviewed records."""
+
+    __tablename__ = "record_notice"
+    __table_args__ = (Index("ix_record_notice_school_id_ends_at", "school_id", "ends_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(sa_column=Column(Integer, ForeignKey("school.id"), nullable=False))
+    title: str = Field(sa_column=Column(String(100), nullable=False))
+    working_days: int = Field(sa_column=Column(Integer, nullable=False))
+    starts_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    record_count: int = Field(sa_column=Column(Integer, nullable=False))
+    opened_by: str = Field(sa_column=Column(String(40), nullable=False))
+
+
+class RecordObjection(SQLModel, table=True):
+    """An objection raised during a notice window; an open one holds the record."""
+
+    __tablename__ = "record_objection"
+    __table_args__ = (
+        Index("ix_record_objection_record_id_status", "record_id", "status"),
+        Index("ix_record_objection_notice_id", "notice_id"),
+        # One open objection per person and record.
+        Index(
+            "uq_record_objection_open",
+            "record_id",
+            "raised_by",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("participation_record.id"), nullable=False)
+    )
+    notice_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("record_notice.id"), nullable=False)
+    )
+    raised_by: str = Field(sa_column=Column(String(40), nullable=False))
+    raised_role: str = Field(sa_column=Column(String(20), nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    raised_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    status: str = Field(sa_column=Column(String(10), nullable=False))
+    resolution: str = Field(sa_column=Column(String(200), nullable=False))
+    resolved_by: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    resolved_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
