@@ -15,6 +15,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     SCIPASS_ENV=prod
+# A Chinese TrueType font for the PDF record file (科技实践档案; reportlab embeds a subset).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-droid-fallback=1:6.0.1r16-1.1 \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 scipass \
  && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /app scipass
 WORKDIR /app

@@ -9,6 +9,7 @@ names an object.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,12 +23,15 @@ from scipass.account.models import Account
 from scipass.consent.service import NOTICE_VERSION
 from scipass.core.auth import Role
 from scipass.core.config import Settings
+from scipass.record.models import RecordEvidence, RecordNotice, RecordObjection
 from tests.factories import (
+    NOW,
     WEEK,
     Side,
     auth,
     create_activity,
     create_pairing,
+    create_record,
     create_reservation,
     create_resource,
     create_slot,
@@ -74,6 +78,12 @@ BODIES: dict[str, dict[str, Any]] = {
         "starts_at": "2026-10-21T10:00:00+08:00",
         "ends_at": "2026-10-21T11:00:00+08:00",
     },
+    "record-organiser-decide": {"decision": "confirm"},
+    "record-review": {"decision": "approve"},
+    "record-void": {"reason": "更正时长"},
+    "record-object": {"reason": "他当天没有去"},
+    "objection-resolve": {"decision": "dismiss", "resolution": "经核实属实"},
+    "notice-setting-set": {"working_days": 7},
     "me-child-consent-decide": {
         "purposes": ["participation_record"],
         "decision": "grant",
@@ -124,6 +134,52 @@ def path_values(session: Session, side_a: Side) -> dict[str, object]:
         "pairing_id": create_pairing(
             session, school_id=side_a.school.id or 0, venue_id=venue.id or 0
         ).id,
+        **_record_values(session, side_a),
+    }
+
+
+def _record_values(session: Session, side_a: Side) -> dict[str, object]:
+    """A record of side A in an open notice, with a file and an objection."""
+    notice = RecordNotice(
+        school_id=side_a.school.id or 0,
+        title="公示",
+        working_days=5,
+        starts_at=NOW,
+        ends_at=NOW + timedelta(days=7),
+        record_count=1,
+        opened_by="account:900001",
+    )
+    session.add(notice)
+    session.flush()
+    record = create_record(
+        session, student=side_a.student, status="publicised", notice_id=notice.id
+    )
+    evidence = RecordEvidence(
+        record_id=record.id or 0,
+        sha256="0" * 64,
+        media_type="image/png",
+        size=1,
+        filename="a.png",
+        uploaded_by="test",
+        uploaded_at=NOW,
+    )
+    objection = RecordObjection(
+        record_id=record.id or 0,
+        notice_id=notice.id or 0,
+        raised_by="wechat:1",
+        raised_role="student",
+        reason="有误",
+        raised_at=NOW,
+        status="open",
+        resolution="",
+    )
+    session.add_all([evidence, objection])
+    session.flush()
+    return {
+        "record_id": record.id,
+        "evidence_id": evidence.id,
+        "notice_id": notice.id,
+        "objection_id": objection.id,
     }
 
 
@@ -142,7 +198,9 @@ def _call(client: TestClient, method: str, url: str, route: Any, headers: dict[s
     if route.body_field is not None and method in {"POST", "PUT", "PATCH"}:
         if route.name in BODIES:
             kwargs["json"] = BODIES[route.name]
-        elif "multipart" not in str(route.body_field.field_info):
+        elif "multipart" in getattr(route.body_field.field_info, "media_type", ""):
+            kwargs["files"] = {"file": ("a.png", b"\x89PNG\r\n\x1a\n" + bytes(64), "image/png")}
+        else:
             kwargs["json"] = {}
     return client.request(method, url, **kwargs)
 

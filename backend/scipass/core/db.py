@@ -46,6 +46,10 @@ SQLModel.metadata.naming_convention = {
 }
 
 
+# Execution option of a connection that only reads (see :meth:`Database.read_only_session`).
+READ_ONLY_OPTION = "scipass_read_only"
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """An instant stored in UTC and always read back as an aware UTC datetime."""
 
@@ -97,6 +101,11 @@ def make_engine(
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            # A long read (a streamed export) takes a deferred transaction instead: in WAL
+            # mode it reads one snapshot and never holds the write lock writers queue for.
+            connection.exec_driver_sql("BEGIN")
+            return
         if not writer.acquire(timeout=wait_seconds):
             raise ServiceUnavailable("系统繁忙，请稍后再试", "Busy; try again shortly")
         try:
@@ -155,6 +164,14 @@ class Database:
 
     def session(self) -> Session:
         return self.sessionmaker()
+
+    def read_only_session(self) -> Session:
+        """A session for a long read outside a request, such as an export that streams after
+        the request's session has closed. On SQLite it does not take the write lock, so
+        check-ins go on while it reads; it must never write."""
+        session = self.session()
+        session.connection(execution_options={READ_ONLY_OPTION: True})
+        return session
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

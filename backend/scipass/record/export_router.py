@@ -1,0 +1,197 @@
+"""Exports of participation records: CSV/XLSX lists and a student's PDF file (科技实践档案)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+
+from scipass.core.auth import SCHOOL_ROLES, Principal, Role, StudentCaller, require
+from scipass.core.clock import ClockDep, Semester
+from scipass.core.db import SessionDep
+from scipass.core.deps import SettingsDep
+from scipass.core.errors import problem_responses
+from scipass.core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
+from scipass.org.errors import OrganisationNotFound, OutsideRegion
+from scipass.record import exports as record_exports
+from scipass.record.errors import PdfFontMissing
+from scipass.record.exports import ExportFormat
+from scipass.record.models import RecordStatus
+from scipass.record.repository import RecordFilter
+from scipass.roster.errors import StudentNotFound
+
+router = APIRouter(tags=["records"])
+
+RecordExporter = Annotated[
+    Principal,
+    Depends(require(Role.student, *SCHOOL_ROLES, Role.bureau, Role.platform_admin)),
+]
+FileReader = Annotated[Principal, Depends(require(*SCHOOL_ROLES, Role.bureau, Role.platform_admin))]
+
+PDF_MEDIA_TYPE = "application/pdf"
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+RegionCode = Annotated[
+    str | None,
+    Query(pattern=r"^\d{6}$", description="行政区划代码（含下级），教育局只能选本辖区"),
+]
+SchoolId = Annotated[int | None, Query(ge=1, description="学校；学校工作人员只能是本校")]
+Grade = Annotated[int | None, Query(ge=1, le=12, description="年级 1–12（七年级为 7，高一为 10）")]
+ClassName = Annotated[str | None, Query(max_length=20, description="班级，如 2班")]
+StudentId = Annotated[int | None, Query(ge=1, description="学生；学生本人调用时总是本人")]
+SchoolYear = Annotated[
+    int | None, Query(ge=2000, le=2100, description="学年（开始的年份，2026 即 2026-2027 学年）")
+]
+SemesterParam = Annotated[
+    Semester | None, Query(description="学期：`autumn` 第一学期，`spring` 第二学期")
+]
+StatusParam = Annotated[RecordStatus | None, Query(description="记录状态")]
+
+
+def _pdf(content: bytes, filename: str) -> StreamingResponse:
+    return StreamingResponse(
+        iter([content]), media_type=PDF_MEDIA_TYPE, headers=attachment(filename)
+    )
+
+
+@router.get(
+    "/record-exports",
+    name="record-export",
+    summary="导出写实记录（CSV / XLSX）",
+    description="按筛选条件导出写实记录，每条记录一行，列依次为：学号、姓名、年级、班级、"
+    "活动名称、类别、评价维度、组织单位、开始时间、结束时间、时长（分钟）、角色、成果/奖项、"
+    "状态、证明材料数、证明人、证明人联系电话（已打码）。按学校、年级、班级、学号、开始时间排序；"
+    "时间为北京时间。`format`：`xlsx`（Excel）或 `csv`（UTF-8 带 BOM，Excel 可直接打开）。\n\n"
+    "范围：学生只能导出本人的记录；学校工作人员只能导出本校（指定其他学校返回 404）；"
+    "教育局只能导出本辖区（辖区外的地区返回 403，辖区外的学校返回 404）；平台管理员不限。"
+    "每次导出记入审计日志（导出人、筛选条件、行数）。",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "写实记录文件",
+            "content": {CSV_MEDIA_TYPE: _BINARY, XLSX_MEDIA_TYPE: _BINARY},
+            "headers": {
+                "X-Row-Count": {"description": "导出的行数", "schema": {"type": "integer"}}
+            },
+        },
+        **problem_responses(OrganisationNotFound, OutsideRegion),
+    },
+)
+def export_records(
+    request: Request,
+    caller: RecordExporter,
+    session: SessionDep,
+    clock: ClockDep,
+    format: Annotated[ExportFormat, Query(description="文件格式")] = ExportFormat.xlsx,
+    region_code: RegionCode = None,
+    school_id: SchoolId = None,
+    grade: Grade = None,
+    class_name: ClassName = None,
+    student_id: StudentId = None,
+    school_year: SchoolYear = None,
+    semester: SemesterParam = None,
+    status: StatusParam = None,
+) -> StreamingResponse:
+    requested = RecordFilter(
+        region_code=region_code,
+        school_id=school_id,
+        grade=grade,
+        class_name=class_name,
+        student_id=student_id,
+        school_year=school_year,
+        semester=semester.value if semester else None,
+        status=status,
+    )
+    plan = record_exports.start_export(
+        session, principal=caller, requested=requested, export_format=format, now=clock.now()
+    )
+    database = request.app.state.db
+    body: Any
+    if format is ExportFormat.csv:
+        body = record_exports.csv_stream(
+            database, principal=caller, record_filter=plan.record_filter
+        )
+        media_type = CSV_MEDIA_TYPE
+    else:
+        body = record_exports.xlsx_stream(
+            database, principal=caller, record_filter=plan.record_filter
+        )
+        media_type = XLSX_MEDIA_TYPE
+    headers = {**attachment(plan.filename), "X-Row-Count": str(plan.row_count)}
+    return StreamingResponse(body, media_type=media_type, headers=headers)
+
+
+_FILE_DESCRIPTION = (
+    "学生的科技实践档案（PDF，A4）：基本信息、筛选条件、每条写实记录一行、记录数与总时长、"
+    "各评价维度时长、归档链长度与链头哈希（可与归档链校验结果核对）、生成时间。"
+    "不指定 `status` 时列出计入统计的记录（不含未通过、已撤回、已作废）。记入审计日志。"
+)
+
+
+@router.get(
+    "/students/{student_id}/record-file",
+    name="record-file",
+    summary="学生科技实践档案（PDF）",
+    description=_FILE_DESCRIPTION
+    + "学校工作人员可取本校学生，教育局可取本辖区学生；范围外的学生返回 404。",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "PDF 文件", "content": {PDF_MEDIA_TYPE: _BINARY}},
+        **problem_responses(StudentNotFound, PdfFontMissing),
+    },
+)
+def student_record_file(
+    student_id: int,
+    caller: FileReader,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    school_year: SchoolYear = None,
+    semester: SemesterParam = None,
+    status: StatusParam = None,
+) -> StreamingResponse:
+    result = record_exports.student_file(
+        session,
+        principal=caller,
+        student_id=student_id,
+        requested=RecordFilter(
+            school_year=school_year, semester=semester.value if semester else None, status=status
+        ),
+        settings=settings,
+        now=clock.now(),
+    )
+    return _pdf(result.content, result.filename)
+
+
+@router.get(
+    "/me/record-file",
+    name="my-record-file",
+    summary="我的科技实践档案（PDF）",
+    description=_FILE_DESCRIPTION,
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "PDF 文件", "content": {PDF_MEDIA_TYPE: _BINARY}},
+        **problem_responses(StudentNotFound, PdfFontMissing),
+    },
+)
+def my_record_file(
+    caller: StudentCaller,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    school_year: SchoolYear = None,
+    semester: SemesterParam = None,
+    status: StatusParam = None,
+) -> StreamingResponse:
+    result = record_exports.student_file(
+        session,
+        principal=caller,
+        student_id=caller.student_id or 0,
+        requested=RecordFilter(
+            school_year=school_year, semester=semester.value if semester else None, status=status
+        ),
+        settings=settings,
+        now=clock.now(),
+    )
+    return _pdf(result.content, result.filename)
