@@ -1,23 +1,36 @@
 """The demo world covers the venue directory, activities, slots, reservations, pairings and
-directory editions (issue 4), whatever day it is loaded on."""
+directory editions (issue 4), and participation records in every state, whatever day it is
+loaded on."""
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from scipass.activity.models import Activity
+from scipass.consent import service as consent_service
+from scipass.consent.models import Purpose
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import local_date
+from scipass.core.config import Settings
 from scipass.demo import data, loader
-from scipass.org.models import Bureau, Region, Venue
+from scipass.org.models import Bureau, Region, School, Venue
 from scipass.pairing import service as pairing_service
 from scipass.pairing.models import Pairing
+from scipass.record import chain
+from scipass.record.models import (
+    ParticipationRecord,
+    RecordEvent,
+    RecordNotice,
+    RecordObjection,
+    RecordStatus,
+)
 from scipass.reservation.models import Reservation, ReservationMember, TimeSlot
+from scipass.roster.models import Student
 from scipass.venue import hours
 from scipass.venue import service as venue_service
 from scipass.venue.models import DirectoryEdition, VenueHoursException, VenueResource
@@ -137,3 +150,110 @@ def test_demo_answers_the_public_api(session: Session, client: TestClient) -> No
     token = login.json()["access_token"]
     reviews = client.get("/api/v1/venue-reviews", headers={"Authorization": f"Bearer {token}"})
     assert [r["name"] for r in reviews.json()] == ["湘潭县青少年科技教育基地"]
+
+
+@pytest.mark.parametrize("now", NOWS, ids=lambda now: now.date().isoformat())
+def test_demo_has_records_in_every_state(
+    session: Session, settings: Settings, now: datetime
+) -> None:
+    summary = loader.load(session, now=now, settings=settings)
+    assert summary is not None
+    today = local_date(now)
+    records = session.exec(select(ParticipationRecord)).all()
+    notices = session.exec(select(RecordNotice)).all()
+    assert summary["records"] == len(records)
+    assert summary["record_notices"] == len(notices)
+    schools = {s.name: s for s in session.exec(select(School)).all()}
+    students = {s.id: s for s in session.exec(select(Student)).all()}
+    every_state = set(RecordStatus) - {RecordStatus.voided}
+
+    for plan in data.RECORD_PLANS:
+        school = schools[plan["school"]]
+        mine = [r for r in records if r.school_id == school.id]
+        states = {RecordStatus(r.status) for r in mine}
+        if plan["main"] is None:  # nobody has bound: the organiser's and the school's steps
+            assert states == {RecordStatus.pending, RecordStatus.confirmed, RecordStatus.rejected}
+            continue
+        assert states == every_state, plan["school"]
+        # one notice closed (opened at least 8 days ago) and archived, one open with an
+        # objection a student raised
+        closed, open_ = sorted(
+            (n for n in notices if n.school_id == school.id), key=lambda n: n.starts_at
+        )
+        assert closed.starts_at <= now - timedelta(days=8)
+        assert closed.ends_at <= now
+        assert open_.starts_at <= now < open_.ends_at
+        assert open_.record_count >= 3
+        assert {r.status for r in mine if r.notice_id == closed.id} == {"archived"}
+        assert {r.status for r in mine if r.notice_id == open_.id} == {"publicised"}
+        objections = session.exec(
+            select(RecordObjection).where(RecordObjection.notice_id == open_.id)
+        ).all()
+        assert [(o.status, o.raised_role) for o in objections] == [("open", "student")]
+        # the main student's archived records make a valid chain of two
+        main = next(r.student_id for r in mine if r.status == "withdrawn")  # a duplicate
+        report = chain.verify(session, main)
+        assert report.valid
+        assert report.length >= 2
+
+    for record in records:
+        student = students[record.student_id]
+        assert record.created_at <= now
+        assert record.ended_at <= now
+        assert record.updated_at <= now
+        assert consent_service.has_consent(
+            session, student=student, purpose=Purpose.participation_record, today=today
+        )
+        if record.status in ("rejected", "withdrawn"):
+            assert record.status_reason
+        if record.status in ("reviewed", "publicised", "archived"):
+            assert record.student_confirmed_at is not None
+            assert record.reviewed_at is not None
+        if record.source == "checkin":
+            assert record.source_ref.startswith("demo-visit-")
+            assert record.organiser_venue_id is not None
+        else:
+            assert record.source == "manual"
+            assert record.organiser_school_id == record.school_id
+    assert all(e.at <= now for e in session.exec(select(RecordEvent)).all())
+    reflected = [r for r in records if r.reflection]
+    assert any(r.status == "confirmed" and r.student_confirmed_at for r in reflected)
+    assert any(r.status == "archived" for r in reflected)
+    assert any(
+        r.status == "confirmed" and r.attester_name for r in records if r.source == "checkin"
+    )
+
+    hints = {a["wechat_code"]: a for a in summary["accounts"] if "wechat_code" in a}
+    assert hints["dev-xiaoming"]["records"]["archived"] == 2
+    assert hints["dev-xiaohong"]["records"] == {}  # no consent, no records
+    assert hints["dev-xiaogang"]["records"]["publicised"] == 2
+
+
+def test_demo_records_answer_the_api(session: Session, client: TestClient) -> None:
+    assert loader.load(session, now=FROZEN_AT) is not None
+
+    def login(**body: str) -> dict[str, str]:
+        path = "/api/v1/auth/wechat" if "code" in body else "/api/v1/auth/login"
+        response = client.post(path, json=body)
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    xiaoming = login(code="dev-xiaoming")
+    mine = client.get("/api/v1/records", headers=xiaoming).json()
+    assert mine["total"] == 5
+    student_id = mine["items"][0]["student_id"]
+    report = client.get(f"/api/v1/students/{student_id}/record-chain", headers=xiaoming).json()
+    assert report["valid"] is True
+    assert report["length"] == 2
+    open_notices = client.get("/api/v1/notices", headers=xiaoming).json()
+    assert open_notices["total"] == 1
+
+    teacher = login(username="heping-admin", password=data.DEMO_PASSWORD)
+    objections = client.get("/api/v1/objections", params={"status": "open"}, headers=teacher).json()
+    assert objections["total"] == 1
+    waiting = client.get("/api/v1/records", params={"status": "confirmed"}, headers=teacher).json()
+    assert waiting["total"] >= 2
+
+    venue = login(username="xtkjg-staff", password=data.DEMO_PASSWORD)
+    pending = client.get("/api/v1/records", params={"status": "pending"}, headers=venue).json()
+    assert pending["total"] == 2

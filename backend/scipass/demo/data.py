@@ -239,6 +239,11 @@ WECHAT_USERS: list[tuple[str, str, str, str, str, int, str | None]] = [
     # 14 or older: no guardian consent needed
     ("lihua", "student", "湘乡市第二中学", "高一", "3班", 0, None),
     ("xiaoyu", "student", "晋城市城区凤台小学", "三年级", "2班", 3, "granted"),
+    # classmates of the students above, in the same participation records (RECORD_PLANS)
+    ("xiaogang", "student", "湘潭市雨湖区和平小学", "四年级", "1班", 1, "granted"),
+    ("wangfang", "student", "湘乡市第二中学", "高一", "3班", 1, None),
+    ("xiaoxue", "student", "赤峰市红山区钢铁街小学", "六年级", "1班", 3, "granted"),
+    ("dongdong", "student", "晋城市城区凤台小学", "三年级", "2班", 4, "granted"),
 ]
 
 # --- the venue directory (issue 4) -----------------------------------------------------------
@@ -703,6 +708,162 @@ ACTIVITIES: list[dict[str, Any]] = [
         "start": "09:00",
         "end": "17:00",
         "admission": "open",
+        "credited_minutes": 180,
+        "status": "finished",
+    },
+    # Finished activities of the paired venues: the check-ins of RECORD_PLANS below.
+    {
+        "organiser": "湘潭市科技馆",
+        "kind": "venue_visit",
+        "title": "课后服务·走进科技馆：声与光",
+        "description": "课后服务时段的学校团体专场：在声光展区完成“看得见的声音”"
+        "“彩虹从哪里来”两个探究任务单。",
+        "day": -35,
+        "weekday": 3,
+        "start": "16:30",
+        "end": "18:30",
+        "admission": "reservation",
+        "stages": ["primary", "junior"],
+        "credited_minutes": 120,
+        "status": "finished",
+    },
+    {
+        "organiser": "湘潭市科技馆",
+        "kind": "venue_visit",
+        "title": "课后服务·走进科技馆：电与磁",
+        "description": "课后服务时段的学校团体专场：手摇发电机、电磁秋千与特斯拉线圈演示，"
+        "完成“让小灯泡亮起来”探究任务单。",
+        "day": -12,
+        "weekday": 5,
+        "start": "16:30",
+        "end": "18:30",
+        "admission": "reservation",
+        "stages": ["primary", "junior"],
+        "credited_minutes": 120,
+        "status": "finished",
+    },
+    {
+        "organiser": "湘乡市青少年校外活动中心",
+        "kind": "course",
+        "title": "天文观测课：太阳黑子",
+        "description": "用 600 毫米口径望远镜投影观测太阳黑子，绘制黑子分布图，估算太阳自转周期。",
+        "day": -60,
+        "weekday": 6,
+        "start": "09:00",
+        "end": "10:30",
+        "admission": "reservation",
+        "stages": ["junior", "senior"],
+        "status": "finished",
+    },
+    {
+        "organiser": "湘乡市青少年校外活动中心",
+        "kind": "course",
+        "title": "科技制作：橡筋动力模型飞机",
+        "description": "制作并试飞橡筋动力模型飞机，记录绕数与留空时间的关系。",
+        "day": -35,
+        "weekday": 6,
+        "start": "14:30",
+        "end": "16:30",
+        "admission": "reservation",
+        "stages": ["junior", "senior"],
+        "status": "finished",
+    },
+    {
+        "organiser": "湘乡市青少年校外活动中心",
+        "kind": "course",
+        "title": "科技制作：太阳能小车",
+        "description": "组装太阳能小车，测量不同光照角度下的车速，比较串联与并联电池板。",
+        "day": -12,
+        "weekday": 6,
+        "start": "14:30",
+        "end": "16:30",
+        "admission": "reservation",
+        "stages": ["junior", "senior"],
+        "status": "finished",
+    },
+    {
+        "organiser": "赤峰市科技馆",
+        "kind": "venue_visit",
+        "title": "课后服务·机器人实验室初体验",
+        "description": "课后服务时段的学校团体专场：参观机器人展区，分组搭建并调试循迹小车。",
+        "day": -60,
+        "weekday": 2,
+        "start": "16:30",
+        "end": "18:30",
+        "admission": "reservation",
+        "stages": ["primary", "junior"],
+        "credited_minutes": 120,
+        "status": "finished",
+    },
+    {
+        "organiser": "赤峰市科技馆",
+        "kind": "venue_visit",
+        "title": "天象厅专场：秋季星空",
+        "description": "天象厅讲解秋季四边形与仙女座星系，学习使用活动星图。",
+        "day": -35,
+        "weekday": 4,
+        "start": "16:30",
+        "end": "18:00",
+        "admission": "reservation",
+        "stages": ["primary", "junior"],
+        "status": "finished",
+    },
+    {
+        "organiser": "赤峰市科技馆",
+        "kind": "venue_visit",
+        "title": "课后服务·草原生态展区探究",
+        "description": "课后服务时段的学校团体专场：草原食物链与沙化治理展区，"
+        "完成“一棵草的旅行”探究任务单。",
+        "day": -12,
+        "weekday": 2,
+        "start": "16:30",
+        "end": "18:30",
+        "admission": "reservation",
+        "stages": ["primary", "junior"],
+        "credited_minutes": 120,
+        "status": "finished",
+    },
+    {
+        "organiser": "晋城市科技馆",
+        "kind": "venue_visit",
+        "title": "课后服务·煤炭与能源展区探究",
+        "description": "课后服务时段的学校团体专场：从煤到电的能量转换，完成“家里的电从哪里来”"
+        "探究任务单。",
+        "day": -60,
+        "weekday": 2,
+        "start": "16:30",
+        "end": "18:30",
+        "admission": "reservation",
+        "stages": ["primary", "junior"],
+        "credited_minutes": 120,
+        "status": "finished",
+    },
+    {
+        "organiser": "晋城市科技馆",
+        "kind": "venue_visit",
+        "title": "球幕影院专场：飞向太空",
+        "description": "球幕影片《飞向太空》与航天员生活讲解。",
+        "day": -35,
+        "weekday": 4,
+        "start": "16:30",
+        "end": "17:30",
+        "admission": "reservation",
+        "stages": ["primary", "junior"],
+        "status": "finished",
+    },
+    {
+        "organiser": "晋城市科技馆",
+        "kind": "venue_visit",
+        "title": "课后服务·数学展区探究",
+        "description": "课后服务时段的学校团体专场：莫比乌斯带、最速降线与七巧板，"
+        "完成“最快的滑道”探究任务单。",
+        "day": -12,
+        "weekday": 2,
+        "start": "16:30",
+        "end": "18:30",
+        "admission": "reservation",
+        "stages": ["primary", "junior"],
+        "credited_minutes": 120,
         "status": "finished",
     },
     {
@@ -763,3 +924,142 @@ PAIRINGS: list[tuple[str, str, str, str, str, str]] = [
 
 # Bureaus that publish this year's directory edition (科普地图) at load time.
 EDITION_BUREAUS = ["湘潭市教育局", "赤峰市教育局", "晋城市教育局"]
+
+# --- participation records (写实记录) ----------------------------------------------------------
+
+# Each class's records, made by the record service as its sources and reviewers would have made
+# them: check-ins at three finished activities of the paired venue (oldest first; the venue
+# account ``organiser`` confirms or rejects them) and a club term the school enters by hand.
+# ``reviewer`` (school staff) reviews, ``admin`` (school admin) opens the public notices.
+# ``main`` and ``peer`` are bound WeChat students above (None: nobody in the class has bound):
+#   main: the two older check-ins archived (a hash chain of two), the newest one in the open
+#         public notice, a duplicate check-in withdrawn, the club term confirmed with a
+#         reflection and waiting for review;
+#   peer: the middle check-in archived, the oldest (confirmed late) and the newest in the open
+#         notice, the newest under an objection the main student raised, the club term reviewed.
+# Class members at the ``pending``, ``confirmed`` and ``rejected`` indices have the newest
+# check-in in that state (rejected by the venue with REJECT_REASON); the pending and confirmed
+# ones are in the club too. Under-14s with records have guardian consent on paper.
+RECORD_PLANS: list[dict[str, Any]] = [
+    {
+        "school": "湘潭市雨湖区和平小学",
+        "class": ("四年级", "1班"),
+        "activities": [
+            "湘潭市全国科普日主题活动",
+            "课后服务·走进科技馆：声与光",
+            "课后服务·走进科技馆：电与磁",
+        ],
+        "organiser": "xtkjg-staff",
+        "reviewer": "heping-teacher",
+        "admin": "heping-admin",
+        "main": "xiaoming",
+        "peer": "xiaogang",
+        "pending": [4, 5],
+        "confirmed": [6],
+        "rejected": [7],
+        "club": ("科学小实验社团", "和平小学科学实验室", "完成 8 次社团活动，作品《自制净水器》"),
+    },
+    {
+        "school": "湘乡市第二中学",
+        "class": ("高一", "3班"),
+        "activities": [
+            "天文观测课：太阳黑子",
+            "科技制作：橡筋动力模型飞机",
+            "科技制作：太阳能小车",
+        ],
+        "organiser": "xxhd-admin",
+        "reviewer": "xx2-teacher",
+        "admin": "xx2-admin",
+        "main": "lihua",
+        "peer": "wangfang",
+        "pending": [6, 7],
+        "confirmed": [8],
+        "rejected": [9],
+        "club": ("天文社团", "湘乡二中天文台", "完成 8 次观测，撰写《太阳黑子周期观测报告》"),
+    },
+    {
+        "school": "湘乡市东郊乡中学",
+        "class": ("八年级", "1班"),
+        "activities": [
+            "天文观测课：太阳黑子",
+            "科技制作：橡筋动力模型飞机",
+            "科技制作：太阳能小车",
+        ],
+        "organiser": "xxhd-admin",
+        "reviewer": "dongjiao-admin",
+        "admin": "dongjiao-admin",
+        "main": None,
+        "peer": None,
+        "pending": [1, 2, 3],
+        "confirmed": [4, 5],
+        "rejected": [6],
+        "club": ("航模社团", "东郊乡中学操场", "完成 8 次社团活动，参加校航模表演"),
+    },
+    {
+        "school": "赤峰市红山区钢铁街小学",
+        "class": ("六年级", "1班"),
+        "activities": [
+            "课后服务·机器人实验室初体验",
+            "天象厅专场：秋季星空",
+            "课后服务·草原生态展区探究",
+        ],
+        "organiser": "cfkjg-admin",
+        "reviewer": "gtj-admin",
+        "admin": "gtj-admin",
+        "main": "tiantian",
+        "peer": "xiaoxue",
+        "pending": [4, 5],
+        "confirmed": [6],
+        "rejected": [7],
+        "club": ("机器人社团", "钢铁街小学科技活动室", "完成 8 次社团活动，循迹小车调试成功"),
+    },
+    {
+        "school": "晋城市城区凤台小学",
+        "class": ("三年级", "2班"),
+        "activities": [
+            "课后服务·煤炭与能源展区探究",
+            "球幕影院专场：飞向太空",
+            "课后服务·数学展区探究",
+        ],
+        "organiser": "jckjg-admin",
+        "reviewer": "fengtai-admin",
+        "admin": "fengtai-admin",
+        "main": "xiaoyu",
+        "peer": "dongdong",
+        "pending": [5, 6],
+        "confirmed": [7],
+        "rejected": [8],
+        "club": ("科学探究社团", "凤台小学科学教室", "完成 8 次社团活动，种植观察日记一本"),
+    },
+]
+CLUB_SESSIONS = 8  # a club term: this many weekly sessions of an hour, the last a week ago
+
+# What the main students write when they confirm (activity or club title → reflection).
+REFLECTIONS: dict[str, str] = {
+    "湘潭市全国科普日主题活动": "科学秀里老师用液氮做了“云朵”，我知道了气体遇冷会变成小水滴。",
+    "课后服务·走进科技馆：声与光": "我用三棱镜把白光分成了七种颜色，原来彩虹就是这样来的。",
+    "课后服务·走进科技馆：电与磁": "我摇发电机让小灯泡亮了，摇得越快灯越亮，电真的可以“摇”出来。",
+    "科学小实验社团": "我们用沙子、小石子和活性炭做了净水器，浑水变清了，我很有成就感。",
+    "天文观测课：太阳黑子": "第一次用投影法安全地看到了太阳黑子，"
+    "连续几天的位置变化能说明太阳在自转。",
+    "科技制作：橡筋动力模型飞机": "绕数从 100 增加到 300 时留空时间明显变长，"
+    "但绕得太多橡筋会断，需要取舍。",
+    "科技制作：太阳能小车": "电池板正对阳光时车速最快，"
+    "并联比串联更稳定，和课本上的电路知识对上了。",
+    "天文社团": "坚持了一个学期的观测，学会了记录和处理数据，也体会到科学研究需要耐心。",
+    "课后服务·机器人实验室初体验": "我们组的小车一开始总是冲出黑线，"
+    "调了传感器的位置以后终于能走完一圈。",
+    "天象厅专场：秋季星空": "我学会了用活动星图找秋季四边形，晚上回家在阳台上也找到了。",
+    "课后服务·草原生态展区探究": "草原上的草、羊和狼是一条食物链，少了哪一样都不行，要保护草原。",
+    "机器人社团": "我学会了给机器人编程，还教会了同组的同学怎么调传感器。",
+    "课后服务·煤炭与能源展区探究": "原来家里的电有很多是用煤发的，我们要节约用电。",
+    "球幕影院专场：飞向太空": "航天员在太空里喝水要用吸管，因为水会飘起来，太神奇了。",
+    "课后服务·数学展区探究": "弯弯的滑道比直的滑道还快，我以前一直以为直线最快。",
+    "科学探究社团": "我种的绿豆每天都长高一点，我把它画在了观察日记里。",
+}
+NOTICE_TITLES = ("科学实践写实记录公示（第一批）", "科学实践写实记录公示（第二批）")
+REJECT_REASON = "经带队老师核实，该生当天请病假未到馆，签到记录有误"
+WITHDRAW_REASON = "重复签到，保留另一条记录"
+OBJECTION_REASON = (
+    "我和这位同学同组参加，这位同学只参加了前半场就提前离开了，记录的时长可能不对，请老师核实。"
+)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections import Counter
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -11,16 +14,21 @@ from sqlmodel import Session, col, select
 from scipass.account import service as account_service
 from scipass.account.models import Account, WeChatUser
 from scipass.activity import service as activity_service
-from scipass.activity.models import Activity, ActivityStatus
+from scipass.activity.models import Activity, ActivityStatus, RecordCategory
 from scipass.activity.schemas import ActivityWrite
 from scipass.consent import service as consent_service
 from scipass.consent.models import Channel, Decision, Purpose
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import SHANGHAI, SystemClock, local_date
+from scipass.core.config import Settings
+from scipass.core.workdays import is_working_day, window_end
 from scipass.demo import data
 from scipass.org.models import Bureau, Region, School, Venue, encode_stages
 from scipass.pairing import service as pairing_service
 from scipass.pairing.schemas import PairingCreate
+from scipass.record import service as record_service
+from scipass.record.models import ParticipationRecord, RecordNotice, RecordRole, RecordSource
+from scipass.record.repository import RecordFilter
 from scipass.reservation import service as reservation_service
 from scipass.reservation.models import Reservation, ReservationStatus, TimeSlot
 from scipass.reservation.schemas import GroupReserve, SlotCreate
@@ -33,13 +41,18 @@ from scipass.venue.models import DirectoryEdition, VenueHoursException, VenueRes
 from scipass.venue.schemas import HoursExceptionWrite, ResourceWrite, VenueProfile
 
 
-def load(session: Session, *, now: datetime | None = None) -> dict[str, Any] | None:
+def load(
+    session: Session, *, now: datetime | None = None, settings: Settings | None = None
+) -> dict[str, Any] | None:
     """Insert the demo data; ``None`` when the database already holds regions.
 
-    Returns counts and, under ``accounts``, how to log in as every demo user."""
+    ``settings`` gives the working-day calendar of the public notices (公示); by default it is
+    read from the environment. Returns counts and, under ``accounts``, how to log in as every
+    demo user."""
     if session.exec(select(Region.code).limit(1)).first() is not None:
         return None
     now = now or SystemClock().now()
+    settings = settings or Settings()
     for code, name, level, parent_code in data.REGIONS:
         session.add(Region(code=code, name=name, level=level, parent_code=parent_code))
         session.flush()  # parents before children: the foreign key is checked per row
@@ -81,6 +94,8 @@ def load(session: Session, *, now: datetime | None = None) -> dict[str, Any] | N
     accounts += _wechat_users(session, schools, students, now)
     accounts += _binding_examples(schools, students)
     directory = _directory(session, schools, venues, bureaus, students, now)
+    records = _records(session, schools, students, settings, now)
+    _record_hints(session, accounts)
     return {
         "regions": len(data.REGIONS),
         "schools": len(data.SCHOOLS),
@@ -89,6 +104,7 @@ def load(session: Session, *, now: datetime | None = None) -> dict[str, Any] | N
         "staff": len(data.STAFF),
         "students": sum(len(v) for v in students.values()),
         **directory,
+        **records,
         "accounts": accounts,
     }
 
@@ -686,3 +702,259 @@ def _pairings(
             pairing_service.decline(
                 session, actor=other, pairing_id=pairing.id or 0, reason=reason, now=now
             )
+
+
+# --- participation records (写实记录) ----------------------------------------------------------
+
+
+def _records(
+    session: Session,
+    schools: dict[str, School],
+    students: dict[tuple[str, str, str], list[Student]],
+    settings: Settings,
+    now: datetime,
+) -> dict[str, int]:
+    """Records in every state for the classes of ``RECORD_PLANS``, made through the record
+    service on the days each step would have happened; then the archiving job runs once."""
+    visits = itertools.count(1)
+    for plan in data.RECORD_PLANS:
+        _record_plan(session, plan, schools, students, settings, now, visits)
+    record_service.archive_due(session, now=now)
+    return {
+        "records": _count(session, select(ParticipationRecord)),
+        "record_notices": _count(session, select(RecordNotice)),
+    }
+
+
+def _account_actor(session: Session, username: str) -> Principal:
+    account = session.exec(select(Account).where(Account.username == username)).one()
+    return account_service.principal_for_account(session, account)
+
+
+def _student_actor(session: Session, name: str) -> tuple[Principal, Student]:
+    user = session.exec(select(WeChatUser).where(WeChatUser.openid == f"dev-openid-{name}")).one()
+    actor = account_service.principal_for_wechat_user(session, user.id or 0)
+    student = session.get(Student, actor.student_id)
+    assert student is not None
+    return actor, student
+
+
+def _weekday_before(day: date) -> date:
+    """The last Monday to Friday before ``day``."""
+    day -= timedelta(days=1)
+    while day.isoweekday() > 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def _closed_notice_start(
+    session: Session, school: School, settings: Settings, now: datetime
+) -> datetime:
+    """A working morning at least ten days ago whose notice window has closed by ``now``."""
+    days, _region = record_service.notice_working_days(session, school.region_code)
+    calendar = {"holidays": settings.holidays, "makeup": settings.makeup_workdays}
+    day = local_date(now) - timedelta(days=10)
+    while (
+        not is_working_day(day, **calendar) or window_end(_at(day, "10:00"), days, **calendar) > now
+    ):
+        day -= timedelta(days=1)
+    return _at(day, "10:00")
+
+
+def _record_plan(
+    session: Session,
+    plan: dict[str, Any],
+    schools: dict[str, School],
+    students: dict[tuple[str, str, str], list[Student]],
+    settings: Settings,
+    now: datetime,
+    visits: Iterator[int],
+) -> None:
+    school = schools[plan["school"]]
+    label, class_name = plan["class"]
+    members = students[(plan["school"], label, class_name)]
+    old, middle, newest = (
+        session.exec(select(Activity).where(Activity.title == title)).one()
+        for title in plan["activities"]
+    )
+    organiser = _account_actor(session, plan["organiser"])
+    reviewer = _account_actor(session, plan["reviewer"])
+    admin = _account_actor(session, plan["admin"])
+    today = local_date(now)
+    noticed = _weekday_before(today)  # the open notice went up that afternoon
+    entered = _weekday_before(noticed)  # the club term was entered that morning
+
+    def after(activity: Activity, days: int, hhmm: str) -> datetime:
+        return _at(local_date(activity.ends_at) + timedelta(days=days), hhmm)
+
+    def check_in(
+        student: Student, activity: Activity, by: Principal | None, minute: int = 5
+    ) -> ParticipationRecord:
+        record, _new = record_service.append_record(
+            session,
+            student=student,
+            source=RecordSource.checkin,
+            source_ref=f"demo-visit-{next(visits)}",
+            facts=record_service.facts_for_activity(session, activity),
+            actor=by,
+            now=activity.starts_at + timedelta(minutes=minute),
+        )
+        return record
+
+    def confirm(record: ParticipationRecord, activity: Activity) -> None:
+        record_service.organiser_decide(
+            session,
+            actor=organiser,
+            record_id=record.id or 0,
+            confirm=True,
+            reason=None,
+            now=after(activity, 1, "10:00"),
+        )
+
+    def student_confirm(
+        actor: Principal, record: ParticipationRecord, at: datetime, *, reflect: bool
+    ) -> None:
+        record_service.student_confirm(
+            session,
+            actor=actor,
+            record_id=record.id or 0,
+            reflection=data.REFLECTIONS[record.title] if reflect else None,
+            now=at,
+        )
+
+    def review(record: ParticipationRecord, at: datetime) -> None:
+        record_service.review(
+            session, actor=reviewer, record_id=record.id or 0, approve=True, reason=None, now=at
+        )
+
+    def publicise(title: str, records: list[ParticipationRecord], at: datetime) -> None:
+        record_service.open_notice(
+            session,
+            actor=admin,
+            settings=settings,
+            title=title,
+            filters=RecordFilter(),
+            record_ids=[r.id or 0 for r in records],
+            now=at,
+        )
+        for record in records:  # the notice moved them with a bulk update
+            session.refresh(record)
+
+    # Classmates who have not bound the mini-program: the venue checked them in.
+    others = [members[i] for i in plan["pending"] + plan["confirmed"] + plan["rejected"]]
+    for student in others:
+        if not consent_service.has_consent(
+            session, student=student, purpose=Purpose.participation_record, today=today
+        ):
+            purposes = [Purpose.participation_record, Purpose.record_export]
+            consented_at = _at(today - timedelta(days=90), "09:00")
+            _consent(session, student, school, Channel.paper, purposes, consented_at)
+    for index in plan["pending"]:
+        check_in(members[index], newest, None)
+    for index in plan["confirmed"]:
+        confirm(check_in(members[index], newest, None), newest)
+    for index in plan["rejected"]:
+        record_service.organiser_decide(
+            session,
+            actor=organiser,
+            record_id=check_in(members[index], newest, None).id or 0,
+            confirm=False,
+            reason=data.REJECT_REASON,
+            now=after(newest, 1, "10:30"),
+        )
+
+    # The club term, entered by the school (and, below, confirmed by the bound students).
+    title, place, outcome = plan["club"]
+    last = today - timedelta(days=7)
+    pair = None
+    members_of_club = [members[i] for i in plan["pending"] + plan["confirmed"]]
+    if plan["main"] is not None:
+        pair = (_student_actor(session, plan["main"]), _student_actor(session, plan["peer"]))
+        members_of_club = [pair[0][1], pair[1][1], *members_of_club]
+    club = record_service.create_manual(
+        session,
+        actor=reviewer,
+        entry=record_service.ManualEntry(
+            student_ids=[s.id or 0 for s in members_of_club],
+            title=title,
+            category=RecordCategory.inquiry,
+            dimension=None,
+            place=place,
+            organiser_name=None,
+            started_at=_at(last - timedelta(weeks=data.CLUB_SESSIONS - 1), "15:30"),
+            ended_at=_at(last, "16:30"),
+            minutes=data.CLUB_SESSIONS * 60,
+            role=RecordRole.participant,
+            outcome=outcome,
+            attester_name=None,
+            attester_phone="",
+        ),
+        idempotency_key=f"demo-club-{school.id}",
+        now=_at(entered, "09:00"),
+    )
+    if pair is None:
+        return
+    (me, mine), (pal, theirs) = pair
+    # The first notice, closed and archived: two of mine, one of theirs.
+    first: list[ParticipationRecord] = []
+    for activity in (old, middle):
+        record = check_in(mine, activity, me)
+        confirm(record, activity)
+        student_confirm(me, record, after(activity, 1, "20:00"), reflect=True)
+        review(record, after(activity, 3, "09:30"))
+        first.append(record)
+    record = check_in(theirs, middle, pal, minute=8)
+    confirm(record, middle)
+    student_confirm(pal, record, after(middle, 2, "19:00"), reflect=False)
+    review(record, after(middle, 3, "09:40"))
+    first.append(record)
+    publicise(data.NOTICE_TITLES[0], first, _closed_notice_start(session, school, settings, now))
+
+    # The open notice: their oldest check-in (which they confirmed late), my newest and theirs,
+    # which I object to; and my duplicate check-in, withdrawn.
+    late = check_in(theirs, old, pal, minute=8)
+    confirm(late, old)
+    student_confirm(pal, late, after(newest, 1, "20:30"), reflect=False)
+    my_newest = check_in(mine, newest, me)
+    confirm(my_newest, newest)
+    student_confirm(me, my_newest, after(newest, 1, "20:00"), reflect=True)
+    duplicate = check_in(mine, newest, me, minute=7)
+    record_service.withdraw(
+        session,
+        actor=me,
+        record_id=duplicate.id or 0,
+        reason=data.WITHDRAW_REASON,
+        now=after(newest, 1, "19:50"),
+    )
+    their_newest = check_in(theirs, newest, pal, minute=8)
+    confirm(their_newest, newest)
+    student_confirm(pal, their_newest, after(newest, 1, "21:00"), reflect=False)
+    second = [late, my_newest, their_newest]
+    for record in second:
+        review(record, _at(noticed, "09:30"))
+    publicise(data.NOTICE_TITLES[1], second, _at(noticed, "16:00"))
+    record_service.object_to(
+        session,
+        actor=me,
+        record_id=their_newest.id or 0,
+        reason=data.OBJECTION_REASON,
+        now=_at(noticed, "20:00"),
+    )
+
+    # The club term: mine waits for review, theirs is reviewed.
+    student_confirm(me, club[0], _at(entered, "20:00"), reflect=True)
+    student_confirm(pal, club[1], _at(entered, "20:30"), reflect=False)
+    review(club[1], _at(noticed, "17:00"))
+
+
+def _record_hints(session: Session, accounts: list[dict[str, Any]]) -> None:
+    """Each WeChat login's (student's or child's) records by status."""
+    for account in accounts:
+        if account.get("student_id") is None:
+            continue
+        statuses = session.exec(
+            select(ParticipationRecord.status).where(
+                ParticipationRecord.student_id == account["student_id"]
+            )
+        ).all()
+        account["records"] = dict(sorted(Counter(statuses).items()))
