@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +20,7 @@ from scipass.activity.router import router as activity_router
 from scipass.audit.router import router as audit_router
 from scipass.consent.router import public_router as consent_public_router
 from scipass.consent.router import router as consent_router
+from scipass.core import jobs
 from scipass.core.clock import Clock, SystemClock
 from scipass.core.config import Settings, get_settings
 from scipass.core.db import Database
@@ -28,6 +30,8 @@ from scipass.health.router import router as health_router
 from scipass.org.router import public_router as org_public_router
 from scipass.org.router import router as org_router
 from scipass.pairing.router import router as pairing_router
+from scipass.record.export_router import router as record_export_router
+from scipass.record.router import router as record_router
 from scipass.reservation.router import public_router as reservation_public_router
 from scipass.reservation.router import router as reservation_router
 from scipass.roster.router import me_router as binding_router
@@ -69,6 +73,11 @@ TAGS = [
         "description": "预约时段、学生个人预约、教师团体预约、候补与取消、学校绿色通道",
     },
     {"name": "pairings", "description": "学校与场馆结对"},
+    {
+        "name": "records",
+        "description": "写实记录：组织方确认、学生确认、学校审核、公示与异议、归档与更正、"
+        "证明材料与导出",
+    },
 ]
 
 
@@ -123,7 +132,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        scheduler = None
+        if settings.jobs_enabled:
+            scheduler = asyncio.create_task(
+                jobs.run_forever(db, app.state.clock, settings.jobs_interval_seconds)
+            )
         yield
+        if scheduler is not None:
+            scheduler.cancel()
         if wechat is None:
             wechat_client.close()
         if database is None:
@@ -155,7 +171,7 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=["X-Request-ID", "Retry-After", "X-Row-Count"],
         )
 
     app.include_router(health_router)
@@ -177,6 +193,8 @@ def create_app(
         activity_router,
         reservation_router,
         pairing_router,
+        record_router,
+        record_export_router,
     ):
         api.include_router(router)
     app.include_router(api)

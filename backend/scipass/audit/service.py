@@ -40,6 +40,11 @@ class Action(StrEnum):
     reservation_made = "reservation_made"
     reservation_cancelled = "reservation_cancelled"
     slot_cancelled = "slot_cancelled"
+    records_exported = "records_exported"
+    records_viewed = "records_viewed"
+    record_voided = "record_voided"
+    notice_opened = "notice_opened"
+    evidence_viewed = "evidence_viewed"
 
 
 def record(

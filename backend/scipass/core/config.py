@@ -7,6 +7,7 @@ refuses to start in ``prod`` while any of them (or a missing or short key) is co
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -62,6 +63,16 @@ class Settings(BaseSettings):
     wechat_timeout_seconds: float = Field(default=5.0, gt=0)
 
     upload_dir: Path = Path("var/uploads")
+    # A TrueType font with Chinese glyphs for PDF files (科技实践档案); unset: the Debian
+    # fonts-droid-fallback or fonts-wqy-zenhei file, whichever is installed.
+    pdf_font_path: Path | None = None
+    evidence_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # The working-day calendar for notice windows (公示): comma-separated ISO dates.
+    holidays: Annotated[list[date], NoDecode] = []
+    makeup_workdays: Annotated[list[date], NoDecode] = []
+    # Scheduled jobs (archiving records after their notice) run inside `scipass serve`.
+    jobs_enabled: bool = False
+    jobs_interval_seconds: int = Field(default=300, ge=5)
     cors_origins: Annotated[list[str], NoDecode] = []
     docs_enabled: bool = True
     log_level: str = "INFO"
@@ -71,6 +82,13 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("holidays", "makeup_workdays", mode="before")
+    @classmethod
+    def _split_dates(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @model_validator(mode="after")

@@ -824,7 +824,9 @@ def get_notice_setting(
     from scipass.org.models import Region
 
     region = session.get(Region, region_code)
-    if region is None:
+    if region is None or (
+        caller.role is Role.bureau and not region_contains(caller.region_code or "", region_code)
+    ):
         raise RegionNotFound()
     return _setting_read(session, region_code, region.notice_working_days)
 

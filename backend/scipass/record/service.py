@@ -483,7 +483,11 @@ def organiser_decide(
 def _own_record(session: Session, *, actor: Principal, record_id: int) -> ParticipationRecord:
     """A student's own record, while the student is still bound to the roster entry."""
     student = session.get(Student, actor.student_id) if actor.student_id else None
-    if student is None or student.wechat_user_id != actor.wechat_user_id:
+    if (
+        student is None
+        or actor.wechat_user_id is None
+        or student.wechat_user_id != actor.wechat_user_id
+    ):
         raise RecordNotFound()
     record = session.get(ParticipationRecord, record_id)
     if record is None or record.student_id != student.id:
@@ -686,6 +690,10 @@ def open_notice(
     )
     if not moved:
         raise NothingToPublicise()
+    stale = set(moved)
+    for loaded in list(session.identity_map.values()):
+        if isinstance(loaded, ParticipationRecord) and loaded.id in stale:
+            session.expire(loaded)  # the bulk update bypassed the session
     session.execute(
         insert(RecordEvent),
         [
@@ -937,6 +945,9 @@ def archive_due(session: Session, *, now: datetime, limit: int | None = None) ->
         record.prev_hash = previous
         record.archived_at = archived_at
         digest = chain.content_hash(record, evidence.get(record.id or 0, []), previous)
+        # The row changes only through the conditional update below, never by a flush of
+        # these attributes (set just to compute the hash).
+        session.expire(record, ["archive_seq", "prev_hash", "archived_at"])
         _move(
             session,
             record,

@@ -1,0 +1,110 @@
+"""The scheduled archive job: run once, from the CLI, and by the server at start-up."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine
+from sqlmodel import Session
+
+from scipass.core import jobs
+from scipass.core.clock import FrozenClock
+from scipass.core.config import Settings
+from scipass.core.db import Database
+from scipass.main import create_app
+from scipass.record.models import ParticipationRecord, RecordNotice
+from tests.factories import NOW, Side, create_record
+
+
+def _closed_notice_record(session: Session, side: Side) -> ParticipationRecord:
+    notice = RecordNotice(
+        school_id=side.school.id or 0,
+        title="上学期公示",
+        working_days=5,
+        starts_at=NOW - timedelta(days=10),
+        ends_at=NOW - timedelta(days=1),
+        record_count=1,
+        opened_by="account:900001",
+    )
+    session.add(notice)
+    session.flush()
+    return create_record(session, student=side.student, status="publicised", notice_id=notice.id)
+
+
+def _status(session: Session, record: ParticipationRecord) -> str:
+    session.expire_all()
+    stored = session.get(ParticipationRecord, record.id)
+    assert stored is not None
+    return stored.status
+
+
+def test_run_once_archives_what_is_due(
+    session: Session, engine: Engine, connection: Connection, clock: FrozenClock, side_a: Side
+) -> None:
+    record = _closed_notice_record(session, side_a)
+    done = jobs.run_once(Database(engine, bind=connection), clock)
+    assert done == {"archive-records": 1}
+    assert _status(session, record) == "archived"
+    assert jobs.run_once(Database(engine, bind=connection), clock) == {"archive-records": 0}
+
+
+def test_the_server_runs_the_jobs_when_enabled(
+    session: Session,
+    engine: Engine,
+    connection: Connection,
+    clock: FrozenClock,
+    settings: Settings,
+    side_a: Side,
+) -> None:
+    record = _closed_notice_record(session, side_a)
+    enabled = settings.model_copy(update={"jobs_enabled": True, "jobs_interval_seconds": 3600})
+    app = create_app(enabled, database=Database(engine, bind=connection), clock=clock)
+    with TestClient(app):
+        deadline = time.monotonic() + 10
+        while _status(session, record) != "archived" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert _status(session, record) == "archived"
+
+
+def test_the_server_runs_no_jobs_by_default(
+    session: Session,
+    engine: Engine,
+    connection: Connection,
+    clock: FrozenClock,
+    settings: Settings,
+    side_a: Side,
+) -> None:
+    record = _closed_notice_record(session, side_a)
+    app = create_app(settings, database=Database(engine, bind=connection), clock=clock)
+    with TestClient(app) as client:
+        client.get("/healthz")
+    assert _status(session, record) == "publicised"
+
+
+def test_notice_then_archive_in_one_session_keeps_the_chain_valid(
+    session: Session, settings: Settings, side_a: Side
+) -> None:
+    from scipass.core.auth import Role
+    from scipass.record import chain
+    from scipass.record import service as record_service
+    from scipass.record.repository import RecordFilter
+
+    record = create_record(
+        session, student=side_a.student, status="reviewed", student_confirmed_at=NOW
+    )
+    notice = record_service.open_notice(
+        session,
+        actor=side_a.principal(Role.school_admin),
+        settings=settings,
+        title="一次会话内的公示",
+        filters=RecordFilter(),
+        record_ids=None,
+        now=NOW,
+    )
+    assert record.notice_id == notice.id  # the loaded object sees the bulk update
+    assert record_service.archive_due(session, now=notice.ends_at) == 1
+    report = chain.verify(session, side_a.student.id or 0)
+    assert report.valid
+    assert report.length == 1
