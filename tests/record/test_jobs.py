@@ -108,3 +108,47 @@ def test_notice_then_archive_in_one_session_keeps_the_chain_valid(
     report = chain.verify(session, side_a.student.id or 0)
     assert report.valid
     assert report.length == 1
+
+
+def test_an_upheld_objection_takes_the_record_off_the_notice(
+    session: Session, settings: Settings, side_a: Side
+) -> None:
+    from scipass.core.auth import Role
+    from scipass.core.pagination import PageParams
+    from scipass.record import service as record_service
+    from scipass.record.repository import RecordFilter
+
+    kept, wrong = (
+        create_record(session, student=side_a.student, status="reviewed", student_confirmed_at=NOW)
+        for _ in range(2)
+    )
+    admin = side_a.principal(Role.school_admin)
+    notice = record_service.open_notice(
+        session,
+        actor=admin,
+        settings=settings,
+        title="公示",
+        filters=RecordFilter(),
+        record_ids=None,
+        now=NOW,
+    )
+    objection = record_service.object_to(
+        session,
+        actor=side_a.principal(Role.student),
+        record_id=wrong.id or 0,
+        reason="这次我没有参加",
+        now=NOW,
+    )
+    record_service.resolve_objection(
+        session,
+        actor=admin,
+        objection_id=objection.id or 0,
+        uphold=True,
+        resolution="核实未参加",
+        now=NOW,
+    )
+    rows, total = record_service.notice_entries(
+        session, notice=notice, page=PageParams(limit=20, offset=0)
+    )
+    assert [record.id for record, _ in rows] == [kept.id]
+    assert total == 1

@@ -23,7 +23,12 @@ def visible(principal: Principal) -> ColumnElement[bool]:
     if role is Role.platform_admin:
         return true()
     if role is Role.student and principal.student_id is not None:
-        return col(record.student_id) == principal.student_id
+        # only while the token's WeChat user is still bound to that roster entry
+        bound = select(Student.id).where(
+            Student.id == principal.student_id,
+            Student.wechat_user_id == principal.wechat_user_id,
+        )
+        return col(record.student_id).in_(bound)
     if role is Role.guardian and principal.wechat_user_id is not None:
         linked = select(GuardianLink.student_id).where(
             GuardianLink.guardian_id == principal.wechat_user_id,

@@ -782,7 +782,11 @@ def notice_entries(
     query = (
         select(ParticipationRecord, Student)
         .join(Student, col(Student.id) == ParticipationRecord.student_id)
-        .where(ParticipationRecord.notice_id == notice.id)
+        .where(
+            ParticipationRecord.notice_id == notice.id,
+            # an upheld objection takes the record off the notice
+            ParticipationRecord.status != RecordStatus.rejected.value,
+        )
     )
     total = count_rows(session, query)
     rows = session.exec(
@@ -884,7 +888,7 @@ def resolve_objection(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ObjectionResolved()
-    if uphold:
+    if uphold and record.status != RecordStatus.rejected:
         _move(
             session,
             record,
@@ -896,12 +900,12 @@ def resolve_objection(
             note=text,
             status_reason=text,
         )
-    else:
+    else:  # dismissed, or upheld when another upheld objection already rejected the record
         _event(
             session,
             record.id or 0,
             actor,
-            "objection_dismissed",
+            "objection_upheld" if uphold else "objection_dismissed",
             record.status,
             record.status,
             now,
