@@ -29,6 +29,7 @@ from scipass.pairing.schemas import PairingCreate
 from scipass.record import service as record_service
 from scipass.record.models import ParticipationRecord, RecordNotice, RecordRole, RecordSource
 from scipass.record.repository import RecordFilter
+from scipass.record.schemas import ManualRecordCreate
 from scipass.reservation import service as reservation_service
 from scipass.reservation.models import Reservation, ReservationStatus, TimeSlot
 from scipass.reservation.schemas import GroupReserve, SlotCreate
@@ -874,7 +875,7 @@ def _record_plan(
     club = record_service.create_manual(
         session,
         actor=reviewer,
-        entry=record_service.ManualEntry(
+        entry=ManualRecordCreate(
             student_ids=[s.id or 0 for s in members_of_club],
             title=title,
             category=RecordCategory.inquiry,

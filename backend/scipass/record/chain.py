@@ -26,7 +26,16 @@ def _instant(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def content_hash(record: ParticipationRecord, evidence: list[str], prev_hash: str) -> str:
+def content_hash(
+    record: ParticipationRecord,
+    evidence: list[str],
+    prev_hash: str,
+    *,
+    archive_seq: int | None = None,
+    archived_at: datetime | None = None,
+) -> str:
+    """The hash of ``record`` as archived; ``archive_seq`` and ``archived_at`` default to the
+    record's own (given when the record is about to be archived)."""
     content = {
         "id": record.id,
         "student_id": record.student_id,
@@ -49,8 +58,8 @@ def content_hash(record: ParticipationRecord, evidence: list[str], prev_hash: st
         "attester": [record.attester_name, record.attester_unit, record.attester_phone],
         "reviewed": [_instant(record.reviewed_at), record.reviewed_by],
         "notice_id": record.notice_id,
-        "archived_at": _instant(record.archived_at),
-        "archive_seq": record.archive_seq,
+        "archived_at": _instant(archived_at or record.archived_at),
+        "archive_seq": archive_seq or record.archive_seq,
         "replaces_id": record.replaces_id,
         "evidence": sorted(evidence),
         "prev_hash": prev_hash,

@@ -91,7 +91,7 @@ def _uploadable(session: Session, *, actor: Principal, record_id: int) -> Partic
     """The record ``actor`` may attach evidence to: the student to their own before review;
     school staff to their school's records before review."""
     if actor.role is Role.student:
-        record = record_service._own_record(session, actor=actor, record_id=record_id)
+        record = record_service.own_record(session, actor=actor, record_id=record_id)
     else:
         record = session.get(ParticipationRecord, record_id)
         if record is None or not (
@@ -155,7 +155,7 @@ def add(
                 RecordEvidence.record_id == record.id, RecordEvidence.sha256 == sha256
             )
         ).one()
-    record_service._event(
+    record_service.add_event(
         session,
         record.id or 0,
         actor,

@@ -19,12 +19,13 @@ from scipass.core.auth import (
     region_contains,
     require,
 )
-from scipass.core.clock import ClockDep, Semester
+from scipass.core.clock import ClockDep, Semester, local_date
 from scipass.core.db import SessionDep
 from scipass.core.deps import IdempotencyKey, SettingsDep
 from scipass.core.errors import Forbidden, problem_responses
 from scipass.core.pagination import Page, PageDep
 from scipass.org.errors import RegionNotFound
+from scipass.org.models import Region
 from scipass.record import chain, labels
 from scipass.record import evidence as evidence_service
 from scipass.record import service as record_service
@@ -114,7 +115,6 @@ FileReader = Annotated[
     Principal,
     Depends(require(Role.student, Role.guardian, *SCHOOL_ROLES, Role.bureau, Role.platform_admin)),
 ]
-StudentReader = FileReader
 RegionAdmin = Annotated[Principal, Depends(require(Role.bureau, Role.platform_admin))]
 
 
@@ -285,7 +285,7 @@ def record_history(record_id: int, caller: Reader, session: SessionDep) -> list[
     responses=problem_responses(StudentNotFound),
 )
 def record_summary(
-    student_id: int, caller: StudentReader, session: SessionDep, school_year: int | None = None
+    student_id: int, caller: FileReader, session: SessionDep, school_year: int | None = None
 ) -> RecordSummary:
     record_service.student_in_scope(session, actor=caller, student_id=student_id)
     totals = record_service.totals(session, student_id=student_id, school_year=school_year)
@@ -335,7 +335,7 @@ def record_summary(
     "都会返回 `valid: false` 并指出第一条不符的记录。",
     responses=problem_responses(StudentNotFound),
 )
-def verify_chain(student_id: int, caller: StudentReader, session: SessionDep) -> ChainReportRead:
+def verify_chain(student_id: int, caller: FileReader, session: SessionDep) -> ChainReportRead:
     record_service.student_in_scope(session, actor=caller, student_id=student_id)
     report = chain.verify(session, student_id)
     return ChainReportRead(
@@ -521,7 +521,7 @@ def create_manual(
     records = record_service.create_manual(
         session,
         actor=caller,
-        entry=record_service.ManualEntry(**body.model_dump()),
+        entry=body,
         idempotency_key=idempotency_key,
         now=clock.now(),
     )
@@ -545,7 +545,7 @@ def void_record(
         actor=caller,
         record_id=record_id,
         reason=body.reason,
-        correction=record_service.Correction(**body.correction.model_dump()),
+        correction=body.correction,
         now=clock.now(),
     )
     return _one(session, record, caller)
@@ -723,8 +723,6 @@ def list_notices(
 def notice_entries(
     notice_id: int, caller: Family, session: SessionDep, clock: ClockDep, page: PageDep
 ) -> Page[NoticeEntry]:
-    from scipass.core.clock import local_date
-
     notice = record_service.get_notice(session, actor=caller, notice_id=notice_id, now=clock.now())
     rows, total = record_service.notice_entries(session, notice=notice, page=page)
     items = [
@@ -821,8 +819,6 @@ def _setting_read(session: Session, region_code: str, own: int | None) -> Notice
 def get_notice_setting(
     region_code: str, caller: RegionAdmin, session: SessionDep
 ) -> NoticeSettingRead:
-    from scipass.org.models import Region
-
     region = session.get(Region, region_code)
     if region is None or (
         caller.role is Role.bureau and not region_contains(caller.region_code or "", region_code)

@@ -42,14 +42,17 @@ from scipass.account.models import Account
 from scipass.activity.models import DEFAULT_DIMENSION, Activity, Dimension, RecordCategory
 from scipass.audit import service as audit_service
 from scipass.consent import service as consent_service
+from scipass.consent.errors import ConsentRequired
 from scipass.consent.models import Purpose
-from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal, Role
+from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal, Role, region_contains
 from scipass.core.clock import local_date, term_of
 from scipass.core.config import Settings
+from scipass.core.db import flush_unique
 from scipass.core.errors import ProblemError
 from scipass.core.pagination import PageParams, count_rows
 from scipass.core.workdays import window_end
-from scipass.org.models import Region, School
+from scipass.org.errors import RegionNotFound
+from scipass.org.models import Region, School, Venue
 from scipass.record import chain
 from scipass.record.errors import (
     NothingToPublicise,
@@ -80,6 +83,7 @@ from scipass.record.models import (
     RecordStatus,
 )
 from scipass.record.repository import RecordFilter, visible
+from scipass.record.schemas import CorrectionWrite, ManualRecordCreate
 from scipass.roster.errors import StudentNotFound
 from scipass.roster.models import GuardianLink, Student
 
@@ -127,8 +131,6 @@ def facts_for_activity(
     """Facts of a participation in ``activity``: its title, category, dimension, place and
     organiser, who attests it (the venue or school, with its phone) and its confirmation rule."""
     if activity.venue_id is not None:
-        from scipass.org.models import Venue
-
         venue = session.get(Venue, activity.venue_id)
         organiser_name = venue.name if venue else ""
         phone = venue.phone if venue else ""
@@ -228,9 +230,9 @@ def append_record(
             )
         ).one()
         return existing, False
-    _event(session, new_id, actor, "created", None, RecordStatus.pending, now)
+    add_event(session, new_id, actor, "created", None, RecordStatus.pending, now)
     if facts.confirmed:
-        _event(
+        add_event(
             session, new_id, actor, "confirmed", RecordStatus.pending, status, now, "组织方预先确认"
         )
     record = session.get(ParticipationRecord, new_id)
@@ -241,7 +243,7 @@ def append_record(
 # --- events and transitions -------------------------------------------------------------------
 
 
-def _event(
+def add_event(
     session: Session,
     record_id: int,
     actor: Principal | None,
@@ -296,7 +298,7 @@ def _move(
             current=record.status, allowed=[s.value for s in allowed], record_id=record.id
         )
     from_status = record.status
-    _event(session, record.id or 0, actor, action, from_status, to, now, note)
+    add_event(session, record.id or 0, actor, action, from_status, to, now, note)
     session.flush()
     session.refresh(record)
     return record
@@ -480,7 +482,7 @@ def organiser_decide(
 # --- the student: confirm, reflect, withdraw --------------------------------------------------
 
 
-def _own_record(session: Session, *, actor: Principal, record_id: int) -> ParticipationRecord:
+def own_record(session: Session, *, actor: Principal, record_id: int) -> ParticipationRecord:
     """A student's own record, while the student is still bound to the roster entry."""
     student = session.get(Student, actor.student_id) if actor.student_id else None
     if (
@@ -499,7 +501,7 @@ def student_confirm(
     session: Session, *, actor: Principal, record_id: int, reflection: str | None, now: datetime
 ) -> ParticipationRecord:
     """The student confirms the record (again, to change the reflection) before review."""
-    record = _own_record(session, actor=actor, record_id=record_id)
+    record = own_record(session, actor=actor, record_id=record_id)
     values: dict[str, Any] = {"student_confirmed_at": now}
     if reflection is not None:
         values["reflection"] = reflection.strip()
@@ -521,7 +523,7 @@ def student_confirm(
 def withdraw(
     session: Session, *, actor: Principal, record_id: int, reason: str | None, now: datetime
 ) -> ParticipationRecord:
-    record = _own_record(session, actor=actor, record_id=record_id)
+    record = own_record(session, actor=actor, record_id=record_id)
     note = (reason or "").strip()[:200]
     return _move(
         session,
@@ -634,8 +636,6 @@ def notice_working_days(session: Session, region_code: str) -> tuple[int, str | 
 def set_notice_working_days(session: Session, *, region_code: str, days: int | None) -> Region:
     region = session.get(Region, region_code)
     if region is None:
-        from scipass.org.errors import RegionNotFound
-
         raise RegionNotFound()
     region.notice_working_days = days
     session.add(region)
@@ -826,10 +826,8 @@ def object_to(
         resolution="",
     )
     session.add(objection)
-    from scipass.core.db import flush_unique
-
     flush_unique(session, ObjectionDuplicate())
-    _event(
+    add_event(
         session,
         record.id or 0,
         actor,
@@ -901,7 +899,7 @@ def resolve_objection(
             status_reason=text,
         )
     else:  # dismissed, or upheld when another upheld objection already rejected the record
-        _event(
+        add_event(
             session,
             record.id or 0,
             actor,
@@ -945,13 +943,13 @@ def archive_due(session: Session, *, now: datetime, limit: int | None = None) ->
     heads: dict[int, tuple[int, str]] = {}
     for record in due:
         seq, previous = heads.get(record.student_id) or chain.head(session, record.student_id)
-        record.archive_seq = seq + 1
-        record.prev_hash = previous
-        record.archived_at = archived_at
-        digest = chain.content_hash(record, evidence.get(record.id or 0, []), previous)
-        # The row changes only through the conditional update below, never by a flush of
-        # these attributes (set just to compute the hash).
-        session.expire(record, ["archive_seq", "prev_hash", "archived_at"])
+        digest = chain.content_hash(
+            record,
+            evidence.get(record.id or 0, []),
+            previous,
+            archive_seq=seq + 1,
+            archived_at=archived_at,
+        )
         _move(
             session,
             record,
@@ -973,28 +971,13 @@ def archive_due(session: Session, *, now: datetime, limit: int | None = None) ->
 # --- corrections and manual records -----------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Correction:
-    """The fields a correction may change; None keeps the voided record's value."""
-
-    title: str | None = None
-    category: RecordCategory | None = None
-    dimension: Dimension | None = None
-    place: str | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    minutes: int | None = None
-    role: RecordRole | None = None
-    outcome: str | None = None
-
-
 def void_and_correct(
     session: Session,
     *,
     actor: Principal,
     record_id: int,
     reason: str,
-    correction: Correction,
+    correction: CorrectionWrite,
     now: datetime,
 ) -> ParticipationRecord:
     """Void an archived record (it stays in the chain, marked) and issue its correction, which
@@ -1065,7 +1048,7 @@ def void_and_correct(
         )
         .execution_options(synchronize_session=False)
     )
-    _event(
+    add_event(
         session,
         new.id or 0,
         actor,
@@ -1107,28 +1090,11 @@ def void_and_correct(
     return new
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ManualEntry:
-    student_ids: list[int]
-    title: str
-    category: RecordCategory
-    dimension: Dimension | None
-    place: str
-    organiser_name: str | None
-    started_at: datetime
-    ended_at: datetime
-    minutes: int
-    role: RecordRole
-    outcome: str
-    attester_name: str | None
-    attester_phone: str
-
-
 def create_manual(
     session: Session,
     *,
     actor: Principal,
-    entry: ManualEntry,
+    entry: ManualRecordCreate,
     idempotency_key: str | None,
     now: datetime,
 ) -> list[ParticipationRecord]:
@@ -1155,8 +1121,6 @@ def create_manual(
         )
     ]
     if without_consent:
-        from scipass.consent.errors import ConsentRequired
-
         raise ConsentRequired(
             "以下学生未满 14 周岁且监护人尚未同意记录活动，请先取得同意或从名单中移除",
             "These students are under 14 and have no guardian consent for records",
@@ -1218,8 +1182,6 @@ def student_in_scope(session: Session, *, actor: Principal, student_id: int) -> 
         elif actor.role in SCHOOL_ROLES:
             allowed = actor.school_id == student.school_id
         elif actor.role is Role.bureau and actor.region_code:
-            from scipass.core.auth import region_contains
-
             school = session.get(School, student.school_id)
             allowed = school is not None and region_contains(actor.region_code, school.region_code)
     if not allowed or student is None:
