@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -355,3 +356,26 @@ def create_record(
     session.add(record)
     session.flush()
     return record
+
+
+def grant_consent(
+    session: Session, *, student: Student, link: GuardianLink, purposes: Sequence[str]
+) -> None:
+    """Record a guardian's consent for ``purposes`` under the current notice."""
+    from scipass.consent.models import ConsentRecord
+    from scipass.consent.service import NOTICE_VERSION
+
+    for purpose in purposes:
+        session.add(
+            ConsentRecord(
+                student_id=student.id or 0,
+                purpose=purpose,
+                decision="grant",
+                notice_version=NOTICE_VERSION,
+                channel="wechat",
+                guardian_link_id=link.id,
+                recorded_by=f"wechat:{link.guardian_id}",
+                recorded_at=NOW,
+            )
+        )
+    session.flush()

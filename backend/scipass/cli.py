@@ -105,22 +105,31 @@ def demo() -> None:
     typer.echo(f"demo logins written to {DEMO_ACCOUNTS_PATH}")
 
 
-@cli.command("archive-records")
-def archive_records() -> None:
-    """Archive the participation records whose public notice (公示) closed with no open
-    objection (`serve` also does this periodically)."""
+def _run_job(name: str) -> int:
     from scipass.core import jobs
     from scipass.core.clock import SystemClock
     from scipass.core.db import Database
 
-    settings = _settings()
-    db = Database.from_settings(settings)
+    db = Database.from_settings(_settings())
     try:
         with db.transaction() as session:
-            count = jobs.JOBS["archive-records"](session, SystemClock().now())
+            return jobs.JOBS[name](session, SystemClock().now())
     finally:
         db.engine.dispose()
-    typer.echo(f"{count} records archived")
+
+
+@cli.command("archive-records")
+def archive_records() -> None:
+    """Archive the participation records whose public notice (公示) closed with no open
+    objection (`serve` also does this periodically)."""
+    typer.echo(f"{_run_job('archive-records')} records archived")
+
+
+@cli.command("close-visits")
+def close_visits() -> None:
+    """Close the visits left open after their activity (or their day) ended, marked
+    auto_closed (`serve` also does this at start-up and periodically)."""
+    typer.echo(f"{_run_job('close-visits')} visits closed")
 
 
 @cli.command("create-admin")

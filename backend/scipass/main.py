@@ -18,8 +18,11 @@ from scipass.account.router import router as account_router
 from scipass.activity.router import public_router as activity_public_router
 from scipass.activity.router import router as activity_router
 from scipass.audit.router import router as audit_router
+from scipass.checkin.router import public_router as checkin_public_router
+from scipass.checkin.router import router as checkin_router
 from scipass.consent.router import public_router as consent_public_router
 from scipass.consent.router import router as consent_router
+from scipass.checkin.service import ScanCache
 from scipass.core import jobs
 from scipass.core.clock import Clock, SystemClock
 from scipass.core.config import Settings, get_settings
@@ -73,6 +76,11 @@ TAGS = [
         "description": "预约时段、学生个人预约、教师团体预约、候补与取消、学校绿色通道",
     },
     {"name": "pairings", "description": "学校与场馆结对"},
+    {
+        "name": "checkins",
+        "description": "签到码（海报码、大屏动态码、小程序码）、学生扫码签到签退、工作人员扫个人码、"
+        "教师团体签到、离线上传、到场名单与扫码记录",
+    },
     {
         "name": "records",
         "description": "写实记录：组织方确认、学生确认、学校审核、公示与异议、归档与更正、"
@@ -161,6 +169,7 @@ def create_app(
     app.state.db = db
     app.state.clock = clock or SystemClock()
     app.state.wechat = wechat_client
+    app.state.checkin_cache = ScanCache()
     app.openapi = lambda: _build_openapi(app)  # type: ignore[method-assign]
 
     install_error_handlers(app)
@@ -183,6 +192,7 @@ def create_app(
         venue_public_router,
         activity_public_router,
         reservation_public_router,
+        checkin_public_router,
         account_router,
         org_router,
         roster_router,
@@ -195,6 +205,7 @@ def create_app(
         pairing_router,
         record_router,
         record_export_router,
+        checkin_router,
     ):
         api.include_router(router)
     app.include_router(api)

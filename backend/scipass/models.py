@@ -3,6 +3,7 @@
 from scipass.account.models import Account, RefreshToken, WeChatUser
 from scipass.activity.models import Activity
 from scipass.audit.models import AuditLog
+from scipass.checkin.models import ActivityCode, CheckIn, ScanEvent, WxaCodeImage
 from scipass.consent.models import ConsentRecord
 from scipass.core.ratelimit import RateLimitCounter
 from scipass.org.models import Bureau, Region, School, Venue
@@ -21,8 +22,10 @@ from scipass.venue.models import DirectoryEdition, VenueHoursException, VenueRes
 __all__ = [
     "Account",
     "Activity",
+    "ActivityCode",
     "AuditLog",
     "Bureau",
+    "CheckIn",
     "ConsentRecord",
     "DirectoryEdition",
     "GuardianLink",
@@ -37,6 +40,7 @@ __all__ = [
     "Region",
     "Reservation",
     "ReservationMember",
+    "ScanEvent",
     "School",
     "Student",
     "TimeSlot",
@@ -44,4 +48,5 @@ __all__ = [
     "VenueHoursException",
     "VenueResource",
     "WeChatUser",
+    "WxaCodeImage",
 ]

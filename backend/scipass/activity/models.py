@@ -55,6 +55,11 @@ class Admission(StrEnum):
     registration = "registration"  # register (and be approved) first
 
 
+class AutoCloseCredit(StrEnum):
+    scheduled = "scheduled"  # the scheduled time from entry to the close
+    zero = "zero"  # nothing: the visit needed an exit scan
+
+
 class ActivityStatus(StrEnum):
     draft = "draft"
     published = "published"
@@ -95,6 +100,10 @@ class Activity(SQLModel, table=True):
         CheckConstraint("(venue_id IS NULL) <> (school_id IS NULL)", name="one_organiser"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
+        CheckConstraint(
+            "capacity IS NULL OR checked_in <= capacity", name="checked_in_within_capacity"
+        ),
+        CheckConstraint("minutes_unit > 0", name="minutes_unit_positive"),
         Index("ix_activity_status_starts_at", "status", "starts_at"),
         Index("ix_activity_venue_id", "venue_id"),
         Index("ix_activity_school_id", "school_id"),
@@ -126,6 +135,33 @@ class Activity(SQLModel, table=True):
     # Records of this activity are confirmed on creation (the organiser attests in advance).
     auto_confirm_records: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default="0")
+    )
+    # Check-in (DESIGN.md "Codes and check-in"): the window opens this long before the start
+    # and closes this long after it (NULL: at the end); a visit's minutes are rounded down to
+    # the unit and capped per day; a visit left open is credited its scheduled length or zero.
+    checkin_opens_minutes: int = Field(
+        default=30, sa_column=Column(Integer, nullable=False, server_default="30")
+    )
+    checkin_closes_minutes: int | None = Field(
+        default=None, sa_column=Column(Integer, nullable=True)
+    )
+    minutes_unit: int = Field(
+        default=30, sa_column=Column(Integer, nullable=False, server_default="30")
+    )
+    daily_cap_minutes: int = Field(
+        default=480, sa_column=Column(Integer, nullable=False, server_default="480")
+    )
+    auto_close_credit: str = Field(
+        default="scheduled",
+        sa_column=Column(String(10), nullable=False, server_default="scheduled"),
+    )
+    geofence_max_accuracy_m: int = Field(
+        default=100, sa_column=Column(Integer, nullable=False, server_default="100")
+    )
+    # Counted only when ``capacity`` is set: check-ins so far (a conditional update keeps
+    # it within the capacity).
+    checked_in: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
     )
     status: str = Field(sa_column=Column(String(12), nullable=False))
     status_reason: str = Field(default="", sa_column=Column(String(200), nullable=False))

@@ -54,6 +54,12 @@ def activity_read(activity: Activity) -> ActivityRead:
         record_category=activity.record_category,  # type: ignore[arg-type]
         dimension=activity.dimension,  # type: ignore[arg-type]
         auto_confirm_records=activity.auto_confirm_records,
+        checkin_opens_minutes=activity.checkin_opens_minutes,
+        checkin_closes_minutes=activity.checkin_closes_minutes,
+        minutes_unit=activity.minutes_unit,
+        daily_cap_minutes=activity.daily_cap_minutes,
+        auto_close_credit=activity.auto_close_credit,  # type: ignore[arg-type]
+        geofence_max_accuracy_m=activity.geofence_max_accuracy_m,
         status=activity.status,  # type: ignore[arg-type]
         status_reason=activity.status_reason,
     )

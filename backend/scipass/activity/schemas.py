@@ -8,6 +8,7 @@ from scipass.activity.models import (
     ActivityKind,
     ActivityStatus,
     Admission,
+    AutoCloseCredit,
     Dimension,
     RecordCategory,
 )
@@ -43,6 +44,24 @@ class ActivityWrite(BaseModel):
         default=False,
         description="参加者的写实记录自动视为组织方已确认（组织方事先证明），否则须逐条确认",
     )
+    checkin_opens_minutes: int = Field(
+        default=30, ge=0, le=24 * 60, description="开始前多少分钟可以签到"
+    )
+    checkin_closes_minutes: int | None = Field(
+        default=None, ge=0, le=31 * 24 * 60, description="开始后多少分钟停止签到；不设则到结束为止"
+    )
+    minutes_unit: int = Field(default=30, ge=1, le=240, description="时长向下取整的单位（分钟）")
+    daily_cap_minutes: int = Field(
+        default=480, ge=1, le=24 * 60, description="每人每天最多计入的时长（分钟）"
+    )
+    auto_close_credit: AutoCloseCredit = Field(
+        default=AutoCloseCredit.scheduled,
+        description="未签退的到访在结束时自动关闭：`scheduled` 计入入场到结束的时长，"
+        "`zero` 不计时长",
+    )
+    geofence_max_accuracy_m: int = Field(
+        default=100, ge=10, le=2000, description="地理围栏校验时可接受的最大定位误差（米）"
+    )
 
 
 class StatusChange(BaseModel):
@@ -71,5 +90,11 @@ class ActivityRead(BaseModel):
     record_category: RecordCategory
     dimension: Dimension
     auto_confirm_records: bool
+    checkin_opens_minutes: int
+    checkin_closes_minutes: int | None
+    minutes_unit: int
+    daily_cap_minutes: int
+    auto_close_credit: AutoCloseCredit
+    geofence_max_accuracy_m: int
     status: ActivityStatus
     status_reason: str

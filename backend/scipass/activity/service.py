@@ -41,7 +41,7 @@ def organiser_of(actor: Principal) -> tuple[int | None, int | None]:
     raise NotAnOrganiser()
 
 
-def _may_manage(actor: Principal, activity: Activity) -> bool:
+def may_manage(actor: Principal, activity: Activity) -> bool:
     if actor.role is Role.platform_admin:
         return True
     if activity.venue_id is not None:
@@ -51,7 +51,7 @@ def _may_manage(actor: Principal, activity: Activity) -> bool:
 
 def managed_activity(session: Session, *, actor: Principal, activity_id: int) -> Activity:
     activity = session.get(Activity, activity_id)
-    if activity is None or not _may_manage(actor, activity):
+    if activity is None or not may_manage(actor, activity):
         raise ActivityNotFound()
     return activity
 
@@ -100,6 +100,12 @@ def _apply(session: Session, activity: Activity, data: ActivityWrite) -> None:
     activity.record_category = category.value
     activity.dimension = (data.dimension or DEFAULT_DIMENSION[category]).value
     activity.auto_confirm_records = data.auto_confirm_records
+    activity.checkin_opens_minutes = data.checkin_opens_minutes
+    activity.checkin_closes_minutes = data.checkin_closes_minutes
+    activity.minutes_unit = data.minutes_unit
+    activity.daily_cap_minutes = data.daily_cap_minutes
+    activity.auto_close_credit = data.auto_close_credit.value
+    activity.geofence_max_accuracy_m = data.geofence_max_accuracy_m
 
 
 def create(session: Session, *, actor: Principal, data: ActivityWrite, now: datetime) -> Activity:

@@ -45,6 +45,10 @@ class Action(StrEnum):
     record_voided = "record_voided"
     notice_opened = "notice_opened"
     evidence_viewed = "evidence_viewed"
+    checkin_corrected = "checkin_corrected"
+    checkins_exported = "checkins_exported"
+    personal_card_issued = "personal_card_issued"
+    code_revoked = "code_revoked"
 
 
 def record(

@@ -8,7 +8,7 @@ the school year that is ending, so that a summer activity lands in the year the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Protocol
 from zoneinfo import ZoneInfo
@@ -64,6 +64,12 @@ class Term:
 def local_date(at: datetime) -> date:
     """The date in Asia/Shanghai of an aware instant."""
     return at.astimezone(SHANGHAI).date()
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The first instant of ``day`` in Asia/Shanghai and of the day after, in UTC."""
+    start = datetime.combine(day, time(), tzinfo=SHANGHAI)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
 
 
 def school_year_of(day: date) -> int:

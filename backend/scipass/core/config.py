@@ -16,10 +16,12 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from scipass.core.security import KeyRing, KeyRingError
+from scipass.core.security import KeyRing, KeyRingError, personal_seed
 
 DEV_JWT_KEYS = "dev:insecure-dev-jwt-key-do-not-use-in-production"
 DEV_CODE_KEYS = "dev:insecure-dev-code-signing-key-do-not-use-in-production"
+# An Ed25519 seed anyone can read (sha256 of "insecure dev personal code key"), for dev only.
+DEV_PERSONAL_CODE_KEYS = "dev:fmhzxQO4Liijg7fMlWKU/7yXryOeg1HWTklgFExe2rw="
 MIN_SECRET_LENGTH = 32
 
 
@@ -55,6 +57,18 @@ class Settings(BaseSettings):
     jwt_issuer: str = "scipass"
     jwt_audience: str = "scipass-api"
     code_signing_keys: SecretStr = SecretStr(DEV_CODE_KEYS)
+    # Ed25519 keys for personal student codes: "kid:<base64 32-byte seed>" pairs, first signs.
+    personal_code_keys: SecretStr = SecretStr(DEV_PERSONAL_CODE_KEYS)
+
+    # Check-in codes. The link base is the prefix configured in the mini-program console
+    # ("扫普通链接二维码打开小程序"); upper case keeps the QR in alphanumeric mode.
+    code_link_base: str = "HTTPS://SCIPASS.EXAMPLE.CN/C/"
+    rotating_step_seconds: int = Field(default=20, ge=10, le=120)
+    rotating_margin_steps: int = Field(default=1, ge=0, le=3)
+    personal_code_ttl_seconds: int = Field(default=300, ge=30, le=24 * 3600)
+    scan_rate_per_minute: int = Field(default=20, ge=1)
+    wechat_checkin_page: str = "pages/checkin/index"
+    wechat_env_version: str = "release"
 
     wechat_app_id: str = ""
     wechat_app_secret: SecretStr = SecretStr("")
@@ -93,11 +107,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _keys_parse(self) -> Settings:
-        for name in ("jwt_keys", "code_signing_keys"):
+        for name in ("jwt_keys", "code_signing_keys", "personal_code_keys"):
             try:
-                KeyRing.parse(getattr(self, name).get_secret_value())
+                ring = KeyRing.parse(getattr(self, name).get_secret_value())
             except KeyRingError as exc:
                 raise ValueError(f"SCIPASS_{name.upper()}: {exc}") from exc
+        for kid, seed in ring.keys.items():
+            try:
+                personal_seed(seed)
+            except ValueError as exc:
+                raise ValueError(f"SCIPASS_PERSONAL_CODE_KEYS key '{kid}': {exc}") from exc
         return self
 
     @property
@@ -118,6 +137,7 @@ class Settings(BaseSettings):
         for name, ring in (
             ("JWT_KEYS", self.jwt_keyring),
             ("CODE_SIGNING_KEYS", self.code_keyring),
+            ("PERSONAL_CODE_KEYS", KeyRing.parse(self.personal_code_keys.get_secret_value())),
         ):
             for kid, secret in ring.keys.items():
                 if "insecure" in secret or kid == "dev":

@@ -30,7 +30,13 @@ def _archive_records(session: Session, now: datetime) -> int:
     return record_service.archive_due(session, now=now)
 
 
-JOBS: dict[str, Job] = {"archive-records": _archive_records}
+def _close_visits(session: Session, now: datetime) -> int:
+    from scipass.checkin import service as checkin_service
+
+    return checkin_service.close_due_visits(session, now=now)
+
+
+JOBS: dict[str, Job] = {"close-visits": _close_visits, "archive-records": _archive_records}
 
 
 def run_once(db: Database, clock: Clock) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 
@@ -45,3 +46,14 @@ class KeyRing:
 
     def get(self, kid: str) -> str | None:
         return self.keys.get(kid)
+
+
+def personal_seed(text: str) -> bytes:
+    """A 32-byte Ed25519 seed from its base64 (standard or url-safe) text."""
+    try:
+        seed = base64.urlsafe_b64decode(text.replace("+", "-").replace("/", "_") + "==")
+    except (ValueError, TypeError):
+        raise ValueError("an Ed25519 seed must be base64") from None
+    if len(seed) != 32:
+        raise ValueError("an Ed25519 seed must be 32 bytes")
+    return seed

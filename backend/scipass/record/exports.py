@@ -368,7 +368,7 @@ _font_lock = threading.Lock()
 _fonts: dict[Path, tuple[str, frozenset[int]]] = {}
 
 
-def _font(settings: Settings) -> tuple[str, frozenset[int]]:
+def chinese_font(settings: Settings) -> tuple[str, frozenset[int]]:
     """The registered name of the Chinese font and the code points it covers; registered
     once per process and path. Raises ``pdf_font_missing`` when no font can be loaded."""
     if settings.pdf_font_path is not None:
@@ -392,7 +392,7 @@ def _font(settings: Settings) -> tuple[str, frozenset[int]]:
     raise PdfFontMissing()
 
 
-class _Text:
+class MixedText:
     """Runs of characters, each in a font that has them, as Paragraph markup or drawn on a
     canvas."""
 
@@ -471,7 +471,7 @@ def student_file(
 ) -> StudentFile:
     """A student's 科技实践档案 as PDF, and its audit entry."""
     student = _student_in_scope(session, principal, student_id)
-    font, covered = _font(settings)
+    font, covered = chinese_font(settings)
     school = _school(session, student.school_id)
     record_filter = RecordFilter(
         student_id=student.id,
@@ -529,7 +529,7 @@ def _render(
     chain_head: tuple[int, str],
     now: datetime,
 ) -> bytes:
-    text = _Text(font, covered)
+    text = MixedText(font, covered)
     title = ParagraphStyle("title", fontName=font, fontSize=18, leading=24, alignment=1)
     body = ParagraphStyle("body", fontName=font, fontSize=10, leading=15, wordWrap="CJK")
     heading = ParagraphStyle("heading", parent=body, fontSize=12, leading=18, spaceBefore=8)

@@ -240,6 +240,37 @@ def append_record(
     return record, True
 
 
+def set_visit_time(
+    session: Session,
+    *,
+    record_id: int,
+    started_at: datetime,
+    ended_at: datetime,
+    minutes: int,
+    actor: Principal | None,
+    now: datetime,
+    note: str,
+) -> bool:
+    """Carry a visit's times and minutes onto its record while the record is still pending or
+    confirmed (a conditional update); a reviewed record keeps what the school saw."""
+    if not 0 <= minutes <= MAX_DAILY_MINUTES:
+        raise RecordInvalid("时长须在 0 到 1440 分钟之间", "Minutes must be 0 to 1440")
+    table = ParticipationRecord.__table__  # type: ignore[attr-defined]
+    status = session.execute(
+        update(table)
+        .where(
+            table.c.id == record_id,
+            table.c.status.in_([s.value for s in STUDENT_OPEN]),
+        )
+        .values(started_at=started_at, ended_at=ended_at, minutes=minutes, updated_at=now)
+        .returning(table.c.status)
+    ).scalar_one_or_none()
+    if status is None:
+        return False
+    add_event(session, record_id, actor, "duration", status, status, now, f"{note}：{minutes} 分钟")
+    return True
+
+
 # --- events and transitions -------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ caller asked not to wait; then nothing is written and the answer is ``capacity_f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, update
@@ -22,7 +22,7 @@ from scipass.audit import service as audit_service
 from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
 from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal, Role
-from scipass.core.clock import local_date
+from scipass.core.clock import day_bounds, local_date
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org.models import Stage, Venue, decode_stages
 from scipass.reservation.errors import (
@@ -660,3 +660,55 @@ def mask_name(name: str) -> str:
     if len(name) == 2:
         return name[0] + "*"
     return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+# --- what check-in asks ------------------------------------------------------------------------
+
+
+def holds_place(session: Session, *, student_id: int, activity: Activity, day: date) -> bool:
+    """Whether the student holds a confirmed place (individual or in a group) for ``activity``
+    on ``day`` (Beijing): in a slot of the activity, or in a venue-wide slot of the organising
+    venue that starts that day."""
+    slot_matches = col(TimeSlot.activity_id) == activity.id
+    if activity.venue_id is not None:
+        start, end = day_bounds(day)
+        slot_matches = slot_matches | (
+            (col(TimeSlot.activity_id).is_(None))
+            & (TimeSlot.venue_id == activity.venue_id)
+            & (col(TimeSlot.starts_at) >= start)
+            & (col(TimeSlot.starts_at) < end)
+        )
+    found = session.exec(
+        select(ReservationMember.id)
+        .join(Reservation, col(Reservation.id) == ReservationMember.reservation_id)
+        .join(TimeSlot, col(TimeSlot.id) == ReservationMember.slot_id)
+        .where(
+            ReservationMember.student_id == student_id,
+            Reservation.status == ReservationStatus.confirmed,
+            TimeSlot.status == SlotStatus.open,
+            slot_matches,
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def group_for_checkin(
+    session: Session, *, actor: Principal, reservation_id: int
+) -> tuple[Reservation, TimeSlot, set[int]]:
+    """A confirmed group reservation of the caller's school, its slot and its members."""
+    reservation = session.get(Reservation, reservation_id)
+    if (
+        reservation is None
+        or reservation.kind != ReservationKind.group
+        or reservation.school_id != actor.school_id
+    ):
+        raise ReservationNotFound()
+    slot = session.get(TimeSlot, reservation.slot_id)
+    assert slot is not None
+    members = session.exec(
+        select(ReservationMember.student_id).where(
+            ReservationMember.reservation_id == reservation.id
+        )
+    ).all()
+    return reservation, slot, set(members)

@@ -1,0 +1,1 @@
+"""Check-in at venues: activity codes, scans and their rendering."""

@@ -1,0 +1,605 @@
+"""Check-in over HTTP: codes for venues, scans for students and staff, lists for organisers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from scipass.activity.errors import ActivityNotFound
+from scipass.checkin import codes, render
+from scipass.checkin import service as checkin_service
+from scipass.checkin.errors import (
+    REFUSALS,
+    ActivityCodeNotFound,
+    BatchTooLarge,
+    CheckInNotFound,
+    CodeKindInvalid,
+    CorrectionInvalid,
+    NotCheckedIn,
+)
+from scipass.checkin.models import ActivityCode, CheckIn, ScanResult, ScanSource
+from scipass.checkin.schemas import (
+    ActivityCodeRead,
+    AttendeeCounts,
+    AttendeePage,
+    AttendeeRead,
+    BatchResult,
+    CheckInCorrection,
+    CheckInCreate,
+    CheckInPage,
+    CheckInRead,
+    CodeCreate,
+    GroupCheckIn,
+    ItemResult,
+    OfflineBatch,
+    PersonalCard,
+    PersonalCodeRead,
+    PublicKeyRead,
+    PublicKeys,
+    RevokeCode,
+    ScanEventPage,
+    ScanEventRead,
+    StaffScan,
+)
+from scipass.core.auth import (
+    SCHOOL_ROLES,
+    VENUE_ROLES,
+    Principal,
+    Role,
+    SchoolStaff,
+    StudentCaller,
+    public_access,
+    require,
+)
+from scipass.core.clock import ClockDep
+from scipass.core.db import SessionDep
+from scipass.core.deps import SettingsDep
+from scipass.core.errors import problem_responses
+from scipass.core.exports import CSV_MEDIA_TYPE, attachment, csv_chunks
+from scipass.core.pagination import PageDep
+from scipass.reservation.errors import ReservationNotFound
+from scipass.reservation.service import mask_name
+from scipass.roster.errors import StudentNotFound
+
+router = APIRouter(tags=["checkins"])
+public_router = APIRouter(tags=["checkins"], dependencies=[Depends(public_access)])
+
+Organiser = Annotated[Principal, Depends(require(*VENUE_ROLES, *SCHOOL_ROLES, Role.platform_admin))]
+Scanner = Annotated[Principal, Depends(require(Role.wechat_user, Role.student))]
+NonceHeader = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=64,
+        description="客户端为这次扫码生成的随机编号；网络重试时带同一个值，返回第一次的结果",
+    ),
+]
+PNG = {"image/png": {"schema": {"type": "string", "format": "binary"}}}
+SVG = {"image/svg+xml": {"schema": {"type": "string"}}}
+PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+
+
+def _cache(request: Request) -> checkin_service.ScanCache:
+    cache = getattr(request.app.state, "checkin_cache", None)
+    if cache is None:
+        cache = request.app.state.checkin_cache = checkin_service.ScanCache()
+    return cache
+
+
+CacheDep = Annotated[checkin_service.ScanCache, Depends(_cache)]
+
+
+def _read(check_in: CheckIn, title: str, *, duplicate: bool = False) -> CheckInRead:
+    return CheckInRead(
+        id=check_in.id or 0,
+        activity_id=check_in.activity_id,
+        activity_title=title,
+        student_id=check_in.student_id,
+        day=check_in.day,
+        source=check_in.source,  # type: ignore[arg-type]
+        entered_at=check_in.entered_at,
+        exited_at=check_in.exited_at,
+        closed_by=check_in.closed_by,  # type: ignore[arg-type]
+        minutes=check_in.minutes,
+        record_id=check_in.record_id,
+        duplicate=duplicate,
+    )
+
+
+@router.post(
+    "/checkins",
+    name="checkin-create",
+    summary="学生扫码签到 / 签退",
+    description="学生扫描场馆的签到码（海报码、大屏动态码或小程序码）。依次检查："
+    + "、".join(f"`{cls.code}`" for cls in REFUSALS)
+    + "，每种失败都有自己的错误代码，被拒绝的扫码也会留存以便场馆复核。"
+    "签退（`direction=exit`）没有签到记录时返回 `not_checked_in`。\n\n"
+    "新签到返回 201，并生成一条待确认的写实记录；已签到（或已签退）返回 200 和已有记录"
+    "（`duplicate=true`），不会重复计数。网络重试请带同一个 `Idempotency-Key`。",
+    status_code=201,
+    responses={
+        200: {"model": CheckInRead, "description": "已签到过：返回已有记录"},
+        **problem_responses(*REFUSALS, NotCheckedIn),
+    },
+)
+def checkin_create(
+    data: CheckInCreate,
+    nonce: NonceHeader,
+    response: Response,
+    actor: Scanner,
+    session: SessionDep,
+    settings: SettingsDep,
+    cache: CacheDep,
+    clock: ClockDep,
+) -> CheckInRead:
+    outcome = checkin_service.self_scan(
+        session,
+        settings=settings,
+        cache=cache,
+        actor=actor,
+        data=data,
+        nonce=nonce,
+        now=clock.now(),
+    )
+    if not outcome.created:
+        response.status_code = 200
+    title = checkin_service.activity_title(session, outcome.check_in.activity_id)
+    return _read(outcome.check_in, title, duplicate=not outcome.created)
+
+
+@router.get("/me/checkins", name="checkin-list-own", summary="我的签到")
+def checkin_list_own(actor: StudentCaller, session: SessionDep, page: PageDep) -> CheckInPage:
+    rows, total = checkin_service.list_own(session, actor=actor, page=page)
+    return CheckInPage(items=[_read(c, t) for c, t in rows], total=total)
+
+
+@router.post(
+    "/me/personal-code",
+    name="personal-code-create",
+    summary="生成我的个人码（供工作人员扫描）",
+    description="个人码由服务器用 Ed25519 签名，几分钟内有效；场馆设备用公开的公钥离线验证。"
+    "没有位置授权或不便自助扫码时，请工作人员扫描此码。",
+)
+def personal_code_create(
+    actor: StudentCaller, settings: SettingsDep, clock: ClockDep
+) -> PersonalCodeRead:
+    expires = clock.now() + timedelta(seconds=settings.personal_code_ttl_seconds)
+    payload = checkin_service.personal_code(
+        settings, student_id=actor.student_id or 0, expires_at=expires
+    )
+    return PersonalCodeRead(payload=payload, expires_at=expires, key_id=payload.split(".")[1])
+
+
+@router.post(
+    "/students/{student_id}/personal-card",
+    name="personal-card-create",
+    summary="为没有手机的学生签发可打印的个人码",
+    responses=problem_responses(StudentNotFound),
+)
+def personal_card_create(
+    student_id: int,
+    data: PersonalCard,
+    actor: SchoolStaff,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> PersonalCodeRead:
+    payload, expires = checkin_service.personal_card(
+        session,
+        settings=settings,
+        actor=actor,
+        student_id=student_id,
+        valid_days=data.valid_days,
+        now=clock.now(),
+    )
+    return PersonalCodeRead(payload=payload, expires_at=expires, key_id=payload.split(".")[1])
+
+
+@public_router.get(
+    "/personal-code-keys",
+    name="personal-code-keys",
+    summary="个人码验签公钥（场馆设备离线验证用）",
+)
+def personal_code_keys(settings: SettingsDep) -> PublicKeys:
+    keys = codes.personal_keys(settings.personal_code_keys.get_secret_value())
+    return PublicKeys(
+        format=PublicKeys.model_fields["format"].description or "",
+        keys=[
+            PublicKeyRead(
+                key_id=kid.upper(),
+                algorithm="Ed25519",
+                public_key=codes.b64url(keys.public_raw(kid)),
+                active=kid == keys.active_kid,
+            )
+            for kid in keys.private
+        ],
+    )
+
+
+# --- codes -------------------------------------------------------------------------------------
+
+
+def _code_read(settings, code: ActivityCode, activity, now: datetime) -> ActivityCodeRead:
+    payload = checkin_service.code_payload(settings, code, now)
+    return ActivityCodeRead(
+        id=code.id or 0,
+        activity_id=code.activity_id,
+        kind=code.kind,  # type: ignore[arg-type]
+        short_id=code.short_id,
+        payload=payload,
+        link=codes.link_for(settings.code_link_base, payload),
+        scene=codes.SCENE_PREFIX + code.short_id,
+        step_seconds=code.step_seconds or None,
+        valid_until=code.valid_until,
+        revoked_at=code.revoked_at,
+        revoke_reason=code.revoke_reason,
+        created_at=code.created_at,
+        kiosk_url=checkin_service.kiosk_url(settings, code, activity),
+    )
+
+
+@router.post(
+    "/activities/{activity_id}/codes",
+    name="code-create",
+    summary="为活动发签到码（海报码 / 大屏动态码）",
+    status_code=201,
+    responses=problem_responses(ActivityNotFound, CodeKindInvalid),
+)
+def code_create(
+    activity_id: int,
+    data: CodeCreate,
+    actor: Organiser,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> ActivityCodeRead:
+    now = clock.now()
+    code = checkin_service.create_code(
+        session, settings=settings, actor=actor, activity_id=activity_id, data=data, now=now
+    )
+    _code, activity = checkin_service.managed_code(session, actor=actor, code_id=code.id or 0)
+    return _code_read(settings, code, activity, now)
+
+
+@router.get(
+    "/activities/{activity_id}/codes",
+    name="code-list",
+    summary="活动的签到码",
+    responses=problem_responses(ActivityNotFound),
+)
+def code_list(
+    activity_id: int, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
+) -> list[ActivityCodeRead]:
+    found = checkin_service.list_codes(session, actor=actor, activity_id=activity_id)
+    if not found:
+        return []
+    _code, activity = checkin_service.managed_code(session, actor=actor, code_id=found[0].id or 0)
+    return [_code_read(settings, code, activity, clock.now()) for code in found]
+
+
+@router.post(
+    "/codes/{code_id}/revoke",
+    name="code-revoke",
+    summary="作废签到码",
+    responses=problem_responses(ActivityCodeNotFound),
+)
+def code_revoke(
+    code_id: int,
+    data: RevokeCode,
+    actor: Organiser,
+    session: SessionDep,
+    settings: SettingsDep,
+    cache: CacheDep,
+    clock: ClockDep,
+) -> ActivityCodeRead:
+    now = clock.now()
+    code = checkin_service.revoke_code(
+        session, cache=cache, actor=actor, code_id=code_id, reason=data.reason, now=now
+    )
+    _code, activity = checkin_service.managed_code(session, actor=actor, code_id=code_id)
+    return _code_read(settings, code, activity, now)
+
+
+def _static(
+    session: SessionDep, settings: SettingsDep, actor: Organiser, code_id: int, clock: ClockDep
+):
+    code, activity = checkin_service.managed_code(session, actor=actor, code_id=code_id)
+    if code.kind != "static":
+        raise CodeKindInvalid(
+            "动态码只在大屏上显示，不能打印", "Rotating codes are shown on screens"
+        )
+    if code.revoked_at is not None:
+        raise CodeKindInvalid("签到码已作废", "The code has been revoked")
+    payload = checkin_service.code_payload(settings, code, clock.now())
+    return code, activity, codes.link_for(settings.code_link_base, payload)
+
+
+@router.get(
+    "/codes/{code_id}/qr.png",
+    name="code-png",
+    summary="海报码图片（PNG）",
+    response_class=Response,
+    responses={200: {"content": PNG}, **problem_responses(ActivityCodeNotFound, CodeKindInvalid)},
+)
+def code_png(
+    code_id: int, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
+) -> Response:
+    code, _activity, link = _static(session, settings, actor, code_id, clock)
+    return Response(
+        render.qr_png(link), media_type="image/png", headers=attachment(f"{code.short_id}.png")
+    )
+
+
+@router.get(
+    "/codes/{code_id}/qr.svg",
+    name="code-svg",
+    summary="海报码图片（SVG，可无损放大）",
+    response_class=Response,
+    responses={200: {"content": SVG}, **problem_responses(ActivityCodeNotFound, CodeKindInvalid)},
+)
+def code_svg(
+    code_id: int, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
+) -> Response:
+    code, _activity, link = _static(session, settings, actor, code_id, clock)
+    return Response(
+        render.qr_svg(link), media_type="image/svg+xml", headers=attachment(f"{code.short_id}.svg")
+    )
+
+
+@router.get(
+    "/codes/{code_id}/poster.pdf",
+    name="code-poster",
+    summary="A4 签到海报（PDF）",
+    response_class=Response,
+    responses={200: {"content": PDF}, **problem_responses(ActivityCodeNotFound, CodeKindInvalid)},
+)
+def code_poster(
+    code_id: int, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
+) -> Response:
+    code, activity, link = _static(session, settings, actor, code_id, clock)
+    pdf = checkin_service.poster(session, settings, code, activity, link)
+    return Response(
+        pdf, media_type="application/pdf", headers=attachment(f"签到海报-{code.short_id}.pdf")
+    )
+
+
+# --- staff scans, groups, offline --------------------------------------------------------------
+
+
+@router.post(
+    "/activities/{activity_id}/staff-scans",
+    name="staff-scan",
+    summary="工作人员扫学生个人码签到 / 签退",
+    status_code=201,
+    responses={200: {"model": CheckInRead}, **problem_responses(ActivityNotFound, *REFUSALS)},
+)
+def staff_scan(
+    activity_id: int,
+    data: StaffScan,
+    response: Response,
+    actor: Organiser,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> CheckInRead:
+    outcome = checkin_service.staff_scan(
+        session,
+        settings=settings,
+        actor=actor,
+        activity_id=activity_id,
+        data=data,
+        now=clock.now(),
+    )
+    if not outcome.created:
+        response.status_code = 200
+    title = checkin_service.activity_title(session, outcome.check_in.activity_id)
+    return _read(outcome.check_in, title, duplicate=not outcome.created)
+
+
+def _batch(items: list[ItemResult]) -> BatchResult:
+    return BatchResult(
+        accepted=sum(i.result == ScanResult.accepted for i in items),
+        duplicate=sum(i.result == ScanResult.duplicate for i in items),
+        refused=sum(i.result == ScanResult.refused for i in items),
+        items=items,
+    )
+
+
+@router.post(
+    "/reservations/{reservation_id}/checkins",
+    name="group-checkin",
+    summary="教师为团体预约的到场学生签到",
+    description="逐个学生给出结果；不在该团体预约中的学生（含外校学生）被拒绝（`not_registered`）。"
+    "重试请带同一个 `nonce`，已处理的学生不会重复签到。",
+    responses=problem_responses(ReservationNotFound),
+)
+def group_checkin(
+    reservation_id: int,
+    data: GroupCheckIn,
+    actor: SchoolStaff,
+    session: SessionDep,
+    clock: ClockDep,
+) -> BatchResult:
+    return _batch(
+        checkin_service.group_checkin(
+            session, actor=actor, reservation_id=reservation_id, data=data, now=clock.now()
+        )
+    )
+
+
+@router.post(
+    "/activities/{activity_id}/offline-scans",
+    name="offline-scan-upload",
+    summary="上传离线扫码（最多 1000 条）",
+    description="场馆设备离线时扫描的学生个人码，联网后上传。每条带设备生成的 `nonce` 和扫码时间；"
+    "同一批再次上传不会改变任何数据，返回与第一次相同的结果。`force=true` 表示扫码已在现场发生，"
+    "签到时段、人数、预约不符也记录（结果中的 `warnings` 列出被跳过的检查）；"
+    "签名、有效期和学生身份仍须有效。",
+    responses=problem_responses(ActivityNotFound, BatchTooLarge),
+)
+def offline_scan_upload(
+    activity_id: int,
+    data: OfflineBatch,
+    actor: Organiser,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> BatchResult:
+    return _batch(
+        checkin_service.offline_batch(
+            session,
+            settings=settings,
+            actor=actor,
+            activity_id=activity_id,
+            data=data,
+            now=clock.now(),
+        )
+    )
+
+
+# --- lists -------------------------------------------------------------------------------------
+
+DayQuery = Annotated[date | None, Query(description="日期（北京时间）")]
+StatusQuery = Annotated[
+    str | None, Query(pattern="^(open|closed)$", description="`open` 未签退，`closed` 已签退")
+]
+SourceQuery = Annotated[ScanSource | None, Query(description="签到方式")]
+
+
+@router.get(
+    "/activities/{activity_id}/checkins",
+    name="attendee-list",
+    summary="活动的到场学生（组织方）",
+    responses=problem_responses(ActivityNotFound),
+)
+def attendee_list(
+    activity_id: int,
+    actor: Organiser,
+    session: SessionDep,
+    page: PageDep,
+    day: DayQuery = None,
+    status: StatusQuery = None,
+    source: SourceQuery = None,
+) -> AttendeePage:
+    rows, total, counts = checkin_service.list_attendees(
+        session,
+        actor=actor,
+        activity_id=activity_id,
+        day=day,
+        status=status,
+        source=source.value if source else None,
+        page=page,
+    )
+    schools = checkin_service.school_names(session, {s.school_id for _c, s in rows})
+    masked = actor.role in VENUE_ROLES
+    return AttendeePage(
+        counts=AttendeeCounts(**counts),
+        total=total,
+        items=[
+            AttendeeRead(
+                check_in_id=c.id or 0,
+                student_id=s.id or 0,
+                student_name=mask_name(s.name) if masked else s.name,
+                school_name=schools.get(s.school_id, ""),
+                grade=s.grade,
+                class_name=s.class_name,
+                day=c.day,
+                source=c.source,  # type: ignore[arg-type]
+                entered_at=c.entered_at,
+                exited_at=c.exited_at,
+                closed_by=c.closed_by,  # type: ignore[arg-type]
+                minutes=c.minutes,
+            )
+            for c, s in rows
+        ],
+    )
+
+
+@router.get(
+    "/activities/{activity_id}/checkins.csv",
+    name="attendee-export",
+    summary="导出到场学生（CSV）",
+    description="每次到访一行，含签到与签退时间（北京时间）、方式和时长；UTF-8 带 BOM。"
+    "导出记入审计日志。",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+        **problem_responses(ActivityNotFound),
+    },
+)
+def attendee_export(
+    activity_id: int,
+    actor: Organiser,
+    session: SessionDep,
+    clock: ClockDep,
+    day: DayQuery = None,
+) -> StreamingResponse:
+    header, rows = checkin_service.attendee_export(
+        session, actor=actor, activity_id=activity_id, day=day, now=clock.now()
+    )
+    return StreamingResponse(
+        csv_chunks(header, rows),
+        media_type=CSV_MEDIA_TYPE,
+        headers={**attachment(f"到场学生-{activity_id}.csv"), "X-Row-Count": str(len(rows))},
+    )
+
+
+@router.get(
+    "/activities/{activity_id}/scan-events",
+    name="scan-event-list",
+    summary="扫码记录（可只看被拒绝的）",
+    description="每一次扫码尝试，含被拒绝的原因代码，便于场馆复核代签、异地签到。",
+    responses=problem_responses(ActivityNotFound),
+)
+def scan_event_list(
+    activity_id: int,
+    actor: Organiser,
+    session: SessionDep,
+    page: PageDep,
+    result: Annotated[ScanResult | None, Query(description="`refused` 只看被拒绝的")] = None,
+) -> ScanEventPage:
+    rows, total = checkin_service.list_scan_events(
+        session, actor=actor, activity_id=activity_id, result=result, page=page
+    )
+    masked = actor.role in VENUE_ROLES
+    return ScanEventPage(
+        total=total,
+        items=[
+            ScanEventRead(
+                id=e.id or 0,
+                server_time=e.server_time,
+                scan_time=e.scan_time,
+                direction=e.direction,  # type: ignore[arg-type]
+                source=e.source,  # type: ignore[arg-type]
+                result=e.result,  # type: ignore[arg-type]
+                reason=e.reason,
+                student_name=(mask_name(n) if masked else n) if n else None,
+                distance_m=e.distance_m,
+                forced=e.forced,
+            )
+            for e, n in rows
+        ],
+    )
+
+
+@router.patch(
+    "/checkins/{check_in_id}",
+    name="checkin-correct",
+    summary="更正到访时间或时长（组织方，须填原因）",
+    responses=problem_responses(CheckInNotFound, CorrectionInvalid),
+)
+def checkin_correct(
+    check_in_id: int,
+    data: CheckInCorrection,
+    actor: Organiser,
+    session: SessionDep,
+    clock: ClockDep,
+) -> CheckInRead:
+    check_in = checkin_service.correct(
+        session, actor=actor, check_in_id=check_in_id, data=data, now=clock.now()
+    )
+    return _read(check_in, checkin_service.activity_title(session, check_in.activity_id))

@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from scipass.checkin.models import ClosedBy, CodeKind, Direction, ScanResult, ScanSource
+
+MAX_BATCH = 1000
+
+
+class Location(BaseModel):
+    """What ``wx.getLocation({type: 'gcj02'})`` answered."""
+
+    latitude: float = Field(ge=-90, le=90, description="GCJ-02 纬度")
+    longitude: float = Field(ge=-180, le=180, description="GCJ-02 经度")
+    accuracy: float = Field(ge=0, le=100_000, description="定位精度（米）")
+
+
+class CheckInCreate(BaseModel):
+    code: str = Field(
+        min_length=3,
+        max_length=400,
+        description="扫到的内容：普通链接二维码的完整链接（小程序 `q` 参数）、码内容，"
+        "或小程序码的 `scene`（`c=XXXXXXXX`）",
+        examples=["HTTPS://SCIPASS.EXAMPLE.CN/C/R.7KQ2M9AB.CVTUGR.K1.KGL5MB75Y6XT2LTE"],
+    )
+    direction: Direction = Field(default=Direction.entry, description="`entry` 签到，`exit` 签退")
+    scan_time: int | None = Field(
+        default=None,
+        ge=0,
+        description="扫码时间（UNIX 秒，小程序 `scancode_time`）；只作记录，判断以服务器时间为准",
+    )
+    location: Location | None = Field(
+        default=None, description="位置（需要监护人同意“位置”用途）；活动开启地理围栏时必填"
+    )
+
+
+class CheckInRead(BaseModel):
+    id: int
+    activity_id: int
+    activity_title: str
+    student_id: int
+    day: date
+    source: ScanSource
+    entered_at: datetime
+    exited_at: datetime | None
+    closed_by: ClosedBy | None
+    minutes: int | None = Field(description="计入的时长（分钟）；未签退时为空")
+    record_id: int | None = Field(description="对应的写实记录")
+    duplicate: bool = Field(
+        default=False, description="true：此前已签到（或已签退），返回的是已有记录"
+    )
+
+
+class CheckInPage(BaseModel):
+    items: list[CheckInRead]
+    total: int
+
+
+class CodeCreate(BaseModel):
+    kind: CodeKind = Field(description="`static` 可打印的海报码；`rotating` 大屏动态码")
+    valid_until: AwareDatetime | None = Field(
+        default=None, description="提前失效的时间；不设则在活动签到时段内有效"
+    )
+    step_seconds: int | None = Field(
+        default=None, ge=10, le=120, description="动态码换码间隔（秒），默认 20"
+    )
+
+
+class ActivityCodeRead(BaseModel):
+    id: int
+    activity_id: int
+    kind: CodeKind
+    short_id: str
+    payload: str = Field(description="码内容；动态码为当前这一步的")
+    link: str = Field(description="二维码中的链接")
+    scene: str = Field(description="小程序码的 scene")
+    step_seconds: int | None
+    valid_until: datetime | None
+    revoked_at: datetime | None
+    revoke_reason: str
+    created_at: datetime
+    kiosk_url: str | None = Field(
+        default=None, description="动态码的大屏页面（含大屏令牌，请勿外传）"
+    )
+
+
+class RevokeCode(BaseModel):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class PersonalCodeRead(BaseModel):
+    payload: str = Field(description="个人码内容（Ed25519 签名），由工作人员扫描")
+    expires_at: datetime
+    key_id: str
+
+
+class PersonalCard(BaseModel):
+    valid_days: int = Field(default=90, ge=1, le=366, description="打印卡片的有效天数")
+
+
+class PublicKeyRead(BaseModel):
+    key_id: str
+    algorithm: str = Field(examples=["Ed25519"])
+    public_key: str = Field(description="32 字节原始公钥，base64url（无填充）")
+    active: bool = Field(description="当前用于签发的密钥")
+
+
+class PublicKeys(BaseModel):
+    format: str = Field(
+        description="个人码格式：`P.<KID>.<base32(载荷 ‖ 签名)>`；载荷 15 字节："
+        "版本(1) ‖ 学生编号(4，大端) ‖ 过期时间 UNIX 秒(4) ‖ 随机数(6)；签名为 Ed25519，64 字节"
+    )
+    keys: list[PublicKeyRead]
+
+
+class StaffScan(BaseModel):
+    code: str = Field(min_length=10, max_length=400, description="学生个人码内容")
+    direction: Direction = Direction.entry
+    nonce: str = Field(min_length=8, max_length=64, description="设备为这次扫码生成的随机编号")
+
+
+class GroupCheckIn(BaseModel):
+    student_ids: list[int] = Field(
+        min_length=1, max_length=500, description="到场的学生（须是该团体预约的成员）"
+    )
+    direction: Direction = Direction.entry
+    nonce: str = Field(min_length=8, max_length=64, description="这次提交的随机编号，重试时不变")
+
+
+class OfflineScan(BaseModel):
+    nonce: str = Field(min_length=8, max_length=64, description="设备为每次扫码生成的随机编号")
+    code: str = Field(min_length=10, max_length=400, description="学生个人码内容")
+    scan_time: AwareDatetime = Field(description="离线扫码发生的时间（设备时间）")
+    direction: Direction = Direction.entry
+    force: bool = Field(
+        default=False,
+        description="扫码已在现场发生：即使签到时段、人数或预约不符也记录（签名与身份仍须有效）",
+    )
+
+
+class OfflineBatch(BaseModel):
+    device: str = Field(default="", max_length=64, description="设备编号（可选）")
+    items: list[OfflineScan] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ItemResult(BaseModel):
+    key: str = Field(description="条目：离线上传为 nonce，团体签到为学生编号")
+    result: ScanResult
+    code: str | None = Field(default=None, description="拒绝时的错误代码")
+    message: str | None = None
+    check_in_id: int | None = None
+    warnings: list[str] = Field(default_factory=list, description="`force` 放行时被跳过的检查")
+
+
+class BatchResult(BaseModel):
+    accepted: int
+    duplicate: int
+    refused: int
+    items: list[ItemResult]
+
+
+class AttendeeRead(BaseModel):
+    check_in_id: int
+    student_id: int
+    student_name: str = Field(description="场馆看到的是打码后的姓名")
+    school_name: str
+    grade: int
+    class_name: str
+    day: date
+    source: ScanSource
+    entered_at: datetime
+    exited_at: datetime | None
+    closed_by: ClosedBy | None
+    minutes: int | None
+
+
+class AttendeeCounts(BaseModel):
+    total: int
+    open: int = Field(description="已签到未签退")
+    closed: int
+    auto_closed: int
+
+
+class AttendeePage(BaseModel):
+    counts: AttendeeCounts
+    items: list[AttendeeRead]
+    total: int
+
+
+class ScanEventRead(BaseModel):
+    id: int
+    server_time: datetime
+    scan_time: datetime | None
+    direction: Direction
+    source: ScanSource
+    result: ScanResult
+    reason: str
+    student_name: str | None
+    distance_m: int | None
+    forced: bool
+
+
+class ScanEventPage(BaseModel):
+    items: list[ScanEventRead]
+    total: int
+
+
+class CheckInCorrection(BaseModel):
+    entered_at: AwareDatetime | None = None
+    exited_at: AwareDatetime | None = None
+    minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    reason: str = Field(min_length=2, max_length=200, description="更正原因（必填，记入审计）")

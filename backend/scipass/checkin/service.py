@@ -1,0 +1,1443 @@
+"""Check-in: a scan becomes a visit (:class:`CheckIn`), a scan event and a pending record.
+
+The checks run in the order DESIGN.md lists them, each refusal with its own code; a refused
+scan is stored as a :class:`ScanEvent` all the same. Whatever the retries, the database keeps
+one visit per student, activity and day (``INSERT … ON CONFLICT DO NOTHING`` on its unique
+key), one record per visit (the records service's unique source key) and one event per
+``(operator, nonce)``; a scan that finds its visit already there answers with it.
+
+Codes and their activities are read through a small per-process cache (a few seconds), which
+keeps the hot path to the writes it must make; revoking a code clears this process's cache at
+once, other processes within ``CACHE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import case, func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from scipass.activity import service as activity_service
+from scipass.activity.models import Activity, ActivityStatus, Admission, AutoCloseCredit
+from scipass.audit import service as audit_service
+from scipass.checkin import codes, render
+from scipass.checkin.errors import (
+    REFUSAL_BY_CODE,
+    ActivityCodeNotFound,
+    CheckInNotFound,
+    CodeExpired,
+    CodeInvalid,
+    CodeKindInvalid,
+    CodeRevoked,
+    CorrectionInvalid,
+    Ineligible,
+    KioskTokenInvalid,
+    LocationInaccurate,
+    LocationRequired,
+    NotCheckedIn,
+    NotRegistered,
+    NotStarted,
+    OutOfGeofence,
+    ReplayedNonce,
+    ScanCapacityFull,
+    ScanConsentRequired,
+    ScanRateLimited,
+    ScanRefused,
+    ScanTimeInvalid,
+    StudentUnbound,
+    WindowClosed,
+)
+from scipass.checkin.models import (
+    ActivityCode,
+    CheckIn,
+    ClosedBy,
+    CodeKind,
+    Direction,
+    ScanEvent,
+    ScanResult,
+    ScanSource,
+)
+from scipass.checkin.schemas import (
+    CheckInCorrection,
+    CheckInCreate,
+    CodeCreate,
+    GroupCheckIn,
+    ItemResult,
+    OfflineBatch,
+    OfflineScan,
+    StaffScan,
+)
+from scipass.consent import service as consent_service
+from scipass.consent.models import Purpose
+from scipass.core.auth import SCHOOL_ROLES, Principal, Role
+from scipass.core.clock import SHANGHAI, day_bounds, local_date
+from scipass.core.config import Settings
+from scipass.core.db import flush_unique
+from scipass.core.errors import Conflict
+from scipass.core.pagination import PageParams, count_rows
+from scipass.org.models import School, decode_stages
+from scipass.record import exports as record_exports
+from scipass.record import service as record_service
+from scipass.record.models import RecordSource
+from scipass.reservation import service as reservation_service
+from scipass.reservation.service import mask_name
+from scipass.roster.errors import StudentNotFound
+from scipass.roster.models import Student
+
+CACHE_SECONDS = 5.0
+EXIT_GRACE = timedelta(minutes=30)  # exit scans are taken this long after the end
+FUTURE_TOLERANCE = timedelta(minutes=2)  # device clocks run ahead a little
+MAX_OFFLINE_AGE = timedelta(days=7)
+EARTH_RADIUS_M = 6_371_008.8
+
+
+# --- snapshots and the cache --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityView:
+    """What a scan needs of an activity, copied out of the session (safe to share)."""
+
+    id: int
+    title: str
+    venue_id: int | None
+    school_id: int | None
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    opens_at: datetime
+    closes_at: datetime
+    stages: frozenset[str]
+    admission: str
+    capacity: int | None
+    longitude: float | None
+    latitude: float | None
+    radius_m: int | None
+    max_accuracy_m: int
+    minutes_unit: int
+    daily_cap_minutes: int
+    auto_close_credit: str
+    credited_minutes: int
+    facts: record_service.RecordFacts
+
+    @classmethod
+    def of(cls, session: Session, activity: Activity) -> ActivityView:
+        closes = (
+            activity.starts_at + timedelta(minutes=activity.checkin_closes_minutes)
+            if activity.checkin_closes_minutes is not None
+            else activity.ends_at
+        )
+        return cls(
+            id=activity.id or 0,
+            title=activity.title,
+            venue_id=activity.venue_id,
+            school_id=activity.school_id,
+            status=activity.status,
+            starts_at=activity.starts_at,
+            ends_at=activity.ends_at,
+            opens_at=activity.starts_at - timedelta(minutes=activity.checkin_opens_minutes),
+            closes_at=min(closes, activity.ends_at),
+            stages=frozenset(s.value for s in decode_stages(activity.stages)),
+            admission=activity.admission,
+            capacity=activity.capacity,
+            longitude=activity.longitude,
+            latitude=activity.latitude,
+            radius_m=activity.geofence_radius_m,
+            max_accuracy_m=activity.geofence_max_accuracy_m,
+            minutes_unit=activity.minutes_unit,
+            daily_cap_minutes=activity.daily_cap_minutes,
+            auto_close_credit=activity.auto_close_credit,
+            credited_minutes=activity.credited_minutes,
+            facts=record_service.facts_for_activity(session, activity),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CodeView:
+    id: int
+    activity_id: int
+    kind: str
+    short_id: str
+    step_seconds: int
+    valid_until: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass
+class ScanCache:
+    """Codes and activities by short id for a few seconds, and scan counts per operator.
+
+    One per app (``app.state.checkin_cache``): the rate counts are per process, which is the
+    point of keeping them out of the database on the hot path."""
+
+    seconds: float = CACHE_SECONDS
+    _targets: dict[str, tuple[float, CodeView, ActivityView]] = field(default_factory=dict)
+    _counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def target(self, session: Session, short_id: str) -> tuple[CodeView, ActivityView] | None:
+        hit = self._targets.get(short_id)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1], hit[2]
+        code = session.exec(select(ActivityCode).where(ActivityCode.short_id == short_id)).first()
+        if code is None:
+            return None
+        activity = session.get(Activity, code.activity_id)
+        assert activity is not None
+        found = (_code_view(code), ActivityView.of(session, activity))
+        self._targets[short_id] = (time.monotonic() + self.seconds, *found)
+        return found
+
+    def forget(self) -> None:
+        self._targets.clear()
+
+    def count(self, operator: str, now: datetime) -> int:
+        """Count one scan of ``operator`` in the current minute; the count so far."""
+        minute = int(now.timestamp()) // 60
+        with self._lock:
+            seen_minute, seen = self._counts.get(operator, (minute, 0))
+            seen = seen + 1 if seen_minute == minute else 1
+            self._counts[operator] = (minute, seen)
+            if len(self._counts) > 100_000:  # a new minute: drop the old ones
+                self._counts = {k: v for k, v in self._counts.items() if v[0] == minute}
+            return seen
+
+
+def _code_view(code: ActivityCode) -> CodeView:
+    return CodeView(
+        id=code.id or 0,
+        activity_id=code.activity_id,
+        kind=code.kind,
+        short_id=code.short_id,
+        step_seconds=code.step_seconds,
+        valid_until=code.valid_until,
+        revoked_at=code.revoked_at,
+    )
+
+
+# --- rules ------------------------------------------------------------------------------------
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine); GCJ-02 points are compared as they come."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def credited_minutes(activity: ActivityView, entered_at: datetime, exited_at: datetime) -> int:
+    """The overlap of the visit with the activity, rounded down to the unit, capped per day."""
+    start, end = max(entered_at, activity.starts_at), min(exited_at, activity.ends_at)
+    minutes = max(0, int((end - start).total_seconds() // 60))
+    minutes -= minutes % activity.minutes_unit
+    return min(minutes, activity.daily_cap_minutes)
+
+
+def visit_close_at(activity: ActivityView, day: date) -> datetime:
+    """When a visit left open is closed: the activity's end, or the end of the visit's day."""
+    return min(activity.ends_at, day_bounds(day)[1])
+
+
+def _judge_window(activity: ActivityView, direction: Direction, at: datetime) -> None:
+    if activity.status == ActivityStatus.cancelled:
+        raise CodeRevoked("活动已取消", "The activity was cancelled")
+    if activity.status == ActivityStatus.draft or at < activity.opens_at:
+        raise NotStarted(
+            f"签到将于开始前 {int((activity.starts_at - activity.opens_at).total_seconds() // 60)}"
+            " 分钟开放",
+            "Check-in opens shortly before the start",
+            opens_at=activity.opens_at.isoformat(),
+        )
+    closes = activity.ends_at + EXIT_GRACE if direction is Direction.exit else activity.closes_at
+    if activity.status == ActivityStatus.finished or at > closes:
+        raise WindowClosed(closes_at=closes.isoformat())
+
+
+def _judge_student(
+    session: Session,
+    activity: ActivityView,
+    student: Student | None,
+    *,
+    today: date,
+    day: date,
+    skip_registration: bool = False,
+) -> Student:
+    if student is None:
+        raise StudentUnbound()
+    if not consent_service.has_consent(
+        session, student=student, purpose=Purpose.participation_record, today=today
+    ):
+        raise ScanConsentRequired(purpose=Purpose.participation_record.value)
+    if activity.stages and student.stage not in activity.stages:
+        raise Ineligible(stages=sorted(activity.stages))
+    if not skip_registration and activity.admission != Admission.open:
+        raise_unless_registered(session, activity, student, day)
+    return student
+
+
+def raise_unless_registered(
+    session: Session, activity: ActivityView, student: Student, day: date
+) -> None:
+    target = session.get(Activity, activity.id)
+    assert target is not None
+    if not reservation_service.holds_place(
+        session, student_id=student.id or 0, activity=target, day=day
+    ):
+        raise NotRegistered(admission=activity.admission)
+
+
+def _judge_capacity(
+    activity: ActivityView, session: Session, student: Student, day: date
+) -> None:
+    """Refuse a newcomer once the places are taken (the conditional update in :func:`_enter`
+    decides under concurrency); a student already in is a duplicate, not a newcomer."""
+    if activity.capacity is None:
+        return
+    taken = session.exec(select(Activity.checked_in).where(Activity.id == activity.id)).one()
+    if taken < activity.capacity:
+        return
+    inside = session.exec(
+        select(CheckIn.id).where(
+            CheckIn.activity_id == activity.id,
+            CheckIn.student_id == student.id,
+            CheckIn.day == day,
+        )
+    ).first()
+    if inside is None:
+        raise ScanCapacityFull(capacity=activity.capacity)
+
+
+def _judge_location(
+    session: Session,
+    activity: ActivityView,
+    student: Student,
+    location: Any,
+    today: date,
+) -> tuple[Any, int | None]:
+    """The location to keep (None without consent) and its distance from the activity."""
+    allowed = consent_service.has_consent(
+        session, student=student, purpose=Purpose.location, today=today
+    )
+    kept = location if allowed else None
+    if activity.radius_m is None or activity.latitude is None or activity.longitude is None:
+        return kept, None
+    if kept is None:
+        raise LocationRequired(consent=allowed)
+    if kept.accuracy > activity.max_accuracy_m:
+        raise LocationInaccurate(accuracy_m=kept.accuracy, max_accuracy_m=activity.max_accuracy_m)
+    distance = distance_m(kept.latitude, kept.longitude, activity.latitude, activity.longitude)
+    if distance > activity.radius_m:
+        raise OutOfGeofence(
+            f"你距离活动地点约 {round(distance)} 米，签到范围为 {activity.radius_m} 米",
+            f"You are about {round(distance)} m away; the radius is {activity.radius_m} m",
+            distance_m=round(distance),
+            radius_m=activity.radius_m,
+        )
+    return kept, round(distance)
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def _insert(session: Session, table: Any, values: dict[str, Any], conflict: list[str]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id; None when the unique key was taken."""
+    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        module.insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=conflict)
+        .returning(table.__table__.c.id)
+    )
+    return session.execute(statement).scalar_one_or_none()
+
+
+@dataclass(slots=True)
+class Scan:
+    """One scan attempt as it arrived; becomes its :class:`ScanEvent`."""
+
+    source: ScanSource
+    operator: str
+    direction: Direction
+    fingerprint: str
+    now: datetime
+    nonce: str | None = None
+    at: datetime | None = None  # when it happened, if not now (an offline scan)
+    scan_time: datetime | None = None
+    forced: bool = False
+    activity_id: int | None = None
+    code_id: int | None = None
+    student_id: int | None = None
+    school_id: int | None = None
+    location: Any = None
+    distance: int | None = None
+
+    @property
+    def happened_at(self) -> datetime:
+        return self.at or self.now
+
+    def store(self, session: Session, result: ScanResult, reason: str, check_in_id: int | None):
+        values = {
+            "activity_id": self.activity_id,
+            "code_id": self.code_id,
+            "student_id": self.student_id,
+            "school_id": self.school_id,
+            "check_in_id": check_in_id,
+            "direction": self.direction.value,
+            "source": self.source.value,
+            "operator": self.operator,
+            "nonce": self.nonce,
+            "fingerprint": self.fingerprint,
+            "server_time": self.now,
+            "scan_time": self.scan_time,
+            "forced": self.forced,
+            "latitude": self.location.latitude if self.location else None,
+            "longitude": self.location.longitude if self.location else None,
+            "accuracy_m": self.location.accuracy if self.location else None,
+            "distance_m": self.distance,
+            "result": result.value,
+            "reason": reason,
+        }
+        _insert(session, ScanEvent, values, ["operator", "nonce"])
+
+
+def fingerprint(*parts: object) -> str:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    check_in: CheckIn
+    created: bool  # a new visit, or this scan closed it
+
+    @property
+    def result(self) -> ScanResult:
+        return ScanResult.accepted if self.created else ScanResult.duplicate
+
+
+def _earlier(session: Session, scan: Scan) -> ScanEvent | None:
+    if scan.nonce is None:
+        return None
+    return session.exec(
+        select(ScanEvent).where(ScanEvent.operator == scan.operator, ScanEvent.nonce == scan.nonce)
+    ).first()
+
+
+def _replay(session: Session, earlier: ScanEvent) -> Outcome:
+    """The first answer to a scan sent again with the same nonce."""
+    if earlier.result == ScanResult.refused:
+        raise REFUSAL_BY_CODE.get(earlier.reason, CodeInvalid)()
+    check_in = session.get(CheckIn, earlier.check_in_id)
+    assert check_in is not None
+    return Outcome(check_in, created=False)
+
+
+def _enter(
+    session: Session,
+    activity: ActivityView,
+    student: Student,
+    scan: Scan,
+    actor: Principal | None,
+    *,
+    skip_capacity: bool = False,
+) -> Outcome:
+    at = scan.happened_at
+    day = local_date(at)
+    values = {
+        "activity_id": activity.id,
+        "student_id": student.id,
+        "school_id": student.school_id,
+        "day": day,
+        "source": scan.source.value,
+        "code_id": scan.code_id,
+        "entered_at": at,
+        "operator": scan.operator,
+        "created_at": scan.now,
+        "updated_at": scan.now,
+    }
+    capped = activity.capacity is not None and not skip_capacity
+    if capped:
+        with session.begin_nested() as savepoint:
+            new_id = _insert(session, CheckIn, values, ["activity_id", "student_id", "day"])
+            if new_id is not None and not _take_place(session, activity):
+                savepoint.rollback()
+                raise ScanCapacityFull(capacity=activity.capacity)
+    else:
+        new_id = _insert(session, CheckIn, values, ["activity_id", "student_id", "day"])
+    if new_id is None:
+        existing = session.exec(
+            select(CheckIn).where(
+                CheckIn.activity_id == activity.id,
+                CheckIn.student_id == student.id,
+                CheckIn.day == day,
+            )
+        ).one()
+        return Outcome(existing, created=False)
+    facts = replace(activity.facts, started_at=at, ended_at=at, minutes=0)
+    record, _ = record_service.append_record(
+        session,
+        student=student,
+        source=RecordSource.checkin,
+        source_ref=str(new_id),
+        facts=facts,
+        actor=actor,
+        now=scan.now,
+    )
+    session.execute(
+        update(CheckIn)
+        .where(col(CheckIn.id) == new_id)
+        .values(record_id=record.id)
+        .execution_options(synchronize_session=False)
+    )
+    check_in = session.get(CheckIn, new_id)
+    assert check_in is not None
+    session.refresh(check_in)
+    return Outcome(check_in, created=True)
+
+
+def _take_place(session: Session, activity: ActivityView) -> bool:
+    result = session.execute(
+        update(Activity)
+        .where(col(Activity.id) == activity.id, col(Activity.checked_in) < col(Activity.capacity))
+        .values(checked_in=col(Activity.checked_in) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _exit(
+    session: Session,
+    activity: ActivityView,
+    student: Student,
+    scan: Scan,
+    actor: Principal | None,
+) -> Outcome:
+    at = scan.happened_at
+    check_in = session.exec(
+        select(CheckIn).where(
+            CheckIn.activity_id == activity.id,
+            CheckIn.student_id == student.id,
+            CheckIn.day == local_date(at),
+        )
+    ).first()
+    if check_in is None:
+        raise NotCheckedIn()
+    if check_in.exited_at is not None:
+        return Outcome(check_in, created=False)
+    exited_at = max(at, check_in.entered_at)
+    closed = close_visit(
+        session,
+        check_in,
+        activity,
+        exited_at=exited_at,
+        minutes=credited_minutes(activity, check_in.entered_at, exited_at),
+        closed_by=ClosedBy.exit_scan,
+        actor=actor,
+        now=scan.now,
+    )
+    session.refresh(check_in)
+    return Outcome(check_in, created=closed)
+
+
+def close_visit(
+    session: Session,
+    check_in: CheckIn,
+    activity: ActivityView,
+    *,
+    exited_at: datetime,
+    minutes: int,
+    closed_by: ClosedBy,
+    actor: Principal | None,
+    now: datetime,
+) -> bool:
+    """Close an open visit (a conditional update: only one closer wins) and carry its
+    duration onto the record while the record can still change."""
+    result = session.execute(
+        update(CheckIn)
+        .where(col(CheckIn.id) == check_in.id, col(CheckIn.exited_at).is_(None))
+        .values(exited_at=exited_at, minutes=minutes, closed_by=closed_by.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    if check_in.record_id is not None:
+        record_service.set_visit_time(
+            session,
+            record_id=check_in.record_id,
+            started_at=check_in.entered_at,
+            ended_at=exited_at,
+            minutes=minutes,
+            actor=actor,
+            now=now,
+            note={
+                ClosedBy.exit_scan: "签退",
+                ClosedBy.auto_closed: "活动结束，未签退自动关闭",
+                ClosedBy.staff: "工作人员更正",
+            }[closed_by],
+        )
+    return True
+
+
+def _run(
+    session: Session,
+    scan: Scan,
+    judge: Callable[[], tuple[ActivityView, Student]],
+    actor: Principal | None,
+    *,
+    skip_capacity: bool = False,
+) -> Outcome:
+    """Judge a scan, apply it and store its event; a refusal stores its event and raises."""
+    try:
+        activity, student = judge()
+        if scan.direction is Direction.exit:
+            outcome = _exit(session, activity, student, scan, actor)
+        else:
+            outcome = _enter(session, activity, student, scan, actor, skip_capacity=skip_capacity)
+    except ScanRefused as refusal:
+        scan.store(session, ScanResult.refused, refusal.code, None)
+        raise
+    scan.store(session, outcome.result, "", outcome.check_in.id)
+    return outcome
+
+
+def _bound_student(session: Session, actor: Principal) -> Student | None:
+    if actor.role is not Role.student or actor.student_id is None:
+        return None
+    student = session.get(Student, actor.student_id)
+    if student is None or student.wechat_user_id != actor.wechat_user_id:
+        return None
+    return student
+
+
+# --- self-scan -------------------------------------------------------------------------------
+
+
+def self_scan(
+    session: Session,
+    *,
+    settings: Settings,
+    cache: ScanCache,
+    actor: Principal,
+    data: CheckInCreate,
+    nonce: str,
+    now: datetime,
+) -> Outcome:
+    """A student scanned a venue's code (``POST /checkins``)."""
+    scan = Scan(
+        source=ScanSource.self_scan,
+        operator=actor.subject,
+        direction=data.direction,
+        fingerprint=fingerprint(actor.subject, data.direction.value, data.code.strip().upper()),
+        now=now,
+        nonce=nonce,
+        scan_time=(
+            datetime.fromtimestamp(data.scan_time, tz=now.tzinfo)
+            if data.scan_time is not None and data.scan_time < 2**32
+            else None
+        ),
+        student_id=actor.student_id,
+        school_id=actor.school_id,
+    )
+    attempts = cache.count(actor.subject, now)
+    earlier = _earlier(session, scan)
+    if earlier is not None and earlier.fingerprint == scan.fingerprint:
+        return _replay(session, earlier)
+    if earlier is not None:
+        scan.nonce = None  # the nonce belongs to the earlier scan; keep this one's event too
+
+    def judge() -> tuple[ActivityView, Student]:
+        code, activity = _resolve(session, settings, cache, data.code, now)
+        scan.activity_id, scan.code_id = activity.id, code.id
+        _judge_window(activity, data.direction, now)
+        student = _bound_student(session, actor)
+        today = local_date(now)
+        _judge_student(session, activity, student, today=today, day=today)
+        assert student is not None
+        if data.direction is Direction.entry:
+            _judge_capacity(activity, session, student, today)
+            scan.location, scan.distance = _judge_location(
+                session, activity, student, data.location, today
+            )
+        if earlier is not None:
+            raise ReplayedNonce()
+        if attempts > settings.scan_rate_per_minute:
+            raise ScanRateLimited(retry_after=60)
+        return activity, student
+
+    return _run(session, scan, judge, actor)
+
+
+def _resolve(
+    session: Session, settings: Settings, cache: ScanCache, text: str, now: datetime
+) -> tuple[CodeView, ActivityView]:
+    """The code a student scanned, checked for signature, expiry and revocation."""
+    try:
+        parsed = codes.parse_venue_code(settings.code_keyring, text)
+    except codes.CodeRejected:
+        raise CodeInvalid() from None
+    found = cache.target(session, parsed.short_id)
+    if found is None:
+        raise CodeInvalid()
+    code, activity = found
+    rotating = code.kind == CodeKind.rotating
+    if rotating != (parsed.step is not None) or (rotating and not parsed.signed):
+        raise CodeInvalid()
+    if parsed.step is not None:
+        current = codes.rotating_step(now, code.step_seconds)
+        if not 0 <= current - parsed.step <= settings.rotating_margin_steps:
+            raise CodeExpired()
+    if code.valid_until is not None and now > code.valid_until:
+        raise CodeExpired()
+    if code.revoked_at is not None:
+        raise CodeRevoked()
+    return code, activity
+
+
+# --- staff scans, groups, offline batches -------------------------------------------------------
+
+
+def organised_activity(session: Session, *, actor: Principal, activity_id: int) -> Activity:
+    """An activity the caller's organisation runs (venue staff, or school staff for a school
+    activity); 404 otherwise."""
+    return activity_service.managed_activity(session, actor=actor, activity_id=activity_id)
+
+
+def _personal(settings: Settings, text: str) -> codes.PersonalCode:
+    try:
+        return codes.parse_personal_code(
+            codes.personal_keys(settings.personal_code_keys.get_secret_value()), text
+        )
+    except codes.CodeRejected:
+        raise CodeInvalid("无效的个人码", "This is not a valid personal code") from None
+
+
+def staff_scan(
+    session: Session,
+    *,
+    settings: Settings,
+    actor: Principal,
+    activity_id: int,
+    data: StaffScan,
+    now: datetime,
+) -> Outcome:
+    """Staff of the organiser scanned a student's personal code at the door."""
+    activity = ActivityView.of(
+        session, organised_activity(session, actor=actor, activity_id=activity_id)
+    )
+    scan = Scan(
+        source=ScanSource.staff_scan,
+        operator=actor.subject,
+        direction=data.direction,
+        fingerprint=fingerprint(activity.id, data.direction.value, data.code.strip().upper()),
+        now=now,
+        nonce=data.nonce,
+        activity_id=activity.id,
+    )
+    earlier = _earlier(session, scan)
+    if earlier is not None and earlier.fingerprint == scan.fingerprint:
+        return _replay(session, earlier)
+    if earlier is not None:
+        scan.nonce = None
+
+    def judge() -> tuple[ActivityView, Student]:
+        personal = _personal(settings, data.code)
+        student = session.get(Student, personal.student_id)
+        if student is not None:
+            scan.student_id, scan.school_id = student.id, student.school_id
+        if personal.expires_at < now:
+            raise CodeExpired("个人码已过期，请学生刷新后再扫", "The personal code has expired")
+        _judge_window(activity, data.direction, now)
+        today = local_date(now)
+        _judge_student(session, activity, student, today=today, day=today)
+        assert student is not None
+        if data.direction is Direction.entry:
+            _judge_capacity(activity, session, student, today)
+        if earlier is not None:
+            raise ReplayedNonce()
+        return activity, student
+
+    return _run(session, scan, judge, actor)
+
+
+def group_checkin(
+    session: Session, *, actor: Principal, reservation_id: int, data: GroupCheckIn, now: datetime
+) -> list[ItemResult]:
+    """A teacher checks in the pupils of a group reservation who are present. Each pupil gets
+    their own result; a pupil who is not in the group is refused (``not_registered``)."""
+    _reservation, slot, members = reservation_service.group_for_checkin(
+        session, actor=actor, reservation_id=reservation_id
+    )
+    if slot.activity_id is None:
+        raise Conflict(
+            "该预约不是某个活动的时段，请由场馆扫码签到",
+            "This reservation is not for an activity; the venue checks the class in",
+        )
+    activity_row = session.get(Activity, slot.activity_id)
+    assert activity_row is not None
+    activity = ActivityView.of(session, activity_row)
+    results: list[ItemResult] = []
+    for student_id in dict.fromkeys(data.student_ids):
+        scan = Scan(
+            source=ScanSource.group,
+            operator=actor.subject,
+            direction=data.direction,
+            fingerprint=fingerprint(reservation_id, student_id, data.direction.value),
+            now=now,
+            nonce=f"{data.nonce}:{student_id}"[:64],
+            activity_id=activity.id,
+        )
+
+        def judge(student_id: int = student_id, scan: Scan = scan) -> tuple[ActivityView, Student]:
+            student = session.get(Student, student_id)
+            if student is not None and student.school_id == actor.school_id:
+                scan.student_id, scan.school_id = student.id, student.school_id
+            _judge_window(activity, scan.direction, now)
+            if student is None or student_id not in members:
+                raise NotRegistered(
+                    "该学生不在这个团体预约中", "This student is not in the group reservation"
+                )
+            today = local_date(now)
+            _judge_student(session, activity, student, today=today, day=today)
+            return activity, student
+
+        results.append(_item(session, scan, judge, actor, key=str(student_id)))
+    return results
+
+
+def _item(
+    session: Session,
+    scan: Scan,
+    judge: Callable[[], tuple[ActivityView, Student]],
+    actor: Principal,
+    *,
+    key: str,
+    skip_capacity: bool = False,
+    warnings: Sequence[str] = (),
+) -> ItemResult:
+    """One item of a batch: its own savepoint, its own result."""
+    earlier = _earlier(session, scan)
+    if earlier is not None:
+        if earlier.fingerprint != scan.fingerprint:
+            refusal = ReplayedNonce()
+            scan.nonce = None
+            scan.store(session, ScanResult.refused, refusal.code, None)
+            return ItemResult(key=key, result=ScanResult.refused, code=refusal.code)
+        return ItemResult(
+            key=key,
+            result=ScanResult(earlier.result),
+            code=earlier.reason or None,
+            check_in_id=earlier.check_in_id,
+        )
+    try:
+        with session.begin_nested():
+            outcome = _run(session, scan, judge, actor, skip_capacity=skip_capacity)
+    except ScanRefused as refusal:
+        scan.store(session, ScanResult.refused, refusal.code, None)
+        return ItemResult(
+            key=key,
+            result=ScanResult.refused,
+            code=refusal.code,
+            message=refusal.detail_zh or refusal.title_zh,
+        )
+    return ItemResult(
+        key=key,
+        result=outcome.result,
+        check_in_id=outcome.check_in.id,
+        warnings=list(warnings),
+    )
+
+
+def _judge_offline(
+    session: Session,
+    settings: Settings,
+    activity: ActivityView,
+    item: OfflineScan,
+    scan: Scan,
+    warnings: list[str],
+    now: datetime,
+) -> tuple[ActivityView, Student]:
+    """The checks of one offline scan, judged at the time it happened; ``force`` turns the
+    window and registration refusals into warnings."""
+    personal = _personal(settings, item.code)
+    student = session.get(Student, personal.student_id)
+    if student is not None:
+        scan.student_id, scan.school_id = student.id, student.school_id
+    if personal.expires_at < item.scan_time:
+        raise CodeExpired("扫码时个人码已过期", "The personal code had expired")
+    try:
+        _judge_window(activity, item.direction, item.scan_time)
+    except (NotStarted, WindowClosed) as refusal:
+        if not item.force:
+            raise
+        warnings.append(refusal.code)
+    try:
+        _judge_student(
+            session, activity, student, today=local_date(now), day=local_date(item.scan_time)
+        )
+    except NotRegistered as refusal:
+        if not item.force:
+            raise
+        warnings.append(refusal.code)
+    assert student is not None
+    if item.direction is Direction.entry and not item.force:
+        _judge_capacity(activity, session, student, local_date(item.scan_time))
+    return activity, student
+
+
+def offline_batch(
+    session: Session,
+    *,
+    settings: Settings,
+    actor: Principal,
+    activity_id: int,
+    data: OfflineBatch,
+    now: datetime,
+) -> list[ItemResult]:
+    """Scans a venue device took offline, uploaded later. Signatures and identities are always
+    checked; the time window, capacity and registration are judged at the scan's own time,
+    and ``force`` records a scan that happened even where those rules say no."""
+    activity = ActivityView.of(
+        session, organised_activity(session, actor=actor, activity_id=activity_id)
+    )
+    results: list[ItemResult] = []
+    for item in data.items:
+        scan = Scan(
+            source=ScanSource.offline,
+            operator=actor.subject,
+            direction=item.direction,
+            fingerprint=fingerprint(activity.id, item.direction.value, item.code.strip().upper()),
+            now=now,
+            nonce=item.nonce,
+            at=item.scan_time,
+            scan_time=item.scan_time,
+            forced=item.force,
+            activity_id=activity.id,
+        )
+        if item.scan_time > now + FUTURE_TOLERANCE or item.scan_time < now - MAX_OFFLINE_AGE:
+            scan.store(session, ScanResult.refused, ScanTimeInvalid.code, None)
+            results.append(
+                ItemResult(key=item.nonce, result=ScanResult.refused, code=ScanTimeInvalid.code)
+            )
+            continue
+        warnings: list[str] = []
+
+        judge = partial(_judge_offline, session, settings, activity, item, scan, warnings, now)
+        results.append(
+            _item(
+                session,
+                scan,
+                judge,
+                actor,
+                key=item.nonce,
+                skip_capacity=item.force,
+                warnings=warnings,
+            )
+        )
+    return results
+
+
+# --- closing visits ---------------------------------------------------------------------------
+
+
+def close_due_visits(session: Session, *, now: datetime, limit: int = 5000) -> int:
+    """Close visits left open after their activity (or their day) ended: ``auto_closed``,
+    credited the scheduled time from entry to the close, or zero, as the activity says."""
+    rows = session.exec(
+        select(CheckIn, Activity)
+        .join(Activity, col(Activity.id) == CheckIn.activity_id)
+        .where(col(CheckIn.exited_at).is_(None), col(CheckIn.entered_at) < now)
+        .order_by(col(CheckIn.id))
+        .limit(limit)
+    ).all()
+    closed = 0
+    views: dict[int, ActivityView] = {}
+    for check_in, activity_row in rows:
+        activity = views.get(activity_row.id or 0) or ActivityView.of(session, activity_row)
+        views[activity.id] = activity
+        close_at = visit_close_at(activity, check_in.day)
+        if close_at > now:
+            continue
+        close_at = max(close_at, check_in.entered_at)
+        minutes = 0
+        if activity.auto_close_credit == AutoCloseCredit.scheduled:
+            minutes = min(
+                credited_minutes(activity, check_in.entered_at, close_at),
+                activity.credited_minutes,
+            )
+        if close_visit(
+            session,
+            check_in,
+            activity,
+            exited_at=close_at,
+            minutes=minutes,
+            closed_by=ClosedBy.auto_closed,
+            actor=None,
+            now=now,
+        ):
+            closed += 1
+    return closed
+
+
+def correct(
+    session: Session,
+    *,
+    actor: Principal,
+    check_in_id: int,
+    data: CheckInCorrection,
+    now: datetime,
+) -> CheckIn:
+    """A staff correction of a visit's times or minutes: a reason is required, and the change
+    is audited and carried onto the record while it can still change."""
+    check_in = session.get(CheckIn, check_in_id)
+    if check_in is None:
+        raise CheckInNotFound()
+    activity_row = session.get(Activity, check_in.activity_id)
+    assert activity_row is not None
+    if not activity_service.may_manage(actor, activity_row):
+        raise CheckInNotFound()
+    activity = ActivityView.of(session, activity_row)
+    entered = data.entered_at or check_in.entered_at
+    exited = data.exited_at or check_in.exited_at
+    if exited is not None and exited < entered:
+        raise CorrectionInvalid("签退时间不能早于签到时间", "The exit cannot precede the entry")
+    if data.minutes is None and exited is None and data.entered_at is None:
+        raise CorrectionInvalid("请给出要更正的时间或时长", "Give a time or minutes to correct")
+    minutes = data.minutes
+    if minutes is None and exited is not None:
+        minutes = credited_minutes(activity, entered, exited)
+    before = {
+        "entered_at": check_in.entered_at.isoformat(),
+        "exited_at": check_in.exited_at.isoformat() if check_in.exited_at else None,
+        "minutes": check_in.minutes,
+    }
+    check_in.entered_at = entered
+    check_in.exited_at = exited
+    check_in.minutes = minutes
+    check_in.closed_by = ClosedBy.staff.value if exited is not None else None
+    check_in.updated_at = now
+    session.add(check_in)
+    session.flush()
+    if check_in.record_id is not None and exited is not None and minutes is not None:
+        record_service.set_visit_time(
+            session,
+            record_id=check_in.record_id,
+            started_at=entered,
+            ended_at=exited,
+            minutes=minutes,
+            actor=actor,
+            now=now,
+            note="工作人员更正：" + data.reason.strip(),
+        )
+    audit_service.record(
+        session,
+        action=audit_service.Action.checkin_corrected,
+        at=now,
+        actor=actor,
+        object_type="check_in",
+        object_id=check_in.id,
+        school_id=check_in.school_id,
+        reason=data.reason.strip(),
+        before=before,
+        after={
+            "entered_at": entered.isoformat(),
+            "exited_at": exited.isoformat() if exited else None,
+            "minutes": minutes,
+        },
+    )
+    return check_in
+
+
+# --- codes -------------------------------------------------------------------------------------
+
+
+def create_code(
+    session: Session,
+    *,
+    settings: Settings,
+    actor: Principal,
+    activity_id: int,
+    data: CodeCreate,
+    now: datetime,
+) -> ActivityCode:
+    activity = organised_activity(session, actor=actor, activity_id=activity_id)
+    if activity.status not in (ActivityStatus.draft, ActivityStatus.published):
+        raise CodeKindInvalid("活动已结束或已取消，不能再发码", "The activity is over or cancelled")
+    for _attempt in range(3):
+        code = ActivityCode(
+            activity_id=activity.id or 0,
+            kind=data.kind.value,
+            short_id=codes.new_short_id(),
+            step_seconds=(data.step_seconds or settings.rotating_step_seconds)
+            if data.kind is CodeKind.rotating
+            else 0,
+            valid_until=data.valid_until,
+            created_by=actor.subject,
+            created_at=now,
+        )
+        session.add(code)
+        try:
+            flush_unique(session, Conflict())
+        except Conflict:  # a short id drawn twice: 40 bits make this rare
+            session.expunge(code)
+            continue
+        return code
+    raise Conflict("请重试", "Try again")
+
+
+def managed_code(
+    session: Session, *, actor: Principal, code_id: int
+) -> tuple[ActivityCode, Activity]:
+    code = session.get(ActivityCode, code_id)
+    if code is None:
+        raise ActivityCodeNotFound()
+    activity = session.get(Activity, code.activity_id)
+    if activity is None or not activity_service.may_manage(actor, activity):
+        raise ActivityCodeNotFound()
+    return code, activity
+
+
+def list_codes(session: Session, *, actor: Principal, activity_id: int) -> list[ActivityCode]:
+    activity = organised_activity(session, actor=actor, activity_id=activity_id)
+    return list(
+        session.exec(
+            select(ActivityCode)
+            .where(ActivityCode.activity_id == activity.id)
+            .order_by(col(ActivityCode.id))
+        ).all()
+    )
+
+
+def revoke_code(
+    session: Session,
+    *,
+    cache: ScanCache,
+    actor: Principal,
+    code_id: int,
+    reason: str,
+    now: datetime,
+) -> ActivityCode:
+    code, _activity = managed_code(session, actor=actor, code_id=code_id)
+    session.execute(
+        update(ActivityCode)
+        .where(col(ActivityCode.id) == code.id, col(ActivityCode.revoked_at).is_(None))
+        .values(revoked_at=now, revoked_by=actor.subject, revoke_reason=reason.strip()[:200])
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(code)
+    cache.forget()
+    return code
+
+
+def code_payload(settings: Settings, code: ActivityCode, now: datetime) -> str:
+    ring = settings.code_keyring
+    if code.kind == CodeKind.rotating:
+        return codes.rotating_payload(
+            ring, code.short_id, codes.rotating_step(now, code.step_seconds)
+        )
+    return codes.static_payload(ring, code.short_id)
+
+
+def kiosk_url(settings: Settings, code: ActivityCode, activity: Activity) -> str | None:
+    if code.kind != CodeKind.rotating:
+        return None
+    expires = code.valid_until or (activity.ends_at + timedelta(days=1))
+    token = codes.kiosk_token(settings.code_keyring, code.id or 0, expires)
+    return f"/kiosk/{activity.id}?token={token}"
+
+
+@dataclass(frozen=True, slots=True)
+class KioskState:
+    title: str
+    place: str
+    organiser: str
+    link: str
+    step: int
+    step_seconds: int
+    step_ends_at: datetime
+    checked_in: int
+    ends_at: datetime
+
+
+def kiosk_state(
+    session: Session, *, settings: Settings, activity_id: int, token: str, now: datetime
+) -> KioskState:
+    """What a venue screen shows now: the current rotating code and today's count."""
+    try:
+        code_id = codes.parse_kiosk_token(settings.code_keyring, token, now=now)
+    except codes.CodeRejected:
+        raise KioskTokenInvalid() from None
+    code = session.get(ActivityCode, code_id)
+    if (
+        code is None
+        or code.activity_id != activity_id
+        or code.kind != CodeKind.rotating
+        or code.revoked_at is not None
+    ):
+        raise KioskTokenInvalid()
+    activity = session.get(Activity, activity_id)
+    assert activity is not None
+    step = codes.rotating_step(now, code.step_seconds)
+    checked_in = session.exec(
+        select(func.count())
+        .select_from(CheckIn)
+        .where(CheckIn.activity_id == activity_id, CheckIn.day == local_date(now))
+    ).one()
+    return KioskState(
+        title=activity.title,
+        place=activity.place_name,
+        organiser=record_service.facts_for_activity(session, activity).organiser_name,
+        link=codes.link_for(
+            settings.code_link_base,
+            codes.rotating_payload(settings.code_keyring, code.short_id, step),
+        ),
+        step=step,
+        step_seconds=code.step_seconds,
+        step_ends_at=codes.step_start(step + 1, code.step_seconds),
+        checked_in=int(checked_in),
+        ends_at=activity.ends_at,
+    )
+
+
+# --- personal codes ---------------------------------------------------------------------------
+
+
+def personal_code(settings: Settings, *, student_id: int, expires_at: datetime) -> str:
+    keys = codes.personal_keys(settings.personal_code_keys.get_secret_value())
+    return codes.personal_payload(keys, student_id, expires_at)
+
+
+def personal_card(
+    session: Session,
+    *,
+    settings: Settings,
+    actor: Principal,
+    student_id: int,
+    valid_days: int,
+    now: datetime,
+) -> tuple[str, datetime]:
+    """A printable personal code for a pupil without a phone, issued by the pupil's school."""
+    student = session.get(Student, student_id)
+    if student is None or actor.role not in SCHOOL_ROLES or student.school_id != actor.school_id:
+        raise StudentNotFound()
+    expires = now + timedelta(days=valid_days)
+    audit_service.record(
+        session,
+        action=audit_service.Action.personal_card_issued,
+        at=now,
+        actor=actor,
+        object_type="student",
+        object_id=student.id,
+        school_id=student.school_id,
+        valid_days=valid_days,
+    )
+    return personal_code(settings, student_id=student.id or 0, expires_at=expires), expires
+
+
+# --- lists ------------------------------------------------------------------------------------
+
+
+def attendees_query(activity_id: int, *, day: date | None, status: str | None, source: str | None):
+    query = (
+        select(CheckIn, Student)
+        .join(Student, col(Student.id) == CheckIn.student_id)
+        .where(CheckIn.activity_id == activity_id)
+    )
+    if day is not None:
+        query = query.where(CheckIn.day == day)
+    if status == "open":
+        query = query.where(col(CheckIn.exited_at).is_(None))
+    elif status == "closed":
+        query = query.where(col(CheckIn.exited_at).is_not(None))
+    if source is not None:
+        query = query.where(CheckIn.source == source)
+    return query
+
+
+def attendee_counts(session: Session, activity_id: int, day: date | None) -> dict[str, int]:
+    query = select(
+        func.count(),
+        func.count(col(CheckIn.exited_at)),
+        func.sum(case((col(CheckIn.closed_by) == ClosedBy.auto_closed.value, 1), else_=0)),
+    ).where(CheckIn.activity_id == activity_id)
+    if day is not None:
+        query = query.where(CheckIn.day == day)
+    total, closed, auto = session.execute(query).one()
+    return {
+        "total": int(total),
+        "open": int(total) - int(closed),
+        "closed": int(closed),
+        "auto_closed": int(auto or 0),
+    }
+
+
+def list_attendees(
+    session: Session,
+    *,
+    actor: Principal,
+    activity_id: int,
+    day: date | None,
+    status: str | None,
+    source: str | None,
+    page: PageParams,
+) -> tuple[list[tuple[CheckIn, Student]], int, dict[str, int]]:
+    activity = organised_activity(session, actor=actor, activity_id=activity_id)
+    query = attendees_query(activity.id or 0, day=day, status=status, source=source)
+    total = count_rows(session, query)
+    rows = session.exec(
+        query.order_by(col(CheckIn.entered_at), col(CheckIn.id))
+        .limit(page.limit)
+        .offset(page.offset)
+    ).all()
+    return [(c, s) for c, s in rows], total, attendee_counts(session, activity.id or 0, day)
+
+
+def list_scan_events(
+    session: Session,
+    *,
+    actor: Principal,
+    activity_id: int,
+    result: ScanResult | None,
+    page: PageParams,
+) -> tuple[list[tuple[ScanEvent, str | None]], int]:
+    activity = organised_activity(session, actor=actor, activity_id=activity_id)
+    query = (
+        select(ScanEvent, Student.name)
+        .join(Student, col(Student.id) == ScanEvent.student_id, isouter=True)
+        .where(ScanEvent.activity_id == activity.id)
+    )
+    if result is not None:
+        query = query.where(ScanEvent.result == result.value)
+    total = count_rows(session, query)
+    rows = session.exec(
+        query.order_by(col(ScanEvent.id).desc()).limit(page.limit).offset(page.offset)
+    ).all()
+    return [(e, n) for e, n in rows], total
+
+
+def list_own(
+    session: Session, *, actor: Principal, page: PageParams
+) -> tuple[list[tuple[CheckIn, str]], int]:
+    if actor.student_id is None:
+        return [], 0
+    query = (
+        select(CheckIn, Activity.title)
+        .join(Activity, col(Activity.id) == CheckIn.activity_id)
+        .where(CheckIn.student_id == actor.student_id)
+    )
+    total = count_rows(session, query)
+    rows = session.exec(
+        query.order_by(col(CheckIn.entered_at).desc()).limit(page.limit).offset(page.offset)
+    ).all()
+    return [(c, t) for c, t in rows], total
+
+
+def activity_title(session: Session, activity_id: int) -> str:
+    return session.exec(select(Activity.title).where(Activity.id == activity_id)).one()
+
+
+def school_names(session: Session, school_ids: set[int]) -> dict[int, str]:
+    if not school_ids:
+        return {}
+    rows = session.exec(select(School.id, School.name).where(col(School.id).in_(school_ids)))
+    return {sid: name for sid, name in rows}
+
+
+ATTENDEE_HEADER = (
+    "日期",
+    "学校",
+    "年级",
+    "班级",
+    "姓名",
+    "签到方式",
+    "签到时间",
+    "签退时间",
+    "结束方式",
+    "时长（分钟）",
+)
+SOURCE_LABELS = {
+    ScanSource.self_scan: "学生扫码",
+    ScanSource.staff_scan: "工作人员扫码",
+    ScanSource.group: "教师团体签到",
+    ScanSource.offline: "离线上传",
+}
+CLOSED_LABELS = {
+    ClosedBy.exit_scan: "签退",
+    ClosedBy.auto_closed: "自动关闭（未签退）",
+    ClosedBy.staff: "工作人员更正",
+}
+
+
+def _local_minute(at: datetime | None) -> str:
+    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+def attendee_export(
+    session: Session, *, actor: Principal, activity_id: int, day: date | None, now: datetime
+) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
+    """Every visit of the activity with its entry and exit times, for the venue's ledger.
+    Venues see masked names, as in the list; the export is audited."""
+    activity = organised_activity(session, actor=actor, activity_id=activity_id)
+    rows = session.exec(
+        attendees_query(activity.id or 0, day=day, status=None, source=None).order_by(
+            col(CheckIn.day), col(Student.school_id), col(Student.grade), col(CheckIn.entered_at)
+        )
+    ).all()
+    schools = school_names(session, {s.school_id for _c, s in rows})
+    masked = actor.role not in SCHOOL_ROLES and actor.role is not Role.platform_admin
+    lines = [
+        (
+            c.day.isoformat(),
+            schools.get(s.school_id, ""),
+            s.grade,
+            s.class_name,
+            mask_name(s.name) if masked else s.name,
+            SOURCE_LABELS.get(ScanSource(c.source), c.source),
+            _local_minute(c.entered_at),
+            _local_minute(c.exited_at),
+            CLOSED_LABELS.get(ClosedBy(c.closed_by), "") if c.closed_by else "",
+            "" if c.minutes is None else c.minutes,
+        )
+        for c, s in rows
+    ]
+    audit_service.record(
+        session,
+        action=audit_service.Action.checkins_exported,
+        at=now,
+        actor=actor,
+        object_type="activity",
+        object_id=activity.id,
+        school_id=actor.school_id,
+        day=day.isoformat() if day else None,
+        rows=len(lines),
+    )
+    return ATTENDEE_HEADER, lines
+
+
+def poster(
+    session: Session, settings: Settings, code: ActivityCode, activity: Activity, link: str
+) -> bytes:
+    """The A4 poster of a static code, in Chinese."""
+    facts = record_service.facts_for_activity(session, activity)
+    view = ActivityView.of(session, activity)
+    return render.poster_pdf(
+        render.Poster(
+            title=activity.title,
+            organiser=facts.organiser_name,
+            place=activity.place_name,
+            valid_from=view.opens_at,
+            valid_until=min(code.valid_until or view.closes_at, view.closes_at),
+            link=link,
+            short_id=code.short_id,
+        ),
+        font_name=record_exports.chinese_font(settings)[0],
+    )
