@@ -18,11 +18,12 @@ from scipass.account.router import router as account_router
 from scipass.activity.router import public_router as activity_public_router
 from scipass.activity.router import router as activity_router
 from scipass.audit.router import router as audit_router
+from scipass.checkin.kiosk import kiosk_router
 from scipass.checkin.router import public_router as checkin_public_router
 from scipass.checkin.router import router as checkin_router
+from scipass.checkin.service import ScanCache
 from scipass.consent.router import public_router as consent_public_router
 from scipass.consent.router import router as consent_router
-from scipass.checkin.service import ScanCache
 from scipass.core import jobs
 from scipass.core.clock import Clock, SystemClock
 from scipass.core.config import Settings, get_settings
@@ -78,8 +79,8 @@ TAGS = [
     {"name": "pairings", "description": "学校与场馆结对"},
     {
         "name": "checkins",
-        "description": "签到码（海报码、大屏动态码、小程序码）、学生扫码签到签退、工作人员扫个人码、"
-        "教师团体签到、离线上传、到场名单与扫码记录",
+        "description": "签到码（海报码、大屏动态码、小程序码）、学生扫码签到签退、"
+        "工作人员扫个人码、教师团体签到、离线上传、到场名单与扫码记录",
     },
     {
         "name": "records",
@@ -184,6 +185,7 @@ def create_app(
         )
 
     app.include_router(health_router)
+    app.include_router(kiosk_router)
     api = APIRouter(prefix=API_PREFIX)
     for router in (
         auth_public_router,

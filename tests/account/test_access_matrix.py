@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from scipass.account.models import Account
+from scipass.checkin.models import ActivityCode, CheckIn
 from scipass.consent.service import NOTICE_VERSION
 from scipass.core.auth import Role
 from scipass.core.config import Settings
@@ -40,6 +41,20 @@ from tests.factories import (
 
 # Bodies that pass validation, so that object-level checks (not 422) decide the answer.
 BODIES: dict[str, dict[str, Any]] = {
+    "code-create": {"kind": "static"},
+    "code-revoke": {"reason": "作废"},
+    "staff-scan": {"code": "P.DEV.AAAAAAAAAAAAAAAA", "nonce": "nonce-0001"},
+    "group-checkin": {"student_ids": [1], "nonce": "nonce-0001"},
+    "offline-scan-upload": {
+        "items": [
+            {
+                "nonce": "nonce-0001",
+                "code": "P.DEV.AAAAAAAAAAAAAAAA",
+                "scan_time": "2026-10-14T02:00:00Z",
+            }
+        ]
+    },
+    "checkin-correct": {"minutes": 30, "reason": "更正时长"},
     "student-consent-paper": {
         "purposes": ["participation_record"],
         "decision": "grant",
@@ -135,7 +150,36 @@ def path_values(session: Session, side_a: Side) -> dict[str, object]:
             session, school_id=side_a.school.id or 0, venue_id=venue.id or 0
         ).id,
         **_record_values(session, side_a),
+        **_checkin_values(session, side_a, venue.id or 0),
     }
+
+
+def _checkin_values(session: Session, side_a: Side, venue_id: int) -> dict[str, object]:
+    """A code of side A's venue and a visit of side A's student."""
+    activity = create_activity(session, venue_id=venue_id)
+    code = ActivityCode(
+        activity_id=activity.id or 0,
+        kind="static",
+        short_id="AAAAAAAA",
+        created_by="test",
+        created_at=NOW,
+    )
+    session.add(code)
+    session.flush()
+    visit = CheckIn(
+        activity_id=activity.id or 0,
+        student_id=side_a.student.id or 0,
+        school_id=side_a.school.id or 0,
+        day=NOW.date(),
+        source="self_scan",
+        entered_at=NOW,
+        operator="test",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    session.add(visit)
+    session.flush()
+    return {"code_id": code.id, "check_in_id": visit.id}
 
 
 def _record_values(session: Session, side_a: Side) -> dict[str, object]:

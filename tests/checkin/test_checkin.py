@@ -5,12 +5,12 @@ The clock stands at Wednesday 2026-10-14 10:00 Beijing; the activity runs 10:00-
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlmodel import Session, func, select
 
 from scipass.activity.models import Activity
@@ -304,9 +304,7 @@ def test_a_rotating_code_lives_its_step_and_one_step_of_margin(
     clock.advance(timedelta(seconds=20))  # next step: still inside the margin
     assert scan(client, settings, student(side_a), shown, key="in-margin").status_code == 201
 
-    other = create_student(
-        session, school_id=side_a.school.id or 0, birth_month=datetime(2008, 1, 1).date()
-    )
+    other = create_student(session, school_id=side_a.school.id or 0, birth_month=date(2008, 1, 1))
     other_user = create_wechat_user(session)
     other.wechat_user_id = other_user.id
     session.add(other)
@@ -367,9 +365,7 @@ def test_not_started_and_window_closed(
     )
 
     clock.set(START + timedelta(minutes=60, seconds=1))
-    late = create_student(
-        session, school_id=side_a.school.id or 0, birth_month=datetime(2008, 1, 1).date()
-    )
+    late = create_student(session, school_id=side_a.school.id or 0, birth_month=date(2008, 1, 1))
     user = create_wechat_user(session)
     late.wechat_user_id = user.id
     session.add(late)
@@ -511,9 +507,7 @@ def test_capacity_full_once_the_places_are_taken(
         scan(client, settings, student(side_a), code["payload"], key="first-in-1").status_code
         == 201
     )
-    other = create_student(
-        session, school_id=side_a.school.id or 0, birth_month=datetime(2008, 1, 1).date()
-    )
+    other = create_student(session, school_id=side_a.school.id or 0, birth_month=date(2008, 1, 1))
     user = create_wechat_user(session)
     other.wechat_user_id = user.id
     session.add(other)
@@ -616,7 +610,8 @@ def test_without_location_consent_the_location_is_not_used(
     )
     assert body["consent"] is False
     event = session.exec(select(ScanEvent).where(ScanEvent.student_id == child.id)).one()
-    assert event.latitude is None and event.longitude is None  # not kept without consent
+    assert event.latitude is None  # not kept without consent
+    assert event.longitude is None
 
 
 # --- nonces and rate ------------------------------------------------------------------------------

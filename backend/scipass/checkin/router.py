@@ -56,13 +56,20 @@ from scipass.core.auth import (
 )
 from scipass.core.clock import ClockDep
 from scipass.core.db import SessionDep
-from scipass.core.deps import SettingsDep
+from scipass.core.deps import DatabaseDep, SettingsDep, WeChatDep
 from scipass.core.errors import problem_responses
 from scipass.core.exports import CSV_MEDIA_TYPE, attachment, csv_chunks
 from scipass.core.pagination import PageDep
 from scipass.reservation.errors import ReservationNotFound
 from scipass.reservation.service import mask_name
 from scipass.roster.errors import StudentNotFound
+from scipass.wechat.errors import (
+    WeChatMisconfigured,
+    WeChatQuotaExceeded,
+    WeChatUnavailable,
+    WxacodePageInvalid,
+    WxacodeSceneInvalid,
+)
 
 router = APIRouter(tags=["checkins"])
 public_router = APIRouter(tags=["checkins"], dependencies=[Depends(public_access)])
@@ -365,6 +372,41 @@ def code_poster(
     return Response(
         pdf, media_type="application/pdf", headers=attachment(f"签到海报-{code.short_id}.pdf")
     )
+
+
+@router.get(
+    "/codes/{code_id}/wxacode.png",
+    name="code-wxacode",
+    summary="小程序码（PNG）",
+    description="海报码对应的微信小程序码，`scene` 为 `c=<短编号>`，由服务器解析。"
+    "第一次请求时向微信生成并保存，之后直接返回保存的图片。未配置微信时返回同一签到码的普通链接二维码"
+    "（响应头 `X-Code-Kind: link`），同样可以用微信扫码打开小程序。",
+    response_class=Response,
+    responses={
+        200: {"content": PNG},
+        **problem_responses(
+            ActivityCodeNotFound,
+            CodeKindInvalid,
+            WeChatUnavailable,
+            WeChatMisconfigured,
+            WeChatQuotaExceeded,
+            WxacodePageInvalid,
+            WxacodeSceneInvalid,
+        ),
+    },
+)
+def code_wxacode(
+    code_id: int,
+    actor: Organiser,
+    database: DatabaseDep,
+    wechat: WeChatDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> Response:
+    png, kind = checkin_service.wxacode_png(
+        database, wechat, settings=settings, actor=actor, code_id=code_id, now=clock.now()
+    )
+    return Response(png, media_type="image/png", headers={"X-Code-Kind": kind})
 
 
 # --- staff scans, groups, offline --------------------------------------------------------------

@@ -64,7 +64,7 @@ class CodeCreate(BaseModel):
         default=None, description="提前失效的时间；不设则在活动签到时段内有效"
     )
     step_seconds: int | None = Field(
-        default=None, ge=10, le=120, description="动态码换码间隔（秒），默认 20"
+        default=None, ge=20, le=60, description="动态码换码间隔（秒，20–60），默认 20"
     )
 
 

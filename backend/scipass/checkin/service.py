@@ -66,6 +66,7 @@ from scipass.checkin.models import (
     ScanEvent,
     ScanResult,
     ScanSource,
+    WxaCodeImage,
 )
 from scipass.checkin.schemas import (
     CheckInCorrection,
@@ -82,7 +83,7 @@ from scipass.consent.models import Purpose
 from scipass.core.auth import SCHOOL_ROLES, Principal, Role
 from scipass.core.clock import SHANGHAI, day_bounds, local_date
 from scipass.core.config import Settings
-from scipass.core.db import flush_unique
+from scipass.core.db import Database, flush_unique
 from scipass.core.errors import Conflict
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org.models import School, decode_stages
@@ -93,6 +94,7 @@ from scipass.reservation import service as reservation_service
 from scipass.reservation.service import mask_name
 from scipass.roster.errors import StudentNotFound
 from scipass.roster.models import Student
+from scipass.wechat.client import WeChat
 
 CACHE_SECONDS = 5.0
 EXIT_GRACE = timedelta(minutes=30)  # exit scans are taken this long after the end
@@ -297,9 +299,7 @@ def raise_unless_registered(
         raise NotRegistered(admission=activity.admission)
 
 
-def _judge_capacity(
-    activity: ActivityView, session: Session, student: Student, day: date
-) -> None:
+def _judge_capacity(activity: ActivityView, session: Session, student: Student, day: date) -> None:
     """Refuse a newcomer once the places are taken (the conditional update in :func:`_enter`
     decides under concurrency); a student already in is a duplicate, not a newcomer."""
     if activity.capacity is None:
@@ -832,10 +832,12 @@ def _item(
             scan.nonce = None
             scan.store(session, ScanResult.refused, refusal.code, None)
             return ItemResult(key=key, result=ScanResult.refused, code=refusal.code)
+        refusal_class = REFUSAL_BY_CODE.get(earlier.reason)
         return ItemResult(
             key=key,
             result=ScanResult(earlier.result),
             code=earlier.reason or None,
+            message=refusal_class.title_zh if refusal_class else None,
             check_in_id=earlier.check_in_id,
         )
     try:
@@ -847,7 +849,7 @@ def _item(
             key=key,
             result=ScanResult.refused,
             code=refusal.code,
-            message=refusal.detail_zh or refusal.title_zh,
+            message=refusal.title_zh,
         )
     return ItemResult(
         key=key,
@@ -1150,7 +1152,7 @@ def code_payload(settings: Settings, code: ActivityCode, now: datetime) -> str:
 def kiosk_url(settings: Settings, code: ActivityCode, activity: Activity) -> str | None:
     if code.kind != CodeKind.rotating:
         return None
-    expires = code.valid_until or (activity.ends_at + timedelta(days=1))
+    expires = code.valid_until or (activity.ends_at + EXIT_GRACE)
     token = codes.kiosk_token(settings.code_keyring, code.id or 0, expires)
     return f"/kiosk/{activity.id}?token={token}"
 
@@ -1186,6 +1188,10 @@ def kiosk_state(
         raise KioskTokenInvalid()
     activity = session.get(Activity, activity_id)
     assert activity is not None
+    if activity.status == ActivityStatus.cancelled:
+        raise KioskTokenInvalid("活动已取消，签到码已停用", "The activity was cancelled")
+    if activity.status == ActivityStatus.finished:
+        raise KioskTokenInvalid("活动已结束，签到码已停用", "The activity has ended")
     step = codes.rotating_step(now, code.step_seconds)
     checked_in = session.exec(
         select(func.count())
@@ -1441,3 +1447,68 @@ def poster(
         ),
         font_name=record_exports.chinese_font(settings)[0],
     )
+
+
+# --- mini-program codes --------------------------------------------------------------------------
+
+
+def wxacode_png(
+    database: Database,
+    wechat: WeChat,
+    *,
+    settings: Settings,
+    actor: Principal,
+    code_id: int,
+    now: datetime,
+) -> tuple[bytes, str]:
+    """The mini-program code of a static code as PNG, and what it is: ``wxacode`` (fetched from
+    WeChat once, then kept) or ``link`` (the plain link QR, when WeChat is not configured).
+
+    WeChat is called outside any transaction, so a slow answer holds no database lock; two
+    first requests may both call WeChat, and the first stored image wins."""
+    env = settings.wechat_env_version
+    with database.read_only_session() as session:
+        code, _activity = managed_code(session, actor=actor, code_id=code_id)
+        if code.kind != CodeKind.static or code.revoked_at is not None:
+            raise CodeKindInvalid(
+                "只有有效的海报码可以生成小程序码",
+                "Only a valid static code has a mini-program code",
+            )
+        stored = session.exec(
+            select(WxaCodeImage.png).where(
+                WxaCodeImage.code_id == code.id, WxaCodeImage.env_version == env
+            )
+        ).first()
+        short_id = code.short_id
+        link = codes.link_for(
+            settings.code_link_base, codes.static_payload(settings.code_keyring, short_id)
+        )
+    if stored is not None:
+        return stored, "wxacode"
+    if not wechat.configured:
+        return render.qr_png(link), "link"
+    png = wechat.get_unlimited_qrcode(
+        scene=codes.SCENE_PREFIX + short_id,
+        page=settings.wechat_checkin_page,
+        env_version=env,
+        check_path=env == "release",
+    )
+    with database.transaction() as session:
+        _insert(
+            session,
+            WxaCodeImage,
+            {
+                "code_id": code_id,
+                "env_version": env,
+                "page": settings.wechat_checkin_page,
+                "png": png,
+                "created_at": now,
+            },
+            ["code_id", "env_version"],
+        )
+        kept = session.exec(
+            select(WxaCodeImage.png).where(
+                WxaCodeImage.code_id == code_id, WxaCodeImage.env_version == env
+            )
+        ).one()
+    return kept, "wxacode"

@@ -230,3 +230,19 @@ def get_session(
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_read_only_session(
+    request: Request, _admitted: Annotated[None, Depends(admit, scope="function")]
+) -> Iterator[Session]:
+    """A session for a route that only reads and is called often (a venue screen polling):
+    on SQLite it never takes the write lock that check-ins queue for."""
+    session: Session = request.app.state.db.read_only_session()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+ReadOnlySessionDep = Annotated[Session, Depends(get_read_only_session, scope="function")]
