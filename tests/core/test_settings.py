@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
 
 import pytest
 
-from scipass.core.config import ConfigurationError, Settings, load_settings
+from scipass.core.config import (
+    DEV_PERSONAL_CODE_KEYS,
+    ConfigurationError,
+    Settings,
+    load_settings,
+)
 from scipass.core.security import KeyRing, KeyRingError
 
 STRONG = "k1:" + "x" * 40
@@ -19,6 +25,7 @@ def _prod(**overrides: object) -> Settings:
         "env": "prod",
         "jwt_keys": STRONG,
         "code_signing_keys": "c1:" + "y" * 40,
+        "personal_code_keys": "p1:" + base64.b64encode(b"p" * 32).decode(),
         "wechat_mode": "real",
         "wechat_app_id": "wx0123456789abcdef",
         "wechat_app_secret": "s" * 32,
@@ -39,6 +46,10 @@ def test_prod_with_real_secrets_starts() -> None:
     [
         ({"jwt_keys": "dev:insecure-dev-jwt-key-do-not-use-in-production"}, "development key"),
         ({"code_signing_keys": "c1:short"}, "shorter than 32"),
+        (
+            {"personal_code_keys": DEV_PERSONAL_CODE_KEYS},
+            "PERSONAL_CODE_KEYS holds the development key",
+        ),
         ({"wechat_mode": "fake"}, "WECHAT_MODE=fake"),
         ({"wechat_app_secret": ""}, "WECHAT_APP_SECRET"),
     ],
@@ -49,6 +60,12 @@ def test_prod_refuses_dev_or_missing_secrets(overrides: dict[str, object], fragm
     message = str(raised.value)
     assert fragment in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("seed", ["not base64 at all!", base64.b64encode(b"short").decode()])
+def test_a_personal_code_key_must_be_an_ed25519_seed(seed: str) -> None:
+    with pytest.raises(ConfigurationError, match="PERSONAL_CODE_KEYS"):
+        load_settings(personal_code_keys=f"p1:{seed}", _env_file=None)
 
 
 def test_default_settings_are_for_dev_only() -> None:
@@ -110,6 +127,7 @@ def test_demo_data_is_refused_in_prod(tmp_path) -> None:
         "SCIPASS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
         "SCIPASS_JWT_KEYS": "k1:" + "j" * 40,
         "SCIPASS_CODE_SIGNING_KEYS": "k1:" + "c" * 40,
+        "SCIPASS_PERSONAL_CODE_KEYS": "p1:" + base64.b64encode(b"p" * 32).decode(),
         "SCIPASS_WECHAT_MODE": "real",
         "SCIPASS_WECHAT_APP_ID": "wx0123456789abcdef",
         "SCIPASS_WECHAT_APP_SECRET": "s" * 32,
