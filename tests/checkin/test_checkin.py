@@ -126,7 +126,7 @@ def test_a_scan_makes_a_visit_a_scan_event_and_a_pending_record(
     assert (record.status, record.source, record.source_ref) == (
         "pending",
         "checkin",
-        str(visit["id"]),
+        f"{activity.id}:2026-10-14",
     )
     assert record.student_id == side_a.student.id
     assert record.activity_id == activity.id

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -90,7 +92,7 @@ SVG = {"image/svg+xml": {"schema": {"type": "string"}}}
 PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
 
 
-def _cache(request: Request) -> checkin_service.ScanCache:
+async def _cache(request: Request) -> checkin_service.ScanCache:
     cache = getattr(request.app.state, "checkin_cache", None)
     if cache is None:
         cache = request.app.state.checkin_cache = checkin_service.ScanCache()
@@ -133,28 +135,32 @@ def _read(check_in: CheckIn, title: str, *, duplicate: bool = False) -> CheckInR
         **problem_responses(*REFUSALS, NotCheckedIn),
     },
 )
-def checkin_create(
+async def checkin_create(
     data: CheckInCreate,
     nonce: NonceHeader,
     response: Response,
     actor: Scanner,
-    session: SessionDep,
     settings: SettingsDep,
+    database: DatabaseDep,
     cache: CacheDep,
     clock: ClockDep,
 ) -> CheckInRead:
-    outcome = checkin_service.self_scan(
-        session,
-        settings=settings,
-        cache=cache,
-        actor=actor,
-        data=data,
-        nonce=nonce,
-        now=clock.now(),
-    )
+    # The hot path: the whole check-in runs in one worker-thread hop, in one transaction.
+    async with database.gate():
+        outcome, title = await anyio.to_thread.run_sync(
+            partial(
+                checkin_service.self_scan_unit,
+                database,
+                settings=settings,
+                cache=cache,
+                actor=actor,
+                data=data,
+                nonce=nonce,
+                now=clock.now(),
+            )
+        )
     if not outcome.created:
         response.status_code = 200
-    title = checkin_service.activity_title(session, outcome.check_in.activity_id)
     return _read(outcome.check_in, title, duplicate=not outcome.created)
 
 
@@ -438,7 +444,7 @@ def staff_scan(
     )
     if not outcome.created:
         response.status_code = 200
-    title = checkin_service.activity_title(session, outcome.check_in.activity_id)
+    title = checkin_service.activity_title(session, None, outcome.check_in.activity_id)
     return _read(outcome.check_in, title, duplicate=not outcome.created)
 
 
@@ -644,4 +650,4 @@ def checkin_correct(
     check_in = checkin_service.correct(
         session, actor=actor, check_in_id=check_in_id, data=data, now=clock.now()
     )
-    return _read(check_in, checkin_service.activity_title(session, check_in.activity_id))
+    return _read(check_in, checkin_service.activity_title(session, None, check_in.activity_id))

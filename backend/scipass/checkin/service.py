@@ -18,6 +18,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -200,6 +201,12 @@ class ScanCache:
         self._targets[short_id] = (time.monotonic() + self.seconds, *found)
         return found
 
+    def title(self, activity_id: int) -> str | None:
+        for _expires, _code, activity in list(self._targets.values()):
+            if activity.id == activity_id:
+                return activity.title
+        return None
+
     def forget(self) -> None:
         self._targets.clear()
 
@@ -225,6 +232,37 @@ def _code_view(code: ActivityCode) -> CodeView:
         valid_until=code.valid_until,
         revoked_at=code.revoked_at,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Pupil:
+    """What a scan needs of a student, read in one statement (no ORM object on the hot path)."""
+
+    id: int
+    school_id: int
+    stage: str
+    birth_month: date
+    wechat_user_id: int | None
+
+
+_PUPIL = select(
+    Student.id, Student.school_id, Student.stage, Student.birth_month, Student.wechat_user_id
+)
+
+
+def _pupil(session: Session, student_id: int | None) -> Pupil | None:
+    if student_id is None:
+        return None
+    row = session.exec(_PUPIL.where(Student.id == student_id)).first()
+    return Pupil(*row) if row is not None else None
+
+
+def _consents(session: Session, pupil: Pupil, purpose: Purpose, today: date) -> bool:
+    if not consent_service.is_under_14(pupil.birth_month, today):
+        return True  # the common case costs no query
+    student = session.get(Student, pupil.id)
+    assert student is not None
+    return consent_service.has_consent(session, student=student, purpose=purpose, today=today)
 
 
 # --- rules ------------------------------------------------------------------------------------
@@ -269,17 +307,15 @@ def _judge_window(activity: ActivityView, direction: Direction, at: datetime) ->
 def _judge_student(
     session: Session,
     activity: ActivityView,
-    student: Student | None,
+    student: Pupil | None,
     *,
     today: date,
     day: date,
     skip_registration: bool = False,
-) -> Student:
+) -> Pupil:
     if student is None:
         raise StudentUnbound()
-    if not consent_service.has_consent(
-        session, student=student, purpose=Purpose.participation_record, today=today
-    ):
+    if not _consents(session, student, Purpose.participation_record, today):
         raise ScanConsentRequired(purpose=Purpose.participation_record.value)
     if activity.stages and student.stage not in activity.stages:
         raise Ineligible(stages=sorted(activity.stages))
@@ -289,17 +325,17 @@ def _judge_student(
 
 
 def raise_unless_registered(
-    session: Session, activity: ActivityView, student: Student, day: date
+    session: Session, activity: ActivityView, student: Pupil, day: date
 ) -> None:
     target = session.get(Activity, activity.id)
     assert target is not None
     if not reservation_service.holds_place(
-        session, student_id=student.id or 0, activity=target, day=day
+        session, student_id=student.id, activity=target, day=day
     ):
         raise NotRegistered(admission=activity.admission)
 
 
-def _judge_capacity(activity: ActivityView, session: Session, student: Student, day: date) -> None:
+def _judge_capacity(activity: ActivityView, session: Session, student: Pupil, day: date) -> None:
     """Refuse a newcomer once the places are taken (the conditional update in :func:`_enter`
     decides under concurrency); a student already in is a duplicate, not a newcomer."""
     if activity.capacity is None:
@@ -326,9 +362,7 @@ def _judge_location(
     today: date,
 ) -> tuple[Any, int | None]:
     """The location to keep (None without consent) and its distance from the activity."""
-    allowed = consent_service.has_consent(
-        session, student=student, purpose=Purpose.location, today=today
-    )
+    allowed = _consents(session, student, Purpose.location, today)
     kept = location if allowed else None
     if activity.radius_m is None or activity.latitude is None or activity.longitude is None:
         return kept, None
@@ -425,15 +459,28 @@ class Outcome:
         return ScanResult.accepted if self.created else ScanResult.duplicate
 
 
-def _earlier(session: Session, scan: Scan) -> ScanEvent | None:
+@dataclass(frozen=True, slots=True)
+class Earlier:
+    """The event a nonce was first used for."""
+
+    fingerprint: str
+    result: str
+    reason: str
+    check_in_id: int | None
+
+
+def _earlier(session: Session, scan: Scan) -> Earlier | None:
     if scan.nonce is None:
         return None
-    return session.exec(
-        select(ScanEvent).where(ScanEvent.operator == scan.operator, ScanEvent.nonce == scan.nonce)
+    row = session.exec(
+        select(
+            ScanEvent.fingerprint, ScanEvent.result, ScanEvent.reason, ScanEvent.check_in_id
+        ).where(ScanEvent.operator == scan.operator, ScanEvent.nonce == scan.nonce)
     ).first()
+    return Earlier(*row) if row is not None else None
 
 
-def _replay(session: Session, earlier: ScanEvent) -> Outcome:
+def _replay(session: Session, earlier: Earlier) -> Outcome:
     """The first answer to a scan sent again with the same nonce."""
     if earlier.result == ScanResult.refused:
         raise REFUSAL_BY_CODE.get(earlier.reason, CodeInvalid)()
@@ -442,38 +489,59 @@ def _replay(session: Session, earlier: ScanEvent) -> Outcome:
     return Outcome(check_in, created=False)
 
 
+def visit_key(activity_id: int, day: date) -> str:
+    """The records service's source key of a visit: one record per student, activity and day,
+    the same unique key as the visit itself."""
+    return f"{activity_id}:{day.isoformat()}"
+
+
 def _enter(
     session: Session,
     activity: ActivityView,
-    student: Student,
+    student: Pupil,
     scan: Scan,
     actor: Principal | None,
     *,
     skip_capacity: bool = False,
 ) -> Outcome:
+    """Open the visit and its pending record, or find the visit already open today. Both
+    inserts are ``ON CONFLICT DO NOTHING`` on the same (student, activity, day) key, so
+    concurrent scans of one student make one of each, whatever the engine."""
     at = scan.happened_at
     day = local_date(at)
-    values = {
-        "activity_id": activity.id,
-        "student_id": student.id,
-        "school_id": student.school_id,
-        "day": day,
-        "source": scan.source.value,
-        "code_id": scan.code_id,
-        "entered_at": at,
-        "operator": scan.operator,
-        "created_at": scan.now,
-        "updated_at": scan.now,
-    }
     capped = activity.capacity is not None and not skip_capacity
-    if capped:
-        with session.begin_nested() as savepoint:
-            new_id = _insert(session, CheckIn, values, ["activity_id", "student_id", "day"])
-            if new_id is not None and not _take_place(session, activity):
-                savepoint.rollback()
-                raise ScanCapacityFull(capacity=activity.capacity)
-    else:
-        new_id = _insert(session, CheckIn, values, ["activity_id", "student_id", "day"])
+    with session.begin_nested() if capped else nullcontext() as savepoint:
+        record_id = record_service.append_record_id(
+            session,
+            student_id=student.id,
+            school_id=student.school_id,
+            source=RecordSource.checkin,
+            source_ref=visit_key(activity.id, day),
+            facts=replace(activity.facts, started_at=at, ended_at=at, minutes=0),
+            actor=actor,
+            now=scan.now,
+        )
+        values = {
+            "activity_id": activity.id,
+            "student_id": student.id,
+            "school_id": student.school_id,
+            "day": day,
+            "source": scan.source.value,
+            "code_id": scan.code_id,
+            "entered_at": at,
+            "record_id": record_id,
+            "operator": scan.operator,
+            "created_at": scan.now,
+            "updated_at": scan.now,
+        }
+        new_id = (
+            _insert(session, CheckIn, values, ["activity_id", "student_id", "day"])
+            if record_id is not None
+            else None
+        )
+        if new_id is not None and capped and not _take_place(session, activity):
+            savepoint.rollback()
+            raise ScanCapacityFull(capacity=activity.capacity)
     if new_id is None:
         existing = session.exec(
             select(CheckIn).where(
@@ -483,26 +551,7 @@ def _enter(
             )
         ).one()
         return Outcome(existing, created=False)
-    facts = replace(activity.facts, started_at=at, ended_at=at, minutes=0)
-    record, _ = record_service.append_record(
-        session,
-        student=student,
-        source=RecordSource.checkin,
-        source_ref=str(new_id),
-        facts=facts,
-        actor=actor,
-        now=scan.now,
-    )
-    session.execute(
-        update(CheckIn)
-        .where(col(CheckIn.id) == new_id)
-        .values(record_id=record.id)
-        .execution_options(synchronize_session=False)
-    )
-    check_in = session.get(CheckIn, new_id)
-    assert check_in is not None
-    session.refresh(check_in)
-    return Outcome(check_in, created=True)
+    return Outcome(CheckIn(id=new_id, **values), created=True)
 
 
 def _take_place(session: Session, activity: ActivityView) -> bool:
@@ -518,7 +567,7 @@ def _take_place(session: Session, activity: ActivityView) -> bool:
 def _exit(
     session: Session,
     activity: ActivityView,
-    student: Student,
+    student: Pupil,
     scan: Scan,
     actor: Principal | None,
 ) -> Outcome:
@@ -591,7 +640,7 @@ def close_visit(
 def _run(
     session: Session,
     scan: Scan,
-    judge: Callable[[], tuple[ActivityView, Student]],
+    judge: Callable[[], tuple[ActivityView, Pupil]],
     actor: Principal | None,
     *,
     skip_capacity: bool = False,
@@ -610,10 +659,11 @@ def _run(
     return outcome
 
 
-def _bound_student(session: Session, actor: Principal) -> Student | None:
-    if actor.role is not Role.student or actor.student_id is None:
+def _bound_student(session: Session, actor: Principal) -> Pupil | None:
+    """The caller's student while the binding in the token still holds."""
+    if actor.role is not Role.student:
         return None
-    student = session.get(Student, actor.student_id)
+    student = _pupil(session, actor.student_id)
     if student is None or student.wechat_user_id != actor.wechat_user_id:
         return None
     return student
@@ -655,7 +705,7 @@ def self_scan(
     if earlier is not None:
         scan.nonce = None  # the nonce belongs to the earlier scan; keep this one's event too
 
-    def judge() -> tuple[ActivityView, Student]:
+    def judge() -> tuple[ActivityView, Pupil]:
         code, activity = _resolve(session, settings, cache, data.code, now)
         scan.activity_id, scan.code_id = activity.id, code.id
         _judge_window(activity, data.direction, now)
@@ -675,6 +725,25 @@ def self_scan(
         return activity, student
 
     return _run(session, scan, judge, actor)
+
+
+def self_scan_unit(
+    database: Database,
+    *,
+    settings: Settings,
+    cache: ScanCache,
+    actor: Principal,
+    data: CheckInCreate,
+    nonce: str,
+    now: datetime,
+) -> tuple[Outcome, str]:
+    """:func:`self_scan` in its own transaction (a refusal keeps its scan event), with the
+    activity's title: the whole check-in in one worker-thread hop."""
+    with database.unit_of_work() as session:
+        outcome = self_scan(
+            session, settings=settings, cache=cache, actor=actor, data=data, nonce=nonce, now=now
+        )
+        return outcome, activity_title(session, cache, outcome.check_in.activity_id)
 
 
 def _resolve(
@@ -749,9 +818,9 @@ def staff_scan(
     if earlier is not None:
         scan.nonce = None
 
-    def judge() -> tuple[ActivityView, Student]:
+    def judge() -> tuple[ActivityView, Pupil]:
         personal = _personal(settings, data.code)
-        student = session.get(Student, personal.student_id)
+        student = _pupil(session, personal.student_id)
         if student is not None:
             scan.student_id, scan.school_id = student.id, student.school_id
         if personal.expires_at < now:
@@ -797,8 +866,8 @@ def group_checkin(
             activity_id=activity.id,
         )
 
-        def judge(student_id: int = student_id, scan: Scan = scan) -> tuple[ActivityView, Student]:
-            student = session.get(Student, student_id)
+        def judge(student_id: int = student_id, scan: Scan = scan) -> tuple[ActivityView, Pupil]:
+            student = _pupil(session, student_id)
             if student is not None and student.school_id == actor.school_id:
                 scan.student_id, scan.school_id = student.id, student.school_id
             _judge_window(activity, scan.direction, now)
@@ -817,7 +886,7 @@ def group_checkin(
 def _item(
     session: Session,
     scan: Scan,
-    judge: Callable[[], tuple[ActivityView, Student]],
+    judge: Callable[[], tuple[ActivityView, Pupil]],
     actor: Principal,
     *,
     key: str,
@@ -867,11 +936,11 @@ def _judge_offline(
     scan: Scan,
     warnings: list[str],
     now: datetime,
-) -> tuple[ActivityView, Student]:
+) -> tuple[ActivityView, Pupil]:
     """The checks of one offline scan, judged at the time it happened; ``force`` turns the
     window and registration refusals into warnings."""
     personal = _personal(settings, item.code)
-    student = session.get(Student, personal.student_id)
+    student = _pupil(session, personal.student_id)
     if student is not None:
         scan.student_id, scan.school_id = student.id, student.school_id
     if personal.expires_at < item.scan_time:
@@ -1347,7 +1416,10 @@ def list_own(
     return [(c, t) for c, t in rows], total
 
 
-def activity_title(session: Session, activity_id: int) -> str:
+def activity_title(session: Session, cache: ScanCache | None, activity_id: int) -> str:
+    known = cache.title(activity_id) if cache is not None else None
+    if known is not None:
+        return known
     return session.exec(select(Activity.title).where(Activity.id == activity_id)).one()
 
 

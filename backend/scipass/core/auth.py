@@ -14,7 +14,7 @@ nothing fails the suite.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -182,7 +182,7 @@ def decode_access_token(settings: Settings, token: str, *, now: datetime) -> Pri
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <access_token>`")
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -193,14 +193,16 @@ def current_principal(
     )
 
 
-def require(*roles: Role, during_password_change: bool = False) -> Callable[..., Principal]:
+def require(
+    *roles: Role, during_password_change: bool = False
+) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits callers of ``roles`` (role checks only; scope is per object).
 
     A staff member still on an initial password (set by whoever created the account) may only
     change it, unless the route says ``during_password_change=True``."""
     allowed = frozenset(roles)
 
-    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in allowed:
             raise RoleForbidden()
         if principal.password_change_required and not during_password_change:
@@ -212,7 +214,7 @@ def require(*roles: Role, during_password_change: bool = False) -> Callable[...,
     return dependency
 
 
-def public_access() -> None:
+async def public_access() -> None:
     """Marks a router's routes as open to anonymous callers."""
 
 

@@ -81,7 +81,7 @@ def term_of(day: date) -> Term:
     return Term(school_year=school_year_of(day), semester=semester)
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     return request.app.state.clock
 
 

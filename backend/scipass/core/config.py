@@ -121,11 +121,11 @@ class Settings(BaseSettings):
 
     @property
     def jwt_keyring(self) -> KeyRing:
-        return KeyRing.parse(self.jwt_keys.get_secret_value())
+        return _keyring(self.jwt_keys.get_secret_value())
 
     @property
     def code_keyring(self) -> KeyRing:
-        return KeyRing.parse(self.code_signing_keys.get_secret_value())
+        return _keyring(self.code_signing_keys.get_secret_value())
 
     @property
     def is_sqlite(self) -> bool:
@@ -160,6 +160,12 @@ class Settings(BaseSettings):
                 raise ConfigurationError(
                     "refusing to start in prod: " + "; ".join(problems) + " (see README, Settings)"
                 )
+
+
+@lru_cache(maxsize=16)
+def _keyring(text: str) -> KeyRing:
+    """Parsed once per key text: every request verifies a token, every scan a code."""
+    return KeyRing.parse(text)
 
 
 def load_settings(**overrides: object) -> Settings:

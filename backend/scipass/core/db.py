@@ -174,6 +174,29 @@ class Database:
         return session
 
     @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """A request's transaction: commit when the work succeeds, or when it fails with a
+        problem that keeps its writes (a refused scan's event); roll back otherwise. The
+        session dependency uses it, and so does a hot-path route that runs its whole service
+        call in one worker-thread hop."""
+        session = self.session()
+        try:
+            yield session
+        except ProblemError as exc:
+            if exc.keep_writes:
+                session.commit()
+            else:
+                session.rollback()
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        else:
+            session.commit()
+        finally:
+            session.close()
+
+    @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A unit of work outside a request (CLI, scheduled jobs): commit on success."""
         session = self.session()
@@ -211,22 +234,8 @@ async def admit(request: Request) -> AsyncIterator[None]:
 def get_session(
     request: Request, _admitted: Annotated[None, Depends(admit, scope="function")]
 ) -> Iterator[Session]:
-    session: Session = request.app.state.db.session()
-    try:
+    with request.app.state.db.unit_of_work() as session:
         yield session
-    except ProblemError as exc:
-        if exc.keep_writes:
-            session.commit()
-        else:
-            session.rollback()
-        raise
-    except BaseException:
-        session.rollback()
-        raise
-    else:
-        session.commit()
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -1,4 +1,8 @@
-"""Request-scoped dependencies shared by every domain's router."""
+"""Request-scoped dependencies shared by every domain's router.
+
+Dependencies that only read the request are ``async def``: FastAPI runs a plain ``def``
+dependency in a worker thread, a hop that costs more than the work itself.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +15,19 @@ from scipass.core.db import Database
 from scipass.wechat.client import WeChat
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_wechat(request: Request) -> WeChat:
+async def get_wechat(request: Request) -> WeChat:
     return request.app.state.wechat
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     """The caller's address (uvicorn resolves trusted proxies' X-Forwarded-For)."""
     return request.client.host if request.client else "unknown"
 

@@ -19,7 +19,7 @@ class PageParams(BaseModel):
     offset: int
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数")] = 20,
     offset: Annotated[int, Query(ge=0, description="跳过的条数")] = 0,
 ) -> PageParams:

@@ -172,17 +172,20 @@ def _insert_ignoring_duplicate(session: Session, values: dict[str, Any]) -> int 
     return session.execute(statement).scalar_one_or_none()
 
 
-def append_record(
+def append_record_id(
     session: Session,
     *,
-    student: Student,
+    student_id: int,
+    school_id: int,
     source: RecordSource,
     source_ref: str,
     facts: RecordFacts,
     actor: Principal | None,
     now: datetime,
-) -> tuple[ParticipationRecord, bool]:
-    """The record of one source event for one student, and whether this call created it."""
+) -> int | None:
+    """Append the record of one source event for one student: its id, or None when the event
+    already has its record (this call or a concurrent one came second). The lean form that the
+    check-in path uses; it reads nothing back."""
     if facts.ended_at < facts.started_at:
         raise RecordInvalid("结束时间不能早于开始时间", "The end cannot come before the start")
     if not 0 <= facts.minutes <= MAX_DAILY_MINUTES:
@@ -190,8 +193,8 @@ def append_record(
     term = term_of(local_date(facts.started_at))
     status = RecordStatus.confirmed if facts.confirmed else RecordStatus.pending
     values = {
-        "student_id": student.id,
-        "school_id": student.school_id,
+        "student_id": student_id,
+        "school_id": school_id,
         "source": source.value,
         "source_ref": source_ref,
         "activity_id": facts.activity_id,
@@ -222,6 +225,37 @@ def append_record(
     }
     new_id = _insert_ignoring_duplicate(session, values)
     if new_id is None:
+        return None
+    add_event(session, new_id, actor, "created", None, RecordStatus.pending, now)
+    if facts.confirmed:
+        add_event(
+            session, new_id, actor, "confirmed", RecordStatus.pending, status, now, "组织方预先确认"
+        )
+    return new_id
+
+
+def append_record(
+    session: Session,
+    *,
+    student: Student,
+    source: RecordSource,
+    source_ref: str,
+    facts: RecordFacts,
+    actor: Principal | None,
+    now: datetime,
+) -> tuple[ParticipationRecord, bool]:
+    """The record of one source event for one student, and whether this call created it."""
+    new_id = append_record_id(
+        session,
+        student_id=student.id or 0,
+        school_id=student.school_id,
+        source=source,
+        source_ref=source_ref,
+        facts=facts,
+        actor=actor,
+        now=now,
+    )
+    if new_id is None:
         existing = session.exec(
             select(ParticipationRecord).where(
                 ParticipationRecord.student_id == student.id,
@@ -230,11 +264,6 @@ def append_record(
             )
         ).one()
         return existing, False
-    add_event(session, new_id, actor, "created", None, RecordStatus.pending, now)
-    if facts.confirmed:
-        add_event(
-            session, new_id, actor, "confirmed", RecordStatus.pending, status, now, "组织方预先确认"
-        )
     record = session.get(ParticipationRecord, new_id)
     assert record is not None
     return record, True
@@ -284,8 +313,8 @@ def add_event(
     now: datetime,
     note: str = "",
 ) -> None:
-    session.add(
-        RecordEvent(
+    session.execute(
+        insert(RecordEvent).values(
             record_id=record_id,
             at=now,
             action=action,
