@@ -97,9 +97,14 @@ def demo() -> None:
         typer.echo("demo data already present: nothing loaded")
         return
     accounts = summary.pop("accounts")
+    checkin_codes = summary.pop("checkin_codes")
     DEMO_ACCOUNTS_PATH.parent.mkdir(parents=True, exist_ok=True)
     DEMO_ACCOUNTS_PATH.write_text(
-        json.dumps({"accounts": accounts}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        json.dumps(
+            {"accounts": accounts, "checkin_codes": checkin_codes}, ensure_ascii=False, indent=2
+        )
+        + "\n",
+        encoding="utf-8",
     )
     typer.echo("demo data loaded: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
     typer.echo(f"demo logins written to {DEMO_ACCOUNTS_PATH}")

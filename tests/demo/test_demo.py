@@ -257,3 +257,18 @@ def test_demo_records_answer_the_api(session: Session, client: TestClient) -> No
     venue = login(username="xtkjg-staff", password=data.DEMO_PASSWORD)
     pending = client.get("/api/v1/records", params={"status": "pending"}, headers=venue).json()
     assert pending["total"] == 2
+
+
+def test_the_demo_open_day_takes_check_ins(session: Session, client: TestClient) -> None:
+    summary = loader.load(session, now=FROZEN_AT)
+    assert summary is not None
+    (demo,) = summary["checkin_codes"]
+    assert demo["kiosk_url"].startswith(f"/kiosk/{demo['activity_id']}?token=")
+    login = client.post("/api/v1/auth/wechat", json={"code": "dev-xiaoming"}).json()
+    headers = {"Authorization": f"Bearer {login['access_token']}", "Idempotency-Key": "demo-scan-1"}
+    entered = client.post("/api/v1/checkins", json={"code": demo["static_link"]}, headers=headers)
+    assert entered.status_code == 201, entered.text
+    assert entered.json()["activity_title"] == "科技活动周·科技馆开放日"
+    screen = client.get(demo["kiosk_url"].replace("?", "/state?", 1))
+    assert screen.status_code == 200
+    assert screen.json()["checked_in"] == 1

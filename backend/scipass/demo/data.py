@@ -597,6 +597,21 @@ SLOT_PLANS: list[tuple[str, str | None, str, str, str, int | None, bool, str | N
 ACTIVITIES: list[dict[str, Any]] = [
     {
         "organiser": "湘潭市科技馆",
+        "kind": "science_festival",
+        "title": "科技活动周·科技馆开放日",
+        "description": "全天开放，扫描入口海报码或大屏动态码签到，离馆时再扫一次签退；"
+        "时长按签到到签退计算，每半小时计。",
+        "day": 0,
+        "days": 3,
+        "start": "00:00",
+        "end": "23:59",
+        "admission": "open",
+        "stages": ["primary", "junior", "senior"],
+        "credited_minutes": 120,
+        "codes": True,
+    },
+    {
+        "organiser": "湘潭市科技馆",
         "kind": "venue_visit",
         "title": "课后服务·走进科技馆：力与运动",
         "description": "课后服务时段的学校团体专场：讲解员带领参观力学展区，完成“牛顿摆”"

@@ -16,6 +16,10 @@ from scipass.account.models import Account, WeChatUser
 from scipass.activity import service as activity_service
 from scipass.activity.models import Activity, ActivityStatus, RecordCategory
 from scipass.activity.schemas import ActivityWrite
+from scipass.checkin import codes
+from scipass.checkin import service as checkin_service
+from scipass.checkin.models import CodeKind
+from scipass.checkin.schemas import CodeCreate
 from scipass.consent import service as consent_service
 from scipass.consent.models import Channel, Decision, Purpose
 from scipass.core.auth import Principal, Role
@@ -94,7 +98,7 @@ def load(
     students = _rosters(session, schools, now)
     accounts += _wechat_users(session, schools, students, now)
     accounts += _binding_examples(schools, students)
-    directory = _directory(session, schools, venues, bureaus, students, now)
+    directory = _directory(session, schools, venues, bureaus, students, now, settings)
     records = _records(session, schools, students, settings, now)
     _record_hints(session, accounts)
     return {
@@ -299,12 +303,14 @@ def _directory(
     bureaus: dict[str, Bureau],
     students: dict[tuple[str, str, str], list[Student]],
     now: datetime,
-) -> dict[str, int]:
+    settings: Settings,
+) -> dict[str, Any]:
     today = local_date(now)
     _profiles(session, venues, now)
     resources = _resources(session, venues, now)
     _exceptions(session, venues, today)
     activities = _activities(session, schools, venues, today, now)
+    checkin_codes = _checkin_codes(session, venues, activities, now, settings)
     slots = _slots(session, venues, resources, activities, today, now)
     _reservations(session, venues, resources, students, slots, now)
     _pairings(session, schools, venues, today, now)
@@ -325,7 +331,45 @@ def _directory(
         ),
         "pairings": len(data.PAIRINGS),
         "directory_editions": _count(session, select(DirectoryEdition)),
+        "checkin_codes": checkin_codes,
     }
+
+
+def _checkin_codes(
+    session: Session,
+    venues: dict[str, Venue],
+    activities: dict[str, Activity],
+    now: datetime,
+    settings: Settings,
+) -> list[dict[str, Any]]:
+    """A poster code and a screen code for the activities that try check-in out, with what a
+    developer needs to use them (written to demo-accounts.json)."""
+    found = []
+    for spec in data.ACTIVITIES:
+        if not spec.get("codes"):
+            continue
+        activity = activities[spec["title"]]
+        actor = _venue_admin(session, venues[spec["organiser"]])
+        entry: dict[str, Any] = {"activity_id": activity.id, "title": activity.title}
+        for kind in (CodeKind.static, CodeKind.rotating):
+            code = checkin_service.create_code(
+                session,
+                settings=settings,
+                actor=actor,
+                activity_id=activity.id or 0,
+                data=CodeCreate(kind=kind),
+                now=now,
+            )
+            if kind is CodeKind.static:
+                entry["static_code_id"] = code.id
+                entry["static_link"] = codes.link_for(
+                    settings.code_link_base, checkin_service.code_payload(settings, code, now)
+                )
+                entry["scene"] = codes.SCENE_PREFIX + code.short_id
+            else:
+                entry["kiosk_url"] = checkin_service.kiosk_url(settings, code, activity)
+        found.append(entry)
+    return found
 
 
 def _count(session: Session, query: Any) -> int:
