@@ -137,6 +137,13 @@ def close_visits() -> None:
     typer.echo(f"{_run_job('close-visits')} visits closed")
 
 
+@cli.command("purge-telemetry")
+def purge_telemetry() -> None:
+    """Erase scan locations older than SCIPASS_TELEMETRY_RETENTION_DAYS (`serve` also does
+    this periodically)."""
+    typer.echo(f"{_run_job('purge-telemetry')} scan locations erased")
+
+
 @cli.command("create-admin")
 def create_admin(
     username: Annotated[str, typer.Option(help="Login name")] = "admin",

@@ -425,8 +425,10 @@ def test_close_visits_closes_what_was_left_open_with_the_activitys_credit(
         )
 
     assert JOBS["close-visits"](session, START + timedelta(hours=1)) == 0
-    assert JOBS["close-visits"](session, START + timedelta(hours=3)) == 1  # the short one
-    assert JOBS["close-visits"](session, END + timedelta(minutes=1)) == 1
+    # The short one, once exit scans are no longer taken (30 minutes after its end).
+    assert JOBS["close-visits"](session, START + timedelta(hours=2, minutes=29)) == 0
+    assert JOBS["close-visits"](session, START + timedelta(hours=2, minutes=30)) == 1
+    assert JOBS["close-visits"](session, END + timedelta(minutes=30)) == 1
     assert JOBS["close-visits"](session, END + timedelta(hours=1)) == 0  # nothing left
     visits = {v.activity_id: v for v in session.exec(select(CheckIn)).all()}
     for visit in visits.values():
@@ -464,8 +466,8 @@ def test_a_visit_of_a_long_activity_closes_at_the_end_of_its_day(
         == 201
     )
     midnight = datetime(2026, 10, 14, 16, 0, tzinfo=UTC)  # 00:00 on the 15th in Beijing
-    assert JOBS["close-visits"](session, midnight - timedelta(seconds=1)) == 0
-    assert JOBS["close-visits"](session, midnight) == 1
+    assert JOBS["close-visits"](session, midnight + timedelta(minutes=29)) == 0
+    assert JOBS["close-visits"](session, midnight + timedelta(minutes=30)) == 1
     visit = session.exec(select(CheckIn)).one()
     session.refresh(visit)
     assert visit.exited_at == midnight
@@ -516,7 +518,7 @@ def test_the_venue_lists_attendees_masked_with_counts_and_exports_them(
     assert closed[6:10] == ["2026-10-14 10:00", "2026-10-14 11:00", "签退", "60"]
     assert export.headers["X-Row-Count"] == "2"
     audit = session.exec(select(AuditLog).where(AuditLog.action == "checkins_exported")).one()
-    assert '"rows": 2' in (audit.detail or "")
+    assert '"row_count": 2' in (audit.detail or "")
 
     other = client.get(
         f"/api/v1/activities/{activity.id}/checkins",

@@ -975,9 +975,17 @@ def test_the_archive_job_archives_in_its_own_transaction(
     record = _reviewed(session, side_a.student)
     _publicise(api, side_a)
     database = Database(engine, bind=connection)
-    assert jobs.run_once(database, clock) == {"close-visits": 0, "archive-records": 0}
+    assert jobs.run_once(database, clock) == {
+        "close-visits": 0,
+        "archive-records": 0,
+        "purge-telemetry": 0,
+    }
     clock.set(WINDOW_END)
-    assert jobs.run_once(database, clock) == {"close-visits": 0, "archive-records": 1}
+    assert jobs.run_once(database, clock) == {
+        "close-visits": 0,
+        "archive-records": 1,
+        "purge-telemetry": 0,
+    }
     fresh = _fresh(session, record)
     assert (fresh.status, fresh.archive_seq) == ("archived", 1)
     assert fresh.content_hash == chain.content_hash(fresh, [], chain.GENESIS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from scipass.activity.errors import (
@@ -23,6 +23,7 @@ from scipass.activity.models import (
     ActivityStatus,
 )
 from scipass.activity.schemas import ActivityWrite
+from scipass.checkin.models import CheckIn
 from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal, Role
 from scipass.core.clock import SHANGHAI
 from scipass.core.pagination import PageParams, count_rows
@@ -131,6 +132,21 @@ def update_activity(
     if activity.status not in (ActivityStatus.draft, ActivityStatus.published):
         raise ActivityNotEditable()
     _apply(session, activity, data)
+    if activity.capacity is not None:
+        # The counter of check-ins is kept only while a capacity is set: recount it under the
+        # row lock that check-ins of a capped activity take first, so that a capacity set or
+        # lowered later holds against the visits made.
+        session.exec(select(Activity.id).where(Activity.id == activity.id).with_for_update())
+        visits = session.exec(
+            select(func.count()).select_from(CheckIn).where(CheckIn.activity_id == activity.id)
+        ).one()
+        if activity.capacity < visits:
+            raise ActivityInvalid(
+                f"已有 {visits} 人签到，人数上限不能低于 {visits}",
+                f"{visits} students have checked in; the capacity cannot be lower",
+                checked_in=visits,
+            )
+        activity.checked_in = visits
     activity.updated_at = now
     session.add(activity)
     session.flush()

@@ -47,6 +47,7 @@ class Action(StrEnum):
     evidence_viewed = "evidence_viewed"
     checkin_corrected = "checkin_corrected"
     checkins_exported = "checkins_exported"
+    checkins_viewed = "checkins_viewed"
     personal_card_issued = "personal_card_issued"
     code_revoked = "code_revoked"
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import struct
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ PERSONAL_VERSION = 1
 PERSONAL_PAYLOAD_BYTES = 15
 SIGNATURE_BYTES = 64
 SCENE_PREFIX = "c="
+_DIGITS = re.compile(r"[0-9]{1,12}")
 
 
 class CodeRejected(Exception):
@@ -162,7 +164,7 @@ def kiosk_token(ring: KeyRing, code_id: int, expires_at: datetime) -> str:
 def parse_kiosk_token(ring: KeyRing, token: str, *, now: datetime) -> int:
     """The code id a kiosk token opens; raises :class:`CodeRejected` when forged or expired."""
     parts = token.strip().upper().split(".")
-    if len(parts) != 5 or parts[0] != "K" or not parts[1].isdigit() or not parts[2].isdigit():
+    if len(parts) != 5 or parts[0] != "K" or not _DIGITS.fullmatch(parts[1] + parts[2]):
         raise CodeRejected("not a kiosk token")
     _, code_id, expires, kid, mac = parts
     _check(ring, kid, f"K|{int(code_id)}|{int(expires)}", mac)

@@ -4,12 +4,9 @@ before the problem is answered, so venues can review refused scans."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any
 
 from scipass.core.errors import (
-    BadRequest,
-    Conflict,
-    Forbidden,
     NotFound,
     ProblemError,
     RateLimited,
@@ -122,11 +119,27 @@ class ReplayedNonce(ScanRefused):
     title_en = "This nonce was already used for another scan"
 
 
+class NonceRace(ReplayedNonce):
+    """The nonce's first request committed while this one was under way: nothing is kept."""
+
+    keep_writes = False
+
+
 class ScanRateLimited(ScanRefused, RateLimited):
     status = 429
     code = "rate_limited"
     title_zh = "扫码过于频繁，请稍后再试"
     title_en = "Too many scans; try again shortly"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("retry_after", 60)
+        super().__init__(*args, **kwargs)
+
+
+class ScanFlood(ScanRateLimited):
+    """Past twice the rate: refused before any check, and nothing is written."""
+
+    keep_writes = False
 
 
 class NotCheckedIn(ScanRefused):
@@ -186,35 +199,13 @@ class CorrectionInvalid(ValidationFailed):
     title_en = "Invalid check-in correction"
 
 
-class ScanTimeInvalid(BadRequest):
+class ScanTimeInvalid(ScanRefused):
+    status = 400
     code = "scan_time_invalid"
     title_zh = "扫码时间不合理（晚于服务器时间或过早）"
     title_en = "The scan time is in the future or too old"
 
 
-class NotTheOrganiser(Forbidden):
-    code = "not_the_organiser"
-    title_zh = "只有活动的组织方可以进行此操作"
-    title_en = "Only the activity's organiser may do this"
-
-
-class GroupNotFound(NotFound):
-    code = "group_reservation_not_found"
-    title_zh = "团体预约不存在"
-    title_en = "Group reservation not found"
-
-
-class BatchTooLarge(ValidationFailed):
-    code = "batch_too_large"
-    title_zh = "一次最多上传 1000 条扫码记录"
-    title_en = "At most 1,000 scans per batch"
-
-
-class NonceConflict(Conflict):
-    code = "nonce_conflict"
-    title_zh = "同一批次中的请求编号重复"
-    title_en = "A nonce appears twice in the batch"
-
-
-REFUSAL_BY_CODE: dict[str, type[ScanRefused]] = {cls.code: cls for cls in (*REFUSALS, NotCheckedIn)}
-ExtraFields = ClassVar[dict[str, object]]
+REFUSAL_BY_CODE: dict[str, type[ScanRefused]] = {
+    cls.code: cls for cls in (*REFUSALS, NotCheckedIn, ScanTimeInvalid)
+}

@@ -16,7 +16,6 @@ from scipass.checkin import service as checkin_service
 from scipass.checkin.errors import (
     REFUSALS,
     ActivityCodeNotFound,
-    BatchTooLarge,
     CheckInNotFound,
     CodeKindInvalid,
     CorrectionInvalid,
@@ -63,7 +62,6 @@ from scipass.core.errors import problem_responses
 from scipass.core.exports import CSV_MEDIA_TYPE, attachment, csv_chunks
 from scipass.core.pagination import PageDep
 from scipass.reservation.errors import ReservationNotFound
-from scipass.reservation.service import mask_name
 from scipass.roster.errors import StudentNotFound
 from scipass.wechat.errors import (
     WeChatMisconfigured,
@@ -445,7 +443,11 @@ def staff_scan(
     if not outcome.created:
         response.status_code = 200
     title = checkin_service.activity_title(session, None, outcome.check_in.activity_id)
-    return _read(outcome.check_in, title, duplicate=not outcome.created)
+    read = _read(outcome.check_in, title, duplicate=not outcome.created)
+    read.student_name, read.class_label = checkin_service.who(
+        session, actor, outcome.check_in.student_id
+    )
+    return read
 
 
 def _batch(items: list[ItemResult]) -> BatchResult:
@@ -487,7 +489,7 @@ def group_checkin(
     "同一批再次上传不会改变任何数据，返回与第一次相同的结果。`force=true` 表示扫码已在现场发生，"
     "签到时段、人数、预约不符也记录（结果中的 `warnings` 列出被跳过的检查）；"
     "签名、有效期和学生身份仍须有效。",
-    responses=problem_responses(ActivityNotFound, BatchTooLarge),
+    responses=problem_responses(ActivityNotFound),
 )
 def offline_scan_upload(
     activity_id: int,
@@ -529,6 +531,7 @@ def attendee_list(
     actor: Organiser,
     session: SessionDep,
     page: PageDep,
+    clock: ClockDep,
     day: DayQuery = None,
     status: StatusQuery = None,
     source: SourceQuery = None,
@@ -543,7 +546,14 @@ def attendee_list(
         page=page,
     )
     schools = checkin_service.school_names(session, {s.school_id for _c, s in rows})
-    masked = actor.role in VENUE_ROLES
+    checkin_service.audit_view(
+        session,
+        actor=actor,
+        activity_id=activity_id,
+        what="attendees",
+        rows=len(rows),
+        now=clock.now(),
+    )
     return AttendeePage(
         counts=AttendeeCounts(**counts),
         total=total,
@@ -551,7 +561,7 @@ def attendee_list(
             AttendeeRead(
                 check_in_id=c.id or 0,
                 student_id=s.id or 0,
-                student_name=mask_name(s.name) if masked else s.name,
+                student_name=checkin_service.shown_name(actor, s.school_id, s.name),
                 school_name=schools.get(s.school_id, ""),
                 grade=s.grade,
                 class_name=s.class_name,
@@ -608,12 +618,20 @@ def scan_event_list(
     actor: Organiser,
     session: SessionDep,
     page: PageDep,
+    clock: ClockDep,
     result: Annotated[ScanResult | None, Query(description="`refused` 只看被拒绝的")] = None,
 ) -> ScanEventPage:
     rows, total = checkin_service.list_scan_events(
         session, actor=actor, activity_id=activity_id, result=result, page=page
     )
-    masked = actor.role in VENUE_ROLES
+    checkin_service.audit_view(
+        session,
+        actor=actor,
+        activity_id=activity_id,
+        what="scan_events",
+        rows=len(rows),
+        now=clock.now(),
+    )
     return ScanEventPage(
         total=total,
         items=[
@@ -625,7 +643,7 @@ def scan_event_list(
                 source=e.source,  # type: ignore[arg-type]
                 result=e.result,  # type: ignore[arg-type]
                 reason=e.reason,
-                student_name=(mask_name(n) if masked else n) if n else None,
+                student_name=checkin_service.shown_name(actor, e.school_id, n) if n else None,
                 distance_m=e.distance_m,
                 forced=e.forced,
             )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -51,6 +52,12 @@ class CheckInRead(BaseModel):
     duplicate: bool = Field(
         default=False, description="true：此前已签到（或已签退），返回的是已有记录"
     )
+    student_name: str | None = Field(
+        default=None, description="工作人员扫码时返回（场馆看到打码后的姓名），便于核对本人"
+    )
+    class_label: str | None = Field(
+        default=None, description="工作人员扫码时返回：学校、年级与班级"
+    )
 
 
 class CheckInPage(BaseModel):
@@ -64,7 +71,7 @@ class CodeCreate(BaseModel):
         default=None, description="提前失效的时间；不设则在活动签到时段内有效"
     )
     step_seconds: int | None = Field(
-        default=None, ge=20, le=60, description="动态码换码间隔（秒，20–60），默认 20"
+        default=None, ge=20, le=30, description="动态码换码间隔（秒，20–30），默认 20"
     )
 
 
@@ -97,7 +104,9 @@ class PersonalCodeRead(BaseModel):
 
 
 class PersonalCard(BaseModel):
-    valid_days: int = Field(default=90, ge=1, le=366, description="打印卡片的有效天数")
+    valid_days: int = Field(
+        default=90, ge=1, le=200, description="打印卡片的有效天数（最长一学期，约 200 天）"
+    )
 
 
 class PublicKeyRead(BaseModel):
@@ -122,7 +131,7 @@ class StaffScan(BaseModel):
 
 
 class GroupCheckIn(BaseModel):
-    student_ids: list[int] = Field(
+    student_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
         min_length=1, max_length=500, description="到场的学生（须是该团体预约的成员）"
     )
     direction: Direction = Direction.entry

@@ -45,6 +45,7 @@ from scipass.checkin.errors import (
     KioskTokenInvalid,
     LocationInaccurate,
     LocationRequired,
+    NonceRace,
     NotCheckedIn,
     NotRegistered,
     NotStarted,
@@ -52,6 +53,7 @@ from scipass.checkin.errors import (
     ReplayedNonce,
     ScanCapacityFull,
     ScanConsentRequired,
+    ScanFlood,
     ScanRateLimited,
     ScanRefused,
     ScanTimeInvalid,
@@ -357,20 +359,28 @@ def _judge_capacity(activity: ActivityView, session: Session, student: Pupil, da
 def _judge_location(
     session: Session,
     activity: ActivityView,
-    student: Student,
+    student: Pupil,
     location: Any,
     today: date,
-) -> tuple[Any, int | None]:
-    """The location to keep (None without consent) and its distance from the activity."""
-    allowed = _consents(session, student, Purpose.location, today)
-    kept = location if allowed else None
+    scan: Scan,
+) -> None:
+    """Check a geofenced activity's location, on entry and on exit (an exit from home would
+    otherwise credit the whole day). The location is kept on the scan event only where the
+    activity has a geofence and the guardian allowed it (under 14)."""
     if activity.radius_m is None or activity.latitude is None or activity.longitude is None:
-        return kept, None
-    if kept is None:
+        return
+    allowed = _consents(session, student, Purpose.location, today)
+    if location is None or not allowed:
         raise LocationRequired(consent=allowed)
-    if kept.accuracy > activity.max_accuracy_m:
-        raise LocationInaccurate(accuracy_m=kept.accuracy, max_accuracy_m=activity.max_accuracy_m)
-    distance = distance_m(kept.latitude, kept.longitude, activity.latitude, activity.longitude)
+    scan.location = location
+    if location.accuracy > activity.max_accuracy_m:
+        raise LocationInaccurate(
+            accuracy_m=location.accuracy, max_accuracy_m=activity.max_accuracy_m
+        )
+    distance = distance_m(
+        location.latitude, location.longitude, activity.latitude, activity.longitude
+    )
+    scan.distance = round(distance)
     if distance > activity.radius_m:
         raise OutOfGeofence(
             f"你距离活动地点约 {round(distance)} 米，签到范围为 {activity.radius_m} 米",
@@ -378,7 +388,6 @@ def _judge_location(
             distance_m=round(distance),
             radius_m=activity.radius_m,
         )
-    return kept, round(distance)
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -420,7 +429,11 @@ class Scan:
     def happened_at(self) -> datetime:
         return self.at or self.now
 
-    def store(self, session: Session, result: ScanResult, reason: str, check_in_id: int | None):
+    def store(
+        self, session: Session, result: ScanResult, reason: str, check_in_id: int | None
+    ) -> bool:
+        """Append the event; False when its nonce was taken meanwhile (a concurrent request
+        with the same nonce, on PostgreSQL)."""
         values = {
             "activity_id": self.activity_id,
             "code_id": self.code_id,
@@ -442,7 +455,7 @@ class Scan:
             "result": result.value,
             "reason": reason,
         }
-        _insert(session, ScanEvent, values, ["operator", "nonce"])
+        return _insert(session, ScanEvent, values, ["operator", "nonce"]) is not None
 
 
 def fingerprint(*parts: object) -> str:
@@ -509,8 +522,16 @@ def _enter(
     concurrent scans of one student make one of each, whatever the engine."""
     at = scan.happened_at
     day = local_date(at)
-    capped = activity.capacity is not None and not skip_capacity
-    with session.begin_nested() if capped else nullcontext() as savepoint:
+    counted = activity.capacity is not None
+    # With a capacity the place is taken first, before any insert: every writer then locks
+    # the activity row before any student's keys, so a class check-in and a pupil's own scan
+    # cannot wait on each other. A duplicate gives its place back with the savepoint.
+    with session.begin_nested() if counted else nullcontext() as savepoint:
+        if counted and not _take_place(session, activity) and not skip_capacity:
+            existing = _visit(session, activity.id, student.id, day)
+            if existing is not None:  # full, but this student is already in
+                return Outcome(existing, created=False)
+            raise ScanCapacityFull(capacity=activity.capacity)
         record_id = record_service.append_record_id(
             session,
             student_id=student.id,
@@ -539,19 +560,23 @@ def _enter(
             if record_id is not None
             else None
         )
-        if new_id is not None and capped and not _take_place(session, activity):
+        if new_id is None and savepoint is not None:
             savepoint.rollback()
-            raise ScanCapacityFull(capacity=activity.capacity)
     if new_id is None:
-        existing = session.exec(
-            select(CheckIn).where(
-                CheckIn.activity_id == activity.id,
-                CheckIn.student_id == student.id,
-                CheckIn.day == day,
-            )
-        ).one()
+        existing = _visit(session, activity.id, student.id, day)
+        assert existing is not None
         return Outcome(existing, created=False)
     return Outcome(CheckIn(id=new_id, **values), created=True)
+
+
+def _visit(session: Session, activity_id: int, student_id: int, day: date) -> CheckIn | None:
+    return session.exec(
+        select(CheckIn).where(
+            CheckIn.activity_id == activity_id,
+            CheckIn.student_id == student_id,
+            CheckIn.day == day,
+        )
+    ).first()
 
 
 def _take_place(session: Session, activity: ActivityView) -> bool:
@@ -655,7 +680,10 @@ def _run(
     except ScanRefused as refusal:
         scan.store(session, ScanResult.refused, refusal.code, None)
         raise
-    scan.store(session, outcome.result, "", outcome.check_in.id)
+    if not scan.store(session, outcome.result, "", outcome.check_in.id) and outcome.created:
+        # Another request with this nonce committed first while this one changed something:
+        # the database decides, this one is undone.
+        raise NonceRace()
     return outcome
 
 
@@ -699,6 +727,10 @@ def self_scan(
         school_id=actor.school_id,
     )
     attempts = cache.count(actor.subject, now)
+    if attempts > 2 * settings.scan_rate_per_minute:
+        # A flood: refused before any check, and not stored (DESIGN's order decides the
+        # reason up to twice the rate; past that nothing is judged or written).
+        raise ScanFlood()
     earlier = _earlier(session, scan)
     if earlier is not None and earlier.fingerprint == scan.fingerprint:
         return _replay(session, earlier)
@@ -715,9 +747,7 @@ def self_scan(
         assert student is not None
         if data.direction is Direction.entry:
             _judge_capacity(activity, session, student, today)
-            scan.location, scan.distance = _judge_location(
-                session, activity, student, data.location, today
-            )
+        _judge_location(session, activity, student, data.location, today, scan)
         if earlier is not None:
             raise ReplayedNonce()
         if attempts > settings.scan_rate_per_minute:
@@ -862,7 +892,7 @@ def group_checkin(
             direction=data.direction,
             fingerprint=fingerprint(reservation_id, student_id, data.direction.value),
             now=now,
-            nonce=f"{data.nonce}:{student_id}"[:64],
+            nonce="g:" + fingerprint(data.nonce, student_id),
             activity_id=activity.id,
         )
 
@@ -939,6 +969,8 @@ def _judge_offline(
 ) -> tuple[ActivityView, Pupil]:
     """The checks of one offline scan, judged at the time it happened; ``force`` turns the
     window and registration refusals into warnings."""
+    if item.scan_time > now + FUTURE_TOLERANCE or item.scan_time < now - MAX_OFFLINE_AGE:
+        raise ScanTimeInvalid()
     personal = _personal(settings, item.code)
     student = _pupil(session, personal.student_id)
     if student is not None:
@@ -994,12 +1026,6 @@ def offline_batch(
             forced=item.force,
             activity_id=activity.id,
         )
-        if item.scan_time > now + FUTURE_TOLERANCE or item.scan_time < now - MAX_OFFLINE_AGE:
-            scan.store(session, ScanResult.refused, ScanTimeInvalid.code, None)
-            results.append(
-                ItemResult(key=item.nonce, result=ScanResult.refused, code=ScanTimeInvalid.code)
-            )
-            continue
         warnings: list[str] = []
 
         judge = partial(_judge_offline, session, settings, activity, item, scan, warnings, now)
@@ -1036,7 +1062,7 @@ def close_due_visits(session: Session, *, now: datetime, limit: int = 5000) -> i
         activity = views.get(activity_row.id or 0) or ActivityView.of(session, activity_row)
         views[activity.id] = activity
         close_at = visit_close_at(activity, check_in.day)
-        if close_at > now:
+        if close_at + EXIT_GRACE > now:  # an exit scan is still taken until then
             continue
         close_at = max(close_at, check_in.entered_at)
         minutes = 0
@@ -1057,6 +1083,18 @@ def close_due_visits(session: Session, *, now: datetime, limit: int = 5000) -> i
         ):
             closed += 1
     return closed
+
+
+def purge_telemetry(session: Session, *, before: datetime) -> int:
+    """Erase the locations of scan events older than ``before`` (DESIGN: raw telemetry is
+    purged after a configurable period); the events themselves stay."""
+    result = session.execute(
+        update(ScanEvent)
+        .where(col(ScanEvent.server_time) < before, col(ScanEvent.latitude).is_not(None))
+        .values(latitude=None, longitude=None, accuracy_m=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def correct(
@@ -1423,6 +1461,45 @@ def activity_title(session: Session, cache: ScanCache | None, activity_id: int) 
     return session.exec(select(Activity.title).where(Activity.id == activity_id)).one()
 
 
+def shown_name(actor: Principal, school_id: int | None, name: str) -> str:
+    """A pupil's name as this caller may see it: in full for staff of the pupil's own school
+    (and the platform), masked for a venue or another school (张*明)."""
+    if actor.role is Role.platform_admin or (
+        actor.role in SCHOOL_ROLES and school_id is not None and actor.school_id == school_id
+    ):
+        return name
+    return mask_name(name)
+
+
+def audit_view(
+    session: Session, *, actor: Principal, activity_id: int, what: str, rows: int, now: datetime
+) -> None:
+    """Staff views of minors' check-ins go to the audit log, like record views."""
+    audit_service.record(
+        session,
+        action=audit_service.Action.checkins_viewed,
+        at=now,
+        actor=actor,
+        object_type="activity",
+        object_id=activity_id,
+        school_id=actor.school_id,
+        view=what,
+        row_count=rows,
+    )
+
+
+def who(session: Session, actor: Principal, student_id: int) -> tuple[str, str]:
+    """The name (as the caller may see it) and the school and class of a scanned pupil, so
+    that staff at the door can match the face to the code."""
+    row = session.exec(
+        select(Student.name, Student.school_id, Student.grade, Student.class_name, School.name)
+        .join(School, col(School.id) == Student.school_id)
+        .where(Student.id == student_id)
+    ).one()
+    name, school_id, grade, class_name, school = row
+    return shown_name(actor, school_id, name), f"{school} {grade}年级{class_name}"
+
+
 def school_names(session: Session, school_ids: set[int]) -> dict[int, str]:
     if not school_ids:
         return {}
@@ -1471,14 +1548,13 @@ def attendee_export(
         )
     ).all()
     schools = school_names(session, {s.school_id for _c, s in rows})
-    masked = actor.role not in SCHOOL_ROLES and actor.role is not Role.platform_admin
     lines = [
         (
             c.day.isoformat(),
             schools.get(s.school_id, ""),
             s.grade,
             s.class_name,
-            mask_name(s.name) if masked else s.name,
+            shown_name(actor, s.school_id, s.name),
             SOURCE_LABELS.get(ScanSource(c.source), c.source),
             _local_minute(c.entered_at),
             _local_minute(c.exited_at),
@@ -1495,8 +1571,8 @@ def attendee_export(
         object_type="activity",
         object_id=activity.id,
         school_id=actor.school_id,
-        day=day.isoformat() if day else None,
-        rows=len(lines),
+        filter={"day": day.isoformat() if day else None},
+        row_count=len(lines),
     )
     return ATTENDEE_HEADER, lines
 

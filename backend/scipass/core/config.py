@@ -23,6 +23,10 @@ DEV_CODE_KEYS = "dev:insecure-dev-code-signing-key-do-not-use-in-production"
 # An Ed25519 seed anyone can read (sha256 of "insecure dev personal code key"), for dev only.
 DEV_PERSONAL_CODE_KEYS = "dev:fmhzxQO4Liijg7fMlWKU/7yXryOeg1HWTklgFExe2rw="
 MIN_SECRET_LENGTH = 32
+# Published development secrets, refused in prod whatever key id they come under.
+_DEV_SECRETS = frozenset(
+    pair.partition(":")[2] for pair in (DEV_JWT_KEYS, DEV_CODE_KEYS, DEV_PERSONAL_CODE_KEYS)
+)
 
 
 class Environment(StrEnum):
@@ -67,6 +71,8 @@ class Settings(BaseSettings):
     rotating_margin_steps: int = Field(default=1, ge=0, le=3)
     personal_code_ttl_seconds: int = Field(default=300, ge=30, le=24 * 3600)
     scan_rate_per_minute: int = Field(default=20, ge=1)
+    # Raw telemetry (the location on scan events) is erased after this many days.
+    telemetry_retention_days: int = Field(default=180, ge=1)
     wechat_checkin_page: str = "pages/checkin/index"
     wechat_env_version: str = "release"
 
@@ -140,7 +146,7 @@ class Settings(BaseSettings):
             ("PERSONAL_CODE_KEYS", KeyRing.parse(self.personal_code_keys.get_secret_value())),
         ):
             for kid, secret in ring.keys.items():
-                if "insecure" in secret or kid == "dev":
+                if "insecure" in secret or kid == "dev" or secret in _DEV_SECRETS:
                     problems.append(f"SCIPASS_{name} holds the development key '{kid}'")
                 elif len(secret) < MIN_SECRET_LENGTH:
                     problems.append(

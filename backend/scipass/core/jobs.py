@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import anyio
 from sqlmodel import Session
@@ -36,7 +36,19 @@ def _close_visits(session: Session, now: datetime) -> int:
     return checkin_service.close_due_visits(session, now=now)
 
 
-JOBS: dict[str, Job] = {"close-visits": _close_visits, "archive-records": _archive_records}
+def _purge_telemetry(session: Session, now: datetime) -> int:
+    from scipass.checkin import service as checkin_service
+    from scipass.core.config import get_settings
+
+    days = get_settings().telemetry_retention_days
+    return checkin_service.purge_telemetry(session, before=now - timedelta(days=days))
+
+
+JOBS: dict[str, Job] = {
+    "close-visits": _close_visits,
+    "archive-records": _archive_records,
+    "purge-telemetry": _purge_telemetry,
+}
 
 
 def run_once(db: Database, clock: Clock) -> dict[str, int]:

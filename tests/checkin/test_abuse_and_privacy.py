@@ -1,0 +1,274 @@
+"""Cheating, floods and privacy: exits from home, retries after a refusal, capacity changes,
+who sees which names, and location kept no longer than needed."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, func, select
+
+from scipass.activity.models import Activity
+from scipass.checkin import codes
+from scipass.checkin import service as checkin_service
+from scipass.checkin.models import CheckIn, ScanEvent
+from scipass.core.auth import Principal, Role
+from scipass.core.clock import FrozenClock
+from scipass.core.config import Settings
+from scipass.core.jobs import JOBS
+from tests.checkin.test_checkin import (
+    CENTRE,
+    END,
+    START,
+    activity,  # noqa: F401  (fixture)
+    new_code,
+    refused,
+    scan,
+    student,
+)
+from tests.checkin.test_staff_and_batches import _group, personal, staff_scan
+from tests.factories import NOW, Side, auth, create_activity, create_student, create_wechat_user
+
+TEEN = date(2009, 5, 1)
+
+
+def _north(metres: float, accuracy: float = 20) -> dict[str, float]:
+    return {
+        "latitude": CENTRE[0] + metres / 111_194.9,
+        "longitude": CENTRE[1],
+        "accuracy": accuracy,
+    }
+
+
+def _fence(session: Session, target: Activity) -> None:
+    target.geofence_radius_m = 200
+    session.add(target)
+    session.flush()
+
+
+def test_an_exit_from_outside_the_geofence_is_refused(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    activity: Activity,  # noqa: F811
+    clock: FrozenClock,
+) -> None:
+    _fence(session, activity)
+    code = new_code(client, settings, side_a, activity)
+    enter = scan(
+        client, settings, student(side_a), code["payload"], key="in-on-site", location=_north(50)
+    )
+    assert enter.status_code == 201
+    clock.advance(timedelta(hours=5))  # at home, a photo of the poster
+    home = scan(
+        client,
+        settings,
+        student(side_a),
+        code["payload"],
+        key="out-at-home",
+        direction="exit",
+        location=_north(9000),
+    )
+    refused(home, "out_of_geofence", 403)
+    visit = session.exec(select(CheckIn)).one()
+    session.refresh(visit)
+    assert visit.exited_at is None
+
+
+def test_a_retry_of_a_rate_limited_scan_is_refused_again_and_a_flood_writes_nothing(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    activity: Activity,  # noqa: F811
+) -> None:
+    settings.scan_rate_per_minute = 2
+    code = new_code(client, settings, side_a, activity)
+    for i in range(2):
+        assert scan(
+            client, settings, student(side_a), code["payload"], key=f"burst-{i:04d}"
+        ).status_code in (200, 201)
+    limited = scan(client, settings, student(side_a), code["payload"], key="burst-0002")
+    refused(limited, "rate_limited", 429)
+    again = scan(client, settings, student(side_a), code["payload"], key="burst-0002")
+    refused(again, "rate_limited", 429)
+    events = session.exec(select(func.count()).select_from(ScanEvent)).one()
+    for i in range(3, 8):
+        refused(
+            scan(client, settings, student(side_a), "garbage", key=f"flood-{i:04d}"),
+            "rate_limited",
+            429,
+        )
+    assert session.exec(select(func.count()).select_from(ScanEvent)).one() == events + 0
+
+
+def test_a_long_group_nonce_still_checks_in_every_pupil(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    activity: Activity,  # noqa: F811
+) -> None:
+    pupils = [
+        create_student(session, school_id=side_a.school.id or 0, birth_month=TEEN) for _ in range(3)
+    ]
+    reservation = _group(session, side_a, activity, pupils)
+    response = client.post(
+        f"/api/v1/reservations/{reservation.id}/checkins",
+        json={"student_ids": [p.id for p in pupils], "nonce": "f" * 64},
+        headers=auth(settings, side_a.principal(Role.school_staff)),
+    )
+    assert response.json()["accepted"] == 3, response.text
+
+
+def test_capacity_cannot_drop_below_the_visits_and_a_late_capacity_counts_them(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    activity: Activity,  # noqa: F811
+) -> None:
+    code = new_code(client, settings, side_a, activity)
+    pupils = []
+    for i in range(2):
+        pupil = create_student(session, school_id=side_a.school.id or 0, birth_month=TEEN)
+        user = create_wechat_user(session)
+        pupil.wechat_user_id = user.id
+        session.add(pupil)
+        session.flush()
+        pupils.append(
+            Principal(
+                subject=f"wechat:{user.id}",
+                role=Role.student,
+                school_id=side_a.school.id,
+                student_id=pupil.id,
+            )
+        )
+        assert (
+            scan(client, settings, pupils[-1], code["payload"], key=f"cap-late-{i}").status_code
+            == 201
+        )
+    url = f"/api/v1/activities/{activity.id}"
+    headers = auth(settings, side_a.principal(Role.venue_staff))
+    current = client.get(url, headers=headers).json()
+    body = {k: current[k] for k in ("kind", "title", "starts_at", "ends_at", "admission", "stages")}
+    too_low = client.put(url, json={**body, "capacity": 1}, headers=headers)
+    assert too_low.status_code == 422
+    assert too_low.json()["checked_in"] == 2
+    assert client.put(url, json={**body, "capacity": 3}, headers=headers).status_code == 200
+    session.refresh(activity)
+    assert activity.checked_in == 2
+    third = create_student(session, school_id=side_a.school.id or 0, birth_month=TEEN)
+    scanned = staff_scan(client, settings, side_a, activity, personal(settings, third))
+    assert scanned.status_code == 201
+    fourth = create_student(session, school_id=side_a.school.id or 0, birth_month=TEEN)
+    full = staff_scan(client, settings, side_a, activity, personal(settings, fourth))
+    assert full.json()["code"] == "capacity_full"
+
+
+def test_staff_see_whom_they_scanned_masked(
+    client: TestClient,
+    settings: Settings,
+    side_a: Side,
+    activity: Activity,  # noqa: F811
+) -> None:
+    body = staff_scan(client, settings, side_a, activity, personal(settings, side_a.student)).json()
+    assert body["student_name"] == "张*明"
+    assert body["class_label"].endswith("4年级1班")
+
+
+def test_a_school_activity_shows_other_schools_pupils_masked(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    side_b: Side,
+) -> None:
+    fair = create_activity(
+        session,
+        venue_id=None,
+        school_id=side_a.school.id,
+        title="校园科技节",
+        starts_at=START,
+        ends_at=END,
+        admission="open",
+    )
+    own = create_student(session, school_id=side_a.school.id or 0, name="王小红", birth_month=TEEN)
+    guest = create_student(
+        session, school_id=side_b.school.id or 0, name="李四光", birth_month=TEEN
+    )
+    headers = auth(settings, side_a.principal(Role.school_staff))
+    for pupil in (own, guest):
+        response = client.post(
+            f"/api/v1/activities/{fair.id}/staff-scans",
+            json={"code": personal(settings, pupil), "nonce": f"fair-{pupil.id:05d}"},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+    names = {
+        i["student_name"]
+        for i in client.get(f"/api/v1/activities/{fair.id}/checkins", headers=headers).json()[
+            "items"
+        ]
+    }
+    assert names == {"王小红", "李*光"}
+    viewed = client.get(
+        "/api/v1/audit-logs",
+        params={"action": "checkins_viewed"},
+        headers=auth(settings, side_a.principal(Role.school_admin)),
+    )
+    assert viewed.status_code == 200
+    assert any(e["action"] == "checkins_viewed" for e in viewed.json()["items"])
+
+
+def test_locations_are_kept_only_with_a_geofence_and_erased_after_the_retention(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    activity: Activity,  # noqa: F811
+) -> None:
+    open_code = new_code(client, settings, side_a, activity)
+    scan(
+        client,
+        settings,
+        student(side_a),
+        open_code["payload"],
+        key="no-fence-1",
+        location=_north(10),
+    )
+    plain = session.exec(select(ScanEvent)).one()
+    assert plain.latitude is None  # no geofence: no need to keep where the child was
+
+    fenced = create_activity(
+        session,
+        venue_id=side_a.venue.id or 0,
+        starts_at=START,
+        ends_at=END,
+        admission="open",
+        latitude=CENTRE[0],
+        longitude=CENTRE[1],
+        geofence_radius_m=200,
+    )
+    code = new_code(client, settings, side_a, fenced)
+    scan(client, settings, student(side_a), code["payload"], key="fenced-01", location=_north(10))
+    kept = session.exec(select(ScanEvent).where(ScanEvent.activity_id == fenced.id)).one()
+    assert kept.latitude is not None
+    assert JOBS["purge-telemetry"](session, NOW + timedelta(days=179)) == 0
+    assert JOBS["purge-telemetry"](session, NOW + timedelta(days=181)) == 1
+    session.refresh(kept)
+    assert (kept.latitude, kept.longitude, kept.accuracy_m) == (None, None, None)
+    assert kept.distance_m is not None  # the judgement stays, the position goes
+
+
+def test_a_kiosk_token_with_unicode_digits_is_refused(client: TestClient) -> None:
+    response = client.get("/kiosk/1/state", params={"token": "K.².1.DEV.AAAAAAAAAAAAAAAA"})
+    assert response.status_code == 401
+    assert response.json()["code"] == "kiosk_token_invalid"
+
+
+def test_the_dev_personal_key_verifies_only_its_own_codes(settings: Settings) -> None:
+    payload = checkin_service.personal_code(settings, student_id=7, expires_at=NOW)
+    keys = codes.personal_keys(settings.personal_code_keys.get_secret_value())
+    assert codes.parse_personal_code(keys, payload).student_id == 7
