@@ -6,7 +6,6 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -143,20 +142,19 @@ async def checkin_create(
     cache: CacheDep,
     clock: ClockDep,
 ) -> CheckInRead:
-    # The hot path: the whole check-in runs in one worker-thread hop, in one transaction.
-    async with database.gate():
-        outcome, title = await anyio.to_thread.run_sync(
-            partial(
-                checkin_service.self_scan_unit,
-                database,
-                settings=settings,
-                cache=cache,
-                actor=actor,
-                data=data,
-                nonce=nonce,
-                now=clock.now(),
-            )
+    # Well-formed scans are answered by the fast path (checkin/fastpath.py) before routing;
+    # this route answers the rest, with the same service unit.
+    outcome, title = await database.run_grouped(
+        partial(
+            checkin_service.self_scan_work,
+            settings=settings,
+            cache=cache,
+            actor=actor,
+            data=data,
+            nonce=nonce,
+            now=clock.now(),
         )
+    )
     if not outcome.created:
         response.status_code = 200
     return _read(outcome.check_in, title, duplicate=not outcome.created)

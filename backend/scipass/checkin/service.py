@@ -24,8 +24,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import case, func, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, case, func, update
 from sqlmodel import Session, col, select
 
 from scipass.activity import service as activity_service
@@ -86,7 +85,7 @@ from scipass.consent.models import Purpose
 from scipass.core.auth import SCHOOL_ROLES, Principal, Role
 from scipass.core.clock import SHANGHAI, day_bounds, local_date
 from scipass.core.config import Settings
-from scipass.core.db import Database, flush_unique
+from scipass.core.db import Database, flush_unique, insert_ignoring
 from scipass.core.errors import Conflict
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org.models import School, decode_stages
@@ -247,15 +246,22 @@ class Pupil:
     wechat_user_id: int | None
 
 
+# Statements of the hot path are built once and run with parameters (building one costs
+# several times more than running it).
+_STUDENTS = Student.__table__  # type: ignore[attr-defined]
 _PUPIL = select(
-    Student.id, Student.school_id, Student.stage, Student.birth_month, Student.wechat_user_id
-)
+    _STUDENTS.c.id,
+    _STUDENTS.c.school_id,
+    _STUDENTS.c.stage,
+    _STUDENTS.c.birth_month,
+    _STUDENTS.c.wechat_user_id,
+).where(_STUDENTS.c.id == bindparam("student_id"))
 
 
 def _pupil(session: Session, student_id: int | None) -> Pupil | None:
     if student_id is None:
         return None
-    row = session.exec(_PUPIL.where(Student.id == student_id)).first()
+    row = session.connection().execute(_PUPIL, {"student_id": student_id}).first()
     return Pupil(*row) if row is not None else None
 
 
@@ -395,14 +401,8 @@ def _judge_location(
 
 def _insert(session: Session, table: Any, values: dict[str, Any], conflict: list[str]) -> Any:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id; None when the unique key was taken."""
-    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        module.insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=conflict)
-        .returning(table.__table__.c.id)
-    )
-    return session.execute(statement).scalar_one_or_none()
+    statement = insert_ignoring(session, table.__table__, tuple(conflict))
+    return session.connection().execute(statement, values).scalar_one_or_none()
 
 
 @dataclass(slots=True)
@@ -462,9 +462,30 @@ def fingerprint(*parts: object) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Visit:
+    """A visit just opened, as written (building a table model costs more than the insert)."""
+
+    id: int
+    activity_id: int
+    student_id: int
+    school_id: int
+    day: date
+    source: str
+    code_id: int | None
+    entered_at: datetime
+    record_id: int | None
+    operator: str
+    created_at: datetime
+    updated_at: datetime
+    exited_at: datetime | None = None
+    closed_by: str | None = None
+    minutes: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    check_in: CheckIn
+    check_in: CheckIn | Visit
     created: bool  # a new visit, or this scan closed it
 
     @property
@@ -485,12 +506,18 @@ class Earlier:
 def _earlier(session: Session, scan: Scan) -> Earlier | None:
     if scan.nonce is None:
         return None
-    row = session.exec(
-        select(
-            ScanEvent.fingerprint, ScanEvent.result, ScanEvent.reason, ScanEvent.check_in_id
-        ).where(ScanEvent.operator == scan.operator, ScanEvent.nonce == scan.nonce)
-    ).first()
+    row = (
+        session.connection()
+        .execute(_EARLIER, {"operator": scan.operator, "nonce": scan.nonce})
+        .first()
+    )
     return Earlier(*row) if row is not None else None
+
+
+_EVENTS = ScanEvent.__table__  # type: ignore[attr-defined]
+_EARLIER = select(
+    _EVENTS.c.fingerprint, _EVENTS.c.result, _EVENTS.c.reason, _EVENTS.c.check_in_id
+).where(_EVENTS.c.operator == bindparam("operator"), _EVENTS.c.nonce == bindparam("nonce"))
 
 
 def _replay(session: Session, earlier: Earlier) -> Outcome:
@@ -566,17 +593,20 @@ def _enter(
         existing = _visit(session, activity.id, student.id, day)
         assert existing is not None
         return Outcome(existing, created=False)
-    return Outcome(CheckIn(id=new_id, **values), created=True)
+    return Outcome(Visit(id=new_id, **values), created=True)
 
 
 def _visit(session: Session, activity_id: int, student_id: int, day: date) -> CheckIn | None:
     return session.exec(
-        select(CheckIn).where(
-            CheckIn.activity_id == activity_id,
-            CheckIn.student_id == student_id,
-            CheckIn.day == day,
-        )
+        _VISIT, params={"activity_id": activity_id, "student_id": student_id, "day": day}
     ).first()
+
+
+_VISIT = select(CheckIn).where(
+    col(CheckIn.activity_id) == bindparam("activity_id"),
+    col(CheckIn.student_id) == bindparam("student_id"),
+    col(CheckIn.day) == bindparam("day"),
+)
 
 
 def _take_place(session: Session, activity: ActivityView) -> bool:
@@ -757,8 +787,8 @@ def self_scan(
     return _run(session, scan, judge, actor)
 
 
-def self_scan_unit(
-    database: Database,
+def self_scan_work(
+    session: Session,
     *,
     settings: Settings,
     cache: ScanCache,
@@ -767,13 +797,12 @@ def self_scan_unit(
     nonce: str,
     now: datetime,
 ) -> tuple[Outcome, str]:
-    """:func:`self_scan` in its own transaction (a refusal keeps its scan event), with the
-    activity's title: the whole check-in in one worker-thread hop."""
-    with database.unit_of_work() as session:
-        outcome = self_scan(
-            session, settings=settings, cache=cache, actor=actor, data=data, nonce=nonce, now=now
-        )
-        return outcome, activity_title(session, cache, outcome.check_in.activity_id)
+    """:func:`self_scan` with the activity's title: one unit of work, which the caller runs
+    through :meth:`Database.run_grouped` (committed with the scans that arrive meanwhile)."""
+    outcome = self_scan(
+        session, settings=settings, cache=cache, actor=actor, data=data, nonce=nonce, now=now
+    )
+    return outcome, activity_title(session, cache, outcome.check_in.activity_id)
 
 
 def _resolve(

@@ -35,7 +35,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, insert, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from scipass.account.models import Account
@@ -47,7 +46,7 @@ from scipass.consent.models import Purpose
 from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal, Role, region_contains
 from scipass.core.clock import local_date, term_of
 from scipass.core.config import Settings
-from scipass.core.db import flush_unique
+from scipass.core.db import flush_unique, insert_ignoring
 from scipass.core.errors import ProblemError
 from scipass.core.pagination import PageParams, count_rows
 from scipass.core.workdays import window_end
@@ -158,18 +157,15 @@ def facts_for_activity(
     )
 
 
+_RECORDS = ParticipationRecord.__table__  # type: ignore[attr-defined]
+_INSERT_EVENT = insert(RecordEvent.__table__)  # type: ignore[attr-defined]  # built once
+
+
 def _insert_ignoring_duplicate(session: Session, values: dict[str, Any]) -> int | None:
     """Insert a record; None when its source key is already taken (by this or another
     transaction: PostgreSQL waits for the other to finish)."""
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = (
-        module.insert(ParticipationRecord)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["student_id", "source", "source_ref"])
-        .returning(ParticipationRecord.__table__.c.id)  # type: ignore[attr-defined]
-    )
-    return session.execute(statement).scalar_one_or_none()
+    statement = insert_ignoring(session, _RECORDS, ("student_id", "source", "source_ref"))
+    return session.connection().execute(statement, values).scalar_one_or_none()
 
 
 def append_record_id(
@@ -313,17 +309,18 @@ def add_event(
     now: datetime,
     note: str = "",
 ) -> None:
-    session.execute(
-        insert(RecordEvent).values(
-            record_id=record_id,
-            at=now,
-            action=action,
-            actor=actor.subject if actor else SYSTEM,
-            actor_role=actor.role.value if actor else SYSTEM,
-            from_status=None if from_status is None else str(from_status),
-            to_status=str(to_status),
-            note=note[:200],
-        )
+    session.connection().execute(
+        _INSERT_EVENT,
+        {
+            "record_id": record_id,
+            "at": now,
+            "action": action,
+            "actor": actor.subject if actor else SYSTEM,
+            "actor_role": actor.role.value if actor else SYSTEM,
+            "from_status": None if from_status is None else str(from_status),
+            "to_status": str(to_status),
+            "note": note[:200],
+        },
     )
 
 

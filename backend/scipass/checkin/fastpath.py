@@ -1,0 +1,163 @@
+"""The check-in hot path, served before FastAPI's routing and dependency machinery.
+
+A science day brings thousands of scans to one venue within minutes; routing, dependency
+solving and response validation cost more than the check-in itself. This ASGI middleware
+answers a well-formed ``POST /api/v1/checkins`` directly: it reads the body, validates it
+with the same schema, verifies the token with the same function, runs the same service unit
+(committed together with the scans that arrive meanwhile, see ``core.db.GroupCommit``) and
+renders problems with the same renderer.
+Anything unusual (a body that does not validate, a missing or odd header, another role, a
+bad token, a large body) is handed on untouched to the FastAPI route ``checkin-create``,
+which answers it, so both paths give the same answers; the route also documents the
+endpoint in OpenAPI.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scipass.checkin import service as checkin_service
+from scipass.checkin.schemas import CheckInCreate, CheckInRead
+from scipass.core.auth import Principal, Role, decode_access_token
+from scipass.core.errors import InternalError, ProblemError, problem_response
+
+logger = logging.getLogger("scipass.checkin")
+
+PATH = "/api/v1/checkins"
+MAX_BODY = 4096  # a scan is a few hundred bytes; anything larger takes the ordinary route
+SCANNERS = frozenset({Role.student, Role.wechat_user})
+
+
+class CheckinFastPath:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        length = headers.get(b"content-length", b"")
+        if (
+            not length.isdigit()
+            or int(length) > MAX_BODY
+            or not headers.get(b"content-type", b"").startswith(b"application/json")
+        ):
+            await self.app(scope, receive, send)
+            return
+        body, complete = await _read(receive)
+        if not (complete and await self._answer(scope, headers, body, send)):
+            await self.app(scope, _replay(body, complete, receive), send)
+
+    async def _answer(
+        self, scope: Scope, headers: dict[bytes, bytes], body: bytes, send: Send
+    ) -> bool:
+        """Answer the scan; False to hand it to the route (which answers any odd case)."""
+        nonce = headers.get(b"idempotency-key", b"").decode("latin-1")
+        bearer = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = bearer.partition(" ")
+        if not 8 <= len(nonce) <= 64 or scheme.lower() != "bearer" or not token:
+            return False
+        try:
+            data = CheckInCreate.model_validate_json(body)
+        except ValidationError:
+            return False
+        app = scope["app"]
+        state = app.state
+        now = state.clock.now()
+        try:
+            actor: Principal = decode_access_token(state.settings, token.strip(), now=now)
+        except ProblemError:
+            return False
+        if actor.role not in SCANNERS:
+            return False
+        request = Request(scope)
+        try:
+            outcome, title = await state.db.run_grouped(
+                partial(
+                    checkin_service.self_scan_work,
+                    settings=state.settings,
+                    cache=state.checkin_cache,
+                    actor=actor,
+                    data=data,
+                    nonce=nonce,
+                    now=now,
+                )
+            )
+        except ProblemError as error:
+            await problem_response(request, error)(scope, _no_body, send)
+            return True
+        except Exception:
+            request_id = scope.get("state", {}).get("request_id")
+            logger.exception("unhandled error on POST %s (request %s)", PATH, request_id)
+            error = InternalError("请求未能完成，请稍后再试", "The request failed")
+            await problem_response(request, error)(scope, _no_body, send)
+            return True
+        visit = outcome.check_in
+        read = CheckInRead(
+            id=visit.id or 0,
+            activity_id=visit.activity_id,
+            activity_title=title,
+            student_id=visit.student_id,
+            day=visit.day,
+            source=visit.source,  # type: ignore[arg-type]
+            entered_at=visit.entered_at,
+            exited_at=visit.exited_at,
+            closed_by=visit.closed_by,  # type: ignore[arg-type]
+            minutes=visit.minutes,
+            record_id=visit.record_id,
+            duplicate=not outcome.created,
+        )
+        response = Response(
+            read.model_dump_json().encode(),
+            status_code=201 if outcome.created else 200,
+            media_type="application/json",
+        )
+        await response(scope, _no_body, send)
+        return True
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    return dict(scope["headers"])
+
+
+async def _read(receive: Receive) -> tuple[bytes, bool]:
+    """The body, and whether it is all there within :data:`MAX_BODY` (a longer body than
+    announced, or a disconnect, is left to the route)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), size <= MAX_BODY
+        if size > MAX_BODY:
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
+    """A ``receive`` that hands the route the body already read, then the rest as it comes."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": not complete}
+        return await receive()
+
+    return replayed
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
