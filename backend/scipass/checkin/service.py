@@ -14,6 +14,7 @@ once, other processes within ``CACHE_SECONDS``.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import threading
 import time
@@ -21,10 +22,10 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, update
+from sqlalchemy import and_, bindparam, case, func, literal, update
 from sqlmodel import Session, col, select
 
 from scipass.activity import service as activity_service
@@ -429,12 +430,8 @@ class Scan:
     def happened_at(self) -> datetime:
         return self.at or self.now
 
-    def store(
-        self, session: Session, result: ScanResult, reason: str, check_in_id: int | None
-    ) -> bool:
-        """Append the event; False when its nonce was taken meanwhile (a concurrent request
-        with the same nonce, on PostgreSQL)."""
-        values = {
+    def values(self, result: ScanResult, reason: str, check_in_id: int | None) -> dict[str, Any]:
+        return {
             "activity_id": self.activity_id,
             "code_id": self.code_id,
             "student_id": self.student_id,
@@ -455,6 +452,13 @@ class Scan:
             "result": result.value,
             "reason": reason,
         }
+
+    def store(
+        self, session: Session, result: ScanResult, reason: str, check_in_id: int | None
+    ) -> bool:
+        """Append the event; False when its nonce was taken meanwhile (a concurrent request
+        with the same nonce, on PostgreSQL)."""
+        values = self.values(result, reason, check_in_id)
         return _insert(session, ScanEvent, values, ["operator", "nonce"]) is not None
 
 
@@ -487,6 +491,7 @@ class Visit:
 class Outcome:
     check_in: CheckIn | Visit
     created: bool  # a new visit, or this scan closed it
+    event_stored: bool = False  # its scan event is written already
 
     @property
     def result(self) -> ScanResult:
@@ -550,6 +555,14 @@ def _enter(
     at = scan.happened_at
     day = local_date(at)
     counted = activity.capacity is not None
+    if (
+        not counted
+        and not activity.facts.confirmed
+        and session.get_bind().dialect.name == "postgresql"
+    ):
+        opened = _enter_in_one_statement(session, activity, student, scan, actor, at, day)
+        if opened is not None:
+            return opened
     # With a capacity the place is taken first, before any insert: every writer then locks
     # the activity row before any student's keys, so a class check-in and a pupil's own scan
     # cannot wait on each other. A duplicate gives its place back with the savepoint.
@@ -594,6 +607,110 @@ def _enter(
         assert existing is not None
         return Outcome(existing, created=False)
     return Outcome(Visit(id=new_id, **values), created=True)
+
+
+def _enter_in_one_statement(
+    session: Session,
+    activity: ActivityView,
+    student: Pupil,
+    scan: Scan,
+    actor: Principal | None,
+    at: datetime,
+    day: date,
+) -> Outcome | None:
+    """On PostgreSQL, the record, its history row, the visit and the scan event of a new
+    visit in one statement (data-modifying CTEs), one round trip instead of four; None when
+    the visit exists already (the general path then answers the duplicate)."""
+    record = record_service.record_values(
+        student_id=student.id,
+        school_id=student.school_id,
+        source=RecordSource.checkin,
+        source_ref=visit_key(activity.id, day),
+        facts=replace(activity.facts, started_at=at, ended_at=at, minutes=0),
+        actor=actor,
+        now=scan.now,
+    )
+    visit = {
+        "activity_id": activity.id,
+        "student_id": student.id,
+        "school_id": student.school_id,
+        "day": day,
+        "source": scan.source.value,
+        "code_id": scan.code_id,
+        "entered_at": at,
+        "operator": scan.operator,
+        "created_at": scan.now,
+        "updated_at": scan.now,
+    }
+    event = scan.values(ScanResult.accepted, "", None)
+    del event["check_in_id"]
+    params = {
+        "r": _json(record),
+        "v": _json(visit),
+        "s": _json(event),
+        "e_actor": record["created_by"],
+        "e_role": actor.role.value if actor else record_service.SYSTEM,
+        "e_at": scan.now,
+    }
+    sql = _one_statement_sql(tuple(record), tuple(visit), tuple(event))
+    row = session.connection().exec_driver_sql(sql, params).first()
+    if row is None:
+        return None
+    check_in_id, record_id, stored = row
+    if not stored:  # the nonce went to a concurrent scan: undo this one
+        raise NonceRace()
+    return Outcome(
+        Visit(id=check_in_id, record_id=record_id, **visit), created=True, event_stored=True
+    )
+
+
+@lru_cache(maxsize=4)
+def _one_statement_sql(
+    record: tuple[str, ...], visit: tuple[str, ...], event: tuple[str, ...]
+) -> str:
+    """The statement of :func:`_enter_in_one_statement`, built once from our own column names.
+    Each row travels as one JSON parameter read by ``jsonb_populate_record`` (typed by the
+    table itself), so the statement has five parameters and psycopg keeps it prepared."""
+
+    def columns(names: tuple[str, ...]) -> str:
+        return ",".join(names)
+
+    def picked(names: tuple[str, ...]) -> str:
+        return ",".join(f"j.{name}" for name in names)
+
+    # Column names come from the table definitions; every value is a bound parameter.
+    return (
+        f"WITH rec AS (INSERT INTO participation_record ({columns(record)}) "  # noqa: S608
+        f"SELECT {picked(record)} "
+        "FROM jsonb_populate_record(NULL::participation_record, %(r)s::jsonb) j "
+        "ON CONFLICT (student_id,source,source_ref) DO NOTHING RETURNING id),"
+        "hist AS (INSERT INTO record_event "
+        "(record_id,at,action,actor,actor_role,from_status,to_status,note) "
+        "SELECT id,%(e_at)s::timestamptz,'created',%(e_actor)s::text,%(e_role)s::text,"
+        "NULL,'pending','' FROM rec),"
+        f"visit AS (INSERT INTO check_in ({columns(visit)},record_id) "
+        f"SELECT {picked(visit)},rec.id "
+        "FROM rec, jsonb_populate_record(NULL::check_in, %(v)s::jsonb) j "
+        "ON CONFLICT (activity_id,student_id,day) DO NOTHING RETURNING id,record_id),"
+        f"scan AS (INSERT INTO scan_event ({columns(event)},check_in_id) "
+        f"SELECT {picked(event)},visit.id "
+        "FROM visit, jsonb_populate_record(NULL::scan_event, %(s)s::jsonb) j "
+        "ON CONFLICT (operator,nonce) DO NOTHING RETURNING id) "
+        "SELECT visit.id,visit.record_id,EXISTS (SELECT 1 FROM scan) FROM visit"
+    )
+
+
+def _json(row: dict[str, Any]) -> str:
+    return json.dumps(row, default=_iso, ensure_ascii=False)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+_VISITS = CheckIn.__table__  # type: ignore[attr-defined]
 
 
 def _visit(session: Session, activity_id: int, student_id: int, day: date) -> CheckIn | None:
@@ -710,6 +827,8 @@ def _run(
     except ScanRefused as refusal:
         scan.store(session, ScanResult.refused, refusal.code, None)
         raise
+    if outcome.event_stored:
+        return outcome
     if not scan.store(session, outcome.result, "", outcome.check_in.id) and outcome.created:
         # Another request with this nonce committed first while this one changed something:
         # the database decides, this one is undone.
@@ -717,14 +836,51 @@ def _run(
     return outcome
 
 
-def _bound_student(session: Session, actor: Principal) -> Pupil | None:
-    """The caller's student while the binding in the token still holds."""
-    if actor.role is not Role.student:
-        return None
-    student = _pupil(session, actor.student_id)
-    if student is None or student.wechat_user_id != actor.wechat_user_id:
-        return None
-    return student
+def _still_bound(actor: Principal, student: Pupil | None) -> bool:
+    """Whether the binding in the caller's token still holds."""
+    return (
+        actor.role is Role.student
+        and student is not None
+        and student.wechat_user_id == actor.wechat_user_id
+    )
+
+
+def _caller_and_nonce(
+    session: Session, actor: Principal, scan: Scan
+) -> tuple[Pupil | None, Earlier | None]:
+    """The caller's student and the event its nonce was first used for, in one round trip."""
+    row = (
+        session.connection()
+        .execute(
+            _CALLER_AND_NONCE,
+            {"student_id": actor.student_id or 0, "operator": scan.operator, "nonce": scan.nonce},
+        )
+        .one()
+    )
+    pupil = Pupil(*row[:5]) if row[0] is not None else None
+    earlier = Earlier(*row[5:]) if row[5] is not None else None
+    return pupil, earlier
+
+
+_CALLER_AND_NONCE = select(
+    _STUDENTS.c.id,
+    _STUDENTS.c.school_id,
+    _STUDENTS.c.stage,
+    _STUDENTS.c.birth_month,
+    _STUDENTS.c.wechat_user_id,
+    _EVENTS.c.fingerprint,
+    _EVENTS.c.result,
+    _EVENTS.c.reason,
+    _EVENTS.c.check_in_id,
+).select_from(
+    select(literal(1).label("one"))
+    .subquery("one")
+    .outerjoin(_STUDENTS, _STUDENTS.c.id == bindparam("student_id"))
+    .outerjoin(
+        _EVENTS,
+        and_(_EVENTS.c.operator == bindparam("operator"), _EVENTS.c.nonce == bindparam("nonce")),
+    )
+)
 
 
 # --- self-scan -------------------------------------------------------------------------------
@@ -761,7 +917,7 @@ def self_scan(
         # A flood: refused before any check, and not stored (DESIGN's order decides the
         # reason up to twice the rate; past that nothing is judged or written).
         raise ScanFlood()
-    earlier = _earlier(session, scan)
+    pupil, earlier = _caller_and_nonce(session, actor, scan)
     if earlier is not None and earlier.fingerprint == scan.fingerprint:
         return _replay(session, earlier)
     if earlier is not None:
@@ -771,7 +927,7 @@ def self_scan(
         code, activity = _resolve(session, settings, cache, data.code, now)
         scan.activity_id, scan.code_id = activity.id, code.id
         _judge_window(activity, data.direction, now)
-        student = _bound_student(session, actor)
+        student = pupil if _still_bound(actor, pupil) else None
         today = local_date(now)
         _judge_student(session, activity, student, today=today, day=today)
         assert student is not None

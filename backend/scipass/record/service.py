@@ -168,8 +168,7 @@ def _insert_ignoring_duplicate(session: Session, values: dict[str, Any]) -> int 
     return session.connection().execute(statement, values).scalar_one_or_none()
 
 
-def append_record_id(
-    session: Session,
+def record_values(
     *,
     student_id: int,
     school_id: int,
@@ -178,10 +177,8 @@ def append_record_id(
     facts: RecordFacts,
     actor: Principal | None,
     now: datetime,
-) -> int | None:
-    """Append the record of one source event for one student: its id, or None when the event
-    already has its record (this call or a concurrent one came second). The lean form that the
-    check-in path uses; it reads nothing back."""
+) -> dict[str, Any]:
+    """The row of a new record, checked; :func:`append_record_id` inserts it."""
     if facts.ended_at < facts.started_at:
         raise RecordInvalid("结束时间不能早于开始时间", "The end cannot come before the start")
     if not 0 <= facts.minutes <= MAX_DAILY_MINUTES:
@@ -219,9 +216,36 @@ def append_record_id(
         "confirmed_at": now if facts.confirmed else None,
         "updated_at": now,
     }
+    return values
+
+
+def append_record_id(
+    session: Session,
+    *,
+    student_id: int,
+    school_id: int,
+    source: RecordSource,
+    source_ref: str,
+    facts: RecordFacts,
+    actor: Principal | None,
+    now: datetime,
+) -> int | None:
+    """Append the record of one source event for one student: its id, or None when the event
+    already has its record (this call or a concurrent one came second). The lean form that the
+    check-in path uses; it reads nothing back."""
+    values = record_values(
+        student_id=student_id,
+        school_id=school_id,
+        source=source,
+        source_ref=source_ref,
+        facts=facts,
+        actor=actor,
+        now=now,
+    )
     new_id = _insert_ignoring_duplicate(session, values)
     if new_id is None:
         return None
+    status = RecordStatus(values["status"])
     add_event(session, new_id, actor, "created", None, RecordStatus.pending, now)
     if facts.confirmed:
         add_event(
