@@ -136,12 +136,6 @@ class ScanRateLimited(ScanRefused, RateLimited):
         super().__init__(*args, **kwargs)
 
 
-class ScanFlood(ScanRateLimited):
-    """Past twice the rate: refused before any check, and nothing is written."""
-
-    keep_writes = False
-
-
 class NotCheckedIn(ScanRefused):
     status = 409
     code = "not_checked_in"

@@ -53,7 +53,6 @@ from scipass.checkin.errors import (
     ReplayedNonce,
     ScanCapacityFull,
     ScanConsentRequired,
-    ScanFlood,
     ScanRateLimited,
     ScanRefused,
     ScanTimeInvalid,
@@ -914,9 +913,9 @@ def self_scan(
     )
     attempts = cache.count(actor.subject, now)
     if attempts > 2 * settings.scan_rate_per_minute:
-        # A flood: refused before any check, and not stored (DESIGN's order decides the
-        # reason up to twice the rate; past that nothing is judged or written).
-        raise ScanFlood()
+        # A flood: refused before any check and before any write (DESIGN's order decides the
+        # reason up to twice the rate; past that nothing is judged or stored).
+        raise ScanRateLimited()
     pupil, earlier = _caller_and_nonce(session, actor, scan)
     if earlier is not None and earlier.fingerprint == scan.fingerprint:
         return _replay(session, earlier)
