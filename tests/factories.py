@@ -379,3 +379,15 @@ def grant_consent(
             )
         )
     session.flush()
+
+
+def bound_student(
+    session: Session, *, school_id: int, **overrides: object
+) -> tuple[Student, Principal]:
+    """A student bound to a WeChat account of its own, and that account as a caller."""
+    user = create_wechat_user(session)
+    student = create_student(session, school_id=school_id, wechat_user_id=user.id, **overrides)
+    principal = Principal(
+        subject=f"wechat:{user.id}", role=Role.student, school_id=school_id, student_id=student.id
+    )
+    return student, principal

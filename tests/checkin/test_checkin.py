@@ -25,10 +25,9 @@ from tests.factories import (
     NOW,
     Side,
     auth,
+    bound_student,
     create_activity,
     create_slot,
-    create_student,
-    create_wechat_user,
     grant_consent,
 )
 
@@ -304,16 +303,8 @@ def test_a_rotating_code_lives_its_step_and_one_step_of_margin(
     clock.advance(timedelta(seconds=20))  # next step: still inside the margin
     assert scan(client, settings, student(side_a), shown, key="in-margin").status_code == 201
 
-    other = create_student(session, school_id=side_a.school.id or 0, birth_month=date(2008, 1, 1))
-    other_user = create_wechat_user(session)
-    other.wechat_user_id = other_user.id
-    session.add(other)
-    session.flush()
-    friend = Principal(
-        subject=f"wechat:{other_user.id}",
-        role=Role.student,
-        school_id=side_a.school.id,
-        student_id=other.id,
+    _, friend = bound_student(
+        session, school_id=side_a.school.id or 0, birth_month=date(2008, 1, 1)
     )
     clock.advance(timedelta(seconds=20))  # two steps later: a photo sent to a friend has expired
     refused(scan(client, settings, friend, shown, key="replayed-late"), "code_expired", 400)
@@ -365,16 +356,8 @@ def test_not_started_and_window_closed(
     )
 
     clock.set(START + timedelta(minutes=60, seconds=1))
-    late = create_student(session, school_id=side_a.school.id or 0, birth_month=date(2008, 1, 1))
-    user = create_wechat_user(session)
-    late.wechat_user_id = user.id
-    session.add(late)
-    session.flush()
-    latecomer = Principal(
-        subject=f"wechat:{user.id}",
-        role=Role.student,
-        school_id=side_a.school.id,
-        student_id=late.id,
+    _, latecomer = bound_student(
+        session, school_id=side_a.school.id or 0, birth_month=date(2008, 1, 1)
     )
     refused(
         scan(client, settings, latecomer, code["payload"], key="too-late-1"), "window_closed", 409
@@ -424,17 +407,7 @@ def test_an_under_14_without_consent_is_refused(
     client: TestClient, settings: Settings, session: Session, side_a: Side, activity: Activity
 ) -> None:
     code = new_code(client, settings, side_a, activity)
-    child = create_student(session, school_id=side_a.school.id or 0)  # 10 years old
-    user = create_wechat_user(session)
-    child.wechat_user_id = user.id
-    session.add(child)
-    session.flush()
-    principal = Principal(
-        subject=f"wechat:{user.id}",
-        role=Role.student,
-        school_id=side_a.school.id,
-        student_id=child.id,
-    )
+    _, principal = bound_student(session, school_id=side_a.school.id or 0)  # 10 years old
     body = refused(scan(client, settings, principal, code["payload"]), "consent_required", 403)
     assert body["purpose"] == "participation_record"
 
@@ -507,16 +480,8 @@ def test_capacity_full_once_the_places_are_taken(
         scan(client, settings, student(side_a), code["payload"], key="first-in-1").status_code
         == 201
     )
-    other = create_student(session, school_id=side_a.school.id or 0, birth_month=date(2008, 1, 1))
-    user = create_wechat_user(session)
-    other.wechat_user_id = user.id
-    session.add(other)
-    session.flush()
-    second = Principal(
-        subject=f"wechat:{user.id}",
-        role=Role.student,
-        school_id=side_a.school.id,
-        student_id=other.id,
+    _, second = bound_student(
+        session, school_id=side_a.school.id or 0, birth_month=date(2008, 1, 1)
     )
     refused(
         scan(client, settings, second, code["payload"], key="second-in-1"), "capacity_full", 409
@@ -588,19 +553,9 @@ def test_without_location_consent_the_location_is_not_used(
     client: TestClient, settings: Settings, session: Session, side_a: Side, activity: Activity
 ) -> None:
     _geofenced(session, activity)
-    child = create_student(session, school_id=side_a.school.id or 0)
-    user = create_wechat_user(session)
-    child.wechat_user_id = user.id
-    session.add(child)
-    session.flush()
+    child, principal = bound_student(session, school_id=side_a.school.id or 0)
     grant_consent(
         session, student=child, link=side_a.guardian_link, purposes=["participation_record"]
-    )
-    principal = Principal(
-        subject=f"wechat:{user.id}",
-        role=Role.student,
-        school_id=side_a.school.id,
-        student_id=child.id,
     )
     code = new_code(client, settings, side_a, activity)
     body = refused(

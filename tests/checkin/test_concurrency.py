@@ -7,16 +7,12 @@ a phone on a weak network that fires its retries together, and a finger that tap
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, timedelta
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, func, select
 
@@ -32,6 +28,7 @@ from scipass.org.models import Region, School, Venue
 from scipass.record.models import ParticipationRecord, RecordEvent
 from scipass.roster.models import Student
 from tests.factories import NOW, WEEK, token
+from tests.servers import serve
 
 SCANS = 100
 REGION = "930000"
@@ -132,21 +129,8 @@ def scene(engine: Engine, settings: Settings) -> Iterator[dict[str, object]]:
 
 @pytest.fixture
 def server(settings: Settings) -> Iterator[str]:
-    app = create_app(settings, clock=FrozenClock(NOW))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", backlog=1024)
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=30)
+    with serve(create_app(settings, clock=FrozenClock(NOW))) as url:
+        yield url
 
 
 def _fire(server: str, bearer: str, payload: str, keys: list[str]) -> list[httpx.Response]:

@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine, delete, func, text
 from sqlmodel import Session, select
 
@@ -29,6 +25,7 @@ from scipass.org.models import Region, School, Venue
 from scipass.reservation.models import Reservation, ReservationMember, TimeSlot
 from scipass.roster.models import Student
 from tests.factories import NOW, WEEK, token
+from tests.servers import serve
 
 STUDENTS = int(os.environ.get("CROWD", "500"))
 PLACES = STUDENTS // 5
@@ -114,21 +111,8 @@ def crowd(engine: Engine) -> Iterator[dict[str, object]]:
 
 @pytest.fixture
 def server(settings: Settings) -> Iterator[str]:
-    app = create_app(settings, clock=FrozenClock(NOW))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", backlog=1024)
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=30)
+    with serve(create_app(settings, clock=FrozenClock(NOW))) as url:
+        yield url
 
 
 def test_500_students_race_for_100_places(

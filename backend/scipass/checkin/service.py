@@ -572,28 +572,9 @@ def _enter(
                 return Outcome(existing, created=False)
             raise ScanCapacityFull(capacity=activity.capacity)
         record_id = record_service.append_record_id(
-            session,
-            student_id=student.id,
-            school_id=student.school_id,
-            source=RecordSource.checkin,
-            source_ref=visit_key(activity.id, day),
-            facts=replace(activity.facts, started_at=at, ended_at=at, minutes=0),
-            actor=actor,
-            now=scan.now,
+            session, **_record_of(activity, student, scan, actor, at, day)
         )
-        values = {
-            "activity_id": activity.id,
-            "student_id": student.id,
-            "school_id": student.school_id,
-            "day": day,
-            "source": scan.source.value,
-            "code_id": scan.code_id,
-            "entered_at": at,
-            "record_id": record_id,
-            "operator": scan.operator,
-            "created_at": scan.now,
-            "updated_at": scan.now,
-        }
+        values = {**_visit_values(activity, student, scan, at, day), "record_id": record_id}
         new_id = (
             _insert(session, CheckIn, values, ["activity_id", "student_id", "day"])
             if record_id is not None
@@ -608,6 +589,43 @@ def _enter(
     return Outcome(Visit(id=new_id, **values), created=True)
 
 
+def _record_of(
+    activity: ActivityView,
+    student: Pupil,
+    scan: Scan,
+    actor: Principal | None,
+    at: datetime,
+    day: date,
+) -> dict[str, Any]:
+    """The records service's arguments for the pending record of a visit opened at ``at``."""
+    return {
+        "student_id": student.id,
+        "school_id": student.school_id,
+        "source": RecordSource.checkin,
+        "source_ref": visit_key(activity.id, day),
+        "facts": replace(activity.facts, started_at=at, ended_at=at, minutes=0),
+        "actor": actor,
+        "now": scan.now,
+    }
+
+
+def _visit_values(
+    activity: ActivityView, student: Pupil, scan: Scan, at: datetime, day: date
+) -> dict[str, Any]:
+    return {
+        "activity_id": activity.id,
+        "student_id": student.id,
+        "school_id": student.school_id,
+        "day": day,
+        "source": scan.source.value,
+        "code_id": scan.code_id,
+        "entered_at": at,
+        "operator": scan.operator,
+        "created_at": scan.now,
+        "updated_at": scan.now,
+    }
+
+
 def _enter_in_one_statement(
     session: Session,
     activity: ActivityView,
@@ -620,27 +638,8 @@ def _enter_in_one_statement(
     """On PostgreSQL, the record, its history row, the visit and the scan event of a new
     visit in one statement (data-modifying CTEs), one round trip instead of four; None when
     the visit exists already (the general path then answers the duplicate)."""
-    record = record_service.record_values(
-        student_id=student.id,
-        school_id=student.school_id,
-        source=RecordSource.checkin,
-        source_ref=visit_key(activity.id, day),
-        facts=replace(activity.facts, started_at=at, ended_at=at, minutes=0),
-        actor=actor,
-        now=scan.now,
-    )
-    visit = {
-        "activity_id": activity.id,
-        "student_id": student.id,
-        "school_id": student.school_id,
-        "day": day,
-        "source": scan.source.value,
-        "code_id": scan.code_id,
-        "entered_at": at,
-        "operator": scan.operator,
-        "created_at": scan.now,
-        "updated_at": scan.now,
-    }
+    record = record_service.record_values(**_record_of(activity, student, scan, actor, at, day))
+    visit = _visit_values(activity, student, scan, at, day)
     event = scan.values(ScanResult.accepted, "", None)
     del event["check_in_id"]
     params = {
