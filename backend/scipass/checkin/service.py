@@ -651,7 +651,7 @@ def _enter_in_one_statement(
         "e_at": scan.now,
     }
     sql = _one_statement_sql(tuple(record), tuple(visit), tuple(event))
-    row = session.connection().exec_driver_sql(sql, params).first()
+    row = _driver_row(session.connection(), sql, params)
     if row is None:
         return None
     check_in_id, record_id, stored = row
@@ -847,19 +847,36 @@ def _caller_and_nonce(
     session: Session, actor: Principal, scan: Scan
 ) -> tuple[Pupil | None, Earlier | None]:
     """The caller's student and the event its nonce was first used for, in one round trip."""
-    row = (
-        session.connection()
-        .execute(
-            _CALLER_AND_NONCE,
-            {"student_id": actor.student_id or 0, "operator": scan.operator, "nonce": scan.nonce},
-        )
-        .one()
-    )
+    params = {"student_id": actor.student_id or 0, "operator": scan.operator, "nonce": scan.nonce}
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        row = _driver_row(connection, _PG_CALLER_AND_NONCE, params)
+    else:
+        row = connection.execute(_CALLER_AND_NONCE, params).one()
     pupil = Pupil(*row[:5]) if row[0] is not None else None
     earlier = Earlier(*row[5:]) if row[5] is not None else None
     return pupil, earlier
 
 
+def _driver_row(connection: Any, sql: str, params: dict[str, Any]) -> Any:
+    """One row of a statement run on the driver's own cursor, inside the connection's
+    transaction. For the PostgreSQL hot path only: SQLAlchemy's execution layer costs more
+    than psycopg's round trip there, and psycopg prepares the statement after a few runs."""
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+    finally:
+        cursor.close()
+
+
+_PG_CALLER_AND_NONCE = (
+    "SELECT s.id, s.school_id, s.stage, s.birth_month, s.wechat_user_id,"
+    " e.fingerprint, e.result, e.reason, e.check_in_id"
+    " FROM (SELECT 1) AS one"
+    " LEFT JOIN student s ON s.id = %(student_id)s"
+    " LEFT JOIN scan_event e ON e.operator = %(operator)s AND e.nonce = %(nonce)s"
+)
 _CALLER_AND_NONCE = select(
     _STUDENTS.c.id,
     _STUDENTS.c.school_id,
