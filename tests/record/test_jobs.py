@@ -50,6 +50,7 @@ def test_run_once_archives_what_is_due(
     assert jobs.run_once(Database(engine, bind=connection), clock) == {
         "close-visits": 0,
         "archive-records": 0,
+        "purge-telemetry": 0,
     }
 
 
