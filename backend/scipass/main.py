@@ -28,7 +28,7 @@ from scipass.consent.router import public_router as consent_public_router
 from scipass.consent.router import router as consent_router
 from scipass.core import jobs
 from scipass.core.clock import Clock, SystemClock
-from scipass.core.config import Settings, get_settings
+from scipass.core.config import Environment, Settings, get_settings
 from scipass.core.db import Database
 from scipass.core.errors import PROBLEM_MEDIA_TYPE, Problem, install_error_handlers
 from scipass.core.middleware import RequestIdMiddleware
@@ -147,8 +147,9 @@ def create_app(
             db.group.start()  # ready before the first scan
         # What start-up built (routes, schemas, mappers) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise pause every request in flight.
-        gc.collect()
-        gc.freeze()
+        if settings.env is not Environment.test:  # tests build an app per test
+            gc.collect()
+            gc.freeze()
         scheduler = None
         if settings.jobs_enabled:
             scheduler = asyncio.create_task(

@@ -128,3 +128,26 @@ def test_other_roles_go_to_the_route(
     assert response.status_code == 403
     assert response.json()["code"] == "role_forbidden"
     assert answered == [False]
+
+
+def test_a_repeated_header_is_read_as_the_route_reads_it(
+    client: TestClient,
+    settings: Settings,
+    side_a: Side,
+    activity: Activity,  # noqa: F811
+    answered: list[bool],
+) -> None:
+    code = new_code(client, settings, side_a, activity)
+    good = auth(settings, student(side_a))["Authorization"]
+    response = client.post(
+        "/api/v1/checkins",
+        content=json.dumps({"code": code["payload"]}).encode(),
+        headers=[
+            ("Content-Type", "application/json"),
+            ("Idempotency-Key", "twice-0001"),
+            ("Authorization", "Bearer not-a-token"),
+            ("Authorization", good),
+        ],
+    )
+    assert response.status_code == 401  # the first Authorization counts, on both paths
+    assert answered == [False]

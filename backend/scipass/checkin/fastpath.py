@@ -47,13 +47,13 @@ class CheckinFastPath:
         if (
             not length.isdigit()
             or int(length) > MAX_BODY
-            or not headers.get(b"content-type", b"").startswith(b"application/json")
+            or headers.get(b"content-type", b"").split(b";")[0].strip() != b"application/json"
         ):
             await self.app(scope, receive, send)
             return
-        body, complete = await _read(receive)
+        body, complete, more = await _read(receive)
         if not (complete and await self._answer(scope, headers, body, send)):
-            await self.app(scope, _replay(body, complete, receive), send)
+            await self.app(scope, _replay(body, more, receive), send)
 
     async def _answer(
         self, scope: Scope, headers: dict[bytes, bytes], body: bytes, send: Send
@@ -124,28 +124,34 @@ class CheckinFastPath:
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
-    return dict(scope["headers"])
+    """The first value of each header, as Starlette reads them."""
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        found.setdefault(name, value)
+    return found
 
 
-async def _read(receive: Receive) -> tuple[bytes, bool]:
-    """The body, and whether it is all there within :data:`MAX_BODY` (a longer body than
-    announced, or a disconnect, is left to the route)."""
+async def _read(receive: Receive) -> tuple[bytes, bool, bool]:
+    """The body read so far, whether it is all there within :data:`MAX_BODY`, and whether the
+    client has more to send (a longer body than announced, or a disconnect, is left to the
+    route)."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b"".join(chunks), False
+            return b"".join(chunks), False, False
         chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks), size <= MAX_BODY
+        more = bool(message.get("more_body", False))
+        if not more:
+            return b"".join(chunks), size <= MAX_BODY, False
         if size > MAX_BODY:
-            return b"".join(chunks), False
+            return b"".join(chunks), False, True
 
 
-def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
+def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
     """A ``receive`` that hands the route the body already read, then the rest as it comes."""
     sent = False
 
@@ -153,7 +159,7 @@ def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": not complete}
+            return {"type": "http.request", "body": body, "more_body": more}
         return await receive()
 
     return replayed

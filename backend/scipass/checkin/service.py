@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, literal, update
+from sqlalchemy import and_, bindparam, case, func, literal, text, update
 from sqlmodel import Session, col, select
 
 from scipass.activity import service as activity_service
@@ -186,6 +186,7 @@ class ScanCache:
 
     seconds: float = CACHE_SECONDS
     _targets: dict[str, tuple[float, CodeView, ActivityView]] = field(default_factory=dict)
+    _titles: dict[int, str] = field(default_factory=dict)
     _counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -200,16 +201,15 @@ class ScanCache:
         assert activity is not None
         found = (_code_view(code), ActivityView.of(session, activity))
         self._targets[short_id] = (time.monotonic() + self.seconds, *found)
+        self._titles[found[1].id] = found[1].title  # the newest read wins
         return found
 
     def title(self, activity_id: int) -> str | None:
-        for _expires, _code, activity in list(self._targets.values()):
-            if activity.id == activity_id:
-                return activity.title
-        return None
+        return self._titles.get(activity_id)
 
     def forget(self) -> None:
         self._targets.clear()
+        self._titles.clear()
 
     def count(self, operator: str, now: datetime) -> int:
         """Count one scan of ``operator`` in the current minute; the count so far."""
@@ -725,6 +725,10 @@ _VISIT = select(CheckIn).where(
 
 
 def _take_place(session: Session, activity: ActivityView) -> bool:
+    if session.get_bind().dialect.name == "postgresql":
+        # Batches of several scans commit together: one batch at a time may hold the rows of
+        # capped activities, so that two batches never wait on each other's activity rows.
+        session.execute(text("SELECT pg_advisory_xact_lock(6006)"))
     result = session.execute(
         update(Activity)
         .where(col(Activity.id) == activity.id, col(Activity.checked_in) < col(Activity.capacity))

@@ -146,15 +146,15 @@ class Database:
         connections = (pool.size() if isinstance(pool, QueuePool) else 5) + max(
             getattr(pool, "_max_overflow", 0), 0
         )
-        # Stay below the worker threads (40 by default) so that a request holding a lock
-        # always finds a thread to finish on.
-        self.admissions = max(1, min(connections, 30))
-        self._gates: dict[int, anyio.Semaphore] = {}
-        # Tests share one connection between threads only through sessions run in turn, so
-        # group commit (a thread of its own) is for real engines only.
         # SQLite has one writer: one batch at a time. PostgreSQL overlaps batches, so that
         # round trips to the server are not the pace.
         workers = 1 if engine.dialect.name == "sqlite" else 4
+        # Stay below the worker threads (40 by default) so that a request holding a lock
+        # always finds a thread to finish on, and leave a connection to each commit worker.
+        self.admissions = max(1, min(connections - workers, 30))
+        self._gates: dict[int, anyio.Semaphore] = {}
+        # Tests share one connection between threads only through sessions run in turn, so
+        # group commit (a thread of its own) is for real engines only.
         self.group = (
             GroupCommit(self, workers=workers) if not isinstance(bind, Connection) else None
         )
@@ -286,9 +286,10 @@ class GroupCommit:
         self._ensure_thread()
 
     def _ensure_thread(self) -> None:
-        if len(self._threads) == self._workers:
+        if len(self._threads) == self._workers and all(t.is_alive() for t in self._threads):
             return
         with self._start:
+            self._threads = [t for t in self._threads if t.is_alive()]
             while len(self._threads) < self._workers:
                 thread = threading.Thread(
                     target=self._serve,
@@ -308,17 +309,17 @@ class GroupCommit:
                     break
             try:
                 self._run(batch)
-            except BaseException as exc:  # never leave a caller waiting
+            except Exception as exc:  # never leave a caller waiting
                 logger.exception("group commit failed")
                 for unit in batch:
-                    unit.loop.call_soon_threadsafe(_settle, unit.future, False, exc)
+                    _answer(unit, False, exc)
 
     def _run(self, batch: list[_Unit]) -> None:
         outcomes = self._together(batch)
         if outcomes is None:  # a unit failed mid-way: the batch was undone, each runs alone
             outcomes = [self._alone(unit) for unit in batch]
         for unit, (ok, value) in zip(batch, outcomes, strict=True):
-            unit.loop.call_soon_threadsafe(_settle, unit.future, ok, value)
+            _answer(unit, ok, value)
 
     def _together(self, batch: list[_Unit]) -> list[tuple[bool, Any]] | None:
         """All units in one transaction, committed once; None (rolled back) as soon as one
@@ -362,8 +363,16 @@ class _Unit:
     future: asyncio.Future[Any]
 
 
+def _answer(unit: _Unit, ok: bool, value: Any) -> None:
+    """Hand a result to its caller's event loop; a loop that has closed has no caller left."""
+    try:
+        unit.loop.call_soon_threadsafe(_settle, unit.future, ok, value)
+    except RuntimeError:
+        logger.warning("a unit of work finished after its event loop closed")
+
+
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.cancelled():
+    if future.done():  # cancelled (the caller went away) or already answered
         return
     if ok:
         future.set_result(value)
