@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
 from scipass.activity.models import Activity
 from scipass.audit.models import AuditLog
@@ -26,6 +26,7 @@ from scipass.core.jobs import JOBS
 from scipass.record.models import ParticipationRecord
 from scipass.reservation.models import Reservation, ReservationMember
 from scipass.roster.models import Student
+from tests.checkin.test_checkin import count
 from tests.factories import (
     NOW,
     Side,
@@ -73,13 +74,6 @@ def staff_scan(
         json={"code": code, "nonce": body.pop("nonce", f"n-{code[-10:]}"), **body},
         headers=auth(settings, side.principal(Role.venue_staff), now=client.app.state.clock.now()),
     )
-
-
-def count(session: Session, model: Any, **where: Any) -> int:
-    query = select(func.count()).select_from(model)
-    for name, value in where.items():
-        query = query.where(getattr(model, name) == value)
-    return session.exec(query).one()
 
 
 # --- personal codes ----------------------------------------------------------------------------
