@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from sqlmodel import Session, func, select
 
 from scipass.activity.models import Activity
+from scipass.audit.models import AuditLog
 from scipass.checkin import codes, render
 from scipass.checkin.models import ActivityCode, CheckIn, ScanEvent
 from scipass.core.auth import Principal, Role
@@ -270,7 +271,7 @@ def test_a_static_code_past_its_validity_is_expired(
 
 
 def test_a_revoked_code_is_refused(
-    client: TestClient, settings: Settings, side_a: Side, activity: Activity
+    client: TestClient, settings: Settings, session: Session, side_a: Side, activity: Activity
 ) -> None:
     code = new_code(client, settings, side_a, activity)
     assert (
@@ -284,6 +285,8 @@ def test_a_revoked_code_is_refused(
     )
     assert revoked.status_code == 200
     assert revoked.json()["revoke_reason"] == "海报被拍照转发"
+    entry = session.exec(select(AuditLog).where(AuditLog.action == "code_revoked")).one()
+    assert "海报被拍照转发" in (entry.detail or "")
     response = scan(client, settings, student(side_a), code["payload"], key="after-revoke")
     refused(response, "code_revoked", 400)
 

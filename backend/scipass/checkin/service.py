@@ -708,9 +708,6 @@ def _iso(value: Any) -> str:
     raise TypeError(type(value).__name__)
 
 
-_VISITS = CheckIn.__table__  # type: ignore[attr-defined]
-
-
 def _visit(session: Session, activity_id: int, student_id: int, day: date) -> CheckIn | None:
     return session.exec(
         _VISIT, params={"activity_id": activity_id, "student_id": student_id, "day": day}
@@ -1447,6 +1444,16 @@ def revoke_code(
         .execution_options(synchronize_session=False)
     )
     session.refresh(code)
+    audit_service.record(
+        session,
+        action=audit_service.Action.code_revoked,
+        at=now,
+        actor=actor,
+        object_type="activity_code",
+        object_id=code.id,
+        school_id=actor.school_id,
+        reason=code.revoke_reason,
+    )
     cache.forget()
     return code
 
