@@ -289,6 +289,8 @@ def test_a_revoked_code_is_refused(
     assert "海报被拍照转发" in (entry.detail or "")
     response = scan(client, settings, student(side_a), code["payload"], key="after-revoke")
     refused(response, "code_revoked", 400)
+    refusal = session.exec(select(ScanEvent).where(ScanEvent.reason == "code_revoked")).one()
+    assert refusal.activity_id == activity.id  # listed among the activity's refused scans
 
 
 def test_a_rotating_code_lives_its_step_and_one_step_of_margin(

@@ -940,8 +940,7 @@ def self_scan(
         scan.nonce = None  # the nonce belongs to the earlier scan; keep this one's event too
 
     def judge() -> tuple[ActivityView, Pupil]:
-        code, activity = _resolve(session, settings, cache, data.code, now)
-        scan.activity_id, scan.code_id = activity.id, code.id
+        _code, activity = _resolve(session, settings, cache, data.code, now, scan)
         _judge_window(activity, data.direction, now)
         student = pupil if _still_bound(actor, pupil) else None
         today = local_date(now)
@@ -978,9 +977,11 @@ def self_scan_work(
 
 
 def _resolve(
-    session: Session, settings: Settings, cache: ScanCache, text: str, now: datetime
+    session: Session, settings: Settings, cache: ScanCache, text: str, now: datetime, scan: Scan
 ) -> tuple[CodeView, ActivityView]:
-    """The code a student scanned, checked for signature, expiry and revocation."""
+    """The code a student scanned, checked for signature, expiry and revocation. Once the code
+    is known, the scan event names it and its activity, so that the venue sees refusals of
+    expired or revoked codes among its activity's scans."""
     try:
         parsed = codes.parse_venue_code(settings.code_keyring, text)
     except codes.CodeRejected:
@@ -989,6 +990,7 @@ def _resolve(
     if found is None:
         raise CodeInvalid()
     code, activity = found
+    scan.activity_id, scan.code_id = activity.id, code.id
     rotating = code.kind == CodeKind.rotating
     if rotating != (parsed.step is not None) or (rotating and not parsed.signed):
         raise CodeInvalid()
