@@ -15,7 +15,6 @@ endpoint in OpenAPI.
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -80,8 +79,7 @@ class CheckinFastPath:
         request = Request(scope)
         try:
             outcome, title = await state.db.run_grouped(
-                partial(
-                    checkin_service.self_scan_work,
+                checkin_service.SelfScanWork(
                     settings=state.settings,
                     cache=state.checkin_cache,
                     actor=actor,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -145,8 +144,7 @@ async def checkin_create(
     # Well-formed scans are answered by the fast path (checkin/fastpath.py) before routing;
     # this route answers the rest, with the same service unit.
     outcome, title = await database.run_grouped(
-        partial(
-            checkin_service.self_scan_work,
+        checkin_service.SelfScanWork(
             settings=settings,
             cache=cache,
             actor=actor,

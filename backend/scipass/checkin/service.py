@@ -14,7 +14,6 @@ once, other processes within ``CACHE_SECONDS``.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import threading
 import time
@@ -23,7 +22,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import and_, bindparam, case, func, literal, text, update
 from sqlmodel import Session, col, select
@@ -31,7 +30,7 @@ from sqlmodel import Session, col, select
 from scipass.activity import service as activity_service
 from scipass.activity.models import Activity, ActivityStatus, Admission, AutoCloseCredit
 from scipass.audit import service as audit_service
-from scipass.checkin import codes, render
+from scipass.checkin import batch, codes, render
 from scipass.checkin.errors import (
     REFUSAL_BY_CODE,
     ActivityCodeNotFound,
@@ -85,7 +84,7 @@ from scipass.consent.models import Purpose
 from scipass.core.auth import SCHOOL_ROLES, Principal, Role
 from scipass.core.clock import SHANGHAI, day_bounds, local_date
 from scipass.core.config import Settings
-from scipass.core.db import Database, flush_unique, insert_ignoring
+from scipass.core.db import Database, Later, flush_unique, insert_ignoring
 from scipass.core.errors import Conflict
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org.models import School, decode_stages
@@ -491,6 +490,16 @@ class Outcome:
     check_in: CheckIn | Visit
     created: bool  # a new visit, or this scan closed it
     event_stored: bool = False  # its scan event is written already
+    pending: batch.Entry | None = None  # noted for the batch's flush; ids come from it
+
+    def settled(self) -> Outcome:
+        """This outcome with the ids its batch's flush gave the visit and the record."""
+        if self.pending is None:
+            return self
+        visit = replace(
+            self.check_in, id=self.pending.check_in_id, record_id=self.pending.record_id
+        )
+        return Outcome(visit, created=self.created, event_stored=True)
 
     @property
     def result(self) -> ScanResult:
@@ -637,18 +646,29 @@ def _enter_in_one_statement(
 ) -> Outcome | None:
     """On PostgreSQL, the record, its history row, the visit and the scan event of a new
     visit in one statement (data-modifying CTEs), one round trip instead of four; None when
-    the visit exists already (the general path then answers the duplicate)."""
+    the visit exists already (the general path then answers the duplicate). In a batch of
+    self-scans the rows are noted for the batch's one statement instead (:mod:`.batch`)."""
     record = record_service.record_values(**_record_of(activity, student, scan, actor, at, day))
     visit = _visit_values(activity, student, scan, at, day)
     event = scan.values(ScanResult.accepted, "", None)
     del event["check_in_id"]
+    history = {
+        "actor": record["created_by"],
+        "role": actor.role.value if actor else record_service.SYSTEM,
+        "at": scan.now,
+    }
+    entry = batch.Entry(record=record, visit=visit, event=event, history=history)
+    if batch.defer_entry(session, entry):
+        return Outcome(
+            Visit(id=0, record_id=None, **visit), created=True, event_stored=True, pending=entry
+        )
     params = {
-        "r": _json(record),
-        "v": _json(visit),
-        "s": _json(event),
-        "e_actor": record["created_by"],
-        "e_role": actor.role.value if actor else record_service.SYSTEM,
-        "e_at": scan.now,
+        "r": batch.to_json(record),
+        "v": batch.to_json(visit),
+        "s": batch.to_json(event),
+        "e_actor": history["actor"],
+        "e_role": history["role"],
+        "e_at": history["at"],
     }
     sql = _one_statement_sql(tuple(record), tuple(visit), tuple(event))
     row = _driver_row(session.connection(), sql, params)
@@ -696,16 +716,6 @@ def _one_statement_sql(
         "ON CONFLICT (operator,nonce) DO NOTHING RETURNING id) "
         "SELECT visit.id,visit.record_id,EXISTS (SELECT 1 FROM scan) FROM visit"
     )
-
-
-def _json(row: dict[str, Any]) -> str:
-    return json.dumps(row, default=_iso, ensure_ascii=False)
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(type(value).__name__)
 
 
 def _visit(session: Session, activity_id: int, student_id: int, day: date) -> CheckIn | None:
@@ -849,11 +859,13 @@ def _caller_and_nonce(
 ) -> tuple[Pupil | None, Earlier | None]:
     """The caller's student and the event its nonce was first used for, in one round trip."""
     params = {"student_id": actor.student_id or 0, "operator": scan.operator, "nonce": scan.nonce}
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        row = _driver_row(connection, _PG_CALLER_AND_NONCE, params)
-    else:
-        row = connection.execute(_CALLER_AND_NONCE, params).one()
+    row = batch.prefetched(session, (params["student_id"], scan.operator, scan.nonce or ""))
+    if row is None:  # not read with the rest of a batch
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            row = _driver_row(connection, _PG_CALLER_AND_NONCE, params)
+        else:
+            row = connection.execute(_CALLER_AND_NONCE, params).one()
     pupil = Pupil(*row[:5]) if row[0] is not None else None
     earlier = Earlier(*row[5:]) if row[5] is not None else None
     return pupil, earlier
@@ -958,22 +970,41 @@ def self_scan(
     return _run(session, scan, judge, actor)
 
 
-def self_scan_work(
-    session: Session,
-    *,
-    settings: Settings,
-    cache: ScanCache,
-    actor: Principal,
-    data: CheckInCreate,
-    nonce: str,
-    now: datetime,
-) -> tuple[Outcome, str]:
+@dataclass(frozen=True, slots=True)
+class SelfScanWork:
     """:func:`self_scan` with the activity's title: one unit of work, which the caller runs
-    through :meth:`Database.run_grouped` (committed with the scans that arrive meanwhile)."""
-    outcome = self_scan(
-        session, settings=settings, cache=cache, actor=actor, data=data, nonce=nonce, now=now
-    )
-    return outcome, activity_title(session, cache, outcome.check_in.activity_id)
+    through :meth:`Database.run_grouped` (committed with the scans that arrive meanwhile, and
+    on PostgreSQL sharing their round trips: :mod:`.batch`)."""
+
+    settings: Settings
+    cache: ScanCache
+    actor: Principal
+    data: CheckInCreate
+    nonce: str
+    now: datetime
+
+    batch_hooks: ClassVar[batch.SelfScanBatch] = batch.SELF_SCANS
+
+    @property
+    def batch_key(self) -> tuple[int, str, str]:
+        """What :meth:`batch.SelfScanBatch.prepare` reads for this scan: its caller's
+        student and the first use of its nonce."""
+        return (self.actor.student_id or 0, self.actor.subject, self.nonce)
+
+    def __call__(self, session: Session) -> tuple[Outcome, str] | Later[tuple[Outcome, str]]:
+        outcome = self_scan(
+            session,
+            settings=self.settings,
+            cache=self.cache,
+            actor=self.actor,
+            data=self.data,
+            nonce=self.nonce,
+            now=self.now,
+        )
+        title = activity_title(session, self.cache, outcome.check_in.activity_id)
+        if outcome.pending is not None:
+            return Later(lambda: (outcome.settled(), title))
+        return outcome, title
 
 
 def _resolve(

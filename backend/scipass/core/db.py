@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 import anyio
 from fastapi import Depends, Request
@@ -324,10 +324,18 @@ class GroupCommit:
     def _together(self, batch: list[_Unit]) -> list[tuple[bool, Any]] | None:
         """All units in one transaction, committed once; None (rolled back) as soon as one
         fails in a way that may leave half its writes. A refusal that keeps its writes (a
-        refused scan and its event) is a complete unit, like a success."""
+        refused scan and its event) is a complete unit, like a success.
+
+        When every unit of the batch carries the same :class:`BatchHooks`, they share round
+        trips: ``prepare`` reads for all of them before the first runs, ``flush`` writes what
+        they deferred after the last, and results given as :class:`Later` are resolved then.
+        A flush that cannot write every unit's rows raises, and the batch runs unit by unit."""
         outcomes: list[tuple[bool, Any]] = []
         session = self._database.session()
+        hooks = _shared_hooks(batch)
         try:
+            if hooks is not None:
+                hooks.prepare(session, [unit.work for unit in batch])
             for unit in batch:
                 try:
                     outcomes.append((True, unit.work(session)))
@@ -339,6 +347,12 @@ class GroupCommit:
                 except Exception:
                     session.rollback()
                     return None
+            if hooks is not None:
+                hooks.flush(session)
+                outcomes = [
+                    (ok, value.resolve() if ok and isinstance(value, Later) else value)
+                    for ok, value in outcomes
+                ]
             session.commit()
         except Exception:
             logger.warning("a batch of %d units failed to commit; running each alone", len(batch))
@@ -354,6 +368,35 @@ class GroupCommit:
                 return True, unit.work(session)
         except Exception as exc:  # problems and failures alike go back to their caller
             return False, exc
+
+
+class BatchHooks(Protocol):
+    """Round trips shared by the units of one batch (see :meth:`GroupCommit._together`).
+    A unit of work opts in with a ``batch_hooks`` attribute. The units of a batch must not read
+    each other's deferred writes: ``prepare`` leaves the batch undeferred when they might (two
+    scans of one student), and then each unit reads and writes on its own."""
+
+    def prepare(self, session: Session, works: list[Any]) -> None: ...
+
+    def flush(self, session: Session) -> None: ...
+
+
+class Later(Generic[T]):
+    """A unit's result that is known only once its batch's deferred writes are flushed."""
+
+    __slots__ = ("resolve",)
+
+    def __init__(self, resolve: Callable[[], T]) -> None:
+        self.resolve = resolve
+
+
+def _shared_hooks(batch: list[_Unit]) -> BatchHooks | None:
+    """The hooks every unit of the batch carries, or None when any unit carries other ones
+    or none (then no unit defers anything)."""
+    hooks = getattr(batch[0].work, "batch_hooks", None)
+    if hooks is None or any(getattr(u.work, "batch_hooks", None) is not hooks for u in batch):
+        return None
+    return hooks
 
 
 @dataclass(frozen=True, slots=True)
