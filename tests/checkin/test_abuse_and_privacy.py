@@ -272,3 +272,76 @@ def test_the_dev_personal_key_verifies_only_its_own_codes(settings: Settings) ->
     payload = checkin_service.personal_code(settings, student_id=7, expires_at=NOW)
     keys = codes.personal_keys(settings.personal_code_keys.get_secret_value())
     assert codes.parse_personal_code(keys, payload).student_id == 7
+
+
+def test_a_school_reviews_its_own_pupils_scans_and_no_other_schools(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    side_b: Side,
+    activity: Activity,  # noqa: F811
+    clock: FrozenClock,
+) -> None:
+    payload = new_code(client, settings, side_a, activity)["payload"]
+    forged = payload[:-1] + ("A" if payload[-1] != "A" else "B")
+    assert scan(client, settings, student(side_a), payload, key="pupil-a-in").status_code == 201
+    clock.advance(timedelta(minutes=1))
+    refused(
+        scan(client, settings, student(side_a), forged, key="pupil-a-forged"), "code_invalid", 400
+    )
+    refused(
+        scan(client, settings, student(side_b), forged, key="pupil-b-forged"), "code_invalid", 400
+    )
+    staff_a = auth(settings, side_a.principal(Role.school_staff))
+
+    everything = client.get("/api/v1/school-scan-events", headers=staff_a)
+    assert everything.status_code == 200, everything.text
+    items = everything.json()["items"]
+    assert everything.json()["total"] == 2
+    assert [(i["result"], i["reason"]) for i in items] == [  # newest first
+        ("refused", "code_invalid"),
+        ("accepted", ""),
+    ]
+    assert {i["student_id"] for i in items} == {side_a.student.id}
+    accepted = items[1]
+    assert accepted["student_name"] == side_a.student.name  # their own pupil: in full
+    assert accepted["class_name"] == side_a.student.class_name
+    assert (accepted["activity_id"], accepted["activity_title"]) == (activity.id, activity.title)
+    assert accepted["organiser_name"] == side_a.venue.name
+    assert items[0]["activity_id"] is None  # a forged code names no activity
+
+    def listed(headers: dict[str, str], **params: object) -> list[int]:
+        response = client.get("/api/v1/school-scan-events", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return [i["id"] for i in response.json()["items"]]
+
+    assert listed(staff_a, result="refused") == [items[0]["id"]]
+    assert listed(staff_a, reason="code_invalid") == [items[0]["id"]]
+    assert listed(staff_a, reason="out_of_geofence") == []
+    assert listed(staff_a, student_id=side_b.student.id) == []  # not theirs to see
+    today = NOW.date()
+    assert len(listed(staff_a, from_date=today, to_date=today)) == 2
+    assert listed(staff_a, from_date=today + timedelta(days=1)) == []
+    assert listed(staff_a, to_date=today - timedelta(days=1)) == []
+    staff_b = auth(settings, side_b.principal(Role.school_staff))
+    assert len(listed(staff_b)) == 1  # their pupil's forged scan, and nothing of school A
+
+    for role in (Role.venue_staff, Role.student, Role.bureau):
+        forbidden = client.get(
+            "/api/v1/school-scan-events", headers=auth(settings, side_a.principal(role))
+        )
+        refused(forbidden, "role_forbidden", 403)
+    bad = client.get("/api/v1/school-scan-events", params={"reason": "x'; --"}, headers=staff_a)
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+
+    viewed = client.get(
+        "/api/v1/audit-logs",
+        params={"action": "checkins_viewed"},
+        headers=auth(settings, side_a.principal(Role.school_admin)),
+    )
+    assert viewed.status_code == 200
+    views = [e for e in viewed.json()["items"] if e["object_type"] == "school"]
+    assert views
+    assert {e["object_id"] for e in views} == {str(side_a.school.id)}

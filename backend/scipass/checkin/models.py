@@ -137,6 +137,8 @@ class ScanEvent(SQLModel, table=True):
         UniqueConstraint("operator", "nonce"),
         Index("ix_scan_event_activity_id_result", "activity_id", "result"),
         Index("ix_scan_event_student_id", "student_id"),
+        # A school's review of its pupils' scans, newest first.
+        Index("ix_scan_event_school_id_server_time", "school_id", "server_time"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -38,6 +38,8 @@ from scipass.checkin.schemas import (
     PersonalCodeRead,
     PublicKeyRead,
     PublicKeys,
+    PupilScanPage,
+    PupilScanRead,
     RevokeCode,
     ScanEventPage,
     ScanEventRead,
@@ -644,6 +646,71 @@ def scan_event_list(
                 forced=e.forced,
             )
             for e, n in rows
+        ],
+    )
+
+
+@router.get(
+    "/school-scan-events",
+    name="school-scan-event-list",
+    summary="本校学生的扫码记录（可只看被拒绝的）",
+    description="本校学生在各场馆、各活动的每一次扫码尝试，最新的在前，含被拒绝的原因代码："
+    "学校据此复核异地签到、代签，并帮助扫码总失败的学生。只含本校学生；查看记入审计日志。",
+    responses=problem_responses(),
+)
+def school_scan_event_list(
+    actor: SchoolStaff,
+    session: SessionDep,
+    page: PageDep,
+    clock: ClockDep,
+    result: Annotated[ScanResult | None, Query(description="`refused` 只看被拒绝的")] = None,
+    reason: Annotated[
+        str | None,
+        Query(pattern=r"^[a-z_]{1,40}$", description="拒绝原因代码，如 `out_of_geofence`"),
+    ] = None,
+    student_id: Annotated[int | None, Query(description="只看这名学生")] = None,
+    from_date: Annotated[date | None, Query(description="此日（北京时间）及以后")] = None,
+    to_date: Annotated[date | None, Query(description="此日（北京时间）及以前，含当天")] = None,
+) -> PupilScanPage:
+    rows, total = checkin_service.list_school_scan_events(
+        session,
+        actor=actor,
+        result=result,
+        reason=reason,
+        student_id=student_id,
+        since=from_date,
+        until=to_date,
+        page=page,
+    )
+    checkin_service.audit_view(
+        session,
+        actor=actor,
+        activity_id=None,
+        what="school_scan_events",
+        rows=len(rows),
+        now=clock.now(),
+    )
+    return PupilScanPage(
+        total=total,
+        items=[
+            PupilScanRead(
+                id=row.event.id or 0,
+                server_time=row.event.server_time,
+                scan_time=row.event.scan_time,
+                direction=row.event.direction,  # type: ignore[arg-type]
+                source=row.event.source,  # type: ignore[arg-type]
+                result=row.event.result,  # type: ignore[arg-type]
+                reason=row.event.reason,
+                student_name=row.student_name,
+                distance_m=row.event.distance_m,
+                forced=row.event.forced,
+                student_id=row.event.student_id,
+                class_name=row.class_name,
+                activity_id=row.event.activity_id,
+                activity_title=row.activity_title,
+                organiser_name=row.organiser_name,
+            )
+            for row in rows
         ],
     )
 

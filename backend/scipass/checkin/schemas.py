@@ -216,6 +216,21 @@ class ScanEventPage(BaseModel):
     total: int
 
 
+class PupilScanRead(ScanEventRead):
+    """A scan by a pupil of the caller's school, wherever it was made."""
+
+    student_id: int | None
+    class_name: str | None
+    activity_id: int | None = Field(description="空：码无法识别（伪造或损坏）")
+    activity_title: str | None
+    organiser_name: str | None = Field(description="组织方：场馆或学校")
+
+
+class PupilScanPage(BaseModel):
+    items: list[PupilScanRead]
+    total: int
+
+
 class CheckInCorrection(BaseModel):
     entered_at: AwareDatetime | None = None
     exited_at: AwareDatetime | None = None

@@ -87,7 +87,7 @@ from scipass.core.config import Settings
 from scipass.core.db import Database, Later, flush_unique, insert_ignoring
 from scipass.core.errors import Conflict
 from scipass.core.pagination import PageParams, count_rows
-from scipass.org.models import School, decode_stages
+from scipass.org.models import School, Venue, decode_stages
 from scipass.record import exports as record_exports
 from scipass.record import service as record_service
 from scipass.record.models import RecordSource
@@ -1681,6 +1681,61 @@ def list_scan_events(
     return [(e, n) for e, n in rows], total
 
 
+@dataclass(frozen=True, slots=True)
+class PupilScan:
+    """A scan by one of a school's pupils, as the school reviews it."""
+
+    event: ScanEvent
+    student_name: str | None
+    class_name: str | None
+    activity_title: str | None
+    organiser_name: str | None
+
+
+def list_school_scan_events(
+    session: Session,
+    *,
+    actor: Principal,
+    result: ScanResult | None,
+    reason: str | None,
+    student_id: int | None,
+    since: date | None,
+    until: date | None,
+    page: PageParams,
+) -> tuple[list[PupilScan], int]:
+    """The scans of the caller's school's pupils at any venue or school, newest first: a
+    school reviews refused scans (a pupil signed in from home, a code sent round a class) and
+    helps a pupil whose scans fail. Only the school's own pupils, never another school's."""
+    if actor.role not in SCHOOL_ROLES or actor.school_id is None:
+        return [], 0
+    organiser = func.coalesce(Venue.name, School.name)
+    query = (
+        select(ScanEvent, Student.name, Student.class_name, Activity.title, organiser)
+        .join(Student, col(Student.id) == ScanEvent.student_id, isouter=True)
+        .join(Activity, col(Activity.id) == ScanEvent.activity_id, isouter=True)
+        .join(Venue, col(Venue.id) == Activity.venue_id, isouter=True)
+        .join(School, col(School.id) == Activity.school_id, isouter=True)
+        .where(ScanEvent.school_id == actor.school_id)
+    )
+    if result is not None:
+        query = query.where(ScanEvent.result == result.value)
+    if reason is not None:
+        query = query.where(ScanEvent.reason == reason)
+    if student_id is not None:
+        query = query.where(ScanEvent.student_id == student_id)
+    if since is not None:
+        query = query.where(col(ScanEvent.server_time) >= day_bounds(since)[0])
+    if until is not None:
+        query = query.where(col(ScanEvent.server_time) < day_bounds(until)[1])
+    total = count_rows(session, query)
+    rows = session.exec(
+        query.order_by(col(ScanEvent.server_time).desc(), col(ScanEvent.id).desc())
+        .limit(page.limit)
+        .offset(page.offset)
+    ).all()
+    return [PupilScan(*row) for row in rows], total
+
+
 def list_own(
     session: Session, *, actor: Principal, page: PageParams
 ) -> tuple[list[tuple[CheckIn, str]], int]:
@@ -1716,16 +1771,23 @@ def shown_name(actor: Principal, school_id: int | None, name: str) -> str:
 
 
 def audit_view(
-    session: Session, *, actor: Principal, activity_id: int, what: str, rows: int, now: datetime
+    session: Session,
+    *,
+    actor: Principal,
+    activity_id: int | None,
+    what: str,
+    rows: int,
+    now: datetime,
 ) -> None:
-    """Staff views of minors' check-ins go to the audit log, like record views."""
+    """Staff views of minors' check-ins go to the audit log, like record views: an
+    activity's, or (``activity_id`` None) the caller's school's pupils' across activities."""
     audit_service.record(
         session,
         action=audit_service.Action.checkins_viewed,
         at=now,
         actor=actor,
-        object_type="activity",
-        object_id=activity_id,
+        object_type="activity" if activity_id is not None else "school",
+        object_id=activity_id if activity_id is not None else actor.school_id,
         school_id=actor.school_id,
         view=what,
         row_count=rows,
