@@ -564,6 +564,7 @@ def test_a_correction_needs_a_reason_and_is_audited(
     assert fixed.status_code == 200, fixed.text
     assert fixed.json()["minutes"] == 90
     assert fixed.json()["closed_by"] == "staff"
+    assert (fixed.json()["record_updated"], fixed.json()["record_status"]) == (True, "pending")
     record = session.get(ParticipationRecord, visit["record_id"])
     assert record is not None
     session.refresh(record)
@@ -581,3 +582,35 @@ def test_a_correction_needs_a_reason_and_is_audited(
 def test_principal_helper_is_the_student(side_a: Side) -> None:
     principal: Principal = side_a.principal(Role.student)
     assert principal.student_id == side_a.student.id
+
+
+def test_a_correction_after_the_schools_review_leaves_the_record_and_says_so(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    activity: Activity,
+) -> None:
+    visit = staff_scan(
+        client, settings, side_a, activity, personal(settings, side_a.student)
+    ).json()
+    record = session.get(ParticipationRecord, visit["record_id"])
+    assert record is not None
+    record.status = "reviewed"  # the school has reviewed what it saw
+    record.minutes = 60
+    session.add(record)
+    session.flush()
+
+    late = client.patch(
+        f"/api/v1/checkins/{visit['id']}",
+        json={"exited_at": (START + timedelta(minutes=185)).isoformat(), "reason": "补录签退"},
+        headers=auth(settings, side_a.principal(Role.venue_staff)),
+    )
+
+    assert late.status_code == 200, late.text
+    assert late.json()["minutes"] == 180  # the visit is corrected
+    assert (late.json()["record_updated"], late.json()["record_status"]) == (False, "reviewed")
+    session.refresh(record)
+    assert record.minutes == 60  # the record keeps what the school reviewed
+    entry = session.exec(select(AuditLog).where(AuditLog.action == "checkin_corrected")).one()
+    assert '"record_updated": false' in (entry.detail or "")

@@ -26,6 +26,7 @@ from scipass.checkin.schemas import (
     AttendeePage,
     AttendeeRead,
     BatchResult,
+    CheckInCorrected,
     CheckInCorrection,
     CheckInCreate,
     CheckInPage,
@@ -727,8 +728,14 @@ def checkin_correct(
     actor: Organiser,
     session: SessionDep,
     clock: ClockDep,
-) -> CheckInRead:
-    check_in = checkin_service.correct(
+) -> CheckInCorrected:
+    corrected = checkin_service.correct(
         session, actor=actor, check_in_id=check_in_id, data=data, now=clock.now()
     )
-    return _read(check_in, checkin_service.activity_title(session, None, check_in.activity_id))
+    check_in = corrected.check_in
+    title = checkin_service.activity_title(session, None, check_in.activity_id)
+    return CheckInCorrected(
+        **_read(check_in, title).model_dump(),
+        record_updated=corrected.record_updated,
+        record_status=corrected.record_status,
+    )

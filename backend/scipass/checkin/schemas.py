@@ -231,6 +231,14 @@ class PupilScanPage(BaseModel):
     total: int
 
 
+class CheckInCorrected(CheckInRead):
+    record_updated: bool = Field(
+        description="写实记录是否随之更新。记录经学校审核后不再随到访更正而改变（学校看到的即为所审），"
+        "此时为 false，请联系学校处理（归档后由学校作废并重开）"
+    )
+    record_status: str | None = Field(description="写实记录当前的状态")
+
+
 class CheckInCorrection(BaseModel):
     entered_at: AwareDatetime | None = None
     exited_at: AwareDatetime | None = None

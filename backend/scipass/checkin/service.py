@@ -90,7 +90,7 @@ from scipass.core.pagination import PageParams, count_rows
 from scipass.org.models import School, Venue, decode_stages
 from scipass.record import exports as record_exports
 from scipass.record import service as record_service
-from scipass.record.models import RecordSource
+from scipass.record.models import ParticipationRecord, RecordSource
 from scipass.reservation import service as reservation_service
 from scipass.reservation.service import mask_name
 from scipass.roster.errors import StudentNotFound
@@ -1331,6 +1331,13 @@ def purge_telemetry(session: Session, *, before: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True, slots=True)
+class Corrected:
+    check_in: CheckIn
+    record_updated: bool  # the record took the new times (it was still pending or confirmed)
+    record_status: str | None
+
+
 def correct(
     session: Session,
     *,
@@ -1338,9 +1345,11 @@ def correct(
     check_in_id: int,
     data: CheckInCorrection,
     now: datetime,
-) -> CheckIn:
+) -> Corrected:
     """A staff correction of a visit's times or minutes: a reason is required, and the change
-    is audited and carried onto the record while it can still change."""
+    is audited and carried onto the record while it can still change. Once the school has
+    reviewed the record, the record keeps what the school saw, and the answer says so: the
+    venue then asks the school, which voids and reissues an archived record."""
     check_in = session.get(CheckIn, check_in_id)
     if check_in is None:
         raise CheckInNotFound()
@@ -1370,8 +1379,9 @@ def correct(
     check_in.updated_at = now
     session.add(check_in)
     session.flush()
+    record_updated = False
     if check_in.record_id is not None and exited is not None and minutes is not None:
-        record_service.set_visit_time(
+        record_updated = record_service.set_visit_time(
             session,
             record_id=check_in.record_id,
             started_at=entered,
@@ -1396,8 +1406,16 @@ def correct(
             "exited_at": exited.isoformat() if exited else None,
             "minutes": minutes,
         },
+        record_updated=record_updated,
     )
-    return check_in
+    record_status = (
+        session.exec(
+            select(ParticipationRecord.status).where(ParticipationRecord.id == check_in.record_id)
+        ).first()
+        if check_in.record_id is not None
+        else None
+    )
+    return Corrected(check_in, record_updated, record_status)
 
 
 # --- codes -------------------------------------------------------------------------------------
