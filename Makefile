@@ -25,7 +25,10 @@ run: $(INSTALLED)
 	$(BIN)/scipass demo
 	$(BIN)/scipass serve --host $(HOST) --port $(PORT)
 
-test: $(INSTALLED) lint test-sqlite test-postgres
+# Both suites at once (each in its own process, its own database, its own temporary files);
+# each one's output is shown when it ends. `make test-sqlite` or `make test-postgres` runs one.
+test: $(INSTALLED) lint
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check backend tests alembic bench

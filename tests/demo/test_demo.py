@@ -270,5 +270,5 @@ def test_the_demo_open_day_takes_check_ins(session: Session, client: TestClient)
     assert entered.status_code == 201, entered.text
     assert entered.json()["activity_title"] == "科技活动周·科技馆开放日"
     screen = client.get(demo["kiosk_url"].replace("?", "/state?", 1))
-    assert screen.status_code == 200
+    assert screen.status_code == 200, screen.text
     assert screen.json()["checked_in"] == 1
