@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
@@ -266,6 +267,18 @@ def test_a_kiosk_token_with_unicode_digits_is_refused(client: TestClient) -> Non
     response = client.get("/kiosk/1/state", params={"token": "K.².1.DEV.AAAAAAAAAAAAAAAA"})
     assert response.status_code == 401
     assert response.json()["code"] == "kiosk_token_invalid"
+
+
+@pytest.mark.parametrize("code_id", [1, 99, 100, 123_456, 2**31 - 1])
+def test_a_kiosk_token_opens_its_code_whatever_the_codes_number(
+    settings: Settings, code_id: int
+) -> None:
+    """A venue's hundredth code must open its screen like its first (the token's two numbers
+    are checked one by one, not as one string of at most 12 digits)."""
+    token = codes.kiosk_token(settings.code_keyring, code_id, NOW + timedelta(hours=1))
+    assert codes.parse_kiosk_token(settings.code_keyring, token, now=NOW) == code_id
+    with pytest.raises(codes.CodeRejected):
+        codes.parse_kiosk_token(settings.code_keyring, token, now=NOW + timedelta(hours=2))
 
 
 def test_the_dev_personal_key_verifies_only_its_own_codes(settings: Settings) -> None:

@@ -164,7 +164,12 @@ def kiosk_token(ring: KeyRing, code_id: int, expires_at: datetime) -> str:
 def parse_kiosk_token(ring: KeyRing, token: str, *, now: datetime) -> int:
     """The code id a kiosk token opens; raises :class:`CodeRejected` when forged or expired."""
     parts = token.strip().upper().split(".")
-    if len(parts) != 5 or parts[0] != "K" or not _DIGITS.fullmatch(parts[1] + parts[2]):
+    if (
+        len(parts) != 5
+        or parts[0] != "K"
+        or not _DIGITS.fullmatch(parts[1])  # ASCII digits only: int() takes any Unicode digit
+        or not _DIGITS.fullmatch(parts[2])
+    ):
         raise CodeRejected("not a kiosk token")
     _, code_id, expires, kid, mac = parts
     _check(ring, kid, f"K|{int(code_id)}|{int(expires)}", mac)
