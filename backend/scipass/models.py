@@ -3,7 +3,7 @@
 from scipass.account.models import Account, RefreshToken, WeChatUser
 from scipass.activity.models import Activity
 from scipass.audit.models import AuditLog
-from scipass.checkin.models import ActivityCode, CheckIn, ScanEvent, WxaCodeImage
+from scipass.checkin.models import ActivityCode, CheckIn, PersonalCard, ScanEvent, WxaCodeImage
 from scipass.consent.models import ConsentRecord
 from scipass.core.ratelimit import RateLimitCounter
 from scipass.org.models import Bureau, Region, School, Venue
@@ -31,6 +31,7 @@ __all__ = [
     "GuardianLink",
     "Pairing",
     "ParticipationRecord",
+    "PersonalCard",
     "RateLimitCounter",
     "RecordEvent",
     "RecordEvidence",

@@ -26,7 +26,7 @@ from scipass.core.jobs import JOBS
 from scipass.record.models import ParticipationRecord
 from scipass.reservation.models import Reservation, ReservationMember
 from scipass.roster.models import Student
-from tests.checkin.test_checkin import count
+from tests.checkin.test_checkin import count, refused
 from tests.factories import (
     NOW,
     Side,
@@ -171,6 +171,98 @@ def test_a_school_prints_a_card_only_for_its_own_pupils(
     theirs = client.post(url, json={}, headers=auth(settings, side_b.principal(Role.school_staff)))
     assert theirs.status_code == 404
     assert count(session, AuditLog, action="personal_card_issued") == 1
+
+
+def test_a_lost_card_is_revoked_and_its_scans_refused_from_then_on(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    side_b: Side,
+    activity: Activity,
+    clock: FrozenClock,
+) -> None:
+    def school(side: Side) -> dict[str, str]:
+        return auth(settings, side.principal(Role.school_staff), now=clock.now())
+
+    issued = client.post(
+        f"/api/v1/students/{side_a.student.id}/personal-card", json={}, headers=school(side_a)
+    )
+    assert issued.status_code == 200, issued.text
+    card, card_id = issued.json()["payload"], issued.json()["card_id"]
+    assert (
+        staff_scan(client, settings, side_a, activity, card, nonce="card-in-01").status_code == 201
+    )
+    before = clock.now()
+    clock.advance(timedelta(minutes=20))
+
+    other = client.post(
+        f"/api/v1/personal-cards/{card_id}/revoke",
+        json={"reason": "挂失"},
+        headers=school(side_b),
+    )
+    assert other.status_code == 404  # not their pupil's card
+    lost = client.post(
+        f"/api/v1/personal-cards/{card_id}/revoke",
+        json={"reason": "卡片丢失"},
+        headers=school(side_a),
+    )
+    assert lost.status_code == 200, lost.text
+    assert lost.json()["revoked_at"] is not None
+    again = client.post(
+        f"/api/v1/personal-cards/{card_id}/revoke",
+        json={"reason": "再次挂失"},
+        headers=school(side_a),
+    )
+    assert again.json()["revoked_at"] == lost.json()["revoked_at"]
+    assert again.json()["revoke_reason"] == "卡片丢失"
+    assert count(session, AuditLog, action="personal_card_revoked") == 1
+
+    refused(
+        staff_scan(client, settings, side_a, activity, card, nonce="card-out-01", direction="exit"),
+        "code_revoked",
+        400,
+    )
+    # offline scans uploaded later: the one taken before the card was lost still counts
+    uploaded = _offline(
+        client,
+        settings,
+        side_a,
+        activity,
+        [
+            {"nonce": "card-offline-1", "code": card, "scan_time": before.isoformat()},
+            {"nonce": "card-offline-2", "code": card, "scan_time": clock.now().isoformat()},
+        ],
+    )
+    assert [(i["result"], i.get("code")) for i in uploaded.json()["items"]] == [
+        ("duplicate", None),
+        ("refused", "code_revoked"),
+    ]
+    # the pupil's phone code still works
+    phone = personal(settings, side_a.student, expires=clock.now() + timedelta(minutes=5))
+    assert (
+        staff_scan(client, settings, side_a, activity, phone, nonce="phone-0001").status_code == 200
+    )
+
+    listed = client.get(
+        f"/api/v1/students/{side_a.student.id}/personal-cards", headers=school(side_a)
+    )
+    assert [(c["id"], c["revoke_reason"]) for c in listed.json()["items"]] == [
+        (card_id, "卡片丢失")
+    ]
+    hidden = client.get(
+        f"/api/v1/students/{side_a.student.id}/personal-cards",
+        headers=school(side_b),
+    )
+    assert hidden.status_code == 404
+    revocations = client.get("/api/v1/personal-code-revocations")  # for venue devices, no login
+    assert revocations.status_code == 200
+    nonce = codes.parse_personal_code(
+        codes.personal_keys(settings.personal_code_keys.get_secret_value()), card
+    ).nonce
+    assert revocations.json()["nonces"] == [nonce]
+    clock.advance(timedelta(days=91))  # the card has expired: nothing left to list
+    assert client.get("/api/v1/personal-code-revocations").json()["nonces"] == []
 
 
 # --- group check-in ------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ class Action(StrEnum):
     checkins_exported = "checkins_exported"
     checkins_viewed = "checkins_viewed"
     personal_card_issued = "personal_card_issued"
+    personal_card_revoked = "personal_card_revoked"
     code_revoked = "code_revoked"
 
 

@@ -43,6 +43,7 @@ MAC_BYTES = 10  # 80 bits, 16 base32 characters
 SHORT_ID_BYTES = 5  # 8 base32 characters
 PERSONAL_VERSION = 1
 PERSONAL_PAYLOAD_BYTES = 15
+PERSONAL_NONCE_BYTES = 6
 SIGNATURE_BYTES = 64
 SCENE_PREFIX = "c="
 _DIGITS = re.compile(r"[0-9]{1,12}")
@@ -209,10 +210,12 @@ class PersonalCode:
     nonce: str  # hex
 
 
-def personal_payload(keys: PersonalKeys, student_id: int, expires_at: datetime) -> str:
-    body = struct.pack(
-        ">BII", PERSONAL_VERSION, student_id, int(expires_at.timestamp())
-    ) + secrets.token_bytes(6)
+def personal_payload(
+    keys: PersonalKeys, student_id: int, expires_at: datetime, nonce: bytes | None = None
+) -> str:
+    body = struct.pack(">BII", PERSONAL_VERSION, student_id, int(expires_at.timestamp())) + (
+        nonce if nonce is not None else secrets.token_bytes(PERSONAL_NONCE_BYTES)
+    )
     kid = keys.active_kid
     signature = keys.private[kid].sign(body)
     return f"P.{kid.upper()}.{b32(body + signature)}"

@@ -163,6 +163,12 @@ REFUSALS: tuple[type[ScanRefused], ...] = (
 )
 
 
+class PersonalCardNotFound(NotFound):
+    code = "personal_card_not_found"
+    title_zh = "个人码卡片不存在"
+    title_en = "Personal card not found"
+
+
 class ActivityCodeNotFound(NotFound):
     code = "activity_code_not_found"
     title_zh = "签到码不存在"

@@ -6,7 +6,9 @@ both signed links (see ``codes.py``), and optionally a stored WeChat mini-progra
 one day (Beijing date): unique on ``(activity_id, student_id, day)``, so however many times a
 student scans, there is one visit. Every scan attempt, accepted or refused, is an append-only
 :class:`ScanEvent`; ``(operator, nonce)`` is unique, so a retried request or a re-uploaded
-offline batch finds its first event instead of adding a second.
+offline batch finds its first event instead of adding a second. A :class:`PersonalCard` is a
+printed personal code a school issued to a pupil without a phone, kept so that a lost card
+can be revoked.
 """
 
 from __future__ import annotations
@@ -175,3 +177,25 @@ class ScanEvent(SQLModel, table=True):
     distance_m: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     result: str = Field(sa_column=Column(String(10), nullable=False))
     reason: str = Field(default="", sa_column=Column(String(40), nullable=False))
+
+
+class PersonalCard(SQLModel, table=True):
+    """A printed personal code, issued by the pupil's school; revoked when the card is lost.
+    The code itself is not kept, only its nonce (the random part of its signed payload), by
+    which a scan of the card is recognised."""
+
+    __tablename__ = "personal_card"
+    __table_args__ = (UniqueConstraint("nonce"), Index("ix_personal_card_student_id", "student_id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(sa_column=Column(Integer, ForeignKey("student.id"), nullable=False))
+    school_id: int = Field(sa_column=Column(Integer, ForeignKey("school.id"), nullable=False))
+    nonce: str = Field(sa_column=Column(String(12), nullable=False))  # hex of 6 bytes
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    issued_by: str = Field(sa_column=Column(String(40), nullable=False))
+    issued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    revoked_by: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    revoke_reason: str = Field(default="", sa_column=Column(String(200), nullable=False))

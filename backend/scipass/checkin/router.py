@@ -18,8 +18,10 @@ from scipass.checkin.errors import (
     CodeKindInvalid,
     CorrectionInvalid,
     NotCheckedIn,
+    PersonalCardNotFound,
 )
 from scipass.checkin.models import ActivityCode, CheckIn, ScanResult, ScanSource
+from scipass.checkin.models import PersonalCard as IssuedCard
 from scipass.checkin.schemas import (
     ActivityCodeRead,
     AttendeeCounts,
@@ -36,12 +38,15 @@ from scipass.checkin.schemas import (
     ItemResult,
     OfflineBatch,
     PersonalCard,
+    PersonalCardList,
+    PersonalCardRead,
     PersonalCodeRead,
     PublicKeyRead,
     PublicKeys,
     PupilScanPage,
     PupilScanRead,
     RevokeCode,
+    RevokedPersonalCodes,
     ScanEventPage,
     ScanEventRead,
     StaffScan,
@@ -198,7 +203,7 @@ def personal_card_create(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> PersonalCodeRead:
-    payload, expires = checkin_service.personal_card(
+    payload, card = checkin_service.personal_card(
         session,
         settings=settings,
         actor=actor,
@@ -206,7 +211,63 @@ def personal_card_create(
         valid_days=data.valid_days,
         now=clock.now(),
     )
-    return PersonalCodeRead(payload=payload, expires_at=expires, key_id=payload.split(".")[1])
+    return PersonalCodeRead(
+        payload=payload, expires_at=card.expires_at, key_id=payload.split(".")[1], card_id=card.id
+    )
+
+
+def _card_read(card: IssuedCard) -> PersonalCardRead:
+    return PersonalCardRead(
+        id=card.id or 0,
+        student_id=card.student_id,
+        expires_at=card.expires_at,
+        issued_at=card.issued_at,
+        revoked_at=card.revoked_at,
+        revoke_reason=card.revoke_reason,
+    )
+
+
+@router.get(
+    "/students/{student_id}/personal-cards",
+    name="personal-card-list",
+    summary="学生的个人码卡片（含已挂失的）",
+    responses=problem_responses(StudentNotFound),
+)
+def personal_card_list(
+    student_id: int, actor: SchoolStaff, session: SessionDep
+) -> PersonalCardList:
+    cards = checkin_service.list_personal_cards(session, actor=actor, student_id=student_id)
+    return PersonalCardList(items=[_card_read(card) for card in cards])
+
+
+@router.post(
+    "/personal-cards/{card_id}/revoke",
+    name="personal-card-revoke",
+    summary="挂失个人码卡片",
+    description="卡片丢失时由本校挂失：此后工作人员扫这张卡会被拒绝（`code_revoked`），"
+    "之后上传的离线扫码若发生在挂失之后也会被拒绝；场馆设备从 `/personal-code-revocations` "
+    "获取挂失名单。重复挂失返回卡片现状。挂失记入审计日志。",
+    responses=problem_responses(PersonalCardNotFound),
+)
+def personal_card_revoke(
+    card_id: int, data: RevokeCode, actor: SchoolStaff, session: SessionDep, clock: ClockDep
+) -> PersonalCardRead:
+    card = checkin_service.revoke_personal_card(
+        session, actor=actor, card_id=card_id, reason=data.reason, now=clock.now()
+    )
+    return _card_read(card)
+
+
+@public_router.get(
+    "/personal-code-revocations",
+    name="personal-code-revocations",
+    summary="已挂失的个人码卡片（场馆设备离线验证用）",
+)
+def personal_code_revocations(session: SessionDep, clock: ClockDep) -> RevokedPersonalCodes:
+    now = clock.now()
+    return RevokedPersonalCodes(
+        nonces=checkin_service.revoked_personal_codes(session, now=now), generated_at=now
+    )
 
 
 @public_router.get(

@@ -101,6 +101,32 @@ class PersonalCodeRead(BaseModel):
     payload: str = Field(description="个人码内容（Ed25519 签名），由工作人员扫描")
     expires_at: datetime
     key_id: str
+    card_id: int | None = Field(
+        default=None, description="打印卡片的编号（挂失时用）；手机上的个人码为空"
+    )
+
+
+class PersonalCardRead(BaseModel):
+    """A printed personal card as its school sees it (the code itself is not kept)."""
+
+    id: int
+    student_id: int
+    expires_at: datetime
+    issued_at: datetime
+    revoked_at: datetime | None
+    revoke_reason: str
+
+
+class PersonalCardList(BaseModel):
+    items: list[PersonalCardRead]
+
+
+class RevokedPersonalCodes(BaseModel):
+    nonces: list[str] = Field(
+        description="已挂失、尚未过期的卡片个人码的随机数（载荷最后 6 字节，小写十六进制）："
+        "场馆设备离线验证时，随机数在此列表中的个人码应拒绝"
+    )
+    generated_at: datetime
 
 
 class PersonalCard(BaseModel):

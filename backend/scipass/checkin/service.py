@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -49,6 +50,7 @@ from scipass.checkin.errors import (
     NotRegistered,
     NotStarted,
     OutOfGeofence,
+    PersonalCardNotFound,
     ReplayedNonce,
     ScanCapacityFull,
     ScanConsentRequired,
@@ -64,6 +66,7 @@ from scipass.checkin.models import (
     ClosedBy,
     CodeKind,
     Direction,
+    PersonalCard,
     ScanEvent,
     ScanResult,
     ScanSource,
@@ -1089,6 +1092,7 @@ def staff_scan(
             scan.student_id, scan.school_id = student.id, student.school_id
         if personal.expires_at < now:
             raise CodeExpired("个人码已过期，请学生刷新后再扫", "The personal code has expired")
+        _judge_card(session, personal, now)
         _judge_window(activity, data.direction, now)
         today = local_date(now)
         _judge_student(session, activity, student, today=today, day=today)
@@ -1211,6 +1215,7 @@ def _judge_offline(
         scan.student_id, scan.school_id = student.id, student.school_id
     if personal.expires_at < item.scan_time:
         raise CodeExpired("扫码时个人码已过期", "The personal code had expired")
+    _judge_card(session, personal, item.scan_time)
     try:
         _judge_window(activity, item.direction, item.scan_time)
     except (NotStarted, WindowClosed) as refusal:
@@ -1586,9 +1591,11 @@ def kiosk_state(
 # --- personal codes ---------------------------------------------------------------------------
 
 
-def personal_code(settings: Settings, *, student_id: int, expires_at: datetime) -> str:
+def personal_code(
+    settings: Settings, *, student_id: int, expires_at: datetime, nonce: bytes | None = None
+) -> str:
     keys = codes.personal_keys(settings.personal_code_keys.get_secret_value())
-    return codes.personal_payload(keys, student_id, expires_at)
+    return codes.personal_payload(keys, student_id, expires_at, nonce)
 
 
 def personal_card(
@@ -1599,12 +1606,22 @@ def personal_card(
     student_id: int,
     valid_days: int,
     now: datetime,
-) -> tuple[str, datetime]:
-    """A printable personal code for a pupil without a phone, issued by the pupil's school."""
-    student = session.get(Student, student_id)
-    if student is None or actor.role not in SCHOOL_ROLES or student.school_id != actor.school_id:
-        raise StudentNotFound()
+) -> tuple[str, PersonalCard]:
+    """A printable personal code for a pupil without a phone, issued by the pupil's school.
+    The card is kept (its nonce, not the code) so that it can be revoked when lost."""
+    student = _own_pupil(session, actor, student_id)
     expires = now + timedelta(days=valid_days)
+    nonce = secrets.token_bytes(codes.PERSONAL_NONCE_BYTES)
+    card = PersonalCard(
+        student_id=student.id or 0,
+        school_id=student.school_id,
+        nonce=nonce.hex(),
+        expires_at=expires,
+        issued_by=actor.subject,
+        issued_at=now,
+    )
+    session.add(card)
+    session.flush()
     audit_service.record(
         session,
         action=audit_service.Action.personal_card_issued,
@@ -1614,8 +1631,81 @@ def personal_card(
         object_id=student.id,
         school_id=student.school_id,
         valid_days=valid_days,
+        card_id=card.id,
     )
-    return personal_code(settings, student_id=student.id or 0, expires_at=expires), expires
+    payload = personal_code(settings, student_id=student.id or 0, expires_at=expires, nonce=nonce)
+    return payload, card
+
+
+def _own_pupil(session: Session, actor: Principal, student_id: int) -> Student:
+    """A pupil of the caller's school (school staff only); 404 for anyone else's."""
+    student = session.get(Student, student_id)
+    if student is None or actor.role not in SCHOOL_ROLES or student.school_id != actor.school_id:
+        raise StudentNotFound()
+    return student
+
+
+def list_personal_cards(
+    session: Session, *, actor: Principal, student_id: int
+) -> list[PersonalCard]:
+    student = _own_pupil(session, actor, student_id)
+    return list(
+        session.exec(
+            select(PersonalCard)
+            .where(PersonalCard.student_id == student.id)
+            .order_by(col(PersonalCard.id).desc())
+        ).all()
+    )
+
+
+def revoke_personal_card(
+    session: Session, *, actor: Principal, card_id: int, reason: str, now: datetime
+) -> PersonalCard:
+    """Revoke a lost card, once (a second call answers the card as it is): staff scans of
+    it are refused from now on, and offline scans uploaded later if they were taken after
+    now. Venue devices learn of it from :func:`revoked_personal_codes`."""
+    card = session.get(PersonalCard, card_id)
+    if card is None or actor.role not in SCHOOL_ROLES or card.school_id != actor.school_id:
+        raise PersonalCardNotFound()
+    table = PersonalCard.__table__  # type: ignore[attr-defined]
+    revoked = session.execute(
+        update(table)
+        .where(table.c.id == card_id, table.c.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_by=actor.subject, revoke_reason=reason.strip())
+    ).rowcount
+    if revoked:
+        audit_service.record(
+            session,
+            action=audit_service.Action.personal_card_revoked,
+            at=now,
+            actor=actor,
+            object_type="personal_card",
+            object_id=card_id,
+            school_id=card.school_id,
+            reason=reason.strip(),
+        )
+    session.refresh(card)
+    return card
+
+
+def revoked_personal_codes(session: Session, *, now: datetime) -> list[str]:
+    """The nonces of revoked cards that have not expired yet (the rest refuse themselves)."""
+    return list(
+        session.exec(
+            select(PersonalCard.nonce)
+            .where(col(PersonalCard.revoked_at).is_not(None), PersonalCard.expires_at > now)
+            .order_by(col(PersonalCard.id))
+        ).all()
+    )
+
+
+def _judge_card(session: Session, personal: codes.PersonalCode, at: datetime) -> None:
+    """Refuse a printed card revoked by the time of the scan."""
+    revoked_at = session.exec(
+        select(PersonalCard.revoked_at).where(PersonalCard.nonce == personal.nonce)
+    ).first()
+    if revoked_at is not None and revoked_at <= at:
+        raise CodeRevoked("这张个人码卡片已挂失停用，请联系学校", "This personal card was revoked")
 
 
 # --- lists ------------------------------------------------------------------------------------
