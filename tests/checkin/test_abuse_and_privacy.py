@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from scipass.activity.models import Activity
+from scipass.audit.models import AuditLog
 from scipass.checkin import codes
 from scipass.checkin import service as checkin_service
 from scipass.checkin.models import CheckIn, ScanEvent
@@ -358,3 +359,9 @@ def test_a_school_reviews_its_own_pupils_scans_and_no_other_schools(
     views = [e for e in viewed.json()["items"] if e["object_type"] == "school"]
     assert views
     assert {e["object_id"] for e in views} == {str(side_a.school.id)}
+    looked_up = session.exec(
+        select(AuditLog).where(
+            AuditLog.action == "checkins_viewed", AuditLog.object_type == "school"
+        )
+    ).all()
+    assert any(f'"student_id": {side_b.student.id}' in (e.detail or "") for e in looked_up)

@@ -13,11 +13,12 @@ executor, planning) weighed more than the rows. With these hooks a batch makes t
 
 The units of a batch must not depend on each other's writes. When two units concern the same
 student or the same nonce, :meth:`SelfScanBatch.prepare` leaves the batch undeferred and each
-unit reads and writes on its own, in turn, as before. When the statement cannot write every
-noted visit (a visit, record or nonce taken meanwhile by another transaction), the flush
-raises :class:`BatchConflict`; group commit then rolls the batch back and runs each unit alone,
-which answers the duplicate or the replay. Nothing is deferred on SQLite (one writer, no round
-trips) nor outside group commit.
+unit reads and writes on its own, in turn, as before. A scan whose visit existed before the
+batch (a pupil scanning again) is answered by the flush with that visit, as a duplicate. When
+the statement cannot write a noted visit otherwise (a visit or nonce taken meanwhile by
+another transaction), the flush raises :class:`BatchConflict`; group commit then rolls the
+batch back and runs each unit alone, which answers the duplicate or the replay. Nothing is
+deferred on SQLite (one writer, no round trips) nor outside group commit.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
+
+from scipass.checkin.models import CheckIn, ScanEvent, ScanResult
+from scipass.core.db import insert_ignoring
 
 STATE_KEY = "scipass.checkin.batch"
 
@@ -47,6 +51,7 @@ class Entry:
     history: dict[str, Any]
     check_in_id: int | None = None
     record_id: int | None = None
+    existing: CheckIn | None = None  # the visit made before the batch, for a duplicate
 
 
 @dataclass(slots=True)
@@ -84,7 +89,8 @@ class SelfScanBatch:
         if connection.dialect.name != "postgresql":
             return
         keys = [work.batch_key for work in works]
-        if len({key[0] for key in keys}) < len(keys) or len({key[1:] for key in keys}) < len(keys):
+        students = [key[0] for key in keys if key[0]]  # 0: no student, never deferred
+        if len(set(students)) < len(students) or len({key[1:] for key in keys}) < len(keys):
             return  # two scans of one student or one nonce: each unit on its own
         cursor = connection.connection.driver_connection.cursor()
         try:
@@ -119,11 +125,38 @@ class SelfScanBatch:
             written = cursor.fetchall()
         finally:
             cursor.close()
-        stored = {n: (check_in_id, record_id) for n, check_in_id, record_id, ok in written if ok}
-        if len(stored) != len(entries):
-            raise BatchConflict(f"{len(entries) - len(stored)} of {len(entries)} not written")
+        outcomes = {n: (check_in_id, record_id, ok) for n, check_in_id, record_id, ok in written}
         for n, entry in enumerate(entries, start=1):
-            entry.check_in_id, entry.record_id = stored[n]
+            outcome = outcomes.get(n)
+            if outcome is None:  # its record was there already: a visit made before
+                _answer_duplicate(session, entry)
+                continue
+            check_in_id, record_id, ok = outcome
+            if check_in_id is None or not ok:  # a visit or a nonce taken meanwhile
+                raise BatchConflict(f"entry {n} of {len(entries)} not written")
+            entry.check_in_id, entry.record_id = check_in_id, record_id
+
+
+def _answer_duplicate(session: Session, entry: Entry) -> None:
+    """A scan of a student whose visit today existed before the batch: it answers that visit
+    (200) with a ``duplicate`` event, as a scan on its own would. Without the visit (taken by
+    a transaction that has not finished, or a record without its visit), the batch runs again
+    scan by scan."""
+    visit = session.exec(
+        select(CheckIn).where(
+            CheckIn.activity_id == entry.visit["activity_id"],
+            CheckIn.student_id == entry.visit["student_id"],
+            CheckIn.day == entry.visit["day"],
+        )
+    ).first()
+    if visit is None:
+        raise BatchConflict("a record without its visit")
+    event = {**entry.event, "check_in_id": visit.id, "result": ScanResult.duplicate.value}
+    table = ScanEvent.__table__  # type: ignore[attr-defined]
+    statement = insert_ignoring(session, table, ("operator", "nonce"))
+    if session.connection().execute(statement, event).scalar_one_or_none() is None:
+        raise BatchConflict("a nonce taken meanwhile")
+    entry.existing = visit
 
 
 SELF_SCANS = SelfScanBatch()
@@ -154,7 +187,8 @@ def _many_visits_sql(
     as one JSON parameter, an array of ``{"r": record, "v": visit, "s": event, "h":
     history}``, each read by ``jsonb_populate_record`` (typed by its table); ``n`` is an
     element's position. It answers ``(n, visit id, record id, event written)`` for each
-    visit written: a row missing is a key another transaction holds."""
+    record written (visit id NULL: its visit was there already); a record not written (its
+    key was there) has no row."""
 
     def columns(names: tuple[str, ...]) -> str:
         return ",".join(names)
@@ -188,8 +222,9 @@ def _many_visits_sql(
         f"SELECT {picked(event)},visit_n.id FROM visit_n, "
         "jsonb_populate_record(NULL::scan_event, visit_n.x->'s') j ORDER BY visit_n.n "
         "ON CONFLICT (operator,nonce) DO NOTHING RETURNING check_in_id) "
-        "SELECT visit_n.n, visit_n.id, visit_n.record_id, "
-        "EXISTS (SELECT 1 FROM scan WHERE scan.check_in_id = visit_n.id) FROM visit_n"
+        "SELECT rec_n.n, visit_n.id, visit_n.record_id, "
+        "EXISTS (SELECT 1 FROM scan WHERE scan.check_in_id = visit_n.id) "
+        "FROM rec_n LEFT JOIN visit_n ON visit_n.n = rec_n.n"
     )
 
 

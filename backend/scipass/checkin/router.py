@@ -751,6 +751,11 @@ def school_scan_event_list(
         what="school_scan_events",
         rows=len(rows),
         now=clock.now(),
+        result=result.value if result else None,
+        reason=reason,
+        student_id=student_id,
+        from_date=from_date.isoformat() if from_date else None,
+        to_date=to_date.isoformat() if to_date else None,
     )
     return PupilScanPage(
         total=total,

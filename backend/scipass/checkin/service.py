@@ -499,6 +499,8 @@ class Outcome:
         """This outcome with the ids its batch's flush gave the visit and the record."""
         if self.pending is None:
             return self
+        if self.pending.existing is not None:  # a visit made before the batch
+            return Outcome(self.pending.existing, created=False, event_stored=True)
         visit = replace(
             self.check_in, id=self.pending.check_in_id, record_id=self.pending.record_id
         )
@@ -1886,9 +1888,11 @@ def audit_view(
     what: str,
     rows: int,
     now: datetime,
+    **filters: object,
 ) -> None:
     """Staff views of minors' check-ins go to the audit log, like record views: an
-    activity's, or (``activity_id`` None) the caller's school's pupils' across activities."""
+    activity's, or (``activity_id`` None) the caller's school's pupils' across activities,
+    with the filters that were set (whose scans were looked up, say)."""
     audit_service.record(
         session,
         action=audit_service.Action.checkins_viewed,
@@ -1899,6 +1903,7 @@ def audit_view(
         school_id=actor.school_id,
         view=what,
         row_count=rows,
+        **{name: value for name, value in filters.items() if value is not None},
     )
 
 
