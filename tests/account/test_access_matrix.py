@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from scipass.account.models import Account
-from scipass.checkin.models import ActivityCode, CheckIn
+from scipass.checkin.models import ActivityCode, CheckIn, PersonalCard
 from scipass.consent.service import NOTICE_VERSION
 from scipass.core.auth import Role
 from scipass.core.config import Settings
@@ -43,6 +43,7 @@ from tests.factories import (
 BODIES: dict[str, dict[str, Any]] = {
     "code-create": {"kind": "static"},
     "code-revoke": {"reason": "作废"},
+    "personal-card-revoke": {"reason": "卡片丢失"},
     "staff-scan": {"code": "P.DEV.AAAAAAAAAAAAAAAA", "nonce": "nonce-0001"},
     "group-checkin": {"student_ids": [1], "nonce": "nonce-0001"},
     "offline-scan-upload": {
@@ -155,7 +156,7 @@ def path_values(session: Session, side_a: Side) -> dict[str, object]:
 
 
 def _checkin_values(session: Session, side_a: Side, venue_id: int) -> dict[str, object]:
-    """A code of side A's venue and a visit of side A's student."""
+    """A code of side A's venue, a visit and a printed card of side A's student."""
     activity = create_activity(session, venue_id=venue_id)
     code = ActivityCode(
         activity_id=activity.id or 0,
@@ -177,9 +178,17 @@ def _checkin_values(session: Session, side_a: Side, venue_id: int) -> dict[str, 
         created_at=NOW,
         updated_at=NOW,
     )
-    session.add(visit)
+    card = PersonalCard(
+        student_id=side_a.student.id or 0,
+        school_id=side_a.school.id or 0,
+        nonce="00112233aabb",
+        expires_at=NOW + timedelta(days=30),
+        issued_by="test",
+        issued_at=NOW,
+    )
+    session.add_all([visit, card])
     session.flush()
-    return {"code_id": code.id, "check_in_id": visit.id}
+    return {"code_id": code.id, "check_in_id": visit.id, "card_id": card.id}
 
 
 def _record_values(session: Session, side_a: Side) -> dict[str, object]:
