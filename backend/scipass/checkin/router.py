@@ -20,7 +20,7 @@ from scipass.checkin.errors import (
     NotCheckedIn,
     PersonalCardNotFound,
 )
-from scipass.checkin.models import ActivityCode, CheckIn, ScanResult, ScanSource
+from scipass.checkin.models import ActivityCode, CheckIn, ScanEvent, ScanResult, ScanSource
 from scipass.checkin.models import PersonalCard as IssuedCard
 from scipass.checkin.schemas import (
     ActivityCodeRead,
@@ -696,20 +696,27 @@ def scan_event_list(
         total=total,
         items=[
             ScanEventRead(
-                id=e.id or 0,
-                server_time=e.server_time,
-                scan_time=e.scan_time,
-                direction=e.direction,  # type: ignore[arg-type]
-                source=e.source,  # type: ignore[arg-type]
-                result=e.result,  # type: ignore[arg-type]
-                reason=e.reason,
+                **_event_fields(e),
                 student_name=checkin_service.shown_name(actor, e.school_id, n) if n else None,
-                distance_m=e.distance_m,
-                forced=e.forced,
             )
             for e, n in rows
         ],
     )
+
+
+def _event_fields(event: ScanEvent) -> dict[str, object]:
+    """What every list of scan events shows of one (names are the caller's to decide)."""
+    return {
+        "id": event.id or 0,
+        "server_time": event.server_time,
+        "scan_time": event.scan_time,
+        "direction": event.direction,
+        "source": event.source,
+        "result": event.result,
+        "reason": event.reason,
+        "distance_m": event.distance_m,
+        "forced": event.forced,
+    }
 
 
 @router.get(
@@ -761,16 +768,8 @@ def school_scan_event_list(
         total=total,
         items=[
             PupilScanRead(
-                id=row.event.id or 0,
-                server_time=row.event.server_time,
-                scan_time=row.event.scan_time,
-                direction=row.event.direction,  # type: ignore[arg-type]
-                source=row.event.source,  # type: ignore[arg-type]
-                result=row.event.result,  # type: ignore[arg-type]
-                reason=row.event.reason,
+                **_event_fields(row.event),
                 student_name=row.student_name,
-                distance_m=row.event.distance_m,
-                forced=row.event.forced,
                 student_id=row.event.student_id,
                 class_name=row.class_name,
                 activity_id=row.event.activity_id,
