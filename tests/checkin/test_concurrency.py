@@ -482,3 +482,28 @@ def test_a_batch_that_meets_a_nonce_taken_meanwhile_runs_scan_by_scan(
     with Session(engine) as s:
         visits = s.exec(select(CheckIn.student_id).where(CheckIn.activity_id == scene["activity"]))
         assert sorted(visits.all()) == sorted([scene["students"][0], scene["students"][2]])  # type: ignore[index]
+
+
+def test_scans_without_a_student_do_not_stop_a_batch_sharing_its_writes(
+    settings: Settings, engine: Engine, scene: dict[str, object], flushes: list[object]
+) -> None:
+    """Two WeChat users not yet bound to a pupil scan with two pupils: they are told to bind,
+    and the pupils' visits are still written together."""
+    strangers = [
+        SelfScanWork(
+            settings=settings,
+            cache=ScanCache(),
+            actor=Principal(subject=f"wechat:{900_000 + i}", role=Role.wechat_user),
+            data=CheckInCreate(code=str(scene["payload"])),
+            nonce=f"stranger-{i}",
+            now=NOW,
+        )
+        for i in range(2)
+    ]
+    pupils = [_scan(settings, scene, i, f"beside-{i}") for i in range(2)]
+
+    results = _one_batch(engine, [strangers[0], pupils[0], strangers[1], pupils[1]])
+
+    assert [getattr(r, "code", None) for r in results[::2]] == ["student_unbound"] * 2
+    assert [_visit_of(r)[2] for r in results[1::2]] == [True, True]
+    assert flushes == ([2] if _postgres(engine) else [0])

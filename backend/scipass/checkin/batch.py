@@ -139,9 +139,10 @@ class SelfScanBatch:
 
 def _answer_duplicate(session: Session, entry: Entry) -> None:
     """A scan of a student whose visit today existed before the batch: it answers that visit
-    (200) with a ``duplicate`` event, as a scan on its own would. Without the visit (taken by
-    a transaction that has not finished, or a record without its visit), the batch runs again
-    scan by scan."""
+    (200) with a ``duplicate`` event, as a scan on its own would. A concurrent transaction
+    that made the visit has finished by now (the statement's ``ON CONFLICT`` waited for it);
+    a record without its visit, or the scan's nonce taken meanwhile, sends the batch back to
+    run scan by scan."""
     visit = session.exec(
         select(CheckIn).where(
             CheckIn.activity_id == entry.visit["activity_id"],

@@ -738,8 +738,13 @@ def school_scan_event_list(
         Query(pattern=r"^[a-z_]{1,40}$", description="拒绝原因代码，如 `out_of_geofence`"),
     ] = None,
     student_id: Annotated[int | None, Query(description="只看这名学生")] = None,
-    from_date: Annotated[date | None, Query(description="此日（北京时间）及以后")] = None,
-    to_date: Annotated[date | None, Query(description="此日（北京时间）及以前，含当天")] = None,
+    from_date: Annotated[
+        date | None,
+        Query(description="服务器收到扫码的日期（北京时间）在此日及以后；离线扫码按上传日期"),
+    ] = None,
+    to_date: Annotated[
+        date | None, Query(description="服务器收到扫码的日期（北京时间）在此日及以前，含当天")
+    ] = None,
 ) -> PupilScanPage:
     rows, total = checkin_service.list_school_scan_events(
         session,

@@ -259,8 +259,9 @@ class PupilScanPage(BaseModel):
 
 class CheckInCorrected(CheckInRead):
     record_updated: bool = Field(
-        description="写实记录是否随之更新。记录经学校审核后不再随到访更正而改变（学校看到的即为所审），"
-        "此时为 false，请联系学校处理（归档后由学校作废并重开）"
+        description="写实记录是否随之更新。false：到访尚未签退（更正后仍无签退时间），"
+        "或记录已经学校审核（见 record_status：审核后记录保持学校所审的内容，请联系学校，"
+        "归档后由学校作废并重开）"
     )
     record_status: str | None = Field(description="写实记录当前的状态")
 

@@ -96,6 +96,7 @@ from scipass.record import service as record_service
 from scipass.record.models import ParticipationRecord, RecordSource
 from scipass.reservation import service as reservation_service
 from scipass.reservation.service import mask_name
+from scipass.roster import service as roster_service
 from scipass.roster.errors import StudentNotFound
 from scipass.roster.models import Student
 from scipass.wechat.client import WeChat
@@ -1640,11 +1641,10 @@ def personal_card(
 
 
 def _own_pupil(session: Session, actor: Principal, student_id: int) -> Student:
-    """A pupil of the caller's school (school staff only); 404 for anyone else's."""
-    student = session.get(Student, student_id)
-    if student is None or actor.role not in SCHOOL_ROLES or student.school_id != actor.school_id:
+    """A pupil of the caller's school, for its staff only; 404 for anyone else."""
+    if actor.role not in SCHOOL_ROLES:
         raise StudentNotFound()
-    return student
+    return roster_service.get_student_for_staff(session, actor=actor, student_id=student_id)
 
 
 def list_personal_cards(
@@ -1704,7 +1704,9 @@ def revoked_personal_codes(session: Session, *, now: datetime) -> list[str]:
 def _judge_card(session: Session, personal: codes.PersonalCode, at: datetime) -> None:
     """Refuse a printed card revoked by the time of the scan."""
     revoked_at = session.exec(
-        select(PersonalCard.revoked_at).where(PersonalCard.nonce == personal.nonce)
+        select(PersonalCard.revoked_at).where(
+            PersonalCard.nonce == personal.nonce, PersonalCard.student_id == personal.student_id
+        )
     ).first()
     if revoked_at is not None and revoked_at <= at:
         raise CodeRevoked("这张个人码卡片已挂失停用，请联系学校", "This personal card was revoked")
