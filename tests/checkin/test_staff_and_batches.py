@@ -26,7 +26,7 @@ from scipass.core.jobs import JOBS
 from scipass.record.models import ParticipationRecord
 from scipass.reservation.models import Reservation, ReservationMember
 from scipass.roster.models import Student
-from tests.checkin.test_checkin import count, refused
+from tests.checkin.test_checkin import END, START, count, refused
 from tests.factories import (
     NOW,
     Side,
@@ -37,8 +37,6 @@ from tests.factories import (
     grant_consent,
 )
 
-START = datetime(2026, 10, 14, 2, 0, tzinfo=UTC)
-END = START + timedelta(hours=6)
 TEEN = date(2009, 5, 1)  # 17: no guardian consent needed
 
 
