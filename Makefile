@@ -7,7 +7,28 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format test-sqlite test-postgres openapi migrate demo clean
+# Debian packages the service and the suite use, installed when missing if run as root
+# (otherwise a note names them): the Chinese TrueType font embedded in PDFs (without it PDFs
+# use a built-in font that is not embedded), the browser that drives the kiosk page, and
+# pdftoppm, which renders the poster back to pixels. PostgreSQL: tests/with-postgres.sh.
+RUN_PACKAGES := fonts-droid-fallback
+TEST_PACKAGES := fonts-droid-fallback chromium poppler-utils
+
+.PHONY: run test lint format fuzz test-sqlite test-postgres openapi migrate demo clean \
+	run-packages test-packages
+
+define install_debian_packages
+	@command -v dpkg-query >/dev/null || exit 0; \
+	missing=$$(for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	[ -n "$$missing" ] || exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian packages:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	  || echo "!! apt-get install failed:" $$missing; \
+	else echo "note: Debian packages missing (install them as root):" $$missing; fi
+endef
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -20,14 +41,20 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@touch $@
 
-run: $(INSTALLED)
+run-packages:
+	$(call install_debian_packages,$(RUN_PACKAGES))
+
+test-packages:
+	$(call install_debian_packages,$(TEST_PACKAGES))
+
+run: $(INSTALLED) run-packages
 	$(BIN)/scipass migrate
 	$(BIN)/scipass demo
 	$(BIN)/scipass serve --host $(HOST) --port $(PORT)
 
 # Both suites at once (each in its own process, its own database, its own temporary files);
 # each one's output is shown when it ends. `make test-sqlite` or `make test-postgres` runs one.
-test: $(INSTALLED) lint
+test: $(INSTALLED) test-packages lint
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 lint: $(INSTALLED)

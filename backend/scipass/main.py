@@ -26,7 +26,7 @@ from scipass.checkin.router import router as checkin_router
 from scipass.checkin.service import ScanCache
 from scipass.consent.router import public_router as consent_public_router
 from scipass.consent.router import router as consent_router
-from scipass.core import jobs
+from scipass.core import jobs, pdf_fonts
 from scipass.core.clock import Clock, SystemClock
 from scipass.core.config import Environment, Settings, get_settings
 from scipass.core.db import Database
@@ -145,6 +145,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if db.group is not None:
             db.group.start()  # ready before the first scan
+        pdf_fonts.warn_if_fallback(settings)  # loads the font once, before the first PDF
         # What start-up built (routes, schemas, mappers) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise pause every request in flight.
         if settings.env is not Environment.test:  # tests build an app per test

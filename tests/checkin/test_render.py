@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +24,10 @@ from scipass.checkin.render import (
     qr_svg_element,
     qr_version,
 )
+from scipass.core import pdf_fonts
 from scipass.core.config import Settings
-from scipass.record.exports import chinese_font
+from scipass.core.pdf_fonts import ChineseFont
+from tests.tools import require_tool
 
 UPPER_LINK = "HTTPS://SCIPASS.EXAMPLE.CN/C/R.7KQ2M9AB.1KZ3F2.K1.ABCDEFGHJK"
 LOWER_LINK = UPPER_LINK.lower()
@@ -179,9 +180,8 @@ def test_the_svg_has_one_square_per_dark_module(text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def font_name() -> str:
-    name, _ = chinese_font(Settings(_env_file=None))  # type: ignore[call-arg]
-    return name
+def font() -> ChineseFont:
+    return pdf_fonts.chinese_font(Settings(_env_file=None))  # type: ignore[call-arg]
 
 
 def make_poster(**overrides: object) -> Poster:
@@ -205,9 +205,9 @@ def pdf_text(content: bytes) -> tuple[PdfReader, str]:
     return reader, "".join(page.extract_text() for page in reader.pages)
 
 
-def test_the_poster_is_one_a4_page_with_the_activity_and_the_steps(font_name: str) -> None:
+def test_the_poster_is_one_a4_page_with_the_activity_and_the_steps(font: ChineseFont) -> None:
     poster = make_poster()
-    reader, text = pdf_text(poster_pdf(poster, font_name=font_name))
+    reader, text = pdf_text(poster_pdf(poster, font=font))
 
     assert len(reader.pages) == 1
     box = reader.pages[0].mediabox
@@ -231,10 +231,10 @@ def test_the_poster_is_one_a4_page_with_the_activity_and_the_steps(font_name: st
     assert UPPER_LINK not in flat  # only the code carries the link
 
 
-def test_a_long_title_wraps_and_stays_whole(font_name: str) -> None:
+def test_a_long_title_wraps_and_stays_whole(font: ChineseFont) -> None:
     title = ("面向中小学生的人工智能与机器人编程科学实践活动暨青少年科技创新大赛选拔" * 2)[:60]
     assert len(title) == 60
-    reader, text = pdf_text(poster_pdf(make_poster(title=title), font_name=font_name))
+    reader, text = pdf_text(poster_pdf(make_poster(title=title), font=font))
 
     assert len(reader.pages) == 1
     assert title in squeezed(text)
@@ -253,9 +253,22 @@ def test_poster_times_must_be_aware_and_in_order() -> None:
         )
 
 
-def test_the_poster_needs_a_truetype_font() -> None:
-    with pytest.raises(ValueError, match="TrueType"):
-        poster_pdf(make_poster(), font_name="Helvetica")
+def test_without_a_truetype_font_the_poster_uses_the_built_in_chinese_font(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With the system font paths hidden (a machine without fonts-droid-fallback), the
+    poster is still made, in reportlab's built-in STSong-Light (referenced, not embedded)."""
+    monkeypatch.setattr(pdf_fonts, "SYSTEM_FONTS", ((tmp_path / "absent.ttf", 0),))
+    fallback = pdf_fonts.chinese_font(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert fallback.name == pdf_fonts.BUILT_IN_FONT
+    assert not fallback.embedded
+    content = poster_pdf(make_poster(), font=fallback)
+    reader, text = pdf_text(content)
+    assert len(reader.pages) == 1
+    fonts = reader.pages[0]["/Resources"]["/Font"]
+    base_fonts = {str(fonts[key].get_object()["/BaseFont"]) for key in fonts}
+    assert "/STSong-Light" in base_fonts
+    assert "活动签到码" in squeezed(text)
 
 
 # --- the printed poster, rendered ------------------------------------------------------------
@@ -267,8 +280,9 @@ INK = 128  # a pixel darker than this is ink
 def render(content: bytes, tmp_path: Path) -> Image.Image:
     source = tmp_path / "poster.pdf"
     source.write_bytes(content)
+    pdftoppm = require_tool("pdftoppm", package="poppler-utils")
     subprocess.run(
-        ["pdftoppm", "-r", str(DPI), "-gray", "-singlefile", str(source), str(tmp_path / "page")],
+        [pdftoppm, "-r", str(DPI), "-gray", "-singlefile", str(source), str(tmp_path / "page")],
         check=True,
     )
     return Image.open(tmp_path / "page.pgm").convert("L")
@@ -311,13 +325,12 @@ def assert_scannable_symbol(page: Image.Image, text: str) -> None:
     assert surround.getbbox() == (quiet, quiet, quiet + width, quiet + height)
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs pdftoppm (poppler-utils)")
 @pytest.mark.parametrize("title_length", [20, 60])
 def test_the_printed_code_scans_and_nothing_leaves_the_page(
-    font_name: str, tmp_path: Path, title_length: int
+    font: ChineseFont, tmp_path: Path, title_length: int
 ) -> None:
     title = ("青少年人工智能与机器人编程科学实践活动暨科技创新大赛选拔营" * 3)[:title_length]
-    page = render(poster_pdf(make_poster(title=title), font_name=font_name), tmp_path)
+    page = render(poster_pdf(make_poster(title=title), font=font), tmp_path)
 
     assert page.size == (round(595.28 * DPI / 72), round(841.89 * DPI / 72))
     edge = round(12 / 25.4 * DPI)  # 12 mm of paper all around stay blank

@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from sqlmodel import Session, col, select
 
 from scipass.audit.models import AuditLog
+from scipass.core import pdf_fonts
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import SHANGHAI
 from scipass.core.config import Settings
@@ -594,16 +595,27 @@ def test_a_file_outside_the_callers_scope_is_not_found(
     assert bureau.status_code == 200
 
 
-def test_without_a_chinese_font_the_file_is_unavailable(
-    client: TestClient, settings: Settings, side_a: Side, data: Data, tmp_path: Path
+def test_without_a_truetype_font_the_file_is_made_with_the_built_in_font(
+    client: TestClient,
+    settings: Settings,
+    side_a: Side,
+    data: Data,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The system font paths hidden and the configured font missing: the file is still made
+    (never a 503 for a font), in the built-in STSong-Light, which is referenced, not embedded."""
+    monkeypatch.setattr(pdf_fonts, "SYSTEM_FONTS", ((tmp_path / "absent.ttc", 0),))
     settings.pdf_font_path = tmp_path / "missing.ttf"
     response = client.get(
         f"{API}/students/{data.a1.id}/record-file",
         headers=auth(settings, side_a.principal(Role.school_admin)),
     )
-    assert response.status_code == 503
-    assert response.json()["code"] == "pdf_font_missing"
+    assert response.status_code == 200
+    reader = PdfReader(io.BytesIO(response.content))
+    fonts = reader.pages[0]["/Resources"]["/Font"]
+    assert "/STSong-Light" in {str(fonts[key].get_object()["/BaseFont"]) for key in fonts}
+    assert "科技实践档案" in "".join(reader.pages[0].extract_text().split())
 
 
 # --- the database under a streaming export ---------------------------------------------------

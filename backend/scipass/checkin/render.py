@@ -26,12 +26,11 @@ from reportlab.lib.enums import TA_CENTER, TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph
 
 from scipass.core.clock import SHANGHAI
+from scipass.core.pdf_fonts import ChineseFont
 from scipass.record.exports import MixedText
 
 QUIET_ZONE = 4  # modules of white around the symbol, as the standard requires
@@ -150,14 +149,6 @@ def _validity(poster: Poster) -> str:
     return f"有效期：{_beijing(poster.valid_from)} 至 {_beijing(poster.valid_until)}（北京时间）"
 
 
-def _coverage(font_name: str) -> frozenset[int]:
-    """The code points of a registered TrueType font (the rest is drawn in Helvetica)."""
-    font = pdfmetrics.getFont(font_name)
-    if not isinstance(font, TTFont):
-        raise ValueError(f"{font_name!r} is not a registered TrueType font")
-    return frozenset(font.face.charToGlyph)
-
-
 def _style(name: str, font: str, size: float, **options: object) -> ParagraphStyle:
     return ParagraphStyle(
         name, fontName=font, fontSize=size, leading=size * 1.35, wordWrap="CJK", **options
@@ -216,14 +207,15 @@ def _draw_symbol(
     canvas.drawPath(path, stroke=0, fill=1)
 
 
-def poster_pdf(poster: Poster, *, font_name: str) -> bytes:
+def poster_pdf(poster: Poster, *, font: ChineseFont) -> bytes:
     """The 活动签到码 poster as a one-page A4 PDF.
 
-    ``font_name`` is a TrueType font with Chinese glyphs already registered with reportlab
-    (see ``scipass.record.exports._font``); characters it lacks (Droid Sans Fallback has no
-    ASCII) are drawn in Helvetica. A long title shrinks and, past three lines, is cut.
+    ``font`` comes from :func:`scipass.core.pdf_fonts.chinese_font`; characters it lacks
+    (Droid Sans Fallback has no ASCII) are drawn in Helvetica. A long title shrinks and, past
+    three lines, is cut.
     """
-    text = MixedText(font_name, _coverage(font_name))
+    font_name = font.name
+    text = MixedText(font_name, font.covered)
     heading = _style(
         "heading", font_name, 15, alignment=TA_CENTER, textColor=colors.HexColor("#1F5FA8")
     )

@@ -84,6 +84,7 @@ from scipass.checkin.schemas import (
 )
 from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
+from scipass.core import pdf_fonts
 from scipass.core.auth import SCHOOL_ROLES, Principal, Role
 from scipass.core.clock import SHANGHAI, day_bounds, local_date
 from scipass.core.config import Settings
@@ -91,7 +92,6 @@ from scipass.core.db import Database, Later, flush_unique, insert_ignoring
 from scipass.core.errors import Conflict
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org.models import School, Venue, decode_stages
-from scipass.record import exports as record_exports
 from scipass.record import service as record_service
 from scipass.record.models import ParticipationRecord, RecordSource
 from scipass.reservation import service as reservation_service
@@ -2014,7 +2014,7 @@ def poster(
             link=link,
             short_id=code.short_id,
         ),
-        font_name=record_exports.chinese_font(settings)[0],
+        font=pdf_fonts.chinese_font(settings),
     )
 
 

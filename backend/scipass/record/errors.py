@@ -4,7 +4,6 @@ from scipass.core.errors import (
     NotFound,
     PayloadTooLarge,
     ProblemError,
-    ServiceUnavailable,
     ValidationFailed,
 )
 
@@ -104,9 +103,3 @@ class EvidenceNotFound(NotFound):
     code = "evidence_not_found"
     title_zh = "证明材料不存在"
     title_en = "Evidence not found"
-
-
-class PdfFontMissing(ServiceUnavailable):
-    code = "pdf_font_missing"
-    title_zh = "服务器未安装中文字体，暂不能生成 PDF"
-    title_en = "No Chinese font is installed for PDF output"

@@ -15,7 +15,6 @@ from scipass.core.errors import problem_responses
 from scipass.core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
 from scipass.org.errors import OrganisationNotFound, OutsideRegion
 from scipass.record import exports as record_exports
-from scipass.record.errors import PdfFontMissing
 from scipass.record.exports import ExportFormat
 from scipass.record.models import RecordStatus
 from scipass.record.repository import RecordFilter
@@ -138,7 +137,7 @@ _FILE_DESCRIPTION = (
     response_class=StreamingResponse,
     responses={
         200: {"description": "PDF 文件", "content": {PDF_MEDIA_TYPE: _BINARY}},
-        **problem_responses(StudentNotFound, PdfFontMissing),
+        **problem_responses(StudentNotFound),
     },
 )
 def student_record_file(
@@ -172,7 +171,7 @@ def student_record_file(
     response_class=StreamingResponse,
     responses={
         200: {"description": "PDF 文件", "content": {PDF_MEDIA_TYPE: _BINARY}},
-        **problem_responses(StudentNotFound, PdfFontMissing),
+        **problem_responses(StudentNotFound),
     },
 )
 def my_record_file(

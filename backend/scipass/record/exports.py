@@ -25,13 +25,11 @@ attester's phone is always masked.
 from __future__ import annotations
 
 import io
-import threading
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -40,21 +38,21 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy import ColumnElement, Select, func
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
+from scipass.core import pdf_fonts
 from scipass.core.auth import SCHOOL_ROLES, Principal, Role, region_contains
 from scipass.core.clock import SHANGHAI, local_date
 from scipass.core.config import Settings
 from scipass.core.db import Database
 from scipass.core.exports import csv_chunks, xlsx_chunks
+from scipass.core.pdf_fonts import LATIN_FONT
 from scipass.org.errors import OrganisationNotFound, OutsideRegion
 from scipass.org.models import Region, School
 from scipass.record import chain, labels
-from scipass.record.errors import PdfFontMissing
 from scipass.record.models import COUNTED, ParticipationRecord, RecordEvidence
 from scipass.record.repository import RecordFilter, visible
 from scipass.roster import service as roster_service
@@ -345,12 +343,6 @@ def xlsx_stream(
 
 # --- the student's file (PDF) ----------------------------------------------------------------
 
-# TrueType fonts with Chinese glyphs, tried in order: (path, index in a collection).
-FONT_CANDIDATES: tuple[tuple[Path, int], ...] = (
-    (Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"), 0),  # fonts-droid-fallback
-    (Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"), 0),  # fonts-wqy-zenhei
-)
-LATIN_FONT = "Helvetica"  # for characters the Chinese font lacks (Droid has no ASCII)
 HASH_FONT = "Courier"
 PDF_COLUMNS = (
     ("活动名称", 34),
@@ -364,39 +356,12 @@ PDF_COLUMNS = (
     ("状态", 18),
 )
 
-_font_lock = threading.Lock()
-_fonts: dict[Path, tuple[str, frozenset[int]]] = {}
-
-
-def chinese_font(settings: Settings) -> tuple[str, frozenset[int]]:
-    """The registered name of the Chinese font and the code points it covers; registered
-    once per process and path. Raises ``pdf_font_missing`` when no font can be loaded."""
-    if settings.pdf_font_path is not None:
-        candidates: Sequence[tuple[Path, int]] = ((settings.pdf_font_path, 0),)
-    else:
-        candidates = FONT_CANDIDATES
-    with _font_lock:
-        for path, index in candidates:
-            if path in _fonts:
-                return _fonts[path]
-            if not path.is_file():
-                continue
-            name = f"SciPassCJK{len(_fonts) + 1}"
-            try:
-                font = TTFont(name, str(path), subfontIndex=index)
-            except (TTFError, OSError):
-                continue
-            pdfmetrics.registerFont(font)
-            _fonts[path] = (name, frozenset(font.face.charToGlyph))
-            return _fonts[path]
-    raise PdfFontMissing()
-
 
 class MixedText:
     """Runs of characters, each in a font that has them, as Paragraph markup or drawn on a
     canvas."""
 
-    def __init__(self, font: str, covered: frozenset[int]) -> None:
+    def __init__(self, font: str, covered: Container[int]) -> None:
         self.font = font
         self.covered = covered
 
@@ -471,7 +436,7 @@ def student_file(
 ) -> StudentFile:
     """A student's 科技实践档案 as PDF, and its audit entry."""
     student = _student_in_scope(session, principal, student_id)
-    font, covered = chinese_font(settings)
+    font = pdf_fonts.chinese_font(settings)
     school = _school(session, student.school_id)
     record_filter = RecordFilter(
         student_id=student.id,
@@ -491,8 +456,8 @@ def student_file(
     )
     length, head_hash = chain.head(session, student.id or 0)
     content = _render(
-        font=font,
-        covered=covered,
+        font=font.name,
+        covered=font.covered,
         student=student,
         school=school,
         record_filter=record_filter,
@@ -521,7 +486,7 @@ def student_file(
 def _render(
     *,
     font: str,
-    covered: frozenset[int],
+    covered: Container[int],
     student: Student,
     school: School,
     record_filter: RecordFilter,
