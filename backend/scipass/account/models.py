@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, String
 from sqlmodel import Field, SQLModel
 
-from scipass.core.db import UTCDateTime
+from scipass.core.db import IdType, UTCDateTime
 
 
 class Account(SQLModel, table=True):
@@ -23,19 +23,19 @@ class Account(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     username: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     password_hash: str = Field(sa_column=Column(String(200), nullable=False))
     display_name: str = Field(sa_column=Column(String(50), nullable=False))
     role: str = Field(sa_column=Column(String(20), nullable=False))
     school_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("school.id"), nullable=True, index=True)
+        default=None, sa_column=Column(IdType, ForeignKey("school.id"), nullable=True, index=True)
     )
     venue_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("venue.id"), nullable=True, index=True)
+        default=None, sa_column=Column(IdType, ForeignKey("venue.id"), nullable=True, index=True)
     )
     bureau_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("bureau.id"), nullable=True, index=True)
+        default=None, sa_column=Column(IdType, ForeignKey("bureau.id"), nullable=True, index=True)
     )
     is_active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
     must_change_password: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
@@ -48,7 +48,7 @@ class WeChatUser(SQLModel, table=True):
 
     __tablename__ = "wechat_user"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     openid: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     unionid: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     # "student" or "guardian" once bound, never both: claimed by a conditional update.
@@ -64,7 +64,7 @@ class RefreshToken(SQLModel, table=True):
     __tablename__ = "refresh_token"
     __table_args__ = (Index("ix_refresh_token_family", "family"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     family: str = Field(sa_column=Column(String(32), nullable=False))
     subject: str = Field(sa_column=Column(String(40), nullable=False, index=True))

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from scipass.core.auth import Role
+from scipass.core.inputs import Id
 
 
 class WeChatLogin(BaseModel):
@@ -40,7 +41,7 @@ class AccountCreate(BaseModel):
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     display_name: str = Field(min_length=1, max_length=50)
     role: Role
-    org_id: int | None = Field(
+    org_id: Id | None = Field(
         default=None, description="学校、场馆或教育局的 id；单位管理员创建时忽略，使用本单位"
     )
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
-from scipass.core.db import UTCDateTime
+from scipass.core.db import IdType, UTCDateTime
 
 
 class ActivityKind(StrEnum):
@@ -109,12 +109,12 @@ class Activity(SQLModel, table=True):
         Index("ix_activity_school_id", "school_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     venue_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("venue.id"), nullable=True)
+        default=None, sa_column=Column(IdType, ForeignKey("venue.id"), nullable=True)
     )
     school_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("school.id"), nullable=True)
+        default=None, sa_column=Column(IdType, ForeignKey("school.id"), nullable=True)
     )
     kind: str = Field(sa_column=Column(String(30), nullable=False))
     title: str = Field(sa_column=Column(String(100), nullable=False))

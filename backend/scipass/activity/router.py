@@ -21,6 +21,7 @@ from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal, public_acces
 from scipass.core.clock import ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.errors import problem_responses
+from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
 from scipass.org.errors import OrganisationNotFound
 from scipass.org.models import Stage, decode_stages
@@ -75,7 +76,7 @@ def activity_read(activity: Activity) -> ActivityRead:
 def list_activities(
     session: SessionDep,
     page: PageDep,
-    venue_id: int | None = None,
+    venue_id: Id | None = None,
     kind: ActivityKind | None = None,
     stage: Stage | None = None,
     from_date: Annotated[date | None, Query(description="此日（北京时间）及以后仍在进行的")] = None,
@@ -93,7 +94,7 @@ def list_activities(
     description="已发布、已取消或已结束的活动。草稿只有组织方可见（见 `/managed-activities`）。",
     responses=problem_responses(ActivityNotFound),
 )
-def get_activity(activity_id: int, session: SessionDep) -> ActivityRead:
+def get_activity(activity_id: Id, session: SessionDep) -> ActivityRead:
     return activity_read(activity_service.get_published(session, activity_id))
 
 
@@ -134,7 +135,7 @@ def create_activity(
     responses=problem_responses(ActivityNotFound, ActivityNotEditable, ActivityInvalid),
 )
 def update_activity(
-    activity_id: int, body: ActivityWrite, caller: Organiser, session: SessionDep, clock: ClockDep
+    activity_id: Id, body: ActivityWrite, caller: Organiser, session: SessionDep, clock: ClockDep
 ) -> ActivityRead:
     activity = activity_service.update_activity(
         session, actor=caller, activity_id=activity_id, data=body, now=clock.now()
@@ -144,7 +145,7 @@ def update_activity(
 
 def _transition_route(to: ActivityStatus, path: str, summary: str, description: str) -> None:
     def change(
-        activity_id: int,
+        activity_id: Id,
         caller: Organiser,
         session: SessionDep,
         clock: ClockDep,

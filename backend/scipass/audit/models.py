@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Integer, String, Text
+from sqlalchemy import Column, Index, String, Text
 from sqlmodel import Field, SQLModel
 
-from scipass.core.db import UTCDateTime
+from scipass.core.db import IdType, UTCDateTime
 
 
 class AuditLog(SQLModel, table=True):
@@ -17,14 +17,14 @@ class AuditLog(SQLModel, table=True):
         Index("ix_audit_log_action_at", "action", "at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     action: str = Field(sa_column=Column(String(40), nullable=False))
     actor: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
     actor_role: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
     object_type: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
     object_id: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
-    school_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    school_id: int | None = Field(default=None, sa_column=Column(IdType, nullable=True))
     region_code: str | None = Field(default=None, sa_column=Column(String(6), nullable=True))
     client_ip: str | None = Field(default=None, sa_column=Column(String(45), nullable=True))
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))

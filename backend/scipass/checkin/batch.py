@@ -173,7 +173,7 @@ _CALLERS_AND_NONCES = (
     " e.fingerprint, e.result, e.reason, e.check_in_id"
     " FROM jsonb_array_elements(%(keys)s::jsonb) AS k(x)"
     " LEFT JOIN LATERAL (SELECT id, school_id, stage, birth_month, wechat_user_id"
-    " FROM student WHERE id = (k.x->>1)::int LIMIT 1) s ON true"
+    " FROM student WHERE id = (k.x->>1)::bigint LIMIT 1) s ON true"
     " LEFT JOIN LATERAL (SELECT fingerprint, result, reason, check_in_id FROM scan_event"
     " WHERE operator = k.x->>2 AND nonce = k.x->>3 LIMIT 1) e ON true"
 )
@@ -207,7 +207,7 @@ def _many_visits_sql(
         "ON CONFLICT (student_id,source,source_ref) DO NOTHING "
         "RETURNING id,student_id,source_ref),"
         "rec_n AS (SELECT rec.id, input.n, input.x FROM rec, input "
-        "WHERE (input.x->'r'->>'student_id')::int = rec.student_id "
+        "WHERE (input.x->'r'->>'student_id')::bigint = rec.student_id "
         "AND input.x->'r'->>'source_ref' = rec.source_ref),"
         "hist AS (INSERT INTO record_event "
         "(record_id,at,action,actor,actor_role,from_status,to_status,note) "

@@ -33,6 +33,7 @@ from scipass.core.auth import public_access
 from scipass.core.clock import ClockDep
 from scipass.core.db import ReadOnlySessionDep
 from scipass.core.deps import SettingsDep
+from scipass.core.inputs import Id
 
 kiosk_router = APIRouter(
     prefix="/kiosk",
@@ -249,7 +250,7 @@ def _seconds_left(state: checkin_service.KioskState, now: datetime) -> float:
 
 @kiosk_router.get("/{activity_id}", name="kiosk-page", response_class=HTMLResponse)
 def kiosk_page_get(
-    activity_id: int,
+    activity_id: Id,
     session: ReadOnlySessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -271,7 +272,7 @@ def kiosk_page_get(
 
 @kiosk_router.get("/{activity_id}/state", name="kiosk-state")
 def kiosk_state_get(
-    activity_id: int,
+    activity_id: Id,
     response: Response,
     session: ReadOnlySessionDep,
     settings: SettingsDep,

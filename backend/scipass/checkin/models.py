@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from scipass.core.db import UTCDateTime
+from scipass.core.db import IdType, UTCDateTime
 
 
 class CodeKind(StrEnum):
@@ -66,8 +66,8 @@ class ActivityCode(SQLModel, table=True):
     __tablename__ = "activity_code"
     __table_args__ = (Index("ix_activity_code_activity_id", "activity_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    activity_id: int = Field(sa_column=Column(Integer, ForeignKey("activity.id"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    activity_id: int = Field(sa_column=Column(IdType, ForeignKey("activity.id"), nullable=False))
     kind: str = Field(sa_column=Column(String(10), nullable=False))
     # 8 base32 characters: the key of the payload and the mini-program code's scene.
     short_id: str = Field(sa_column=Column(String(8), nullable=False, unique=True))
@@ -90,8 +90,8 @@ class WxaCodeImage(SQLModel, table=True):
     __tablename__ = "wxacode_image"
     __table_args__ = (UniqueConstraint("code_id", "env_version"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    code_id: int = Field(sa_column=Column(Integer, ForeignKey("activity_code.id"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    code_id: int = Field(sa_column=Column(IdType, ForeignKey("activity_code.id"), nullable=False))
     env_version: str = Field(sa_column=Column(String(10), nullable=False))
     page: str = Field(sa_column=Column(String(100), nullable=False))
     png: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
@@ -109,14 +109,14 @@ class CheckIn(SQLModel, table=True):
         Index("ix_check_in_open", "exited_at", "activity_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    activity_id: int = Field(sa_column=Column(Integer, ForeignKey("activity.id"), nullable=False))
-    student_id: int = Field(sa_column=Column(Integer, ForeignKey("student.id"), nullable=False))
-    school_id: int = Field(sa_column=Column(Integer, ForeignKey("school.id"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    activity_id: int = Field(sa_column=Column(IdType, ForeignKey("activity.id"), nullable=False))
+    student_id: int = Field(sa_column=Column(IdType, ForeignKey("student.id"), nullable=False))
+    school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
     day: date = Field(sa_column=Column(Date, nullable=False))
     source: str = Field(sa_column=Column(String(12), nullable=False))
     code_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("activity_code.id"), nullable=True)
+        default=None, sa_column=Column(IdType, ForeignKey("activity_code.id"), nullable=True)
     )
     entered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     exited_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
@@ -124,7 +124,7 @@ class CheckIn(SQLModel, table=True):
     minutes: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     record_id: int | None = Field(
         default=None,
-        sa_column=Column(Integer, ForeignKey("participation_record.id"), nullable=True),
+        sa_column=Column(IdType, ForeignKey("participation_record.id"), nullable=True),
     )
     operator: str = Field(sa_column=Column(String(40), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -143,21 +143,21 @@ class ScanEvent(SQLModel, table=True):
         Index("ix_scan_event_school_id_server_time", "school_id", "server_time"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     activity_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("activity.id"), nullable=True)
+        default=None, sa_column=Column(IdType, ForeignKey("activity.id"), nullable=True)
     )
     code_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("activity_code.id"), nullable=True)
+        default=None, sa_column=Column(IdType, ForeignKey("activity_code.id"), nullable=True)
     )
     student_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("student.id"), nullable=True)
+        default=None, sa_column=Column(IdType, ForeignKey("student.id"), nullable=True)
     )
     school_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("school.id"), nullable=True)
+        default=None, sa_column=Column(IdType, ForeignKey("school.id"), nullable=True)
     )
     check_in_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("check_in.id"), nullable=True)
+        default=None, sa_column=Column(IdType, ForeignKey("check_in.id"), nullable=True)
     )
     direction: str = Field(sa_column=Column(String(5), nullable=False))
     source: str = Field(sa_column=Column(String(12), nullable=False))
@@ -187,9 +187,9 @@ class PersonalCard(SQLModel, table=True):
     __tablename__ = "personal_card"
     __table_args__ = (UniqueConstraint("nonce"), Index("ix_personal_card_student_id", "student_id"))
 
-    id: int | None = Field(default=None, primary_key=True)
-    student_id: int = Field(sa_column=Column(Integer, ForeignKey("student.id"), nullable=False))
-    school_id: int = Field(sa_column=Column(Integer, ForeignKey("school.id"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    student_id: int = Field(sa_column=Column(IdType, ForeignKey("student.id"), nullable=False))
+    school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
     nonce: str = Field(sa_column=Column(String(12), nullable=False))  # hex of 6 bytes
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     issued_by: str = Field(sa_column=Column(String(40), nullable=False))

@@ -66,6 +66,7 @@ from scipass.core.db import SessionDep
 from scipass.core.deps import DatabaseDep, SettingsDep, WeChatDep
 from scipass.core.errors import problem_responses
 from scipass.core.exports import CSV_MEDIA_TYPE, attachment, csv_chunks
+from scipass.core.inputs import Id
 from scipass.core.pagination import PageDep
 from scipass.reservation.errors import ReservationNotFound
 from scipass.roster.errors import StudentNotFound
@@ -196,7 +197,7 @@ def personal_code_create(
     responses=problem_responses(StudentNotFound),
 )
 def personal_card_create(
-    student_id: int,
+    student_id: Id,
     data: PersonalCard,
     actor: SchoolStaff,
     session: SessionDep,
@@ -233,9 +234,7 @@ def _card_read(card: IssuedCard) -> PersonalCardRead:
     summary="学生的个人码卡片（含已挂失的）",
     responses=problem_responses(StudentNotFound),
 )
-def personal_card_list(
-    student_id: int, actor: SchoolStaff, session: SessionDep
-) -> PersonalCardList:
+def personal_card_list(student_id: Id, actor: SchoolStaff, session: SessionDep) -> PersonalCardList:
     cards = checkin_service.list_personal_cards(session, actor=actor, student_id=student_id)
     return PersonalCardList(items=[_card_read(card) for card in cards])
 
@@ -250,7 +249,7 @@ def personal_card_list(
     responses=problem_responses(PersonalCardNotFound),
 )
 def personal_card_revoke(
-    card_id: int, data: RevokeCode, actor: SchoolStaff, session: SessionDep, clock: ClockDep
+    card_id: Id, data: RevokeCode, actor: SchoolStaff, session: SessionDep, clock: ClockDep
 ) -> PersonalCardRead:
     card = checkin_service.revoke_personal_card(
         session, actor=actor, card_id=card_id, reason=data.reason, now=clock.now()
@@ -321,7 +320,7 @@ def _code_read(settings, code: ActivityCode, activity, now: datetime) -> Activit
     responses=problem_responses(ActivityNotFound, CodeKindInvalid),
 )
 def code_create(
-    activity_id: int,
+    activity_id: Id,
     data: CodeCreate,
     actor: Organiser,
     session: SessionDep,
@@ -343,7 +342,7 @@ def code_create(
     responses=problem_responses(ActivityNotFound),
 )
 def code_list(
-    activity_id: int, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
+    activity_id: Id, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
 ) -> list[ActivityCodeRead]:
     found = checkin_service.list_codes(session, actor=actor, activity_id=activity_id)
     if not found:
@@ -359,7 +358,7 @@ def code_list(
     responses=problem_responses(ActivityCodeNotFound),
 )
 def code_revoke(
-    code_id: int,
+    code_id: Id,
     data: RevokeCode,
     actor: Organiser,
     session: SessionDep,
@@ -376,7 +375,7 @@ def code_revoke(
 
 
 def _static(
-    session: SessionDep, settings: SettingsDep, actor: Organiser, code_id: int, clock: ClockDep
+    session: SessionDep, settings: SettingsDep, actor: Organiser, code_id: Id, clock: ClockDep
 ):
     code, activity = checkin_service.managed_code(session, actor=actor, code_id=code_id)
     if code.kind != "static":
@@ -397,7 +396,7 @@ def _static(
     responses={200: {"content": PNG}, **problem_responses(ActivityCodeNotFound, CodeKindInvalid)},
 )
 def code_png(
-    code_id: int, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
+    code_id: Id, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
 ) -> Response:
     code, _activity, link = _static(session, settings, actor, code_id, clock)
     return Response(
@@ -413,7 +412,7 @@ def code_png(
     responses={200: {"content": SVG}, **problem_responses(ActivityCodeNotFound, CodeKindInvalid)},
 )
 def code_svg(
-    code_id: int, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
+    code_id: Id, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
 ) -> Response:
     code, _activity, link = _static(session, settings, actor, code_id, clock)
     return Response(
@@ -429,7 +428,7 @@ def code_svg(
     responses={200: {"content": PDF}, **problem_responses(ActivityCodeNotFound, CodeKindInvalid)},
 )
 def code_poster(
-    code_id: int, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
+    code_id: Id, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
 ) -> Response:
     code, activity, link = _static(session, settings, actor, code_id, clock)
     pdf = checkin_service.poster(session, settings, code, activity, link)
@@ -460,7 +459,7 @@ def code_poster(
     },
 )
 def code_wxacode(
-    code_id: int,
+    code_id: Id,
     actor: Organiser,
     database: DatabaseDep,
     wechat: WeChatDep,
@@ -484,7 +483,7 @@ def code_wxacode(
     responses={200: {"model": CheckInRead}, **problem_responses(ActivityNotFound, *REFUSALS)},
 )
 def staff_scan(
-    activity_id: int,
+    activity_id: Id,
     data: StaffScan,
     response: Response,
     actor: Organiser,
@@ -528,7 +527,7 @@ def _batch(items: list[ItemResult]) -> BatchResult:
     responses=problem_responses(ReservationNotFound),
 )
 def group_checkin(
-    reservation_id: int,
+    reservation_id: Id,
     data: GroupCheckIn,
     actor: SchoolStaff,
     session: SessionDep,
@@ -552,7 +551,7 @@ def group_checkin(
     responses=problem_responses(ActivityNotFound),
 )
 def offline_scan_upload(
-    activity_id: int,
+    activity_id: Id,
     data: OfflineBatch,
     actor: Organiser,
     session: SessionDep,
@@ -587,7 +586,7 @@ SourceQuery = Annotated[ScanSource | None, Query(description="签到方式")]
     responses=problem_responses(ActivityNotFound),
 )
 def attendee_list(
-    activity_id: int,
+    activity_id: Id,
     actor: Organiser,
     session: SessionDep,
     page: PageDep,
@@ -650,7 +649,7 @@ def attendee_list(
     },
 )
 def attendee_export(
-    activity_id: int,
+    activity_id: Id,
     actor: Organiser,
     session: SessionDep,
     clock: ClockDep,
@@ -674,7 +673,7 @@ def attendee_export(
     responses=problem_responses(ActivityNotFound),
 )
 def scan_event_list(
-    activity_id: int,
+    activity_id: Id,
     actor: Organiser,
     session: SessionDep,
     page: PageDep,
@@ -737,7 +736,7 @@ def school_scan_event_list(
         str | None,
         Query(pattern=r"^[a-z_]{1,40}$", description="拒绝原因代码，如 `out_of_geofence`"),
     ] = None,
-    student_id: Annotated[int | None, Query(description="只看这名学生")] = None,
+    student_id: Annotated[Id | None, Query(description="只看这名学生")] = None,
     from_date: Annotated[
         date | None,
         Query(description="服务器收到扫码的日期（北京时间）在此日及以后；离线扫码按上传日期"),
@@ -793,7 +792,7 @@ def school_scan_event_list(
     responses=problem_responses(CheckInNotFound, CorrectionInvalid),
 )
 def checkin_correct(
-    check_in_id: int,
+    check_in_id: Id,
     data: CheckInCorrection,
     actor: Organiser,
     session: SessionDep,

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from scipass.checkin.models import ClosedBy, CodeKind, Direction, ScanResult, ScanSource
+from scipass.core.inputs import Id
 
 MAX_BATCH = 1000
 
@@ -30,6 +30,7 @@ class CheckInCreate(BaseModel):
     scan_time: int | None = Field(
         default=None,
         ge=0,
+        le=253_402_300_799,  # 9999-12-31
         description="扫码时间（UNIX 秒，小程序 `scancode_time`）；只作记录，判断以服务器时间为准",
     )
     location: Location | None = Field(
@@ -157,7 +158,7 @@ class StaffScan(BaseModel):
 
 
 class GroupCheckIn(BaseModel):
-    student_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+    student_ids: list[Id] = Field(
         min_length=1, max_length=500, description="到场的学生（须是该团体预约的成员）"
     )
     direction: Direction = Direction.entry

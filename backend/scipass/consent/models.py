@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String
+from sqlalchemy import Column, ForeignKey, Index, String
 from sqlmodel import Field, SQLModel
 
-from scipass.core.db import UTCDateTime
+from scipass.core.db import IdType, UTCDateTime
 
 
 class Purpose(StrEnum):
@@ -34,15 +34,15 @@ class ConsentRecord(SQLModel, table=True):
     __tablename__ = "consent_record"
     __table_args__ = (Index("ix_consent_record_student_id_purpose", "student_id", "purpose", "id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    student_id: int = Field(sa_column=Column(Integer, ForeignKey("student.id"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    student_id: int = Field(sa_column=Column(IdType, ForeignKey("student.id"), nullable=False))
     purpose: str = Field(sa_column=Column(String(30), nullable=False))
     decision: str = Field(sa_column=Column(String(10), nullable=False))
     notice_version: str = Field(sa_column=Column(String(20), nullable=False))
     channel: str = Field(sa_column=Column(String(20), nullable=False))
     guardian_link_id: int | None = Field(
         default=None,
-        sa_column=Column(Integer, ForeignKey("guardian_link.id"), nullable=True),
+        sa_column=Column(IdType, ForeignKey("guardian_link.id"), nullable=True),
     )
     guardian_name: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
     recorded_by: str = Field(sa_column=Column(String(40), nullable=False))

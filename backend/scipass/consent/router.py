@@ -22,6 +22,7 @@ from scipass.core.auth import GuardianCaller, SchoolAdmin, SchoolStaff, StudentC
 from scipass.core.clock import ClockDep, local_date
 from scipass.core.db import SessionDep
 from scipass.core.errors import problem_responses
+from scipass.core.inputs import Id
 from scipass.org import service as org_service
 from scipass.roster import service as roster_service
 from scipass.roster.errors import StudentNotFound
@@ -68,7 +69,7 @@ def notice() -> Notice:
     )
 
 
-def _child(session: Session, caller_id: int | None, student_id: int) -> tuple[Student, int]:
+def _child(session: Session, caller_id: Id | None, student_id: Id) -> tuple[Student, int]:
     assert caller_id is not None
     link = roster_service.guardian_link_for(session, guardian_id=caller_id, student_id=student_id)
     student = session.get(Student, student_id)
@@ -84,7 +85,7 @@ def _child(session: Session, caller_id: int | None, student_id: int) -> tuple[St
     responses=problem_responses(StudentNotFound),
 )
 def child_consents(
-    student_id: int, caller: GuardianCaller, session: SessionDep, clock: ClockDep
+    student_id: Id, caller: GuardianCaller, session: SessionDep, clock: ClockDep
 ) -> ConsentStatus:
     student, _link = _child(session, caller.wechat_user_id, student_id)
     return _status(session, student, local_date(clock.now()))
@@ -99,7 +100,7 @@ def child_consents(
     responses=problem_responses(StudentNotFound, NoticeOutdated),
 )
 def decide_for_child(
-    student_id: int,
+    student_id: Id,
     body: ConsentDecision,
     caller: GuardianCaller,
     session: SessionDep,
@@ -143,7 +144,7 @@ def my_consents(caller: StudentCaller, session: SessionDep, clock: ClockDep) -> 
     responses=problem_responses(StudentNotFound),
 )
 def student_consents(
-    student_id: int, caller: SchoolStaff, session: SessionDep, clock: ClockDep
+    student_id: Id, caller: SchoolStaff, session: SessionDep, clock: ClockDep
 ) -> ConsentStatus:
     student = roster_service.get_student_for_staff(session, actor=caller, student_id=student_id)
     return _status(session, student, local_date(clock.now()))
@@ -156,7 +157,7 @@ def student_consents(
     responses=problem_responses(StudentNotFound),
 )
 def student_consent_history(
-    student_id: int, caller: SchoolStaff, session: SessionDep
+    student_id: Id, caller: SchoolStaff, session: SessionDep
 ) -> list[ConsentEntry]:
     student = roster_service.get_student_for_staff(session, actor=caller, student_id=student_id)
     return [
@@ -174,7 +175,7 @@ def student_consent_history(
     responses=problem_responses(StudentNotFound, NoticeOutdated),
 )
 def record_paper_consent(
-    student_id: int, body: PaperConsent, caller: SchoolAdmin, session: SessionDep, clock: ClockDep
+    student_id: Id, body: PaperConsent, caller: SchoolAdmin, session: SessionDep, clock: ClockDep
 ) -> ConsentStatus:
     student = roster_service.get_student_for_staff(session, actor=caller, student_id=student_id)
     school = org_service.get_school(session, student.school_id)

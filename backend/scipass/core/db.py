@@ -30,7 +30,7 @@ from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Engine, Insert, Table, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Engine, Insert, Integer, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
@@ -56,6 +56,11 @@ SQLModel.metadata.naming_convention = {
 
 # Execution option of a connection that only reads (see :meth:`Database.read_only_session`).
 READ_ONLY_OPTION = "scipass_read_only"
+
+
+# Every primary and foreign key: 64-bit (why: ``scipass.core.inputs``). SQLite's INTEGER is
+# 64-bit already, and only a column declared INTEGER becomes the rowid that numbers new rows.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, func
 from sqlmodel import Session, select
 
+from scipass.core.inputs import Offset
+
 MAX_PAGE_SIZE = 100
 
 T = TypeVar("T")
@@ -21,7 +23,7 @@ class PageParams(BaseModel):
 
 async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数")] = 20,
-    offset: Annotated[int, Query(ge=0, description="跳过的条数")] = 0,
+    offset: Annotated[Offset, Query(description="跳过的条数")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from scipass.core.db import UTCDateTime
+from scipass.core.db import IdType, UTCDateTime
 
 
 class RegionLevel(StrEnum):
@@ -96,7 +96,7 @@ class School(SQLModel, table=True):
         Index("ix_school_region_code", "region_code"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     name: str = Field(sa_column=Column(String(100), nullable=False))
     region_code: str = Field(sa_column=Column(String(6), ForeignKey("region.code"), nullable=False))
     stages: str = Field(sa_column=Column(String(60), nullable=False))
@@ -124,7 +124,7 @@ class Venue(SQLModel, table=True):
         Index("ix_venue_listed_region_code", "listed", "region_code"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     name: str = Field(sa_column=Column(String(100), nullable=False))
     kind: str = Field(sa_column=Column(String(30), nullable=False))
     region_code: str = Field(sa_column=Column(String(6), ForeignKey("region.code"), nullable=False))
@@ -180,7 +180,7 @@ class Bureau(SQLModel, table=True):
     __tablename__ = "bureau"
     __table_args__ = (UniqueConstraint("region_code", "name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     name: str = Field(sa_column=Column(String(100), nullable=False))
     region_code: str = Field(
         sa_column=Column(String(6), ForeignKey("region.code"), nullable=False, index=True)

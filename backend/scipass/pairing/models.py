@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, text
+from sqlalchemy import Column, Date, ForeignKey, Index, String, text
 from sqlmodel import Field, SQLModel
 
-from scipass.core.db import UTCDateTime
+from scipass.core.db import IdType, UTCDateTime
 
 
 class PairingStatus(StrEnum):
@@ -39,9 +39,9 @@ class Pairing(SQLModel, table=True):
         Index("ix_pairing_venue_id", "venue_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    school_id: int = Field(sa_column=Column(Integer, ForeignKey("school.id"), nullable=False))
-    venue_id: int = Field(sa_column=Column(Integer, ForeignKey("venue.id"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
+    venue_id: int = Field(sa_column=Column(IdType, ForeignKey("venue.id"), nullable=False))
     starts_on: date = Field(sa_column=Column(Date, nullable=False))
     ends_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     note: str = Field(default="", sa_column=Column(String(500), nullable=False))

@@ -18,6 +18,7 @@ from scipass.core.auth import (
 from scipass.core.clock import ClockDep, local_date
 from scipass.core.db import SessionDep
 from scipass.core.errors import problem_responses
+from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
 from scipass.org.models import School, SchoolArea, Venue
 from scipass.pairing import service as pairing_service
@@ -78,7 +79,7 @@ def propose(
     responses=problem_responses(PairingNotFound, PairingTransitionInvalid),
 )
 def confirm(
-    pairing_id: int, caller: PairingAdmin, session: SessionDep, clock: ClockDep
+    pairing_id: Id, caller: PairingAdmin, session: SessionDep, clock: ClockDep
 ) -> PairingRead:
     pairing = pairing_service.confirm(session, actor=caller, pairing_id=pairing_id, now=clock.now())
     return _one(session, pairing)
@@ -91,7 +92,7 @@ def confirm(
     responses=problem_responses(PairingNotFound, PairingTransitionInvalid),
 )
 def decline(
-    pairing_id: int,
+    pairing_id: Id,
     caller: PairingAdmin,
     session: SessionDep,
     clock: ClockDep,
@@ -115,7 +116,7 @@ def decline(
     responses=problem_responses(PairingNotFound, PairingTransitionInvalid),
 )
 def end(
-    pairing_id: int,
+    pairing_id: Id,
     caller: PairingAdmin,
     session: SessionDep,
     clock: ClockDep,

@@ -13,6 +13,7 @@ from scipass.core.db import SessionDep
 from scipass.core.deps import SettingsDep
 from scipass.core.errors import problem_responses
 from scipass.core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
+from scipass.core.inputs import GradeFilter, Id, SchoolYearFilter
 from scipass.org.errors import OrganisationNotFound, OutsideRegion
 from scipass.record import exports as record_exports
 from scipass.record.exports import ExportFormat
@@ -35,13 +36,9 @@ RegionCode = Annotated[
     str | None,
     Query(pattern=r"^\d{6}$", description="行政区划代码（含下级），教育局只能选本辖区"),
 ]
-SchoolId = Annotated[int | None, Query(ge=1, description="学校；学校工作人员只能是本校")]
-Grade = Annotated[int | None, Query(ge=1, le=12, description="年级 1–12（七年级为 7，高一为 10）")]
+SchoolId = Annotated[Id | None, Query(description="学校；学校工作人员只能是本校")]
 ClassName = Annotated[str | None, Query(max_length=20, description="班级，如 2班")]
-StudentId = Annotated[int | None, Query(ge=1, description="学生；学生本人调用时总是本人")]
-SchoolYear = Annotated[
-    int | None, Query(ge=2000, le=2100, description="学年（开始的年份，2026 即 2026-2027 学年）")
-]
+StudentId = Annotated[Id | None, Query(description="学生；学生本人调用时总是本人")]
 SemesterParam = Annotated[
     Semester | None, Query(description="学期：`autumn` 第一学期，`spring` 第二学期")
 ]
@@ -85,10 +82,10 @@ def export_records(
     format: Annotated[ExportFormat, Query(description="文件格式")] = ExportFormat.xlsx,
     region_code: RegionCode = None,
     school_id: SchoolId = None,
-    grade: Grade = None,
+    grade: GradeFilter = None,
     class_name: ClassName = None,
     student_id: StudentId = None,
-    school_year: SchoolYear = None,
+    school_year: SchoolYearFilter = None,
     semester: SemesterParam = None,
     status: StatusParam = None,
 ) -> StreamingResponse:
@@ -141,12 +138,12 @@ _FILE_DESCRIPTION = (
     },
 )
 def student_record_file(
-    student_id: int,
+    student_id: Id,
     caller: FileReader,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-    school_year: SchoolYear = None,
+    school_year: SchoolYearFilter = None,
     semester: SemesterParam = None,
     status: StatusParam = None,
 ) -> StreamingResponse:
@@ -179,7 +176,7 @@ def my_record_file(
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-    school_year: SchoolYear = None,
+    school_year: SchoolYearFilter = None,
     semester: SemesterParam = None,
     status: StatusParam = None,
 ) -> StreamingResponse:

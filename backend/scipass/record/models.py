@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from scipass.core.db import UTCDateTime
+from scipass.core.db import IdType, UTCDateTime
 
 
 class RecordSource(StrEnum):
@@ -94,22 +94,22 @@ class ParticipationRecord(SQLModel, table=True):
         Index("ix_participation_record_notice_id", "notice_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    student_id: int = Field(sa_column=Column(Integer, ForeignKey("student.id"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    student_id: int = Field(sa_column=Column(IdType, ForeignKey("student.id"), nullable=False))
     # The student's school when the record was made: the school reviews and exports it.
-    school_id: int = Field(sa_column=Column(Integer, ForeignKey("school.id"), nullable=False))
+    school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
     source: str = Field(sa_column=Column(String(20), nullable=False))
     source_ref: str = Field(sa_column=Column(String(64), nullable=False))
     activity_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("activity.id"), nullable=True)
+        default=None, sa_column=Column(IdType, ForeignKey("activity.id"), nullable=True)
     )
     # Who organised it, and so confirms it: a venue or a school (never both, maybe neither
     # for an outside event a school records by hand).
     organiser_venue_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("venue.id"), nullable=True)
+        default=None, sa_column=Column(IdType, ForeignKey("venue.id"), nullable=True)
     )
     organiser_school_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("school.id"), nullable=True)
+        default=None, sa_column=Column(IdType, ForeignKey("school.id"), nullable=True)
     )
     organiser_name: str = Field(sa_column=Column(String(100), nullable=False))
     title: str = Field(sa_column=Column(String(100), nullable=False))
@@ -143,7 +143,7 @@ class ParticipationRecord(SQLModel, table=True):
     )
     reviewed_by: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
     notice_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("record_notice.id"), nullable=True)
+        default=None, sa_column=Column(IdType, ForeignKey("record_notice.id"), nullable=True)
     )
     archived_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
@@ -153,7 +153,7 @@ class ParticipationRecord(SQLModel, table=True):
     content_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     replaces_id: int | None = Field(
         default=None,
-        sa_column=Column(Integer, ForeignKey("participation_record.id"), nullable=True),
+        sa_column=Column(IdType, ForeignKey("participation_record.id"), nullable=True),
     )
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -164,9 +164,9 @@ class RecordEvent(SQLModel, table=True):
     __tablename__ = "record_event"
     __table_args__ = (Index("ix_record_event_record_id", "record_id", "id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     record_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("participation_record.id"), nullable=False)
+        sa_column=Column(IdType, ForeignKey("participation_record.id"), nullable=False)
     )
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     action: str = Field(sa_column=Column(String(30), nullable=False))
@@ -186,9 +186,9 @@ class RecordEvidence(SQLModel, table=True):
         Index("ix_record_evidence_record_id", "record_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     record_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("participation_record.id"), nullable=False)
+        sa_column=Column(IdType, ForeignKey("participation_record.id"), nullable=False)
     )
     sha256: str = Field(sa_column=Column(String(64), nullable=False))
     media_type: str = Field(sa_column=Column(String(40), nullable=False))
@@ -204,8 +204,8 @@ class RecordNotice(SQLModel, table=True):
     __tablename__ = "record_notice"
     __table_args__ = (Index("ix_record_notice_school_id_ends_at", "school_id", "ends_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    school_id: int = Field(sa_column=Column(Integer, ForeignKey("school.id"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
     title: str = Field(sa_column=Column(String(100), nullable=False))
     working_days: int = Field(sa_column=Column(Integer, nullable=False))
     starts_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -232,13 +232,11 @@ class RecordObjection(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     record_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("participation_record.id"), nullable=False)
+        sa_column=Column(IdType, ForeignKey("participation_record.id"), nullable=False)
     )
-    notice_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("record_notice.id"), nullable=False)
-    )
+    notice_id: int = Field(sa_column=Column(IdType, ForeignKey("record_notice.id"), nullable=False))
     raised_by: str = Field(sa_column=Column(String(40), nullable=False))
     raised_role: str = Field(sa_column=Column(String(20), nullable=False))
     reason: str = Field(sa_column=Column(Text, nullable=False))

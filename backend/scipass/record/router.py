@@ -23,6 +23,7 @@ from scipass.core.clock import ClockDep, Semester, local_date
 from scipass.core.db import SessionDep
 from scipass.core.deps import IdempotencyKey, SettingsDep
 from scipass.core.errors import Forbidden, problem_responses
+from scipass.core.inputs import GradeFilter, Id, SchoolYearFilter
 from scipass.core.pagination import Page, PageDep
 from scipass.org.errors import RegionNotFound
 from scipass.org.models import Region
@@ -216,12 +217,12 @@ def list_records(
     clock: ClockDep,
     page: PageDep,
     status: RecordStatus | None = None,
-    school_year: int | None = None,
+    school_year: SchoolYearFilter = None,
     semester: Semester | None = None,
-    grade: int | None = None,
+    grade: GradeFilter = None,
     class_name: str | None = None,
-    student_id: int | None = None,
-    activity_id: int | None = None,
+    student_id: Id | None = None,
+    activity_id: Id | None = None,
 ) -> Page[RecordRead]:
     filters = RecordFilter(
         status=status,
@@ -248,7 +249,7 @@ def list_records(
     summary="写实记录详情（含证明材料）",
     responses=problem_responses(RecordNotFound),
 )
-def get_record(record_id: int, caller: Reader, session: SessionDep) -> RecordDetail:
+def get_record(record_id: Id, caller: Reader, session: SessionDep) -> RecordDetail:
     record = record_service.get_visible(session, actor=caller, record_id=record_id)
     base = _one(session, record, caller)
     files = [] if caller.role in VENUE_ROLES else evidence_service.list_for(session, record_id)
@@ -262,7 +263,7 @@ def get_record(record_id: int, caller: Reader, session: SessionDep) -> RecordDet
     description="每一步的操作、角色、时间与说明。",
     responses=problem_responses(RecordNotFound),
 )
-def record_history(record_id: int, caller: Reader, session: SessionDep) -> list[RecordEventRead]:
+def record_history(record_id: Id, caller: Reader, session: SessionDep) -> list[RecordEventRead]:
     record_service.get_visible(session, actor=caller, record_id=record_id)
     return [
         RecordEventRead(
@@ -285,7 +286,7 @@ def record_history(record_id: int, caller: Reader, session: SessionDep) -> list[
     responses=problem_responses(StudentNotFound),
 )
 def record_summary(
-    student_id: int, caller: FileReader, session: SessionDep, school_year: int | None = None
+    student_id: Id, caller: FileReader, session: SessionDep, school_year: SchoolYearFilter = None
 ) -> RecordSummary:
     record_service.student_in_scope(session, actor=caller, student_id=student_id)
     totals = record_service.totals(session, student_id=student_id, school_year=school_year)
@@ -335,7 +336,7 @@ def record_summary(
     "都会返回 `valid: false` 并指出第一条不符的记录。",
     responses=problem_responses(StudentNotFound),
 )
-def verify_chain(student_id: int, caller: FileReader, session: SessionDep) -> ChainReportRead:
+def verify_chain(student_id: Id, caller: FileReader, session: SessionDep) -> ChainReportRead:
     record_service.student_in_scope(session, actor=caller, student_id=student_id)
     report = chain.verify(session, student_id)
     return ChainReportRead(
@@ -361,7 +362,7 @@ def verify_chain(student_id: int, caller: FileReader, session: SessionDep) -> Ch
     ),
 )
 def organiser_decide(
-    record_id: int, body: OrganiserDecision, caller: Organiser, session: SessionDep, clock: ClockDep
+    record_id: Id, body: OrganiserDecision, caller: Organiser, session: SessionDep, clock: ClockDep
 ) -> RecordRead:
     record = record_service.organiser_decide(
         session,
@@ -410,7 +411,7 @@ def organiser_decide_bulk(
     responses=problem_responses(RecordNotFound, RecordStateInvalid),
 )
 def student_confirm(
-    record_id: int,
+    record_id: Id,
     caller: StudentCaller,
     session: SessionDep,
     clock: ClockDep,
@@ -434,7 +435,7 @@ def student_confirm(
     responses=problem_responses(RecordNotFound, RecordStateInvalid),
 )
 def withdraw(
-    record_id: int,
+    record_id: Id,
     caller: StudentCaller,
     session: SessionDep,
     clock: ClockDep,
@@ -460,7 +461,7 @@ def withdraw(
     ),
 )
 def review(
-    record_id: int, body: ReviewDecision, caller: SchoolStaff, session: SessionDep, clock: ClockDep
+    record_id: Id, body: ReviewDecision, caller: SchoolStaff, session: SessionDep, clock: ClockDep
 ) -> RecordRead:
     record = record_service.review(
         session,
@@ -538,7 +539,7 @@ def create_manual(
     responses=problem_responses(RecordNotFound, RecordStateInvalid, ReasonRequired, RecordInvalid),
 )
 def void_record(
-    record_id: int, body: VoidRequest, caller: SchoolAdmin, session: SessionDep, clock: ClockDep
+    record_id: Id, body: VoidRequest, caller: SchoolAdmin, session: SessionDep, clock: ClockDep
 ) -> RecordRead:
     record = record_service.void_and_correct(
         session,
@@ -572,7 +573,7 @@ def void_record(
     ),
 )
 def upload_evidence(
-    record_id: int,
+    record_id: Id,
     caller: Uploader,
     session: SessionDep,
     settings: SettingsDep,
@@ -606,8 +607,8 @@ def upload_evidence(
     },
 )
 def get_evidence(
-    record_id: int,
-    evidence_id: int,
+    record_id: Id,
+    evidence_id: Id,
     caller: FileReader,
     session: SessionDep,
     settings: SettingsDep,
@@ -721,7 +722,7 @@ def list_notices(
     responses=problem_responses(NoticeNotFound),
 )
 def notice_entries(
-    notice_id: int, caller: Family, session: SessionDep, clock: ClockDep, page: PageDep
+    notice_id: Id, caller: Family, session: SessionDep, clock: ClockDep, page: PageDep
 ) -> Page[NoticeEntry]:
     notice = record_service.get_notice(session, actor=caller, notice_id=notice_id, now=clock.now())
     rows, total = record_service.notice_entries(session, notice=notice, page=page)
@@ -750,7 +751,7 @@ def notice_entries(
     ),
 )
 def object_to(
-    record_id: int, body: ObjectionCreate, caller: Family, session: SessionDep, clock: ClockDep
+    record_id: Id, body: ObjectionCreate, caller: Family, session: SessionDep, clock: ClockDep
 ) -> ObjectionRead:
     objection = record_service.object_to(
         session, actor=caller, record_id=record_id, reason=body.reason, now=clock.now()
@@ -780,7 +781,7 @@ def list_objections(
     responses=problem_responses(ObjectionNotFound, ObjectionResolved, RecordStateInvalid),
 )
 def resolve_objection(
-    objection_id: int,
+    objection_id: Id,
     body: ObjectionResolve,
     caller: SchoolAdmin,
     session: SessionDep,

@@ -7,6 +7,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from scipass.activity.models import Dimension, RecordCategory
 from scipass.core.clock import Semester
+from scipass.core.inputs import Id
 from scipass.record.models import ObjectionStatus, RecordRole, RecordSource, RecordStatus
 
 
@@ -86,7 +87,7 @@ class OrganiserDecision(BaseModel):
 
 
 class OrganiserDecisions(OrganiserDecision):
-    record_ids: list[int] = Field(min_length=1, max_length=500)
+    record_ids: list[Id] = Field(min_length=1, max_length=500)
 
 
 class ReviewDecision(BaseModel):
@@ -95,7 +96,7 @@ class ReviewDecision(BaseModel):
 
 
 class ReviewDecisions(ReviewDecision):
-    record_ids: list[int] = Field(min_length=1, max_length=500)
+    record_ids: list[Id] = Field(min_length=1, max_length=500)
 
 
 class ItemResultRead(BaseModel):
@@ -124,7 +125,7 @@ class Withdrawal(BaseModel):
 class ManualRecordCreate(BaseModel):
     """A record the school enters for its own students (科技社团一学期、校园科技节 …)."""
 
-    student_ids: list[int] = Field(min_length=1, max_length=500)
+    student_ids: list[Id] = Field(min_length=1, max_length=500)
     title: str = Field(min_length=2, max_length=100, examples=["机器人社团（2026 秋季学期）"])
     category: RecordCategory
     dimension: Dimension | None = Field(default=None, description="不填则按类别默认")
@@ -164,7 +165,7 @@ class NoticeCreate(BaseModel):
     class_name: str | None = Field(default=None, max_length=20)
     school_year: int | None = Field(default=None, ge=2000, le=2100)
     semester: Semester | None = None
-    record_ids: list[int] | None = Field(
+    record_ids: list[Id] | None = Field(
         default=None, max_length=5000, description="只公示这些记录；不填则公示全部已审核记录"
     )
 

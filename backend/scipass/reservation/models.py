@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from scipass.core.db import UTCDateTime
+from scipass.core.db import IdType, UTCDateTime
 
 
 class SlotStatus(StrEnum):
@@ -50,13 +50,13 @@ class TimeSlot(SQLModel, table=True):
         Index("ix_time_slot_venue_id_starts_at", "venue_id", "starts_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    venue_id: int = Field(sa_column=Column(Integer, ForeignKey("venue.id"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    venue_id: int = Field(sa_column=Column(IdType, ForeignKey("venue.id"), nullable=False))
     resource_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("venue_resource.id"), nullable=True)
+        default=None, sa_column=Column(IdType, ForeignKey("venue_resource.id"), nullable=True)
     )
     activity_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("activity.id"), nullable=True)
+        default=None, sa_column=Column(IdType, ForeignKey("activity.id"), nullable=True)
     )
     starts_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     ends_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -82,13 +82,13 @@ class Reservation(SQLModel, table=True):
         Index("ix_reservation_student_id", "student_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    slot_id: int = Field(sa_column=Column(Integer, ForeignKey("time_slot.id"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    slot_id: int = Field(sa_column=Column(IdType, ForeignKey("time_slot.id"), nullable=False))
     kind: str = Field(sa_column=Column(String(12), nullable=False))
     student_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("student.id"), nullable=True)
+        default=None, sa_column=Column(IdType, ForeignKey("student.id"), nullable=True)
     )
-    school_id: int = Field(sa_column=Column(Integer, ForeignKey("school.id"), nullable=False))
+    school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
     group_label: str = Field(default="", sa_column=Column(String(60), nullable=False))
     students: int = Field(sa_column=Column(Integer, nullable=False))
     escorts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
@@ -114,9 +114,9 @@ class ReservationMember(SQLModel, table=True):
     __tablename__ = "reservation_member"
     __table_args__ = (UniqueConstraint("slot_id", "student_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     reservation_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("reservation.id"), nullable=False, index=True)
+        sa_column=Column(IdType, ForeignKey("reservation.id"), nullable=False, index=True)
     )
-    slot_id: int = Field(sa_column=Column(Integer, ForeignKey("time_slot.id"), nullable=False))
-    student_id: int = Field(sa_column=Column(Integer, ForeignKey("student.id"), nullable=False))
+    slot_id: int = Field(sa_column=Column(IdType, ForeignKey("time_slot.id"), nullable=False))
+    student_id: int = Field(sa_column=Column(IdType, ForeignKey("student.id"), nullable=False))

@@ -23,6 +23,7 @@ from scipass.core.clock import SHANGHAI, ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.deps import IdempotencyKey
 from scipass.core.errors import problem_responses
+from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
 from scipass.reservation import service as reservation_service
 from scipass.reservation.errors import (
@@ -135,7 +136,7 @@ def _one(session: Session, reservation: Reservation, *, mask: bool = False) -> R
     ),
 )
 def create_slot(
-    venue_id: int, body: SlotCreate, caller: VenueStaff, session: SessionDep, clock: ClockDep
+    venue_id: Id, body: SlotCreate, caller: VenueStaff, session: SessionDep, clock: ClockDep
 ) -> SlotRead:
     slot = reservation_service.create_slot(
         session, actor=caller, venue_id=venue_id, data=body, now=clock.now()
@@ -151,14 +152,14 @@ def create_slot(
     responses=problem_responses(VenueNotFound),
 )
 def list_slots(
-    venue_id: int,
+    venue_id: Id,
     session: SessionDep,
     page: PageDep,
     clock: ClockDep,
     from_date: date | None = None,
     to_date: Annotated[date | None, Query(description="含当天")] = None,
-    resource_id: int | None = None,
-    activity_id: int | None = None,
+    resource_id: Id | None = None,
+    activity_id: Id | None = None,
 ) -> Page[SlotRead]:
     today = clock.now().astimezone(SHANGHAI).date()
     since = datetime.combine(from_date or today, time(0), SHANGHAI)
@@ -184,7 +185,7 @@ def list_slots(
     responses=problem_responses(SlotNotFound, SlotCancelled, SlotInvalid),
 )
 def cancel_slot(
-    slot_id: int, body: CancelRequest, caller: VenueStaff, session: SessionDep, clock: ClockDep
+    slot_id: Id, body: CancelRequest, caller: VenueStaff, session: SessionDep, clock: ClockDep
 ) -> SlotRead:
     slot = reservation_service.cancel_slot(
         session, actor=caller, slot_id=slot_id, reason=body.reason, now=clock.now()
@@ -200,7 +201,7 @@ def cancel_slot(
     responses=problem_responses(SlotNotFound),
 )
 def slot_reservations(
-    slot_id: int, caller: VenueStaff, session: SessionDep, page: PageDep
+    slot_id: Id, caller: VenueStaff, session: SessionDep, page: PageDep
 ) -> Page[ReservationRead]:
     rows, total = reservation_service.list_for_slot(
         session, actor=caller, slot_id=slot_id, page=page
@@ -230,7 +231,7 @@ RESERVE_ERRORS = (
     responses=problem_responses(*RESERVE_ERRORS, SchoolChannelReserved, ConsentRequired),
 )
 def reserve_for_self(
-    slot_id: int,
+    slot_id: Id,
     caller: StudentCaller,
     session: SessionDep,
     clock: ClockDep,
@@ -261,7 +262,7 @@ def reserve_for_self(
     responses=problem_responses(*RESERVE_ERRORS, StudentOtherSchool, GroupEmpty),
 )
 def reserve_for_group(
-    slot_id: int,
+    slot_id: Id,
     body: GroupReserve,
     caller: SchoolStaff,
     session: SessionDep,
@@ -291,7 +292,7 @@ def reserve_for_group(
     responses=problem_responses(ReservationNotFound, ReservationNotActive, CancelTooLate),
 )
 def cancel_reservation(
-    reservation_id: int,
+    reservation_id: Id,
     caller: Canceller,
     session: SessionDep,
     clock: ClockDep,

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
+from scipass.core.inputs import Id
 from scipass.reservation.models import ReservationKind, ReservationStatus, SlotStatus
 
 
@@ -13,8 +14,8 @@ class SlotCreate(BaseModel):
     capacity: int | None = Field(
         default=None, ge=1, le=10_000, description="不填时取资源的默认容量"
     )
-    resource_id: int | None = Field(default=None, description="实验室、仪器、场次等资源")
-    activity_id: int | None = Field(default=None, description="本场馆的活动")
+    resource_id: Id | None = Field(default=None, description="实验室、仪器、场次等资源")
+    activity_id: Id | None = Field(default=None, description="本场馆的活动")
     school_channel: bool = Field(
         default=False, description="课后服务时段的学校绿色通道：截止前只接受学校团体预约"
     )
@@ -52,7 +53,7 @@ class GroupReserve(BaseModel):
 
     grade: int | None = Field(default=None, ge=1, le=12)
     class_name: str | None = Field(default=None, min_length=1, max_length=20)
-    student_ids: list[int] | None = Field(default=None, min_length=1, max_length=500)
+    student_ids: list[Id] | None = Field(default=None, min_length=1, max_length=500)
     escorts: int = Field(default=0, ge=0, le=50, description="带队教师人数，计入名额")
     join_waitlist: bool = True
     note: str = Field(default="", max_length=200)

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from scipass.core.db import UTCDateTime
+from scipass.core.db import IdType, UTCDateTime
 
 
 class Student(SQLModel, table=True):
@@ -21,8 +21,8 @@ class Student(SQLModel, table=True):
         Index("ix_student_school_id_grade_class_name", "school_id", "grade", "class_name"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    school_id: int = Field(sa_column=Column(Integer, ForeignKey("school.id"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
     student_no: str = Field(sa_column=Column(String(32), nullable=False))
     name: str = Field(sa_column=Column(String(30), nullable=False))
     gender: str = Field(sa_column=Column(String(6), nullable=False))  # male | female
@@ -33,7 +33,7 @@ class Student(SQLModel, table=True):
     # One WeChat account binds one student (unique); NULL until bound.
     wechat_user_id: int | None = Field(
         default=None,
-        sa_column=Column(Integer, ForeignKey("wechat_user.id"), nullable=True, unique=True),
+        sa_column=Column(IdType, ForeignKey("wechat_user.id"), nullable=True, unique=True),
     )
     bound_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     # One-time codes the school hands out; cleared when used, renewed by the school.
@@ -49,12 +49,12 @@ class GuardianLink(SQLModel, table=True):
     __tablename__ = "guardian_link"
     __table_args__ = (UniqueConstraint("guardian_id", "student_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     guardian_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("wechat_user.id"), nullable=False, index=True)
+        sa_column=Column(IdType, ForeignKey("wechat_user.id"), nullable=False, index=True)
     )
     student_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("student.id"), nullable=False, index=True)
+        sa_column=Column(IdType, ForeignKey("student.id"), nullable=False, index=True)
     )
     relation: str = Field(sa_column=Column(String(12), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -19,6 +19,7 @@ from scipass.core.db import SessionDep
 from scipass.core.deps import SettingsDep
 from scipass.core.errors import PayloadTooLarge, problem_responses
 from scipass.core.exports import attachment, csv_bytes
+from scipass.core.inputs import GradeFilter, Id
 from scipass.core.pagination import Page, PageDep
 from scipass.roster import importer
 from scipass.roster import service as roster_service
@@ -48,7 +49,6 @@ from scipass.roster.schemas import (
 router = APIRouter(tags=["roster"])
 me_router = APIRouter(prefix="/me", tags=["binding"])
 
-Grade = Annotated[int | None, Query(ge=1, le=12, description="年级 1–12（七年级为 7，高一为 10）")]
 ClassName = Annotated[str | None, Query(max_length=20, description="班级，如 2班")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -126,7 +126,7 @@ def list_students(
     session: SessionDep,
     clock: ClockDep,
     page: PageDep,
-    grade: Grade = None,
+    grade: GradeFilter = None,
     class_name: ClassName = None,
     q: Annotated[str | None, Query(max_length=30, description="姓名或学号开头")] = None,
     bound: Annotated[bool | None, Query(description="是否已绑定微信")] = None,
@@ -147,7 +147,7 @@ def list_students(
     responses=problem_responses(StudentNotFound),
 )
 def get_student(
-    student_id: int, caller: SchoolStaff, session: SessionDep, clock: ClockDep
+    student_id: Id, caller: SchoolStaff, session: SessionDep, clock: ClockDep
 ) -> StudentRead:
     student = roster_service.get_student_for_staff(session, actor=caller, student_id=student_id)
     counts = roster_service.guardian_counts(session, [student_id])
@@ -167,7 +167,7 @@ def binding_codes(
     caller: SchoolAdmin,
     session: SessionDep,
     clock: ClockDep,
-    grade: Grade = None,
+    grade: GradeFilter = None,
     class_name: ClassName = None,
 ) -> StreamingResponse:
     students = roster_service.codes_for_export(
@@ -201,7 +201,7 @@ def binding_codes(
     responses=problem_responses(StudentNotFound),
 )
 def renew_codes(
-    student_id: int, caller: SchoolAdmin, session: SessionDep, clock: ClockDep
+    student_id: Id, caller: SchoolAdmin, session: SessionDep, clock: ClockDep
 ) -> StudentCodes:
     student = roster_service.renew_codes(
         session, actor=caller, student_id=student_id, now=clock.now()
@@ -217,7 +217,7 @@ def renew_codes(
     responses=problem_responses(StudentNotFound),
 )
 def unbind(
-    student_id: int, caller: SchoolAdmin, session: SessionDep, clock: ClockDep
+    student_id: Id, caller: SchoolAdmin, session: SessionDep, clock: ClockDep
 ) -> StudentCodes:
     student = roster_service.unbind_student(
         session, actor=caller, student_id=student_id, now=clock.now()
@@ -231,7 +231,7 @@ def unbind(
     summary="学生的家长绑定",
     responses=problem_responses(StudentNotFound),
 )
-def list_guardians(student_id: int, caller: SchoolStaff, session: SessionDep) -> list[GuardianRead]:
+def list_guardians(student_id: Id, caller: SchoolStaff, session: SessionDep) -> list[GuardianRead]:
     return [
         GuardianRead.model_validate(link, from_attributes=True)
         for link in roster_service.list_guardians(session, actor=caller, student_id=student_id)
@@ -246,7 +246,7 @@ def list_guardians(student_id: int, caller: SchoolStaff, session: SessionDep) ->
     responses=problem_responses(StudentNotFound, GuardianLinkNotFound),
 )
 def unlink_guardian(
-    student_id: int, link_id: int, caller: SchoolAdmin, session: SessionDep, clock: ClockDep
+    student_id: Id, link_id: Id, caller: SchoolAdmin, session: SessionDep, clock: ClockDep
 ) -> Response:
     roster_service.unlink_guardian(
         session, actor=caller, student_id=student_id, link_id=link_id, now=clock.now()
@@ -254,7 +254,7 @@ def unlink_guardian(
     return Response(status_code=204)
 
 
-def _fresh_tokens(session: Session, settings: Settings, caller_id: int, now: datetime) -> Tokens:
+def _fresh_tokens(session: Session, settings: Settings, caller_id: Id, now: datetime) -> Tokens:
     principal = account_service.principal_for_wechat_user(session, caller_id)
     pair = account_service.issue_tokens(session, settings, principal, now=now)
     return Tokens(

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from scipass.core.db import UTCDateTime
+from scipass.core.db import IdType, UTCDateTime
 
 # 003 三.(二): instruments bought with public money worth 500k yuan or more open to schools
 # by reservation (有序预约).
@@ -47,9 +47,9 @@ class VenueResource(SQLModel, table=True):
         CheckConstraint("capacity > 0", name="capacity_positive"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     venue_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("venue.id"), nullable=False, index=True)
+        sa_column=Column(IdType, ForeignKey("venue.id"), nullable=False, index=True)
     )
     name: str = Field(sa_column=Column(String(100), nullable=False))
     kind: str = Field(sa_column=Column(String(20), nullable=False))
@@ -67,8 +67,8 @@ class VenueHoursException(SQLModel, table=True):
     __tablename__ = "venue_hours_exception"
     __table_args__ = (UniqueConstraint("venue_id", "on_date"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    venue_id: int = Field(sa_column=Column(Integer, ForeignKey("venue.id"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    venue_id: int = Field(sa_column=Column(IdType, ForeignKey("venue.id"), nullable=False))
     on_date: date = Field(sa_column=Column(Date, nullable=False))
     closed: bool = Field(sa_column=Column(Boolean, nullable=False))
     periods: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -82,11 +82,11 @@ class DirectoryEdition(SQLModel, table=True):
     __tablename__ = "directory_edition"
     __table_args__ = (UniqueConstraint("region_code", "year"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     region_code: str = Field(sa_column=Column(String(6), ForeignKey("region.code"), nullable=False))
     year: int = Field(sa_column=Column(Integer, nullable=False))
     title: str = Field(sa_column=Column(String(100), nullable=False))
-    bureau_id: int = Field(sa_column=Column(Integer, ForeignKey("bureau.id"), nullable=False))
+    bureau_id: int = Field(sa_column=Column(IdType, ForeignKey("bureau.id"), nullable=False))
     published_by: str = Field(sa_column=Column(String(40), nullable=False))
     published_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     venue_count: int = Field(sa_column=Column(Integer, nullable=False))

@@ -19,6 +19,7 @@ from scipass.core.exports import (
     csv_bytes,
     xlsx_bytes,
 )
+from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
 from scipass.org.errors import OrganisationExists, OutsideRegion, RegionNotFound
 from scipass.org.models import Stage, Venue, VenueKind, decode_stages
@@ -147,7 +148,7 @@ def directory(
     description="服务内容、设施条件、开放时间（含今天起的特殊日期）与可预约资源。无需登录。",
     responses=problem_responses(VenueNotFound),
 )
-def venue_detail(venue_id: int, session: SessionDep, clock: ClockDep) -> VenueDetail:
+def venue_detail(venue_id: Id, session: SessionDep, clock: ClockDep) -> VenueDetail:
     venue = venue_service.public_venue(session, venue_id)
     return _detail(session, venue, local_date(clock.now()))
 
@@ -177,7 +178,7 @@ def _detail(session: Session, venue: Venue, today: date) -> VenueDetail:
     description="本场馆工作人员、辖区教育局可见：当前生效的资料、待审核的修改与审核意见。",
     responses=problem_responses(VenueNotFound),
 )
-def get_profile(venue_id: int, caller: StaffCaller, session: SessionDep) -> VenueProfileState:
+def get_profile(venue_id: Id, caller: StaffCaller, session: SessionDep) -> VenueProfileState:
     return _state(venue_service.venue_for_staff(session, actor=caller, venue_id=venue_id))
 
 
@@ -189,7 +190,7 @@ def get_profile(venue_id: int, caller: StaffCaller, session: SessionDep) -> Venu
     responses=problem_responses(VenueNotFound, Forbidden, HoursInvalid, RegionNotFound),
 )
 def save_draft(
-    venue_id: int, body: VenueProfile, caller: VenueAdmin, session: SessionDep, clock: ClockDep
+    venue_id: Id, body: VenueProfile, caller: VenueAdmin, session: SessionDep, clock: ClockDep
 ) -> VenueProfileState:
     venue = venue_service.save_draft(
         session, actor=caller, venue_id=venue_id, data=body, now=clock.now()
@@ -204,7 +205,7 @@ def save_draft(
     responses=problem_responses(VenueNotFound, Forbidden, NoDraft),
 )
 def submit_draft(
-    venue_id: int, caller: VenueAdmin, session: SessionDep, clock: ClockDep
+    venue_id: Id, caller: VenueAdmin, session: SessionDep, clock: ClockDep
 ) -> VenueProfileState:
     return _state(
         venue_service.submit_draft(session, actor=caller, venue_id=venue_id, now=clock.now())
@@ -241,7 +242,7 @@ def pending_reviews(caller: BureauOrPlatform, session: SessionDep) -> list[Pendi
     ),
 )
 def review(
-    venue_id: int,
+    venue_id: Id,
     body: ReviewDecision,
     caller: BureauOrPlatform,
     session: SessionDep,
@@ -261,7 +262,7 @@ def review(
     responses=problem_responses(VenueNotFound, Forbidden, HoursInvalid),
 )
 def set_exception(
-    venue_id: int,
+    venue_id: Id,
     on_date: date,
     body: HoursExceptionWrite,
     caller: VenueAdmin,
@@ -281,7 +282,7 @@ def set_exception(
     responses=problem_responses(VenueNotFound, Forbidden),
 )
 def delete_exception(
-    venue_id: int, on_date: date, caller: VenueAdmin, session: SessionDep
+    venue_id: Id, on_date: date, caller: VenueAdmin, session: SessionDep
 ) -> Response:
     venue_service.delete_exception(session, actor=caller, venue_id=venue_id, day=on_date)
     return Response(status_code=204)
@@ -293,7 +294,7 @@ def delete_exception(
     summary="场馆的可预约资源（含停用的）",
     responses=problem_responses(VenueNotFound),
 )
-def list_resources(venue_id: int, caller: StaffCaller, session: SessionDep) -> list[ResourceRead]:
+def list_resources(venue_id: Id, caller: StaffCaller, session: SessionDep) -> list[ResourceRead]:
     venue_service.venue_for_staff(session, actor=caller, venue_id=venue_id)
     rows = venue_service.list_resources(session, venue_id=venue_id, active_only=False)
     return [resource_read(r) for r in rows]
@@ -308,7 +309,7 @@ def list_resources(venue_id: int, caller: StaffCaller, session: SessionDep) -> l
     responses=problem_responses(VenueNotFound, Forbidden, ResourceExists),
 )
 def create_resource(
-    venue_id: int, body: ResourceWrite, caller: VenueAdmin, session: SessionDep, clock: ClockDep
+    venue_id: Id, body: ResourceWrite, caller: VenueAdmin, session: SessionDep, clock: ClockDep
 ) -> ResourceRead:
     return resource_read(
         venue_service.create_resource(
@@ -324,7 +325,7 @@ def create_resource(
     responses=problem_responses(VenueNotFound, Forbidden, ResourceNotFound, ResourceExists),
 )
 def update_resource(
-    venue_id: int, resource_id: int, body: ResourceWrite, caller: VenueAdmin, session: SessionDep
+    venue_id: Id, resource_id: Id, body: ResourceWrite, caller: VenueAdmin, session: SessionDep
 ) -> ResourceRead:
     return resource_read(
         venue_service.update_resource(
@@ -381,7 +382,7 @@ def list_editions(
     summary="科普地图版本（含全部场馆）",
     responses=problem_responses(EditionNotFound),
 )
-def get_edition(edition_id: int, session: SessionDep) -> EditionDetail:
+def get_edition(edition_id: Id, session: SessionDep) -> EditionDetail:
     edition = venue_service.get_edition(session, edition_id)
     return EditionDetail(**_edition(edition).model_dump(), entries=edition.entries)
 
@@ -398,7 +399,7 @@ def get_edition(edition_id: int, session: SessionDep) -> EditionDetail:
     },
 )
 def export_edition(
-    edition_id: int,
+    edition_id: Id,
     session: SessionDep,
     format: Literal["xlsx", "csv", "json"] = "xlsx",
 ) -> Response:

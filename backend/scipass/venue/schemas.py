@@ -86,7 +86,7 @@ class ResourceWrite(BaseModel):
     name: str = Field(min_length=2, max_length=100, examples=["扫描电子显微镜"])
     kind: ResourceKind
     description: str = Field(default="", max_length=2000)
-    value_yuan: int | None = Field(default=None, ge=0, description="设备原值（元）")
+    value_yuan: int | None = Field(default=None, ge=0, le=2**31 - 1, description="设备原值（元）")
     capacity: int = Field(ge=1, le=1000, description="每个时段默认容量")
     active: bool = True
 
