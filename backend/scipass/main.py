@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
@@ -31,6 +31,7 @@ from scipass.core.clock import Clock, SystemClock
 from scipass.core.config import Environment, Settings, get_settings
 from scipass.core.db import Database
 from scipass.core.errors import PROBLEM_MEDIA_TYPE, Problem, install_error_handlers
+from scipass.core.inputs import check_url_text
 from scipass.core.middleware import RequestIdMiddleware
 from scipass.health.router import router as health_router
 from scipass.org.router import public_router as org_public_router
@@ -196,7 +197,8 @@ def create_app(
         )
 
     app.include_router(health_router)
-    api = APIRouter(prefix=API_PREFIX)
+    # The text rule for query and path parameters runs first, on every API route.
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(check_url_text)])
     # Requests are matched against the routes in order: check-in, the most frequent request
     # by far (a science day brings thousands of scans a minute), comes first.
     for router in (
@@ -223,7 +225,7 @@ def create_app(
     ):
         api.include_router(router)
     app.include_router(api)
-    app.include_router(kiosk_router)
+    app.include_router(kiosk_router, dependencies=[Depends(check_url_text)])
     return app
 
 

@@ -27,6 +27,7 @@ from scipass.core.db import Database, make_engine
 from scipass.core.exports import csv_chunks
 from scipass.org.models import School
 from scipass.record import chain, labels
+from scipass.record import exports as record_exports
 from scipass.record.exports import HEADER
 from scipass.record.models import ParticipationRecord, RecordEvidence
 from scipass.roster.models import Student
@@ -272,6 +273,86 @@ def test_an_empty_export_still_has_its_header(
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     assert sheet is not None
     assert [list(row) for row in sheet.iter_rows(values_only=True)] == [list(HEADER)]
+
+
+def _export_audits(session: Session, action: str) -> list[dict[str, Any]]:
+    entries = session.exec(
+        select(AuditLog).where(AuditLog.action == action).order_by(col(AuditLog.id))
+    ).all()
+    return [json.loads(entry.detail) for entry in entries]
+
+
+def test_a_control_character_stored_before_the_text_rule_exports_as_valid_xlsx(
+    client: TestClient, settings: Settings, session: Session, side_a: Side, data: Data
+) -> None:
+    """An activity titled with a control character by another organisation, inserted
+    directly as rows from before the rule may be: the school's export stays a valid file,
+    the character dropped, and the export is logged as done."""
+    create_record(
+        session,
+        student=data.a1,
+        title="科技\u0001馆\u0015之夜",
+        organiser_name="星城\u0085科技馆",
+        started_at=datetime(2026, 10, 13, 1, 0, tzinfo=UTC),
+    )
+    response = _export(client, settings, side_a.principal(Role.school_staff), format="xlsx")
+    assert response.status_code == 200
+    assert int(response.headers["x-row-count"]) == 5
+    values = [
+        list(row)
+        for row in load_workbook(io.BytesIO(response.content))
+        .worksheets[0]
+        .iter_rows(values_only=True)
+    ]
+    assert len(values) == 6
+    titles = {row[4]: row[7] for row in values[1:]}
+    assert titles["科技馆之夜"] == "星城科技馆"
+    text = _csv(_export(client, settings, side_a.principal(Role.school_staff), format="csv"))
+    assert "科技馆之夜" in {row[4] for row in text}
+    finished = _export_audits(session, "records_export_finished")
+    assert [(f["outcome"], f["rows_sent"], f["format"]) for f in finished] == [
+        ("done", 5, "xlsx"),
+        ("done", 5, "csv"),
+    ]
+
+
+def test_an_export_that_breaks_half_way_is_logged_as_failed(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    data: Data,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The rows after the second fail to read (as when the database goes away mid-way): the
+    client gets a broken file, and the audit log says the export failed after 2 rows."""
+    made = record_exports.export_row
+    calls = {"n": 0}
+
+    def failing(row: Any) -> list[object]:
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise ConnectionError("the database went away")
+        return made(row)
+
+    monkeypatch.setattr(record_exports, "export_row", failing)
+    response = _export(client, settings, side_a.principal(Role.school_staff), format="csv")
+    assert response.headers["x-row-count"] == "4"
+    assert len(response.content.decode("utf-8-sig").splitlines()) < 5  # not the whole file
+    started = _export_audits(session, "records_exported")
+    finished = _export_audits(session, "records_export_finished")
+    assert len(started) == 1
+    assert started[0]["row_count"] == 4
+    assert finished == [
+        {
+            "error": "ConnectionError",
+            "filter": started[0]["filter"],
+            "format": "csv",
+            "outcome": "failed",
+            "row_count": 4,
+            "rows_sent": 2,
+        }
+    ]
 
 
 def test_csv_comes_in_chunks_of_rows() -> None:

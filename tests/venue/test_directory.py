@@ -816,3 +816,21 @@ def test_search_text_is_literal(client: TestClient, session: Session, side_a: Si
     _list(session, side_a.venue)
     assert client.get("/api/v1/venues", params={"q": "%"}).json()["total"] == 0
     assert client.get("/api/v1/venues", params={"q": "_"}).json()["total"] == 0
+
+
+def test_a_control_character_stored_before_the_text_rule_does_not_break_the_export(
+    client: TestClient, settings: Settings, side_a: Side, session: Session
+) -> None:
+    """A name with a control character, stored directly (as rows from before the rule may
+    be), leaves every format valid: the character is dropped, the rest kept."""
+    _list(session, side_a.venue, name="少年\u0015科学\u0001宫", services="实验\r\n参观\u0085")
+    response = _publish(client, auth(settings, side_a.principal(Role.bureau)), title="清理测试")
+    assert response.status_code == 201
+    edition = response.json()["id"]
+    xlsx = client.get(f"/api/v1/directory-editions/{edition}/export?format=xlsx")
+    assert xlsx.status_code == 200
+    rows = [list(row) for row in load_workbook(io.BytesIO(xlsx.content)).worksheets[0].values]
+    assert rows[1][0] == "少年科学宫"
+    assert rows[1][rows[0].index("服务内容")] == "实验\n参观"
+    text = client.get(f"/api/v1/directory-editions/{edition}/export?format=csv")
+    assert list(csv.reader(io.StringIO(text.content.decode("utf-8-sig"))))[1][0] == "少年科学宫"

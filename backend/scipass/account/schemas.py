@@ -5,19 +5,19 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from scipass.core.auth import Role
-from scipass.core.inputs import Id
+from scipass.core.inputs import Id, RequestModel
 
 
-class WeChatLogin(BaseModel):
+class WeChatLogin(RequestModel):
     code: str = Field(min_length=1, max_length=128, description="`wx.login` 返回的 code")
 
 
-class StaffLogin(BaseModel):
+class StaffLogin(RequestModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=128)
 
 
-class RefreshRequest(BaseModel):
+class RefreshRequest(RequestModel):
     refresh_token: str = Field(min_length=1, max_length=200)
 
 
@@ -32,12 +32,12 @@ class Tokens(BaseModel):
     new_user: bool = Field(default=False, description="微信登录：首次登录的用户")
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(RequestModel):
     current_password: str = Field(min_length=1, max_length=128)
     new_password: str = Field(min_length=1, max_length=128)
 
 
-class AccountCreate(BaseModel):
+class AccountCreate(RequestModel):
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     display_name: str = Field(min_length=1, max_length=50)
     role: Role

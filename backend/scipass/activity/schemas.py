@@ -12,17 +12,18 @@ from scipass.activity.models import (
     Dimension,
     RecordCategory,
 )
+from scipass.core.inputs import MULTILINE, RequestModel
 from scipass.org.models import Stage
 
 
-class ActivityWrite(BaseModel):
+class ActivityWrite(RequestModel):
     """An activity as its organiser describes it. Place, stages, minutes, category and
     dimension have defaults: the venue's (or school's) place and stages, the scheduled length,
     and the category and dimension that follow from the kind."""
 
     kind: ActivityKind
     title: str = Field(min_length=2, max_length=100, examples=["走进湘乡科技馆：力与运动"])
-    description: str = Field(default="", max_length=5000)
+    description: str = Field(default="", max_length=5000, json_schema_extra=MULTILINE)
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     place_name: str | None = Field(default=None, max_length=100)
@@ -64,7 +65,7 @@ class ActivityWrite(BaseModel):
     )
 
 
-class StatusChange(BaseModel):
+class StatusChange(RequestModel):
     reason: str = Field(default="", max_length=200, description="取消时必填")
 
 

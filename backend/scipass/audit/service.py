@@ -40,7 +40,8 @@ class Action(StrEnum):
     reservation_made = "reservation_made"
     reservation_cancelled = "reservation_cancelled"
     slot_cancelled = "slot_cancelled"
-    records_exported = "records_exported"
+    records_exported = "records_exported"  # written before the first byte is sent
+    records_export_finished = "records_export_finished"  # outcome: done, or failed mid-way
     records_viewed = "records_viewed"
     record_voided = "record_voided"
     notice_opened = "notice_opened"

@@ -5,12 +5,12 @@ from datetime import date, datetime
 from pydantic import AwareDatetime, BaseModel, Field
 
 from scipass.checkin.models import ClosedBy, CodeKind, Direction, ScanResult, ScanSource
-from scipass.core.inputs import Id
+from scipass.core.inputs import Id, RequestModel
 
 MAX_BATCH = 1000
 
 
-class Location(BaseModel):
+class Location(RequestModel):
     """What ``wx.getLocation({type: 'gcj02'})`` answered."""
 
     latitude: float = Field(ge=-90, le=90, description="GCJ-02 纬度")
@@ -18,7 +18,7 @@ class Location(BaseModel):
     accuracy: float = Field(ge=0, le=100_000, description="定位精度（米）")
 
 
-class CheckInCreate(BaseModel):
+class CheckInCreate(RequestModel):
     code: str = Field(
         min_length=3,
         max_length=400,
@@ -66,7 +66,7 @@ class CheckInPage(BaseModel):
     total: int
 
 
-class CodeCreate(BaseModel):
+class CodeCreate(RequestModel):
     kind: CodeKind = Field(description="`static` 可打印的海报码；`rotating` 大屏动态码")
     valid_until: AwareDatetime | None = Field(
         default=None, description="提前失效的时间；不设则在活动签到时段内有效"
@@ -94,7 +94,7 @@ class ActivityCodeRead(BaseModel):
     )
 
 
-class RevokeCode(BaseModel):
+class RevokeCode(RequestModel):
     reason: str = Field(min_length=1, max_length=200)
 
 
@@ -130,7 +130,7 @@ class RevokedPersonalCodes(BaseModel):
     generated_at: datetime
 
 
-class PersonalCard(BaseModel):
+class PersonalCard(RequestModel):
     valid_days: int = Field(
         default=90, ge=1, le=200, description="打印卡片的有效天数（最长一学期，约 200 天）"
     )
@@ -151,13 +151,13 @@ class PublicKeys(BaseModel):
     keys: list[PublicKeyRead]
 
 
-class StaffScan(BaseModel):
+class StaffScan(RequestModel):
     code: str = Field(min_length=10, max_length=400, description="学生个人码内容")
     direction: Direction = Direction.entry
     nonce: str = Field(min_length=8, max_length=64, description="设备为这次扫码生成的随机编号")
 
 
-class GroupCheckIn(BaseModel):
+class GroupCheckIn(RequestModel):
     student_ids: list[Id] = Field(
         min_length=1, max_length=500, description="到场的学生（须是该团体预约的成员）"
     )
@@ -165,7 +165,7 @@ class GroupCheckIn(BaseModel):
     nonce: str = Field(min_length=8, max_length=64, description="这次提交的随机编号，重试时不变")
 
 
-class OfflineScan(BaseModel):
+class OfflineScan(RequestModel):
     nonce: str = Field(min_length=8, max_length=64, description="设备为每次扫码生成的随机编号")
     code: str = Field(min_length=10, max_length=400, description="学生个人码内容")
     scan_time: AwareDatetime = Field(description="离线扫码发生的时间（设备时间）")
@@ -176,7 +176,7 @@ class OfflineScan(BaseModel):
     )
 
 
-class OfflineBatch(BaseModel):
+class OfflineBatch(RequestModel):
     device: str = Field(default="", max_length=64, description="设备编号（可选）")
     items: list[OfflineScan] = Field(min_length=1, max_length=MAX_BATCH)
 
@@ -267,7 +267,7 @@ class CheckInCorrected(CheckInRead):
     record_status: str | None = Field(description="写实记录当前的状态")
 
 
-class CheckInCorrection(BaseModel):
+class CheckInCorrection(RequestModel):
     entered_at: AwareDatetime | None = None
     exited_at: AwareDatetime | None = None
     minutes: int | None = Field(default=None, ge=0, le=24 * 60)

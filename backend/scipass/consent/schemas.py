@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from scipass.consent.models import Channel, Decision, Purpose
+from scipass.core.inputs import RequestModel
 
 
 class Notice(BaseModel):
@@ -14,10 +15,10 @@ class Notice(BaseModel):
     purposes: list[Purpose]
 
 
-class ConsentDecision(BaseModel):
+class ConsentDecision(RequestModel):
     purposes: list[Purpose] = Field(min_length=1)
     decision: Decision
-    notice_version: str = Field(description="监护人阅读的告知书版本，须为当前版本")
+    notice_version: str = Field(max_length=40, description="监护人阅读的告知书版本，须为当前版本")
 
 
 class PaperConsent(ConsentDecision):

@@ -226,6 +226,8 @@ _ZH_MESSAGES: dict[str, str] = {
     "list_type": "应为数组",
     "extra_forbidden": "不允许的字段",
     "value_error": "取值无效",
+    "string_unicode": "含有无效的 Unicode 字符",
+    "invalid_characters": "含有不允许的字符（{character}），如控制字符或文字方向控制符",
 }
 
 

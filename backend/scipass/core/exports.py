@@ -7,6 +7,11 @@ an iterator of rows of any length into the chunks of a streamed response, in fla
 A cell that starts with ``= + - @`` (or a tab or carriage return) is what spreadsheet
 programs evaluate as a formula; such cells are prefixed with an apostrophe so that a venue
 name or a student's reflection can never run as a formula on a teacher's computer.
+
+Every text cell is cleaned first (:func:`export_text`): the characters the input rule refuses
+(:mod:`scipass.core.inputs`) are dropped, line breaks kept. Rows stored before that rule may
+hold them, and one control character in one organisation's title must not break the file of
+everyone who exports it (XLSX cannot hold C0 controls at all).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from urllib.parse import quote
 
 from openpyxl import Workbook
 
+from scipass.core.inputs import first_refused, refused
+
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -31,12 +38,20 @@ def safe_cell(value: object) -> object:
     return value
 
 
+def export_text(text: str) -> str:
+    """``text`` without the characters no export may hold (line breaks kept, CR LF as LF)."""
+    text = text.replace("\r\n", "\n")
+    if first_refused(text, multiline=True) is None:
+        return text
+    return "".join(char for char in text if not refused(char, multiline=True))
+
+
 def _text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "是" if value else "否"
-    return str(value)
+    return export_text(str(value))
 
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:

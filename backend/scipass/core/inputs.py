@@ -14,10 +14,13 @@ JavaScript number (the mini-program's) holds exactly.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from annotated_types import Interval
-from fastapi import Query
+from fastapi import Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 MAX_ID = 2**53 - 1  # Number.MAX_SAFE_INTEGER
 MAX_OFFSET = 1_000_000  # deeper than any page a person turns to; exports read everything
@@ -37,3 +40,106 @@ GradeFilter = Annotated[Grade | None, Query(description="年级 1–12（七年�
 SchoolYearFilter = Annotated[
     SchoolYear | None, Query(description="学年（开始的年份，2026 即 2026-2027 学年）")
 ]
+
+
+# --- text -------------------------------------------------------------------------------------
+
+# A request model's field whose text may hold line breaks (a description, a reflection): the
+# mini-program's and the console's text areas. Every other text field is one line.
+MULTILINE: dict[str, Any] = {"x-multiline": True}
+
+_BIDI_CONTROLS = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A))
+
+
+def refused(char: str, *, multiline: bool) -> bool:
+    """Whether ``char`` may not appear in text a client sends."""
+    point = ord(char)
+    if point < 0x20:  # C0 controls, NUL included
+        return not (char == "\t" or (multiline and char == "\n"))
+    return (
+        0x7F <= point <= 0x9F  # DEL and the C1 controls
+        or 0xD800 <= point <= 0xDFFF  # a lone surrogate (only escapes in JSON can make one)
+        or 0xFDD0 <= point <= 0xFDEF  # noncharacters
+        or (point & 0xFFFE) == 0xFFFE  # U+FFFE, U+FFFF and their twins in every plane
+        or point in _BIDI_CONTROLS  # bidirectional overrides and isolates: text that reads
+        # otherwise than it is stored, in a name another organisation sees
+    )
+
+
+def first_refused(text: str, *, multiline: bool = False) -> str | None:
+    """The first character of ``text`` the rule refuses, as ``U+XXXX``; None when clean."""
+    for char in text:
+        if refused(char, multiline=multiline):
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def clean_text(text: str, *, multiline: bool = False) -> str:
+    """``text`` as accepted (CR LF of a text area becomes LF); raises the validation error
+    ``invalid_characters`` when the rule refuses a character."""
+    if multiline:
+        text = text.replace("\r\n", "\n")
+    bad = first_refused(text, multiline=multiline)
+    if bad is not None:
+        raise PydanticCustomError(
+            INVALID_CHARACTERS,
+            "text holds a character that is not allowed: {character}",
+            {"character": bad},
+        )
+    return text
+
+
+INVALID_CHARACTERS = "invalid_characters"
+
+
+def _cleaned(value: Any, multiline: bool) -> Any:
+    if isinstance(value, str):
+        return clean_text(value, multiline=multiline)
+    if isinstance(value, list):
+        return [_cleaned(item, multiline) for item in value]
+    if isinstance(value, tuple | set | frozenset):
+        return type(value)(_cleaned(item, multiline) for item in value)
+    if isinstance(value, dict):
+        return {_cleaned(k, False): _cleaned(v, multiline) for k, v in value.items()}
+    return value  # numbers, dates, enums, nested request models (checked by their own rule)
+
+
+class RequestModel(BaseModel):
+    """The base of every request body: one rule for every text field in it.
+
+    Refused everywhere: NUL and the other C0 controls except tab (a line break only in
+    fields marked :data:`MULTILINE`), DEL and the C1 controls, lone surrogates,
+    noncharacters (U+FFFE, U+FFFF, ...) and the bidirectional overrides and isolates
+    (U+202A–U+202E, U+2066–U+2069). The answer is the usual 422 ``validation_failed`` whose
+    error item names the field with ``type: invalid_characters``. Query and path text passes
+    the same rule (:func:`check_url_text`)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _clean_text(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        extra = field.json_schema_extra if field is not None else None
+        multiline = isinstance(extra, dict) and bool(extra.get("x-multiline"))
+        return _cleaned(value, multiline)
+
+
+async def check_url_text(request: Request) -> None:
+    """The text rule for query and path parameters: a dependency of every API router, so it
+    runs before the caller is even authenticated."""
+    errors = [
+        {
+            "type": INVALID_CHARACTERS,
+            "loc": (source, name),
+            "msg": f"text holds a character that is not allowed: {bad}",
+            "input": value,
+            "ctx": {"character": bad},
+        }
+        for source, values in (
+            ("path", request.path_params.items()),
+            ("query", request.query_params.multi_items()),
+        )
+        for name, value in values
+        if isinstance(value, str) and (bad := first_refused(value)) is not None
+    ]
+    if errors:
+        raise RequestValidationError(errors)

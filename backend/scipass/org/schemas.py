@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from scipass.core.inputs import RequestModel
 from scipass.org.models import RegionLevel, SchoolArea, Stage, VenueKind
 
 Name = Field(min_length=2, max_length=100)
@@ -19,14 +20,14 @@ class RegionDetail(RegionRead):
     children: list[RegionRead] = Field(description="直接下级区划")
 
 
-class RegionCreate(BaseModel):
+class RegionCreate(RequestModel):
     code: str = Field(pattern=r"^\d{6}$")
     name: str = Field(min_length=1, max_length=50)
     level: RegionLevel
     parent_code: str | None = Field(default=None, pattern=r"^\d{6}$")
 
 
-class BureauCreate(BaseModel):
+class BureauCreate(RequestModel):
     name: str = Name
     region_code: str = Field(pattern=r"^\d{6}$")
 
@@ -37,7 +38,7 @@ class BureauRead(BaseModel):
     region_code: str
 
 
-class SchoolCreate(BaseModel):
+class SchoolCreate(RequestModel):
     name: str = Name
     region_code: str = Field(pattern=r"^\d{6}$")
     stages: list[Stage] = Field(min_length=1)
@@ -54,7 +55,7 @@ class SchoolRead(BaseModel):
     address: str
 
 
-class VenueCreate(BaseModel):
+class VenueCreate(RequestModel):
     name: str = Name
     kind: VenueKind
     region_code: str = Field(pattern=r"^\d{6}$")

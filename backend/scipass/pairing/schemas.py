@@ -4,21 +4,26 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from scipass.core.inputs import Id
+from scipass.core.inputs import MULTILINE, Id, RequestModel
 from scipass.pairing.models import PairingStatus
 
 
-class PairingCreate(BaseModel):
+class PairingCreate(RequestModel):
     """Proposed by a school admin (give ``venue_id``) or a venue admin (give ``school_id``)."""
 
     venue_id: Id | None = None
     school_id: Id | None = None
     starts_on: date
     ends_on: date | None = Field(default=None, description="不填表示长期")
-    note: str = Field(default="", max_length=500, examples=["每学期组织一次科学实践到基地"])
+    note: str = Field(
+        default="",
+        max_length=500,
+        examples=["每学期组织一次科学实践到基地"],
+        json_schema_extra=MULTILINE,
+    )
 
 
-class PairingClose(BaseModel):
+class PairingClose(RequestModel):
     reason: str = Field(default="", max_length=200)
 
 

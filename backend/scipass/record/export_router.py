@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
@@ -102,18 +102,10 @@ def export_records(
     plan = record_exports.start_export(
         session, principal=caller, requested=requested, export_format=format, now=clock.now()
     )
-    database = request.app.state.db
-    body: Any
-    if format is ExportFormat.csv:
-        body = record_exports.csv_stream(
-            database, principal=caller, record_filter=plan.record_filter
-        )
-        media_type = CSV_MEDIA_TYPE
-    else:
-        body = record_exports.xlsx_stream(
-            database, principal=caller, record_filter=plan.record_filter
-        )
-        media_type = XLSX_MEDIA_TYPE
+    body = record_exports.stream(
+        request.app.state.db, request.app.state.clock, principal=caller, plan=plan
+    )
+    media_type = CSV_MEDIA_TYPE if format is ExportFormat.csv else XLSX_MEDIA_TYPE
     headers = {**attachment(plan.filename), "X-Row-Count": str(plan.row_count)}
     return StreamingResponse(body, media_type=media_type, headers=headers)
 

@@ -25,6 +25,7 @@ attester's phone is always masked.
 from __future__ import annotations
 
 import io
+import logging
 from collections import defaultdict
 from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -45,10 +46,10 @@ from sqlmodel import Session, col, select
 from scipass.audit import service as audit_service
 from scipass.core import pdf_fonts
 from scipass.core.auth import SCHOOL_ROLES, Principal, Role, region_contains
-from scipass.core.clock import SHANGHAI, local_date
+from scipass.core.clock import SHANGHAI, Clock, local_date
 from scipass.core.config import Settings
 from scipass.core.db import Database
-from scipass.core.exports import csv_chunks, xlsx_chunks
+from scipass.core.exports import csv_chunks, export_text, xlsx_chunks
 from scipass.core.pdf_fonts import LATIN_FONT
 from scipass.org.errors import OrganisationNotFound, OutsideRegion
 from scipass.org.models import Region, School
@@ -58,6 +59,8 @@ from scipass.record.repository import RecordFilter, visible
 from scipass.roster import service as roster_service
 from scipass.roster.errors import StudentNotFound
 from scipass.roster.models import Student
+
+logger = logging.getLogger("scipass.exports")
 
 HEADER = (
     "学号",
@@ -98,6 +101,9 @@ class ExportPlan:
     record_filter: RecordFilter
     row_count: int
     filename: str
+    export_format: ExportFormat
+    school_id: int | None  # where the audit entries file the export
+    region_code: str | None
 
 
 def _school(session: Session, school_id: int) -> School:
@@ -202,7 +208,14 @@ def start_export(
         if student is not None:
             scope = f"{scope}-{student.name}"
     filename = f"写实记录-{scope}-{local_date(now).isoformat()}.{export_format.value}"
-    return ExportPlan(record_filter=record_filter, row_count=rows, filename=filename)
+    return ExportPlan(
+        record_filter=record_filter,
+        row_count=rows,
+        filename=filename,
+        export_format=export_format,
+        school_id=school.id if school is not None else None,
+        region_code=region_code,
+    )
 
 
 # --- rows ------------------------------------------------------------------------------------
@@ -317,6 +330,19 @@ def rows(
         yield export_row(row)
 
 
+class _Counted:
+    """Rows passed through, counted as they go (how far a broken export got)."""
+
+    def __init__(self, rows: Iterator[list[object]]) -> None:
+        self._rows = rows
+        self.count = 0
+
+    def __iter__(self) -> Iterator[list[object]]:
+        for row in self._rows:
+            yield row
+            self.count += 1
+
+
 def _streamed_rows(
     database: Database, principal: Principal, record_filter: RecordFilter
 ) -> Iterator[list[object]]:
@@ -327,18 +353,60 @@ def _streamed_rows(
         session.close()
 
 
-def csv_stream(
-    database: Database, *, principal: Principal, record_filter: RecordFilter
+def stream(
+    database: Database, clock: Clock, *, principal: Principal, plan: ExportPlan
 ) -> Iterator[bytes]:
-    """The CSV body (UTF-8 with BOM), read through a session of its own."""
-    return csv_chunks(HEADER, _streamed_rows(database, principal, record_filter))
+    """The file's body (CSV for Excel, or XLSX), read through a session of its own after the
+    request's has closed. How it ended goes to the audit log after the entry that
+    :func:`start_export` wrote: ``records_export_finished`` with ``outcome`` ``done``, or
+    ``failed`` with how many rows were sent and why (a database gone mid-way, the client gone),
+    so a broken export is never on record as delivered."""
+    counted = _Counted(_streamed_rows(database, principal, plan.record_filter))
+    if plan.export_format is ExportFormat.csv:
+        chunks = csv_chunks(HEADER, counted)
+    else:
+        chunks = xlsx_chunks(SHEET_TITLE, HEADER, counted)
+    error: str | None = "client_disconnected"
+    try:
+        yield from chunks
+        error = None
+    except Exception as exc:
+        error = type(exc).__name__
+        raise
+    finally:
+        _log_finished(
+            database, clock, principal=principal, plan=plan, sent=counted.count, error=error
+        )
 
 
-def xlsx_stream(
-    database: Database, *, principal: Principal, record_filter: RecordFilter
-) -> Iterator[bytes]:
-    """The XLSX body, read through a session of its own."""
-    return xlsx_chunks(SHEET_TITLE, HEADER, _streamed_rows(database, principal, record_filter))
+def _log_finished(
+    database: Database,
+    clock: Clock,
+    *,
+    principal: Principal,
+    plan: ExportPlan,
+    sent: int,
+    error: str | None,
+) -> None:
+    try:
+        with database.transaction() as session:
+            audit_service.record(
+                session,
+                action=audit_service.Action.records_export_finished,
+                at=clock.now(),
+                actor=principal,
+                object_type="participation_record",
+                school_id=plan.school_id,
+                region_code=plan.region_code,
+                format=plan.export_format.value,
+                filter=plan.record_filter.describe(),
+                outcome="done" if error is None else "failed",
+                rows_sent=sent,
+                row_count=plan.row_count,
+                error=error,
+            )
+    except Exception:  # the database may be what broke the export
+        logger.exception("could not log the end of an export (%s)", error or "done")
 
 
 # --- the student's file (PDF) ----------------------------------------------------------------
@@ -366,9 +434,9 @@ class MixedText:
         self.covered = covered
 
     def runs(self, text: str) -> list[tuple[str, str]]:
-        """``(text, font)`` pairs."""
+        """``(text, font)`` pairs, without the characters no export may hold."""
         result: list[tuple[str, str]] = []
-        for char in text:
+        for char in export_text(text):
             latin = ord(char) not in self.covered and not char.isspace()
             face = LATIN_FONT if latin else self.font
             if result and result[-1][1] == face:

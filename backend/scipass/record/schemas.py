@@ -7,7 +7,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from scipass.activity.models import Dimension, RecordCategory
 from scipass.core.clock import Semester
-from scipass.core.inputs import Id
+from scipass.core.inputs import MULTILINE, Id, RequestModel
 from scipass.record.models import ObjectionStatus, RecordRole, RecordSource, RecordStatus
 
 
@@ -81,7 +81,7 @@ class ReviewChoice(StrEnum):
     reject = "reject"
 
 
-class OrganiserDecision(BaseModel):
+class OrganiserDecision(RequestModel):
     decision: OrganiserChoice
     reason: str | None = Field(default=None, max_length=200, description="驳回时必填")
 
@@ -90,7 +90,7 @@ class OrganiserDecisions(OrganiserDecision):
     record_ids: list[Id] = Field(min_length=1, max_length=500)
 
 
-class ReviewDecision(BaseModel):
+class ReviewDecision(RequestModel):
     decision: ReviewChoice
     reason: str | None = Field(default=None, max_length=200, description="驳回时必填")
 
@@ -112,17 +112,20 @@ class BulkResult(BaseModel):
     items: list[ItemResultRead]
 
 
-class StudentConfirmation(BaseModel):
+class StudentConfirmation(RequestModel):
     reflection: str | None = Field(
-        default=None, max_length=2000, description="活动感想（只能由学生本人填写）；不填则不修改"
+        default=None,
+        max_length=2000,
+        description="活动感想（只能由学生本人填写）；不填则不修改",
+        json_schema_extra=MULTILINE,
     )
 
 
-class Withdrawal(BaseModel):
+class Withdrawal(RequestModel):
     reason: str = Field(default="", max_length=200)
 
 
-class ManualRecordCreate(BaseModel):
+class ManualRecordCreate(RequestModel):
     """A record the school enters for its own students (科技社团一学期、校园科技节 …)."""
 
     student_ids: list[Id] = Field(min_length=1, max_length=500)
@@ -140,7 +143,7 @@ class ManualRecordCreate(BaseModel):
     attester_phone: str = Field(default="", max_length=30)
 
 
-class CorrectionWrite(BaseModel):
+class CorrectionWrite(RequestModel):
     """What the corrected record changes; fields left out keep the voided record's value."""
 
     title: str | None = Field(default=None, min_length=2, max_length=100)
@@ -154,12 +157,12 @@ class CorrectionWrite(BaseModel):
     outcome: str | None = Field(default=None, max_length=100)
 
 
-class VoidRequest(BaseModel):
+class VoidRequest(RequestModel):
     reason: str = Field(min_length=1, max_length=200, description="作废原因（必填）")
     correction: CorrectionWrite = Field(default_factory=CorrectionWrite)
 
 
-class NoticeCreate(BaseModel):
+class NoticeCreate(RequestModel):
     title: str = Field(min_length=2, max_length=100, examples=["2026 秋季学期科学实践写实记录公示"])
     grade: int | None = Field(default=None, ge=1, le=12)
     class_name: str | None = Field(default=None, max_length=20)
@@ -192,8 +195,10 @@ class NoticeEntry(BaseModel):
     minutes: int
 
 
-class ObjectionCreate(BaseModel):
-    reason: str = Field(min_length=2, max_length=1000, description="异议理由")
+class ObjectionCreate(RequestModel):
+    reason: str = Field(
+        min_length=2, max_length=1000, description="异议理由", json_schema_extra=MULTILINE
+    )
 
 
 class ObjectionRead(BaseModel):
@@ -213,7 +218,7 @@ class ObjectionChoice(StrEnum):
     dismiss = "dismiss"
 
 
-class ObjectionResolve(BaseModel):
+class ObjectionResolve(RequestModel):
     decision: ObjectionChoice = Field(
         description="uphold：异议成立，记录不予归档；dismiss：驳回异议"
     )
@@ -248,7 +253,7 @@ class ChainReportRead(BaseModel):
     problem: str | None = Field(description="sequence | link | content")
 
 
-class NoticeSettingWrite(BaseModel):
+class NoticeSettingWrite(RequestModel):
     working_days: int | None = Field(
         ge=1, le=30, description="公示期（工作日）；null 表示沿用上级区划的设置"
     )

@@ -4,11 +4,11 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from scipass.core.inputs import Id
+from scipass.core.inputs import Id, RequestModel
 from scipass.reservation.models import ReservationKind, ReservationStatus, SlotStatus
 
 
-class SlotCreate(BaseModel):
+class SlotCreate(RequestModel):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     capacity: int | None = Field(
@@ -42,13 +42,13 @@ class SlotRead(BaseModel):
     note: str
 
 
-class ReserveSelf(BaseModel):
+class ReserveSelf(RequestModel):
     join_waitlist: bool = Field(
         default=True, description="名额已满时是否排队候补；为 false 时返回 409 `capacity_full`"
     )
 
 
-class GroupReserve(BaseModel):
+class GroupReserve(RequestModel):
     """A class (grade and class name) or a list of students, as one group."""
 
     grade: int | None = Field(default=None, ge=1, le=12)
@@ -66,7 +66,7 @@ class GroupReserve(BaseModel):
         return self
 
 
-class CancelRequest(BaseModel):
+class CancelRequest(RequestModel):
     reason: str = Field(default="", max_length=200)
 
 

@@ -17,6 +17,7 @@ from datetime import date, datetime
 
 from openpyxl import Workbook, load_workbook
 
+from scipass.core.inputs import first_refused
 from scipass.org.models import Stage
 
 COLUMNS = ("学号", "姓名", "性别", "出生年月", "年级", "班级")
@@ -219,6 +220,8 @@ def parse(
             row_errors.append(RowError(line, "班级", "不能为空"))
         elif len(class_name) > 20:
             row_errors.append(RowError(line, "班级", "最多 20 字"))
+        elif (refused := first_refused(class_name)) is not None:
+            row_errors.append(RowError(line, "班级", f"含有不允许的字符（{refused}）"))
         if class_name.isdigit():
             class_name = f"{int(class_name)}班"
 

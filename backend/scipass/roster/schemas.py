@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from scipass.core.inputs import Id
+from scipass.core.inputs import Id, RequestModel
 from scipass.org.models import Stage
 
 
@@ -44,7 +44,7 @@ class Relation(StrEnum):
     other = "other"
 
 
-class StudentBinding(BaseModel):
+class StudentBinding(RequestModel):
     school_id: Id
     student_no: str = Field(min_length=1, max_length=32)
     code: str = Field(min_length=4, max_length=16, description="学校发放的一次性绑定码")

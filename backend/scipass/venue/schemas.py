@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import AnyHttpUrl, BaseModel, Field
 
+from scipass.core.inputs import MULTILINE, RequestModel
 from scipass.org.models import Stage, VenueKind
 from scipass.venue.models import ResourceKind
 
@@ -20,7 +21,7 @@ WEEK_EXAMPLE = {
 }
 
 
-class VenueProfile(BaseModel):
+class VenueProfile(RequestModel):
     """What a venue shows in the directory; edited by its admin, approved by the bureau."""
 
     name: str = Field(min_length=2, max_length=100)
@@ -30,8 +31,8 @@ class VenueProfile(BaseModel):
     longitude: float = Field(ge=73, le=136, description="GCJ-02 经度")
     latitude: float = Field(ge=3, le=54, description="GCJ-02 纬度")
     phone: str = Field(min_length=5, max_length=30, examples=["0731-52381234"])
-    services: str = Field(max_length=2000, description="服务内容")
-    facilities: str = Field(max_length=2000, description="设施条件")
+    services: str = Field(max_length=2000, description="服务内容", json_schema_extra=MULTILINE)
+    facilities: str = Field(max_length=2000, description="设施条件", json_schema_extra=MULTILINE)
     weekly_hours: dict[str, Periods] = Field(
         description="每周开放时段（北京时间），键 1-7 为周一至周日，空列表为闭馆",
         examples=[WEEK_EXAMPLE],
@@ -55,7 +56,7 @@ class VenueProfileState(BaseModel):
     reviewed_at: datetime | None
 
 
-class ReviewDecision(BaseModel):
+class ReviewDecision(RequestModel):
     decision: Literal["approve", "reject"]
     note: str = Field(default="", max_length=200, description="退回时必填")
 
@@ -68,7 +69,7 @@ class PendingReview(BaseModel):
     listed: bool
 
 
-class HoursExceptionWrite(BaseModel):
+class HoursExceptionWrite(RequestModel):
     periods: Periods = Field(
         default_factory=list, description="当天开放时段；空列表表示当天闭馆", examples=[[]]
     )
@@ -82,10 +83,10 @@ class HoursExceptionRead(BaseModel):
     note: str
 
 
-class ResourceWrite(BaseModel):
+class ResourceWrite(RequestModel):
     name: str = Field(min_length=2, max_length=100, examples=["扫描电子显微镜"])
     kind: ResourceKind
-    description: str = Field(default="", max_length=2000)
+    description: str = Field(default="", max_length=2000, json_schema_extra=MULTILINE)
     value_yuan: int | None = Field(default=None, ge=0, le=2**31 - 1, description="设备原值（元）")
     capacity: int = Field(ge=1, le=1000, description="每个时段默认容量")
     active: bool = True
@@ -123,7 +124,7 @@ class VenueDetail(DirectoryItem):
     resources: list[ResourceRead]
 
 
-class EditionCreate(BaseModel):
+class EditionCreate(RequestModel):
     year: int = Field(ge=2020, le=2100)
     title: str | None = Field(default=None, max_length=100)
 
