@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -33,3 +37,79 @@ def fresh_database(directory: Path) -> Iterator[str]:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+class Cluster:
+    """A PostgreSQL cluster of the test's own, which the test may stop and start again (to
+    see what the service answers while its database is down)."""
+
+    def __init__(self, directory: Path) -> None:
+        bindirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: p.parent.name)
+        if not bindirs:
+            raise RuntimeError("no PostgreSQL server binaries (Debian package postgresql)")
+        self.bindir = bindirs[-1]
+        self.data = directory / "data"
+        self.socket_dir = directory
+        self.as_owner: list[str] = []
+        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+            shutil.chown(directory, "postgres")
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, program: str, *args: str) -> None:
+        subprocess.run(
+            [*self.as_owner, str(self.bindir / program), *args],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "-l",
+            str(self.socket_dir / "server.log"),
+            "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-m", mode, "stop")
+
+
+@contextmanager
+def own_cluster() -> Iterator[Cluster]:
+    """A started cluster of its own, stopped and removed afterwards. Its directory is made
+    directly under /tmp: the ``postgres`` user cannot enter pytest's private temporary tree."""
+    directory = Path(tempfile.mkdtemp(prefix="scipass-pg-"))
+    try:
+        cluster = Cluster(directory)
+        cluster.start()
+        try:
+            yield cluster
+        finally:
+            with suppress(subprocess.CalledProcessError):
+                cluster.stop("immediate")
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -24,7 +24,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from scipass.checkin import service as checkin_service
 from scipass.checkin.schemas import CheckInCreate, CheckInRead
 from scipass.core.auth import Principal, Role, decode_access_token
-from scipass.core.errors import InternalError, ProblemError, problem_response
+from scipass.core.errors import (
+    DatabaseUnavailable,
+    InternalError,
+    ProblemError,
+    database_unreachable,
+    problem_response,
+)
 
 logger = logging.getLogger("scipass.checkin")
 
@@ -91,10 +97,14 @@ class CheckinFastPath:
         except ProblemError as error:
             await problem_response(request, error)(scope, _no_body, send)
             return True
-        except Exception:
+        except Exception as exc:
             request_id = scope.get("state", {}).get("request_id")
-            logger.exception("unhandled error on POST %s (request %s)", PATH, request_id)
-            error = InternalError("请求未能完成，请稍后再试", "The request failed")
+            if database_unreachable(exc):
+                logger.warning("database unavailable on POST %s (request %s)", PATH, request_id)
+                error: ProblemError = DatabaseUnavailable()
+            else:
+                logger.exception("unhandled error on POST %s (request %s)", PATH, request_id)
+                error = InternalError("请求未能完成，请稍后再试", "The request failed")
             await problem_response(request, error)(scope, _no_body, send)
             return True
         visit = outcome.check_in

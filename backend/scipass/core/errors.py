@@ -10,12 +10,15 @@ so that the OpenAPI document tells the front end what to expect.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any, ClassVar
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import exc as sqlalchemy_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: TID251
 
 logger = logging.getLogger("scipass.errors")
@@ -172,6 +175,40 @@ class ServiceUnavailable(ProblemError):
     code = "service_unavailable"
     title_zh = "服务暂不可用，请稍后再试"
     title_en = "Service unavailable"
+    retry_after_seconds = 5
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.headers.setdefault("Retry-After", str(self.retry_after_seconds))
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached (restarting, failed over, out of connections): nothing
+    was written, and the same request may be sent again after ``Retry-After`` seconds."""
+
+    code = "database_unavailable"
+    title_zh = "数据库暂时无法访问，请稍后重试"
+    title_en = "The database is unavailable; try again shortly"
+
+
+# What the database drivers raise when the server is out of reach (refused, restarting,
+# terminated, timed out) rather than for the statement itself. SQLAlchemy wraps them in its
+# OperationalError or InterfaceError; code on the driver's own cursor meets them unwrapped.
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    sqlalchemy_exc.OperationalError,
+    sqlalchemy_exc.InterfaceError,
+    sqlalchemy_exc.TimeoutError,  # no connection free in the pool in time
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached (answered 503, not 500)."""
+    if isinstance(exc, sqlalchemy_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, _UNREACHABLE)
 
 
 # --- language -----------------------------------------------------------------------------
@@ -308,6 +345,20 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, error)
 
 
+async def _handle_database(request: Request, exc: Exception) -> JSONResponse:
+    """A database error: 503 when the server could not be reached, else a 500 as below."""
+    if not database_unreachable(exc):
+        return await _handle_unexpected(request, exc)
+    logger.warning(
+        "database unavailable on %s %s (request %s): %s",
+        request.method,
+        request.url.path,
+        _request_id(request),
+        str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+    )
+    return problem_response(request, DatabaseUnavailable())
+
+
 async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception(
         "unhandled error on %s %s (request %s)",
@@ -319,6 +370,10 @@ async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     response = problem_response(
         request, InternalError("请求未能完成，请稍后再试", "The request failed")
     )
+    return _with_request_id(request, response)
+
+
+def _with_request_id(request: Request, response: JSONResponse) -> JSONResponse:
     # Rendered by Starlette's outermost middleware, outside RequestIdMiddleware.
     request_id = _request_id(request)
     if request_id:
@@ -330,6 +385,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _handle_problem)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
+    for database_error in (sqlalchemy_exc.DBAPIError, *_UNREACHABLE):
+        app.add_exception_handler(database_error, _handle_database)
     app.add_exception_handler(Exception, _handle_unexpected)
 
 
