@@ -32,7 +32,7 @@ from scipass.core.config import Environment, Settings, get_settings
 from scipass.core.db import Database
 from scipass.core.errors import PROBLEM_MEDIA_TYPE, Problem, install_error_handlers
 from scipass.core.inputs import check_url_text
-from scipass.core.middleware import RequestIdMiddleware
+from scipass.core.middleware import BodyLimits, RequestIdMiddleware
 from scipass.health.router import router as health_router
 from scipass.org.router import public_router as org_public_router
 from scipass.org.router import router as org_router
@@ -186,6 +186,7 @@ def create_app(
 
     install_error_handlers(app)
     app.add_middleware(CheckinFastPath)  # inside RequestIdMiddleware: answers carry the id
+    app.add_middleware(BodyLimits)  # outside the fast path, which reads bodies too
     app.add_middleware(RequestIdMiddleware)
     if settings.cors_origins:
         app.add_middleware(

@@ -170,7 +170,12 @@ def test_expired_token_is_refused(client: TestClient, settings: Settings) -> Non
     assert _me(client, fresh).status_code == 200
     response = _me(client, stale)
     assert response.status_code == 401
-    assert response.json()["code"] == "token_invalid"
+    assert response.json()["code"] == "token_expired"  # the client refreshes quietly
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    # an expired token whose signature does not hold is forged, not expired: log in again
+    header, payload, signature = stale.split(".")
+    forged = ".".join((header, payload, ("A" if signature[0] != "A" else "B") + signature[1:]))
+    assert _me(client, forged).json()["code"] == "token_invalid"
 
 
 def test_tampered_token_is_refused(client: TestClient, settings: Settings) -> None:

@@ -25,6 +25,8 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from scipass.core.config import Settings
 from scipass.core.errors import Forbidden, Unauthorized
@@ -51,9 +53,20 @@ WECHAT_ROLES = frozenset({Role.wechat_user, Role.student, Role.guardian})
 
 
 class TokenInvalid(Unauthorized):
+    """Forged, damaged, signed with an unknown key, or for another audience: log in again."""
+
     code = "token_invalid"
-    title_zh = "登录凭证无效或已过期，请重新登录"
-    title_en = "Invalid or expired token"
+    title_zh = "登录凭证无效，请重新登录"
+    title_en = "Invalid token"
+
+
+class TokenExpired(Unauthorized):
+    """A genuine access token past its lifetime: the client refreshes it quietly
+    (``POST /auth/refresh``) and sends the request again."""
+
+    code = "token_expired"
+    title_zh = "登录已过期，请刷新登录凭证"
+    title_en = "The access token has expired"
 
 
 class PasswordChangeRequired(Forbidden):
@@ -176,7 +189,7 @@ def decode_access_token(settings: Settings, token: str, *, now: datetime) -> Pri
     except (jwt.PyJWTError, ValueError, TypeError):
         raise TokenInvalid() from None
     if expires_at <= now.timestamp():
-        raise TokenInvalid("登录已过期，请重新登录", "The access token has expired")
+        raise TokenExpired()
     sid = claims.get("sid")
     return Principal(
         subject=str(claims["sub"]),
@@ -200,6 +213,16 @@ async def current_principal(
     return decode_access_token(
         request.app.state.settings, credentials.credentials, now=request.app.state.clock.now()
     )
+
+
+async def current_principal_of(scope: Scope) -> Principal:
+    """The caller of a request not yet routed (an ASGI middleware), by the same rules as
+    :func:`current_principal`."""
+    scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("请先登录", "Sign in first")
+    state = scope["app"].state
+    return decode_access_token(state.settings, token.strip(), now=state.clock.now())
 
 
 def require(

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # fonts-droid-fallback or fonts-wqy-zenhei file, whichever is installed.
     pdf_font_path: Path | None = None
     evidence_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Request bodies: JSON (and anything but an upload), and a multipart upload as a whole.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=4096)
+    max_upload_bytes: int = Field(default=11 * 1024 * 1024, ge=4096)
     # The working-day calendar for notice windows (公示): comma-separated ISO dates.
     holidays: Annotated[list[date], NoDecode] = []
     makeup_workdays: Annotated[list[date], NoDecode] = []

@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 import secrets
 
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: TID251
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scipass.core.auth import current_principal_of
+from scipass.core.errors import PayloadTooLarge, ProblemError, problem_response
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -35,3 +41,93 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """A request body grew past its limit while it was being read. An HTTPException, so
+    that FastAPI's body parsing passes it on to the problem handler (413)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
+
+
+class BodyLimits:
+    """Bodies are refused before they are parsed: 413 ``payload_too_large`` when the declared
+    length passes the limit (nothing is read), or as soon as the bytes read pass it (a body
+    without a length). JSON and every other body: ``SCIPASS_MAX_BODY_BYTES`` (1 MB); a
+    multipart upload: ``SCIPASS_MAX_UPLOAD_BYTES`` (the routes then hold each file to its own
+    limit, an evidence file to ``SCIPASS_EVIDENCE_MAX_BYTES``).
+
+    An upload is also authenticated here, before a byte of it is read: without a valid access
+    token the answer is 401 at once, however large the upload (routes authenticate only after
+    FastAPI has parsed the body). Which role may upload is still the route's decision.
+
+    FastAPI has body limits of its own (``max_body_size``), but answers them with a body that
+    is not a problem document; this keeps the one error shape of the contract.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        settings = scope["app"].state.settings
+        headers = Headers(scope=scope)
+        upload = headers.get("content-type", "").lower().startswith("multipart/")
+        limit = settings.max_upload_bytes if upload else settings.max_body_bytes
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            await _answer(scope, send, _too_large(limit))
+            return
+        if upload and scope["path"].startswith("/api/"):
+            try:
+                await current_principal_of(scope)
+            except ProblemError as refused:
+                await _answer(scope, send, refused)
+                return
+
+        read = 0
+        started = False
+
+        async def limited() -> Message:
+            nonlocal read
+            message = await receive()
+            if message["type"] == "http.request":
+                read += len(message.get("body", b""))
+                if read > limit:
+                    raise BodyTooLarge()
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, watched)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _answer(scope, send, _too_large(limit))
+
+
+def _too_large(limit: int) -> ProblemError:
+    megabytes = f"{limit / 1024 / 1024:.0f}"
+    return PayloadTooLarge(
+        f"请求内容不能超过 {megabytes} MB",
+        f"The request body exceeds {megabytes} MB",
+        limit_bytes=limit,
+    )
+
+
+async def _answer(scope: Scope, send: Send, error: ProblemError) -> None:
+    """Answer with ``error`` without reading the body (the connection is not reused)."""
+    response = problem_response(Request(scope), error)
+    response.headers["Connection"] = "close"
+    await response(scope, _nothing, send)
+
+
+async def _nothing() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
