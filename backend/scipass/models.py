@@ -5,6 +5,7 @@ from scipass.activity.models import Activity
 from scipass.audit.models import AuditLog
 from scipass.checkin.models import ActivityCode, CheckIn, PersonalCard, ScanEvent, WxaCodeImage
 from scipass.consent.models import ConsentRecord
+from scipass.core.idempotency import IdempotencyKeyRecord
 from scipass.core.ratelimit import RateLimitCounter
 from scipass.org.models import Bureau, Region, School, Venue
 from scipass.pairing.models import Pairing
@@ -29,6 +30,7 @@ __all__ = [
     "ConsentRecord",
     "DirectoryEdition",
     "GuardianLink",
+    "IdempotencyKeyRecord",
     "Pairing",
     "ParticipationRecord",
     "PersonalCard",

@@ -577,7 +577,7 @@ def test_without_location_consent_the_location_is_not_used(
 # --- nonces and rate ------------------------------------------------------------------------------
 
 
-def test_a_nonce_reused_for_another_scan_is_a_replay(
+def test_a_key_reused_for_another_scan_is_refused(
     client: TestClient, settings: Settings, session: Session, side_a: Side, activity: Activity
 ) -> None:
     first = new_code(client, settings, side_a, activity)
@@ -591,11 +591,11 @@ def test_a_nonce_reused_for_another_scan_is_a_replay(
     )
     refused(
         scan(client, settings, student(side_a), second["payload"], key="same-nonce-1"),
-        "replayed_nonce",
+        "idempotency_key_reused",
         409,
     )
     assert count(session, CheckIn, activity_id=other.id) == 0
-    assert count(session, ScanEvent, activity_id=other.id, reason="replayed_nonce") == 1
+    assert count(session, ScanEvent, activity_id=other.id, reason="idempotency_key_reused") == 1
 
 
 def test_too_many_scans_in_a_minute_are_rate_limited(

@@ -636,6 +636,11 @@ def test_the_school_enters_records_once_per_idempotency_key(
     assert first.status_code == 201, first.text
     again = client.post(API + "/records/manual", json=body, headers=headers)
     assert [r["id"] for r in again.json()] == [r["id"] for r in first.json()]
+    other_pupils = client.post(
+        API + "/records/manual", json=_manual_body([pupils[0].id or 0]), headers=headers
+    )
+    assert other_pupils.status_code == 409
+    assert other_pupils.json()["code"] == "idempotency_key_reused"
     record = first.json()[0]
     assert record["status"] == "confirmed"  # the school organised it
     assert record["dimension"] == "academic"  # the category's default

@@ -103,6 +103,35 @@ def test_student_reserves_and_a_retry_returns_the_first_result(
     assert _rows(session, slot.id or 0)[0] == 1
 
 
+def test_a_key_reused_for_another_request_is_refused_and_writes_nothing(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    venue: Venue,
+    slot: TimeSlot,
+) -> None:
+    """Slot 1's key sent for slot 2 (another path), or with another body, is the client's
+    mistake: 409 idempotency_key_reused, nothing written; the first request still replays."""
+    _, me = _pupil(session, side_a.school.id or 0)
+    other = create_slot(session, venue_id=venue.id or 0, capacity=2)
+    first = _reserve(client, settings, me, slot.id or 0, key="slot-one-key")
+    assert first.status_code == 201
+    elsewhere = _reserve(client, settings, me, other.id or 0, key="slot-one-key")
+    assert elsewhere.status_code == 409
+    assert elsewhere.json()["code"] == "idempotency_key_reused"
+    assert _rows(session, other.id or 0) == (0, [], 0)
+    changed = _reserve(client, settings, me, slot.id or 0, key="slot-one-key", wait=False)
+    assert changed.status_code == 409
+    assert changed.json()["code"] == "idempotency_key_reused"
+    replay = _reserve(client, settings, me, slot.id or 0, key="slot-one-key")
+    assert (replay.status_code, replay.json()["id"]) == (200, first.json()["id"])
+    # keys belong to their caller: another student's same key is a new request
+    _, you = _pupil(session, side_a.school.id or 0)
+    yours = _reserve(client, settings, you, other.id or 0, key="slot-one-key")
+    assert yours.status_code == 201
+
+
 def test_full_slot_waitlists_in_order_or_refuses_when_asked_not_to_wait(
     client: TestClient, settings: Settings, session: Session, side_a: Side, slot: TimeSlot
 ) -> None:

@@ -13,6 +13,7 @@ from scipass.core.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from scipass.core.idempotency import IdempotencyKeyReused
 
 
 class ScanRefused(ProblemError):
@@ -119,6 +120,17 @@ class ReplayedNonce(ScanRefused):
     title_en = "This nonce was already used for another scan"
 
 
+class ScanKeyReused(ScanRefused):
+    """A student's ``Idempotency-Key`` already used for another scan: the rule of
+    :mod:`scipass.core.idempotency`, judged in DESIGN's place for replays, and kept as a
+    refused scan event like any refusal."""
+
+    status = 409
+    code = IdempotencyKeyReused.code
+    title_zh = IdempotencyKeyReused.title_zh
+    title_en = IdempotencyKeyReused.title_en
+
+
 class NonceRace(ReplayedNonce):
     """The nonce's first request committed while this one was under way: nothing is kept."""
 
@@ -159,6 +171,7 @@ REFUSALS: tuple[type[ScanRefused], ...] = (
     LocationInaccurate,
     OutOfGeofence,
     ReplayedNonce,
+    ScanKeyReused,
     ScanRateLimited,
 )
 

@@ -15,6 +15,7 @@ endpoint in OpenAPI.
 from __future__ import annotations
 
 import logging
+import re
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -31,12 +32,14 @@ from scipass.core.errors import (
     database_unreachable,
     problem_response,
 )
+from scipass.core.idempotency import KEY_PATTERN
 
 logger = logging.getLogger("scipass.checkin")
 
 PATH = "/api/v1/checkins"
 MAX_BODY = 4096  # a scan is a few hundred bytes; anything larger takes the ordinary route
 SCANNERS = frozenset({Role.student, Role.wechat_user})
+KEY = re.compile(KEY_PATTERN)
 
 
 class CheckinFastPath:
@@ -67,7 +70,7 @@ class CheckinFastPath:
         nonce = headers.get(b"idempotency-key", b"").decode("latin-1")
         bearer = headers.get(b"authorization", b"").decode("latin-1")
         scheme, _, token = bearer.partition(" ")
-        if not 8 <= len(nonce) <= 64 or scheme.lower() != "bearer" or not token:
+        if not KEY.fullmatch(nonce) or scheme.lower() != "bearer" or not token:
             return False
         try:
             data = CheckInCreate.model_validate_json(body)

@@ -66,6 +66,7 @@ from scipass.core.db import SessionDep
 from scipass.core.deps import DatabaseDep, SettingsDep, WeChatDep
 from scipass.core.errors import problem_responses
 from scipass.core.exports import CSV_MEDIA_TYPE, attachment, csv_chunks
+from scipass.core.idempotency import KEY_PATTERN
 from scipass.core.inputs import Id
 from scipass.core.pagination import PageDep
 from scipass.reservation.errors import ReservationNotFound
@@ -87,8 +88,7 @@ NonceHeader = Annotated[
     str,
     Header(
         alias="Idempotency-Key",
-        min_length=8,
-        max_length=64,
+        pattern=KEY_PATTERN,
         description="客户端为这次扫码生成的随机编号；网络重试时带同一个值，返回第一次的结果",
     ),
 ]

@@ -54,6 +54,7 @@ from scipass.checkin.errors import (
     ReplayedNonce,
     ScanCapacityFull,
     ScanConsentRequired,
+    ScanKeyReused,
     ScanRateLimited,
     ScanRefused,
     ScanTimeInvalid,
@@ -968,7 +969,7 @@ def self_scan(
             _judge_capacity(activity, session, student, today)
         _judge_location(session, activity, student, data.location, today, scan)
         if earlier is not None:
-            raise ReplayedNonce()
+            raise ScanKeyReused()
         if attempts > settings.scan_rate_per_minute:
             raise ScanRateLimited(retry_after=60)
         return activity, student

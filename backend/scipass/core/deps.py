@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from scipass.core.config import Settings
 from scipass.core.db import Database
@@ -36,11 +36,3 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 WeChatDep = Annotated[WeChat, Depends(get_wechat)]
 ClientAddress = Annotated[str, Depends(client_address)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        min_length=8,
-        max_length=64,
-        description="客户端生成的幂等键；网络重试时带同一个键，返回第一次的结果，不会重复创建",
-    ),
-]

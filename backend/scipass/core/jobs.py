@@ -44,10 +44,17 @@ def _purge_telemetry(session: Session, now: datetime) -> int:
     return checkin_service.purge_telemetry(session, before=now - timedelta(days=days))
 
 
+def _purge_idempotency_keys(session: Session, now: datetime) -> int:
+    from scipass.core import idempotency
+
+    return idempotency.purge(session, now=now)
+
+
 JOBS: dict[str, Job] = {
     "close-visits": _close_visits,
     "archive-records": _archive_records,
     "purge-telemetry": _purge_telemetry,
+    "purge-idempotency-keys": _purge_idempotency_keys,
 }
 
 

@@ -25,6 +25,7 @@ from scipass.consent.models import Channel, Decision, Purpose
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import SHANGHAI, SystemClock, local_date
 from scipass.core.config import Settings
+from scipass.core.idempotency import Idempotency
 from scipass.core.workdays import is_working_day, window_end
 from scipass.demo import data
 from scipass.org.models import Bureau, Region, School, Venue, encode_stages
@@ -663,7 +664,7 @@ def _reservations(
             actor=teacher(username),
             slot_id=slot_id,
             data=GroupReserve(grade=grade, class_name=class_name, escorts=escorts),
-            idempotency_key=None,
+            idempotency=None,
             now=now,
         )
 
@@ -673,7 +674,7 @@ def _reservations(
             actor=student(name),
             slot_id=slot_id,
             join_waitlist=True,
-            idempotency_key=None,
+            idempotency=None,
             now=now,
         )
         return reservation
@@ -699,7 +700,7 @@ def _reservations(
         data=GroupReserve(
             student_ids=[s.id or 0 for s in class_members[1:6]], escorts=1, note="物理兴趣小组"
         ),
-        idempotency_key=None,
+        idempotency=None,
         now=now,
     )
     individual("lihua", slot(xtu, sem))
@@ -934,7 +935,7 @@ def _record_plan(
             attester_name=None,
             attester_phone="",
         ),
-        idempotency_key=f"demo-club-{school.id}",
+        idempotency=Idempotency(key=f"demo-club-{school.id}", fingerprint="demo"),
         now=_at(entered, "09:00"),
     )
     if pair is None:

@@ -21,8 +21,9 @@ from scipass.core.auth import (
 )
 from scipass.core.clock import ClockDep, Semester, local_date
 from scipass.core.db import SessionDep
-from scipass.core.deps import IdempotencyKey, SettingsDep
+from scipass.core.deps import SettingsDep
 from scipass.core.errors import Forbidden, problem_responses
+from scipass.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from scipass.core.inputs import GradeFilter, Id, SchoolYearFilter
 from scipass.core.pagination import Page, PageDep
 from scipass.org.errors import RegionNotFound
@@ -510,20 +511,22 @@ def review_bulk(
     "“组织方已确认”，仍须学生确认、学校审核、公示。带同一 `Idempotency-Key` 重试返回同一批记录。"
     "未满 14 周岁的学生须监护人同意。",
     status_code=201,
-    responses=problem_responses(StudentNotFound, ConsentRequired, RecordInvalid),
+    responses=problem_responses(
+        StudentNotFound, ConsentRequired, RecordInvalid, IdempotencyKeyReused
+    ),
 )
 def create_manual(
     body: ManualRecordCreate,
     caller: SchoolStaff,
     session: SessionDep,
     clock: ClockDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency: IdempotencyDep,
 ) -> list[RecordRead]:
     records = record_service.create_manual(
         session,
         actor=caller,
         entry=body,
-        idempotency_key=idempotency_key,
+        idempotency=idempotency,
         now=clock.now(),
     )
     return [_one(session, record, caller) for record in records]

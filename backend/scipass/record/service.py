@@ -43,11 +43,13 @@ from scipass.audit import service as audit_service
 from scipass.consent import service as consent_service
 from scipass.consent.errors import ConsentRequired
 from scipass.consent.models import Purpose
+from scipass.core import idempotency as idempotency_service
 from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal, Role, region_contains
 from scipass.core.clock import local_date, term_of
 from scipass.core.config import Settings
 from scipass.core.db import flush_unique, insert_ignoring
 from scipass.core.errors import ProblemError
+from scipass.core.idempotency import Idempotency
 from scipass.core.pagination import PageParams, count_rows
 from scipass.core.workdays import window_end
 from scipass.org.errors import RegionNotFound
@@ -1176,7 +1178,7 @@ def create_manual(
     *,
     actor: Principal,
     entry: ManualRecordCreate,
-    idempotency_key: str | None,
+    idempotency: Idempotency | None,
     now: datetime,
 ) -> list[ParticipationRecord]:
     """Records a school enters itself (a science club term, a school science festival), for
@@ -1185,6 +1187,8 @@ def create_manual(
     school = session.get(School, actor.school_id)
     if school is None:
         raise RecordNotFound()
+    # A retry with the key appends the same records again, which returns the first ones.
+    idempotency_service.claim(session, subject=actor.subject, idempotency=idempotency, now=now)
     wanted = list(dict.fromkeys(entry.student_ids))
     students = session.exec(
         select(Student).where(col(Student.id).in_(wanted), Student.school_id == school.id)
@@ -1224,7 +1228,7 @@ def create_manual(
         attester_phone=entry.attester_phone.strip(),
         confirmed=True,
     )
-    batch = idempotency_key or uuid.uuid4().hex
+    batch = idempotency.key if idempotency is not None else uuid.uuid4().hex
     return [
         append_record(
             session,

@@ -21,8 +21,8 @@ from scipass.core.auth import (
 )
 from scipass.core.clock import SHANGHAI, ClockDep
 from scipass.core.db import SessionDep
-from scipass.core.deps import IdempotencyKey
 from scipass.core.errors import problem_responses
+from scipass.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
 from scipass.reservation import service as reservation_service
@@ -228,7 +228,9 @@ RESERVE_ERRORS = (
     "或名额已满时为 `waitlisted` 并给出候补位次）。"
     "带同一 `Idempotency-Key` 重试时返回第一次的结果（200）。未满 14 周岁须监护人同意。",
     status_code=201,
-    responses=problem_responses(*RESERVE_ERRORS, SchoolChannelReserved, ConsentRequired),
+    responses=problem_responses(
+        *RESERVE_ERRORS, SchoolChannelReserved, ConsentRequired, IdempotencyKeyReused
+    ),
 )
 def reserve_for_self(
     slot_id: Id,
@@ -236,7 +238,7 @@ def reserve_for_self(
     session: SessionDep,
     clock: ClockDep,
     response: Response,
-    idempotency_key: IdempotencyKey = None,
+    idempotency: IdempotencyDep,
     body: ReserveSelf | None = None,
 ) -> ReservationRead:
     reservation, created = reservation_service.reserve_for_self(
@@ -244,7 +246,7 @@ def reserve_for_self(
         actor=caller,
         slot_id=slot_id,
         join_waitlist=(body or ReserveSelf()).join_waitlist,
-        idempotency_key=idempotency_key,
+        idempotency=idempotency,
         now=clock.now(),
     )
     if not created:
@@ -259,7 +261,9 @@ def reserve_for_self(
     description="为本校一个班（`grade` + `class_name`）或一组学生（`student_ids`）"
     "作为一个团体预约，带队教师计入名额。学校绿色通道时段在截止前只接受团体预约。",
     status_code=201,
-    responses=problem_responses(*RESERVE_ERRORS, StudentOtherSchool, GroupEmpty),
+    responses=problem_responses(
+        *RESERVE_ERRORS, StudentOtherSchool, GroupEmpty, IdempotencyKeyReused
+    ),
 )
 def reserve_for_group(
     slot_id: Id,
@@ -268,14 +272,14 @@ def reserve_for_group(
     session: SessionDep,
     clock: ClockDep,
     response: Response,
-    idempotency_key: IdempotencyKey = None,
+    idempotency: IdempotencyDep,
 ) -> ReservationRead:
     reservation, created = reservation_service.reserve_for_group(
         session,
         actor=caller,
         slot_id=slot_id,
         data=body,
-        idempotency_key=idempotency_key,
+        idempotency=idempotency,
         now=clock.now(),
     )
     if not created:

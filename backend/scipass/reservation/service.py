@@ -21,8 +21,10 @@ from scipass.activity.models import Activity, ActivityStatus
 from scipass.audit import service as audit_service
 from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
+from scipass.core import idempotency as idempotency_service
 from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal, Role
 from scipass.core.clock import day_bounds, local_date
+from scipass.core.idempotency import Idempotency
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org.models import Stage, Venue, decode_stages
 from scipass.reservation.errors import (
@@ -261,12 +263,17 @@ def _stage_error(served: set[Stage], **extra: object) -> StageNotServed:
     )
 
 
-def _existing(session: Session, made_by: str, key: str | None) -> Reservation | None:
-    if key is None:
+def _existing(
+    session: Session, made_by: str, idempotency: Idempotency | None, now: datetime
+) -> Reservation | None:
+    """The reservation this request made before (a retry with its key), or None when it is
+    to be made now; a key used for another request is refused (:mod:`scipass.core.idempotency`)."""
+    if idempotency is None:
         return None
+    idempotency_service.claim(session, subject=made_by, idempotency=idempotency, now=now)
     return session.exec(
         select(Reservation).where(
-            Reservation.made_by == made_by, Reservation.idempotency_key == key
+            Reservation.made_by == made_by, Reservation.idempotency_key == idempotency.key
         )
     ).first()
 
@@ -353,11 +360,11 @@ def reserve_for_self(
     actor: Principal,
     slot_id: int,
     join_waitlist: bool,
-    idempotency_key: str | None,
+    idempotency: Idempotency | None,
     now: datetime,
 ) -> tuple[Reservation, bool]:
     """A student reserves a place. Returns the reservation and whether it is new."""
-    previous = _existing(session, actor.subject, idempotency_key)
+    previous = _existing(session, actor.subject, idempotency, now)
     if previous is not None:
         return previous, False
     slot, venue = _open_slot(session, slot_id, now)
@@ -386,7 +393,7 @@ def reserve_for_self(
         party_size=1,
         status=ReservationStatus.waitlisted.value,
         made_by=actor.subject,
-        idempotency_key=idempotency_key,
+        idempotency_key=idempotency.key if idempotency else None,
         created_at=now,
     )
     _place(session, reservation, [student.id or 0], join_waitlist=join_waitlist, now=now)
@@ -437,11 +444,11 @@ def reserve_for_group(
     actor: Principal,
     slot_id: int,
     data: GroupReserve,
-    idempotency_key: str | None,
+    idempotency: Idempotency | None,
     now: datetime,
 ) -> tuple[Reservation, bool]:
     """A teacher reserves for a class or a list of own students, as one group."""
-    previous = _existing(session, actor.subject, idempotency_key)
+    previous = _existing(session, actor.subject, idempotency, now)
     if previous is not None:
         return previous, False
     school_id = actor.school_id or 0
@@ -477,7 +484,7 @@ def reserve_for_group(
         party_size=len(students) + data.escorts,
         status=ReservationStatus.waitlisted.value,
         made_by=actor.subject,
-        idempotency_key=idempotency_key,
+        idempotency_key=idempotency.key if idempotency else None,
         note=data.note,
         created_at=now,
     )
