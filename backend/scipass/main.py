@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, routing
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
@@ -27,10 +27,28 @@ from scipass.checkin.service import ScanCache
 from scipass.consent.router import public_router as consent_public_router
 from scipass.consent.router import router as consent_router
 from scipass.core import jobs, pdf_fonts
+from scipass.core.auth import (
+    PasswordChangeRequired,
+    RoleForbidden,
+    TokenExpired,
+    TokenInvalid,
+    declared_access,
+)
 from scipass.core.clock import Clock, SystemClock
 from scipass.core.config import Environment, Settings, get_settings
 from scipass.core.db import Database
-from scipass.core.errors import PROBLEM_MEDIA_TYPE, Problem, install_error_handlers
+from scipass.core.errors import (
+    PROBLEM_MEDIA_TYPE,
+    BadRequest,
+    DatabaseUnavailable,
+    PayloadTooLarge,
+    Problem,
+    ProblemError,
+    Unauthorized,
+    ValidationFailed,
+    declare_problems,
+    install_error_handlers,
+)
 from scipass.core.inputs import check_url_text
 from scipass.core.middleware import BodyLimits, RequestIdMiddleware
 from scipass.health.router import router as health_router
@@ -108,6 +126,7 @@ def _build_openapi(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
         tags=app.openapi_tags,
     )
+    _declare_common_problems(app, schema)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
@@ -116,7 +135,16 @@ def _build_openapi(app: FastAPI) -> dict[str, Any]:
         for operation in path_item.values():
             for status, response in operation.get("responses", {}).items():
                 if status.startswith(("4", "5")):
-                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}
+                    # What problem_responses declared (Problem, or an anyOf of problem
+                    # models) goes under the problem media type; FastAPI's own 422 schema
+                    # (HTTPValidationError) is not what the app answers.
+                    content = response.get("content", {})
+                    declared = content.get(PROBLEM_MEDIA_TYPE) or content.get("application/json")
+                    schema_ = (declared or {}).get("schema", {})
+                    refs = [o.get("$ref", "") for o in schema_.get("anyOf", [schema_])]
+                    if not all(ref.endswith("Problem") for ref in refs):
+                        declared = {"schema": problem_ref}
+                    response["content"] = {PROBLEM_MEDIA_TYPE: declared}
     if "Problem" not in components:
         components.update(
             Problem.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs", {})
@@ -127,6 +155,36 @@ def _build_openapi(app: FastAPI) -> dict[str, Any]:
         components["Problem"].pop("$defs", None)
     app.openapi_schema = schema
     return schema
+
+
+def _declare_common_problems(app: FastAPI, schema: dict[str, Any]) -> None:
+    """The answers every operation can give besides its own, declared on each so that the
+    document tells the whole truth: 413 and 422 at the door (:mod:`scipass.core.inputs`,
+    ``BodyLimits``), 503 when the database is out of reach, 401 and 403 on every route that
+    requires a caller, 400 for a multipart body that cannot be parsed."""
+    by_name = {
+        context.name: context.original_route
+        for context in routing.iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+    }
+    for path, item in schema.get("paths", {}).items():
+        for operation in item.values():
+            route = by_name.get(operation.get("operationId", ""))
+            if route is None:
+                continue
+            problems: list[type[ProblemError]] = [
+                PayloadTooLarge,
+                ValidationFailed,
+                DatabaseUnavailable,
+            ]
+            if path.startswith(API_PREFIX) and declared_access(route.dependant) != "public":
+                problems += [Unauthorized, TokenInvalid, TokenExpired]
+                problems += [RoleForbidden, PasswordChangeRequired]
+            content = operation.get("requestBody", {}).get("content", {})
+            if any(media.startswith("multipart/") for media in content):
+                problems.append(BadRequest)
+            declare_problems(operation["responses"], problems)
+            operation["responses"] = dict(sorted(operation["responses"].items()))
 
 
 def create_app(

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI, routing
-from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlmodel import Session
@@ -22,7 +21,7 @@ from sqlmodel import Session
 from scipass.account.models import Account
 from scipass.checkin.models import ActivityCode, CheckIn, PersonalCard
 from scipass.consent.service import NOTICE_VERSION
-from scipass.core.auth import Role
+from scipass.core.auth import Role, declared_access
 from scipass.core.config import Settings
 from scipass.record.models import RecordEvidence, RecordNotice, RecordObjection
 from tests.factories import (
@@ -106,17 +105,6 @@ BODIES: dict[str, dict[str, Any]] = {
         "notice_version": NOTICE_VERSION,
     },
 }
-
-
-def declared_access(dependant: Dependant) -> Any:
-    for dependency in dependant.dependencies:
-        access = getattr(dependency.call, "__access__", None)
-        if access is not None:
-            return access
-        found = declared_access(dependency)
-        if found is not None:
-            return found
-    return None
 
 
 def _routes(app: FastAPI) -> list[Any]:
@@ -374,7 +362,7 @@ def test_account_and_binding_code_lists_stay_in_the_school(
         )
     session.flush()
     headers = auth(settings, side_b.principal(Role.school_admin))
-    accounts = client.get("/api/v1/accounts", headers=headers).json()
+    accounts = client.get("/api/v1/accounts", headers=headers).json()["items"]
     assert {a["username"] for a in accounts} == {"teacher-b"}
     codes = client.get("/api/v1/roster/binding-codes", headers=headers)
     assert codes.status_code == 200

@@ -195,6 +195,7 @@ def test_a_school_activity_shows_other_schools_pupils_masked(
         starts_at=START,
         ends_at=END,
         admission="open",
+        open_to_other_schools=True,  # the school invited its neighbours
     )
     own = create_student(session, school_id=side_a.school.id or 0, name="王小红", birth_month=TEEN)
     guest = create_student(
@@ -222,6 +223,63 @@ def test_a_school_activity_shows_other_schools_pupils_masked(
     )
     assert viewed.status_code == 200
     assert any(e["action"] == "checkins_viewed" for e in viewed.json()["items"])
+
+
+def test_a_school_activity_admits_only_its_own_pupils_unless_opened(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    side_b: Side,
+) -> None:
+    """A club of school A with open admission: a pupil of school B is refused (other_school,
+    kept as a refused scan), by staff scan or with the club's own code, and nothing of theirs
+    is shown to school A; opening the club to other schools lets them in."""
+    club = create_activity(
+        session,
+        venue_id=None,
+        school_id=side_a.school.id,
+        kind="club",
+        title="机器人社团",
+        starts_at=START,
+        ends_at=END,
+        admission="open",
+    )
+    guest = create_student(
+        session, school_id=side_b.school.id or 0, name="李四光", birth_month=TEEN
+    )
+    headers = auth(settings, side_a.principal(Role.school_staff))
+    staff_scan = client.post(
+        f"/api/v1/activities/{club.id}/staff-scans",
+        json={"code": personal(settings, guest), "nonce": "club-guest-1"},
+        headers=headers,
+    )
+    assert staff_scan.status_code == 403
+    assert staff_scan.json()["code"] == "other_school"
+    code = client.post(
+        f"/api/v1/activities/{club.id}/codes", json={"kind": "static"}, headers=headers
+    )
+    assert code.status_code == 201, code.text
+    own_scan = scan(client, settings, side_b.principal(Role.student), code.json()["payload"])
+    assert own_scan.status_code == 403
+    assert own_scan.json()["code"] == "other_school"
+    assert session.exec(select(CheckIn).where(CheckIn.activity_id == club.id)).all() == []
+    refused = session.exec(select(ScanEvent.reason).where(ScanEvent.activity_id == club.id)).all()
+    assert refused == ["other_school", "other_school"]
+    listed = client.get(f"/api/v1/activities/{club.id}/checkins", headers=headers).json()
+    assert listed["items"] == []
+
+    club.open_to_other_schools = True
+    session.add(club)
+    session.flush()
+    client.app.state.checkin_cache.forget()  # type: ignore[attr-defined]
+    opened = client.post(
+        f"/api/v1/activities/{club.id}/staff-scans",
+        json={"code": personal(settings, guest), "nonce": "club-guest-2"},
+        headers=headers,
+    )
+    assert opened.status_code == 201, opened.text
+    assert opened.json()["student_name"] == "李*光"
 
 
 def test_locations_are_kept_only_with_a_geofence_and_erased_after_the_retention(

@@ -743,7 +743,7 @@ def test_codes_are_issued_only_by_the_organiser(
         f"/api/v1/activities/{activity.id}/codes",
         headers=auth(settings, side_a.principal(Role.venue_staff)),
     )
-    assert [c["id"] for c in listed.json()] == [code["id"]]
+    assert [c["id"] for c in listed.json()["items"]] == [code["id"]]
 
 
 def test_static_code_images_encode_the_link(

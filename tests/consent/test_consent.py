@@ -94,7 +94,7 @@ def test_gate_follows_the_guardians_decisions(
     history = client.get(
         f"/api/v1/students/{side_a.student.id}/consent-history",
         headers=auth(settings, side_a.principal(Role.school_staff)),
-    ).json()
+    ).json()["items"]
     assert [(h["purpose"], h["decision"]) for h in history] == [
         ("participation_record", "withdraw"),
         ("location", "grant"),
@@ -172,7 +172,7 @@ def test_school_records_a_paper_form(client: TestClient, settings: Settings, sid
     history = client.get(
         f"/api/v1/students/{side_a.student.id}/consent-history",
         headers=auth(settings, side_a.principal(Role.school_admin)),
-    ).json()
+    ).json()["items"]
     assert {h["channel"] for h in history} == {"paper"}
     assert {h["guardian_name"] for h in history} == {"王妈妈"}
 

@@ -149,7 +149,7 @@ def test_demo_answers_the_public_api(session: Session, client: TestClient) -> No
     )
     token = login.json()["access_token"]
     reviews = client.get("/api/v1/venue-reviews", headers={"Authorization": f"Bearer {token}"})
-    assert [r["name"] for r in reviews.json()] == ["湘潭县青少年科技教育基地"]
+    assert [r["name"] for r in reviews.json()["items"]] == ["湘潭县青少年科技教育基地"]
 
 
 @pytest.mark.parametrize("now", NOWS, ids=lambda now: now.date().isoformat())

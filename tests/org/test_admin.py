@@ -129,7 +129,7 @@ def test_first_org_admin_then_own_staff(
         headers=school_admin,
     )
     assert duplicate.json()["code"] == "username_taken"
-    listed = client.get("/api/v1/accounts", headers=school_admin).json()
+    listed = client.get("/api/v1/accounts", headers=school_admin).json()["items"]
     assert {a["username"] for a in listed} == {"school-a-admin", "teacher-a"}
     stored = session.exec(select(Account).where(Account.username == "teacher-a")).one()
     assert stored.password_hash.startswith("$argon2id$")

@@ -293,14 +293,16 @@ def test_coverage_counts_pairings_in_force_today(
         headers=_headers(settings, side_a, Role.bureau),
     )
     assert response.status_code == 200
-    counts = {row["school_id"]: row["active_pairings"] for row in response.json()}
+    counts = {row["school_id"]: row["active_pairings"] for row in response.json()["items"]}
     assert counts == {side_a.school.id: 1, unpaired.id: 0, only_proposed.id: 0, future.id: 0}
-    assert {row["area"] for row in response.json()} == {"urban"}
+    assert {row["area"] for row in response.json()["items"]} == {"urban"}
 
     everything = client.get(
         "/api/v1/pairing-coverage", headers=_headers(settings, side_a, Role.bureau)
     ).json()
-    assert len(everything) == 5  # the rural school too, nothing of region B
+    assert (
+        everything["total"] == len(everything["items"]) == 5
+    )  # the rural school too, nothing of region B
     forbidden = client.get(
         "/api/v1/pairing-coverage", headers=_headers(settings, side_a, Role.school_admin)
     )

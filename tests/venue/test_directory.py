@@ -125,13 +125,13 @@ def test_approved_draft_goes_live_in_the_directory(
     assert saved.json()["draft"]["weekly_hours"]["1"] == []
     assert saved.json()["draft"]["stages"] == ["junior", "senior"]
     # a draft is not for review yet, and the venue is not public
-    assert client.get("/api/v1/venue-reviews", headers=bureau).json() == []
+    assert client.get("/api/v1/venue-reviews", headers=bureau).json()["items"] == []
     assert client.get(f"/api/v1/venues/{venue_id}").status_code == 404
 
     submitted = client.post(f"/api/v1/venues/{venue_id}/profile-draft/submit", headers=admin)
     assert submitted.status_code == 200
     assert submitted.json()["review_status"] == "pending"
-    pending = client.get("/api/v1/venue-reviews", headers=bureau).json()
+    pending = client.get("/api/v1/venue-reviews", headers=bureau).json()["items"]
     assert [(p["venue_id"], p["name"]) for p in pending] == [(venue_id, PROFILE["name"])]
 
     approved = client.post(
@@ -143,7 +143,7 @@ def test_approved_draft_goes_live_in_the_directory(
     assert state["draft"] is None
     assert state["review_status"] is None
     assert state["live"]["name"] == PROFILE["name"]
-    assert client.get("/api/v1/venue-reviews", headers=bureau).json() == []
+    assert client.get("/api/v1/venue-reviews", headers=bureau).json()["items"] == []
 
     assert _directory(client, region_code="970101") == [PROFILE["name"]]
     detail = client.get(f"/api/v1/venues/{venue_id}")
@@ -234,7 +234,7 @@ def test_other_regions_bureau_sees_and_reviews_nothing(
     client.post(f"/api/v1/venues/{venue_id}/profile-draft/submit", headers=admin)
     other = auth(settings, side_b.principal(Role.bureau))
 
-    assert client.get("/api/v1/venue-reviews", headers=other).json() == []
+    assert client.get("/api/v1/venue-reviews", headers=other).json()["items"] == []
     profile = client.get(f"/api/v1/venues/{venue_id}/profile", headers=other)
     assert profile.status_code == 404
     assert profile.json()["code"] == "venue_not_found"
@@ -655,7 +655,7 @@ def test_resources_crud_and_major_instruments(
     assert raised.json()["active"] is False
 
     staff = auth(settings, side_a.principal(Role.venue_staff))
-    listed = client.get(url, headers=staff).json()
+    listed = client.get(url, headers=staff).json()["items"]
     assert [r["name"] for r in listed] == ["扫描电子显微镜", "光学显微镜", "化学实验室"]
     public = client.get(f"/api/v1/venues/{side_a.venue.id}").json()["resources"]
     assert [r["name"] for r in public] == ["扫描电子显微镜", "化学实验室"]
@@ -686,7 +686,9 @@ def test_resources_belong_to_their_venue(
     )
     assert through_b.status_code == 404
     assert through_b.json()["code"] == "resource_not_found"
-    assert [r["name"] for r in client.get(url, headers=admin_a).json()] == ["扫描电子显微镜"]
+    assert [r["name"] for r in client.get(url, headers=admin_a).json()["items"]] == [
+        "扫描电子显微镜"
+    ]
 
 
 # --- yearly editions and their exports -------------------------------------------------------

@@ -37,6 +37,7 @@ from scipass.core.clock import ClockDep, local_date
 from scipass.core.db import SessionDep
 from scipass.core.deps import ClientAddress, DatabaseDep, SettingsDep, WeChatDep
 from scipass.core.errors import problem_responses
+from scipass.core.pagination import Page, PageDep
 from scipass.org import service as org_service
 from scipass.org.errors import OrganisationNotFound
 from scipass.roster import importer
@@ -176,11 +177,14 @@ def change_password(
     summary="本单位账号列表",
     responses=problem_responses(),
 )
-def list_accounts(caller: OrgAdmin, session: SessionDep) -> list[AccountRead]:
-    return [
-        AccountRead.model_validate(a, from_attributes=True)
-        for a in account_service.list_accounts(session, actor=caller)
-    ]
+def list_accounts(caller: OrgAdmin, session: SessionDep, page: PageDep) -> Page[AccountRead]:
+    return Page[AccountRead].sliced(
+        [
+            AccountRead.model_validate(a, from_attributes=True)
+            for a in account_service.list_accounts(session, actor=caller)
+        ],
+        page,
+    )
 
 
 @router.post(

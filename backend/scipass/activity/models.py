@@ -128,6 +128,11 @@ class Activity(SQLModel, table=True):
     geofence_radius_m: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     capacity: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     admission: str = Field(sa_column=Column(String(20), nullable=False))
+    # A school's own activity admits only its pupils unless the school opens it (a science
+    # festival with neighbouring schools); a venue's activity is open to every school.
+    open_to_other_schools: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default="0")
+    )
     stages: str = Field(sa_column=Column(String(60), nullable=False))
     credited_minutes: int = Field(sa_column=Column(Integer, nullable=False))
     record_category: str = Field(sa_column=Column(String(20), nullable=False))

@@ -50,6 +50,7 @@ def activity_read(activity: Activity) -> ActivityRead:
         geofence_radius_m=activity.geofence_radius_m,
         capacity=activity.capacity,
         admission=activity.admission,  # type: ignore[arg-type]
+        open_to_other_schools=activity.open_to_other_schools,
         stages=decode_stages(activity.stages),
         credited_minutes=activity.credited_minutes,
         record_category=activity.record_category,  # type: ignore[arg-type]

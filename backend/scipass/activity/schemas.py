@@ -35,6 +35,11 @@ class ActivityWrite(RequestModel):
     )
     capacity: int | None = Field(default=None, ge=1, le=100_000)
     admission: Admission = Admission.open
+    open_to_other_schools: bool = Field(
+        default=False,
+        description="学校组织的活动是否接受外校学生（如邀请周边学校的科技节）；"
+        "默认只接受本校学生。场馆的活动总是面向所有学校",
+    )
     stages: list[Stage] | None = Field(default=None, min_length=1)
     credited_minutes: int | None = Field(
         default=None, ge=0, le=24 * 60, description="计入写实记录的时长（分钟）"
@@ -86,6 +91,7 @@ class ActivityRead(BaseModel):
     geofence_radius_m: int | None
     capacity: int | None
     admission: Admission
+    open_to_other_schools: bool
     stages: list[Stage]
     credited_minutes: int
     record_category: RecordCategory

@@ -92,6 +92,7 @@ def _apply(session: Session, activity: Activity, data: ActivityWrite) -> None:
     activity.geofence_radius_m = data.geofence_radius_m
     activity.capacity = data.capacity
     activity.admission = data.admission.value
+    activity.open_to_other_schools = data.open_to_other_schools
     activity.stages = encode_stages(data.stages) if data.stages else default_stages
     scheduled = int((data.ends_at - data.starts_at).total_seconds() // 60)
     activity.credited_minutes = (

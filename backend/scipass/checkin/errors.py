@@ -64,6 +64,13 @@ class StudentUnbound(ScanRefused):
     title_en = "Bind your student identity before checking in"
 
 
+class OtherSchool(ScanRefused):
+    status = 403
+    code = "other_school"
+    title_zh = "本活动仅限主办学校的学生参加"
+    title_en = "This activity is for the organising school's pupils only"
+
+
 class ScanConsentRequired(ScanRefused):
     status = 403
     code = "consent_required"
@@ -163,6 +170,7 @@ REFUSALS: tuple[type[ScanRefused], ...] = (
     NotStarted,
     WindowClosed,
     StudentUnbound,
+    OtherSchool,
     ScanConsentRequired,
     Ineligible,
     NotRegistered,

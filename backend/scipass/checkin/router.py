@@ -31,23 +31,19 @@ from scipass.checkin.schemas import (
     CheckInCorrected,
     CheckInCorrection,
     CheckInCreate,
-    CheckInPage,
     CheckInRead,
     CodeCreate,
     GroupCheckIn,
     ItemResult,
     OfflineBatch,
     PersonalCard,
-    PersonalCardList,
     PersonalCardRead,
     PersonalCodeRead,
     PublicKeyRead,
     PublicKeys,
-    PupilScanPage,
     PupilScanRead,
     RevokeCode,
     RevokedPersonalCodes,
-    ScanEventPage,
     ScanEventRead,
     StaffScan,
 )
@@ -68,7 +64,7 @@ from scipass.core.errors import problem_responses
 from scipass.core.exports import CSV_MEDIA_TYPE, attachment, csv_chunks
 from scipass.core.idempotency import KEY_PATTERN
 from scipass.core.inputs import Id
-from scipass.core.pagination import PageDep
+from scipass.core.pagination import Page, PageDep
 from scipass.reservation.errors import ReservationNotFound
 from scipass.roster.errors import StudentNotFound
 from scipass.wechat.errors import (
@@ -168,9 +164,12 @@ async def checkin_create(
 
 
 @router.get("/me/checkins", name="checkin-list-own", summary="我的签到")
-def checkin_list_own(actor: StudentCaller, session: SessionDep, page: PageDep) -> CheckInPage:
-    rows, total = checkin_service.list_own(session, actor=actor, page=page)
-    return CheckInPage(items=[_read(c, t) for c, t in rows], total=total)
+def checkin_list_own(actor: StudentCaller, session: SessionDep, page: PageDep) -> Page[CheckInRead]:
+    rows, total, (name, label) = checkin_service.list_own(session, actor=actor, page=page)
+    items = [_read(c, t) for c, t in rows]
+    for item in items:
+        item.student_name, item.class_label = name, label
+    return Page[CheckInRead].of(items, total, page)
 
 
 @router.post(
@@ -234,9 +233,11 @@ def _card_read(card: IssuedCard) -> PersonalCardRead:
     summary="学生的个人码卡片（含已挂失的）",
     responses=problem_responses(StudentNotFound),
 )
-def personal_card_list(student_id: Id, actor: SchoolStaff, session: SessionDep) -> PersonalCardList:
+def personal_card_list(
+    student_id: Id, actor: SchoolStaff, session: SessionDep, page: PageDep
+) -> Page[PersonalCardRead]:
     cards = checkin_service.list_personal_cards(session, actor=actor, student_id=student_id)
-    return PersonalCardList(items=[_card_read(card) for card in cards])
+    return Page[PersonalCardRead].sliced([_card_read(card) for card in cards], page)
 
 
 @router.post(
@@ -342,13 +343,20 @@ def code_create(
     responses=problem_responses(ActivityNotFound),
 )
 def code_list(
-    activity_id: Id, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
-) -> list[ActivityCodeRead]:
+    activity_id: Id,
+    actor: Organiser,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    page: PageDep,
+) -> Page[ActivityCodeRead]:
     found = checkin_service.list_codes(session, actor=actor, activity_id=activity_id)
     if not found:
-        return []
+        return Page[ActivityCodeRead].sliced([], page)
     _code, activity = checkin_service.managed_code(session, actor=actor, code_id=found[0].id or 0)
-    return [_code_read(settings, code, activity, clock.now()) for code in found]
+    return Page[ActivityCodeRead].sliced(
+        [_code_read(settings, code, activity, clock.now()) for code in found], page
+    )
 
 
 @router.post(
@@ -433,7 +441,9 @@ def code_poster(
     code, activity, link = _static(session, settings, actor, code_id, clock)
     pdf = checkin_service.poster(session, settings, code, activity, link)
     return Response(
-        pdf, media_type="application/pdf", headers=attachment(f"签到海报-{code.short_id}.pdf")
+        pdf,
+        media_type="application/pdf",
+        headers=attachment(f"签到海报-{code.short_id}.pdf", f"poster-{code.short_id}.pdf"),
     )
 
 
@@ -616,6 +626,8 @@ def attendee_list(
     return AttendeePage(
         counts=AttendeeCounts(**counts),
         total=total,
+        limit=page.limit,
+        offset=page.offset,
         items=[
             AttendeeRead(
                 check_in_id=c.id or 0,
@@ -661,7 +673,10 @@ def attendee_export(
     return StreamingResponse(
         csv_chunks(header, rows),
         media_type=CSV_MEDIA_TYPE,
-        headers={**attachment(f"到场学生-{activity_id}.csv"), "X-Row-Count": str(len(rows))},
+        headers={
+            **attachment(f"到场学生-{activity_id}.csv", f"attendees-activity-{activity_id}.csv"),
+            "X-Row-Count": str(len(rows)),
+        },
     )
 
 
@@ -679,7 +694,7 @@ def scan_event_list(
     page: PageDep,
     clock: ClockDep,
     result: Annotated[ScanResult | None, Query(description="`refused` 只看被拒绝的")] = None,
-) -> ScanEventPage:
+) -> Page[ScanEventRead]:
     rows, total = checkin_service.list_scan_events(
         session, actor=actor, activity_id=activity_id, result=result, page=page
     )
@@ -691,8 +706,10 @@ def scan_event_list(
         rows=len(rows),
         now=clock.now(),
     )
-    return ScanEventPage(
+    return Page[ScanEventRead](
         total=total,
+        limit=page.limit,
+        offset=page.offset,
         items=[
             ScanEventRead(
                 **_event_fields(e),
@@ -744,7 +761,7 @@ def school_scan_event_list(
     to_date: Annotated[
         date | None, Query(description="服务器收到扫码的日期（北京时间）在此日及以前，含当天")
     ] = None,
-) -> PupilScanPage:
+) -> Page[PupilScanRead]:
     rows, total = checkin_service.list_school_scan_events(
         session,
         actor=actor,
@@ -768,8 +785,10 @@ def school_scan_event_list(
         from_date=from_date.isoformat() if from_date else None,
         to_date=to_date.isoformat() if to_date else None,
     )
-    return PupilScanPage(
+    return Page[PupilScanRead](
         total=total,
+        limit=page.limit,
+        offset=page.offset,
         items=[
             PupilScanRead(
                 **_event_fields(row.event),

@@ -6,6 +6,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from scipass.checkin.models import ClosedBy, CodeKind, Direction, ScanResult, ScanSource
 from scipass.core.inputs import Id, RequestModel
+from scipass.core.pagination import Page
 
 MAX_BATCH = 1000
 
@@ -61,11 +62,6 @@ class CheckInRead(BaseModel):
     )
 
 
-class CheckInPage(BaseModel):
-    items: list[CheckInRead]
-    total: int
-
-
 class CodeCreate(RequestModel):
     kind: CodeKind = Field(description="`static` 可打印的海报码；`rotating` 大屏动态码")
     valid_until: AwareDatetime | None = Field(
@@ -116,10 +112,6 @@ class PersonalCardRead(BaseModel):
     issued_at: datetime
     revoked_at: datetime | None
     revoke_reason: str
-
-
-class PersonalCardList(BaseModel):
-    items: list[PersonalCardRead]
 
 
 class RevokedPersonalCodes(BaseModel):
@@ -219,10 +211,8 @@ class AttendeeCounts(BaseModel):
     auto_closed: int
 
 
-class AttendeePage(BaseModel):
+class AttendeePage(Page[AttendeeRead]):
     counts: AttendeeCounts
-    items: list[AttendeeRead]
-    total: int
 
 
 class ScanEventRead(BaseModel):
@@ -238,11 +228,6 @@ class ScanEventRead(BaseModel):
     forced: bool
 
 
-class ScanEventPage(BaseModel):
-    items: list[ScanEventRead]
-    total: int
-
-
 class PupilScanRead(ScanEventRead):
     """A scan by a pupil of the caller's school, wherever it was made."""
 
@@ -251,11 +236,6 @@ class PupilScanRead(ScanEventRead):
     activity_id: int | None = Field(description="空：码无法识别（伪造或损坏）")
     activity_title: str | None
     organiser_name: str | None = Field(description="组织方：场馆或学校")
-
-
-class PupilScanPage(BaseModel):
-    items: list[PupilScanRead]
-    total: int
 
 
 class CheckInCorrected(CheckInRead):

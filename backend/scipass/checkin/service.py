@@ -49,6 +49,7 @@ from scipass.checkin.errors import (
     NotCheckedIn,
     NotRegistered,
     NotStarted,
+    OtherSchool,
     OutOfGeofence,
     PersonalCardNotFound,
     ReplayedNonce,
@@ -127,6 +128,8 @@ class ActivityView:
     closes_at: datetime
     stages: frozenset[str]
     admission: str
+    # the school whose pupils alone it admits (a school's own activity, not opened to others)
+    own_school_only: int | None
     capacity: int | None
     longitude: float | None
     latitude: float | None
@@ -157,6 +160,7 @@ class ActivityView:
             closes_at=min(closes, activity.ends_at),
             stages=frozenset(s.value for s in decode_stages(activity.stages)),
             admission=activity.admission,
+            own_school_only=None if activity.open_to_other_schools else activity.school_id,
             capacity=activity.capacity,
             longitude=activity.longitude,
             latitude=activity.latitude,
@@ -327,6 +331,8 @@ def _judge_student(
 ) -> Pupil:
     if student is None:
         raise StudentUnbound()
+    if activity.own_school_only is not None and student.school_id != activity.own_school_only:
+        raise OtherSchool()
     if not _consents(session, student, Purpose.participation_record, today):
         raise ScanConsentRequired(purpose=Purpose.participation_record.value)
     if activity.stages and student.stage not in activity.stages:
@@ -1851,9 +1857,20 @@ def list_school_scan_events(
 
 def list_own(
     session: Session, *, actor: Principal, page: PageParams
-) -> tuple[list[tuple[CheckIn, str]], int]:
+) -> tuple[list[tuple[CheckIn, str]], int, tuple[str | None, str | None]]:
+    """A student's own visits, newest first, with their name and class label (the pupil sees
+    their own name in full)."""
     if actor.student_id is None:
-        return [], 0
+        return [], 0, (None, None)
+    row = session.exec(
+        select(Student.name, Student.grade, Student.class_name, School.name)
+        .join(School, col(School.id) == Student.school_id)
+        .where(Student.id == actor.student_id)
+    ).first()
+    if row is None:
+        return [], 0, (None, None)
+    name, grade, class_name, school = row
+    who_am_i = (name, f"{school} {grade}年级{class_name}")
     query = (
         select(CheckIn, Activity.title)
         .join(Activity, col(Activity.id) == CheckIn.activity_id)
@@ -1863,7 +1880,7 @@ def list_own(
     rows = session.exec(
         query.order_by(col(CheckIn.entered_at).desc()).limit(page.limit).offset(page.offset)
     ).all()
-    return [(c, t) for c, t in rows], total
+    return [(c, t) for c, t in rows], total, who_am_i
 
 
 def activity_title(session: Session, cache: ScanCache | None, activity_id: int) -> str:

@@ -23,6 +23,7 @@ from scipass.core.clock import ClockDep, local_date
 from scipass.core.db import SessionDep
 from scipass.core.errors import problem_responses
 from scipass.core.inputs import Id
+from scipass.core.pagination import Page, PageDep
 from scipass.org import service as org_service
 from scipass.roster import service as roster_service
 from scipass.roster.errors import StudentNotFound
@@ -157,13 +158,16 @@ def student_consents(
     responses=problem_responses(StudentNotFound),
 )
 def student_consent_history(
-    student_id: Id, caller: SchoolStaff, session: SessionDep
-) -> list[ConsentEntry]:
+    student_id: Id, caller: SchoolStaff, session: SessionDep, page: PageDep
+) -> Page[ConsentEntry]:
     student = roster_service.get_student_for_staff(session, actor=caller, student_id=student_id)
-    return [
-        ConsentEntry.model_validate(r, from_attributes=True)
-        for r in consent_service.history(session, student.id or 0)
-    ]
+    return Page[ConsentEntry].sliced(
+        [
+            ConsentEntry.model_validate(r, from_attributes=True)
+            for r in consent_service.history(session, student.id or 0)
+        ],
+        page,
+    )
 
 
 @router.post(

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import Headers
 from starlette.types import Scope
@@ -244,6 +245,19 @@ def require(
     dependency.__access__ = allowed  # type: ignore[attr-defined]
     dependency.__name__ = "require_" + "_".join(sorted(r.value for r in allowed))
     return dependency
+
+
+def declared_access(dependant: Dependant) -> Any:
+    """A route's access rule: ``"public"``, the roles :func:`require` admits, or None when
+    it declares none (found through its dependencies, those of its routers included)."""
+    for dependency in dependant.dependencies:
+        access = getattr(dependency.call, "__access__", None)
+        if access is not None:
+            return access
+        found = declared_access(dependency)
+        if found is not None:
+            return found
+    return None
 
 
 async def public_access() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Union
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -53,6 +53,9 @@ class Problem(BaseModel):
 class ProblemError(Exception):
     """Base of every error answered to a client."""
 
+    # The body's schema in the OpenAPI document: a subclass whose ``errors`` (or other
+    # members) differ from :class:`Problem`'s names its own model.
+    problem_model: ClassVar[type[BaseModel]] = Problem
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
     title_zh: ClassVar[str] = "服务器内部错误"
@@ -397,10 +400,33 @@ def problem_responses(*errors: type[ProblemError]) -> dict[int | str, dict[str, 
         by_status.setdefault(error.status, []).append(error)
     responses: dict[int | str, dict[str, Any]] = {}
     for status, classes in sorted(by_status.items()):
-        codes = ", ".join(f"`{c.code}` ({c.title_zh})" for c in dict.fromkeys(classes))
-        responses[status] = {
-            "model": Problem,
-            "description": codes,
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
+        codes = ", ".join(_described(c) for c in dict.fromkeys(classes))
+        models = list(dict.fromkeys(c.problem_model for c in classes))
+        # A status whose problems differ in shape documents each (an anyOf); the app's
+        # document builder moves the schema under application/problem+json.
+        model: Any = models[0] if len(models) == 1 else Union[tuple(models)]  # noqa: UP007
+        responses[status] = {"model": model, "description": codes}
     return responses
+
+
+def _described(error: type[ProblemError]) -> str:
+    return f"`{error.code}` ({error.title_zh})"
+
+
+def declare_problems(responses: dict[str, Any], errors: list[type[ProblemError]]) -> None:
+    """Add ``errors`` to an OpenAPI operation's ``responses`` (a built document), each under
+    its status with the problem schema, next to what the route declared itself."""
+    for error in errors:
+        status = str(error.status)
+        response = responses.setdefault(
+            status,
+            {
+                "description": "",
+                "content": {
+                    PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
+            },
+        )
+        if f"`{error.code}`" not in response["description"]:
+            parts = [response["description"]] if response["description"] else []
+            response["description"] = ", ".join([*parts, _described(error)])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from urllib.parse import quote
@@ -133,8 +134,18 @@ def xlsx_chunks(
             yield chunk
 
 
-def attachment(filename: str) -> dict[str, str]:
-    """A Content-Disposition header that keeps a Chinese file name (RFC 6266 / 5987)."""
-    ascii_name = filename.encode("ascii", "ignore").decode().strip(" .") or "download"
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-    return {"Content-Disposition": disposition}
+def attachment(
+    filename: str, fallback: str | None = None, *, inline: bool = False
+) -> dict[str, str]:
+    """A Content-Disposition header (RFC 6266): ``filename*`` carries the Chinese name in
+    UTF-8 (RFC 8187), which every current browser and WeChat's viewer use; ``filename`` an
+    ASCII name that keeps the meaning for the others, such as ``record-file-<学号>.pdf``
+    (``fallback``, required when ``filename`` is not ASCII)."""
+    if fallback is None:
+        if not filename.isascii():
+            raise ValueError(f"{filename!r} needs an ASCII fallback name")
+        fallback = filename
+    plain = re.sub(r"[^A-Za-z0-9._-]+", "-", fallback).strip("-.") or "download"
+    kind = "inline" if inline else "attachment"
+    encoded = quote(filename, safe="")
+    return {"Content-Disposition": f"{kind}; filename=\"{plain}\"; filename*=UTF-8''{encoded}"}

@@ -1,7 +1,10 @@
-"""Page-number-free pagination: ``limit`` (hard maximum) and ``offset``, with the total."""
+"""Page-number-free pagination: ``limit`` (hard maximum) and ``offset``, with the total.
+
+Every list answers the one envelope :class:`Page`: ``{items, total, limit, offset}``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
@@ -40,6 +43,11 @@ class Page(BaseModel, Generic[T]):
     @classmethod
     def of(cls, items: list[T], total: int, page: PageParams) -> Page[T]:
         return cls(items=items, total=total, limit=page.limit, offset=page.offset)
+
+    @classmethod
+    def sliced(cls, items: Sequence[T], page: PageParams) -> Page[T]:
+        """A page of a short list read whole (an activity's codes, a record's history)."""
+        return cls.of(list(items[page.offset : page.offset + page.limit]), len(items), page)
 
 
 def count_rows(session: Session, query: Select[Any]) -> int:

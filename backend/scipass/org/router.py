@@ -122,11 +122,14 @@ def create_region(
 
 
 @router.get("/bureaus", name="bureau-list", summary="教育局列表", responses=problem_responses())
-def list_bureaus(caller: BureauOrPlatform, session: SessionDep) -> list[BureauRead]:
-    return [
-        BureauRead.model_validate(b, from_attributes=True)
-        for b in org_service.list_bureaus(session, actor=caller)
-    ]
+def list_bureaus(caller: BureauOrPlatform, session: SessionDep, page: PageDep) -> Page[BureauRead]:
+    return Page[BureauRead].sliced(
+        [
+            BureauRead.model_validate(b, from_attributes=True)
+            for b in org_service.list_bureaus(session, actor=caller)
+        ],
+        page,
+    )
 
 
 @router.post(

@@ -157,16 +157,23 @@ def list_pairings(
     responses=problem_responses(),
 )
 def coverage(
-    caller: BureauOrPlatform, session: SessionDep, clock: ClockDep, area: SchoolArea | None = None
-) -> list[SchoolCoverage]:
+    caller: BureauOrPlatform,
+    session: SessionDep,
+    clock: ClockDep,
+    page: PageDep,
+    area: SchoolArea | None = None,
+) -> Page[SchoolCoverage]:
     rows = pairing_service.coverage(session, actor=caller, today=local_date(clock.now()), area=area)
-    return [
-        SchoolCoverage(
-            school_id=s.id or 0,
-            school_name=s.name,
-            region_code=s.region_code,
-            area=s.area,
-            active_pairings=n,
-        )
-        for s, n in rows
-    ]
+    return Page[SchoolCoverage].sliced(
+        [
+            SchoolCoverage(
+                school_id=s.id or 0,
+                school_name=s.name,
+                region_code=s.region_code,
+                area=s.area,
+                active_pairings=n,
+            )
+            for s, n in rows
+        ],
+        page,
+    )

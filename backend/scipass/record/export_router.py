@@ -45,9 +45,11 @@ SemesterParam = Annotated[
 StatusParam = Annotated[RecordStatus | None, Query(description="记录状态")]
 
 
-def _pdf(content: bytes, filename: str) -> StreamingResponse:
+def _pdf(result: record_exports.StudentFile) -> StreamingResponse:
     return StreamingResponse(
-        iter([content]), media_type=PDF_MEDIA_TYPE, headers=attachment(filename)
+        iter([result.content]),
+        media_type=PDF_MEDIA_TYPE,
+        headers=attachment(result.filename, result.plain_filename),
     )
 
 
@@ -106,7 +108,10 @@ def export_records(
         request.app.state.db, request.app.state.clock, principal=caller, plan=plan
     )
     media_type = CSV_MEDIA_TYPE if format is ExportFormat.csv else XLSX_MEDIA_TYPE
-    headers = {**attachment(plan.filename), "X-Row-Count": str(plan.row_count)}
+    headers = {
+        **attachment(plan.filename, plan.plain_filename),
+        "X-Row-Count": str(plan.row_count),
+    }
     return StreamingResponse(body, media_type=media_type, headers=headers)
 
 
@@ -149,7 +154,7 @@ def student_record_file(
         settings=settings,
         now=clock.now(),
     )
-    return _pdf(result.content, result.filename)
+    return _pdf(result)
 
 
 @router.get(
@@ -182,4 +187,4 @@ def my_record_file(
         settings=settings,
         now=clock.now(),
     )
-    return _pdf(result.content, result.filename)
+    return _pdf(result)

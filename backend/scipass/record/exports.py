@@ -101,6 +101,7 @@ class ExportPlan:
     record_filter: RecordFilter
     row_count: int
     filename: str
+    plain_filename: str  # the ASCII name for clients that cannot read filename*
     export_format: ExportFormat
     school_id: int | None  # where the audit entries file the export
     region_code: str | None
@@ -207,11 +208,18 @@ def start_export(
         student = session.get(Student, principal.student_id)
         if student is not None:
             scope = f"{scope}-{student.name}"
-    filename = f"写实记录-{scope}-{local_date(now).isoformat()}.{export_format.value}"
+    day = local_date(now).isoformat()
+    if school is not None:
+        plain_scope = f"school-{school.id}"
+    else:
+        plain_scope = f"region-{region_code}" if region_code else "all"
+    if principal.role is Role.student and principal.student_id is not None:
+        plain_scope = f"student-{principal.student_id}"
     return ExportPlan(
         record_filter=record_filter,
         row_count=rows,
-        filename=filename,
+        filename=f"写实记录-{scope}-{day}.{export_format.value}",
+        plain_filename=f"records-{plain_scope}-{day}.{export_format.value}",
         export_format=export_format,
         school_id=school.id if school is not None else None,
         region_code=region_code,
@@ -476,6 +484,7 @@ def _dates(record: ParticipationRecord) -> str:
 class StudentFile:
     content: bytes
     filename: str
+    plain_filename: str  # the ASCII name for clients that cannot read filename*
     row_count: int
 
 
@@ -547,7 +556,10 @@ def student_file(
         row_count=len(records),
     )
     return StudentFile(
-        content=content, filename=f"科技实践档案-{student.name}.pdf", row_count=len(records)
+        content=content,
+        filename=f"科技实践档案-{student.name}.pdf",
+        plain_filename=f"record-file-{student.student_no}.pdf",
+        row_count=len(records),
     )
 
 

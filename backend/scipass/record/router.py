@@ -23,6 +23,7 @@ from scipass.core.clock import ClockDep, Semester, local_date
 from scipass.core.db import SessionDep
 from scipass.core.deps import SettingsDep
 from scipass.core.errors import Forbidden, problem_responses
+from scipass.core.exports import attachment
 from scipass.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from scipass.core.inputs import GradeFilter, Id, SchoolYearFilter
 from scipass.core.pagination import Page, PageDep
@@ -264,19 +265,24 @@ def get_record(record_id: Id, caller: Reader, session: SessionDep) -> RecordDeta
     description="每一步的操作、角色、时间与说明。",
     responses=problem_responses(RecordNotFound),
 )
-def record_history(record_id: Id, caller: Reader, session: SessionDep) -> list[RecordEventRead]:
+def record_history(
+    record_id: Id, caller: Reader, session: SessionDep, page: PageDep
+) -> Page[RecordEventRead]:
     record_service.get_visible(session, actor=caller, record_id=record_id)
-    return [
-        RecordEventRead(
-            at=e.at,
-            action=e.action,
-            actor_role=e.actor_role,
-            from_status=e.from_status,
-            to_status=e.to_status,
-            note=e.note,
-        )
-        for e in record_service.history(session, record_id)
-    ]
+    return Page[RecordEventRead].sliced(
+        [
+            RecordEventRead(
+                at=e.at,
+                action=e.action,
+                actor_role=e.actor_role,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                note=e.note,
+            )
+            for e in record_service.history(session, record_id)
+        ],
+        page,
+    )
 
 
 @router.get(
@@ -625,12 +631,19 @@ def get_evidence(
         evidence_id=evidence_id,
         now=clock.now(),
     )
+    extension = item.media_type.rsplit("/", 1)[-1]
     return FileResponse(
         path,
         media_type=item.media_type,
-        filename=item.filename,
-        content_disposition_type="inline" if item.media_type.startswith("image/") else "attachment",
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"},
+        headers={
+            **attachment(
+                item.filename,
+                f"evidence-{item.id}.{extension}",
+                inline=item.media_type.startswith("image/"),
+            ),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=3600",
+        },
     )
 
 

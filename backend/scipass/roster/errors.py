@@ -1,7 +1,31 @@
-from scipass.core.errors import BadRequest, Conflict, NotFound, RateLimited, ValidationFailed
+from pydantic import BaseModel, Field
+
+from scipass.core.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    Problem,
+    RateLimited,
+    ValidationFailed,
+)
+
+
+class RosterCellError(BaseModel):
+    line: int = Field(description="行号，与 Excel 显示的一致（表头为第 1 行）")
+    column: str = Field(description="列名，如 `学号`")
+    reason: str = Field(description="原因")
+
+
+class RosterProblem(Problem):
+    """``roster_invalid``: every bad cell of the file, by line and column."""
+
+    errors: list[RosterCellError] | None = Field(  # type: ignore[assignment]
+        default=None, description="每一处错误"
+    )
 
 
 class RosterInvalid(ValidationFailed):
+    problem_model = RosterProblem
     code = "roster_invalid"
     title_zh = "名单有误，未导入任何数据"
     title_en = "The roster has errors; nothing was imported"

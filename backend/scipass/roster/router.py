@@ -86,10 +86,12 @@ def roster_template(
         return Response(
             importer.template_csv(),
             media_type="text/csv; charset=utf-8",
-            headers=attachment("学生名单模板.csv"),
+            headers=attachment("学生名单模板.csv", "roster-template.csv"),
         )
     return Response(
-        importer.template_xlsx(), media_type=XLSX, headers=attachment("学生名单模板.xlsx")
+        importer.template_xlsx(),
+        media_type=XLSX,
+        headers=attachment("学生名单模板.xlsx", "roster-template.xlsx"),
     )
 
 
@@ -189,7 +191,9 @@ def binding_codes(
         ),
     )
     return StreamingResponse(
-        iter([data]), media_type="text/csv; charset=utf-8", headers=attachment("绑定码.csv")
+        iter([data]),
+        media_type="text/csv; charset=utf-8",
+        headers=attachment("绑定码.csv", "binding-codes.csv"),
     )
 
 
@@ -231,11 +235,16 @@ def unbind(
     summary="学生的家长绑定",
     responses=problem_responses(StudentNotFound),
 )
-def list_guardians(student_id: Id, caller: SchoolStaff, session: SessionDep) -> list[GuardianRead]:
-    return [
-        GuardianRead.model_validate(link, from_attributes=True)
-        for link in roster_service.list_guardians(session, actor=caller, student_id=student_id)
-    ]
+def list_guardians(
+    student_id: Id, caller: SchoolStaff, session: SessionDep, page: PageDep
+) -> Page[GuardianRead]:
+    return Page[GuardianRead].sliced(
+        [
+            GuardianRead.model_validate(link, from_attributes=True)
+            for link in roster_service.list_guardians(session, actor=caller, student_id=student_id)
+        ],
+        page,
+    )
 
 
 @router.delete(

@@ -219,17 +219,22 @@ def submit_draft(
     description="本辖区内已提交、等待审核的场馆资料修改。",
     responses=problem_responses(),
 )
-def pending_reviews(caller: BureauOrPlatform, session: SessionDep) -> list[PendingReview]:
-    return [
-        PendingReview(
-            venue_id=v.id or 0,
-            name=(v.draft or {}).get("name", v.name),
-            region_code=v.region_code,
-            submitted_at=v.submitted_at,
-            listed=v.listed,
-        )
-        for v in venue_service.list_pending(session, actor=caller)
-    ]
+def pending_reviews(
+    caller: BureauOrPlatform, session: SessionDep, page: PageDep
+) -> Page[PendingReview]:
+    return Page[PendingReview].sliced(
+        [
+            PendingReview(
+                venue_id=v.id or 0,
+                name=(v.draft or {}).get("name", v.name),
+                region_code=v.region_code,
+                submitted_at=v.submitted_at,
+                listed=v.listed,
+            )
+            for v in venue_service.list_pending(session, actor=caller)
+        ],
+        page,
+    )
 
 
 @router.post(
@@ -294,10 +299,12 @@ def delete_exception(
     summary="场馆的可预约资源（含停用的）",
     responses=problem_responses(VenueNotFound),
 )
-def list_resources(venue_id: Id, caller: StaffCaller, session: SessionDep) -> list[ResourceRead]:
+def list_resources(
+    venue_id: Id, caller: StaffCaller, session: SessionDep, page: PageDep
+) -> Page[ResourceRead]:
     venue_service.venue_for_staff(session, actor=caller, venue_id=venue_id)
     rows = venue_service.list_resources(session, venue_id=venue_id, active_only=False)
-    return [resource_read(r) for r in rows]
+    return Page[ResourceRead].sliced([resource_read(r) for r in rows], page)
 
 
 @router.post(
@@ -406,15 +413,20 @@ def export_edition(
     edition = venue_service.get_edition(session, edition_id)
     header = [label for _, label in venue_service.EXPORT_COLUMNS]
     name = f"{edition.title}"
+    plain = f"directory-{edition.region_code}-{edition.year}"
     if format == "json":
         body = EditionDetail(**_edition(edition).model_dump(), entries=edition.entries)
         return Response(
             body.model_dump_json(),
             media_type="application/json",
-            headers=attachment(f"{name}.json"),
+            headers=attachment(f"{name}.json", f"{plain}.json"),
         )
     if format == "csv":
         data = csv_bytes(header, venue_service.edition_rows(edition))
-        return Response(data, media_type=CSV_MEDIA_TYPE, headers=attachment(f"{name}.csv"))
+        return Response(
+            data, media_type=CSV_MEDIA_TYPE, headers=attachment(f"{name}.csv", f"{plain}.csv")
+        )
     data = xlsx_bytes(str(edition.year), header, venue_service.edition_rows(edition))
-    return Response(data, media_type=XLSX_MEDIA_TYPE, headers=attachment(f"{name}.xlsx"))
+    return Response(
+        data, media_type=XLSX_MEDIA_TYPE, headers=attachment(f"{name}.xlsx", f"{plain}.xlsx")
+    )
