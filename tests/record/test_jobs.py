@@ -45,12 +45,18 @@ def test_run_once_archives_what_is_due(
 ) -> None:
     record = _closed_notice_record(session, side_a)
     done = jobs.run_once(Database(engine, bind=connection), clock)
-    assert done == {"close-visits": 0, "archive-records": 1, "purge-telemetry": 0}
+    assert done == {
+        "close-visits": 0,
+        "archive-records": 1,
+        "purge-telemetry": 0,
+        "clean-evidence": 0,
+    }
     assert _status(session, record) == "archived"
     assert jobs.run_once(Database(engine, bind=connection), clock) == {
         "close-visits": 0,
         "archive-records": 0,
         "purge-telemetry": 0,
+        "clean-evidence": 0,
     }
 
 

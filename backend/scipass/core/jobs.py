@@ -44,10 +44,18 @@ def _purge_telemetry(session: Session, now: datetime) -> int:
     return checkin_service.purge_telemetry(session, before=now - timedelta(days=days))
 
 
+def _clean_evidence(session: Session, now: datetime) -> int:
+    from scipass.core.config import get_settings
+    from scipass.record import evidence_cleanup
+
+    return evidence_cleanup.clean_stored(session, settings=get_settings(), now=now)
+
+
 JOBS: dict[str, Job] = {
     "close-visits": _close_visits,
     "archive-records": _archive_records,
     "purge-telemetry": _purge_telemetry,
+    "clean-evidence": _clean_evidence,
 }
 
 

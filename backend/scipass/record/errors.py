@@ -108,6 +108,15 @@ class EvidencePdfActiveContent(ProblemError):
     title_en = "The PDF contains scripts, attachments or actions that run by themselves"
 
 
+class EvidenceQuarantined(ProblemError):
+    status = 410
+    code = "evidence_quarantined"
+    title_zh = "这份证明材料已被隔离，不再提供下载"
+    title_en = "This evidence file is quarantined and no longer served"
+    # Answered when a file is found unsafe as it is asked for: the quarantine is kept.
+    keep_writes = True
+
+
 class EvidenceTooLarge(PayloadTooLarge):
     code = "evidence_too_large"
     title_zh = "证明材料文件过大"

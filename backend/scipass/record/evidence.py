@@ -16,6 +16,9 @@ certificate attached to a corrected record or uploaded twice costs no space, and
 same file to the same record again returns the first upload (a retry on a weak connection is
 harmless): the same bytes give the same stored file. Files are served only to those who may see
 the record: the student, their guardians, the school and the bureau (not the organising venue).
+Files stored before uploads were cleaned are cleaned once (:mod:`scipass.record.evidence_cleanup`);
+one met by a download before that is cleaned then. A quarantined file answers 410
+``evidence_quarantined``.
 """
 
 from __future__ import annotations
@@ -35,11 +38,12 @@ from scipass.core.clock import local_date
 from scipass.core.config import Settings
 from scipass.core.db import flush_unique
 from scipass.core.errors import ProblemError
-from scipass.record import sanitise, storage
+from scipass.record import evidence_cleanup, sanitise, storage
 from scipass.record import service as record_service
 from scipass.record.errors import (
     EvidenceLimitReached,
     EvidenceNotFound,
+    EvidenceQuarantined,
     EvidenceTooLarge,
     RecordNotFound,
     RecordStateInvalid,
@@ -47,11 +51,36 @@ from scipass.record.errors import (
 from scipass.record.models import (
     STUDENT_OPEN,
     ParticipationRecord,
+    QuarantineReason,
     RecordEvidence,
 )
 from scipass.roster.models import Student
 
 MAX_PER_RECORD = 9
+
+# Why a quarantined file is not served, as its answer says (Chinese, English).
+_QUARANTINED = {
+    QuarantineReason.active_content: (
+        "文件含有脚本、附件或自动执行的操作，请上传普通 PDF",
+        "The file holds scripts, attachments or actions that run by themselves",
+    ),
+    QuarantineReason.unreadable: (
+        "文件已损坏或无法读取，请重新上传",
+        "The file is damaged or cannot be read",
+    ),
+    QuarantineReason.too_complex: (
+        "文件像素过多或过于复杂，请缩小或另存后重新上传",
+        "The file has too many pixels or is too complex",
+    ),
+    QuarantineReason.duplicate: (
+        "与本记录的另一份证明材料内容相同，请查看那一份",
+        "The same picture is attached to this record as another file",
+    ),
+    QuarantineReason.missing: (
+        "文件已不在存储中，请联系管理员",
+        "The stored file was missing",
+    ),
+}
 
 
 class _Duplicate(ProblemError):
@@ -170,6 +199,13 @@ def open_file(
     evidence = session.get(RecordEvidence, evidence_id)
     if evidence is None or evidence.record_id != record.id:
         raise EvidenceNotFound()
+    if evidence.cleaned_at is None:
+        evidence = evidence_cleanup.clean_now(
+            session, settings=settings, evidence=evidence, now=now
+        )
+    if evidence.quarantined_at is not None:
+        detail_zh, detail_en = _QUARANTINED[QuarantineReason(evidence.quarantine_reason)]
+        raise EvidenceQuarantined(detail_zh, detail_en, reason=evidence.quarantine_reason)
     path = storage.path_of(settings, evidence.sha256)
     if not path.is_file():
         raise EvidenceNotFound("文件已不在存储中，请联系管理员", "The stored file is missing")
