@@ -299,6 +299,36 @@ def test_the_same_picture_twice_on_one_record_keeps_one_file(
     ]
 
 
+def test_an_old_file_another_row_still_serves_is_kept(
+    session: Session, settings: Settings, client: TestClient, side_a: Side
+) -> None:
+    photo = samples.picture("JPEG")
+    served = _legacy(
+        session,
+        settings,
+        create_record(session, student=side_a.student),
+        photo,
+        media_type="image/jpeg",
+        filename="新.jpg",
+    )
+    served.cleaned_at = NOW  # as if uploaded since uploads are cleaned
+    session.add(served)
+    legacy = _legacy(
+        session,
+        settings,
+        create_record(session, student=side_a.student),
+        photo,
+        media_type="image/jpeg",
+        filename="旧.jpg",
+    )
+    photo_sha256 = legacy.sha256
+    assert evidence_cleanup.clean_stored(session, settings=settings, now=LATER) == 1
+    session.commit()
+    assert _row(session, legacy.id).sha256 != photo_sha256  # re-encoded ...
+    assert storage.path_of(settings, photo_sha256).read_bytes() == photo  # ... the old kept
+    assert _get(client, settings, side_a, _row(session, served.id)).content == photo
+
+
 def test_a_rolled_back_run_removes_no_file(
     session: Session, settings: Settings, side_a: Side
 ) -> None:
