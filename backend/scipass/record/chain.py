@@ -9,8 +9,8 @@ first record that no longer matches.
 An evidence checksum is the SHA-256 of the file as it was attached: ``sha256``, or, when the
 one-off cleaning of files stored before uploads were cleaned has replaced the file by a
 re-encoded one (see ``record/evidence_cleanup.py``), the hash it had before, kept in
-``original_sha256``. Chains archived before the cleaning so verify after it, and a record
-archived later hashes the same value whichever of the two ran first.
+``original_sha256``. So a chain archived before the cleaning still verifies after it, and a
+record archived later hashes the same value whichever of the two ran first.
 """
 
 from __future__ import annotations
