@@ -7,7 +7,7 @@ key the same type as the key it points at, and costs four bytes a key. SQLite's 
 each table for as long as it takes to copy it).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-06 19:00:00
 """
 
@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '0009'
-down_revision: str | None = '0007'
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Every table's key columns as they stood at revision 0007.
+# Every table's key columns as they stood at revision 0008.
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     'audit_log': ('id', 'school_id'),
     'refresh_token': ('id',),

@@ -110,15 +110,22 @@ def demo() -> None:
     typer.echo(f"demo logins written to {DEMO_ACCOUNTS_PATH}")
 
 
-def _run_job(name: str) -> int:
+def _run_job(name: str, *, until_done: bool = False) -> int:
+    """Run a job in a transaction; with ``until_done``, again in a new one while it does
+    something (a job that works in portions). Returns the total it did."""
     from scipass.core import jobs
     from scipass.core.clock import SystemClock
     from scipass.core.db import Database
 
     db = Database.from_settings(_settings())
+    total = 0
     try:
-        with db.transaction() as session:
-            return jobs.JOBS[name](session, SystemClock().now())
+        while True:
+            with db.transaction() as session:
+                done = jobs.JOBS[name](session, SystemClock().now())
+            total += done
+            if not (until_done and done):
+                return total
     finally:
         db.engine.dispose()
 
@@ -142,6 +149,15 @@ def purge_telemetry() -> None:
     """Erase scan locations older than SCIPASS_TELEMETRY_RETENTION_DAYS (`serve` also does
     this periodically)."""
     typer.echo(f"{_run_job('purge-telemetry')} scan locations erased")
+
+
+@cli.command("clean-evidence")
+def clean_evidence() -> None:
+    """Clean the evidence files stored before uploads were cleaned: images re-encoded without
+    their metadata (EXIF, GPS), PDFs with scripts, attachments or launch actions quarantined
+    (`serve` also does this, a little at a time). Runs until nothing is left."""
+    done = _run_job("clean-evidence", until_done=True)
+    typer.echo(f"{done} evidence files cleaned or quarantined")
 
 
 @cli.command("create-admin")

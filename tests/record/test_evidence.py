@@ -1,12 +1,15 @@
-"""Evidence files of records: accepted by their first bytes (never the name or the client's
-type), stored once under their SHA-256, at most nine per record, only before review and with
-photo consent for a child under 14; served to whoever sees the record except the venue; and
-covered by the archive hash."""
+"""Evidence files of records: judged by their bytes (never the name or the client's type),
+images stored re-encoded without metadata, PDFs with active content refused, stored once under
+the SHA-256 of what is stored, at most nine per record, only before review and with photo
+consent for a child under 14; served to whoever sees the record except the venue; and covered
+by the archive hash."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -15,7 +18,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
+from PIL import ExifTags, Image, ImageFile
 from sqlalchemy import Connection, Engine, delete, update
 from sqlmodel import Session, col, select
 
@@ -26,11 +29,13 @@ from scipass.core.clock import FrozenClock
 from scipass.core.config import Environment, Settings
 from scipass.core.db import Database
 from scipass.main import create_app
-from scipass.record import chain
+from scipass.record import chain, sanitise
 from scipass.record import service as record_service
+from scipass.record.errors import EvidenceTooComplex
 from scipass.record.models import ParticipationRecord, RecordEvent, RecordEvidence
 from scipass.roster.models import Student
 from tests.factories import NOW, Side, auth, create_record, create_student, create_wechat_user
+from tests.record import samples
 
 WINDOW_END = datetime(2026, 10, 21, 16, 0, tzinfo=UTC)  # of a notice opened at NOW
 
@@ -146,32 +151,35 @@ def test_real_files_are_accepted_and_stored_by_their_hash(
 ) -> None:
     record = create_record(session, student=consented.student)
     data = _image(kind)
-    sha = hashlib.sha256(data).hexdigest()
     student = consented.principal(Role.student)
 
     response = api.upload(student, record.id or 0, data, name, "text/plain")
     assert response.status_code == 201, response.text
     body = response.json()
-    assert (body["media_type"], body["size"], body["sha256"], body["filename"]) == (
-        media_type,
-        len(data),
-        sha,
-        name,
-    )
-    assert body["url"] == f"/api/v1/records/{record.id}/evidence/{body['id']}"
-    assert datetime.fromisoformat(body["uploaded_at"]) == NOW
-
+    sha = body["sha256"]
     path = settings.upload_dir / "evidence" / sha[:2] / sha
     assert _stored(settings) == [path]  # and no temporary file left behind
-    assert path.read_bytes() == data
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
+    stored = path.read_bytes()
+    assert hashlib.sha256(stored).hexdigest() == sha  # the hash and size of what is stored
+    assert (body["media_type"], body["size"], body["filename"]) == (media_type, len(stored), name)
+    assert body["url"] == f"/api/v1/records/{record.id}/evidence/{body['id']}"
+    assert datetime.fromisoformat(body["uploaded_at"]) == NOW
+    if kind == "PDF":
+        assert stored == data  # a PDF is stored as uploaded
+    else:  # an image is stored re-encoded, in its own format, with the same pixels
+        picture = Image.open(io.BytesIO(stored))
+        assert (picture.format, picture.size) == (kind, (6, 4))
+        if kind == "PNG":
+            assert picture.convert("RGB").tobytes() == Image.open(io.BytesIO(data)).tobytes()
     [row] = _rows(session, record.id or 0)
     assert (row.id, row.sha256, row.size, row.media_type) == (
         body["id"],
         sha,
-        len(data),
+        len(stored),
         media_type,
     )
+    assert row.cleaned_at == NOW
+    assert (row.original_sha256, row.quarantined_at, row.quarantine_reason) == (None, None, None)
     assert row.uploaded_by == student.subject
     event = session.exec(
         select(RecordEvent).where(
@@ -253,7 +261,8 @@ def test_a_file_over_the_limit_is_refused(
 
     just_fits = small_api.upload(student, record.id or 0, png + b"\x00" * (1024 - len(png)))
     assert just_fits.status_code == 201, just_fits.text
-    assert just_fits.json()["size"] == 1024
+    [path] = _stored(settings)
+    assert just_fits.json()["size"] == path.stat().st_size < 1024  # the padding is not kept
 
 
 def test_the_tenth_file_is_refused(
@@ -316,8 +325,206 @@ def test_the_filename_is_only_a_label(
     )
     assert response.status_code == 201, response.text
     assert response.json()["filename"] == "passwd.png"
-    sha = hashlib.sha256(data).hexdigest()
+    sha = response.json()["sha256"]
     assert _stored(settings) == [settings.upload_dir / "evidence" / sha[:2] / sha]
+
+
+# --- what is stored: images re-encoded, PDFs looked into ----------------------------------------
+
+
+def _stored_bytes(settings: Settings, body: dict[str, Any]) -> bytes:
+    [path] = [p for p in _stored(settings) if p.name == body["sha256"]]
+    data = path.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == body["sha256"]
+    assert len(data) == body["size"]
+    return data
+
+
+def test_a_png_with_a_page_appended_is_stored_without_it(
+    api: Api, session: Session, settings: Settings, consented: Side
+) -> None:
+    record = create_record(session, student=consented.student)
+    polyglot = samples.polyglot_png()
+    response = api.upload(consented.principal(Role.student), record.id or 0, polyglot)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    stored = _stored_bytes(settings, body)
+    assert stored != polyglot
+    assert samples.HTML not in stored
+    assert b"<html" not in stored
+    assert body["sha256"] != hashlib.sha256(polyglot).hexdigest()
+    assert Image.open(io.BytesIO(stored)).tobytes() == Image.open(io.BytesIO(polyglot)).tobytes()
+    [row] = _rows(session, record.id or 0)
+    assert (row.sha256, row.size) == (body["sha256"], len(stored))
+
+
+def test_a_photo_loses_its_exif_and_position_and_stays_upright(
+    api: Api, session: Session, settings: Settings, consented: Side
+) -> None:
+    record = create_record(session, student=consented.student)
+    photo = samples.exif_photo(orientation=6)
+    assert Image.open(io.BytesIO(photo)).getexif().get_ifd(ExifTags.IFD.GPSInfo)
+    student = consented.principal(Role.student)
+    response = api.upload(student, record.id or 0, photo, "在科技馆.jpg")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    stored = _stored_bytes(settings, body)
+
+    picture = Image.open(io.BytesIO(stored))
+    assert picture.format == "JPEG"
+    assert len(picture.getexif()) == 0
+    assert not picture.getexif().get_ifd(ExifTags.IFD.GPSInfo)
+    assert b"Exif" not in stored
+    assert b"SciPhone" not in stored
+    assert b"taken at home" not in stored
+    assert "icc_profile" not in picture.info
+    # stored upright: 60 × 40 turned a quarter clockwise, its red corner now top right
+    assert picture.size == (40, 60)
+    red, green = picture.getpixel((35, 5)), picture.getpixel((5, 5))
+    assert isinstance(red, tuple)
+    assert isinstance(green, tuple)
+    assert red[0] > 150 > red[1]
+    assert green[1] > 100 > green[0]
+
+    # the same photo again (a retry) is the same row and the same file
+    again = api.upload(consented.principal(Role.school_staff), record.id or 0, photo, "x.jpg")
+    assert again.status_code == 201
+    assert again.json() == body
+    assert len(_rows(session, record.id or 0)) == 1
+    assert len(_stored(settings)) == 1
+
+    download = api.get(body["url"], student)
+    assert download.status_code == 200
+    assert download.content == stored
+
+
+def test_formats_and_modes_are_kept_where_they_can_be() -> None:
+    cmyk = io.BytesIO()
+    Image.new("CMYK", (8, 8), (0, 200, 200, 0)).save(cmyk, format="JPEG")
+    media_type, stored = sanitise.clean(cmyk.getvalue())
+    assert (media_type, Image.open(io.BytesIO(stored)).mode) == ("image/jpeg", "RGB")
+
+    palette = Image.new("P", (8, 8), 1)
+    palette.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    buffer = io.BytesIO()
+    palette.save(buffer, format="PNG", transparency=0, dpi=(300, 300))
+    picture = Image.open(io.BytesIO(sanitise.clean(buffer.getvalue())[1]))
+    assert (picture.mode, picture.info) == ("P", {"transparency": 0})
+
+    lossless = samples.picture("WEBP", lossless=True)
+    media_type, stored = sanitise.clean(lossless)
+    picture = Image.open(io.BytesIO(stored))
+    assert (media_type, picture.format) == ("image/webp", "WEBP")
+    assert picture.convert("RGB").tobytes() == Image.open(io.BytesIO(lossless)).tobytes()
+    assert sanitise.clean(samples.picture("WEBP", quality=50))[0] == "image/webp"
+
+
+@pytest.mark.parametrize("kind", ["PNG", "WEBP"])
+def test_an_animation_keeps_its_first_frame(kind: str) -> None:
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ((250, 0, 0), (0, 0, 250))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format=kind, save_all=True, append_images=frames[1:], duration=100)
+    assert getattr(Image.open(io.BytesIO(buffer.getvalue())), "n_frames", 1) == 2
+
+    _, stored = sanitise.clean(buffer.getvalue())
+    picture = Image.open(io.BytesIO(stored))
+    assert getattr(picture, "n_frames", 1) == 1
+    pixel = picture.convert("RGB").getpixel((4, 4))
+    assert isinstance(pixel, tuple)
+    assert pixel[0] > 200 > pixel[2]
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "found"),
+    [
+        ("open-action.pdf", samples.javascript_pdf, "javascript"),
+        ("names.pdf", samples.document_javascript_pdf, "javascript"),
+        ("attachment.pdf", samples.attachment_pdf, "embedded_file"),
+        ("launch.pdf", samples.launch_pdf, "launch"),
+    ],
+)
+def test_a_pdf_with_active_content_is_refused(
+    api: Api,
+    session: Session,
+    settings: Settings,
+    consented: Side,
+    name: str,
+    make: Any,
+    found: str,
+) -> None:
+    record = create_record(session, student=consented.student)
+    response = api.upload(consented.principal(Role.student), record.id or 0, make(), name)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "evidence_pdf_active_content"
+    assert response.json()["found"] == [found]
+    assert _rows(session, record.id or 0) == []
+    assert _stored(settings) == []
+
+
+def test_a_plain_pdf_is_stored_as_uploaded(
+    api: Api, session: Session, settings: Settings, consented: Side
+) -> None:
+    record = create_record(session, student=consented.student)
+    for pdf in (samples.plain_pdf(), samples.hand_made_pdf(zlib.compress(b"0 0 m 9 9 l S"))):
+        response = api.upload(consented.principal(Role.student), record.id or 0, pdf, "奖状.pdf")
+        assert response.status_code == 201, response.text
+        assert response.json()["sha256"] == hashlib.sha256(pdf).hexdigest()
+        assert _stored_bytes(settings, response.json()) == pdf
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status", "code"),
+    [
+        ("huge.png", samples.png_declaring(100_000, 100_000), 413, "evidence_too_complex"),
+        ("big.png", samples.png_declaring(7_000, 7_000), 413, "evidence_too_complex"),
+        ("bomb.pdf", samples.pdf_bomb(), 413, "evidence_too_complex"),
+        ("short.jpg", samples.picture("JPEG", (300, 200))[:400], 415, "evidence_unreadable"),
+        ("short.png", samples.png_declaring(64, 64), 415, "evidence_unreadable"),
+        ("broken.pdf", samples.plain_pdf()[:300], 415, "evidence_unreadable"),
+        ("locked.pdf", samples.password_pdf(), 415, "evidence_unreadable"),
+    ],
+)
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_bombs_and_broken_files_are_refused(
+    api: Api,
+    session: Session,
+    settings: Settings,
+    consented: Side,
+    name: str,
+    data: bytes,
+    status: int,
+    code: str,
+) -> None:
+    record = create_record(session, student=consented.student)
+    started = time.monotonic()
+    response = api.upload(consented.principal(Role.student), record.id or 0, data, name)
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+    assert time.monotonic() - started < 10  # refused before decoding all of it
+    assert _rows(session, record.id or 0) == []
+    assert _stored(settings) == []
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_a_picture_is_refused_over_the_pixel_limit_before_it_is_decoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoded: list[tuple[int, int]] = []
+    load = ImageFile.ImageFile.load
+
+    def counting_load(self: ImageFile.ImageFile) -> Any:
+        decoded.append(self.size)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
+    sanitise.clean(samples.picture("PNG"))
+    assert set(decoded) == {(60, 40)}  # what is counted is decoding
+
+    with pytest.raises(EvidenceTooComplex) as refused:
+        sanitise.clean(samples.png_declaring(sanitise.MAX_PIXELS // 1000 + 1, 1000))
+    assert refused.value.extra == {"limit_pixels": sanitise.MAX_PIXELS}
+    assert set(decoded) == {(60, 40)}
+    assert Image.MAX_IMAGE_PIXELS == sanitise.MAX_PIXELS
 
 
 # --- who uploads, and when ------------------------------------------------------------------------
@@ -427,7 +634,10 @@ def test_those_who_see_the_record_download_the_same_bytes(
         for data, item in uploaded.items():
             response = api.get(item["url"], consented.principal(role))
             assert response.status_code == 200, (role, response.text)
-            assert response.content == data
+            assert hashlib.sha256(response.content).hexdigest() == item["sha256"]
+            assert len(response.content) == item["size"]
+            if data == pdf:
+                assert response.content == data
             assert response.headers["content-type"].startswith(item["media_type"])
             assert response.headers["x-content-type-options"] == "nosniff"
     disposition = api.get(uploaded[pdf]["url"], consented.principal(Role.student))

@@ -50,6 +50,7 @@ def test_run_once_archives_what_is_due(
         "archive-records": 1,
         "purge-telemetry": 0,
         "purge-idempotency-keys": 0,
+        "clean-evidence": 0,
     }
     assert _status(session, record) == "archived"
     assert jobs.run_once(Database(engine, bind=connection), clock) == {
@@ -57,6 +58,7 @@ def test_run_once_archives_what_is_due(
         "archive-records": 0,
         "purge-telemetry": 0,
         "purge-idempotency-keys": 0,
+        "clean-evidence": 0,
     }
 
 

@@ -980,6 +980,7 @@ def test_the_archive_job_archives_in_its_own_transaction(
         "archive-records": 0,
         "purge-telemetry": 0,
         "purge-idempotency-keys": 0,
+        "clean-evidence": 0,
     }
     clock.set(WINDOW_END)
     assert jobs.run_once(database, clock) == {
@@ -987,6 +988,7 @@ def test_the_archive_job_archives_in_its_own_transaction(
         "archive-records": 1,
         "purge-telemetry": 0,
         "purge-idempotency-keys": 0,
+        "clean-evidence": 0,
     }
     fresh = _fresh(session, record)
     assert (fresh.status, fresh.archive_seq) == ("archived", 1)

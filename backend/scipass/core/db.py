@@ -34,7 +34,7 @@ from sqlalchemy import BigInteger, DateTime, Engine, Insert, Integer, Table, cre
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import SessionTransaction, sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -426,6 +426,31 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_result(value)
     else:
         future.set_exception(value)
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once the session's transaction has committed, never when it rolls back:
+    work outside the database that must follow the commit, such as removing a file that the
+    committed rows no longer name. Releasing a savepoint is not the commit. A failing action is
+    logged; the commit stands."""
+    pending = True
+
+    def committed(_session: Session) -> None:
+        nonlocal pending
+        if pending and not session.in_nested_transaction():
+            pending = False
+            try:
+                action()
+            except Exception:
+                logger.exception("an action after commit failed")
+
+    def ended(_session: Session, transaction: SessionTransaction) -> None:
+        nonlocal pending
+        if transaction.parent is None:  # committed (and run above) or rolled back
+            pending = False
+
+    event.listen(session, "after_commit", committed)
+    event.listen(session, "after_transaction_end", ended)
 
 
 def flush_unique(session: Session, error: ProblemError) -> None:

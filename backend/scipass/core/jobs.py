@@ -50,11 +50,19 @@ def _purge_idempotency_keys(session: Session, now: datetime) -> int:
     return idempotency.purge(session, now=now)
 
 
+def _clean_evidence(session: Session, now: datetime) -> int:
+    from scipass.core.config import get_settings
+    from scipass.record import evidence_cleanup
+
+    return evidence_cleanup.clean_stored(session, settings=get_settings(), now=now)
+
+
 JOBS: dict[str, Job] = {
     "close-visits": _close_visits,
     "archive-records": _archive_records,
     "purge-telemetry": _purge_telemetry,
     "purge-idempotency-keys": _purge_idempotency_keys,
+    "clean-evidence": _clean_evidence,
 }
 
 

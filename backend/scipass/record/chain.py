@@ -5,6 +5,12 @@ record's hash as ``prev_hash`` (64 zeros for the first) and ``content_hash`` = S
 canonical JSON of its content, its evidence checksums and ``prev_hash``. Changing any archived
 row, or removing or reordering one, breaks every hash from there on; :func:`verify` names the
 first record that no longer matches.
+
+An evidence checksum is the SHA-256 of the file as it was attached: ``sha256``, or, when the
+one-off cleaning of files stored before uploads were cleaned has replaced the file by a
+re-encoded one (see ``record/evidence_cleanup.py``), the hash it had before, kept in
+``original_sha256``. So a chain archived before the cleaning still verifies after it, and a
+record archived later hashes the same value whichever of the two ran first.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from scipass.record.models import ParticipationRecord, RecordEvidence
 
@@ -72,9 +78,10 @@ def evidence_hashes(session: Session, record_ids: list[int]) -> dict[int, list[s
     found: dict[int, list[str]] = defaultdict(list)
     if record_ids:
         rows = session.exec(
-            select(RecordEvidence.record_id, RecordEvidence.sha256).where(
-                col(RecordEvidence.record_id).in_(record_ids)
-            )
+            select(
+                RecordEvidence.record_id,
+                func.coalesce(RecordEvidence.original_sha256, RecordEvidence.sha256),
+            ).where(col(RecordEvidence.record_id).in_(record_ids))
         ).all()
         for record_id, sha in rows:
             found[record_id].append(sha)

@@ -87,6 +87,35 @@ class EvidenceTypeRejected(ProblemError):
     title_en = "Evidence must be a JPEG, PNG or WebP image or a PDF"
 
 
+class EvidenceUnreadable(ProblemError):
+    status = 415
+    code = "evidence_unreadable"
+    title_zh = "文件已损坏、不完整或设有密码，无法读取"
+    title_en = "The file is damaged, incomplete or password-protected"
+
+
+class EvidenceTooComplex(PayloadTooLarge):
+    code = "evidence_too_complex"
+    title_zh = "图片像素过多或 PDF 过于复杂，请缩小或另存后再上传"
+    title_en = "The image has too many pixels, or the PDF is too complex"
+
+
+class EvidencePdfActiveContent(ProblemError):
+    status = 422
+    code = "evidence_pdf_active_content"
+    title_zh = "PDF 含有脚本、附件或自动执行的操作，请另存为普通 PDF 后再上传"
+    title_en = "The PDF contains scripts, attachments or actions that run by themselves"
+
+
+class EvidenceQuarantined(ProblemError):
+    status = 410
+    code = "evidence_quarantined"
+    title_zh = "这份证明材料已被隔离，不再提供下载"
+    title_en = "This evidence file is quarantined and no longer served"
+    # Answered when a file is found unsafe as it is asked for: the quarantine is kept.
+    keep_writes = True
+
+
 class EvidenceTooLarge(PayloadTooLarge):
     code = "evidence_too_large"
     title_zh = "证明材料文件过大"

@@ -1,20 +1,30 @@
 """Evidence files of records: photos of the activity, certificates, reports.
 
-A file is accepted by its first bytes, never by its name or the client's content type:
-JPEG, PNG, WebP or PDF, up to ``SCIPASS_EVIDENCE_MAX_BYTES`` (10 MB), at most
-:data:`MAX_PER_RECORD` per record. It is stored once under
-``<upload_dir>/evidence/<first two hex digits>/<sha256>`` (the same certificate attached to a
-corrected record or uploaded twice costs no space) and served only to those who may see the
-record: the student, their guardians, the school and the bureau (not the organising venue).
-Uploading the same file to the same record again returns the first upload (a retry on a weak
-connection is harmless).
+A file is judged by its bytes, never by its name or the client's content type: JPEG, PNG,
+WebP or PDF, up to ``SCIPASS_EVIDENCE_MAX_BYTES`` (10 MB), at most :data:`MAX_PER_RECORD` per
+record. What is stored is made safe first (:mod:`scipass.record.sanitise`): an image is decoded
+and encoded again in its own format, which drops its EXIF (a child's photo tells where it was
+taken), every other metadata and anything appended to it, and keeps it upright; a PDF is stored
+as uploaded, but refused when it holds scripts, embedded files, launch or other actions that
+run by themselves (422 ``evidence_pdf_active_content``). A file that cannot be decoded (415
+``evidence_unreadable``) or is over the pixel or PDF limits (413 ``evidence_too_complex``) is
+refused.
+
+The stored file is kept once under ``<upload_dir>/evidence/<first two hex digits>/<sha256>``
+(:mod:`scipass.record.storage`); ``sha256`` and ``size`` are those of the stored bytes. The same
+certificate attached to a corrected record or uploaded twice costs no space, and uploading the
+same file to the same record again returns the first upload (a retry on a weak connection is
+harmless): the same bytes give the same stored file. Files are served only to those who may see
+the record: the student, their guardians, the school and the bureau (not the organising venue).
+Files stored before uploads were cleaned are cleaned once (:mod:`scipass.record.evidence_cleanup`);
+one met by a download before that is cleaned then. A quarantined file answers 410
+``evidence_quarantined``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -28,57 +38,53 @@ from scipass.core.clock import local_date
 from scipass.core.config import Settings
 from scipass.core.db import flush_unique
 from scipass.core.errors import ProblemError
+from scipass.record import evidence_cleanup, sanitise, storage
 from scipass.record import service as record_service
 from scipass.record.errors import (
     EvidenceLimitReached,
     EvidenceNotFound,
+    EvidenceQuarantined,
     EvidenceTooLarge,
-    EvidenceTypeRejected,
     RecordNotFound,
     RecordStateInvalid,
 )
-from scipass.record.models import STUDENT_OPEN, ParticipationRecord, RecordEvidence
+from scipass.record.models import (
+    STUDENT_OPEN,
+    ParticipationRecord,
+    QuarantineReason,
+    RecordEvidence,
+)
 from scipass.roster.models import Student
 
 MAX_PER_RECORD = 9
 
+# Why a quarantined file is not served, as its answer says (Chinese, English).
+_QUARANTINED = {
+    QuarantineReason.active_content: (
+        "文件含有脚本、附件或自动执行的操作，请上传普通 PDF",
+        "The file holds scripts, attachments or actions that run by themselves",
+    ),
+    QuarantineReason.unreadable: (
+        "文件已损坏或无法读取，请重新上传",
+        "The file is damaged or cannot be read",
+    ),
+    QuarantineReason.too_complex: (
+        "文件像素过多或过于复杂，请缩小或另存后重新上传",
+        "The file has too many pixels or is too complex",
+    ),
+    QuarantineReason.duplicate: (
+        "与本记录的另一份证明材料内容相同，请查看那一份",
+        "The same picture is attached to this record as another file",
+    ),
+    QuarantineReason.missing: (
+        "文件已不在存储中，请联系管理员",
+        "The stored file was missing",
+    ),
+}
+
 
 class _Duplicate(ProblemError):
     """Internal: the same file is already attached to the record."""
-
-
-def sniff(head: bytes) -> str | None:
-    """The media type the bytes really are, among the accepted ones."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    return None
-
-
-def path_of(settings: Settings, sha256: str) -> Path:
-    return settings.upload_dir / "evidence" / sha256[:2] / sha256
-
-
-def _store(settings: Settings, data: bytes, sha256: str) -> None:
-    target = path_of(settings, sha256)
-    if target.exists():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def _safe_name(filename: str | None, media_type: str) -> str:
@@ -116,15 +122,13 @@ def add(
     record = _uploadable(session, actor=actor, record_id=record_id)
     if len(data) > settings.evidence_max_bytes:
         raise EvidenceTooLarge(limit_bytes=settings.evidence_max_bytes)
-    media_type = sniff(data[:16])
-    if media_type is None:
-        raise EvidenceTypeRejected()
+    media_type, stored = sanitise.clean(data)
     student = session.get(Student, record.student_id)
     assert student is not None
     consent_service.require_consent(
         session, student=student, purpose=Purpose.photos, today=local_date(now)
     )
-    sha256 = hashlib.sha256(data).hexdigest()
+    sha256 = hashlib.sha256(stored).hexdigest()
     existing = session.exec(
         select(RecordEvidence).where(
             RecordEvidence.record_id == record.id, RecordEvidence.sha256 == sha256
@@ -135,15 +139,16 @@ def add(
     count = session.exec(select(func.count()).where(RecordEvidence.record_id == record.id)).one()
     if count >= MAX_PER_RECORD:
         raise EvidenceLimitReached()
-    _store(settings, data, sha256)
+    storage.store(settings, stored, sha256)
     evidence = RecordEvidence(
         record_id=record.id or 0,
         sha256=sha256,
         media_type=media_type,
-        size=len(data),
+        size=len(stored),
         filename=_safe_name(filename, media_type),
         uploaded_by=actor.subject,
         uploaded_at=now,
+        cleaned_at=now,
     )
     session.add(evidence)
     try:
@@ -194,7 +199,14 @@ def open_file(
     evidence = session.get(RecordEvidence, evidence_id)
     if evidence is None or evidence.record_id != record.id:
         raise EvidenceNotFound()
-    path = path_of(settings, evidence.sha256)
+    if evidence.cleaned_at is None:
+        evidence = evidence_cleanup.clean_now(
+            session, settings=settings, evidence=evidence, now=now
+        )
+    if evidence.quarantined_at is not None:
+        detail_zh, detail_en = _QUARANTINED[QuarantineReason(evidence.quarantine_reason)]
+        raise EvidenceQuarantined(detail_zh, detail_en, reason=evidence.quarantine_reason)
+    path = storage.path_of(settings, evidence.sha256)
     if not path.is_file():
         raise EvidenceNotFound("文件已不在存储中，请联系管理员", "The stored file is missing")
     if actor.role not in (Role.student, Role.guardian):

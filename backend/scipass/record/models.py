@@ -61,6 +61,16 @@ class RecordRole(StrEnum):
     other = "other"
 
 
+class QuarantineReason(StrEnum):
+    """Why a stored evidence file is no longer served (see ``record/evidence_cleanup.py``)."""
+
+    active_content = "active_content"  # a PDF with scripts, attachments or launch actions
+    unreadable = "unreadable"  # an image or PDF that cannot be decoded, or is encrypted
+    too_complex = "too_complex"  # over the pixel, page, object or decompression limits
+    duplicate = "duplicate"  # cleaned, it equals another file of the same record
+    missing = "missing"  # the file was no longer in storage when it was to be cleaned
+
+
 class ObjectionStatus(StrEnum):
     open = "open"
     upheld = "upheld"  # the record was wrong: it is rejected
@@ -178,12 +188,19 @@ class RecordEvent(SQLModel, table=True):
 
 
 class RecordEvidence(SQLModel, table=True):
-    """A file attached to a record, stored once under the upload directory by its SHA-256."""
+    """A file attached to a record, stored once under the upload directory by its SHA-256.
+
+    ``sha256`` and ``size`` describe the stored file: an image as re-encoded without its
+    metadata, a PDF as uploaded. ``cleaned_at`` is when that was done (at upload, or by the
+    one-off cleaning of files stored before); a null marks a file still to be cleaned. When the
+    cleaning replaced a file, ``original_sha256`` keeps the hash it had before, which the
+    archive hash chain goes on covering. A quarantined file is no longer served."""
 
     __tablename__ = "record_evidence"
     __table_args__ = (
         UniqueConstraint("record_id", "sha256"),
         Index("ix_record_evidence_record_id", "record_id"),
+        Index("ix_record_evidence_cleaned_at", "cleaned_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
@@ -196,6 +213,14 @@ class RecordEvidence(SQLModel, table=True):
     filename: str = Field(sa_column=Column(String(100), nullable=False))
     uploaded_by: str = Field(sa_column=Column(String(40), nullable=False))
     uploaded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    cleaned_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    original_sha256: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    quarantined_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    quarantine_reason: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
 
 
 class RecordNotice(SQLModel, table=True):

@@ -1153,6 +1153,10 @@ def void_and_correct(
                 filename=item.filename,
                 uploaded_by=item.uploaded_by,
                 uploaded_at=item.uploaded_at,
+                cleaned_at=item.cleaned_at,
+                original_sha256=item.original_sha256,
+                quarantined_at=item.quarantined_at,
+                quarantine_reason=item.quarantine_reason,
             )
         )
     school = session.get(School, record.school_id)
