@@ -436,7 +436,8 @@ def test_a_batch_that_meets_a_nonce_taken_meanwhile_runs_scan_by_scan(
 ) -> None:
     """Another transaction takes pupil 1's nonce while the batch runs, and commits only once
     the batch's statement waits for it: the statement cannot write that scan, the batch is
-    rolled back and every scan runs again on its own; pupil 1's is then a replayed nonce."""
+    rolled back and every scan runs again on its own; pupil 1's key then belongs to another
+    scan (409 idempotency_key_reused)."""
     if not _postgres(engine):
         pytest.skip("the scans of a batch share their writes on PostgreSQL only")
     works = [_scan(settings, scene, i, f"meanwhile-{i}") for i in range(3)]
@@ -478,7 +479,7 @@ def test_a_batch_that_meets_a_nonce_taken_meanwhile_runs_scan_by_scan(
     assert _visit_of(first)[2] is True
     assert _visit_of(third)[2] is True
     assert isinstance(replayed, ScanRefused)
-    assert replayed.code == "replayed_nonce"
+    assert replayed.code == "idempotency_key_reused"
     with Session(engine) as s:
         visits = s.exec(select(CheckIn.student_id).where(CheckIn.activity_id == scene["activity"]))
         assert sorted(visits.all()) == sorted([scene["students"][0], scene["students"][2]])  # type: ignore[index]

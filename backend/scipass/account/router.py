@@ -151,7 +151,7 @@ def logout(body: RefreshRequest, session: SessionDep, clock: ClockDep) -> Respon
     description="修改后该账号的所有刷新令牌失效，需重新登录。使用初始密码登录的账号，"
     "在修改密码前只能调用本接口和 `/me`（其余返回 403 `password_change_required`）。",
     status_code=204,
-    responses=problem_responses(PasswordWrong, PasswordWeak),
+    responses=problem_responses(PasswordWrong, PasswordWeak, LoginRateLimited),
 )
 def change_password(
     body: PasswordChange,

@@ -14,12 +14,13 @@ import sqlite3
 from typing import Any, ClassVar, Union
 
 import psycopg
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import exc as sqlalchemy_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: TID251
+from starlette.routing import compile_path
 
 logger = logging.getLogger("scipass.errors")
 
@@ -337,6 +338,29 @@ _HTTP_ERRORS: dict[int, type[ProblemError]] = {
 async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own errors (no route, wrong method) in the same shape."""
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # A JSON body that is not UTF-8: FastAPI calls it a parse error (400); it is the
+        # same mistake as malformed JSON, answered as such.
+        return problem_response(
+            request,
+            ValidationFailed(
+                "请求内容不是有效的 UTF-8 JSON",
+                "The body is not valid UTF-8 JSON",
+                errors=[
+                    {
+                        "field": "body",
+                        "message": "JSON decode error"
+                        if preferred_language(request) == "en"
+                        else _ZH_MESSAGES["json_invalid"],
+                        "type": "json_invalid",
+                    }
+                ],
+            ),
+        )
+    if exc.status_code == 405:
+        # Starlette names only the methods of the first route of the path it met; RFC 9110
+        # asks for every method the resource supports.
+        exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed(request))}
     error_class = _HTTP_ERRORS.get(exc.status_code)
     if error_class is None:
         error = ProblemError()
@@ -346,6 +370,24 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     if exc.headers:
         error.headers.update(exc.headers)
     return problem_response(request, error)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route answers on the request's path: the routes of that literal
+    path when there are any (``/records/reviews``), else those whose template matches it
+    (``/records/{record_id}``)."""
+    table = getattr(request.app.state, "route_methods", None)
+    if table is None:
+        table = [
+            (compile_path(context.path)[0], "{" not in context.path, context.methods or set())
+            for context in routing.iter_route_contexts(request.app.routes)
+        ]
+        request.app.state.route_methods = table
+    path = request.url.path
+    matching = [(literal, methods) for pattern, literal, methods in table if pattern.match(path)]
+    if any(literal for literal, _ in matching):
+        matching = [(literal, methods) for literal, methods in matching if literal]
+    return sorted({method for _, methods in matching for method in methods})
 
 
 async def _handle_database(request: Request, exc: Exception) -> JSONResponse:
