@@ -71,6 +71,14 @@ test-postgres: $(INSTALLED)
 	@echo "== pytest on PostgreSQL =="
 	tests/with-postgres.sh $(BIN)/pytest -q -p no:cacheprovider
 
+# The contract fuzzer (tests/test_contract_fuzz.py) with every role, its coverage phase and many
+# more examples than `make test` gives it, on SQLite and then on PostgreSQL.
+FUZZ := SCIPASS_FUZZ_EXAMPLES=25 SCIPASS_FUZZ_COVERAGE=1 \
+	SCIPASS_FUZZ_ROLES=anonymous,student,guardian,school_staff,school_admin,venue_staff,venue_admin,bureau,platform_admin
+fuzz: $(INSTALLED)
+	$(FUZZ) $(BIN)/pytest -q -p no:cacheprovider tests/test_contract_fuzz.py
+	$(FUZZ) tests/with-postgres.sh $(BIN)/pytest -q -p no:cacheprovider tests/test_contract_fuzz.py
+
 format: $(INSTALLED)
 	$(BIN)/ruff check --fix backend tests alembic bench
 	$(BIN)/ruff format backend tests alembic bench

@@ -36,6 +36,7 @@ from scipass.record.errors import (
     EvidenceLimitReached,
     EvidenceNotFound,
     EvidencePdfActiveContent,
+    EvidenceQuarantined,
     EvidenceTooComplex,
     EvidenceTooLarge,
     EvidenceTypeRejected,
@@ -618,7 +619,7 @@ def upload_evidence(
         200: {
             "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}, "application/pdf": {}}
         },
-        **problem_responses(RecordNotFound, EvidenceNotFound),
+        **problem_responses(RecordNotFound, EvidenceNotFound, EvidenceQuarantined),
     },
 )
 def get_evidence(
