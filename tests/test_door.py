@@ -129,28 +129,29 @@ def integer_fields(
     schema: dict[str, Any], components: dict[str, Any]
 ) -> Iterator[tuple[str, bool, dict[str, Any]]]:
     """The top-level integer fields of a body: name, whether a list, the integer's schema."""
-    schema = resolve(schema, components)
-    for name, value in schema.get("properties", {}).items():
-        for option in resolve(value, components).get("anyOf", [resolve(value, components)]):
-            option = resolve(option, components)
-            if option.get("type") == "integer":
-                yield name, False, option
-                break
-            items = resolve(option.get("items", {}), components)
-            if option.get("type") == "array" and items.get("type") == "integer":
-                yield name, True, items
-                break
+    for name, value in resolve(schema, components).get("properties", {}).items():
+        integer = option_of(value, components, "integer")
+        if integer is not None:
+            yield name, False, integer
+            continue
+        array = option_of(value, components, "array")
+        items = option_of(array.get("items", {}), components, "integer") if array else None
+        if items is not None:
+            yield name, True, items
 
 
 def outside(value: int, schema: dict[str, Any]) -> bool:
     return not schema["minimum"] <= value <= schema["maximum"]
 
 
-def integer_option(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any] | None:
+def option_of(
+    schema: dict[str, Any], components: dict[str, Any], kind: str
+) -> dict[str, Any] | None:
+    """The alternative of ``schema`` (one of an anyOf, or itself) of JSON type ``kind``."""
     schema = resolve(schema, components)
     for option in schema.get("anyOf", [schema]):
         option = resolve(option, components)
-        if option.get("type") == "integer":
+        if option.get("type") == kind:
             return option
     return None
 
@@ -228,6 +229,20 @@ class Walker:
         assert response.status_code < 500, f"{where}: {response.text[:300]}"
         return response
 
+    def send_parameter(self, operation: Operation, parameter: dict[str, Any], value: Any) -> Any:
+        """``operation`` with ``value`` for one of its path or query parameters."""
+        if parameter["in"] == "path":
+            return self.send(operation, path_values={parameter["name"]: value})
+        return self.send(operation, query={parameter["name"]: value})
+
+
+def url_parameters(operation: Operation, kind: str) -> Iterator[tuple[dict[str, Any], Any]]:
+    """The path and query parameters of JSON type ``kind``, each with that type's schema."""
+    for parameter in (*operation.parameters("path"), *operation.parameters("query")):
+        option = option_of(parameter["schema"], operation.components, kind)
+        if option is not None:
+            yield parameter, option
+
 
 @pytest.fixture
 def walker(client: TestClient, settings: Settings, side_a: Side) -> Walker:
@@ -239,20 +254,13 @@ def test_integers_beyond_every_range_are_refused_at_the_door(walker: Walker) -> 
     (an id of 2³¹ is simply not found: every key is 64-bit)."""
     tried = refused = 0
     for operation in operations(walker.client.app):  # type: ignore[arg-type]
-        for where in ("path", "query"):
-            for parameter in operation.parameters(where):
-                integer = integer_option(parameter["schema"], operation.components)
-                if integer is None:
-                    continue
-                for value in HUGE:
-                    tried += 1
-                    if where == "path":
-                        response = walker.send(operation, path_values={parameter["name"]: value})
-                    else:
-                        response = walker.send(operation, query={parameter["name"]: value})
-                    if outside(value, integer):
-                        refused += 1
-                        assert response.status_code == 422, walker.seen[-1]
+        for parameter, integer in url_parameters(operation, "integer"):
+            for value in HUGE:
+                tried += 1
+                response = walker.send_parameter(operation, parameter, value)
+                if outside(value, integer):
+                    refused += 1
+                    assert response.status_code == 422, walker.seen[-1]
         body = operation.json_body()
         if body is None:
             continue
@@ -271,19 +279,11 @@ def test_integers_beyond_every_range_are_refused_at_the_door(walker: Walker) -> 
 def test_control_characters_in_every_text_field_are_refused_at_the_door(walker: Walker) -> None:
     tried = 0
     for operation in operations(walker.client.app):  # type: ignore[arg-type]
-        for where in ("path", "query"):
-            for parameter in operation.parameters(where):
-                schema = resolve(parameter["schema"], operation.components)
-                options = [resolve(o, operation.components) for o in schema.get("anyOf", [schema])]
-                if not any(o.get("type") == "string" for o in options):
-                    continue
-                for value in BAD_TEXT:
-                    tried += 1
-                    if where == "path":
-                        response = walker.send(operation, path_values={parameter["name"]: value})
-                    else:
-                        response = walker.send(operation, query={parameter["name"]: value})
-                    assert response.status_code in (404, 422), walker.seen[-1]
+        for parameter, _string in url_parameters(operation, "string"):
+            for value in BAD_TEXT:
+                tried += 1
+                response = walker.send_parameter(operation, parameter, value)
+                assert response.status_code in (404, 422), walker.seen[-1]
         body = operation.json_body()
         if body is None:
             continue

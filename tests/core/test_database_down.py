@@ -16,7 +16,6 @@ from scipass.core.config import Environment, Settings
 from scipass.main import create_app
 from tests.conftest import FROZEN_AT
 from tests.databases import ENGINE_NAME, own_cluster
-from tests.tools import require_tool
 
 
 def _settings(url: str, tmp_path: Path, **overrides: object) -> Settings:
@@ -60,7 +59,6 @@ def _requests(client: TestClient, settings: Settings) -> list[object]:
 @pytest.mark.slow
 @pytest.mark.skipif(ENGINE_NAME != "postgresql", reason="stops a PostgreSQL cluster")
 def test_postgresql_stopped_mid_test_answers_503_and_recovers(tmp_path: Path) -> None:
-    require_tool("/usr/lib/postgresql", package="postgresql")
     with own_cluster() as cluster:
         migrations.upgrade(cluster.url)
         settings = _settings(cluster.url, tmp_path)
