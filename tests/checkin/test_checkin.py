@@ -30,6 +30,7 @@ from tests.factories import (
     create_activity,
     create_slot,
     grant_consent,
+    list_venue,
 )
 
 START = datetime(2026, 10, 14, 2, 0, tzinfo=UTC)
@@ -596,6 +597,46 @@ def test_a_key_reused_for_another_scan_is_refused(
     )
     assert count(session, CheckIn, activity_id=other.id) == 0
     assert count(session, ScanEvent, activity_id=other.id, reason="idempotency_key_reused") == 1
+
+
+def test_a_key_is_one_requests_across_scans_and_other_writes(
+    client: TestClient, settings: Settings, session: Session, side_a: Side, activity: Activity
+) -> None:
+    """A scan's key sent with a reservation, or a reservation's key with a scan, is refused
+    (409 idempotency_key_reused) and writes nothing: check-in keeps its keys on its scan
+    events, the other writes in the shared table, and each looks in the other."""
+    code = new_code(client, settings, side_a, activity)
+    headers = auth(settings, student(side_a), now=client.app.state.clock.now())  # type: ignore[attr-defined]
+    slot = create_slot(session, venue_id=list_venue(session, side_a.venue).id or 0)
+    assert (
+        scan(client, settings, student(side_a), code["payload"], key="scan-key-0001").status_code
+        == 201
+    )
+    reserve = client.post(
+        f"/api/v1/slots/{slot.id}/reservations",
+        json={},
+        headers={**headers, "Idempotency-Key": "scan-key-0001"},
+    )
+    assert reserve.status_code == 409, reserve.text
+    assert reserve.json()["code"] == "idempotency_key_reused"
+    assert count(session, Reservation, slot_id=slot.id) == 0
+
+    reserved = client.post(
+        f"/api/v1/slots/{slot.id}/reservations",
+        json={},
+        headers={**headers, "Idempotency-Key": "reserve-key-01"},
+    )
+    assert reserved.status_code == 201, reserved.text
+    other = create_activity(
+        session, venue_id=side_a.venue.id or 0, starts_at=START, ends_at=END, admission="open"
+    )
+    second = new_code(client, settings, side_a, other)
+    refused(
+        scan(client, settings, student(side_a), second["payload"], key="reserve-key-01"),
+        "idempotency_key_reused",
+        409,
+    )
+    assert count(session, CheckIn, activity_id=other.id) == 0
 
 
 def test_too_many_scans_in_a_minute_are_rate_limited(

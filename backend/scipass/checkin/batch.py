@@ -170,7 +170,8 @@ SELF_SCANS = SelfScanBatch()
 # otherwise join whole tables).
 _CALLERS_AND_NONCES = (
     "SELECT (k.x->>0)::int, s.id, s.school_id, s.stage, s.birth_month, s.wechat_user_id,"
-    " e.fingerprint, e.result, e.reason, e.check_in_id"
+    " e.fingerprint, e.result, e.reason, e.check_in_id,"
+    " EXISTS (SELECT 1 FROM idempotency_key i WHERE i.subject = k.x->>2 AND i.key = k.x->>3)"
     " FROM jsonb_array_elements(%(keys)s::jsonb) AS k(x)"
     " LEFT JOIN LATERAL (SELECT id, school_id, stage, birth_month, wechat_user_id"
     " FROM student WHERE id = (k.x->>1)::bigint LIMIT 1) s ON true"

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any, ClassVar
 
-from sqlalchemy import and_, bindparam, case, func, literal, text, update
+from sqlalchemy import and_, bindparam, case, exists, func, literal, text, update
 from sqlmodel import Session, col, select
 
 from scipass.activity import service as activity_service
@@ -92,6 +92,7 @@ from scipass.core.clock import SHANGHAI, day_bounds, local_date
 from scipass.core.config import Settings
 from scipass.core.db import Database, Later, flush_unique, insert_ignoring
 from scipass.core.errors import Conflict
+from scipass.core.idempotency import IdempotencyKeyRecord
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org.models import School, Venue, decode_stages
 from scipass.record import service as record_service
@@ -546,6 +547,15 @@ _EARLIER = select(
 ).where(_EVENTS.c.operator == bindparam("operator"), _EVENTS.c.nonce == bindparam("nonce"))
 
 
+def key_used(session: Session, subject: str, key: str) -> bool:
+    """Whether ``subject`` sent a scan with this ``Idempotency-Key`` (the keys check-in keeps
+    on its scan events, as :mod:`scipass.core.idempotency` asks of every key store)."""
+    return (
+        session.connection().execute(_EARLIER, {"operator": subject, "nonce": key}).first()
+        is not None
+    )
+
+
 def _replay(session: Session, earlier: Earlier) -> Outcome:
     """The first answer to a scan sent again with the same nonce."""
     if earlier.result == ScanResult.refused:
@@ -880,7 +890,12 @@ def _caller_and_nonce(
         else:
             row = connection.execute(_CALLER_AND_NONCE, params).one()
     pupil = Pupil(*row[:5]) if row[0] is not None else None
-    earlier = Earlier(*row[5:]) if row[5] is not None else None
+    if row[5] is not None:
+        earlier: Earlier | None = Earlier(*row[5:9])
+    elif row[9]:  # the key was first used for another kind of request (core.idempotency)
+        earlier = Earlier(fingerprint="", result=ScanResult.refused, reason="", check_in_id=None)
+    else:
+        earlier = None
     return pupil, earlier
 
 
@@ -898,11 +913,14 @@ def _driver_row(connection: Any, sql: str, params: dict[str, Any]) -> Any:
 
 _PG_CALLER_AND_NONCE = (
     "SELECT s.id, s.school_id, s.stage, s.birth_month, s.wechat_user_id,"
-    " e.fingerprint, e.result, e.reason, e.check_in_id"
+    " e.fingerprint, e.result, e.reason, e.check_in_id,"
+    " EXISTS (SELECT 1 FROM idempotency_key i"
+    " WHERE i.subject = %(operator)s AND i.key = %(nonce)s)"
     " FROM (SELECT 1) AS one"
     " LEFT JOIN student s ON s.id = %(student_id)s"
     " LEFT JOIN scan_event e ON e.operator = %(operator)s AND e.nonce = %(nonce)s"
 )
+_KEYS = IdempotencyKeyRecord.__table__  # type: ignore[attr-defined]
 _CALLER_AND_NONCE = select(
     _STUDENTS.c.id,
     _STUDENTS.c.school_id,
@@ -913,6 +931,12 @@ _CALLER_AND_NONCE = select(
     _EVENTS.c.result,
     _EVENTS.c.reason,
     _EVENTS.c.check_in_id,
+    exists()
+    .where(
+        _KEYS.c.subject == bindparam("operator"),
+        _KEYS.c.key == bindparam("nonce"),
+    )
+    .label("claimed"),
 ).select_from(
     select(literal(1).label("one"))
     .subquery("one")

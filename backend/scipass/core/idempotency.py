@@ -14,13 +14,17 @@ afresh. Keys are kept :data:`KEEP_FOR` (the ``purge-idempotency-keys`` job), far
 any phone retries.
 
 Check-in (``POST /checkins``, the hot path) applies the same rule to the keys it keeps on its
-scan events, with the same answer (see ``scipass.checkin``), instead of a second write per scan.
+scan events, with the same answer, instead of a second write per scan. The two stores see each
+other: a scan looks for its key here too, and :func:`claim` asks the stores registered with
+:func:`register_key_store` (check-in's, by ``create_app``), so a key is one request's across
+every path.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -96,6 +100,17 @@ async def idempotency(
 IdempotencyDep = Annotated[Idempotency | None, Depends(idempotency)]
 
 
+# Other places a caller's keys are kept: (session, subject, key) -> whether the key is used.
+KeyStore = Callable[[Session, str, str], bool]
+_KEY_STORES: list[KeyStore] = []
+
+
+def register_key_store(store: KeyStore) -> None:
+    """Make :func:`claim` refuse keys that ``store`` already holds (once per store)."""
+    if store not in _KEY_STORES:
+        _KEY_STORES.append(store)
+
+
 def claim(
     session: Session, *, subject: str, idempotency: Idempotency | None, now: datetime
 ) -> bool:
@@ -115,6 +130,8 @@ def claim(
         },
     ).first()
     if inserted is not None:
+        if any(store(session, subject, idempotency.key) for store in _KEY_STORES):
+            raise IdempotencyKeyReused()
         return True
     first = session.exec(
         select(IdempotencyKeyRecord.fingerprint).where(
