@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, delete, update
 from sqlmodel import Session, col, select
 
-from scipass.activity.models import Dimension, RecordCategory
 from scipass.audit.models import AuditLog
 from scipass.core import jobs
 from scipass.core.auth import Principal, Role
@@ -27,7 +26,9 @@ from scipass.org.models import Region
 from scipass.record import chain
 from scipass.record import service as record_service
 from scipass.record.models import (
+    Dimension,
     ParticipationRecord,
+    RecordCategory,
     RecordEvent,
     RecordNotice,
     RecordObjection,

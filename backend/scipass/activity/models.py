@@ -14,6 +14,7 @@ from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, Inte
 from sqlmodel import Field, SQLModel
 
 from scipass.core.db import IdType, UTCDateTime
+from scipass.record.models import RecordCategory
 
 
 class ActivityKind(StrEnum):
@@ -26,27 +27,6 @@ class ActivityKind(StrEnum):
     club = "club"
     mobile_museum = "mobile_museum"
     other = "other"
-
-
-class RecordCategory(StrEnum):
-    """The kind of factual record (写实记录) a participation becomes."""
-
-    science_visit = "science_visit"  # 科普场馆参观与研学
-    course_lecture = "course_lecture"  # 科学课程、讲座
-    inquiry = "inquiry"  # 科学探究、研究性学习、营地
-    competition = "competition"  # 科技竞赛
-    volunteer = "volunteer"  # 志愿服务
-    other = "other"
-
-
-class Dimension(StrEnum):
-    """The five aspects of the Ministry of Education guidance; provinces may map differently."""
-
-    moral = "moral"  # 思想品德
-    academic = "academic"  # 学业水平
-    health = "health"  # 身心健康
-    art = "art"  # 艺术素养
-    social_practice = "social_practice"  # 社会实践
 
 
 class Admission(StrEnum):
@@ -67,6 +47,7 @@ class ActivityStatus(StrEnum):
     finished = "finished"
 
 
+# The record category a participation in each kind of activity becomes (DESIGN.md).
 DEFAULT_CATEGORY = {
     ActivityKind.venue_visit: RecordCategory.science_visit,
     ActivityKind.course: RecordCategory.course_lecture,
@@ -77,14 +58,6 @@ DEFAULT_CATEGORY = {
     ActivityKind.club: RecordCategory.inquiry,
     ActivityKind.mobile_museum: RecordCategory.science_visit,
     ActivityKind.other: RecordCategory.other,
-}
-DEFAULT_DIMENSION = {
-    RecordCategory.science_visit: Dimension.social_practice,
-    RecordCategory.course_lecture: Dimension.social_practice,
-    RecordCategory.inquiry: Dimension.academic,
-    RecordCategory.competition: Dimension.academic,
-    RecordCategory.volunteer: Dimension.moral,
-    RecordCategory.other: Dimension.social_practice,
 }
 # Which statuses a transition may leave from.
 TRANSITIONS = {

@@ -9,11 +9,10 @@ from scipass.activity.models import (
     ActivityStatus,
     Admission,
     AutoCloseCredit,
-    Dimension,
-    RecordCategory,
 )
 from scipass.core.inputs import MULTILINE, RequestModel
 from scipass.org.models import Stage
+from scipass.record.models import Dimension, RecordCategory
 
 
 class ActivityWrite(RequestModel):

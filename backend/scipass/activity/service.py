@@ -16,7 +16,6 @@ from scipass.activity.errors import (
 )
 from scipass.activity.models import (
     DEFAULT_CATEGORY,
-    DEFAULT_DIMENSION,
     TRANSITIONS,
     Activity,
     ActivityKind,
@@ -29,6 +28,7 @@ from scipass.core.clock import SHANGHAI
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org import service as org_service
 from scipass.org.models import Stage, encode_stages
+from scipass.record.models import DEFAULT_DIMENSION
 
 MAX_LENGTH = timedelta(days=31)
 

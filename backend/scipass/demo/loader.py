@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from scipass.account import service as account_service
 from scipass.account.models import Account, WeChatUser
 from scipass.activity import service as activity_service
-from scipass.activity.models import Activity, ActivityStatus, RecordCategory
+from scipass.activity.models import Activity, ActivityStatus
 from scipass.activity.schemas import ActivityWrite
 from scipass.checkin import codes
 from scipass.checkin import service as checkin_service
@@ -32,7 +32,13 @@ from scipass.org.models import Bureau, Region, School, Venue, encode_stages
 from scipass.pairing import service as pairing_service
 from scipass.pairing.schemas import PairingCreate
 from scipass.record import service as record_service
-from scipass.record.models import ParticipationRecord, RecordNotice, RecordRole, RecordSource
+from scipass.record.models import (
+    ParticipationRecord,
+    RecordCategory,
+    RecordNotice,
+    RecordRole,
+    RecordSource,
+)
 from scipass.record.repository import RecordFilter
 from scipass.record.schemas import ManualRecordCreate
 from scipass.reservation import service as reservation_service

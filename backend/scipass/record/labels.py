@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from scipass.activity.models import Dimension, RecordCategory
-from scipass.record.models import RecordRole, RecordStatus
+from scipass.record.models import Dimension, RecordCategory, RecordRole, RecordStatus
 
 CATEGORY = {
     RecordCategory.science_visit: "科普场馆参观与研学",

@@ -32,6 +32,39 @@ from sqlmodel import Field, SQLModel
 from scipass.core.db import IdType, UTCDateTime
 
 
+class RecordCategory(StrEnum):
+    """The kind of factual record (写实记录) a participation becomes."""
+
+    science_visit = "science_visit"  # 科普场馆参观与研学
+    course_lecture = "course_lecture"  # 科学课程、讲座
+    inquiry = "inquiry"  # 科学探究、研究性学习、营地
+    competition = "competition"  # 科技竞赛
+    volunteer = "volunteer"  # 志愿服务
+    other = "other"
+
+
+class Dimension(StrEnum):
+    """The five aspects of the Ministry of Education guidance; provinces may map differently."""
+
+    moral = "moral"  # 思想品德
+    academic = "academic"  # 学业水平
+    health = "health"  # 身心健康
+    art = "art"  # 艺术素养
+    social_practice = "social_practice"  # 社会实践
+
+
+# The evaluation dimension a record of each category counts in by default (DESIGN.md:
+# visits, courses, camps -> 社会实践; competitions, research -> 学业水平; volunteering -> 思想品德).
+DEFAULT_DIMENSION = {
+    RecordCategory.science_visit: Dimension.social_practice,
+    RecordCategory.course_lecture: Dimension.social_practice,
+    RecordCategory.inquiry: Dimension.academic,
+    RecordCategory.competition: Dimension.academic,
+    RecordCategory.volunteer: Dimension.moral,
+    RecordCategory.other: Dimension.social_practice,
+}
+
+
 class RecordSource(StrEnum):
     checkin = "checkin"  # a check-in at an activity (source_ref: the visit)
     competition = "competition"  # a competition result

@@ -5,10 +5,16 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from scipass.activity.models import Dimension, RecordCategory
 from scipass.core.clock import Semester
 from scipass.core.inputs import MULTILINE, Id, RequestModel
-from scipass.record.models import ObjectionStatus, RecordRole, RecordSource, RecordStatus
+from scipass.record.models import (
+    Dimension,
+    ObjectionStatus,
+    RecordCategory,
+    RecordRole,
+    RecordSource,
+    RecordStatus,
+)
 
 
 class EvidenceRead(BaseModel):

@@ -38,7 +38,7 @@ from sqlalchemy import ColumnElement, exists, func, insert, update
 from sqlmodel import Session, col, select
 
 from scipass.account.models import Account
-from scipass.activity.models import DEFAULT_DIMENSION, Activity, Dimension, RecordCategory
+from scipass.activity.models import Activity
 from scipass.audit import service as audit_service
 from scipass.consent import service as consent_service
 from scipass.consent.errors import ConsentRequired
@@ -71,10 +71,13 @@ from scipass.record.errors import (
 )
 from scipass.record.models import (
     COUNTED,
+    DEFAULT_DIMENSION,
     ORGANISER_OPEN,
     STUDENT_OPEN,
+    Dimension,
     ObjectionStatus,
     ParticipationRecord,
+    RecordCategory,
     RecordEvent,
     RecordEvidence,
     RecordNotice,
