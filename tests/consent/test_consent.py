@@ -12,7 +12,8 @@ from sqlmodel import Session, select
 from scipass.audit.models import AuditLog
 from scipass.consent import service as consent_service
 from scipass.consent.models import ConsentRecord, Purpose
-from scipass.core.auth import Role, StudentCaller
+from scipass.core.auth import Role
+from scipass.core.callers import StudentCaller
 from scipass.core.clock import ClockDep, local_date
 from scipass.core.config import Settings
 from scipass.core.db import SessionDep

@@ -32,7 +32,8 @@ from scipass.account.schemas import (
     WeChatLogin,
 )
 from scipass.consent import service as consent_service
-from scipass.core.auth import AnyUser, OrgAdmin, PasswordChanger, Role, public_access
+from scipass.core.auth import Role, public_access
+from scipass.core.callers import AnyUser, OrgAdmin, PasswordChanger
 from scipass.core.clock import ClockDep, local_date
 from scipass.core.db import SessionDep
 from scipass.core.deps import ClientAddress, DatabaseDep, SettingsDep, WeChatDep

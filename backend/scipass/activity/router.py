@@ -17,7 +17,8 @@ from scipass.activity.errors import (
 )
 from scipass.activity.models import Activity, ActivityKind, ActivityStatus
 from scipass.activity.schemas import ActivityRead, ActivityWrite, StatusChange
-from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal, public_access, require
+from scipass.core.auth import public_access
+from scipass.core.callers import Organiser
 from scipass.core.clock import ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.errors import problem_responses
@@ -28,8 +29,6 @@ from scipass.org.models import Stage, decode_stages
 
 public_router = APIRouter(tags=["activities"], dependencies=[Depends(public_access)])
 router = APIRouter(tags=["activities"])
-
-Organiser = Annotated[Principal, Depends(require(*VENUE_ROLES, *SCHOOL_ROLES))]
 
 
 def activity_read(activity: Activity) -> ActivityRead:

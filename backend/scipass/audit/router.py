@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from scipass.audit import service as audit_service
 from scipass.audit.schemas import AuditEntry
-from scipass.core.auth import AuditReader
+from scipass.core.callers import AuditReader
 from scipass.core.db import SessionDep
 from scipass.core.errors import problem_responses
 from scipass.core.pagination import Page, PageDep

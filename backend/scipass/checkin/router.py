@@ -47,16 +47,8 @@ from scipass.checkin.schemas import (
     ScanEventRead,
     StaffScan,
 )
-from scipass.core.auth import (
-    SCHOOL_ROLES,
-    VENUE_ROLES,
-    Principal,
-    Role,
-    SchoolStaff,
-    StudentCaller,
-    public_access,
-    require,
-)
+from scipass.core.auth import public_access
+from scipass.core.callers import OrganiserOrPlatform, Scanner, SchoolStaff, StudentCaller
 from scipass.core.clock import ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.deps import DatabaseDep, SettingsDep, WeChatDep
@@ -78,8 +70,6 @@ from scipass.wechat.errors import (
 router = APIRouter(tags=["checkins"])
 public_router = APIRouter(tags=["checkins"], dependencies=[Depends(public_access)])
 
-Organiser = Annotated[Principal, Depends(require(*VENUE_ROLES, *SCHOOL_ROLES, Role.platform_admin))]
-Scanner = Annotated[Principal, Depends(require(Role.wechat_user, Role.student))]
 NonceHeader = Annotated[
     str,
     Header(
@@ -323,7 +313,7 @@ def _code_read(settings, code: ActivityCode, activity, now: datetime) -> Activit
 def code_create(
     activity_id: Id,
     data: CodeCreate,
-    actor: Organiser,
+    actor: OrganiserOrPlatform,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -344,7 +334,7 @@ def code_create(
 )
 def code_list(
     activity_id: Id,
-    actor: Organiser,
+    actor: OrganiserOrPlatform,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -368,7 +358,7 @@ def code_list(
 def code_revoke(
     code_id: Id,
     data: RevokeCode,
-    actor: Organiser,
+    actor: OrganiserOrPlatform,
     session: SessionDep,
     settings: SettingsDep,
     cache: CacheDep,
@@ -383,7 +373,11 @@ def code_revoke(
 
 
 def _static(
-    session: SessionDep, settings: SettingsDep, actor: Organiser, code_id: Id, clock: ClockDep
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: OrganiserOrPlatform,
+    code_id: Id,
+    clock: ClockDep,
 ):
     code, activity = checkin_service.managed_code(session, actor=actor, code_id=code_id)
     if code.kind != "static":
@@ -404,7 +398,11 @@ def _static(
     responses={200: {"content": PNG}, **problem_responses(ActivityCodeNotFound, CodeKindInvalid)},
 )
 def code_png(
-    code_id: Id, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
+    code_id: Id,
+    actor: OrganiserOrPlatform,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> Response:
     code, _activity, link = _static(session, settings, actor, code_id, clock)
     return Response(
@@ -420,7 +418,11 @@ def code_png(
     responses={200: {"content": SVG}, **problem_responses(ActivityCodeNotFound, CodeKindInvalid)},
 )
 def code_svg(
-    code_id: Id, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
+    code_id: Id,
+    actor: OrganiserOrPlatform,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> Response:
     code, _activity, link = _static(session, settings, actor, code_id, clock)
     return Response(
@@ -436,7 +438,11 @@ def code_svg(
     responses={200: {"content": PDF}, **problem_responses(ActivityCodeNotFound, CodeKindInvalid)},
 )
 def code_poster(
-    code_id: Id, actor: Organiser, session: SessionDep, settings: SettingsDep, clock: ClockDep
+    code_id: Id,
+    actor: OrganiserOrPlatform,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> Response:
     code, activity, link = _static(session, settings, actor, code_id, clock)
     pdf = checkin_service.poster(session, settings, code, activity, link)
@@ -470,7 +476,7 @@ def code_poster(
 )
 def code_wxacode(
     code_id: Id,
-    actor: Organiser,
+    actor: OrganiserOrPlatform,
     database: DatabaseDep,
     wechat: WeChatDep,
     settings: SettingsDep,
@@ -496,7 +502,7 @@ def staff_scan(
     activity_id: Id,
     data: StaffScan,
     response: Response,
-    actor: Organiser,
+    actor: OrganiserOrPlatform,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -563,7 +569,7 @@ def group_checkin(
 def offline_scan_upload(
     activity_id: Id,
     data: OfflineBatch,
-    actor: Organiser,
+    actor: OrganiserOrPlatform,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -597,7 +603,7 @@ SourceQuery = Annotated[ScanSource | None, Query(description="签到方式")]
 )
 def attendee_list(
     activity_id: Id,
-    actor: Organiser,
+    actor: OrganiserOrPlatform,
     session: SessionDep,
     page: PageDep,
     clock: ClockDep,
@@ -662,7 +668,7 @@ def attendee_list(
 )
 def attendee_export(
     activity_id: Id,
-    actor: Organiser,
+    actor: OrganiserOrPlatform,
     session: SessionDep,
     clock: ClockDep,
     day: DayQuery = None,
@@ -689,7 +695,7 @@ def attendee_export(
 )
 def scan_event_list(
     activity_id: Id,
-    actor: Organiser,
+    actor: OrganiserOrPlatform,
     session: SessionDep,
     page: PageDep,
     clock: ClockDep,
@@ -813,7 +819,7 @@ def school_scan_event_list(
 def checkin_correct(
     check_in_id: Id,
     data: CheckInCorrection,
-    actor: Organiser,
+    actor: OrganiserOrPlatform,
     session: SessionDep,
     clock: ClockDep,
 ) -> CheckInCorrected:

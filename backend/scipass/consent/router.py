@@ -18,7 +18,8 @@ from scipass.consent.schemas import (
     Notice,
     PaperConsent,
 )
-from scipass.core.auth import GuardianCaller, SchoolAdmin, SchoolStaff, StudentCaller, public_access
+from scipass.core.auth import public_access
+from scipass.core.callers import GuardianCaller, SchoolAdmin, SchoolStaff, StudentCaller
 from scipass.core.clock import ClockDep, local_date
 from scipass.core.db import SessionDep
 from scipass.core.errors import problem_responses

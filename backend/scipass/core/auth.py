@@ -266,26 +266,6 @@ async def public_access() -> None:
 
 public_access.__access__ = "public"  # type: ignore[attr-defined]
 
-# Callers, named once and reused by every router.
-AnyUser = Annotated[Principal, Depends(require(*Role, during_password_change=True))]
-WeChatCaller = Annotated[Principal, Depends(require(*WECHAT_ROLES))]
-StudentCaller = Annotated[Principal, Depends(require(Role.student))]
-GuardianCaller = Annotated[Principal, Depends(require(Role.guardian))]
-StaffCaller = Annotated[Principal, Depends(require(*(set(Role) - WECHAT_ROLES)))]
-PasswordChanger = Annotated[
-    Principal, Depends(require(*(set(Role) - WECHAT_ROLES), during_password_change=True))
-]
-SchoolStaff = Annotated[Principal, Depends(require(*SCHOOL_ROLES))]
-SchoolAdmin = Annotated[Principal, Depends(require(Role.school_admin))]
-PlatformAdmin = Annotated[Principal, Depends(require(Role.platform_admin))]
-OrgAdmin = Annotated[
-    Principal, Depends(require(Role.school_admin, Role.venue_admin, Role.platform_admin))
-]
-BureauOrPlatform = Annotated[Principal, Depends(require(Role.bureau, Role.platform_admin))]
-AuditReader = Annotated[
-    Principal, Depends(require(Role.school_admin, Role.bureau, Role.platform_admin))
-]
-
 
 def region_prefix(code: str) -> str:
     """The code prefix shared by a GB/T 2260 region and all regions below it."""

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from scipass.core.auth import BureauOrPlatform, PlatformAdmin, public_access
+from scipass.core.auth import public_access
+from scipass.core.callers import BureauOrPlatform, PlatformAdmin
 from scipass.core.clock import ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.errors import problem_responses

@@ -3,18 +3,9 @@ bureau, and the bureau's coverage view."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-
-from scipass.core.auth import (
-    SCHOOL_ROLES,
-    VENUE_ROLES,
-    BureauOrPlatform,
-    Principal,
-    Role,
-    require,
-)
+from scipass.core.callers import BureauOrPlatform, PairingAdmin, PairingReader
 from scipass.core.clock import ClockDep, local_date
 from scipass.core.db import SessionDep
 from scipass.core.errors import problem_responses
@@ -32,11 +23,6 @@ from scipass.pairing.models import Pairing, PairingStatus
 from scipass.pairing.schemas import PairingClose, PairingCreate, PairingRead, SchoolCoverage
 
 router = APIRouter(tags=["pairings"])
-
-PairingAdmin = Annotated[Principal, Depends(require(Role.school_admin, Role.venue_admin))]
-PairingReader = Annotated[
-    Principal, Depends(require(*SCHOOL_ROLES, *VENUE_ROLES, Role.bureau, Role.platform_admin))
-]
 
 
 def _read(pairing: Pairing, school_name: str, venue_name: str) -> PairingRead:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from scipass.core.auth import SCHOOL_ROLES, Principal, Role, StudentCaller, require
+from scipass.core.callers import RecordExporter, StaffFileReader, StudentCaller
 from scipass.core.clock import ClockDep, Semester
 from scipass.core.db import SessionDep
 from scipass.core.deps import SettingsDep
@@ -23,11 +23,6 @@ from scipass.roster.errors import StudentNotFound
 
 router = APIRouter(tags=["records"])
 
-RecordExporter = Annotated[
-    Principal,
-    Depends(require(Role.student, *SCHOOL_ROLES, Role.bureau, Role.platform_admin)),
-]
-FileReader = Annotated[Principal, Depends(require(*SCHOOL_ROLES, Role.bureau, Role.platform_admin))]
 
 PDF_MEDIA_TYPE = "application/pdf"
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
@@ -136,7 +131,7 @@ _FILE_DESCRIPTION = (
 )
 def student_record_file(
     student_id: Id,
-    caller: FileReader,
+    caller: StaffFileReader,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,

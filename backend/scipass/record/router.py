@@ -6,18 +6,22 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import FileResponse
 from sqlmodel import Session
 
 from scipass.consent.errors import ConsentRequired
-from scipass.core.auth import (
-    SCHOOL_ROLES,
-    VENUE_ROLES,
-    Principal,
-    Role,
-    region_contains,
-    require,
+from scipass.core.auth import VENUE_ROLES, Principal, Role, region_contains
+from scipass.core.callers import (
+    BureauOrPlatform,
+    EvidenceUploader,
+    Family,
+    Organiser,
+    RecordReader,
+    SchoolAdmin,
+    SchoolStaff,
+    StudentCaller,
+    StudentFileReader,
 )
 from scipass.core.clock import ClockDep, Semester, local_date
 from scipass.core.db import SessionDep
@@ -98,31 +102,6 @@ from scipass.roster.errors import StudentNotFound
 from scipass.roster.models import Student
 
 router = APIRouter(tags=["records"])
-
-Reader = Annotated[
-    Principal,
-    Depends(
-        require(
-            Role.student,
-            Role.guardian,
-            *SCHOOL_ROLES,
-            *VENUE_ROLES,
-            Role.bureau,
-            Role.platform_admin,
-        )
-    ),
-]
-Organiser = Annotated[Principal, Depends(require(*VENUE_ROLES, *SCHOOL_ROLES))]
-SchoolStaff = Annotated[Principal, Depends(require(*SCHOOL_ROLES))]
-SchoolAdmin = Annotated[Principal, Depends(require(Role.school_admin))]
-StudentCaller = Annotated[Principal, Depends(require(Role.student))]
-Uploader = Annotated[Principal, Depends(require(Role.student, *SCHOOL_ROLES))]
-Family = Annotated[Principal, Depends(require(Role.student, Role.guardian, *SCHOOL_ROLES))]
-FileReader = Annotated[
-    Principal,
-    Depends(require(Role.student, Role.guardian, *SCHOOL_ROLES, Role.bureau, Role.platform_admin)),
-]
-RegionAdmin = Annotated[Principal, Depends(require(Role.bureau, Role.platform_admin))]
 
 
 class RegionOutOfScope(Forbidden):
@@ -218,7 +197,7 @@ def _bulk(results: list[record_service.ItemResult]) -> BulkResult:
     responses=problem_responses(),
 )
 def list_records(
-    caller: Reader,
+    caller: RecordReader,
     session: SessionDep,
     clock: ClockDep,
     page: PageDep,
@@ -255,7 +234,7 @@ def list_records(
     summary="写实记录详情（含证明材料）",
     responses=problem_responses(RecordNotFound),
 )
-def get_record(record_id: Id, caller: Reader, session: SessionDep) -> RecordDetail:
+def get_record(record_id: Id, caller: RecordReader, session: SessionDep) -> RecordDetail:
     record = record_service.get_visible(session, actor=caller, record_id=record_id)
     base = _one(session, record, caller)
     files = [] if caller.role in VENUE_ROLES else evidence_service.list_for(session, record_id)
@@ -270,7 +249,7 @@ def get_record(record_id: Id, caller: Reader, session: SessionDep) -> RecordDeta
     responses=problem_responses(RecordNotFound),
 )
 def record_history(
-    record_id: Id, caller: Reader, session: SessionDep, page: PageDep
+    record_id: Id, caller: RecordReader, session: SessionDep, page: PageDep
 ) -> Page[RecordEventRead]:
     record_service.get_visible(session, actor=caller, record_id=record_id)
     return Page[RecordEventRead].sliced(
@@ -297,7 +276,10 @@ def record_history(
     responses=problem_responses(StudentNotFound),
 )
 def record_summary(
-    student_id: Id, caller: FileReader, session: SessionDep, school_year: SchoolYearFilter = None
+    student_id: Id,
+    caller: StudentFileReader,
+    session: SessionDep,
+    school_year: SchoolYearFilter = None,
 ) -> RecordSummary:
     record_service.student_in_scope(session, actor=caller, student_id=student_id)
     totals = record_service.totals(session, student_id=student_id, school_year=school_year)
@@ -347,7 +329,7 @@ def record_summary(
     "都会返回 `valid: false` 并指出第一条不符的记录。",
     responses=problem_responses(StudentNotFound),
 )
-def verify_chain(student_id: Id, caller: FileReader, session: SessionDep) -> ChainReportRead:
+def verify_chain(student_id: Id, caller: StudentFileReader, session: SessionDep) -> ChainReportRead:
     record_service.student_in_scope(session, actor=caller, student_id=student_id)
     report = chain.verify(session, student_id)
     return ChainReportRead(
@@ -590,7 +572,7 @@ def void_record(
 )
 def upload_evidence(
     record_id: Id,
-    caller: Uploader,
+    caller: EvidenceUploader,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -625,7 +607,7 @@ def upload_evidence(
 def get_evidence(
     record_id: Id,
     evidence_id: Id,
-    caller: FileReader,
+    caller: StudentFileReader,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -841,7 +823,7 @@ def _setting_read(session: Session, region_code: str, own: int | None) -> Notice
     responses=problem_responses(RegionNotFound),
 )
 def get_notice_setting(
-    region_code: str, caller: RegionAdmin, session: SessionDep
+    region_code: str, caller: BureauOrPlatform, session: SessionDep
 ) -> NoticeSettingRead:
     region = session.get(Region, region_code)
     if region is None or (
@@ -859,7 +841,7 @@ def get_notice_setting(
     responses=problem_responses(RegionNotFound, RegionOutOfScope),
 )
 def set_notice_setting(
-    region_code: str, body: NoticeSettingWrite, caller: RegionAdmin, session: SessionDep
+    region_code: str, body: NoticeSettingWrite, caller: BureauOrPlatform, session: SessionDep
 ) -> NoticeSettingRead:
     if caller.role is Role.bureau and not region_contains(caller.region_code or "", region_code):
         raise RegionOutOfScope()

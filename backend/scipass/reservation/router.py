@@ -9,16 +9,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel import Session
 
 from scipass.consent.errors import ConsentRequired
-from scipass.core.auth import (
-    SCHOOL_ROLES,
-    VENUE_ROLES,
-    Principal,
-    Role,
-    SchoolStaff,
-    StudentCaller,
-    public_access,
-    require,
-)
+from scipass.core.auth import VENUE_ROLES, public_access
+from scipass.core.callers import Canceller, SchoolStaff, StudentCaller, VenueStaff
 from scipass.core.clock import SHANGHAI, ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.errors import problem_responses
@@ -55,11 +47,6 @@ from scipass.venue.errors import ResourceNotFound, VenueNotFound
 
 public_router = APIRouter(tags=["reservations"], dependencies=[Depends(public_access)])
 router = APIRouter(tags=["reservations"])
-
-VenueStaff = Annotated[Principal, Depends(require(*VENUE_ROLES, Role.platform_admin))]
-Canceller = Annotated[
-    Principal, Depends(require(Role.student, *SCHOOL_ROLES, *VENUE_ROLES, Role.platform_admin))
-]
 
 
 def slot_read(slot: TimeSlot, waitlist: int) -> SlotRead:

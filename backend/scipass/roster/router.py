@@ -12,7 +12,7 @@ from sqlmodel import Session
 from scipass.account import service as account_service
 from scipass.account.schemas import Tokens
 from scipass.consent import service as consent_service
-from scipass.core.auth import SchoolAdmin, SchoolStaff, WeChatCaller
+from scipass.core.callers import SchoolAdmin, SchoolStaff, WeChatCaller
 from scipass.core.clock import ClockDep, local_date
 from scipass.core.config import Settings
 from scipass.core.db import SessionDep

@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel import Session
 
-from scipass.core.auth import BureauOrPlatform, Principal, Role, StaffCaller, public_access, require
+from scipass.core.auth import public_access
+from scipass.core.callers import BureauCaller, BureauOrPlatform, StaffCaller, VenueAdmin
 from scipass.core.clock import ClockDep, local_date
 from scipass.core.db import SessionDep
 from scipass.core.errors import BadRequest, Forbidden, problem_responses
@@ -55,9 +56,6 @@ from scipass.venue.schemas import (
 
 public_router = APIRouter(tags=["venues"], dependencies=[Depends(public_access)])
 router = APIRouter(tags=["venues"])
-
-VenueAdmin = Annotated[Principal, Depends(require(Role.venue_admin, Role.platform_admin))]
-Bureau = Annotated[Principal, Depends(require(Role.bureau))]
 
 
 def _item(venue: Venue, distance: int | None = None) -> DirectoryItem:
@@ -357,7 +355,7 @@ def _edition(edition: DirectoryEdition) -> EditionRead:
     responses=problem_responses(EditionExists, RegionNotFound),
 )
 def publish_edition(
-    body: EditionCreate, caller: Bureau, session: SessionDep, clock: ClockDep
+    body: EditionCreate, caller: BureauCaller, session: SessionDep, clock: ClockDep
 ) -> EditionRead:
     edition = venue_service.publish_edition(
         session, actor=caller, year=body.year, title=body.title, now=clock.now()
