@@ -329,11 +329,11 @@ def test_an_export_that_breaks_half_way_is_logged_as_failed(
     made = record_exports.export_row
     calls = {"n": 0}
 
-    def failing(row: Any) -> list[object]:
+    def failing(row: Any, viewer: Principal) -> list[object]:
         calls["n"] += 1
         if calls["n"] > 2:
             raise ConnectionError("the database went away")
-        return made(row)
+        return made(row, viewer)
 
     monkeypatch.setattr(record_exports, "export_row", failing)
     response = _export(client, settings, side_a.principal(Role.school_staff), format="csv")

@@ -59,6 +59,7 @@ from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
 from scipass.reservation.errors import ReservationNotFound
 from scipass.roster.errors import StudentNotFound
+from scipass.roster.visibility import shown_name
 from scipass.wechat.errors import (
     WeChatMisconfigured,
     WeChatQuotaExceeded,
@@ -638,7 +639,7 @@ def attendee_list(
             AttendeeRead(
                 check_in_id=c.id or 0,
                 student_id=s.id or 0,
-                student_name=checkin_service.shown_name(actor, s.school_id, s.name),
+                student_name=shown_name(actor, s.name, school_id=s.school_id, student_id=s.id),
                 school_name=schools.get(s.school_id, ""),
                 grade=s.grade,
                 class_name=s.class_name,
@@ -719,7 +720,9 @@ def scan_event_list(
         items=[
             ScanEventRead(
                 **_event_fields(e),
-                student_name=checkin_service.shown_name(actor, e.school_id, n) if n else None,
+                student_name=shown_name(actor, n, school_id=e.school_id, student_id=e.student_id)
+                if n
+                else None,
             )
             for e, n in rows
         ],

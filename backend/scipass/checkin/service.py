@@ -98,10 +98,10 @@ from scipass.org.models import School, Venue, decode_stages
 from scipass.record import service as record_service
 from scipass.record.models import ParticipationRecord, RecordSource
 from scipass.reservation import service as reservation_service
-from scipass.reservation.service import mask_name
 from scipass.roster import service as roster_service
 from scipass.roster.errors import StudentNotFound
 from scipass.roster.models import Student
+from scipass.roster.visibility import shown_name
 from scipass.wechat.client import WeChat
 
 CACHE_SECONDS = 5.0
@@ -1914,16 +1914,6 @@ def activity_title(session: Session, cache: ScanCache | None, activity_id: int) 
     return session.exec(select(Activity.title).where(Activity.id == activity_id)).one()
 
 
-def shown_name(actor: Principal, school_id: int | None, name: str) -> str:
-    """A pupil's name as this caller may see it: in full for staff of the pupil's own school
-    (and the platform), masked for a venue or another school (张*明)."""
-    if actor.role is Role.platform_admin or (
-        actor.role in SCHOOL_ROLES and school_id is not None and actor.school_id == school_id
-    ):
-        return name
-    return mask_name(name)
-
-
 def audit_view(
     session: Session,
     *,
@@ -1960,7 +1950,8 @@ def who(session: Session, actor: Principal, student_id: int) -> tuple[str, str]:
         .where(Student.id == student_id)
     ).one()
     name, school_id, grade, class_name, school = row
-    return shown_name(actor, school_id, name), f"{school} {grade}年级{class_name}"
+    label = f"{school} {grade}年级{class_name}"
+    return shown_name(actor, name, school_id=school_id, student_id=student_id), label
 
 
 def school_names(session: Session, school_ids: set[int]) -> dict[int, str]:
@@ -2017,7 +2008,7 @@ def attendee_export(
             schools.get(s.school_id, ""),
             s.grade,
             s.class_name,
-            shown_name(actor, s.school_id, s.name),
+            shown_name(actor, s.name, school_id=s.school_id, student_id=s.id),
             SOURCE_LABELS.get(ScanSource(c.source), c.source),
             _local_minute(c.entered_at),
             _local_minute(c.exited_at),

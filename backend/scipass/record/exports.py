@@ -59,6 +59,7 @@ from scipass.record.repository import RecordFilter, visible
 from scipass.roster import service as roster_service
 from scipass.roster.errors import StudentNotFound
 from scipass.roster.models import Student
+from scipass.roster.visibility import shown_name
 
 logger = logging.getLogger("scipass.exports")
 
@@ -267,6 +268,8 @@ def export_query(principal: Principal, record_filter: RecordFilter) -> Select[An
             col(record.attester_unit),
             col(record.attester_phone),
             col(School.name),
+            col(record.school_id),
+            col(record.student_id),
         )
         .select_from(record)
         .join(Student, col(Student.id) == col(record.student_id))
@@ -283,8 +286,8 @@ def export_query(principal: Principal, record_filter: RecordFilter) -> Select[An
     )
 
 
-def export_row(row: Sequence[Any]) -> list[object]:
-    """One database row as the cells of :data:`HEADER`."""
+def export_row(row: Sequence[Any], viewer: Principal) -> list[object]:
+    """One database row as the cells of :data:`HEADER`, the name as ``viewer`` may see it."""
     (
         student_no,
         name,
@@ -305,10 +308,12 @@ def export_row(row: Sequence[Any]) -> list[object]:
         attester_unit,
         attester_phone,
         school_name,
+        school_id,
+        student_id,
     ) = row
     return [
         student_no,
-        name,
+        shown_name(viewer, name, school_id=school_id, student_id=student_id),
         labels.grade(grade),
         class_name,
         title,
@@ -335,7 +340,7 @@ def rows(
     PostgreSQL)."""
     query = export_query(principal, record_filter).execution_options(yield_per=BATCH)
     for row in session.exec(query):
-        yield export_row(row)
+        yield export_row(row, principal)
 
 
 class _Counted:
@@ -532,6 +537,7 @@ def student_file(
         ).all()
     )
     length, head_hash = chain.head(session, student.id or 0)
+    name = shown_name(principal, student.name, school_id=student.school_id, student_id=student.id)
     content = _render(
         font=font.name,
         covered=font.covered,
@@ -541,6 +547,7 @@ def student_file(
         records=records,
         chain_head=(length, head_hash),
         now=now,
+        name=name,
     )
     audit_service.record(
         session,
@@ -557,7 +564,7 @@ def student_file(
     )
     return StudentFile(
         content=content,
-        filename=f"科技实践档案-{student.name}.pdf",
+        filename=f"科技实践档案-{name}.pdf",
         plain_filename=f"record-file-{student.student_no}.pdf",
         row_count=len(records),
     )
@@ -567,6 +574,7 @@ def _render(
     *,
     font: str,
     covered: Container[int],
+    name: str,
     student: Student,
     school: School,
     record_filter: RecordFilter,
@@ -589,7 +597,7 @@ def _render(
     story: list[Any] = [
         Paragraph(text("科技实践档案"), title),
         Spacer(1, 4 * mm),
-        Paragraph(text(f"姓名：{student.name}　　学号：{student.student_no}"), body),
+        Paragraph(text(f"姓名：{name}　　学号：{student.student_no}"), body),
         Paragraph(text(f"学校：{school.name}"), body),
         Paragraph(
             text(f"年级班级：{labels.grade(student.grade)}{student.class_name}"),
@@ -656,9 +664,7 @@ def _render(
 
     def footer(canvas: Any, document: Any) -> None:
         canvas.saveState()
-        text.draw(
-            canvas, 18 * mm, 10 * mm, f"科技实践档案 · {student.name} · 第 {document.page} 页", 8
-        )
+        text.draw(canvas, 18 * mm, 10 * mm, f"科技实践档案 · {name} · 第 {document.page} 页", 8)
         canvas.restoreState()
 
     buffer = io.BytesIO()
@@ -669,7 +675,7 @@ def _render(
         rightMargin=18 * mm,
         topMargin=16 * mm,
         bottomMargin=18 * mm,
-        title=f"科技实践档案 {student.name}",
+        title=f"科技实践档案 {name}",
         author="SciPass",
         subject="写实记录",
     )

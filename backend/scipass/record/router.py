@@ -97,9 +97,9 @@ from scipass.record.schemas import (
     VoidRequest,
     Withdrawal,
 )
-from scipass.reservation.service import mask_name
 from scipass.roster.errors import StudentNotFound
 from scipass.roster.models import Student
+from scipass.roster.visibility import shown_name
 
 router = APIRouter(tags=["records"])
 
@@ -129,12 +129,15 @@ def _evidence_read(item: RecordEvidence) -> EvidenceRead:
 def record_read(
     record: ParticipationRecord, student: Student, *, viewer: Principal, evidence_count: int
 ) -> RecordRead:
-    """A record as ``viewer`` may see it: a venue gets the masked name and no reflection."""
+    """A record as ``viewer`` may see it: the name by the one policy
+    (:mod:`scipass.roster.visibility`); a venue gets no reflection."""
     venue = viewer.role in VENUE_ROLES
     return RecordRead(
         id=record.id or 0,
         student_id=record.student_id,
-        student_name=mask_name(student.name) if venue else student.name,
+        student_name=shown_name(
+            viewer, student.name, school_id=record.school_id, student_id=record.student_id
+        ),
         class_label=_class_label(student),
         school_id=record.school_id,
         source=record.source,  # type: ignore[arg-type]
@@ -734,7 +737,7 @@ def notice_entries(
     items = [
         NoticeEntry(
             record_id=r.id or 0,
-            name=s.name,
+            name=shown_name(caller, s.name, school_id=s.school_id, student_id=s.id, on_notice=True),
             class_label=_class_label(s),
             activity=r.title,
             activity_date=local_date(r.started_at),

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel import Session
 
 from scipass.consent.errors import ConsentRequired
-from scipass.core.auth import VENUE_ROLES, public_access
+from scipass.core.auth import Principal, public_access
 from scipass.core.callers import Canceller, SchoolStaff, StudentCaller, VenueStaff
 from scipass.core.clock import SHANGHAI, ClockDep
 from scipass.core.db import SessionDep
@@ -43,6 +43,7 @@ from scipass.reservation.schemas import (
     SlotCreate,
     SlotRead,
 )
+from scipass.roster.visibility import shown_name
 from scipass.venue.errors import ResourceNotFound, VenueNotFound
 
 public_router = APIRouter(tags=["reservations"], dependencies=[Depends(public_access)])
@@ -69,7 +70,7 @@ def slot_read(slot: TimeSlot, waitlist: int) -> SlotRead:
 
 
 def _reads(
-    session: Session, rows: list[tuple[Reservation, TimeSlot]], *, mask: bool
+    session: Session, rows: list[tuple[Reservation, TimeSlot]], *, viewer: Principal
 ) -> list[ReservationRead]:
     names = reservation_service.student_names(
         session, [r.student_id for r, _ in rows if r.student_id is not None]
@@ -77,8 +78,10 @@ def _reads(
     result = []
     for reservation, slot in rows:
         name = names.get(reservation.student_id or 0)
-        if name is not None and mask:
-            name = reservation_service.mask_name(name)
+        if name is not None:
+            name = shown_name(
+                viewer, name, school_id=reservation.school_id, student_id=reservation.student_id
+            )
         result.append(
             ReservationRead(
                 id=reservation.id or 0,
@@ -105,10 +108,10 @@ def _reads(
     return result
 
 
-def _one(session: Session, reservation: Reservation, *, mask: bool = False) -> ReservationRead:
+def _one(session: Session, reservation: Reservation, *, viewer: Principal) -> ReservationRead:
     slot = session.get(TimeSlot, reservation.slot_id)
     assert slot is not None
-    return _reads(session, [(reservation, slot)], mask=mask)[0]
+    return _reads(session, [(reservation, slot)], viewer=viewer)[0]
 
 
 @router.post(
@@ -193,7 +196,7 @@ def slot_reservations(
     rows, total = reservation_service.list_for_slot(
         session, actor=caller, slot_id=slot_id, page=page
     )
-    return Page[ReservationRead].of(_reads(session, rows, mask=True), total, page)
+    return Page[ReservationRead].of(_reads(session, rows, viewer=caller), total, page)
 
 
 RESERVE_ERRORS = (
@@ -238,7 +241,7 @@ def reserve_for_self(
     )
     if not created:
         response.status_code = 200
-    return _one(session, reservation)
+    return _one(session, reservation, viewer=caller)
 
 
 @router.post(
@@ -271,7 +274,7 @@ def reserve_for_group(
     )
     if not created:
         response.status_code = 200
-    return _one(session, reservation)
+    return _one(session, reservation, viewer=caller)
 
 
 @router.post(
@@ -296,7 +299,7 @@ def cancel_reservation(
         reason=body.reason if body else "",
         now=clock.now(),
     )
-    return _one(session, reservation, mask=caller.role in VENUE_ROLES)
+    return _one(session, reservation, viewer=caller)
 
 
 @router.get(
@@ -310,7 +313,7 @@ def my_reservations(
     caller: StudentCaller, session: SessionDep, page: PageDep
 ) -> Page[ReservationRead]:
     rows, total = reservation_service.list_for_student(session, actor=caller, page=page)
-    return Page[ReservationRead].of(_reads(session, rows, mask=False), total, page)
+    return Page[ReservationRead].of(_reads(session, rows, viewer=caller), total, page)
 
 
 @router.get(
@@ -328,4 +331,4 @@ def school_reservations(
     rows, total = reservation_service.list_for_school(
         session, actor=caller, page=page, status=status
     )
-    return Page[ReservationRead].of(_reads(session, rows, mask=False), total, page)
+    return Page[ReservationRead].of(_reads(session, rows, viewer=caller), total, page)

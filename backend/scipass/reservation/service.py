@@ -660,15 +660,6 @@ def student_names(session: Session, ids: Sequence[int]) -> dict[int, str]:
     return {sid: name for sid, name in rows}
 
 
-def mask_name(name: str) -> str:
-    """张小明 → 张*明, 王芳 → 王*: enough for a venue to match a face at the door."""
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
-
-
 # --- what check-in asks ------------------------------------------------------------------------
 
 
