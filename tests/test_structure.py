@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -28,3 +29,44 @@ def test_caller_aliases_are_defined_in_one_module() -> None:
     assert elsewhere == []
     defined = re.findall(r"^(\w+) = Annotated\[", sources()["core/callers.py"], re.M)
     assert len(defined) == len(set(defined)) > 20
+
+
+def imports() -> dict[str, set[str]]:
+    """Each module of the package and the modules of the package it imports (anywhere in it,
+    function bodies included)."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        name = ".".join(("scipass", *parts)).removesuffix(".__init__")
+        modules[name] = path
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("scipass"):
+                for alias in node.names:
+                    target = f"{node.module}.{alias.name}"
+                    graph[name].add(target if target in modules else str(node.module))
+            elif isinstance(node, ast.Import):
+                graph[name].update(a.name for a in node.names if a.name in modules)
+    return graph
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    """A circle of imports (account and roster once imported each other, one of them inside
+    a function to get away with it) means two domains that cannot be read apart."""
+    graph = imports()
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            current = todo.pop()
+            for following in graph.get(current, ()):
+                if following == goal:
+                    return True
+                if following not in seen:
+                    seen.add(following)
+                    todo.append(following)
+        return False
+
+    circles = sorted(name for name in graph if reaches(name, name))
+    assert circles == []

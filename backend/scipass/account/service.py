@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -250,25 +250,6 @@ def wechat_login(
         school_id=principal.school_id,
     )
     return issue_tokens(session, settings, principal, now=now), created
-
-
-def claim_wechat_kind(session: Session, *, user_id: int, kind: str) -> bool:
-    """Mark a WeChat account as a student's or a guardian's; False if it is the other already.
-    Decided by one conditional update, so concurrent bindings cannot give both roles."""
-    table = WeChatUser.__table__  # type: ignore[attr-defined]
-    claimed = session.execute(
-        update(table)
-        .where(table.c.id == user_id, or_(table.c.kind.is_(None), table.c.kind == kind))
-        .values(kind=kind)
-    ).rowcount  # type: ignore[attr-defined]
-    return claimed == 1
-
-
-def release_wechat_kind(session: Session, *, user_id: int, kind: str) -> None:
-    table = WeChatUser.__table__  # type: ignore[attr-defined]
-    session.execute(
-        update(table).where(table.c.id == user_id, table.c.kind == kind).values(kind=None)
-    )
 
 
 # --- refresh, logout ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from scipass.account import identity
 from scipass.audit import service as audit_service
 from scipass.core import ratelimit
 from scipass.core.auth import Principal, Role, region_contains
@@ -349,17 +350,11 @@ def bind_student(
             "学校、学号或绑定码不正确；如该学生已被绑定，请联系学校解绑",
             "Wrong school, student number or code; if the student is bound already, ask the school",
         )
-    if not _account_service().claim_wechat_kind(session, user_id=wechat_user_id, kind="student"):
+    if not identity.claim_wechat_kind(session, user_id=wechat_user_id, kind="student"):
         raise RoleConflict()  # became a guardian meanwhile: everything above is rolled back
     student = session.exec(select(Student).where(Student.wechat_user_id == wechat_user_id)).one()
     _audit_student(session, audit_service.Action.student_bound, actor, student, now)
     return student
-
-
-def _account_service():
-    from scipass.account import service
-
-    return service
 
 
 def unbind_student(
@@ -368,7 +363,7 @@ def unbind_student(
     student = get_student_for_staff(session, actor=actor, student_id=student_id)
     previous = student.wechat_user_id
     if previous is not None:
-        _account_service().release_wechat_kind(session, user_id=previous, kind="student")
+        identity.release_wechat_kind(session, user_id=previous, kind="student")
     student.wechat_user_id = None
     student.bound_at = None
     student.binding_code = new_code()
@@ -424,7 +419,7 @@ def link_guardian(
     ).rowcount  # type: ignore[attr-defined]
     if student is None or used != 1:
         raise BindingInvalid()
-    if not _account_service().claim_wechat_kind(session, user_id=wechat_user_id, kind="guardian"):
+    if not identity.claim_wechat_kind(session, user_id=wechat_user_id, kind="guardian"):
         raise RoleConflict()
     if existing is not None:
         link = existing
@@ -498,7 +493,7 @@ def unlink_guardian(
     session.add(link)
     session.flush()
     if not has_guardian_links(session, link.guardian_id):
-        _account_service().release_wechat_kind(session, user_id=link.guardian_id, kind="guardian")
+        identity.release_wechat_kind(session, user_id=link.guardian_id, kind="guardian")
     _audit_student(
         session,
         audit_service.Action.guardian_unlinked,
