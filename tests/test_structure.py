@@ -70,3 +70,32 @@ def test_no_module_imports_itself_through_others() -> None:
 
     circles = sorted(name for name in graph if reaches(name, name))
     assert circles == []
+
+
+DOMAINS = (
+    "account",
+    "activity",
+    "audit",
+    "checkin",
+    "consent",
+    "demo",
+    "health",
+    "org",
+    "pairing",
+    "record",
+    "reservation",
+    "roster",
+    "venue",
+)
+
+
+def test_core_knows_no_domain() -> None:
+    """core/ serves the domains and imports none of them: the domains register what core
+    runs for them (scheduled jobs, key stores) with the app."""
+    graph = imports()
+    reaching = {
+        module: sorted(target for target in targets if target.split(".")[1] in DOMAINS)
+        for module, targets in graph.items()
+        if module.startswith("scipass.core.")
+    }
+    assert {module: found for module, found in reaching.items() if found} == {}

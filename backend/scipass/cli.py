@@ -113,16 +113,18 @@ def demo() -> None:
 def _run_job(name: str, *, until_done: bool = False) -> int:
     """Run a job in a transaction; with ``until_done``, again in a new one while it does
     something (a job that works in portions). Returns the total it did."""
-    from scipass.core import jobs
     from scipass.core.clock import SystemClock
     from scipass.core.db import Database
+    from scipass.main import scheduled_jobs
 
-    db = Database.from_settings(_settings())
+    settings = _settings()
+    jobs = scheduled_jobs()
+    db = Database.from_settings(settings)
     total = 0
     try:
         while True:
             with db.transaction() as session:
-                done = jobs.JOBS[name](session, SystemClock().now())
+                done = jobs.run(name, session, SystemClock().now(), settings)
             total += done
             if not (until_done and done):
                 return total

@@ -19,6 +19,7 @@ from scipass.account.router import router as account_router
 from scipass.activity.router import public_router as activity_public_router
 from scipass.activity.router import router as activity_router
 from scipass.audit.router import router as audit_router
+from scipass.checkin import jobs as checkin_jobs
 from scipass.checkin import service as checkin_service
 from scipass.checkin.fastpath import CheckinFastPath
 from scipass.checkin.kiosk import kiosk_router
@@ -27,7 +28,7 @@ from scipass.checkin.router import router as checkin_router
 from scipass.checkin.service import ScanCache
 from scipass.consent.router import public_router as consent_public_router
 from scipass.consent.router import router as consent_router
-from scipass.core import idempotency, jobs, pdf_fonts
+from scipass.core import idempotency, pdf_fonts
 from scipass.core.auth import (
     PasswordChangeRequired,
     RoleForbidden,
@@ -51,11 +52,13 @@ from scipass.core.errors import (
     install_error_handlers,
 )
 from scipass.core.inputs import check_url_text
+from scipass.core.jobs import Jobs
 from scipass.core.middleware import BodyLimits, RequestIdMiddleware
 from scipass.health.router import router as health_router
 from scipass.org.router import public_router as org_public_router
 from scipass.org.router import router as org_router
 from scipass.pairing.router import router as pairing_router
+from scipass.record import jobs as record_jobs
 from scipass.record.export_router import router as record_export_router
 from scipass.record.router import router as record_router
 from scipass.reservation.router import public_router as reservation_public_router
@@ -188,6 +191,15 @@ def _declare_common_problems(app: FastAPI, schema: dict[str, Any]) -> None:
             operation["responses"] = dict(sorted(operation["responses"].items()))
 
 
+def scheduled_jobs() -> Jobs:
+    """Every domain's scheduled jobs, in the order they run."""
+    jobs = Jobs()
+    checkin_jobs.register(jobs)  # close-visits, purge-telemetry
+    record_jobs.register(jobs)  # archive-records, clean-evidence
+    idempotency.register_jobs(jobs)  # purge-idempotency-keys
+    return jobs
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -214,7 +226,9 @@ def create_app(
         scheduler = None
         if settings.jobs_enabled:
             scheduler = asyncio.create_task(
-                jobs.run_forever(db, app.state.clock, settings.jobs_interval_seconds)
+                app.state.jobs.run_forever(
+                    db, app.state.clock, settings, settings.jobs_interval_seconds
+                )
             )
         yield
         if scheduler is not None:
@@ -241,6 +255,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.wechat = wechat_client
     app.state.checkin_cache = ScanCache()
+    app.state.jobs = scheduled_jobs()
     app.openapi = lambda: _build_openapi(app)  # type: ignore[method-assign]
 
     install_error_handlers(app)

@@ -13,11 +13,11 @@ from scipass.activity.models import Activity
 from scipass.audit.models import AuditLog
 from scipass.checkin import codes
 from scipass.checkin import service as checkin_service
+from scipass.checkin.jobs import purge_telemetry
 from scipass.checkin.models import CheckIn, ScanEvent
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
-from scipass.core.jobs import JOBS
 from tests.checkin.test_checkin import (
     CENTRE,
     END,
@@ -315,8 +315,8 @@ def test_locations_are_kept_only_with_a_geofence_and_erased_after_the_retention(
     scan(client, settings, student(side_a), code["payload"], key="fenced-01", location=_north(10))
     kept = session.exec(select(ScanEvent).where(ScanEvent.activity_id == fenced.id)).one()
     assert kept.latitude is not None
-    assert JOBS["purge-telemetry"](session, NOW + timedelta(days=179)) == 0
-    assert JOBS["purge-telemetry"](session, NOW + timedelta(days=181)) == 1
+    assert purge_telemetry(session, NOW + timedelta(days=179), settings) == 0
+    assert purge_telemetry(session, NOW + timedelta(days=181), settings) == 1
     session.refresh(kept)
     assert (kept.latitude, kept.longitude, kept.accuracy_m) == (None, None, None)
     assert kept.distance_m is not None  # the judgement stays, the position goes

@@ -18,11 +18,11 @@ from scipass.activity.models import Activity
 from scipass.audit.models import AuditLog
 from scipass.checkin import codes
 from scipass.checkin import service as checkin_service
+from scipass.checkin.jobs import close_visits
 from scipass.checkin.models import CheckIn, ScanEvent
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
-from scipass.core.jobs import JOBS
 from scipass.record.models import ParticipationRecord
 from scipass.reservation.models import Reservation, ReservationMember
 from scipass.roster.models import Student
@@ -508,12 +508,12 @@ def test_close_visits_closes_what_was_left_open_with_the_activitys_credit(
             == 201
         )
 
-    assert JOBS["close-visits"](session, START + timedelta(hours=1)) == 0
+    assert close_visits(session, START + timedelta(hours=1), settings) == 0
     # The short one, once exit scans are no longer taken (30 minutes after its end).
-    assert JOBS["close-visits"](session, START + timedelta(hours=2, minutes=29)) == 0
-    assert JOBS["close-visits"](session, START + timedelta(hours=2, minutes=30)) == 1
-    assert JOBS["close-visits"](session, END + timedelta(minutes=30)) == 1
-    assert JOBS["close-visits"](session, END + timedelta(hours=1)) == 0  # nothing left
+    assert close_visits(session, START + timedelta(hours=2, minutes=29), settings) == 0
+    assert close_visits(session, START + timedelta(hours=2, minutes=30), settings) == 1
+    assert close_visits(session, END + timedelta(minutes=30), settings) == 1
+    assert close_visits(session, END + timedelta(hours=1), settings) == 0  # nothing left
     visits = {v.activity_id: v for v in session.exec(select(CheckIn)).all()}
     for visit in visits.values():
         session.refresh(visit)
@@ -550,8 +550,8 @@ def test_a_visit_of_a_long_activity_closes_at_the_end_of_its_day(
         == 201
     )
     midnight = datetime(2026, 10, 14, 16, 0, tzinfo=UTC)  # 00:00 on the 15th in Beijing
-    assert JOBS["close-visits"](session, midnight + timedelta(minutes=29)) == 0
-    assert JOBS["close-visits"](session, midnight + timedelta(minutes=30)) == 1
+    assert close_visits(session, midnight + timedelta(minutes=29), settings) == 0
+    assert close_visits(session, midnight + timedelta(minutes=30), settings) == 1
     visit = session.exec(select(CheckIn)).one()
     session.refresh(visit)
     assert visit.exited_at == midnight

@@ -20,11 +20,12 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from scipass.cli import cli
-from scipass.core import jobs, migrations
+from scipass.core import migrations
 from scipass.core.auth import Role
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings, get_settings
 from scipass.core.db import Database, make_engine
+from scipass.main import scheduled_jobs
 from scipass.record import chain, evidence_cleanup, storage
 from scipass.record import service as record_service
 from scipass.record.models import ParticipationRecord, RecordEvent, RecordEvidence, RecordNotice
@@ -406,8 +407,9 @@ def test_a_run_stops_when_its_time_is_spent(
     monkeypatch.setenv("SCIPASS_UPLOAD_DIR", str(settings.upload_dir))
     try:
         database = Database(engine, bind=connection)
-        assert jobs.run_once(database, clock)["clean-evidence"] == 1
-        assert jobs.run_once(database, clock)["clean-evidence"] == 0
+        jobs = scheduled_jobs()
+        assert jobs.run_once(database, clock, get_settings())["clean-evidence"] == 1
+        assert jobs.run_once(database, clock, get_settings())["clean-evidence"] == 0
     finally:
         get_settings.cache_clear()
 

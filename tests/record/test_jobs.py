@@ -9,11 +9,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
-from scipass.core import jobs
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
 from scipass.core.db import Database
-from scipass.main import create_app
+from scipass.main import create_app, scheduled_jobs
 from scipass.record.models import ParticipationRecord, RecordNotice
 from tests.factories import NOW, Side, create_record
 
@@ -41,10 +40,15 @@ def _status(session: Session, record: ParticipationRecord) -> str:
 
 
 def test_run_once_archives_what_is_due(
-    session: Session, engine: Engine, connection: Connection, clock: FrozenClock, side_a: Side
+    session: Session,
+    engine: Engine,
+    connection: Connection,
+    clock: FrozenClock,
+    side_a: Side,
+    settings: Settings,
 ) -> None:
     record = _closed_notice_record(session, side_a)
-    done = jobs.run_once(Database(engine, bind=connection), clock)
+    done = scheduled_jobs().run_once(Database(engine, bind=connection), clock, settings)
     assert done == {
         "close-visits": 0,
         "archive-records": 1,
@@ -53,7 +57,7 @@ def test_run_once_archives_what_is_due(
         "clean-evidence": 0,
     }
     assert _status(session, record) == "archived"
-    assert jobs.run_once(Database(engine, bind=connection), clock) == {
+    assert scheduled_jobs().run_once(Database(engine, bind=connection), clock, settings) == {
         "close-visits": 0,
         "archive-records": 0,
         "purge-telemetry": 0,

@@ -15,13 +15,12 @@ from sqlalchemy import Connection, Engine, delete, update
 from sqlmodel import Session, col, select
 
 from scipass.audit.models import AuditLog
-from scipass.core import jobs
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import SHANGHAI, FrozenClock
 from scipass.core.config import Environment, Settings
 from scipass.core.db import Database
 from scipass.core.workdays import is_working_day, window_end
-from scipass.main import create_app
+from scipass.main import create_app, scheduled_jobs
 from scipass.org.models import Region
 from scipass.record import chain
 from scipass.record import service as record_service
@@ -972,11 +971,12 @@ def test_the_archive_job_archives_in_its_own_transaction(
     engine: Engine,
     connection: Connection,
     clock: FrozenClock,
+    settings: Settings,
 ) -> None:
     record = _reviewed(session, side_a.student)
     _publicise(api, side_a)
     database = Database(engine, bind=connection)
-    assert jobs.run_once(database, clock) == {
+    assert scheduled_jobs().run_once(database, clock, settings) == {
         "close-visits": 0,
         "archive-records": 0,
         "purge-telemetry": 0,
@@ -984,7 +984,7 @@ def test_the_archive_job_archives_in_its_own_transaction(
         "clean-evidence": 0,
     }
     clock.set(WINDOW_END)
-    assert jobs.run_once(database, clock) == {
+    assert scheduled_jobs().run_once(database, clock, settings) == {
         "close-visits": 0,
         "archive-records": 1,
         "purge-telemetry": 0,

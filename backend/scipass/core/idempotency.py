@@ -33,8 +33,10 @@ from fastapi import Depends, Header, Request
 from sqlalchemy import Column, Index, String, delete
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from scipass.core.config import Settings
 from scipass.core.db import IdType, UTCDateTime, insert_ignoring
 from scipass.core.errors import Conflict
+from scipass.core.jobs import Jobs
 
 KEEP_FOR = timedelta(days=7)
 KEY_PATTERN = r"^[!-~]{8,64}$"  # 8 to 64 visible ASCII characters: a UUID, a base64 nonce
@@ -143,9 +145,14 @@ def claim(
     return False
 
 
-def purge(session: Session, *, now: datetime) -> int:
-    """Forget the keys older than :data:`KEEP_FOR`; returns how many."""
+def purge(session: Session, now: datetime, settings: Settings) -> int:
+    """Forget the keys older than :data:`KEEP_FOR`; returns how many (the
+    ``purge-idempotency-keys`` job)."""
     result = session.execute(
         delete(IdempotencyKeyRecord).where(col(IdempotencyKeyRecord.created_at) < now - KEEP_FOR)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def register_jobs(jobs: Jobs) -> None:
+    jobs.register("purge-idempotency-keys", purge)

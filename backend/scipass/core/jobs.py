@@ -1,6 +1,9 @@
-"""Scheduled jobs: plain functions of (session, now) that `scipass serve` runs at start-up
-and then every ``SCIPASS_JOBS_INTERVAL_SECONDS``, each in its own transaction, and that have
-a CLI command each for cron or a manual run.
+"""Scheduled jobs: plain functions of (session, now, settings) that `scipass serve` runs at
+start-up and then every ``SCIPASS_JOBS_INTERVAL_SECONDS``, each in its own transaction, and
+that have a CLI command each for cron or a manual run.
+
+Each domain registers its own jobs (a ``register_jobs(jobs)`` in its service); the app
+(``scipass.main.scheduled_jobs``) asks every domain, so this module knows no domain.
 
 With several workers or servers, each runs the jobs; that is safe because every job decides
 by conditional updates and unique constraints, never by what it read earlier.
@@ -11,76 +14,55 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import anyio
 from sqlmodel import Session
 
 from scipass.core.clock import Clock
+from scipass.core.config import Settings
 from scipass.core.db import Database
 
 logger = logging.getLogger("scipass.jobs")
 
-Job = Callable[[Session, datetime], int]
+Job = Callable[[Session, datetime, Settings], int]
 
 
-def _archive_records(session: Session, now: datetime) -> int:
-    from scipass.record import service as record_service
+class Jobs:
+    """The scheduled jobs the domains registered, by name, in the order they run."""
 
-    return record_service.archive_due(session, now=now)
+    def __init__(self) -> None:
+        self._jobs: dict[str, Job] = {}
 
+    def register(self, name: str, job: Job) -> None:
+        if name in self._jobs:
+            raise ValueError(f"job {name!r} is registered twice")
+        self._jobs[name] = job
 
-def _close_visits(session: Session, now: datetime) -> int:
-    from scipass.checkin import service as checkin_service
+    def names(self) -> list[str]:
+        return list(self._jobs)
 
-    return checkin_service.close_due_visits(session, now=now)
+    def run(self, name: str, session: Session, now: datetime, settings: Settings) -> int:
+        """Run one job in ``session`` (the caller's transaction); how much it did."""
+        return self._jobs[name](session, now, settings)
 
+    def run_once(self, db: Database, clock: Clock, settings: Settings) -> dict[str, int]:
+        """Run every job once, each in its own transaction; a failing job is logged and does
+        not stop the others."""
+        done: dict[str, int] = {}
+        for name, job in self._jobs.items():
+            try:
+                with db.transaction() as session:
+                    done[name] = job(session, clock.now(), settings)
+            except Exception:
+                logger.exception("job %s failed", name)
+        return done
 
-def _purge_telemetry(session: Session, now: datetime) -> int:
-    from scipass.checkin import service as checkin_service
-    from scipass.core.config import get_settings
-
-    days = get_settings().telemetry_retention_days
-    return checkin_service.purge_telemetry(session, before=now - timedelta(days=days))
-
-
-def _purge_idempotency_keys(session: Session, now: datetime) -> int:
-    from scipass.core import idempotency
-
-    return idempotency.purge(session, now=now)
-
-
-def _clean_evidence(session: Session, now: datetime) -> int:
-    from scipass.core.config import get_settings
-    from scipass.record import evidence_cleanup
-
-    return evidence_cleanup.clean_stored(session, settings=get_settings(), now=now)
-
-
-JOBS: dict[str, Job] = {
-    "close-visits": _close_visits,
-    "archive-records": _archive_records,
-    "purge-telemetry": _purge_telemetry,
-    "purge-idempotency-keys": _purge_idempotency_keys,
-    "clean-evidence": _clean_evidence,
-}
-
-
-def run_once(db: Database, clock: Clock) -> dict[str, int]:
-    """Run every job once; a failing job is logged and does not stop the others."""
-    done: dict[str, int] = {}
-    for name, job in JOBS.items():
-        try:
-            with db.transaction() as session:
-                done[name] = job(session, clock.now())
-        except Exception:
-            logger.exception("job %s failed", name)
-    return done
-
-
-async def run_forever(db: Database, clock: Clock, interval_seconds: float) -> None:
-    while True:
-        done = await anyio.to_thread.run_sync(run_once, db, clock)
-        if any(done.values()):
-            logger.info("jobs done: %s", done)
-        await asyncio.sleep(interval_seconds)
+    async def run_forever(
+        self, db: Database, clock: Clock, settings: Settings, interval_seconds: float
+    ) -> None:
+        while True:
+            done = await anyio.to_thread.run_sync(self.run_once, db, clock, settings)
+            if any(done.values()):
+                logger.info("jobs done: %s", done)
+            await asyncio.sleep(interval_seconds)

@@ -1,0 +1,28 @@
+"""The record domain's scheduled jobs (registered with the app's
+:class:`scipass.core.jobs.Jobs`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from scipass.core.config import Settings
+from scipass.core.jobs import Jobs
+from scipass.record import evidence_cleanup
+from scipass.record import service as record_service
+
+
+def archive_records(session: Session, now: datetime, settings: Settings) -> int:
+    """Archive the records whose public notice closed with no open objection."""
+    return record_service.archive_due(session, now=now)
+
+
+def clean_evidence(session: Session, now: datetime, settings: Settings) -> int:
+    """Clean, a portion at a time, the evidence files stored before uploads were cleaned."""
+    return evidence_cleanup.clean_stored(session, settings=settings, now=now)
+
+
+def register(jobs: Jobs) -> None:
+    jobs.register("archive-records", archive_records)
+    jobs.register("clean-evidence", clean_evidence)
