@@ -59,7 +59,9 @@ from scipass.org.router import public_router as org_public_router
 from scipass.org.router import router as org_router
 from scipass.pairing.router import router as pairing_router
 from scipass.record import jobs as record_jobs
+from scipass.record.evidence_router import router as record_evidence_router
 from scipass.record.export_router import router as record_export_router
+from scipass.record.notice_router import router as record_notice_router
 from scipass.record.router import router as record_router
 from scipass.reservation.router import public_router as reservation_public_router
 from scipass.reservation.router import router as reservation_router
@@ -298,6 +300,8 @@ def create_app(
         reservation_router,
         pairing_router,
         record_router,
+        record_evidence_router,
+        record_notice_router,
         record_export_router,
     ):
         api.include_router(router)

@@ -30,7 +30,7 @@ from scipass.core.config import Environment, Settings
 from scipass.core.db import Database
 from scipass.main import create_app
 from scipass.record import chain, sanitise
-from scipass.record import service as record_service
+from scipass.record import notices as record_notices
 from scipass.record.errors import EvidenceTooComplex
 from scipass.record.models import ParticipationRecord, RecordEvent, RecordEvidence
 from scipass.roster.models import Student
@@ -757,7 +757,7 @@ def _archive_with_evidence(
         == 201
     )
     session.expire_all()
-    assert record_service.archive_due(session, now=WINDOW_END) == 1
+    assert record_notices.archive_due(session, now=WINDOW_END) == 1
     session.flush()
     session.expire_all()
     return record, shas

@@ -27,7 +27,7 @@ from scipass.core.config import Settings, get_settings
 from scipass.core.db import Database, make_engine
 from scipass.main import scheduled_jobs
 from scipass.record import chain, evidence_cleanup, storage
-from scipass.record import service as record_service
+from scipass.record import notices as record_notices
 from scipass.record.models import ParticipationRecord, RecordEvent, RecordEvidence, RecordNotice
 from tests.factories import NOW, Side, auth, create_record, create_side
 from tests.record import samples
@@ -145,7 +145,7 @@ def test_the_job_cleans_what_was_stored_and_every_chain_still_verifies(
         media_type="application/pdf",
         filename="报告.pdf",
     )
-    assert record_service.archive_due(session, now=NOW) == 1
+    assert record_notices.archive_due(session, now=NOW) == 1
     session.expire_all()
     record = session.get(ParticipationRecord, archived.id)
     assert record is not None
@@ -246,7 +246,7 @@ def test_a_record_archived_after_the_cleaning_hashes_the_same(
     _legacy(
         session, settings, first, samples.polyglot_png(), media_type="image/png", filename="a.png"
     )
-    assert record_service.archive_due(session, now=NOW) == 1
+    assert record_notices.archive_due(session, now=NOW) == 1
     later = _publicised(session, side_a)
     row = _legacy(
         session, settings, later, samples.exif_photo(), media_type="image/jpeg", filename="b.jpg"
@@ -254,7 +254,7 @@ def test_a_record_archived_after_the_cleaning_hashes_the_same(
     legacy_sha256 = row.sha256
     # cleaned while its record is still in its notice; archived afterwards
     assert evidence_cleanup.clean_stored(session, settings=settings, now=LATER) == 2
-    assert record_service.archive_due(session, now=LATER) == 1
+    assert record_notices.archive_due(session, now=LATER) == 1
     session.expire_all()
     report = chain.verify(session, side_a.student.id or 0)
     assert (report.valid, report.length) == (True, 2)

@@ -13,6 +13,7 @@ from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
 from scipass.core.db import Database
 from scipass.main import create_app, scheduled_jobs
+from scipass.record import notices as record_notices
 from scipass.record.models import ParticipationRecord, RecordNotice
 from tests.factories import NOW, Side, create_record
 
@@ -104,13 +105,12 @@ def test_notice_then_archive_in_one_session_keeps_the_chain_valid(
 ) -> None:
     from scipass.core.auth import Role
     from scipass.record import chain
-    from scipass.record import service as record_service
     from scipass.record.repository import RecordFilter
 
     record = create_record(
         session, student=side_a.student, status="reviewed", student_confirmed_at=NOW
     )
-    notice = record_service.open_notice(
+    notice = record_notices.open_notice(
         session,
         actor=side_a.principal(Role.school_admin),
         settings=settings,
@@ -120,7 +120,7 @@ def test_notice_then_archive_in_one_session_keeps_the_chain_valid(
         now=NOW,
     )
     assert record.notice_id == notice.id  # the loaded object sees the bulk update
-    assert record_service.archive_due(session, now=notice.ends_at) == 1
+    assert record_notices.archive_due(session, now=notice.ends_at) == 1
     report = chain.verify(session, side_a.student.id or 0)
     assert report.valid
     assert report.length == 1
@@ -131,7 +131,6 @@ def test_an_upheld_objection_takes_the_record_off_the_notice(
 ) -> None:
     from scipass.core.auth import Role
     from scipass.core.pagination import PageParams
-    from scipass.record import service as record_service
     from scipass.record.repository import RecordFilter
 
     kept, wrong = (
@@ -139,7 +138,7 @@ def test_an_upheld_objection_takes_the_record_off_the_notice(
         for _ in range(2)
     )
     admin = side_a.principal(Role.school_admin)
-    notice = record_service.open_notice(
+    notice = record_notices.open_notice(
         session,
         actor=admin,
         settings=settings,
@@ -148,14 +147,14 @@ def test_an_upheld_objection_takes_the_record_off_the_notice(
         record_ids=None,
         now=NOW,
     )
-    objection = record_service.object_to(
+    objection = record_notices.object_to(
         session,
         actor=side_a.principal(Role.student),
         record_id=wrong.id or 0,
         reason="这次我没有参加",
         now=NOW,
     )
-    record_service.resolve_objection(
+    record_notices.resolve_objection(
         session,
         actor=admin,
         objection_id=objection.id or 0,
@@ -163,7 +162,7 @@ def test_an_upheld_objection_takes_the_record_off_the_notice(
         resolution="核实未参加",
         now=NOW,
     )
-    rows, total = record_service.notice_entries(
+    rows, total = record_notices.notice_entries(
         session, notice=notice, page=PageParams(limit=20, offset=0)
     )
     assert [record.id for record, _ in rows] == [kept.id]

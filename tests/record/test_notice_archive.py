@@ -22,8 +22,9 @@ from scipass.core.db import Database
 from scipass.core.workdays import is_working_day, window_end
 from scipass.main import create_app, scheduled_jobs
 from scipass.org.models import Region
+from scipass.record import append as record_append
 from scipass.record import chain
-from scipass.record import service as record_service
+from scipass.record import notices as record_notices
 from scipass.record.models import (
     Dimension,
     ParticipationRecord,
@@ -125,7 +126,7 @@ def _fresh(session: Session, record: ParticipationRecord) -> ParticipationRecord
 def _archive(session: Session, now: datetime) -> int:
     """Run the archiver as the job does: on what the database holds now."""
     session.expire_all()
-    count = record_service.archive_due(session, now=now)
+    count = record_notices.archive_due(session, now=now)
     session.flush()
     session.expire_all()
     return count
@@ -875,12 +876,12 @@ def test_every_step_is_in_the_history_with_its_actor_and_time(
     api: Api, session: Session, side_a: Side, side_b: Side, clock: FrozenClock
 ) -> None:
     started = datetime(2026, 10, 10, 1, 0, tzinfo=UTC)
-    record, created = record_service.append_record(
+    record, created = record_append.append_record(
         session,
         student=side_a.student,
         source=RecordSource.checkin,
         source_ref="visit-42",
-        facts=record_service.RecordFacts(
+        facts=record_append.RecordFacts(
             title="校园科技节",
             category=RecordCategory.science_visit,
             dimension=Dimension.social_practice,

@@ -18,7 +18,8 @@ from scipass.activity.models import Activity
 from scipass.core.auth import Principal, Role
 from scipass.core.config import Settings
 from scipass.org.models import Region, School, Venue
-from scipass.record import service as record_service
+from scipass.record import append as record_append
+from scipass.record.errors import RecordInvalid
 from scipass.record.models import ParticipationRecord, RecordEvent, RecordSource
 from scipass.roster.models import Student
 from tests.factories import (
@@ -72,8 +73,8 @@ def test_append_is_idempotent_and_takes_the_activity_facts(session: Session, sid
     activity = create_activity(
         session, venue_id=side_a.venue.id or 0, title="力与运动", credited_minutes=90
     )
-    facts = record_service.facts_for_activity(session, activity)
-    first, created = record_service.append_record(
+    facts = record_append.facts_for_activity(session, activity)
+    first, created = record_append.append_record(
         session,
         student=side_a.student,
         source=RecordSource.checkin,
@@ -82,7 +83,7 @@ def test_append_is_idempotent_and_takes_the_activity_facts(session: Session, sid
         actor=None,
         now=NOW,
     )
-    again, created_again = record_service.append_record(
+    again, created_again = record_append.append_record(
         session,
         student=side_a.student,
         source=RecordSource.checkin,
@@ -107,12 +108,12 @@ def test_append_is_idempotent_and_takes_the_activity_facts(session: Session, sid
 
 def test_an_activity_may_confirm_its_records_in_advance(session: Session, side_a: Side) -> None:
     activity = create_activity(session, venue_id=side_a.venue.id or 0, auto_confirm_records=True)
-    record, _ = record_service.append_record(
+    record, _ = record_append.append_record(
         session,
         student=side_a.student,
         source=RecordSource.checkin,
         source_ref="visit-auto",
-        facts=record_service.facts_for_activity(session, activity),
+        facts=record_append.facts_for_activity(session, activity),
         actor=None,
         now=NOW,
     )
@@ -123,11 +124,11 @@ def test_an_activity_may_confirm_its_records_in_advance(session: Session, side_a
 
 def test_append_refuses_an_end_before_the_start(session: Session, side_a: Side) -> None:
     activity = create_activity(session, venue_id=side_a.venue.id or 0)
-    facts = record_service.facts_for_activity(
+    facts = record_append.facts_for_activity(
         session, activity, started_at=NOW, ended_at=NOW - timedelta(hours=1)
     )
-    with pytest.raises(record_service.RecordInvalid):
-        record_service.append_record(
+    with pytest.raises(RecordInvalid):
+        record_append.append_record(
             session,
             student=side_a.student,
             source=RecordSource.checkin,
@@ -209,7 +210,7 @@ def test_fifty_concurrent_appends_make_one_record(
     with Session(engine) as s:
         activity = s.get(Activity, committed["activity"])
         assert activity is not None
-        facts = record_service.facts_for_activity(s, activity)
+        facts = record_append.facts_for_activity(s, activity)
 
     def append() -> None:
         try:
@@ -217,7 +218,7 @@ def test_fifty_concurrent_appends_make_one_record(
             with Session(engine) as s:
                 student = s.get(Student, committed["student"])
                 assert student is not None
-                record, _ = record_service.append_record(
+                record, _ = record_append.append_record(
                     s,
                     student=student,
                     source=RecordSource.checkin,

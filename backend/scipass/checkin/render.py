@@ -30,8 +30,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph
 
 from scipass.core.clock import SHANGHAI
-from scipass.core.pdf_fonts import ChineseFont
-from scipass.record.exports import MixedText
+from scipass.core.pdf_fonts import ChineseFont, MixedText
 
 QUIET_ZONE = 4  # modules of white around the symbol, as the standard requires
 

@@ -95,6 +95,7 @@ from scipass.core.errors import Conflict
 from scipass.core.idempotency import IdempotencyKeyRecord
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org.models import School, Venue, decode_stages
+from scipass.record import append as record_append
 from scipass.record import service as record_service
 from scipass.record.models import ParticipationRecord, RecordSource
 from scipass.reservation import service as reservation_service
@@ -140,7 +141,7 @@ class ActivityView:
     daily_cap_minutes: int
     auto_close_credit: str
     credited_minutes: int
-    facts: record_service.RecordFacts
+    facts: record_append.RecordFacts
 
     @classmethod
     def of(cls, session: Session, activity: Activity) -> ActivityView:
@@ -171,7 +172,7 @@ class ActivityView:
             daily_cap_minutes=activity.daily_cap_minutes,
             auto_close_credit=activity.auto_close_credit,
             credited_minutes=activity.credited_minutes,
-            facts=record_service.facts_for_activity(session, activity),
+            facts=record_append.facts_for_activity(session, activity),
         )
 
 
@@ -603,7 +604,7 @@ def _enter(
             if existing is not None:  # full, but this student is already in
                 return Outcome(existing, created=False)
             raise ScanCapacityFull(capacity=activity.capacity)
-        record_id = record_service.append_record_id(
+        record_id = record_append.append_record_id(
             session, **_record_of(activity, student, scan, actor, at, day)
         )
         values = {**_visit_values(activity, student, scan, at, day), "record_id": record_id}
@@ -671,7 +672,7 @@ def _enter_in_one_statement(
     visit in one statement (data-modifying CTEs), one round trip instead of four; None when
     the visit exists already (the general path then answers the duplicate). In a batch of
     self-scans the rows are noted for the batch's one statement instead (:mod:`.batch`)."""
-    record = record_service.record_values(**_record_of(activity, student, scan, actor, at, day))
+    record = record_append.record_values(**_record_of(activity, student, scan, actor, at, day))
     visit = _visit_values(activity, student, scan, at, day)
     event = scan.values(ScanResult.accepted, "", None)
     del event["check_in_id"]
@@ -824,7 +825,7 @@ def close_visit(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     if check_in.record_id is not None:
-        record_service.set_visit_time(
+        record_append.set_visit_time(
             session,
             record_id=check_in.record_id,
             started_at=check_in.entered_at,
@@ -1420,7 +1421,7 @@ def correct(
     session.flush()
     record_updated = False
     if check_in.record_id is not None and exited is not None and minutes is not None:
-        record_updated = record_service.set_visit_time(
+        record_updated = record_append.set_visit_time(
             session,
             record_id=check_in.record_id,
             started_at=entered,
@@ -1609,7 +1610,7 @@ def kiosk_state(
     return KioskState(
         title=activity.title,
         place=activity.place_name,
-        organiser=record_service.facts_for_activity(session, activity).organiser_name,
+        organiser=record_append.facts_for_activity(session, activity).organiser_name,
         link=codes.link_for(
             settings.code_link_base,
             codes.rotating_payload(settings.code_keyring, code.short_id, step),
@@ -2035,7 +2036,7 @@ def poster(
     session: Session, settings: Settings, code: ActivityCode, activity: Activity, link: str
 ) -> bytes:
     """The A4 poster of a static code, in Chinese."""
-    facts = record_service.facts_for_activity(session, activity)
+    facts = record_append.facts_for_activity(session, activity)
     view = ActivityView.of(session, activity)
     return render.poster_pdf(
         render.Poster(

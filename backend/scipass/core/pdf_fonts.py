@@ -20,12 +20,15 @@ import threading
 from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
 
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
 from scipass.core.config import Settings
+from scipass.core.exports import export_text
 
 logger = logging.getLogger("scipass.pdf")
 
@@ -105,3 +108,37 @@ def warn_if_fallback(settings: Settings) -> ChineseFont:
             BUILT_IN_FONT,
         )
     return font
+
+
+class MixedText:
+    """Runs of characters, each in a font that has them, as Paragraph markup or drawn on a
+    canvas."""
+
+    def __init__(self, font: str, covered: Container[int]) -> None:
+        self.font = font
+        self.covered = covered
+
+    def runs(self, text: str) -> list[tuple[str, str]]:
+        """``(text, font)`` pairs, without the characters no export may hold."""
+        result: list[tuple[str, str]] = []
+        for char in export_text(text):
+            latin = ord(char) not in self.covered and not char.isspace()
+            face = LATIN_FONT if latin else self.font
+            if result and result[-1][1] == face:
+                result[-1] = (result[-1][0] + char, face)
+            else:
+                result.append((char, face))
+        return result
+
+    def __call__(self, value: object) -> str:
+        parts = []
+        for run, face in self.runs("" if value is None else str(value)):
+            escaped = escape(run)
+            parts.append(escaped if face == self.font else f'<font face="{face}">{escaped}</font>')
+        return "".join(parts)
+
+    def draw(self, canvas: Any, x: float, y: float, value: str, size: float) -> None:
+        for run, face in self.runs(value):
+            canvas.setFont(face, size)
+            canvas.drawString(x, y, run)
+            x += pdfmetrics.stringWidth(run, face, size)

@@ -31,6 +31,9 @@ from scipass.demo import data
 from scipass.org.models import Bureau, Region, School, Venue, encode_stages
 from scipass.pairing import service as pairing_service
 from scipass.pairing.schemas import PairingCreate
+from scipass.record import append as record_append
+from scipass.record import corrections as record_corrections
+from scipass.record import notices as record_notices
 from scipass.record import service as record_service
 from scipass.record.models import (
     ParticipationRecord,
@@ -771,7 +774,7 @@ def _records(
     visits = itertools.count(1)
     for plan in data.RECORD_PLANS:
         _record_plan(session, plan, schools, students, settings, now, visits)
-    record_service.archive_due(session, now=now)
+    record_notices.archive_due(session, now=now)
     return {
         "records": _count(session, select(ParticipationRecord)),
         "record_notices": _count(session, select(RecordNotice)),
@@ -803,7 +806,7 @@ def _closed_notice_start(
     session: Session, school: School, settings: Settings, now: datetime
 ) -> datetime:
     """A working morning at least ten days ago whose notice window has closed by ``now``."""
-    days, _region = record_service.notice_working_days(session, school.region_code)
+    days, _region = record_notices.notice_working_days(session, school.region_code)
     calendar = {"holidays": settings.holidays, "makeup": settings.makeup_workdays}
     day = local_date(now) - timedelta(days=10)
     while (
@@ -842,12 +845,12 @@ def _record_plan(
     def check_in(
         student: Student, activity: Activity, by: Principal | None, minute: int = 5
     ) -> ParticipationRecord:
-        record, _new = record_service.append_record(
+        record, _new = record_append.append_record(
             session,
             student=student,
             source=RecordSource.checkin,
             source_ref=f"demo-visit-{next(visits)}",
-            facts=record_service.facts_for_activity(session, activity),
+            facts=record_append.facts_for_activity(session, activity),
             actor=by,
             now=activity.starts_at + timedelta(minutes=minute),
         )
@@ -880,7 +883,7 @@ def _record_plan(
         )
 
     def publicise(title: str, records: list[ParticipationRecord], at: datetime) -> None:
-        record_service.open_notice(
+        record_notices.open_notice(
             session,
             actor=admin,
             settings=settings,
@@ -923,7 +926,7 @@ def _record_plan(
     if plan["main"] is not None:
         pair = (_student_actor(session, plan["main"]), _student_actor(session, plan["peer"]))
         members_of_club = [pair[0][1], pair[1][1], *members_of_club]
-    club = record_service.create_manual(
+    club = record_corrections.create_manual(
         session,
         actor=reviewer,
         entry=ManualRecordCreate(
@@ -985,7 +988,7 @@ def _record_plan(
     for record in second:
         review(record, _at(noticed, "09:30"))
     publicise(data.NOTICE_TITLES[1], second, _at(noticed, "16:00"))
-    record_service.object_to(
+    record_notices.object_to(
         session,
         actor=me,
         record_id=their_newest.id or 0,

@@ -38,7 +38,7 @@ from scipass.core.clock import local_date
 from scipass.core.config import Settings
 from scipass.core.db import flush_unique
 from scipass.core.errors import ProblemError
-from scipass.record import evidence_cleanup, sanitise, storage
+from scipass.record import evidence_cleanup, sanitise, storage, transitions
 from scipass.record import service as record_service
 from scipass.record.errors import (
     EvidenceLimitReached,
@@ -160,7 +160,7 @@ def add(
                 RecordEvidence.record_id == record.id, RecordEvidence.sha256 == sha256
             )
         ).one()
-    record_service.add_event(
+    transitions.add_event(
         session,
         record.id or 0,
         actor,

@@ -45,8 +45,7 @@ from sqlmodel import Session, col, func, select
 from scipass.core.config import Settings
 from scipass.core.db import after_commit
 from scipass.core.errors import ProblemError
-from scipass.record import sanitise, storage
-from scipass.record import service as record_service
+from scipass.record import sanitise, storage, transitions
 from scipass.record.errors import EvidencePdfActiveContent, EvidenceTooComplex
 from scipass.record.models import ParticipationRecord, QuarantineReason, RecordEvidence
 
@@ -243,4 +242,4 @@ def _event(session: Session, row: RecordEvidence, action: str, note: str, now: d
     status = session.exec(
         select(ParticipationRecord.status).where(ParticipationRecord.id == row.record_id)
     ).one()
-    record_service.add_event(session, row.record_id, None, action, status, status, now, note)
+    transitions.add_event(session, row.record_id, None, action, status, status, now, note)

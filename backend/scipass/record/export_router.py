@@ -16,6 +16,7 @@ from scipass.core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
 from scipass.core.inputs import GradeFilter, Id, SchoolYearFilter
 from scipass.org.errors import OrganisationNotFound, OutsideRegion
 from scipass.record import exports as record_exports
+from scipass.record import record_file
 from scipass.record.exports import ExportFormat
 from scipass.record.models import RecordStatus
 from scipass.record.repository import RecordFilter
@@ -40,7 +41,7 @@ SemesterParam = Annotated[
 StatusParam = Annotated[RecordStatus | None, Query(description="记录状态")]
 
 
-def _pdf(result: record_exports.StudentFile) -> StreamingResponse:
+def _pdf(result: record_file.StudentFile) -> StreamingResponse:
     return StreamingResponse(
         iter([result.content]),
         media_type=PDF_MEDIA_TYPE,
@@ -139,7 +140,7 @@ def student_record_file(
     semester: SemesterParam = None,
     status: StatusParam = None,
 ) -> StreamingResponse:
-    result = record_exports.student_file(
+    result = record_file.student_file(
         session,
         principal=caller,
         student_id=student_id,
@@ -172,7 +173,7 @@ def my_record_file(
     semester: SemesterParam = None,
     status: StatusParam = None,
 ) -> StreamingResponse:
-    result = record_exports.student_file(
+    result = record_file.student_file(
         session,
         principal=caller,
         student_id=caller.student_id or 0,

@@ -24,40 +24,27 @@ attester's phone is always masked.
 
 from __future__ import annotations
 
-import io
 import logging
-from collections import defaultdict
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-from xml.sax.saxutils import escape
 
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy import ColumnElement, Select, func
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
-from scipass.core import pdf_fonts
 from scipass.core.auth import SCHOOL_ROLES, Principal, Role, region_contains
 from scipass.core.clock import SHANGHAI, Clock, local_date
-from scipass.core.config import Settings
 from scipass.core.db import Database
-from scipass.core.exports import csv_chunks, export_text, xlsx_chunks
-from scipass.core.pdf_fonts import LATIN_FONT
+from scipass.core.exports import csv_chunks, xlsx_chunks
 from scipass.org.errors import OrganisationNotFound, OutsideRegion
 from scipass.org.models import Region, School
-from scipass.record import chain, labels
-from scipass.record.models import COUNTED, ParticipationRecord, RecordEvidence
+from scipass.record import labels
+from scipass.record.models import ParticipationRecord, RecordEvidence
 from scipass.record.repository import RecordFilter, visible
 from scipass.roster import service as roster_service
-from scipass.roster.errors import StudentNotFound
 from scipass.roster.models import Student
 from scipass.roster.visibility import shown_name
 
@@ -108,7 +95,7 @@ class ExportPlan:
     region_code: str | None
 
 
-def _school(session: Session, school_id: int) -> School:
+def school_by_id(session: Session, school_id: int) -> School:
     school = session.get(School, school_id)
     if school is None:
         raise OrganisationNotFound("学校不存在", "School not found")
@@ -139,11 +126,13 @@ def scoped_filter(
             return replace(requested, region_code=scope)
         return requested
     if requested.school_id is not None:
-        _school(session, requested.school_id)
+        school_by_id(session, requested.school_id)
     return requested
 
 
-def _records(principal: Principal, record_filter: RecordFilter) -> list[ColumnElement[bool]]:
+def record_conditions(
+    principal: Principal, record_filter: RecordFilter
+) -> list[ColumnElement[bool]]:
     return [visible(principal), *record_filter.conditions()]
 
 
@@ -151,7 +140,7 @@ def count(session: Session, *, principal: Principal, record_filter: RecordFilter
     query = (
         select(func.count())
         .select_from(ParticipationRecord)
-        .where(*_records(principal, record_filter))
+        .where(*record_conditions(principal, record_filter))
     )
     return int(session.exec(query).one())
 
@@ -230,7 +219,7 @@ def start_export(
 # --- rows ------------------------------------------------------------------------------------
 
 
-def _local(at: datetime) -> str:
+def local_time(at: datetime) -> str:
     return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
@@ -274,7 +263,7 @@ def export_query(principal: Principal, record_filter: RecordFilter) -> Select[An
         .select_from(record)
         .join(Student, col(Student.id) == col(record.student_id))
         .join(School, col(School.id) == col(record.school_id))
-        .where(*_records(principal, record_filter))
+        .where(*record_conditions(principal, record_filter))
         .order_by(
             col(record.school_id),
             col(Student.grade),
@@ -320,8 +309,8 @@ def export_row(row: Sequence[Any], viewer: Principal) -> list[object]:
         labels.label(labels.CATEGORY, category),
         labels.label(labels.DIMENSION, dimension),
         organiser,
-        _local(started_at),
-        _local(ended_at),
+        local_time(started_at),
+        local_time(ended_at),
         minutes,
         labels.label(labels.ROLE, role),
         outcome,
@@ -423,261 +412,3 @@ def _log_finished(
 
 
 # --- the student's file (PDF) ----------------------------------------------------------------
-
-HASH_FONT = "Courier"
-PDF_COLUMNS = (
-    ("活动名称", 34),
-    ("类别", 20),
-    ("评价维度", 15),
-    ("组织单位", 24),
-    ("日期", 19),
-    ("时长（分钟）", 12),
-    ("角色", 14),
-    ("成果/奖项", 18),
-    ("状态", 18),
-)
-
-
-class MixedText:
-    """Runs of characters, each in a font that has them, as Paragraph markup or drawn on a
-    canvas."""
-
-    def __init__(self, font: str, covered: Container[int]) -> None:
-        self.font = font
-        self.covered = covered
-
-    def runs(self, text: str) -> list[tuple[str, str]]:
-        """``(text, font)`` pairs, without the characters no export may hold."""
-        result: list[tuple[str, str]] = []
-        for char in export_text(text):
-            latin = ord(char) not in self.covered and not char.isspace()
-            face = LATIN_FONT if latin else self.font
-            if result and result[-1][1] == face:
-                result[-1] = (result[-1][0] + char, face)
-            else:
-                result.append((char, face))
-        return result
-
-    def __call__(self, value: object) -> str:
-        parts = []
-        for run, face in self.runs("" if value is None else str(value)):
-            escaped = escape(run)
-            parts.append(escaped if face == self.font else f'<font face="{face}">{escaped}</font>')
-        return "".join(parts)
-
-    def draw(self, canvas: Any, x: float, y: float, value: str, size: float) -> None:
-        for run, face in self.runs(value):
-            canvas.setFont(face, size)
-            canvas.drawString(x, y, run)
-            x += pdfmetrics.stringWidth(run, face, size)
-
-
-def _term_label(record_filter: RecordFilter) -> str:
-    semester = labels.SEMESTER.get(record_filter.semester or "", "")
-    if record_filter.school_year is not None:
-        year = record_filter.school_year
-        return f"{year}-{year + 1}学年{semester}"
-    return f"各学年{semester}" if semester else "全部学年"
-
-
-def _dates(record: ParticipationRecord) -> str:
-    start, end = local_date(record.started_at), local_date(record.ended_at)
-    return start.isoformat() if start == end else f"{start.isoformat()}至{end.isoformat()}"
-
-
-@dataclass(frozen=True, slots=True)
-class StudentFile:
-    content: bytes
-    filename: str
-    plain_filename: str  # the ASCII name for clients that cannot read filename*
-    row_count: int
-
-
-def _student_in_scope(session: Session, principal: Principal, student_id: int) -> Student:
-    student = session.get(Student, student_id)
-    if student is None:
-        raise StudentNotFound()
-    if principal.role is Role.student:
-        if principal.student_id != student.id:
-            raise StudentNotFound()
-        return student
-    school = session.get(School, student.school_id)
-    if school is None or not roster_service.can_see_school(principal, school):
-        raise StudentNotFound()
-    return student
-
-
-def student_file(
-    session: Session,
-    *,
-    principal: Principal,
-    student_id: int,
-    requested: RecordFilter,
-    settings: Settings,
-    now: datetime,
-) -> StudentFile:
-    """A student's 科技实践档案 as PDF, and its audit entry."""
-    student = _student_in_scope(session, principal, student_id)
-    font = pdf_fonts.chinese_font(settings)
-    school = _school(session, student.school_id)
-    record_filter = RecordFilter(
-        student_id=student.id,
-        school_year=requested.school_year,
-        semester=requested.semester,
-        status=requested.status,
-    )
-    conditions = _records(principal, record_filter)
-    if record_filter.status is None:
-        conditions.append(col(ParticipationRecord.status).in_([s.value for s in COUNTED]))
-    records = list(
-        session.exec(
-            select(ParticipationRecord)
-            .where(*conditions)
-            .order_by(col(ParticipationRecord.started_at), col(ParticipationRecord.id))
-        ).all()
-    )
-    length, head_hash = chain.head(session, student.id or 0)
-    name = shown_name(principal, student.name, school_id=student.school_id, student_id=student.id)
-    content = _render(
-        font=font.name,
-        covered=font.covered,
-        student=student,
-        school=school,
-        record_filter=record_filter,
-        records=records,
-        chain_head=(length, head_hash),
-        now=now,
-        name=name,
-    )
-    audit_service.record(
-        session,
-        action=audit_service.Action.records_exported,
-        at=now,
-        actor=principal,
-        object_type="participation_record",
-        object_id=f"student:{student.id}",
-        school_id=school.id,
-        region_code=school.region_code,
-        format="pdf",
-        filter=record_filter.describe(),
-        row_count=len(records),
-    )
-    return StudentFile(
-        content=content,
-        filename=f"科技实践档案-{name}.pdf",
-        plain_filename=f"record-file-{student.student_no}.pdf",
-        row_count=len(records),
-    )
-
-
-def _render(
-    *,
-    font: str,
-    covered: Container[int],
-    name: str,
-    student: Student,
-    school: School,
-    record_filter: RecordFilter,
-    records: list[ParticipationRecord],
-    chain_head: tuple[int, str],
-    now: datetime,
-) -> bytes:
-    text = MixedText(font, covered)
-    title = ParagraphStyle("title", fontName=font, fontSize=18, leading=24, alignment=1)
-    body = ParagraphStyle("body", fontName=font, fontSize=10, leading=15, wordWrap="CJK")
-    heading = ParagraphStyle("heading", parent=body, fontSize=12, leading=18, spaceBefore=8)
-    cell = ParagraphStyle("cell", fontName=font, fontSize=8, leading=10.5, wordWrap="CJK")
-    code = ParagraphStyle("code", fontName=HASH_FONT, fontSize=8.5, leading=11, wordWrap="CJK")
-
-    status = (
-        labels.label(labels.STATUS, record_filter.status.value)
-        if record_filter.status is not None
-        else "计入统计的记录（不含未通过、已撤回、已作废）"
-    )
-    story: list[Any] = [
-        Paragraph(text("科技实践档案"), title),
-        Spacer(1, 4 * mm),
-        Paragraph(text(f"姓名：{name}　　学号：{student.student_no}"), body),
-        Paragraph(text(f"学校：{school.name}"), body),
-        Paragraph(
-            text(f"年级班级：{labels.grade(student.grade)}{student.class_name}"),
-            body,
-        ),
-        Paragraph(text(f"学年学期：{_term_label(record_filter)}　　状态：{status}"), body),
-        Paragraph(text("写实记录"), heading),
-    ]
-
-    header = [Paragraph(text(name), cell) for name, _ in PDF_COLUMNS]
-    table_rows: list[list[Any]] = [header]
-    minutes_by_dimension: dict[str, int] = defaultdict(int)
-    for record in records:
-        minutes_by_dimension[record.dimension] += record.minutes
-        values = (
-            record.title,
-            labels.label(labels.CATEGORY, record.category),
-            labels.label(labels.DIMENSION, record.dimension),
-            record.organiser_name,
-            _dates(record),
-            record.minutes,
-            labels.label(labels.ROLE, record.role),
-            record.outcome,
-            labels.label(labels.STATUS, record.status),
-        )
-        table_rows.append([Paragraph(text(value), cell) for value in values])
-    if not records:
-        table_rows.append([Paragraph(text("（无记录）"), cell)] + [""] * (len(PDF_COLUMNS) - 1))
-    table = Table(table_rows, colWidths=[width * mm for _, width in PDF_COLUMNS], repeatRows=1)
-    style = [
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EEF4")),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), 2),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 2),
-    ]
-    if not records:
-        style.append(("SPAN", (0, 1), (-1, 1)))
-    table.setStyle(TableStyle(style))
-    story.append(table)
-
-    total = sum(record.minutes for record in records)
-    known = [key.value for key in labels.DIMENSION]
-    order = known + sorted(set(minutes_by_dimension) - set(known))
-    per_dimension = "；".join(
-        f"{labels.label(labels.DIMENSION, key)} {minutes_by_dimension[key]} 分钟"
-        for key in order
-        if key in minutes_by_dimension
-    )
-    length, head_hash = chain_head
-    story += [
-        Paragraph(text("统计"), heading),
-        Paragraph(text(f"记录数：{len(records)} 条　　总时长：{total} 分钟"), body),
-        Paragraph(text(f"各评价维度时长：{per_dimension or '无'}"), body),
-        Paragraph(text("归档链"), heading),
-        Paragraph(text(f"归档链长度：{length}"), body),
-        Paragraph(text("归档链头哈希："), body),
-        Paragraph(escape(head_hash), code),
-        Spacer(1, 6 * mm),
-        Paragraph(
-            text(f"生成时间：{_local(now)}（北京时间）　　由科学实践护照（SciPass）生成"), body
-        ),
-    ]
-
-    def footer(canvas: Any, document: Any) -> None:
-        canvas.saveState()
-        text.draw(canvas, 18 * mm, 10 * mm, f"科技实践档案 · {name} · 第 {document.page} 页", 8)
-        canvas.restoreState()
-
-    buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=16 * mm,
-        bottomMargin=18 * mm,
-        title=f"科技实践档案 {name}",
-        author="SciPass",
-        subject="写实记录",
-    )
-    document.build(story, onFirstPage=footer, onLaterPages=footer)
-    return buffer.getvalue()

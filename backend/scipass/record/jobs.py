@@ -10,12 +10,12 @@ from sqlmodel import Session
 from scipass.core.config import Settings
 from scipass.core.jobs import Jobs
 from scipass.record import evidence_cleanup
-from scipass.record import service as record_service
+from scipass.record import notices as record_notices
 
 
 def archive_records(session: Session, now: datetime, settings: Settings) -> int:
     """Archive the records whose public notice closed with no open objection."""
-    return record_service.archive_due(session, now=now)
+    return record_notices.archive_due(session, now=now)
 
 
 def clean_evidence(session: Session, now: datetime, settings: Settings) -> int:

@@ -4,18 +4,13 @@ evidence. Exports live in ``export_router``."""
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
-from fastapi.responses import FileResponse
+from fastapi import APIRouter
 from sqlmodel import Session
 
 from scipass.consent.errors import ConsentRequired
-from scipass.core.auth import VENUE_ROLES, Principal, Role, region_contains
+from scipass.core.auth import VENUE_ROLES, Principal
 from scipass.core.callers import (
-    BureauOrPlatform,
-    EvidenceUploader,
-    Family,
     Organiser,
     RecordReader,
     SchoolAdmin,
@@ -23,35 +18,18 @@ from scipass.core.callers import (
     StudentCaller,
     StudentFileReader,
 )
-from scipass.core.clock import ClockDep, Semester, local_date
+from scipass.core.clock import ClockDep, Semester
 from scipass.core.db import SessionDep
-from scipass.core.deps import SettingsDep
-from scipass.core.errors import Forbidden, problem_responses
-from scipass.core.exports import attachment
+from scipass.core.errors import problem_responses
 from scipass.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from scipass.core.inputs import GradeFilter, Id, SchoolYearFilter
 from scipass.core.pagination import Page, PageDep
-from scipass.org.errors import RegionNotFound
-from scipass.org.models import Region
 from scipass.record import chain, labels
+from scipass.record import corrections as record_corrections
 from scipass.record import evidence as evidence_service
 from scipass.record import service as record_service
 from scipass.record.errors import (
-    EvidenceLimitReached,
-    EvidenceNotFound,
-    EvidencePdfActiveContent,
-    EvidenceQuarantined,
-    EvidenceTooComplex,
-    EvidenceTooLarge,
-    EvidenceTypeRejected,
-    EvidenceUnreadable,
-    NothingToPublicise,
-    NoticeClosed,
-    NoticeNotFound,
     NotTheOrganiser,
-    ObjectionDuplicate,
-    ObjectionNotFound,
-    ObjectionResolved,
     ReasonRequired,
     RecordInvalid,
     RecordNotFound,
@@ -59,11 +37,8 @@ from scipass.record.errors import (
     StudentConfirmationRequired,
 )
 from scipass.record.models import (
-    ObjectionStatus,
     ParticipationRecord,
     RecordEvidence,
-    RecordNotice,
-    RecordObjection,
     RecordStatus,
 )
 from scipass.record.repository import RecordFilter
@@ -73,15 +48,6 @@ from scipass.record.schemas import (
     EvidenceRead,
     ItemResultRead,
     ManualRecordCreate,
-    NoticeCreate,
-    NoticeEntry,
-    NoticeRead,
-    NoticeSettingRead,
-    NoticeSettingWrite,
-    ObjectionChoice,
-    ObjectionCreate,
-    ObjectionRead,
-    ObjectionResolve,
     OrganiserChoice,
     OrganiserDecision,
     OrganiserDecisions,
@@ -104,17 +70,11 @@ from scipass.roster.visibility import shown_name
 router = APIRouter(tags=["records"])
 
 
-class RegionOutOfScope(Forbidden):
-    code = "region_out_of_scope"
-    title_zh = "只能设置本辖区的公示期"
-    title_en = "Only regions within your own can be changed"
-
-
-def _class_label(student: Student) -> str:
+def class_label(student: Student) -> str:
     return labels.grade(student.grade) + student.class_name
 
 
-def _evidence_read(item: RecordEvidence) -> EvidenceRead:
+def evidence_read(item: RecordEvidence) -> EvidenceRead:
     return EvidenceRead(
         id=item.id or 0,
         media_type=item.media_type,
@@ -138,7 +98,7 @@ def record_read(
         student_name=shown_name(
             viewer, student.name, school_id=record.school_id, student_id=record.student_id
         ),
-        class_label=_class_label(student),
+        class_label=class_label(student),
         school_id=record.school_id,
         source=record.source,  # type: ignore[arg-type]
         activity_id=record.activity_id,
@@ -241,7 +201,7 @@ def get_record(record_id: Id, caller: RecordReader, session: SessionDep) -> Reco
     record = record_service.get_visible(session, actor=caller, record_id=record_id)
     base = _one(session, record, caller)
     files = [] if caller.role in VENUE_ROLES else evidence_service.list_for(session, record_id)
-    return RecordDetail(**base.model_dump(), evidence=[_evidence_read(f) for f in files])
+    return RecordDetail(**base.model_dump(), evidence=[evidence_read(f) for f in files])
 
 
 @router.get(
@@ -517,7 +477,7 @@ def create_manual(
     clock: ClockDep,
     idempotency: IdempotencyDep,
 ) -> list[RecordRead]:
-    records = record_service.create_manual(
+    records = record_corrections.create_manual(
         session,
         actor=caller,
         entry=body,
@@ -539,7 +499,7 @@ def create_manual(
 def void_record(
     record_id: Id, body: VoidRequest, caller: SchoolAdmin, session: SessionDep, clock: ClockDep
 ) -> RecordRead:
-    record = record_service.void_and_correct(
+    record = record_corrections.void_and_correct(
         session,
         actor=caller,
         record_id=record_id,
@@ -553,302 +513,7 @@ def void_record(
 # --- evidence ---------------------------------------------------------------------------------
 
 
-@router.post(
-    "/records/{record_id}/evidence",
-    name="record-evidence-upload",
-    summary="上传证明材料",
-    description="学生（本人记录）或本校教师在审核前上传。只接受 JPEG、PNG、WebP、PDF（按文件内容"
-    "判断，不看扩展名），单个不超过 10 MB，每条记录最多 9 份；同一文件重复上传返回第一次的结果。"
-    "未满 14 周岁须监护人同意“照片”用途。",
-    status_code=201,
-    responses=problem_responses(
-        RecordNotFound,
-        RecordStateInvalid,
-        EvidenceTypeRejected,
-        EvidenceUnreadable,
-        EvidencePdfActiveContent,
-        EvidenceTooLarge,
-        EvidenceTooComplex,
-        EvidenceLimitReached,
-        ConsentRequired,
-    ),
-)
-def upload_evidence(
-    record_id: Id,
-    caller: EvidenceUploader,
-    session: SessionDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-    file: Annotated[UploadFile, File(description="证明材料文件")],
-) -> EvidenceRead:
-    data = file.file.read(settings.evidence_max_bytes + 1)
-    item = evidence_service.add(
-        session,
-        actor=caller,
-        settings=settings,
-        record_id=record_id,
-        data=data,
-        filename=file.filename,
-        now=clock.now(),
-    )
-    return _evidence_read(item)
-
-
-@router.get(
-    "/records/{record_id}/evidence/{evidence_id}",
-    name="record-evidence-get",
-    summary="下载证明材料",
-    description="学生本人、家长、本校、辖区教育局可下载；场馆不能。工作人员下载写入审计日志。",
-    response_class=FileResponse,
-    responses={
-        200: {
-            "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}, "application/pdf": {}}
-        },
-        **problem_responses(RecordNotFound, EvidenceNotFound, EvidenceQuarantined),
-    },
-)
-def get_evidence(
-    record_id: Id,
-    evidence_id: Id,
-    caller: StudentFileReader,
-    session: SessionDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-) -> FileResponse:
-    item, path = evidence_service.open_file(
-        session,
-        actor=caller,
-        settings=settings,
-        record_id=record_id,
-        evidence_id=evidence_id,
-        now=clock.now(),
-    )
-    extension = item.media_type.rsplit("/", 1)[-1]
-    return FileResponse(
-        path,
-        media_type=item.media_type,
-        headers={
-            **attachment(
-                item.filename,
-                f"evidence-{item.id}.{extension}",
-                inline=item.media_type.startswith("image/"),
-            ),
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, max-age=3600",
-        },
-    )
-
-
 # --- public notice (公示) and objections -------------------------------------------------------
 
 
-def _notice_read(notice: RecordNotice, now_open: bool) -> NoticeRead:
-    return NoticeRead(
-        id=notice.id or 0,
-        school_id=notice.school_id,
-        title=notice.title,
-        working_days=notice.working_days,
-        starts_at=notice.starts_at,
-        ends_at=notice.ends_at,
-        record_count=notice.record_count,
-        is_open=now_open,
-    )
-
-
-def _objection_read(objection: RecordObjection) -> ObjectionRead:
-    return ObjectionRead(
-        id=objection.id or 0,
-        record_id=objection.record_id,
-        notice_id=objection.notice_id,
-        raised_role=objection.raised_role,
-        reason=objection.reason,
-        raised_at=objection.raised_at,
-        status=objection.status,  # type: ignore[arg-type]
-        resolution=objection.resolution,
-        resolved_at=objection.resolved_at,
-    )
-
-
-@router.post(
-    "/notices",
-    name="notice-open",
-    summary="发布公示",
-    description="学校管理员把本校已审核的记录（全部，或按年级、班级、学期、记录编号筛选）放入"
-    "一次公示。公示期为所在区划设置的工作日数（未设置为 5 个工作日），从发布次日起算，"
-    "到最后一个工作日 24:00（北京时间）截止。",
-    status_code=201,
-    responses=problem_responses(NothingToPublicise),
-)
-def open_notice(
-    body: NoticeCreate,
-    caller: SchoolAdmin,
-    session: SessionDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-) -> NoticeRead:
-    now = clock.now()
-    notice = record_service.open_notice(
-        session,
-        actor=caller,
-        settings=settings,
-        title=body.title,
-        filters=RecordFilter(
-            grade=body.grade,
-            class_name=body.class_name,
-            school_year=body.school_year,
-            semester=body.semester.value if body.semester else None,
-        ),
-        record_ids=body.record_ids,
-        now=now,
-    )
-    return _notice_read(notice, True)
-
-
-@router.get(
-    "/notices",
-    name="notice-list",
-    summary="公示列表",
-    description="学生、家长看到本校（孩子学校）正在公示的；学校工作人员看到本校全部公示。",
-    responses=problem_responses(),
-)
-def list_notices(
-    caller: Family, session: SessionDep, clock: ClockDep, page: PageDep, open_only: bool = False
-) -> Page[NoticeRead]:
-    now = clock.now()
-    rows, total = record_service.list_notices(
-        session, actor=caller, page=page, now=now, open_only=open_only
-    )
-    items = [_notice_read(n, n.starts_at <= now < n.ends_at) for n in rows]
-    return Page[NoticeRead].of(items, total, page)
-
-
-@router.get(
-    "/notices/{notice_id}/entries",
-    name="notice-entries",
-    summary="公示内容",
-    description="只显示姓名、班级、活动、日期和时长。",
-    responses=problem_responses(NoticeNotFound),
-)
-def notice_entries(
-    notice_id: Id, caller: Family, session: SessionDep, clock: ClockDep, page: PageDep
-) -> Page[NoticeEntry]:
-    notice = record_service.get_notice(session, actor=caller, notice_id=notice_id, now=clock.now())
-    rows, total = record_service.notice_entries(session, notice=notice, page=page)
-    items = [
-        NoticeEntry(
-            record_id=r.id or 0,
-            name=shown_name(caller, s.name, school_id=s.school_id, student_id=s.id, on_notice=True),
-            class_label=_class_label(s),
-            activity=r.title,
-            activity_date=local_date(r.started_at),
-            minutes=r.minutes,
-        )
-        for r, s in rows
-    ]
-    return Page[NoticeEntry].of(items, total, page)
-
-
-@router.post(
-    "/records/{record_id}/objections",
-    name="record-object",
-    summary="对公示中的记录提出异议",
-    description="本校学生、家长和教职工在公示期内可提出异议并写明理由；异议未处理前记录不会归档。",
-    status_code=201,
-    responses=problem_responses(
-        RecordNotFound, RecordStateInvalid, NoticeClosed, ObjectionDuplicate, ReasonRequired
-    ),
-)
-def object_to(
-    record_id: Id, body: ObjectionCreate, caller: Family, session: SessionDep, clock: ClockDep
-) -> ObjectionRead:
-    objection = record_service.object_to(
-        session, actor=caller, record_id=record_id, reason=body.reason, now=clock.now()
-    )
-    return _objection_read(objection)
-
-
-@router.get(
-    "/objections",
-    name="objection-list",
-    summary="本校收到的异议",
-    responses=problem_responses(),
-)
-def list_objections(
-    caller: SchoolStaff, session: SessionDep, page: PageDep, status: ObjectionStatus | None = None
-) -> Page[ObjectionRead]:
-    rows, total = record_service.list_objections(session, actor=caller, page=page, status=status)
-    return Page[ObjectionRead].of([_objection_read(o) for o in rows], total, page)
-
-
-@router.post(
-    "/objections/{objection_id}/resolution",
-    name="objection-resolve",
-    summary="处理异议",
-    description="异议成立（uphold）：记录改为未通过，不归档；驳回异议（dismiss）：记录在公示期"
-    "结束后归档。",
-    responses=problem_responses(ObjectionNotFound, ObjectionResolved, RecordStateInvalid),
-)
-def resolve_objection(
-    objection_id: Id,
-    body: ObjectionResolve,
-    caller: SchoolAdmin,
-    session: SessionDep,
-    clock: ClockDep,
-) -> ObjectionRead:
-    objection = record_service.resolve_objection(
-        session,
-        actor=caller,
-        objection_id=objection_id,
-        uphold=body.decision is ObjectionChoice.uphold,
-        resolution=body.resolution,
-        now=clock.now(),
-    )
-    return _objection_read(objection)
-
-
 # --- the region's notice length ----------------------------------------------------------------
-
-
-def _setting_read(session: Session, region_code: str, own: int | None) -> NoticeSettingRead:
-    days, source = record_service.notice_working_days(session, region_code)
-    return NoticeSettingRead(
-        region_code=region_code,
-        working_days=own,
-        effective_working_days=days,
-        from_region=source,
-    )
-
-
-@router.get(
-    "/regions/{region_code}/notice-setting",
-    name="notice-setting-get",
-    summary="区划的公示期设置",
-    responses=problem_responses(RegionNotFound),
-)
-def get_notice_setting(
-    region_code: str, caller: BureauOrPlatform, session: SessionDep
-) -> NoticeSettingRead:
-    region = session.get(Region, region_code)
-    if region is None or (
-        caller.role is Role.bureau and not region_contains(caller.region_code or "", region_code)
-    ):
-        raise RegionNotFound()
-    return _setting_read(session, region_code, region.notice_working_days)
-
-
-@router.put(
-    "/regions/{region_code}/notice-setting",
-    name="notice-setting-set",
-    summary="设置区划的公示期（工作日）",
-    description="教育局设置本辖区（含下级区划）的公示期；下级区划可单独设置，未设置的沿用上级。",
-    responses=problem_responses(RegionNotFound, RegionOutOfScope),
-)
-def set_notice_setting(
-    region_code: str, body: NoticeSettingWrite, caller: BureauOrPlatform, session: SessionDep
-) -> NoticeSettingRead:
-    if caller.role is Role.bureau and not region_contains(caller.region_code or "", region_code):
-        raise RegionOutOfScope()
-    region = record_service.set_notice_working_days(
-        session, region_code=region_code, days=body.working_days
-    )
-    return _setting_read(session, region_code, region.notice_working_days)
