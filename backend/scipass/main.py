@@ -20,12 +20,12 @@ from scipass.activity.router import public_router as activity_public_router
 from scipass.activity.router import router as activity_router
 from scipass.audit.router import router as audit_router
 from scipass.checkin import jobs as checkin_jobs
-from scipass.checkin import service as checkin_service
+from scipass.checkin import visits as checkin_visits
 from scipass.checkin.fastpath import CheckinFastPath
 from scipass.checkin.kiosk import kiosk_router
 from scipass.checkin.router import public_router as checkin_public_router
 from scipass.checkin.router import router as checkin_router
-from scipass.checkin.service import ScanCache
+from scipass.checkin.views import ScanCache
 from scipass.consent.router import public_router as consent_public_router
 from scipass.consent.router import router as consent_router
 from scipass.core import idempotency, pdf_fonts
@@ -262,7 +262,7 @@ def create_app(
 
     install_error_handlers(app)
     # A key used for a scan is not free for another write, and the other way round.
-    idempotency.register_key_store(checkin_service.key_used)
+    idempotency.register_key_store(checkin_visits.key_used)
     app.add_middleware(CheckinFastPath)  # inside RequestIdMiddleware: answers carry the id
     app.add_middleware(BodyLimits)  # outside the fast path, which reads bodies too
     app.add_middleware(RequestIdMiddleware)

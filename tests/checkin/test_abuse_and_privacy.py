@@ -11,8 +11,8 @@ from sqlmodel import Session, func, select
 
 from scipass.activity.models import Activity
 from scipass.audit.models import AuditLog
+from scipass.checkin import cards as checkin_cards
 from scipass.checkin import codes
-from scipass.checkin import service as checkin_service
 from scipass.checkin.jobs import purge_telemetry
 from scipass.checkin.models import CheckIn, ScanEvent
 from scipass.core.auth import Principal, Role
@@ -341,7 +341,7 @@ def test_a_kiosk_token_opens_its_code_whatever_the_codes_number(
 
 
 def test_the_dev_personal_key_verifies_only_its_own_codes(settings: Settings) -> None:
-    payload = checkin_service.personal_code(settings, student_id=7, expires_at=NOW)
+    payload = checkin_cards.personal_code(settings, student_id=7, expires_at=NOW)
     keys = codes.personal_keys(settings.personal_code_keys.get_secret_value())
     assert codes.parse_personal_code(keys, payload).student_id == 7
 

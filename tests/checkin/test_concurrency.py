@@ -26,7 +26,8 @@ from scipass.checkin import batch, codes
 from scipass.checkin.errors import ScanRefused
 from scipass.checkin.models import ActivityCode, CheckIn, ScanEvent
 from scipass.checkin.schemas import CheckInCreate
-from scipass.checkin.service import ScanCache, SelfScanWork
+from scipass.checkin.self_scan import SelfScanWork
+from scipass.checkin.views import ScanCache
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings

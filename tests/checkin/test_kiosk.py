@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from scipass.activity.models import Activity
 from scipass.checkin import codes
-from scipass.checkin import service as checkin_service
+from scipass.checkin import issuing as checkin_issuing
 from scipass.checkin.kiosk import kiosk_router
 from scipass.checkin.models import CheckIn, CodeKind
 from scipass.checkin.render import qr_svg_element
@@ -262,7 +262,7 @@ def test_forged_tokens_are_refused(
     expires = NOW + timedelta(days=2)
     _k, code_id, expiry, kid, mac = kiosk.token.split(".")
     other_mac = "A" if mac[-1] != "A" else "B"
-    static = checkin_service.create_code(
+    static = checkin_issuing.create_code(
         session,
         settings=settings,
         actor=side_a.principal(Role.venue_staff),
@@ -580,7 +580,7 @@ def test_the_screen_changes_code_in_chromium_without_a_reload(
         "playwright.sync_api", reason="playwright is missing (pip install '.[test]')"
     )
     with server.lock:
-        code = checkin_service.create_code(
+        code = checkin_issuing.create_code(
             session,
             settings=settings,
             actor=side_a.principal(Role.venue_staff),
@@ -588,7 +588,7 @@ def test_the_screen_changes_code_in_chromium_without_a_reload(
             data=CodeCreate(kind=CodeKind.rotating),
             now=clock.now(),
         )
-        kiosk_url = checkin_service.kiosk_url(settings, code, activity)
+        kiosk_url = checkin_issuing.kiosk_url(settings, code, activity)
     assert kiosk_url is not None
 
     with sync_api.sync_playwright() as playwright:

@@ -16,8 +16,8 @@ from sqlmodel import Session, select
 
 from scipass.activity.models import Activity
 from scipass.audit.models import AuditLog
+from scipass.checkin import cards as checkin_cards
 from scipass.checkin import codes
-from scipass.checkin import service as checkin_service
 from scipass.checkin.jobs import close_visits
 from scipass.checkin.models import CheckIn, ScanEvent
 from scipass.core.auth import Principal, Role
@@ -59,7 +59,7 @@ def activity(session: Session, side_a: Side) -> Activity:
 
 
 def personal(settings: Settings, student: Student, *, expires: datetime | None = None) -> str:
-    return checkin_service.personal_code(
+    return checkin_cards.personal_code(
         settings, student_id=student.id or 0, expires_at=expires or NOW + timedelta(minutes=5)
     )
 

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from scipass.checkin import service as checkin_service
+from scipass.checkin import self_scan as checkin_self_scan
 from scipass.checkin.schemas import CheckInCreate, CheckInRead
 from scipass.core.auth import Principal, Role, decode_access_token
 from scipass.core.errors import (
@@ -61,7 +61,7 @@ class CheckinFastPath:
             return
         body, complete, more = await _read(receive)
         if not (complete and await self._answer(scope, headers, body, send)):
-            await self.app(scope, _replay(body, more, receive), send)
+            await self.app(scope, replay(body, more, receive), send)
 
     async def _answer(
         self, scope: Scope, headers: dict[bytes, bytes], body: bytes, send: Send
@@ -88,7 +88,7 @@ class CheckinFastPath:
         request = Request(scope)
         try:
             outcome, title = await state.db.run_grouped(
-                checkin_service.SelfScanWork(
+                checkin_self_scan.SelfScanWork(
                     settings=state.settings,
                     cache=state.checkin_cache,
                     actor=actor,
@@ -162,7 +162,7 @@ async def _read(receive: Receive) -> tuple[bytes, bool, bool]:
             return b"".join(chunks), False, True
 
 
-def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
+def replay(body: bytes, more: bool, receive: Receive) -> Receive:
     """A ``receive`` that hands the route the body already read, then the rest as it comes."""
     sent = False
 

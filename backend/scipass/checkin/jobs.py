@@ -6,20 +6,20 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from scipass.checkin import service as checkin_service
+from scipass.checkin import visits as checkin_visits
 from scipass.core.config import Settings
 from scipass.core.jobs import Jobs
 
 
 def close_visits(session: Session, now: datetime, settings: Settings) -> int:
     """Close the visits left open after their activity (or their day) ended."""
-    return checkin_service.close_due_visits(session, now=now)
+    return checkin_visits.close_due_visits(session, now=now)
 
 
 def purge_telemetry(session: Session, now: datetime, settings: Settings) -> int:
     """Erase scan locations older than ``SCIPASS_TELEMETRY_RETENTION_DAYS``."""
     before = now - timedelta(days=settings.telemetry_retention_days)
-    return checkin_service.purge_telemetry(session, before=before)
+    return checkin_visits.purge_telemetry(session, before=before)
 
 
 def register(jobs: Jobs) -> None:

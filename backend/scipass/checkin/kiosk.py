@@ -6,7 +6,7 @@
   right after a step ends): the current link and its SVG, the step and today's count.
 
 The token is the kiosk token of a rotating code (its ``kiosk_url``); every request checks it
-through :func:`scipass.checkin.service.kiosk_state`, so a revoked code leaves the screen at the
+through :func:`scipass.checkin.issuing.kiosk_state`, so a revoked code leaves the screen at the
 next poll. The page is self-contained (inline CSS and JS, no outside host), is never cached,
 cannot be framed, sends no referrer (the token is in its URL) and runs under a strict
 Content-Security-Policy that admits only its own inline script and style, by hash.
@@ -26,8 +26,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from scipass.checkin import issuing as checkin_issuing
 from scipass.checkin import render
-from scipass.checkin import service as checkin_service
 from scipass.checkin.errors import KioskTokenInvalid
 from scipass.core.auth import public_access
 from scipass.core.clock import ClockDep
@@ -213,7 +213,7 @@ def _head(title: str) -> str:
     )
 
 
-def kiosk_page(state: checkin_service.KioskState, seconds_left: float) -> str:
+def kiosk_page(state: checkin_issuing.KioskState, seconds_left: float) -> str:
     """The page as first shown; the script keeps it current."""
     svg = render.qr_svg_element(state.link)
     return (
@@ -244,7 +244,7 @@ def error_page(message: str) -> str:
     )
 
 
-def _seconds_left(state: checkin_service.KioskState, now: datetime) -> float:
+def _seconds_left(state: checkin_issuing.KioskState, now: datetime) -> float:
     return round(max(0.0, (state.step_ends_at - now).total_seconds()), 3)
 
 
@@ -258,7 +258,7 @@ def kiosk_page_get(
 ) -> HTMLResponse:
     now = clock.now()
     try:
-        state = checkin_service.kiosk_state(
+        state = checkin_issuing.kiosk_state(
             session, settings=settings, activity_id=activity_id, token=token, now=now
         )
     except KioskTokenInvalid as error:
@@ -281,7 +281,7 @@ def kiosk_state_get(
 ) -> KioskStateRead:
     now = clock.now()
     try:
-        state = checkin_service.kiosk_state(
+        state = checkin_issuing.kiosk_state(
             session, settings=settings, activity_id=activity_id, token=token, now=now
         )
     except KioskTokenInvalid as error:

@@ -9,8 +9,14 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from scipass.activity.errors import ActivityNotFound
+from scipass.checkin import cards as checkin_cards
 from scipass.checkin import codes, render
-from scipass.checkin import service as checkin_service
+from scipass.checkin import door as checkin_door
+from scipass.checkin import issuing as checkin_issuing
+from scipass.checkin import lists as checkin_lists
+from scipass.checkin import self_scan as checkin_self_scan
+from scipass.checkin import views as checkin_views
+from scipass.checkin import visits as checkin_visits
 from scipass.checkin.errors import (
     REFUSALS,
     ActivityCodeNotFound,
@@ -84,14 +90,14 @@ SVG = {"image/svg+xml": {"schema": {"type": "string"}}}
 PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
 
 
-async def _cache(request: Request) -> checkin_service.ScanCache:
+async def _cache(request: Request) -> checkin_views.ScanCache:
     cache = getattr(request.app.state, "checkin_cache", None)
     if cache is None:
-        cache = request.app.state.checkin_cache = checkin_service.ScanCache()
+        cache = request.app.state.checkin_cache = checkin_views.ScanCache()
     return cache
 
 
-CacheDep = Annotated[checkin_service.ScanCache, Depends(_cache)]
+CacheDep = Annotated[checkin_views.ScanCache, Depends(_cache)]
 
 
 def _read(check_in: CheckIn, title: str, *, duplicate: bool = False) -> CheckInRead:
@@ -140,7 +146,7 @@ async def checkin_create(
     # Well-formed scans are answered by the fast path (checkin/fastpath.py) before routing;
     # this route answers the rest, with the same service unit.
     outcome, title = await database.run_grouped(
-        checkin_service.SelfScanWork(
+        checkin_self_scan.SelfScanWork(
             settings=settings,
             cache=cache,
             actor=actor,
@@ -156,7 +162,7 @@ async def checkin_create(
 
 @router.get("/me/checkins", name="checkin-list-own", summary="我的签到")
 def checkin_list_own(actor: StudentCaller, session: SessionDep, page: PageDep) -> Page[CheckInRead]:
-    rows, total, (name, label) = checkin_service.list_own(session, actor=actor, page=page)
+    rows, total, (name, label) = checkin_lists.list_own(session, actor=actor, page=page)
     items = [_read(c, t) for c, t in rows]
     for item in items:
         item.student_name, item.class_label = name, label
@@ -174,7 +180,7 @@ def personal_code_create(
     actor: StudentCaller, settings: SettingsDep, clock: ClockDep
 ) -> PersonalCodeRead:
     expires = clock.now() + timedelta(seconds=settings.personal_code_ttl_seconds)
-    payload = checkin_service.personal_code(
+    payload = checkin_cards.personal_code(
         settings, student_id=actor.student_id or 0, expires_at=expires
     )
     return PersonalCodeRead(payload=payload, expires_at=expires, key_id=payload.split(".")[1])
@@ -194,7 +200,7 @@ def personal_card_create(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> PersonalCodeRead:
-    payload, card = checkin_service.personal_card(
+    payload, card = checkin_cards.personal_card(
         session,
         settings=settings,
         actor=actor,
@@ -227,7 +233,7 @@ def _card_read(card: IssuedCard) -> PersonalCardRead:
 def personal_card_list(
     student_id: Id, actor: SchoolStaff, session: SessionDep, page: PageDep
 ) -> Page[PersonalCardRead]:
-    cards = checkin_service.list_personal_cards(session, actor=actor, student_id=student_id)
+    cards = checkin_cards.list_personal_cards(session, actor=actor, student_id=student_id)
     return Page[PersonalCardRead].sliced([_card_read(card) for card in cards], page)
 
 
@@ -243,7 +249,7 @@ def personal_card_list(
 def personal_card_revoke(
     card_id: Id, data: RevokeCode, actor: SchoolStaff, session: SessionDep, clock: ClockDep
 ) -> PersonalCardRead:
-    card = checkin_service.revoke_personal_card(
+    card = checkin_cards.revoke_personal_card(
         session, actor=actor, card_id=card_id, reason=data.reason, now=clock.now()
     )
     return _card_read(card)
@@ -257,7 +263,7 @@ def personal_card_revoke(
 def personal_code_revocations(session: SessionDep, clock: ClockDep) -> RevokedPersonalCodes:
     now = clock.now()
     return RevokedPersonalCodes(
-        nonces=checkin_service.revoked_personal_codes(session, now=now), generated_at=now
+        nonces=checkin_cards.revoked_personal_codes(session, now=now), generated_at=now
     )
 
 
@@ -286,7 +292,7 @@ def personal_code_keys(settings: SettingsDep) -> PublicKeys:
 
 
 def _code_read(settings, code: ActivityCode, activity, now: datetime) -> ActivityCodeRead:
-    payload = checkin_service.code_payload(settings, code, now)
+    payload = checkin_issuing.code_payload(settings, code, now)
     return ActivityCodeRead(
         id=code.id or 0,
         activity_id=code.activity_id,
@@ -300,7 +306,7 @@ def _code_read(settings, code: ActivityCode, activity, now: datetime) -> Activit
         revoked_at=code.revoked_at,
         revoke_reason=code.revoke_reason,
         created_at=code.created_at,
-        kiosk_url=checkin_service.kiosk_url(settings, code, activity),
+        kiosk_url=checkin_issuing.kiosk_url(settings, code, activity),
     )
 
 
@@ -320,10 +326,10 @@ def code_create(
     clock: ClockDep,
 ) -> ActivityCodeRead:
     now = clock.now()
-    code = checkin_service.create_code(
+    code = checkin_issuing.create_code(
         session, settings=settings, actor=actor, activity_id=activity_id, data=data, now=now
     )
-    _code, activity = checkin_service.managed_code(session, actor=actor, code_id=code.id or 0)
+    _code, activity = checkin_issuing.managed_code(session, actor=actor, code_id=code.id or 0)
     return _code_read(settings, code, activity, now)
 
 
@@ -341,10 +347,10 @@ def code_list(
     clock: ClockDep,
     page: PageDep,
 ) -> Page[ActivityCodeRead]:
-    found = checkin_service.list_codes(session, actor=actor, activity_id=activity_id)
+    found = checkin_issuing.list_codes(session, actor=actor, activity_id=activity_id)
     if not found:
         return Page[ActivityCodeRead].sliced([], page)
-    _code, activity = checkin_service.managed_code(session, actor=actor, code_id=found[0].id or 0)
+    _code, activity = checkin_issuing.managed_code(session, actor=actor, code_id=found[0].id or 0)
     return Page[ActivityCodeRead].sliced(
         [_code_read(settings, code, activity, clock.now()) for code in found], page
     )
@@ -366,10 +372,10 @@ def code_revoke(
     clock: ClockDep,
 ) -> ActivityCodeRead:
     now = clock.now()
-    code = checkin_service.revoke_code(
+    code = checkin_issuing.revoke_code(
         session, cache=cache, actor=actor, code_id=code_id, reason=data.reason, now=now
     )
-    _code, activity = checkin_service.managed_code(session, actor=actor, code_id=code_id)
+    _code, activity = checkin_issuing.managed_code(session, actor=actor, code_id=code_id)
     return _code_read(settings, code, activity, now)
 
 
@@ -380,14 +386,14 @@ def _static(
     code_id: Id,
     clock: ClockDep,
 ):
-    code, activity = checkin_service.managed_code(session, actor=actor, code_id=code_id)
+    code, activity = checkin_issuing.managed_code(session, actor=actor, code_id=code_id)
     if code.kind != "static":
         raise CodeKindInvalid(
             "动态码只在大屏上显示，不能打印", "Rotating codes are shown on screens"
         )
     if code.revoked_at is not None:
         raise CodeKindInvalid("签到码已作废", "The code has been revoked")
-    payload = checkin_service.code_payload(settings, code, clock.now())
+    payload = checkin_issuing.code_payload(settings, code, clock.now())
     return code, activity, codes.link_for(settings.code_link_base, payload)
 
 
@@ -446,7 +452,7 @@ def code_poster(
     clock: ClockDep,
 ) -> Response:
     code, activity, link = _static(session, settings, actor, code_id, clock)
-    pdf = checkin_service.poster(session, settings, code, activity, link)
+    pdf = checkin_issuing.poster(session, settings, code, activity, link)
     return Response(
         pdf,
         media_type="application/pdf",
@@ -483,7 +489,7 @@ def code_wxacode(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> Response:
-    png, kind = checkin_service.wxacode_png(
+    png, kind = checkin_issuing.wxacode_png(
         database, wechat, settings=settings, actor=actor, code_id=code_id, now=clock.now()
     )
     return Response(png, media_type="image/png", headers={"X-Code-Kind": kind})
@@ -508,7 +514,7 @@ def staff_scan(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> CheckInRead:
-    outcome = checkin_service.staff_scan(
+    outcome = checkin_door.staff_scan(
         session,
         settings=settings,
         actor=actor,
@@ -518,9 +524,9 @@ def staff_scan(
     )
     if not outcome.created:
         response.status_code = 200
-    title = checkin_service.activity_title(session, None, outcome.check_in.activity_id)
+    title = checkin_lists.activity_title(session, None, outcome.check_in.activity_id)
     read = _read(outcome.check_in, title, duplicate=not outcome.created)
-    read.student_name, read.class_label = checkin_service.who(
+    read.student_name, read.class_label = checkin_lists.who(
         session, actor, outcome.check_in.student_id
     )
     return read
@@ -551,7 +557,7 @@ def group_checkin(
     clock: ClockDep,
 ) -> BatchResult:
     return _batch(
-        checkin_service.group_checkin(
+        checkin_door.group_checkin(
             session, actor=actor, reservation_id=reservation_id, data=data, now=clock.now()
         )
     )
@@ -576,7 +582,7 @@ def offline_scan_upload(
     clock: ClockDep,
 ) -> BatchResult:
     return _batch(
-        checkin_service.offline_batch(
+        checkin_door.offline_batch(
             session,
             settings=settings,
             actor=actor,
@@ -612,7 +618,7 @@ def attendee_list(
     status: StatusQuery = None,
     source: SourceQuery = None,
 ) -> AttendeePage:
-    rows, total, counts = checkin_service.list_attendees(
+    rows, total, counts = checkin_lists.list_attendees(
         session,
         actor=actor,
         activity_id=activity_id,
@@ -621,8 +627,8 @@ def attendee_list(
         source=source.value if source else None,
         page=page,
     )
-    schools = checkin_service.school_names(session, {s.school_id for _c, s in rows})
-    checkin_service.audit_view(
+    schools = checkin_lists.school_names(session, {s.school_id for _c, s in rows})
+    checkin_lists.audit_view(
         session,
         actor=actor,
         activity_id=activity_id,
@@ -674,7 +680,7 @@ def attendee_export(
     clock: ClockDep,
     day: DayQuery = None,
 ) -> StreamingResponse:
-    header, rows = checkin_service.attendee_export(
+    header, rows = checkin_lists.attendee_export(
         session, actor=actor, activity_id=activity_id, day=day, now=clock.now()
     )
     return StreamingResponse(
@@ -702,10 +708,10 @@ def scan_event_list(
     clock: ClockDep,
     result: Annotated[ScanResult | None, Query(description="`refused` 只看被拒绝的")] = None,
 ) -> Page[ScanEventRead]:
-    rows, total = checkin_service.list_scan_events(
+    rows, total = checkin_lists.list_scan_events(
         session, actor=actor, activity_id=activity_id, result=result, page=page
     )
-    checkin_service.audit_view(
+    checkin_lists.audit_view(
         session,
         actor=actor,
         activity_id=activity_id,
@@ -771,7 +777,7 @@ def school_scan_event_list(
         date | None, Query(description="服务器收到扫码的日期（北京时间）在此日及以前，含当天")
     ] = None,
 ) -> Page[PupilScanRead]:
-    rows, total = checkin_service.list_school_scan_events(
+    rows, total = checkin_lists.list_school_scan_events(
         session,
         actor=actor,
         result=result,
@@ -781,7 +787,7 @@ def school_scan_event_list(
         until=to_date,
         page=page,
     )
-    checkin_service.audit_view(
+    checkin_lists.audit_view(
         session,
         actor=actor,
         activity_id=None,
@@ -826,11 +832,11 @@ def checkin_correct(
     session: SessionDep,
     clock: ClockDep,
 ) -> CheckInCorrected:
-    corrected = checkin_service.correct(
+    corrected = checkin_visits.correct(
         session, actor=actor, check_in_id=check_in_id, data=data, now=clock.now()
     )
     check_in = corrected.check_in
-    title = checkin_service.activity_title(session, None, check_in.activity_id)
+    title = checkin_lists.activity_title(session, None, check_in.activity_id)
     return CheckInCorrected(
         **_read(check_in, title).model_dump(),
         record_updated=corrected.record_updated,

@@ -17,7 +17,7 @@ from scipass.activity import service as activity_service
 from scipass.activity.models import Activity, ActivityStatus
 from scipass.activity.schemas import ActivityWrite
 from scipass.checkin import codes
-from scipass.checkin import service as checkin_service
+from scipass.checkin import issuing as checkin_issuing
 from scipass.checkin.models import CodeKind
 from scipass.checkin.schemas import CodeCreate
 from scipass.consent import service as consent_service
@@ -362,7 +362,7 @@ def _checkin_codes(
         actor = _venue_admin(session, venues[spec["organiser"]])
         entry: dict[str, Any] = {"activity_id": activity.id, "title": activity.title}
         for kind in (CodeKind.static, CodeKind.rotating):
-            code = checkin_service.create_code(
+            code = checkin_issuing.create_code(
                 session,
                 settings=settings,
                 actor=actor,
@@ -373,11 +373,11 @@ def _checkin_codes(
             if kind is CodeKind.static:
                 entry["static_code_id"] = code.id
                 entry["static_link"] = codes.link_for(
-                    settings.code_link_base, checkin_service.code_payload(settings, code, now)
+                    settings.code_link_base, checkin_issuing.code_payload(settings, code, now)
                 )
                 entry["scene"] = codes.SCENE_PREFIX + code.short_id
             else:
-                entry["kiosk_url"] = checkin_service.kiosk_url(settings, code, activity)
+                entry["kiosk_url"] = checkin_issuing.kiosk_url(settings, code, activity)
         found.append(entry)
     return found
 

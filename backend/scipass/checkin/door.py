@@ -1,0 +1,300 @@
+"""Scans at the door: staff scan a pupil's personal code, a teacher checks in the pupils of
+a group reservation, a venue device uploads the scans it took offline (each item judged and
+answered on its own; a re-upload changes nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from functools import partial
+
+from sqlmodel import Session
+
+from scipass.activity import service as activity_service
+from scipass.activity.models import Activity
+from scipass.checkin import codes
+from scipass.checkin.cards import judge_card
+from scipass.checkin.errors import (
+    REFUSAL_BY_CODE,
+    CodeExpired,
+    CodeInvalid,
+    NotRegistered,
+    NotStarted,
+    ReplayedNonce,
+    ScanRefused,
+    ScanTimeInvalid,
+    WindowClosed,
+)
+from scipass.checkin.models import (
+    Direction,
+    ScanResult,
+    ScanSource,
+)
+from scipass.checkin.rules import (
+    FUTURE_TOLERANCE,
+    judge_capacity,
+    judge_student,
+    judge_window,
+)
+from scipass.checkin.schemas import (
+    GroupCheckIn,
+    ItemResult,
+    OfflineBatch,
+    OfflineScan,
+    StaffScan,
+)
+from scipass.checkin.views import (
+    ActivityView,
+    Pupil,
+    Scan,
+    fingerprint,
+    read_pupil,
+)
+from scipass.checkin.visits import Outcome, apply_scan, earlier_event, replay
+from scipass.core.auth import Principal
+from scipass.core.clock import local_date
+from scipass.core.config import Settings
+from scipass.core.errors import Conflict
+from scipass.reservation import service as reservation_service
+
+MAX_OFFLINE_AGE = timedelta(days=7)
+
+
+def organised_activity(session: Session, *, actor: Principal, activity_id: int) -> Activity:
+    """An activity the caller's organisation runs (venue staff, or school staff for a school
+    activity); 404 otherwise."""
+    return activity_service.managed_activity(session, actor=actor, activity_id=activity_id)
+
+
+def _personal(settings: Settings, text: str) -> codes.PersonalCode:
+    try:
+        return codes.parse_personal_code(
+            codes.personal_keys(settings.personal_code_keys.get_secret_value()), text
+        )
+    except codes.CodeRejected:
+        raise CodeInvalid("无效的个人码", "This is not a valid personal code") from None
+
+
+def staff_scan(
+    session: Session,
+    *,
+    settings: Settings,
+    actor: Principal,
+    activity_id: int,
+    data: StaffScan,
+    now: datetime,
+) -> Outcome:
+    """Staff of the organiser scanned a student's personal code at the door."""
+    activity = ActivityView.of(
+        session, organised_activity(session, actor=actor, activity_id=activity_id)
+    )
+    scan = Scan(
+        source=ScanSource.staff_scan,
+        operator=actor.subject,
+        direction=data.direction,
+        fingerprint=fingerprint(activity.id, data.direction.value, data.code.strip().upper()),
+        now=now,
+        nonce=data.nonce,
+        activity_id=activity.id,
+    )
+    earlier = earlier_event(session, scan)
+    if earlier is not None and earlier.fingerprint == scan.fingerprint:
+        return replay(session, earlier)
+    if earlier is not None:
+        scan.nonce = None
+
+    def judge() -> tuple[ActivityView, Pupil]:
+        personal = _personal(settings, data.code)
+        student = read_pupil(session, personal.student_id)
+        if student is not None:
+            scan.student_id, scan.school_id = student.id, student.school_id
+        if personal.expires_at < now:
+            raise CodeExpired("个人码已过期，请学生刷新后再扫", "The personal code has expired")
+        judge_card(session, personal, now)
+        judge_window(activity, data.direction, now)
+        today = local_date(now)
+        judge_student(session, activity, student, today=today, day=today)
+        assert student is not None
+        if data.direction is Direction.entry:
+            judge_capacity(activity, session, student, today)
+        if earlier is not None:
+            raise ReplayedNonce()
+        return activity, student
+
+    return apply_scan(session, scan, judge, actor)
+
+
+def group_checkin(
+    session: Session, *, actor: Principal, reservation_id: int, data: GroupCheckIn, now: datetime
+) -> list[ItemResult]:
+    """A teacher checks in the pupils of a group reservation who are present. Each pupil gets
+    their own result; a pupil who is not in the group is refused (``not_registered``)."""
+    _reservation, slot, members = reservation_service.group_for_checkin(
+        session, actor=actor, reservation_id=reservation_id
+    )
+    if slot.activity_id is None:
+        raise Conflict(
+            "该预约不是某个活动的时段，请由场馆扫码签到",
+            "This reservation is not for an activity; the venue checks the class in",
+        )
+    activity_row = session.get(Activity, slot.activity_id)
+    assert activity_row is not None
+    activity = ActivityView.of(session, activity_row)
+    results: list[ItemResult] = []
+    for student_id in dict.fromkeys(data.student_ids):
+        scan = Scan(
+            source=ScanSource.group,
+            operator=actor.subject,
+            direction=data.direction,
+            fingerprint=fingerprint(reservation_id, student_id, data.direction.value),
+            now=now,
+            nonce="g:" + fingerprint(data.nonce, student_id),
+            activity_id=activity.id,
+        )
+
+        def judge(student_id: int = student_id, scan: Scan = scan) -> tuple[ActivityView, Pupil]:
+            student = read_pupil(session, student_id)
+            if student is not None and student.school_id == actor.school_id:
+                scan.student_id, scan.school_id = student.id, student.school_id
+            judge_window(activity, scan.direction, now)
+            if student is None or student_id not in members:
+                raise NotRegistered(
+                    "该学生不在这个团体预约中", "This student is not in the group reservation"
+                )
+            today = local_date(now)
+            judge_student(session, activity, student, today=today, day=today)
+            return activity, student
+
+        results.append(_item(session, scan, judge, actor, key=str(student_id)))
+    return results
+
+
+def _item(
+    session: Session,
+    scan: Scan,
+    judge: Callable[[], tuple[ActivityView, Pupil]],
+    actor: Principal,
+    *,
+    key: str,
+    skip_capacity: bool = False,
+    warnings: Sequence[str] = (),
+) -> ItemResult:
+    """One item of a batch: its own savepoint, its own result."""
+    earlier = earlier_event(session, scan)
+    if earlier is not None:
+        if earlier.fingerprint != scan.fingerprint:
+            refusal = ReplayedNonce()
+            scan.nonce = None
+            scan.store(session, ScanResult.refused, refusal.code, None)
+            return ItemResult(key=key, result=ScanResult.refused, code=refusal.code)
+        refusal_class = REFUSAL_BY_CODE.get(earlier.reason)
+        return ItemResult(
+            key=key,
+            result=ScanResult(earlier.result),
+            code=earlier.reason or None,
+            message=refusal_class.title_zh if refusal_class else None,
+            check_in_id=earlier.check_in_id,
+        )
+    try:
+        with session.begin_nested():
+            outcome = apply_scan(session, scan, judge, actor, skip_capacity=skip_capacity)
+    except ScanRefused as refusal:
+        scan.store(session, ScanResult.refused, refusal.code, None)
+        return ItemResult(
+            key=key,
+            result=ScanResult.refused,
+            code=refusal.code,
+            message=refusal.title_zh,
+        )
+    return ItemResult(
+        key=key,
+        result=outcome.result,
+        check_in_id=outcome.check_in.id,
+        warnings=list(warnings),
+    )
+
+
+def _judge_offline(
+    session: Session,
+    settings: Settings,
+    activity: ActivityView,
+    item: OfflineScan,
+    scan: Scan,
+    warnings: list[str],
+    now: datetime,
+) -> tuple[ActivityView, Pupil]:
+    """The checks of one offline scan, judged at the time it happened; ``force`` turns the
+    window and registration refusals into warnings."""
+    if item.scan_time > now + FUTURE_TOLERANCE or item.scan_time < now - MAX_OFFLINE_AGE:
+        raise ScanTimeInvalid()
+    personal = _personal(settings, item.code)
+    student = read_pupil(session, personal.student_id)
+    if student is not None:
+        scan.student_id, scan.school_id = student.id, student.school_id
+    if personal.expires_at < item.scan_time:
+        raise CodeExpired("扫码时个人码已过期", "The personal code had expired")
+    judge_card(session, personal, item.scan_time)
+    try:
+        judge_window(activity, item.direction, item.scan_time)
+    except (NotStarted, WindowClosed) as refusal:
+        if not item.force:
+            raise
+        warnings.append(refusal.code)
+    try:
+        judge_student(
+            session, activity, student, today=local_date(now), day=local_date(item.scan_time)
+        )
+    except NotRegistered as refusal:
+        if not item.force:
+            raise
+        warnings.append(refusal.code)
+    assert student is not None
+    if item.direction is Direction.entry and not item.force:
+        judge_capacity(activity, session, student, local_date(item.scan_time))
+    return activity, student
+
+
+def offline_batch(
+    session: Session,
+    *,
+    settings: Settings,
+    actor: Principal,
+    activity_id: int,
+    data: OfflineBatch,
+    now: datetime,
+) -> list[ItemResult]:
+    """Scans a venue device took offline, uploaded later. Signatures and identities are always
+    checked; the time window, capacity and registration are judged at the scan's own time,
+    and ``force`` records a scan that happened even where those rules say no."""
+    activity = ActivityView.of(
+        session, organised_activity(session, actor=actor, activity_id=activity_id)
+    )
+    results: list[ItemResult] = []
+    for item in data.items:
+        scan = Scan(
+            source=ScanSource.offline,
+            operator=actor.subject,
+            direction=item.direction,
+            fingerprint=fingerprint(activity.id, item.direction.value, item.code.strip().upper()),
+            now=now,
+            nonce=item.nonce,
+            at=item.scan_time,
+            scan_time=item.scan_time,
+            forced=item.force,
+            activity_id=activity.id,
+        )
+        warnings: list[str] = []
+
+        judge = partial(_judge_offline, session, settings, activity, item, scan, warnings, now)
+        results.append(
+            _item(
+                session,
+                scan,
+                judge,
+                actor,
+                key=item.nonce,
+                skip_capacity=item.force,
+                warnings=warnings,
+            )
+        )
+    return results

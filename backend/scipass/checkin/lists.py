@@ -1,0 +1,320 @@
+"""What staff and students read about visits: an activity's attendees (with counts) and its
+CSV, its scan events, a school's pupils' scans anywhere, a student's own visits. Pupils'
+names follow :mod:`scipass.roster.visibility`; staff views are audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
+
+from scipass.activity.models import Activity
+from scipass.audit import service as audit_service
+from scipass.checkin.door import organised_activity
+from scipass.checkin.models import (
+    CheckIn,
+    ClosedBy,
+    ScanEvent,
+    ScanResult,
+    ScanSource,
+)
+from scipass.checkin.views import (
+    ScanCache,
+)
+from scipass.core.auth import SCHOOL_ROLES, Principal
+from scipass.core.clock import SHANGHAI, day_bounds
+from scipass.core.pagination import PageParams, count_rows
+from scipass.org.models import School, Venue
+from scipass.roster.models import Student
+from scipass.roster.visibility import shown_name
+
+
+def attendees_query(activity_id: int, *, day: date | None, status: str | None, source: str | None):
+    query = (
+        select(CheckIn, Student)
+        .join(Student, col(Student.id) == CheckIn.student_id)
+        .where(CheckIn.activity_id == activity_id)
+    )
+    if day is not None:
+        query = query.where(CheckIn.day == day)
+    if status == "open":
+        query = query.where(col(CheckIn.exited_at).is_(None))
+    elif status == "closed":
+        query = query.where(col(CheckIn.exited_at).is_not(None))
+    if source is not None:
+        query = query.where(CheckIn.source == source)
+    return query
+
+
+def attendee_counts(session: Session, activity_id: int, day: date | None) -> dict[str, int]:
+    query = select(
+        func.count(),
+        func.count(col(CheckIn.exited_at)),
+        func.sum(case((col(CheckIn.closed_by) == ClosedBy.auto_closed.value, 1), else_=0)),
+    ).where(CheckIn.activity_id == activity_id)
+    if day is not None:
+        query = query.where(CheckIn.day == day)
+    total, closed, auto = session.execute(query).one()
+    return {
+        "total": int(total),
+        "open": int(total) - int(closed),
+        "closed": int(closed),
+        "auto_closed": int(auto or 0),
+    }
+
+
+def list_attendees(
+    session: Session,
+    *,
+    actor: Principal,
+    activity_id: int,
+    day: date | None,
+    status: str | None,
+    source: str | None,
+    page: PageParams,
+) -> tuple[list[tuple[CheckIn, Student]], int, dict[str, int]]:
+    activity = organised_activity(session, actor=actor, activity_id=activity_id)
+    query = attendees_query(activity.id or 0, day=day, status=status, source=source)
+    total = count_rows(session, query)
+    rows = session.exec(
+        query.order_by(col(CheckIn.entered_at), col(CheckIn.id))
+        .limit(page.limit)
+        .offset(page.offset)
+    ).all()
+    return [(c, s) for c, s in rows], total, attendee_counts(session, activity.id or 0, day)
+
+
+def list_scan_events(
+    session: Session,
+    *,
+    actor: Principal,
+    activity_id: int,
+    result: ScanResult | None,
+    page: PageParams,
+) -> tuple[list[tuple[ScanEvent, str | None]], int]:
+    activity = organised_activity(session, actor=actor, activity_id=activity_id)
+    query = (
+        select(ScanEvent, Student.name)
+        .join(Student, col(Student.id) == ScanEvent.student_id, isouter=True)
+        .where(ScanEvent.activity_id == activity.id)
+    )
+    if result is not None:
+        query = query.where(ScanEvent.result == result.value)
+    total = count_rows(session, query)
+    rows = session.exec(
+        query.order_by(col(ScanEvent.id).desc()).limit(page.limit).offset(page.offset)
+    ).all()
+    return [(e, n) for e, n in rows], total
+
+
+@dataclass(frozen=True, slots=True)
+class PupilScan:
+    """A scan by one of a school's pupils, as the school reviews it."""
+
+    event: ScanEvent
+    student_name: str | None
+    class_name: str | None
+    activity_title: str | None
+    organiser_name: str | None
+
+
+def list_school_scan_events(
+    session: Session,
+    *,
+    actor: Principal,
+    result: ScanResult | None,
+    reason: str | None,
+    student_id: int | None,
+    since: date | None,
+    until: date | None,
+    page: PageParams,
+) -> tuple[list[PupilScan], int]:
+    """The scans of the caller's school's pupils at any venue or school, newest first: a
+    school reviews refused scans (a pupil signed in from home, a code sent round a class) and
+    helps a pupil whose scans fail. Only the school's own pupils, never another school's."""
+    if actor.role not in SCHOOL_ROLES or actor.school_id is None:
+        return [], 0
+    organiser = func.coalesce(Venue.name, School.name)
+    query = (
+        select(ScanEvent, Student.name, Student.class_name, Activity.title, organiser)
+        .join(Student, col(Student.id) == ScanEvent.student_id, isouter=True)
+        .join(Activity, col(Activity.id) == ScanEvent.activity_id, isouter=True)
+        .join(Venue, col(Venue.id) == Activity.venue_id, isouter=True)
+        .join(School, col(School.id) == Activity.school_id, isouter=True)
+        .where(ScanEvent.school_id == actor.school_id)
+    )
+    if result is not None:
+        query = query.where(ScanEvent.result == result.value)
+    if reason is not None:
+        query = query.where(ScanEvent.reason == reason)
+    if student_id is not None:
+        query = query.where(ScanEvent.student_id == student_id)
+    if since is not None:
+        query = query.where(col(ScanEvent.server_time) >= day_bounds(since)[0])
+    if until is not None:
+        query = query.where(col(ScanEvent.server_time) < day_bounds(until)[1])
+    total = count_rows(session, query)
+    rows = session.exec(
+        query.order_by(col(ScanEvent.server_time).desc(), col(ScanEvent.id).desc())
+        .limit(page.limit)
+        .offset(page.offset)
+    ).all()
+    return [PupilScan(*row) for row in rows], total
+
+
+def list_own(
+    session: Session, *, actor: Principal, page: PageParams
+) -> tuple[list[tuple[CheckIn, str]], int, tuple[str | None, str | None]]:
+    """A student's own visits, newest first, with their name and class label (the pupil sees
+    their own name in full)."""
+    if actor.student_id is None:
+        return [], 0, (None, None)
+    row = session.exec(
+        select(Student.name, Student.grade, Student.class_name, School.name)
+        .join(School, col(School.id) == Student.school_id)
+        .where(Student.id == actor.student_id)
+    ).first()
+    if row is None:
+        return [], 0, (None, None)
+    name, grade, class_name, school = row
+    who_am_i = (name, f"{school} {grade}年级{class_name}")
+    query = (
+        select(CheckIn, Activity.title)
+        .join(Activity, col(Activity.id) == CheckIn.activity_id)
+        .where(CheckIn.student_id == actor.student_id)
+    )
+    total = count_rows(session, query)
+    rows = session.exec(
+        query.order_by(col(CheckIn.entered_at).desc()).limit(page.limit).offset(page.offset)
+    ).all()
+    return [(c, t) for c, t in rows], total, who_am_i
+
+
+def activity_title(session: Session, cache: ScanCache | None, activity_id: int) -> str:
+    known = cache.title(activity_id) if cache is not None else None
+    if known is not None:
+        return known
+    return session.exec(select(Activity.title).where(Activity.id == activity_id)).one()
+
+
+def audit_view(
+    session: Session,
+    *,
+    actor: Principal,
+    activity_id: int | None,
+    what: str,
+    rows: int,
+    now: datetime,
+    **filters: object,
+) -> None:
+    """Staff views of minors' check-ins go to the audit log, like record views: an
+    activity's, or (``activity_id`` None) the caller's school's pupils' across activities,
+    with the filters that were set (whose scans were looked up, say)."""
+    audit_service.record(
+        session,
+        action=audit_service.Action.checkins_viewed,
+        at=now,
+        actor=actor,
+        object_type="activity" if activity_id is not None else "school",
+        object_id=activity_id if activity_id is not None else actor.school_id,
+        school_id=actor.school_id,
+        view=what,
+        row_count=rows,
+        **{name: value for name, value in filters.items() if value is not None},
+    )
+
+
+def who(session: Session, actor: Principal, student_id: int) -> tuple[str, str]:
+    """The name (as the caller may see it) and the school and class of a scanned pupil, so
+    that staff at the door can match the face to the code."""
+    row = session.exec(
+        select(Student.name, Student.school_id, Student.grade, Student.class_name, School.name)
+        .join(School, col(School.id) == Student.school_id)
+        .where(Student.id == student_id)
+    ).one()
+    name, school_id, grade, class_name, school = row
+    label = f"{school} {grade}年级{class_name}"
+    return shown_name(actor, name, school_id=school_id, student_id=student_id), label
+
+
+def school_names(session: Session, school_ids: set[int]) -> dict[int, str]:
+    if not school_ids:
+        return {}
+    rows = session.exec(select(School.id, School.name).where(col(School.id).in_(school_ids)))
+    return {sid: name for sid, name in rows}
+
+
+ATTENDEE_HEADER = (
+    "日期",
+    "学校",
+    "年级",
+    "班级",
+    "姓名",
+    "签到方式",
+    "签到时间",
+    "签退时间",
+    "结束方式",
+    "时长（分钟）",
+)
+
+
+SOURCE_LABELS = {
+    ScanSource.self_scan: "学生扫码",
+    ScanSource.staff_scan: "工作人员扫码",
+    ScanSource.group: "教师团体签到",
+    ScanSource.offline: "离线上传",
+}
+
+
+CLOSED_LABELS = {
+    ClosedBy.exit_scan: "签退",
+    ClosedBy.auto_closed: "自动关闭（未签退）",
+    ClosedBy.staff: "工作人员更正",
+}
+
+
+def _local_minute(at: datetime | None) -> str:
+    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+def attendee_export(
+    session: Session, *, actor: Principal, activity_id: int, day: date | None, now: datetime
+) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
+    """Every visit of the activity with its entry and exit times, for the venue's ledger.
+    Venues see masked names, as in the list; the export is audited."""
+    activity = organised_activity(session, actor=actor, activity_id=activity_id)
+    rows = session.exec(
+        attendees_query(activity.id or 0, day=day, status=None, source=None).order_by(
+            col(CheckIn.day), col(Student.school_id), col(Student.grade), col(CheckIn.entered_at)
+        )
+    ).all()
+    schools = school_names(session, {s.school_id for _c, s in rows})
+    lines = [
+        (
+            c.day.isoformat(),
+            schools.get(s.school_id, ""),
+            s.grade,
+            s.class_name,
+            shown_name(actor, s.name, school_id=s.school_id, student_id=s.id),
+            SOURCE_LABELS.get(ScanSource(c.source), c.source),
+            _local_minute(c.entered_at),
+            _local_minute(c.exited_at),
+            CLOSED_LABELS.get(ClosedBy(c.closed_by), "") if c.closed_by else "",
+            "" if c.minutes is None else c.minutes,
+        )
+        for c, s in rows
+    ]
+    audit_service.record(
+        session,
+        action=audit_service.Action.checkins_exported,
+        at=now,
+        actor=actor,
+        object_type="activity",
+        object_id=activity.id,
+        school_id=actor.school_id,
+        filter={"day": day.isoformat() if day else None},
+        row_count=len(lines),
+    )
+    return ATTENDEE_HEADER, lines

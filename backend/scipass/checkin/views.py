@@ -1,0 +1,270 @@
+"""What a scan needs, read once: snapshots of an activity (:class:`ActivityView`) and a code
+(:class:`CodeView`) copied out of the session, the pupil (:class:`Pupil`), a per-process cache
+of codes and activities (:class:`ScanCache`: a few seconds; revoking a code clears this
+process's cache at once, other processes within :data:`CACHE_SECONDS`), and the scan attempt
+itself as it arrived (:class:`Scan`), which becomes its append-only scan event."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam
+from sqlmodel import Session, select
+
+from scipass.activity.models import Activity
+from scipass.checkin.models import (
+    ActivityCode,
+    Direction,
+    ScanEvent,
+    ScanResult,
+    ScanSource,
+)
+from scipass.consent import service as consent_service
+from scipass.consent.models import Purpose
+from scipass.core.db import insert_ignoring
+from scipass.org.models import decode_stages
+from scipass.record import append as record_append
+from scipass.roster.models import Student
+
+CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityView:
+    """What a scan needs of an activity, copied out of the session (safe to share)."""
+
+    id: int
+    title: str
+    venue_id: int | None
+    school_id: int | None
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    opens_at: datetime
+    closes_at: datetime
+    stages: frozenset[str]
+    admission: str
+    # the school whose pupils alone it admits (a school's own activity, not opened to others)
+    own_school_only: int | None
+    capacity: int | None
+    longitude: float | None
+    latitude: float | None
+    radius_m: int | None
+    max_accuracy_m: int
+    minutes_unit: int
+    daily_cap_minutes: int
+    auto_close_credit: str
+    credited_minutes: int
+    facts: record_append.RecordFacts
+
+    @classmethod
+    def of(cls, session: Session, activity: Activity) -> ActivityView:
+        closes = (
+            activity.starts_at + timedelta(minutes=activity.checkin_closes_minutes)
+            if activity.checkin_closes_minutes is not None
+            else activity.ends_at
+        )
+        return cls(
+            id=activity.id or 0,
+            title=activity.title,
+            venue_id=activity.venue_id,
+            school_id=activity.school_id,
+            status=activity.status,
+            starts_at=activity.starts_at,
+            ends_at=activity.ends_at,
+            opens_at=activity.starts_at - timedelta(minutes=activity.checkin_opens_minutes),
+            closes_at=min(closes, activity.ends_at),
+            stages=frozenset(s.value for s in decode_stages(activity.stages)),
+            admission=activity.admission,
+            own_school_only=None if activity.open_to_other_schools else activity.school_id,
+            capacity=activity.capacity,
+            longitude=activity.longitude,
+            latitude=activity.latitude,
+            radius_m=activity.geofence_radius_m,
+            max_accuracy_m=activity.geofence_max_accuracy_m,
+            minutes_unit=activity.minutes_unit,
+            daily_cap_minutes=activity.daily_cap_minutes,
+            auto_close_credit=activity.auto_close_credit,
+            credited_minutes=activity.credited_minutes,
+            facts=record_append.facts_for_activity(session, activity),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CodeView:
+    id: int
+    activity_id: int
+    kind: str
+    short_id: str
+    step_seconds: int
+    valid_until: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass
+class ScanCache:
+    """Codes and activities by short id for a few seconds, and scan counts per operator.
+
+    One per app (``app.state.checkin_cache``): the rate counts are per process, which is the
+    point of keeping them out of the database on the hot path."""
+
+    seconds: float = CACHE_SECONDS
+    _targets: dict[str, tuple[float, CodeView, ActivityView]] = field(default_factory=dict)
+    _titles: dict[int, str] = field(default_factory=dict)
+    _counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def target(self, session: Session, short_id: str) -> tuple[CodeView, ActivityView] | None:
+        hit = self._targets.get(short_id)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1], hit[2]
+        code = session.exec(select(ActivityCode).where(ActivityCode.short_id == short_id)).first()
+        if code is None:
+            return None
+        activity = session.get(Activity, code.activity_id)
+        assert activity is not None
+        found = (code_view(code), ActivityView.of(session, activity))
+        self._targets[short_id] = (time.monotonic() + self.seconds, *found)
+        self._titles[found[1].id] = found[1].title  # the newest read wins
+        return found
+
+    def title(self, activity_id: int) -> str | None:
+        return self._titles.get(activity_id)
+
+    def forget(self) -> None:
+        self._targets.clear()
+        self._titles.clear()
+
+    def count(self, operator: str, now: datetime) -> int:
+        """Count one scan of ``operator`` in the current minute; the count so far."""
+        minute = int(now.timestamp()) // 60
+        with self._lock:
+            seen_minute, seen = self._counts.get(operator, (minute, 0))
+            seen = seen + 1 if seen_minute == minute else 1
+            self._counts[operator] = (minute, seen)
+            if len(self._counts) > 100_000:  # a new minute: drop the old ones
+                self._counts = {k: v for k, v in self._counts.items() if v[0] == minute}
+            return seen
+
+
+def code_view(code: ActivityCode) -> CodeView:
+    return CodeView(
+        id=code.id or 0,
+        activity_id=code.activity_id,
+        kind=code.kind,
+        short_id=code.short_id,
+        step_seconds=code.step_seconds,
+        valid_until=code.valid_until,
+        revoked_at=code.revoked_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Pupil:
+    """What a scan needs of a student, read in one statement (no ORM object on the hot path)."""
+
+    id: int
+    school_id: int
+    stage: str
+    birth_month: date
+    wechat_user_id: int | None
+
+
+# Statements of the hot path are built once and run with parameters (building one costs
+# several times more than running it).
+STUDENTS = Student.__table__  # type: ignore[attr-defined]
+
+
+_PUPIL = select(
+    STUDENTS.c.id,
+    STUDENTS.c.school_id,
+    STUDENTS.c.stage,
+    STUDENTS.c.birth_month,
+    STUDENTS.c.wechat_user_id,
+).where(STUDENTS.c.id == bindparam("student_id"))
+
+
+def read_pupil(session: Session, student_id: int | None) -> Pupil | None:
+    if student_id is None:
+        return None
+    row = session.connection().execute(_PUPIL, {"student_id": student_id}).first()
+    return Pupil(*row) if row is not None else None
+
+
+def consents(session: Session, pupil: Pupil, purpose: Purpose, today: date) -> bool:
+    if not consent_service.is_under_14(pupil.birth_month, today):
+        return True  # the common case costs no query
+    student = session.get(Student, pupil.id)
+    assert student is not None
+    return consent_service.has_consent(session, student=student, purpose=purpose, today=today)
+
+
+@dataclass(slots=True)
+class Scan:
+    """One scan attempt as it arrived; becomes its :class:`ScanEvent`."""
+
+    source: ScanSource
+    operator: str
+    direction: Direction
+    fingerprint: str
+    now: datetime
+    nonce: str | None = None
+    at: datetime | None = None  # when it happened, if not now (an offline scan)
+    scan_time: datetime | None = None
+    forced: bool = False
+    activity_id: int | None = None
+    code_id: int | None = None
+    student_id: int | None = None
+    school_id: int | None = None
+    location: Any = None
+    distance: int | None = None
+
+    @property
+    def happened_at(self) -> datetime:
+        return self.at or self.now
+
+    def values(self, result: ScanResult, reason: str, check_in_id: int | None) -> dict[str, Any]:
+        return {
+            "activity_id": self.activity_id,
+            "code_id": self.code_id,
+            "student_id": self.student_id,
+            "school_id": self.school_id,
+            "check_in_id": check_in_id,
+            "direction": self.direction.value,
+            "source": self.source.value,
+            "operator": self.operator,
+            "nonce": self.nonce,
+            "fingerprint": self.fingerprint,
+            "server_time": self.now,
+            "scan_time": self.scan_time,
+            "forced": self.forced,
+            "latitude": self.location.latitude if self.location else None,
+            "longitude": self.location.longitude if self.location else None,
+            "accuracy_m": self.location.accuracy if self.location else None,
+            "distance_m": self.distance,
+            "result": result.value,
+            "reason": reason,
+        }
+
+    def store(
+        self, session: Session, result: ScanResult, reason: str, check_in_id: int | None
+    ) -> bool:
+        """Append the event; False when its nonce was taken meanwhile (a concurrent request
+        with the same nonce, on PostgreSQL)."""
+        values = self.values(result, reason, check_in_id)
+        return insert_row(session, ScanEvent, values, ["operator", "nonce"]) is not None
+
+
+def fingerprint(*parts: object) -> str:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
+
+
+def insert_row(session: Session, table: Any, values: dict[str, Any], conflict: list[str]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id; None when the unique key was taken."""
+    statement = insert_ignoring(session, table.__table__, tuple(conflict))
+    return session.connection().execute(statement, values).scalar_one_or_none()
