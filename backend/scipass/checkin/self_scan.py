@@ -1,6 +1,7 @@
 """A student scans a venue's code (``POST /checkins``): the code is resolved and checked, the
 caller and the first use of its ``Idempotency-Key`` read, the rules applied, and the visit
-written. :class:`SelfScanWork` is that as one unit of group commit (:mod:`scipass.core.group_commit`)."""
+written. :class:`SelfScanWork` is that as one unit of group commit
+(:mod:`scipass.core.group_commit`)."""
 
 from __future__ import annotations
 
