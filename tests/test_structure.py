@@ -33,7 +33,7 @@ def test_caller_aliases_are_defined_in_one_module() -> None:
 
 def imports() -> dict[str, set[str]]:
     """Each module of the package and the modules of the package it imports (anywhere in it,
-    function bodies included)."""
+    function bodies included; not the imports for type annotations only)."""
     modules = {}
     for path in PACKAGE.rglob("*.py"):
         parts = path.relative_to(PACKAGE).with_suffix("").parts
@@ -41,7 +41,16 @@ def imports() -> dict[str, set[str]]:
         modules[name] = path
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        type_only = {  # imports under `if TYPE_CHECKING:` are for annotations, never run
+            id(child)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+            for child in ast.walk(node)
+        }
+        for node in ast.walk(tree):
+            if id(node) in type_only:
+                continue
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("scipass"):
                 for alias in node.names:
                     target = f"{node.module}.{alias.name}"
@@ -99,3 +108,19 @@ def test_core_knows_no_domain() -> None:
         if module.startswith("scipass.core.")
     }
     assert {module: found for module, found in reaching.items() if found} == {}
+
+
+def test_only_the_record_package_touches_the_record_tables() -> None:
+    """Every source appends records through record/append.py (the one seam); no other module
+    writes SQL naming the record tables or uses their models. The demo loader (which reads
+    what it made) and the registry of models for Alembic are the exceptions."""
+    sql = re.compile(r"(INTO|FROM|JOIN|UPDATE)\s+(participation_record|record_event)\b", re.I)
+    models = re.compile(r"\b(ParticipationRecord|RecordEvent)\b")
+    found = [
+        name
+        for name, text in sources().items()
+        if not name.startswith(("record/", "demo/"))
+        and name != "models.py"
+        and (sql.search(text) or models.search(text))
+    ]
+    assert found == []

@@ -28,7 +28,7 @@ from scipass.checkin.router import router as checkin_router
 from scipass.checkin.views import ScanCache
 from scipass.consent.router import public_router as consent_public_router
 from scipass.consent.router import router as consent_router
-from scipass.core import idempotency, pdf_fonts
+from scipass.core import group_commit, idempotency, pdf_fonts
 from scipass.core.auth import (
     PasswordChangeRequired,
     RoleForbidden,
@@ -217,8 +217,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if db.group is not None:
-            db.group.start()  # ready before the first scan
+        app.state.commits.start()  # ready before the first scan
         pdf_fonts.warn_if_fallback(settings)  # loads the font once, before the first PDF
         # What start-up built (routes, schemas, mappers) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise pause every request in flight.
@@ -257,6 +256,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.wechat = wechat_client
     app.state.checkin_cache = ScanCache()
+    app.state.commits = group_commit.for_database(db)
     app.state.jobs = scheduled_jobs()
     app.openapi = lambda: _build_openapi(app)  # type: ignore[method-assign]
 

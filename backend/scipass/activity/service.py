@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from scipass.activity import places
+from scipass.activity.access import managed_activity
 from scipass.activity.errors import (
     ActivityInvalid,
     ActivityNotEditable,
@@ -22,8 +24,8 @@ from scipass.activity.models import (
     ActivityStatus,
 )
 from scipass.activity.schemas import ActivityWrite
-from scipass.checkin.models import CheckIn
-from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal, Role
+from scipass.checkin import visits as checkin_visits
+from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal
 from scipass.core.clock import SHANGHAI
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org import service as org_service
@@ -40,21 +42,6 @@ def organiser_of(actor: Principal) -> tuple[int | None, int | None]:
     if actor.role in SCHOOL_ROLES and actor.school_id:
         return None, actor.school_id
     raise NotAnOrganiser()
-
-
-def may_manage(actor: Principal, activity: Activity) -> bool:
-    if actor.role is Role.platform_admin:
-        return True
-    if activity.venue_id is not None:
-        return actor.role in VENUE_ROLES and actor.venue_id == activity.venue_id
-    return actor.role in SCHOOL_ROLES and actor.school_id == activity.school_id
-
-
-def managed_activity(session: Session, *, actor: Principal, activity_id: int) -> Activity:
-    activity = session.get(Activity, activity_id)
-    if activity is None or not may_manage(actor, activity):
-        raise ActivityNotFound()
-    return activity
 
 
 def _apply(session: Session, activity: Activity, data: ActivityWrite) -> None:
@@ -137,17 +124,15 @@ def update_activity(
         # The counter of check-ins is kept only while a capacity is set: recount it under the
         # row lock that check-ins of a capped activity take first, so that a capacity set or
         # lowered later holds against the visits made.
-        session.exec(select(Activity.id).where(Activity.id == activity.id).with_for_update())
-        visits = session.exec(
-            select(func.count()).select_from(CheckIn).where(CheckIn.activity_id == activity.id)
-        ).one()
+        places.lock(session, activity.id or 0)
+        visits = checkin_visits.count_visits(session, activity.id or 0)
         if activity.capacity < visits:
             raise ActivityInvalid(
                 f"已有 {visits} 人签到，人数上限不能低于 {visits}",
                 f"{visits} students have checked in; the capacity cannot be lower",
                 checked_in=visits,
             )
-        activity.checked_in = visits
+        places.recount(session, activity, visits)
     activity.updated_at = now
     session.add(activity)
     session.flush()

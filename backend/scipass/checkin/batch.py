@@ -1,123 +1,116 @@
-"""Self-scans committed together share their round trips to PostgreSQL.
+"""The PostgreSQL write path of self-scans: a batch of them in two statements.
 
-Group commit (:class:`scipass.core.db.GroupCommit`) runs the scans that arrive together in one
-transaction. On PostgreSQL each scan used to make two round trips of its own: one read (the
-caller's student and the first use of its nonce) and one write (record, history row, visit
-and scan event in one statement). Their per-statement costs (the network, starting the
-executor, planning) weighed more than the rows. With these hooks a batch makes two in all:
+On PostgreSQL each statement has a cost of its own (the network round trip, starting the
+executor, planning) that weighs more than the rows. Self-scans run through group commit
+(:mod:`scipass.core.group_commit`) as units of :data:`SELF_SCANS`, which make a batch of them
+(one scan alone is a batch of one) cost two statements in all:
 
-* :meth:`SelfScanBatch.prepare` reads every unit's caller and nonce in one statement;
-* the units judge their scans as before, but a new visit is only noted (:func:`defer_entry`);
-* :meth:`SelfScanBatch.flush` writes all the noted visits in one statement, and the units'
-  results (:class:`scipass.core.db.Later`) are completed with the new ids.
+* :meth:`SelfScanBatch.prepare` reads every unit's caller and the first use of its key in one
+  statement (:class:`ScanBatch` holds the answers; each unit takes its own);
+* each unit judges its scan as ever, but a new visit of an uncapped activity is only noted
+  (:meth:`ScanBatch.defer`, in :func:`scipass.checkin.visits.enter`);
+* :meth:`SelfScanBatch.flush` writes every noted visit in one statement: the records and
+  their first history rows (the record package's part, :func:`scipass.record.append.
+  pg_append_many`, from the same rules as a record appended alone), the visits and the scan
+  events; :meth:`SelfScanBatch.settle` gives each unit's answer the ids written.
 
-The units of a batch must not depend on each other's writes. When two units concern the same
-student or the same nonce, :meth:`SelfScanBatch.prepare` leaves the batch undeferred and each
-unit reads and writes on its own, in turn, as before. A scan whose visit existed before the
-batch (a pupil scanning again) is answered by the flush with that visit, as a duplicate. When
-the statement cannot write a noted visit otherwise (a visit or nonce taken meanwhile by
-another transaction), the flush raises :class:`BatchConflict`; group commit then rolls the
-batch back and runs each unit alone, which answers the duplicate or the replay. Nothing is
-deferred on SQLite (one writer, no round trips) nor outside group commit.
+The units of a batch must not depend on each other's writes: when two of them concern one
+student or one key, :meth:`SelfScanBatch.prepare` shares nothing, and each unit reads and
+writes on its own (the portable path). A scan whose visit existed before the batch (a pupil
+scanning again) is answered by the flush with that visit, as a duplicate. When the statement
+cannot write a noted visit otherwise (a visit or a key taken meanwhile by another
+transaction), the flush raises :class:`scipass.core.group_commit.BatchConflict`; group commit
+then runs each unit alone, and the portable path answers the duplicate or the conflict.
+Nothing is shared on SQLite, which has one writer and no round trips to save.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
 from scipass.checkin.models import CheckIn, ScanEvent, ScanResult
 from scipass.core.db import insert_ignoring
+from scipass.core.group_commit import BatchConflict
+from scipass.record import append as record_append
 
-STATE_KEY = "scipass.checkin.batch"
+if TYPE_CHECKING:
+    from scipass.checkin.self_scan import SelfScanWork
+    from scipass.checkin.visits import Outcome
 
-
-class BatchConflict(Exception):
-    """A deferred visit could not be written as judged: the batch runs again unit by unit."""
+# What prepare reads for a scan: its caller's student, the operator and the key.
+CallerKey = tuple[int, str, str]
 
 
 @dataclass(slots=True)
 class Entry:
     """A new visit noted by a unit: its rows, and the ids the flush gives them."""
 
-    record: dict[str, Any]
+    record: dict[str, Any]  # record_append.record_values
+    events: list[dict[str, Any]]  # record_append.event_rows
     visit: dict[str, Any]
-    event: dict[str, Any]
-    history: dict[str, Any]
+    event: dict[str, Any]  # its scan event, without the visit's id
     check_in_id: int | None = None
     record_id: int | None = None
     existing: CheckIn | None = None  # the visit made before the batch, for a duplicate
 
 
 @dataclass(slots=True)
-class BatchState:
-    """A batch's shared reads and deferred writes, kept in ``session.info``."""
+class ScanBatch:
+    """What the self-scans of one batch share: the rows prepare read, the visits noted."""
 
-    callers: dict[tuple[int, str, str], tuple[Any, ...]]
+    callers: dict[CallerKey, tuple[Any, ...]]
     entries: list[Entry] = field(default_factory=list)
 
+    def caller(self, key: CallerKey) -> tuple[Any, ...] | None:
+        """The caller-and-key row read for ``key`` (once)."""
+        return self.callers.pop(key, None)
 
-def state_of(session: Session) -> BatchState | None:
-    return session.info.get(STATE_KEY)
-
-
-def prefetched(session: Session, key: tuple[int, str, str]) -> tuple[Any, ...] | None:
-    """The caller-and-nonce row :meth:`SelfScanBatch.prepare` read for ``key``, once."""
-    state = state_of(session)
-    return state.callers.pop(key, None) if state is not None else None
-
-
-def defer_entry(session: Session, entry: Entry) -> bool:
-    """Note a new visit for the batch's flush; False outside a deferring batch."""
-    state = state_of(session)
-    if state is None:
-        return False
-    state.entries.append(entry)
-    return True
+    def defer(self, entry: Entry) -> None:
+        """Note a new visit for the flush."""
+        self.entries.append(entry)
 
 
 class SelfScanBatch:
-    """The :class:`scipass.core.db.BatchHooks` of self-scans (``POST /checkins``)."""
+    """The :class:`scipass.core.group_commit.BatchKind` of self-scans (``POST /checkins``)."""
 
-    def prepare(self, session: Session, works: list[Any]) -> None:
+    def prepare(self, session: Session, works: Sequence[SelfScanWork]) -> ScanBatch | None:
         connection = session.connection()
         if connection.dialect.name != "postgresql":
-            return
-        keys = [work.batch_key for work in works]
+            return None
+        keys = [work.caller_key for work in works]
         students = [key[0] for key in keys if key[0]]  # 0: no student, never deferred
         if len(set(students)) < len(students) or len({key[1:] for key in keys}) < len(keys):
-            return  # two scans of one student or one nonce: each unit on its own
+            return None  # two scans of one student or one key: each unit on its own
         cursor = connection.connection.driver_connection.cursor()
         try:
             cursor.execute(
-                _CALLERS_AND_NONCES,
+                _CALLERS_AND_KEYS,
                 {"keys": to_json([[n, *key] for n, key in enumerate(keys, start=1)])},
             )
             rows = cursor.fetchall()
         finally:
             cursor.close()
-        session.info[STATE_KEY] = BatchState(
-            callers={keys[row[0] - 1]: tuple(row[1:]) for row in rows}
-        )
+        return ScanBatch(callers={keys[row[0] - 1]: tuple(row[1:]) for row in rows})
 
-    def flush(self, session: Session) -> None:
-        state: BatchState | None = session.info.pop(STATE_KEY, None)
-        if state is None or not state.entries:
+    def flush(self, session: Session, shared: ScanBatch) -> None:
+        if not shared.entries:
             return
         # In student order, so that concurrent batches take the unique keys in one order.
-        entries = sorted(state.entries, key=lambda entry: entry.record["student_id"])
+        entries = sorted(shared.entries, key=lambda entry: entry.record["student_id"])
         record, visit, event = (
             tuple(entries[0].record),
             tuple(entries[0].visit),
             tuple(entries[0].event),
         )
         rows = to_json(
-            [{"r": e.record, "v": e.visit, "s": e.event, "h": e.history} for e in entries]
+            [{"r": e.record, "h": e.events, "v": e.visit, "s": e.event} for e in entries]
         )
         cursor = session.connection().connection.driver_connection.cursor()
         try:
@@ -132,16 +125,20 @@ class SelfScanBatch:
                 _answer_duplicate(session, entry)
                 continue
             check_in_id, record_id, ok = outcome
-            if check_in_id is None or not ok:  # a visit or a nonce taken meanwhile
+            if check_in_id is None or not ok:  # a visit or a key taken meanwhile
                 raise BatchConflict(f"entry {n} of {len(entries)} not written")
             entry.check_in_id, entry.record_id = check_in_id, record_id
+
+    def settle(self, result: tuple[Outcome, str], shared: ScanBatch) -> tuple[Outcome, str]:
+        outcome, title = result
+        return outcome.settled(), title
 
 
 def _answer_duplicate(session: Session, entry: Entry) -> None:
     """A scan of a student whose visit today existed before the batch: it answers that visit
     (200) with a ``duplicate`` event, as a scan on its own would. A concurrent transaction
     that made the visit has finished by now (the statement's ``ON CONFLICT`` waited for it);
-    a record without its visit, or the scan's nonce taken meanwhile, sends the batch back to
+    a record without its visit, or the scan's key taken meanwhile, sends the batch back to
     run scan by scan."""
     visit = session.exec(
         select(CheckIn).where(
@@ -156,19 +153,19 @@ def _answer_duplicate(session: Session, entry: Entry) -> None:
     table = ScanEvent.__table__  # type: ignore[attr-defined]
     statement = insert_ignoring(session, table, ("operator", "nonce"))
     if session.connection().execute(statement, event).scalar_one_or_none() is None:
-        raise BatchConflict("a nonce taken meanwhile")
+        raise BatchConflict("a key taken meanwhile")
     entry.existing = visit
 
 
 SELF_SCANS = SelfScanBatch()
 
-# One row per key ``[n, student id, operator, nonce]`` (``n`` counts from 1), with the same
-# columns as the single-caller statement in the service. The keys travel as JSON rather than
-# arrays: PostgreSQL sizes an array parameter when it plans, so it would plan every run
-# afresh, while a JSON set looks alike in every run and keeps one generic plan. Each key is
-# looked up by its unique index (LIMIT 1 keeps the lookups as such: the generic plan would
-# otherwise join whole tables).
-_CALLERS_AND_NONCES = (
+# One row per key ``[n, student id, operator, key]`` (``n`` counts from 1): the student, the
+# scan event the key was first used for, and whether another kind of request took the key
+# (core/idempotency.py). The keys travel as JSON rather than arrays: PostgreSQL sizes an
+# array parameter when it plans, so it would plan every run afresh, while a JSON set looks
+# alike in every run and keeps one generic plan. Each key is looked up by its unique index
+# (LIMIT 1 keeps the lookups as such: the generic plan would otherwise join whole tables).
+_CALLERS_AND_KEYS = (
     "SELECT (k.x->>0)::int, s.id, s.school_id, s.stage, s.birth_month, s.wechat_user_id,"
     " e.fingerprint, e.result, e.reason, e.check_in_id,"
     " EXISTS (SELECT 1 FROM idempotency_key i WHERE i.subject = k.x->>2 AND i.key = k.x->>3)"
@@ -184,13 +181,13 @@ _CALLERS_AND_NONCES = (
 def _many_visits_sql(
     record: tuple[str, ...], visit: tuple[str, ...], event: tuple[str, ...]
 ) -> str:
-    """Records, their history rows, visits and scan events of many new visits in one
-    statement (data-modifying CTEs), built once from our own column names. The rows travel
-    as one JSON parameter, an array of ``{"r": record, "v": visit, "s": event, "h":
-    history}``, each read by ``jsonb_populate_record`` (typed by its table); ``n`` is an
-    element's position. It answers ``(n, visit id, record id, event written)`` for each
-    record written (visit id NULL: its visit was there already); a record not written (its
-    key was there) has no row."""
+    """The records with their history rows (the record package's fragment), the visits and
+    the scan events of many new visits, in one statement of data-modifying CTEs built once
+    from our own column names. The rows travel as one JSON parameter, an array of ``{"r":
+    record, "h": history rows, "v": visit, "s": event}``, each read by
+    ``jsonb_populate_record`` (typed by its table); ``n`` is an element's position. It answers
+    ``(n, visit id, record id, event written)`` for each record written (visit id NULL: its
+    visit was there already); a record not written (its key was there) has no row."""
 
     def columns(names: tuple[str, ...]) -> str:
         return ",".join(names)
@@ -199,21 +196,11 @@ def _many_visits_sql(
         return ",".join(f"j.{name}" for name in names)
 
     # Column names come from the table definitions; every value is a bound parameter.
+    records = record_append.pg_append_many(record, "input")
     return (
         "WITH input AS MATERIALIZED (SELECT e.n, e.x FROM "  # noqa: S608
         "jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS e(x, n)),"
-        f"rec AS (INSERT INTO participation_record ({columns(record)}) "
-        f"SELECT {picked(record)} FROM input, "
-        "jsonb_populate_record(NULL::participation_record, input.x->'r') j ORDER BY input.n "
-        "ON CONFLICT (student_id,source,source_ref) DO NOTHING "
-        "RETURNING id,student_id,source_ref),"
-        "rec_n AS (SELECT rec.id, input.n, input.x FROM rec, input "
-        "WHERE (input.x->'r'->>'student_id')::bigint = rec.student_id "
-        "AND input.x->'r'->>'source_ref' = rec.source_ref),"
-        "hist AS (INSERT INTO record_event "
-        "(record_id,at,action,actor,actor_role,from_status,to_status,note) "
-        "SELECT id,(x->'h'->>'at')::timestamptz,'created',x->'h'->>'actor',"
-        "x->'h'->>'role',NULL,'pending','' FROM rec_n ORDER BY n),"
+        f"{records},"
         f"visit AS (INSERT INTO check_in ({columns(visit)},record_id) "
         f"SELECT {picked(visit)},rec_n.id FROM rec_n, "
         "jsonb_populate_record(NULL::check_in, rec_n.x->'v') j ORDER BY rec_n.n "

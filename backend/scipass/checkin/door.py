@@ -10,7 +10,7 @@ from functools import partial
 
 from sqlmodel import Session
 
-from scipass.activity import service as activity_service
+from scipass.activity import access as activity_access
 from scipass.activity.models import Activity
 from scipass.checkin import codes
 from scipass.checkin.cards import judge_card
@@ -63,7 +63,7 @@ MAX_OFFLINE_AGE = timedelta(days=7)
 def organised_activity(session: Session, *, actor: Principal, activity_id: int) -> Activity:
     """An activity the caller's organisation runs (venue staff, or school staff for a school
     activity); 404 otherwise."""
-    return activity_service.managed_activity(session, actor=actor, activity_id=activity_id)
+    return activity_access.managed_activity(session, actor=actor, activity_id=activity_id)
 
 
 def _personal(settings: Settings, text: str) -> codes.PersonalCode:

@@ -3,9 +3,10 @@
 A science day brings thousands of scans to one venue within minutes; routing, dependency
 solving and response validation cost more than the check-in itself. This ASGI middleware
 answers a well-formed ``POST /api/v1/checkins`` directly: it reads the body, validates it
-with the same schema, verifies the token with the same function, runs the same service unit
-(committed together with the scans that arrive meanwhile, see ``core.db.GroupCommit``) and
-renders problems with the same renderer.
+with the same schema, verifies the token with the same function and admits the same roles
+(``SCANNER_ROLES``), runs the scan through the same function as the route
+(:func:`scipass.checkin.self_scan.run_self_scan`), and builds the answer
+(``CheckInRead.of_visit``) and the problems with the same functions.
 Anything unusual (a body that does not validate, a missing or odd header, another role, a
 bad token, a large body) is handed on untouched to the FastAPI route ``checkin-create``,
 which answers it, so both paths give the same answers; the route also documents the
@@ -24,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scipass.checkin import self_scan as checkin_self_scan
 from scipass.checkin.schemas import CheckInCreate, CheckInRead
-from scipass.core.auth import Principal, Role, decode_access_token
+from scipass.core.auth import SCANNER_ROLES, Principal, decode_access_token
 from scipass.core.errors import (
     DatabaseUnavailable,
     InternalError,
@@ -38,7 +39,6 @@ logger = logging.getLogger("scipass.checkin")
 
 PATH = "/api/v1/checkins"
 MAX_BODY = 4096  # a scan is a few hundred bytes; anything larger takes the ordinary route
-SCANNERS = frozenset({Role.student, Role.wechat_user})
 KEY = re.compile(KEY_PATTERN)
 
 
@@ -83,19 +83,18 @@ class CheckinFastPath:
             actor: Principal = decode_access_token(state.settings, token.strip(), now=now)
         except ProblemError:
             return False
-        if actor.role not in SCANNERS:
+        if actor.role not in SCANNER_ROLES:
             return False
         request = Request(scope)
         try:
-            outcome, title = await state.db.run_grouped(
-                checkin_self_scan.SelfScanWork(
-                    settings=state.settings,
-                    cache=state.checkin_cache,
-                    actor=actor,
-                    data=data,
-                    nonce=nonce,
-                    now=now,
-                )
+            outcome, title = await checkin_self_scan.run_self_scan(
+                state.commits,
+                settings=state.settings,
+                cache=state.checkin_cache,
+                actor=actor,
+                data=data,
+                nonce=nonce,
+                now=now,
             )
         except ProblemError as error:
             await problem_response(request, error)(scope, _no_body, send)
@@ -110,21 +109,7 @@ class CheckinFastPath:
                 error = InternalError("请求未能完成，请稍后再试", "The request failed")
             await problem_response(request, error)(scope, _no_body, send)
             return True
-        visit = outcome.check_in
-        read = CheckInRead(
-            id=visit.id or 0,
-            activity_id=visit.activity_id,
-            activity_title=title,
-            student_id=visit.student_id,
-            day=visit.day,
-            source=visit.source,  # type: ignore[arg-type]
-            entered_at=visit.entered_at,
-            exited_at=visit.exited_at,
-            closed_by=visit.closed_by,  # type: ignore[arg-type]
-            minutes=visit.minutes,
-            record_id=visit.record_id,
-            duplicate=not outcome.created,
-        )
+        read = CheckInRead.of_visit(outcome.check_in, title, duplicate=not outcome.created)
         response = Response(
             read.model_dump_json().encode(),
             status_code=201 if outcome.created else 200,

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from scipass.activity import service as activity_service
+from scipass.activity import access as activity_access
 from scipass.activity.models import Activity, ActivityStatus
 from scipass.audit import service as audit_service
 from scipass.checkin import codes, render
@@ -88,7 +88,7 @@ def managed_code(
     if code is None:
         raise ActivityCodeNotFound()
     activity = session.get(Activity, code.activity_id)
-    if activity is None or not activity_service.may_manage(actor, activity):
+    if activity is None or not activity_access.may_manage(actor, activity):
         raise ActivityCodeNotFound()
     return code, activity
 

@@ -26,7 +26,7 @@ from scipass.checkin.errors import (
     NotCheckedIn,
     PersonalCardNotFound,
 )
-from scipass.checkin.models import ActivityCode, CheckIn, ScanEvent, ScanResult, ScanSource
+from scipass.checkin.models import ActivityCode, ScanEvent, ScanResult, ScanSource
 from scipass.checkin.models import PersonalCard as IssuedCard
 from scipass.checkin.schemas import (
     ActivityCodeRead,
@@ -100,23 +100,6 @@ async def _cache(request: Request) -> checkin_views.ScanCache:
 CacheDep = Annotated[checkin_views.ScanCache, Depends(_cache)]
 
 
-def _read(check_in: CheckIn, title: str, *, duplicate: bool = False) -> CheckInRead:
-    return CheckInRead(
-        id=check_in.id or 0,
-        activity_id=check_in.activity_id,
-        activity_title=title,
-        student_id=check_in.student_id,
-        day=check_in.day,
-        source=check_in.source,  # type: ignore[arg-type]
-        entered_at=check_in.entered_at,
-        exited_at=check_in.exited_at,
-        closed_by=check_in.closed_by,  # type: ignore[arg-type]
-        minutes=check_in.minutes,
-        record_id=check_in.record_id,
-        duplicate=duplicate,
-    )
-
-
 @router.post(
     "/checkins",
     name="checkin-create",
@@ -139,31 +122,30 @@ async def checkin_create(
     response: Response,
     actor: Scanner,
     settings: SettingsDep,
-    database: DatabaseDep,
+    request: Request,
     cache: CacheDep,
     clock: ClockDep,
 ) -> CheckInRead:
     # Well-formed scans are answered by the fast path (checkin/fastpath.py) before routing;
-    # this route answers the rest, with the same service unit.
-    outcome, title = await database.run_grouped(
-        checkin_self_scan.SelfScanWork(
-            settings=settings,
-            cache=cache,
-            actor=actor,
-            data=data,
-            nonce=nonce,
-            now=clock.now(),
-        )
+    # this route answers the rest, through the same function.
+    outcome, title = await checkin_self_scan.run_self_scan(
+        request.app.state.commits,
+        settings=settings,
+        cache=cache,
+        actor=actor,
+        data=data,
+        nonce=nonce,
+        now=clock.now(),
     )
     if not outcome.created:
         response.status_code = 200
-    return _read(outcome.check_in, title, duplicate=not outcome.created)
+    return CheckInRead.of_visit(outcome.check_in, title, duplicate=not outcome.created)
 
 
 @router.get("/me/checkins", name="checkin-list-own", summary="我的签到")
 def checkin_list_own(actor: StudentCaller, session: SessionDep, page: PageDep) -> Page[CheckInRead]:
     rows, total, (name, label) = checkin_lists.list_own(session, actor=actor, page=page)
-    items = [_read(c, t) for c, t in rows]
+    items = [CheckInRead.of_visit(c, t) for c, t in rows]
     for item in items:
         item.student_name, item.class_label = name, label
     return Page[CheckInRead].of(items, total, page)
@@ -525,7 +507,7 @@ def staff_scan(
     if not outcome.created:
         response.status_code = 200
     title = checkin_lists.activity_title(session, None, outcome.check_in.activity_id)
-    read = _read(outcome.check_in, title, duplicate=not outcome.created)
+    read = CheckInRead.of_visit(outcome.check_in, title, duplicate=not outcome.created)
     read.student_name, read.class_label = checkin_lists.who(
         session, actor, outcome.check_in.student_id
     )
@@ -838,7 +820,7 @@ def checkin_correct(
     check_in = corrected.check_in
     title = checkin_lists.activity_title(session, None, check_in.activity_id)
     return CheckInCorrected(
-        **_read(check_in, title).model_dump(),
+        **CheckInRead.of_visit(check_in, title).model_dump(),
         record_updated=corrected.record_updated,
         record_status=corrected.record_status,
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from scipass.activity import places as activity_places
 from scipass.activity.models import Activity, ActivityStatus, Admission
 from scipass.checkin.errors import (
     CodeRevoked,
@@ -123,7 +124,7 @@ def judge_capacity(activity: ActivityView, session: Session, student: Pupil, day
     decides under concurrency); a student already in is a duplicate, not a newcomer."""
     if activity.capacity is None:
         return
-    taken = session.exec(select(Activity.checked_in).where(Activity.id == activity.id)).one()
+    taken = activity_places.places_taken(session, activity.id)
     if taken < activity.capacity:
         return
     inside = session.exec(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -60,6 +61,24 @@ class CheckInRead(BaseModel):
     class_label: str | None = Field(
         default=None, description="工作人员扫码时返回：学校、年级与班级"
     )
+
+    @classmethod
+    def of_visit(cls, visit: Any, title: str, *, duplicate: bool = False) -> CheckInRead:
+        """The answer about a visit (a ``check_in`` row, or the visit a scan just wrote)."""
+        return cls(
+            id=visit.id or 0,
+            activity_id=visit.activity_id,
+            activity_title=title,
+            student_id=visit.student_id,
+            day=visit.day,
+            source=visit.source,
+            entered_at=visit.entered_at,
+            exited_at=visit.exited_at,
+            closed_by=visit.closed_by,
+            minutes=visit.minutes,
+            record_id=visit.record_id,
+            duplicate=duplicate,
+        )
 
 
 class CodeCreate(RequestModel):

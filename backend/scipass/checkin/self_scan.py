@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
 
 from sqlalchemy import and_, bindparam, exists, literal
 from sqlmodel import Session, select
 
-from scipass.checkin import batch, codes
+from scipass.checkin import codes
+from scipass.checkin.batch import SELF_SCANS, ScanBatch
 from scipass.checkin.errors import (
     CodeExpired,
     CodeInvalid,
@@ -46,26 +46,24 @@ from scipass.checkin.views import (
     ScanCache,
     fingerprint,
 )
-from scipass.checkin.visits import EVENTS, Earlier, Outcome, apply_scan, driver_row, replay
+from scipass.checkin.visits import EVENTS, Earlier, Outcome, apply_scan, replay
 from scipass.core.auth import Principal
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
-from scipass.core.db import Later
+from scipass.core.group_commit import GroupCommit, InlineCommit
 from scipass.core.idempotency import IdempotencyKeyRecord
 
 
-def _caller_and_nonce(
-    session: Session, actor: Principal, scan: Scan
+def _caller_and_key(
+    session: Session, actor: Principal, scan: Scan, batch: ScanBatch | None
 ) -> tuple[Pupil | None, Earlier | None]:
-    """The caller's student and the event its nonce was first used for, in one round trip."""
-    params = {"student_id": actor.student_id or 0, "operator": scan.operator, "nonce": scan.nonce}
-    row = batch.prefetched(session, (params["student_id"], scan.operator, scan.nonce or ""))
+    """The caller's student and the event its key was first used for: from what the batch
+    read for every scan of it, or in one round trip of its own."""
+    key = (actor.student_id or 0, scan.operator, scan.nonce or "")
+    row = batch.caller(key) if batch is not None else None
     if row is None:  # not read with the rest of a batch
-        connection = session.connection()
-        if connection.dialect.name == "postgresql":
-            row = driver_row(connection, _PG_CALLER_AND_NONCE, params)
-        else:
-            row = connection.execute(_CALLER_AND_NONCE, params).one()
+        params = {"student_id": key[0], "operator": key[1], "nonce": key[2]}
+        row = session.connection().execute(_CALLER_AND_KEY, params).one()
     pupil = Pupil(*row[:5]) if row[0] is not None else None
     if row[5] is not None:
         earlier: Earlier | None = Earlier(*row[5:9])
@@ -76,21 +74,11 @@ def _caller_and_nonce(
     return pupil, earlier
 
 
-_PG_CALLER_AND_NONCE = (
-    "SELECT s.id, s.school_id, s.stage, s.birth_month, s.wechat_user_id,"
-    " e.fingerprint, e.result, e.reason, e.check_in_id,"
-    " EXISTS (SELECT 1 FROM idempotency_key i"
-    " WHERE i.subject = %(operator)s AND i.key = %(nonce)s)"
-    " FROM (SELECT 1) AS one"
-    " LEFT JOIN student s ON s.id = %(student_id)s"
-    " LEFT JOIN scan_event e ON e.operator = %(operator)s AND e.nonce = %(nonce)s"
-)
-
-
 _KEYS = IdempotencyKeyRecord.__table__  # type: ignore[attr-defined]
 
 
-_CALLER_AND_NONCE = select(
+# The portable read of a scan's caller and key (its batch form: checkin/batch.py).
+_CALLER_AND_KEY = select(
     STUDENTS.c.id,
     STUDENTS.c.school_id,
     STUDENTS.c.stage,
@@ -126,8 +114,12 @@ def self_scan(
     data: CheckInCreate,
     nonce: str,
     now: datetime,
+    attempts: int,
+    batch: ScanBatch | None = None,
 ) -> Outcome:
-    """A student scanned a venue's code (``POST /checkins``)."""
+    """A student scanned a venue's code (``POST /checkins``). ``attempts``: the caller's scans
+    this minute, this one included (counted once by :func:`count_attempt`, whatever reruns
+    group commit makes); ``batch``: the batch of self-scans this one is part of."""
     scan = Scan(
         source=ScanSource.self_scan,
         operator=actor.subject,
@@ -143,16 +135,11 @@ def self_scan(
         student_id=actor.student_id,
         school_id=actor.school_id,
     )
-    attempts = cache.count(actor.subject, now)
-    if attempts > 2 * settings.scan_rate_per_minute:
-        # A flood: refused before any check and before any write (DESIGN's order decides the
-        # reason up to twice the rate; past that nothing is judged or stored).
-        raise ScanRateLimited()
-    pupil, earlier = _caller_and_nonce(session, actor, scan)
+    pupil, earlier = _caller_and_key(session, actor, scan, batch)
     if earlier is not None and earlier.fingerprint == scan.fingerprint:
         return replay(session, earlier)
     if earlier is not None:
-        scan.nonce = None  # the nonce belongs to the earlier scan; keep this one's event too
+        scan.nonce = None  # the key belongs to the earlier request; keep this one's event too
 
     def judge() -> tuple[ActivityView, Pupil]:
         _code, activity = _resolve(session, settings, cache, data.code, now, scan)
@@ -170,14 +157,25 @@ def self_scan(
             raise ScanRateLimited(retry_after=60)
         return activity, student
 
-    return apply_scan(session, scan, judge, actor)
+    return apply_scan(session, scan, judge, actor, batch=batch)
+
+
+def count_attempt(settings: Settings, cache: ScanCache, actor: Principal, now: datetime) -> int:
+    """Count a scan against the caller's rate, once per request, before it is run: how many
+    this minute, this one included. A flood (past twice the rate) is refused here, before
+    any check and any write (up to twice the rate, DESIGN's order decides the reason)."""
+    attempts = cache.count(actor.subject, now)
+    if attempts > 2 * settings.scan_rate_per_minute:
+        raise ScanRateLimited()
+    return attempts
 
 
 @dataclass(frozen=True, slots=True)
 class SelfScanWork:
-    """:func:`self_scan` with the activity's title: one unit of work, which the caller runs
-    through :meth:`Database.run_grouped` (committed with the scans that arrive meanwhile, and
-    on PostgreSQL sharing their round trips: :mod:`.batch`)."""
+    """:func:`self_scan` with the activity's title: one unit of group commit, of the kind
+    :data:`scipass.checkin.batch.SELF_SCANS` (committed with the scans that arrive meanwhile,
+    and on PostgreSQL sharing their round trips). It only writes through its session, so it
+    can run again when its batch falls back."""
 
     settings: Settings
     cache: ScanCache
@@ -185,16 +183,15 @@ class SelfScanWork:
     data: CheckInCreate
     nonce: str
     now: datetime
-
-    batch_hooks: ClassVar[batch.SelfScanBatch] = batch.SELF_SCANS
+    attempts: int
 
     @property
-    def batch_key(self) -> tuple[int, str, str]:
-        """What :meth:`batch.SelfScanBatch.prepare` reads for this scan: its caller's
-        student and the first use of its nonce."""
+    def caller_key(self) -> tuple[int, str, str]:
+        """What :meth:`scipass.checkin.batch.SelfScanBatch.prepare` reads for this scan: its
+        caller's student and the first use of its key."""
         return (self.actor.student_id or 0, self.actor.subject, self.nonce)
 
-    def __call__(self, session: Session) -> tuple[Outcome, str] | Later[tuple[Outcome, str]]:
+    def __call__(self, session: Session, batch: ScanBatch | None) -> tuple[Outcome, str]:
         outcome = self_scan(
             session,
             settings=self.settings,
@@ -203,11 +200,36 @@ class SelfScanWork:
             data=self.data,
             nonce=self.nonce,
             now=self.now,
+            attempts=self.attempts,
+            batch=batch,
         )
-        title = activity_title(session, self.cache, outcome.check_in.activity_id)
-        if outcome.pending is not None:
-            return Later(lambda: (outcome.settled(), title))
-        return outcome, title
+        return outcome, activity_title(session, self.cache, outcome.check_in.activity_id)
+
+
+async def run_self_scan(
+    commits: GroupCommit | InlineCommit,
+    *,
+    settings: Settings,
+    cache: ScanCache,
+    actor: Principal,
+    data: CheckInCreate,
+    nonce: str,
+    now: datetime,
+) -> tuple[Outcome, str]:
+    """A self-scan from the door to its commit, for the route and the fast path alike: the
+    attempt counted once, then the unit run through group commit with the scans that arrive
+    meanwhile. Answers the visit and the activity's title, or raises the refusal."""
+    attempts = count_attempt(settings, cache, actor, now)
+    work = SelfScanWork(
+        settings=settings,
+        cache=cache,
+        actor=actor,
+        data=data,
+        nonce=nonce,
+        now=now,
+        attempts=attempts,
+    )
+    return await commits.run(work, SELF_SCANS)
 
 
 def _resolve(

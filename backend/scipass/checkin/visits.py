@@ -17,16 +17,16 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
-from scipass.activity import service as activity_service
+from scipass.activity import access as activity_access
+from scipass.activity import places as activity_places
 from scipass.activity.models import Activity, AutoCloseCredit
 from scipass.audit import service as audit_service
-from scipass.checkin import batch
+from scipass.checkin.batch import Entry, ScanBatch
 from scipass.checkin.errors import (
     REFUSAL_BY_CODE,
     CheckInNotFound,
@@ -62,7 +62,7 @@ from scipass.core.auth import Principal
 from scipass.core.clock import local_date
 from scipass.record import append as record_append
 from scipass.record import service as record_service
-from scipass.record.models import ParticipationRecord, RecordSource
+from scipass.record.models import RecordSource
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,7 +91,7 @@ class Outcome:
     check_in: CheckIn | Visit
     created: bool  # a new visit, or this scan closed it
     event_stored: bool = False  # its scan event is written already
-    pending: batch.Entry | None = None  # noted for the batch's flush; ids come from it
+    pending: Entry | None = None  # noted for the batch's flush; ids come from it
 
     def settled(self) -> Outcome:
         """This outcome with the ids its batch's flush gave the visit and the record."""
@@ -162,34 +162,32 @@ def visit_key(activity_id: int, day: date) -> str:
     return f"{activity_id}:{day.isoformat()}"
 
 
-def _enter(
+def enter(
     session: Session,
     activity: ActivityView,
     student: Pupil,
     scan: Scan,
     actor: Principal | None,
     *,
+    batch: ScanBatch | None = None,
     skip_capacity: bool = False,
 ) -> Outcome:
-    """Open the visit and its pending record, or find the visit already open today. Both
-    inserts are ``ON CONFLICT DO NOTHING`` on the same (student, activity, day) key, so
+    """Open the visit and its pending record, or find the visit already open today.
+
+    In a batch of self-scans (PostgreSQL, :mod:`scipass.checkin.batch`) a visit of an uncapped
+    activity is only noted, and the batch's flush writes it. Otherwise it is written here:
+    both inserts are ``ON CONFLICT DO NOTHING`` on the same (student, activity, day) key, so
     concurrent scans of one student make one of each, whatever the engine."""
     at = scan.happened_at
     day = local_date(at)
     counted = activity.capacity is not None
-    if (
-        not counted
-        and not activity.facts.confirmed
-        and session.get_bind().dialect.name == "postgresql"
-    ):
-        opened = _enter_in_one_statement(session, activity, student, scan, actor, at, day)
-        if opened is not None:
-            return opened
+    if batch is not None and not counted:
+        return _defer(batch, activity, student, scan, actor, at, day)
     # With a capacity the place is taken first, before any insert: every writer then locks
     # the activity row before any student's keys, so a class check-in and a pupil's own scan
     # cannot wait on each other. A duplicate gives its place back with the savepoint.
     with session.begin_nested() if counted else nullcontext() as savepoint:
-        if counted and not _take_place(session, activity) and not skip_capacity:
+        if counted and not activity_places.take_place(session, activity.id) and not skip_capacity:
             existing = _visit(session, activity.id, student.id, day)
             if existing is not None:  # full, but this student is already in
                 return Outcome(existing, created=False)
@@ -210,6 +208,33 @@ def _enter(
         assert existing is not None
         return Outcome(existing, created=False)
     return Outcome(Visit(id=new_id, **values), created=True)
+
+
+def _defer(
+    batch: ScanBatch,
+    activity: ActivityView,
+    student: Pupil,
+    scan: Scan,
+    actor: Principal | None,
+    at: datetime,
+    day: date,
+) -> Outcome:
+    """Note a new visit, its record (the record package's row and first history rows) and
+    its scan event for the batch's flush; its ids come from the flush."""
+    record = record_append.record_values(**_record_of(activity, student, scan, actor, at, day))
+    visit = _visit_values(activity, student, scan, at, day)
+    event = scan.values(ScanResult.accepted, "", None)
+    del event["check_in_id"]
+    entry = Entry(
+        record=record,
+        events=record_append.event_rows(record, actor=actor, now=scan.now),
+        visit=visit,
+        event=event,
+    )
+    batch.defer(entry)
+    return Outcome(
+        Visit(id=0, record_id=None, **visit), created=True, event_stored=True, pending=entry
+    )
 
 
 def _record_of(
@@ -249,89 +274,6 @@ def _visit_values(
     }
 
 
-def _enter_in_one_statement(
-    session: Session,
-    activity: ActivityView,
-    student: Pupil,
-    scan: Scan,
-    actor: Principal | None,
-    at: datetime,
-    day: date,
-) -> Outcome | None:
-    """On PostgreSQL, the record, its history row, the visit and the scan event of a new
-    visit in one statement (data-modifying CTEs), one round trip instead of four; None when
-    the visit exists already (the general path then answers the duplicate). In a batch of
-    self-scans the rows are noted for the batch's one statement instead (:mod:`.batch`)."""
-    record = record_append.record_values(**_record_of(activity, student, scan, actor, at, day))
-    visit = _visit_values(activity, student, scan, at, day)
-    event = scan.values(ScanResult.accepted, "", None)
-    del event["check_in_id"]
-    history = {
-        "actor": record["created_by"],
-        "role": actor.role.value if actor else record_service.SYSTEM,
-        "at": scan.now,
-    }
-    entry = batch.Entry(record=record, visit=visit, event=event, history=history)
-    if batch.defer_entry(session, entry):
-        return Outcome(
-            Visit(id=0, record_id=None, **visit), created=True, event_stored=True, pending=entry
-        )
-    params = {
-        "r": batch.to_json(record),
-        "v": batch.to_json(visit),
-        "s": batch.to_json(event),
-        "e_actor": history["actor"],
-        "e_role": history["role"],
-        "e_at": history["at"],
-    }
-    sql = _one_statement_sql(tuple(record), tuple(visit), tuple(event))
-    row = driver_row(session.connection(), sql, params)
-    if row is None:
-        return None
-    check_in_id, record_id, stored = row
-    if not stored:  # the nonce went to a concurrent scan: undo this one
-        raise NonceRace()
-    return Outcome(
-        Visit(id=check_in_id, record_id=record_id, **visit), created=True, event_stored=True
-    )
-
-
-@lru_cache(maxsize=4)
-def _one_statement_sql(
-    record: tuple[str, ...], visit: tuple[str, ...], event: tuple[str, ...]
-) -> str:
-    """The statement of :func:`_enter_in_one_statement`, built once from our own column names.
-    Each row travels as one JSON parameter read by ``jsonb_populate_record`` (typed by the
-    table itself), so the statement has five parameters and psycopg keeps it prepared."""
-
-    def columns(names: tuple[str, ...]) -> str:
-        return ",".join(names)
-
-    def picked(names: tuple[str, ...]) -> str:
-        return ",".join(f"j.{name}" for name in names)
-
-    # Column names come from the table definitions; every value is a bound parameter.
-    return (
-        f"WITH rec AS (INSERT INTO participation_record ({columns(record)}) "  # noqa: S608
-        f"SELECT {picked(record)} "
-        "FROM jsonb_populate_record(NULL::participation_record, %(r)s::jsonb) j "
-        "ON CONFLICT (student_id,source,source_ref) DO NOTHING RETURNING id),"
-        "hist AS (INSERT INTO record_event "
-        "(record_id,at,action,actor,actor_role,from_status,to_status,note) "
-        "SELECT id,%(e_at)s::timestamptz,'created',%(e_actor)s::text,%(e_role)s::text,"
-        "NULL,'pending','' FROM rec),"
-        f"visit AS (INSERT INTO check_in ({columns(visit)},record_id) "
-        f"SELECT {picked(visit)},rec.id "
-        "FROM rec, jsonb_populate_record(NULL::check_in, %(v)s::jsonb) j "
-        "ON CONFLICT (activity_id,student_id,day) DO NOTHING RETURNING id,record_id),"
-        f"scan AS (INSERT INTO scan_event ({columns(event)},check_in_id) "
-        f"SELECT {picked(event)},visit.id "
-        "FROM visit, jsonb_populate_record(NULL::scan_event, %(s)s::jsonb) j "
-        "ON CONFLICT (operator,nonce) DO NOTHING RETURNING id) "
-        "SELECT visit.id,visit.record_id,EXISTS (SELECT 1 FROM scan) FROM visit"
-    )
-
-
 def _visit(session: Session, activity_id: int, student_id: int, day: date) -> CheckIn | None:
     return session.exec(
         _VISIT, params={"activity_id": activity_id, "student_id": student_id, "day": day}
@@ -343,20 +285,6 @@ _VISIT = select(CheckIn).where(
     col(CheckIn.student_id) == bindparam("student_id"),
     col(CheckIn.day) == bindparam("day"),
 )
-
-
-def _take_place(session: Session, activity: ActivityView) -> bool:
-    if session.get_bind().dialect.name == "postgresql":
-        # Batches of several scans commit together: one batch at a time may hold the rows of
-        # capped activities, so that two batches never wait on each other's activity rows.
-        session.execute(text("SELECT pg_advisory_xact_lock(6006)"))
-    result = session.execute(
-        update(Activity)
-        .where(col(Activity.id) == activity.id, col(Activity.checked_in) < col(Activity.capacity))
-        .values(checked_in=col(Activity.checked_in) + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def _exit(
@@ -438,15 +366,20 @@ def apply_scan(
     judge: Callable[[], tuple[ActivityView, Pupil]],
     actor: Principal | None,
     *,
+    batch: ScanBatch | None = None,
     skip_capacity: bool = False,
 ) -> Outcome:
-    """Judge a scan, apply it and store its event; a refusal stores its event and raises."""
+    """Judge a scan, apply it and store its event; a refusal stores its event and raises.
+    ``batch``: the self-scan batch this scan is part of (PostgreSQL), which writes a new
+    visit for it."""
     try:
         activity, student = judge()
         if scan.direction is Direction.exit:
             outcome = _exit(session, activity, student, scan, actor)
         else:
-            outcome = _enter(session, activity, student, scan, actor, skip_capacity=skip_capacity)
+            outcome = enter(
+                session, activity, student, scan, actor, batch=batch, skip_capacity=skip_capacity
+            )
     except ScanRefused as refusal:
         scan.store(session, ScanResult.refused, refusal.code, None)
         raise
@@ -459,16 +392,13 @@ def apply_scan(
     return outcome
 
 
-def driver_row(connection: Any, sql: str, params: dict[str, Any]) -> Any:
-    """One row of a statement run on the driver's own cursor, inside the connection's
-    transaction. For the PostgreSQL hot path only: SQLAlchemy's execution layer costs more
-    than psycopg's round trip there, and psycopg prepares the statement after a few runs."""
-    cursor = connection.connection.driver_connection.cursor()
-    try:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-    finally:
-        cursor.close()
+def count_visits(session: Session, activity_id: int) -> int:
+    """How many visits an activity has had (its places taken, once a capacity is set)."""
+    return int(
+        session.exec(
+            select(func.count()).select_from(CheckIn).where(CheckIn.activity_id == activity_id)
+        ).one()
+    )
 
 
 def close_due_visits(session: Session, *, now: datetime, limit: int = 5000) -> int:
@@ -546,7 +476,7 @@ def correct(
         raise CheckInNotFound()
     activity_row = session.get(Activity, check_in.activity_id)
     assert activity_row is not None
-    if not activity_service.may_manage(actor, activity_row):
+    if not activity_access.may_manage(actor, activity_row):
         raise CheckInNotFound()
     activity = ActivityView.of(session, activity_row)
     entered = data.entered_at or check_in.entered_at
@@ -600,9 +530,7 @@ def correct(
         record_updated=record_updated,
     )
     record_status = (
-        session.exec(
-            select(ParticipationRecord.status).where(ParticipationRecord.id == check_in.record_id)
-        ).first()
+        record_service.status_of(session, check_in.record_id)
         if check_in.record_id is not None
         else None
     )

@@ -51,6 +51,8 @@ class Role(StrEnum):
 SCHOOL_ROLES = frozenset({Role.school_staff, Role.school_admin})
 VENUE_ROLES = frozenset({Role.venue_staff, Role.venue_admin})
 WECHAT_ROLES = frozenset({Role.wechat_user, Role.student, Role.guardian})
+# Who scans a venue's code themselves (POST /checkins), by route or by the fast path.
+SCANNER_ROLES = frozenset({Role.wechat_user, Role.student})
 
 
 class TokenInvalid(Unauthorized):

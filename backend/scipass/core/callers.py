@@ -13,7 +13,15 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, WECHAT_ROLES, Principal, Role, require
+from scipass.core.auth import (
+    SCANNER_ROLES,
+    SCHOOL_ROLES,
+    VENUE_ROLES,
+    WECHAT_ROLES,
+    Principal,
+    Role,
+    require,
+)
 
 STAFF_ROLES = frozenset(set(Role) - WECHAT_ROLES)
 
@@ -22,7 +30,7 @@ AnyUser = Annotated[Principal, Depends(require(*Role, during_password_change=Tru
 
 # WeChat users: students, guardians, and those not yet bound.
 WeChatCaller = Annotated[Principal, Depends(require(*WECHAT_ROLES))]
-Scanner = Annotated[Principal, Depends(require(Role.wechat_user, Role.student))]
+Scanner = Annotated[Principal, Depends(require(*SCANNER_ROLES))]
 StudentCaller = Annotated[Principal, Depends(require(Role.student))]
 GuardianCaller = Annotated[Principal, Depends(require(Role.guardian))]
 

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, Request
@@ -147,33 +145,19 @@ class Database:
             # Tests: every commit releases a savepoint of a transaction that is rolled back.
             options["join_transaction_mode"] = "create_savepoint"
         self.sessionmaker = sessionmaker(bind=bind if bind is not None else engine, **options)
+        # A test's database is bound to one connection that sessions use in turn.
+        self.bound_to_connection = isinstance(bind, Connection)
         pool = engine.pool
         connections = (pool.size() if isinstance(pool, QueuePool) else 5) + max(
             getattr(pool, "_max_overflow", 0), 0
         )
-        # SQLite has one writer: one batch at a time. PostgreSQL overlaps batches, so that
-        # round trips to the server are not the pace.
+        # Group commit (core/group_commit.py) runs one batch at a time on SQLite, four on
+        # PostgreSQL. Requests stay below the worker threads (40 by default), so that a
+        # request holding a lock always finds a thread to finish on, and leave a connection
+        # to each commit worker.
         workers = 1 if engine.dialect.name == "sqlite" else 4
-        # Stay below the worker threads (40 by default) so that a request holding a lock
-        # always finds a thread to finish on, and leave a connection to each commit worker.
         self.admissions = max(1, min(connections - workers, 30))
         self._gates: dict[int, anyio.Semaphore] = {}
-        # Tests share one connection between threads only through sessions run in turn, so
-        # group commit (a thread of its own) is for real engines only.
-        self.group = (
-            GroupCommit(self, workers=workers) if not isinstance(bind, Connection) else None
-        )
-
-    async def run_grouped(self, work: Callable[[Session], T]) -> T:
-        """Run ``work(session)`` as one unit of work, committed together with the units that
-        arrive meanwhile (see :class:`GroupCommit`); inline in a worker thread in tests."""
-        if self.group is None:
-            return await anyio.to_thread.run_sync(self._alone, work)
-        return await self.group.run(work)
-
-    def _alone(self, work: Callable[[Session], T]) -> T:
-        with self.unit_of_work() as session:
-            return work(session)
 
     def gate(self) -> anyio.Semaphore:
         """How many requests may use the database at once (one per event loop)."""
@@ -257,175 +241,6 @@ def insert_ignoring(session: Session, table: Table, conflict: tuple[str, ...]) -
     per dialect: execute it with the row's values as parameters. Building a statement costs
     ten times more than running it, which matters on the check-in path."""
     return _insert_ignoring(table, conflict, session.get_bind().dialect.name)
-
-
-class GroupCommit:
-    """Commit concurrent units of work together, one transaction per batch.
-
-    A commit costs more than a check-in's few inserts (on SQLite it writes every page the
-    inserts touched to the WAL; on PostgreSQL it waits for the WAL flush). Units that arrive
-    while a batch runs wait for the next one, which takes them all (up to ``max_batch``), runs
-    them in one transaction and commits once. When a unit fails in a way that may leave half
-    its writes (an error that does not keep its writes, a database error), the batch is rolled
-    back and each unit runs again alone, in a transaction of its own, so that one bad unit
-    never costs the others. Each caller gets its own result or error after its commit: nothing
-    is answered before it is durable. One thread runs the batches, so on SQLite the writer
-    lock is taken once per batch."""
-
-    def __init__(self, database: Database, *, workers: int = 1, max_batch: int = 64) -> None:
-        self._database = database
-        self._max_batch = max_batch
-        self._workers = workers
-        self._queue: queue.SimpleQueue[_Unit] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._start = threading.Lock()
-
-    async def run(self, work: Callable[[Session], T]) -> T:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._ensure_thread()
-        self._queue.put(_Unit(work, loop, future))
-        return await future
-
-    def start(self) -> None:
-        self._ensure_thread()
-
-    def _ensure_thread(self) -> None:
-        if len(self._threads) == self._workers and all(t.is_alive() for t in self._threads):
-            return
-        with self._start:
-            self._threads = [t for t in self._threads if t.is_alive()]
-            while len(self._threads) < self._workers:
-                thread = threading.Thread(
-                    target=self._serve,
-                    name=f"scipass-group-commit-{len(self._threads)}",
-                    daemon=True,
-                )
-                thread.start()
-                self._threads.append(thread)
-
-    def _serve(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < self._max_batch:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                self._run(batch)
-            except Exception as exc:  # never leave a caller waiting
-                logger.exception("group commit failed")
-                for unit in batch:
-                    _answer(unit, False, exc)
-
-    def _run(self, batch: list[_Unit]) -> None:
-        outcomes = self._together(batch)
-        if outcomes is None:  # a unit failed mid-way: the batch was undone, each runs alone
-            outcomes = [self._alone(unit) for unit in batch]
-        for unit, (ok, value) in zip(batch, outcomes, strict=True):
-            _answer(unit, ok, value)
-
-    def _together(self, batch: list[_Unit]) -> list[tuple[bool, Any]] | None:
-        """All units in one transaction, committed once; None (rolled back) as soon as one
-        fails in a way that may leave half its writes. A refusal that keeps its writes (a
-        refused scan and its event) is a complete unit, like a success.
-
-        When every unit of the batch carries the same :class:`BatchHooks`, they share round
-        trips: ``prepare`` reads for all of them before the first runs, ``flush`` writes what
-        they deferred after the last, and results given as :class:`Later` are resolved then.
-        A flush that cannot write every unit's rows raises, and the batch runs unit by unit."""
-        outcomes: list[tuple[bool, Any]] = []
-        session = self._database.session()
-        hooks = _shared_hooks(batch)
-        try:
-            if hooks is not None:
-                hooks.prepare(session, [unit.work for unit in batch])
-            for unit in batch:
-                try:
-                    outcomes.append((True, unit.work(session)))
-                except ProblemError as exc:
-                    if not exc.keep_writes:
-                        session.rollback()
-                        return None
-                    outcomes.append((False, exc))
-                except Exception:
-                    session.rollback()
-                    return None
-            if hooks is not None:
-                hooks.flush(session)
-                outcomes = [
-                    (ok, value.resolve() if ok and isinstance(value, Later) else value)
-                    for ok, value in outcomes
-                ]
-            session.commit()
-        except Exception:
-            logger.warning("a batch of %d units failed to commit; running each alone", len(batch))
-            session.rollback()
-            return None  # each unit alone shows whose fault it was
-        finally:
-            session.close()
-        return outcomes
-
-    def _alone(self, unit: _Unit) -> tuple[bool, Any]:
-        try:
-            with self._database.unit_of_work() as session:
-                return True, unit.work(session)
-        except Exception as exc:  # problems and failures alike go back to their caller
-            return False, exc
-
-
-class BatchHooks(Protocol):
-    """Round trips shared by the units of one batch (see :meth:`GroupCommit._together`).
-    A unit of work opts in with a ``batch_hooks`` attribute. The units of a batch must not read
-    each other's deferred writes: ``prepare`` leaves the batch undeferred when they might (two
-    scans of one student), and then each unit reads and writes on its own."""
-
-    def prepare(self, session: Session, works: list[Any]) -> None: ...
-
-    def flush(self, session: Session) -> None: ...
-
-
-class Later(Generic[T]):
-    """A unit's result that is known only once its batch's deferred writes are flushed."""
-
-    __slots__ = ("resolve",)
-
-    def __init__(self, resolve: Callable[[], T]) -> None:
-        self.resolve = resolve
-
-
-def _shared_hooks(batch: list[_Unit]) -> BatchHooks | None:
-    """The hooks every unit of the batch carries, or None when any unit carries other ones
-    or none (then no unit defers anything)."""
-    hooks = getattr(batch[0].work, "batch_hooks", None)
-    if hooks is None or any(getattr(u.work, "batch_hooks", None) is not hooks for u in batch):
-        return None
-    return hooks
-
-
-@dataclass(frozen=True, slots=True)
-class _Unit:
-    work: Callable[[Session], Any]
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-
-
-def _answer(unit: _Unit, ok: bool, value: Any) -> None:
-    """Hand a result to its caller's event loop; a loop that has closed has no caller left."""
-    try:
-        unit.loop.call_soon_threadsafe(_settle, unit.future, ok, value)
-    except RuntimeError:
-        logger.warning("a unit of work finished after its event loop closed")
-
-
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():  # cancelled (the caller went away) or already answered
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
 
 
 def after_commit(session: Session, action: Callable[[], None]) -> None:

@@ -80,6 +80,13 @@ def get_visible(session: Session, *, actor: Principal, record_id: int) -> Partic
     return record
 
 
+def status_of(session: Session, record_id: int) -> str | None:
+    """A record's status (a source showing what became of the record it appended)."""
+    return session.exec(
+        select(ParticipationRecord.status).where(ParticipationRecord.id == record_id)
+    ).first()
+
+
 def list_records(
     session: Session, *, actor: Principal, filters: RecordFilter, page: PageParams, now: datetime
 ) -> tuple[list[tuple[ParticipationRecord, Student]], int]:
