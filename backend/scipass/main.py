@@ -22,8 +22,10 @@ from scipass.audit.router import router as audit_router
 from scipass.checkin import jobs as checkin_jobs
 from scipass.checkin import visits as checkin_visits
 from scipass.checkin.fastpath import CheckinFastPath
+from scipass.checkin.issuing_router import public_router as checkin_public_router
+from scipass.checkin.issuing_router import router as checkin_issuing_router
 from scipass.checkin.kiosk import kiosk_router
-from scipass.checkin.router import public_router as checkin_public_router
+from scipass.checkin.lists_router import router as checkin_lists_router
 from scipass.checkin.router import router as checkin_router
 from scipass.checkin.views import ScanCache
 from scipass.consent.router import public_router as consent_public_router
@@ -282,6 +284,8 @@ def create_app(
     # by far (a science day brings thousands of scans a minute), comes first.
     for router in (
         checkin_router,
+        checkin_issuing_router,
+        checkin_lists_router,
         checkin_public_router,
         auth_public_router,
         org_public_router,

@@ -1,0 +1,259 @@
+"""HTTP for what staff read about visits: attendees (and their CSV), an activity's scan
+events, a school's pupils' scans anywhere."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from scipass.activity.errors import ActivityNotFound
+from scipass.checkin import lists as checkin_lists
+from scipass.checkin.models import ScanEvent, ScanResult, ScanSource
+from scipass.checkin.schemas import (
+    AttendeeCounts,
+    AttendeePage,
+    AttendeeRead,
+    PupilScanRead,
+    ScanEventRead,
+)
+from scipass.core.callers import OrganiserOrPlatform, SchoolStaff
+from scipass.core.clock import ClockDep
+from scipass.core.db import SessionDep
+from scipass.core.errors import problem_responses
+from scipass.core.exports import CSV_MEDIA_TYPE, attachment, csv_chunks
+from scipass.core.inputs import Id
+from scipass.core.pagination import Page, PageDep
+from scipass.roster.visibility import shown_name
+
+router = APIRouter(tags=["checkins"])
+
+
+DayQuery = Annotated[date | None, Query(description="日期（北京时间）")]
+
+
+StatusQuery = Annotated[
+    str | None, Query(pattern="^(open|closed)$", description="`open` 未签退，`closed` 已签退")
+]
+
+
+SourceQuery = Annotated[ScanSource | None, Query(description="签到方式")]
+
+
+@router.get(
+    "/activities/{activity_id}/checkins",
+    name="attendee-list",
+    summary="活动的到场学生（组织方）",
+    responses=problem_responses(ActivityNotFound),
+)
+def attendee_list(
+    activity_id: Id,
+    actor: OrganiserOrPlatform,
+    session: SessionDep,
+    page: PageDep,
+    clock: ClockDep,
+    day: DayQuery = None,
+    status: StatusQuery = None,
+    source: SourceQuery = None,
+) -> AttendeePage:
+    rows, total, counts = checkin_lists.list_attendees(
+        session,
+        actor=actor,
+        activity_id=activity_id,
+        day=day,
+        status=status,
+        source=source.value if source else None,
+        page=page,
+    )
+    schools = checkin_lists.school_names(session, {s.school_id for _c, s in rows})
+    checkin_lists.audit_view(
+        session,
+        actor=actor,
+        activity_id=activity_id,
+        what="attendees",
+        rows=len(rows),
+        now=clock.now(),
+    )
+    return AttendeePage(
+        counts=AttendeeCounts(**counts),
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+        items=[
+            AttendeeRead(
+                check_in_id=c.id or 0,
+                student_id=s.id or 0,
+                student_name=shown_name(actor, s.name, school_id=s.school_id, student_id=s.id),
+                school_name=schools.get(s.school_id, ""),
+                grade=s.grade,
+                class_name=s.class_name,
+                day=c.day,
+                source=c.source,  # type: ignore[arg-type]
+                entered_at=c.entered_at,
+                exited_at=c.exited_at,
+                closed_by=c.closed_by,  # type: ignore[arg-type]
+                minutes=c.minutes,
+            )
+            for c, s in rows
+        ],
+    )
+
+
+@router.get(
+    "/activities/{activity_id}/checkins.csv",
+    name="attendee-export",
+    summary="导出到场学生（CSV）",
+    description="每次到访一行，含签到与签退时间（北京时间）、方式和时长；UTF-8 带 BOM。"
+    "导出记入审计日志。",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+        **problem_responses(ActivityNotFound),
+    },
+)
+def attendee_export(
+    activity_id: Id,
+    actor: OrganiserOrPlatform,
+    session: SessionDep,
+    clock: ClockDep,
+    day: DayQuery = None,
+) -> StreamingResponse:
+    header, rows = checkin_lists.attendee_export(
+        session, actor=actor, activity_id=activity_id, day=day, now=clock.now()
+    )
+    return StreamingResponse(
+        csv_chunks(header, rows),
+        media_type=CSV_MEDIA_TYPE,
+        headers={
+            **attachment(f"到场学生-{activity_id}.csv", f"attendees-activity-{activity_id}.csv"),
+            "X-Row-Count": str(len(rows)),
+        },
+    )
+
+
+@router.get(
+    "/activities/{activity_id}/scan-events",
+    name="scan-event-list",
+    summary="扫码记录（可只看被拒绝的）",
+    description="每一次扫码尝试，含被拒绝的原因代码，便于场馆复核代签、异地签到。",
+    responses=problem_responses(ActivityNotFound),
+)
+def scan_event_list(
+    activity_id: Id,
+    actor: OrganiserOrPlatform,
+    session: SessionDep,
+    page: PageDep,
+    clock: ClockDep,
+    result: Annotated[ScanResult | None, Query(description="`refused` 只看被拒绝的")] = None,
+) -> Page[ScanEventRead]:
+    rows, total = checkin_lists.list_scan_events(
+        session, actor=actor, activity_id=activity_id, result=result, page=page
+    )
+    checkin_lists.audit_view(
+        session,
+        actor=actor,
+        activity_id=activity_id,
+        what="scan_events",
+        rows=len(rows),
+        now=clock.now(),
+    )
+    return Page[ScanEventRead](
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+        items=[
+            ScanEventRead(
+                **_event_fields(e),
+                student_name=shown_name(actor, n, school_id=e.school_id, student_id=e.student_id)
+                if n
+                else None,
+            )
+            for e, n in rows
+        ],
+    )
+
+
+def _event_fields(event: ScanEvent) -> dict[str, object]:
+    """What every list of scan events shows of one (names are the caller's to decide)."""
+    return {
+        "id": event.id or 0,
+        "server_time": event.server_time,
+        "scan_time": event.scan_time,
+        "direction": event.direction,
+        "source": event.source,
+        "result": event.result,
+        "reason": event.reason,
+        "distance_m": event.distance_m,
+        "forced": event.forced,
+    }
+
+
+@router.get(
+    "/school-scan-events",
+    name="school-scan-event-list",
+    summary="本校学生的扫码记录（可只看被拒绝的）",
+    description="本校学生在各场馆、各活动的每一次扫码尝试，最新的在前，含被拒绝的原因代码："
+    "学校据此复核异地签到、代签，并帮助扫码总失败的学生。只含本校学生；查看记入审计日志。",
+    responses=problem_responses(),
+)
+def school_scan_event_list(
+    actor: SchoolStaff,
+    session: SessionDep,
+    page: PageDep,
+    clock: ClockDep,
+    result: Annotated[ScanResult | None, Query(description="`refused` 只看被拒绝的")] = None,
+    reason: Annotated[
+        str | None,
+        Query(pattern=r"^[a-z_]{1,40}$", description="拒绝原因代码，如 `out_of_geofence`"),
+    ] = None,
+    student_id: Annotated[Id | None, Query(description="只看这名学生")] = None,
+    from_date: Annotated[
+        date | None,
+        Query(description="服务器收到扫码的日期（北京时间）在此日及以后；离线扫码按上传日期"),
+    ] = None,
+    to_date: Annotated[
+        date | None, Query(description="服务器收到扫码的日期（北京时间）在此日及以前，含当天")
+    ] = None,
+) -> Page[PupilScanRead]:
+    rows, total = checkin_lists.list_school_scan_events(
+        session,
+        actor=actor,
+        result=result,
+        reason=reason,
+        student_id=student_id,
+        since=from_date,
+        until=to_date,
+        page=page,
+    )
+    checkin_lists.audit_view(
+        session,
+        actor=actor,
+        activity_id=None,
+        what="school_scan_events",
+        rows=len(rows),
+        now=clock.now(),
+        result=result.value if result else None,
+        reason=reason,
+        student_id=student_id,
+        from_date=from_date.isoformat() if from_date else None,
+        to_date=to_date.isoformat() if to_date else None,
+    )
+    return Page[PupilScanRead](
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+        items=[
+            PupilScanRead(
+                **_event_fields(row.event),
+                student_name=row.student_name,
+                student_id=row.event.student_id,
+                class_name=row.class_name,
+                activity_id=row.event.activity_id,
+                activity_title=row.activity_title,
+                organiser_name=row.organiser_name,
+            )
+            for row in rows
+        ],
+    )
