@@ -185,7 +185,7 @@ def _code_read(settings, code: ActivityCode, activity, now: datetime) -> Activit
     return ActivityCodeRead(
         id=code.id or 0,
         activity_id=code.activity_id,
-        kind=code.kind,  # type: ignore[arg-type]
+        kind=code.kind,
         short_id=code.short_id,
         payload=payload,
         link=codes.link_for(settings.code_link_base, payload),
