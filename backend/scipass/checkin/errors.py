@@ -228,5 +228,5 @@ class ScanTimeInvalid(ScanRefused):
 
 
 REFUSAL_BY_CODE: dict[str, type[ScanRefused]] = {
-    cls.code: cls for cls in (*REFUSALS, NotCheckedIn, ScanTimeInvalid)
+    cls.code: cls for cls in REFUSALS + (NotCheckedIn, ScanTimeInvalid)
 }

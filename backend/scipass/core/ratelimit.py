@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Column, Integer, String, case, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from scipass.core.db import Database, UTCDateTime
 
@@ -69,10 +69,13 @@ def hit_now(database: Database, key: str, window: Window, *, now: datetime) -> i
 def current(session: Session, key: str, window: Window, *, now: datetime) -> int:
     """The count under ``key`` in the current window, without counting."""
     row = session.execute(
-        select(RateLimitCounter.count, RateLimitCounter.window_start).where(
-            RateLimitCounter.key == key
+        select(col(RateLimitCounter.count), col(RateLimitCounter.window_start)).where(
+            col(RateLimitCounter.key) == key
         )
     ).first()
-    if row is None or row.window_start < _window_start(now, window):
+    if row is None:
         return 0
-    return int(row.count)
+    count, window_start = row
+    if window_start < _window_start(now, window):
+        return 0
+    return int(count)
