@@ -285,7 +285,7 @@ def refresh(session: Session, settings: Settings, *, token: str, now: datetime) 
     if row is None:
         raise RefreshTokenInvalid()
     table = RefreshToken.__table__  # type: ignore[attr-defined]
-    spent = session.execute(
+    spent = session.exec(
         update(table)
         .where(
             table.c.id == row.id,
@@ -295,7 +295,7 @@ def refresh(session: Session, settings: Settings, *, token: str, now: datetime) 
         )
         .values(spent_at=now)
     )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
+    if spent.rowcount != 1:
         session.refresh(row)
         if row.spent_at is not None and row.revoked_at is None:
             _revoke_family(session, row.family, now)

@@ -101,7 +101,7 @@ def revoke_personal_card(
     if card is None or actor.role not in SCHOOL_ROLES or card.school_id != actor.school_id:
         raise PersonalCardNotFound()
     table = PersonalCard.__table__  # type: ignore[attr-defined]
-    revoked = session.execute(
+    revoked = session.exec(
         update(table)
         .where(table.c.id == card_id, table.c.revoked_at.is_(None))
         .values(revoked_at=now, revoked_by=actor.subject, revoke_reason=reason.strip())

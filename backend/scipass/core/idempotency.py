@@ -148,10 +148,10 @@ def claim(
 def purge(session: Session, now: datetime, settings: Settings) -> int:
     """Forget the keys older than :data:`KEEP_FOR`; returns how many (the
     ``purge-idempotency-keys`` job)."""
-    result = session.execute(
+    result = session.exec(
         delete(IdempotencyKeyRecord).where(col(IdempotencyKeyRecord.created_at) < now - KEEP_FOR)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 def register_jobs(jobs: Jobs) -> None:

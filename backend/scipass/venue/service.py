@@ -199,12 +199,12 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> int:
 def _open_on(day: date) -> Any:
     """SQL: the venue is open at some time on ``day`` (its week, or an exception date)."""
     exception_on_day = and_(
-        VenueHoursException.venue_id == Venue.id, VenueHoursException.on_date == day
+        col(VenueHoursException.venue_id) == Venue.id, col(VenueHoursException.on_date) == day
     )
     weekly_open = func.substr(Venue.open_weekdays, day.isoweekday(), 1) == "1"
     return or_(
         and_(weekly_open, ~exists().where(exception_on_day)),
-        exists().where(exception_on_day, VenueHoursException.closed == False),  # noqa: E712
+        exists().where(exception_on_day, col(VenueHoursException.closed) == False),  # noqa: E712
     )
 
 
