@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, exists, literal
+from sqlalchemy import select as sa_select  # typed for more columns than sqlmodel's select
 from sqlmodel import Session, select
 
 from scipass.checkin import codes
@@ -78,7 +79,7 @@ _KEYS = IdempotencyKeyRecord.__table__  # type: ignore[attr-defined]
 
 
 # The portable read of a scan's caller and key (its batch form: checkin/batch.py).
-_CALLER_AND_KEY = select(
+_CALLER_AND_KEY = sa_select(
     STUDENTS.c.id,
     STUDENTS.c.school_id,
     STUDENTS.c.stage,

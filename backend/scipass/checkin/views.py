@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select  # typed for more columns than sqlmodel's select
 from sqlmodel import Session, select
 
 from scipass.activity.models import Activity
@@ -180,7 +181,7 @@ class Pupil:
 STUDENTS = Student.__table__  # type: ignore[attr-defined]
 
 
-_PUPIL = select(
+_PUPIL = sa_select(
     STUDENTS.c.id,
     STUDENTS.c.school_id,
     STUDENTS.c.stage,
