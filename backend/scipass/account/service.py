@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, update
 from sqlalchemy.exc import IntegrityError
@@ -146,7 +147,11 @@ def _count_then_fetch(
         row = counters.exec(
             select(Account.id, Account.password_hash).where(which, col(Account.is_active).is_(True))
         ).first()
-    return (int(row[0]), row[1]) if row else None
+    if row is None:
+        return None
+    account_id, password_hash = row
+    assert account_id is not None  # the primary key
+    return int(account_id), password_hash
 
 
 def login(
@@ -427,6 +432,8 @@ def create_account(
     reason = passwords.weakness(initial)
     if reason is not None:
         raise PasswordWeak(reason)
+    # The one organisation column of the role (school_id, venue_id or bureau_id), if any.
+    org_column: dict[str, Any] = {org_field: org_id} if org_field else {}
     account = Account(
         username=username.strip().lower(),
         password_hash=passwords.hash_password(initial),
@@ -435,7 +442,7 @@ def create_account(
         must_change_password=password is None,
         created_at=now,
         password_changed_at=now,
-        **({org_field: org_id} if org_field else {}),
+        **org_column,
     )
     session.add(account)
     try:
@@ -458,7 +465,7 @@ def create_account(
 
 
 def list_accounts(session: Session, *, actor: Principal) -> list[Account]:
-    query = select(Account).order_by(Account.id)
+    query = select(Account).order_by(col(Account.id))
     if actor.role is Role.school_admin:
         query = query.where(Account.school_id == actor.school_id)
     elif actor.role is Role.venue_admin:

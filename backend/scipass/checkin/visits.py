@@ -99,6 +99,7 @@ class Outcome:
             return self
         if self.pending.existing is not None:  # a visit made before the batch
             return Outcome(self.pending.existing, created=False, event_stored=True)
+        assert self.pending.check_in_id is not None  # the batch's flush gave the visit its id
         visit = replace(
             self.check_in, id=self.pending.check_in_id, record_id=self.pending.record_id
         )
