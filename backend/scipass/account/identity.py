@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from scipass.account.models import WeChatUser
 
-_USERS = WeChatUser.__table__  # type: ignore[attr-defined]
+_USERS = WeChatUser.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
 def claim_wechat_kind(session: Session, *, user_id: int, kind: str) -> bool:

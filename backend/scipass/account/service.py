@@ -273,7 +273,7 @@ def _principal_for_subject(session: Session, subject: str) -> Principal | None:
 
 
 def _revoke_family(session: Session, family: str, now: datetime) -> None:
-    table = RefreshToken.__table__  # type: ignore[attr-defined]
+    table = RefreshToken.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     session.execute(
         update(table)
         .where(table.c.family == family, table.c.revoked_at.is_(None))
@@ -289,7 +289,7 @@ def refresh(session: Session, settings: Settings, *, token: str, now: datetime) 
     row = session.exec(select(RefreshToken).where(RefreshToken.token_hash == _hash(token))).first()
     if row is None:
         raise RefreshTokenInvalid()
-    table = RefreshToken.__table__  # type: ignore[attr-defined]
+    table = RefreshToken.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     spent = session.exec(
         update(table)
         .where(
@@ -363,7 +363,7 @@ def change_password(
     account.password_changed_at = now
     account.must_change_password = False
     session.add(account)
-    table = RefreshToken.__table__  # type: ignore[attr-defined]
+    table = RefreshToken.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     session.execute(
         update(table)
         .where(table.c.subject == actor.subject, table.c.revoked_at.is_(None))

@@ -106,7 +106,7 @@ def create(session: Session, *, actor: Principal, data: ActivityWrite, now: date
         created_by=actor.subject,
         created_at=now,
         updated_at=now,
-    )  # type: ignore[call-arg]
+    )  # type: ignore[call-arg]  # _apply sets the other required fields
     _apply(session, activity, data)
     session.add(activity)
     session.flush()

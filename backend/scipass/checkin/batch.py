@@ -154,7 +154,7 @@ def _answer_duplicate(session: Session, entry: Entry) -> None:
     if visit is None:
         raise BatchConflict("a record without its visit")
     event = {**entry.event, "check_in_id": visit.id, "result": ScanResult.duplicate.value}
-    table = ScanEvent.__table__  # type: ignore[attr-defined]
+    table = ScanEvent.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     statement = insert_ignoring(session, table, ("operator", "nonce"))
     if session.connection().execute(statement, event).scalar_one_or_none() is None:
         raise BatchConflict("a key taken meanwhile")

@@ -75,7 +75,7 @@ def _caller_and_key(
     return pupil, earlier
 
 
-_KEYS = IdempotencyKeyRecord.__table__  # type: ignore[attr-defined]
+_KEYS = IdempotencyKeyRecord.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
 # The portable read of a scan's caller and key (its batch form: checkin/batch.py).

@@ -178,7 +178,7 @@ class Pupil:
 
 # Statements of the hot path are built once and run with parameters (building one costs
 # several times more than running it).
-STUDENTS = Student.__table__  # type: ignore[attr-defined]
+STUDENTS = Student.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
 _PUPIL = sa_select(

@@ -131,7 +131,7 @@ def earlier_event(session: Session, scan: Scan) -> Earlier | None:
     return Earlier(*row) if row is not None else None
 
 
-EVENTS = ScanEvent.__table__  # type: ignore[attr-defined]
+EVENTS = ScanEvent.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
 _EARLIER = select(

@@ -364,7 +364,7 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     error_class = _HTTP_ERRORS.get(exc.status_code)
     if error_class is None:
         error = ProblemError()
-        error.status = exc.status_code  # type: ignore[misc]
+        error.status = exc.status_code  # type: ignore[misc]  # a ClassVar set on one instance
     else:
         error = error_class()
     if exc.headers:

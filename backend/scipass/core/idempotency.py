@@ -121,7 +121,7 @@ def claim(
     then). Raises :class:`IdempotencyKeyReused` when the key was used for another request."""
     if idempotency is None:
         return True
-    table = IdempotencyKeyRecord.__table__  # type: ignore[attr-defined]
+    table = IdempotencyKeyRecord.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     inserted = session.execute(
         insert_ignoring(session, table, ("subject", "key")),
         {

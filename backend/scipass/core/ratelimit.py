@@ -43,7 +43,7 @@ def retry_after(now: datetime, window: Window) -> int:
 def hit(session: Session, key: str, window: Window, *, now: datetime) -> int:
     """Count one event under ``key`` and return the count in the current window."""
     start = _window_start(now, window)
-    table = RateLimitCounter.__table__  # type: ignore[attr-defined]
+    table = RateLimitCounter.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     insert = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
     statement = insert(table).values(key=key, window_start=start, count=1)
     fresh = statement.excluded.window_start > table.c.window_start

@@ -110,7 +110,7 @@ def open_notice(
             update(table)
             .where(*where)
             .values(status=RecordStatus.publicised.value, notice_id=notice.id, updated_at=now)
-            .returning(table.__table__.c.id)  # type: ignore[attr-defined]
+            .returning(table.__table__.c.id)  # type: ignore[attr-defined]  # SQLModel declares no __table__
             .execution_options(synchronize_session=False)
         )
         .scalars()

@@ -25,7 +25,7 @@ from scipass.record.models import (
 SYSTEM = "system"
 
 
-_INSERT_EVENT = insert(RecordEvent.__table__)  # type: ignore[attr-defined]  # built once
+_INSERT_EVENT = insert(RecordEvent.__table__)  # type: ignore[attr-defined]  # SQLModel declares no __table__; built once
 
 
 def add_event(

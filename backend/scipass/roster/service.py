@@ -150,7 +150,7 @@ def import_roster(
             to_update.append({**values, "_id": current.id, "updated_at": now})
         else:
             unchanged += 1
-    table = Student.__table__  # type: ignore[attr-defined]
+    table = Student.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     try:
         with session.begin_nested():
             if to_create:
@@ -245,7 +245,7 @@ def codes_for_export(
 ) -> list[Student]:
     """The students of a class (or grade, or school) with fresh codes where one was used."""
     assert actor.school_id is not None
-    table = Student.__table__  # type: ignore[attr-defined]
+    table = Student.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     base = select(Student).where(Student.school_id == actor.school_id)
     if grade is not None:
         base = base.where(Student.grade == grade)
@@ -333,7 +333,7 @@ def bind_student(
     if session.exec(select(Student.id).where(Student.wechat_user_id == wechat_user_id)).first():
         raise AlreadyBound()
     _count_attempt(session, wechat_user_id, now)
-    table = Student.__table__  # type: ignore[attr-defined]
+    table = Student.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     try:
         with session.begin_nested():
             result = session.exec(
@@ -412,7 +412,7 @@ def link_guardian(
         ).first()
         if existing is not None and existing.revoked_at is None:
             raise AlreadyLinked()
-    table = Student.__table__  # type: ignore[attr-defined]
+    table = Student.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     used = session.exec(
         update(table)
         .where(
