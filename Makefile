@@ -65,6 +65,7 @@ test: $(INSTALLED) test-packages lint
 lint: $(INSTALLED)
 	$(BIN)/ruff check backend tests alembic bench
 	$(BIN)/ruff format --check backend tests alembic bench
+	$(BIN)/mypy
 	$(BIN)/scipass openapi --check
 	$(BIN)/hadolint Dockerfile
 

@@ -260,7 +260,7 @@ def create_app(
     app.state.checkin_cache = ScanCache()
     app.state.commits = group_commit.for_database(db)
     app.state.jobs = scheduled_jobs()
-    app.openapi = lambda: _build_openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _build_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented override
 
     install_error_handlers(app)
     # A key used for a scan is not free for another write, and the other way round.

@@ -14,17 +14,17 @@ from sqlmodel import Session
 
 from scipass.account.models import WeChatUser
 
-_USERS = WeChatUser.__table__  # type: ignore[attr-defined]
+_USERS = WeChatUser.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
 def claim_wechat_kind(session: Session, *, user_id: int, kind: str) -> bool:
     """Mark a WeChat account as a student's or a guardian's; False if it is the other already.
     Decided by one conditional update, so concurrent bindings cannot give both roles."""
-    claimed = session.execute(
+    claimed = session.exec(
         update(_USERS)
         .where(_USERS.c.id == user_id, or_(_USERS.c.kind.is_(None), _USERS.c.kind == kind))
         .values(kind=kind)
-    ).rowcount  # type: ignore[attr-defined]
+    ).rowcount
     return claimed == 1
 
 

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, update
 from sqlalchemy.exc import IntegrityError
@@ -146,7 +147,11 @@ def _count_then_fetch(
         row = counters.exec(
             select(Account.id, Account.password_hash).where(which, col(Account.is_active).is_(True))
         ).first()
-    return (int(row[0]), row[1]) if row else None
+    if row is None:
+        return None
+    account_id, password_hash = row
+    assert account_id is not None  # the primary key
+    return int(account_id), password_hash
 
 
 def login(
@@ -268,7 +273,7 @@ def _principal_for_subject(session: Session, subject: str) -> Principal | None:
 
 
 def _revoke_family(session: Session, family: str, now: datetime) -> None:
-    table = RefreshToken.__table__  # type: ignore[attr-defined]
+    table = RefreshToken.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     session.execute(
         update(table)
         .where(table.c.family == family, table.c.revoked_at.is_(None))
@@ -284,8 +289,8 @@ def refresh(session: Session, settings: Settings, *, token: str, now: datetime) 
     row = session.exec(select(RefreshToken).where(RefreshToken.token_hash == _hash(token))).first()
     if row is None:
         raise RefreshTokenInvalid()
-    table = RefreshToken.__table__  # type: ignore[attr-defined]
-    spent = session.execute(
+    table = RefreshToken.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+    spent = session.exec(
         update(table)
         .where(
             table.c.id == row.id,
@@ -295,7 +300,7 @@ def refresh(session: Session, settings: Settings, *, token: str, now: datetime) 
         )
         .values(spent_at=now)
     )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
+    if spent.rowcount != 1:
         session.refresh(row)
         if row.spent_at is not None and row.revoked_at is None:
             _revoke_family(session, row.family, now)
@@ -358,7 +363,7 @@ def change_password(
     account.password_changed_at = now
     account.must_change_password = False
     session.add(account)
-    table = RefreshToken.__table__  # type: ignore[attr-defined]
+    table = RefreshToken.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     session.execute(
         update(table)
         .where(table.c.subject == actor.subject, table.c.revoked_at.is_(None))
@@ -427,6 +432,8 @@ def create_account(
     reason = passwords.weakness(initial)
     if reason is not None:
         raise PasswordWeak(reason)
+    # The one organisation column of the role (school_id, venue_id or bureau_id), if any.
+    org_column: dict[str, Any] = {org_field: org_id} if org_field else {}
     account = Account(
         username=username.strip().lower(),
         password_hash=passwords.hash_password(initial),
@@ -435,7 +442,7 @@ def create_account(
         must_change_password=password is None,
         created_at=now,
         password_changed_at=now,
-        **({org_field: org_id} if org_field else {}),
+        **org_column,
     )
     session.add(account)
     try:
@@ -458,7 +465,7 @@ def create_account(
 
 
 def list_accounts(session: Session, *, actor: Principal) -> list[Account]:
-    query = select(Account).order_by(Account.id)
+    query = select(Account).order_by(col(Account.id))
     if actor.role is Role.school_admin:
         query = query.where(Account.school_id == actor.school_id)
     elif actor.role is Role.venue_admin:

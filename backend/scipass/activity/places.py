@@ -23,13 +23,13 @@ def take_place(session: Session, activity_id: int) -> bool:
     """Take a place of a capped activity; False when none is left."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SELECT pg_advisory_xact_lock({_CAPPED_ROWS_LOCK})"))
-    result = session.execute(
+    result = session.exec(
         update(Activity)
         .where(col(Activity.id) == activity_id, col(Activity.checked_in) < col(Activity.capacity))
         .values(checked_in=col(Activity.checked_in) + 1)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+    return result.rowcount == 1
 
 
 def places_taken(session: Session, activity_id: int) -> int:

@@ -37,7 +37,7 @@ def activity_read(activity: Activity) -> ActivityRead:
         organiser="venue" if activity.venue_id else "school",
         venue_id=activity.venue_id,
         school_id=activity.school_id,
-        kind=activity.kind,  # type: ignore[arg-type]
+        kind=activity.kind,
         title=activity.title,
         description=activity.description,
         starts_at=activity.starts_at,
@@ -48,20 +48,20 @@ def activity_read(activity: Activity) -> ActivityRead:
         latitude=activity.latitude,
         geofence_radius_m=activity.geofence_radius_m,
         capacity=activity.capacity,
-        admission=activity.admission,  # type: ignore[arg-type]
+        admission=activity.admission,
         open_to_other_schools=activity.open_to_other_schools,
         stages=decode_stages(activity.stages),
         credited_minutes=activity.credited_minutes,
-        record_category=activity.record_category,  # type: ignore[arg-type]
-        dimension=activity.dimension,  # type: ignore[arg-type]
+        record_category=activity.record_category,
+        dimension=activity.dimension,
         auto_confirm_records=activity.auto_confirm_records,
         checkin_opens_minutes=activity.checkin_opens_minutes,
         checkin_closes_minutes=activity.checkin_closes_minutes,
         minutes_unit=activity.minutes_unit,
         daily_cap_minutes=activity.daily_cap_minutes,
-        auto_close_credit=activity.auto_close_credit,  # type: ignore[arg-type]
+        auto_close_credit=activity.auto_close_credit,
         geofence_max_accuracy_m=activity.geofence_max_accuracy_m,
-        status=activity.status,  # type: ignore[arg-type]
+        status=activity.status,
         status_reason=activity.status_reason,
     )
 

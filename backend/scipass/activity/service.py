@@ -106,7 +106,7 @@ def create(session: Session, *, actor: Principal, data: ActivityWrite, now: date
         created_by=actor.subject,
         created_at=now,
         updated_at=now,
-    )  # type: ignore[call-arg]
+    )  # type: ignore[call-arg]  # _apply sets the other required fields
     _apply(session, activity, data)
     session.add(activity)
     session.flush()
@@ -155,7 +155,7 @@ def transition(
         raise ActivityInvalid("取消活动须写明原因", "Give a reason to cancel")
     if to is ActivityStatus.finished and now < activity.starts_at:
         raise ActivityTransitionInvalid("活动尚未开始", "The activity has not started")
-    result = session.execute(
+    result = session.exec(
         update(Activity)
         .where(
             col(Activity.id) == activity_id,
@@ -163,7 +163,7 @@ def transition(
         )
         .values(status=to.value, status_reason=reason.strip(), updated_at=now)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise ActivityTransitionInvalid(
             f"当前状态为 {activity.status}", f"The activity is {activity.status}"
         )

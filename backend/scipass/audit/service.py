@@ -7,8 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from scipass.audit.models import AuditLog
 from scipass.core.auth import Principal, Role, region_prefix
@@ -84,7 +84,7 @@ def record(
     )
 
 
-def _scoped(principal: Principal) -> Select[tuple[AuditLog]]:
+def _scoped(principal: Principal) -> SelectOfScalar[AuditLog]:
     query = select(AuditLog)
     if principal.role is Role.platform_admin:
         return query
@@ -92,7 +92,7 @@ def _scoped(principal: Principal) -> Select[tuple[AuditLog]]:
         return query.where(AuditLog.school_id == principal.school_id)
     # bureau: what happened in schools of its region
     prefix = region_prefix(principal.region_code or "")
-    return query.where(AuditLog.region_code.startswith(prefix))  # type: ignore[union-attr]
+    return query.where(col(AuditLog.region_code).startswith(prefix))
 
 
 def list_entries(
@@ -103,7 +103,7 @@ def list_entries(
         query = query.where(AuditLog.action == action)
     total = count_rows(session, query)
     rows = session.exec(
-        query.order_by(AuditLog.at.desc(), AuditLog.id.desc())  # type: ignore[union-attr]
+        query.order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
         .limit(page.limit)
         .offset(page.offset)
     ).all()

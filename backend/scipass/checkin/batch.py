@@ -88,7 +88,9 @@ class SelfScanBatch:
         students = [key[0] for key in keys if key[0]]  # 0: no student, never deferred
         if len(set(students)) < len(students) or len({key[1:] for key in keys}) < len(keys):
             return None  # two scans of one student or one key: each unit on its own
-        cursor = connection.connection.driver_connection.cursor()
+        driver = connection.connection.driver_connection
+        assert driver is not None  # None only once the connection is closed
+        cursor = driver.cursor()
         try:
             cursor.execute(
                 _CALLERS_AND_KEYS,
@@ -112,7 +114,9 @@ class SelfScanBatch:
         rows = to_json(
             [{"r": e.record, "h": e.events, "v": e.visit, "s": e.event} for e in entries]
         )
-        cursor = session.connection().connection.driver_connection.cursor()
+        driver = session.connection().connection.driver_connection
+        assert driver is not None  # None only once the connection is closed
+        cursor = driver.cursor()
         try:
             cursor.execute(_many_visits_sql(record, visit, event), {"rows": rows})
             written = cursor.fetchall()
@@ -150,7 +154,7 @@ def _answer_duplicate(session: Session, entry: Entry) -> None:
     if visit is None:
         raise BatchConflict("a record without its visit")
     event = {**entry.event, "check_in_id": visit.id, "result": ScanResult.duplicate.value}
-    table = ScanEvent.__table__  # type: ignore[attr-defined]
+    table = ScanEvent.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     statement = insert_ignoring(session, table, ("operator", "nonce"))
     if session.connection().execute(statement, event).scalar_one_or_none() is None:
         raise BatchConflict("a key taken meanwhile")

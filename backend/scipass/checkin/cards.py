@@ -100,8 +100,8 @@ def revoke_personal_card(
     card = session.get(PersonalCard, card_id)
     if card is None or actor.role not in SCHOOL_ROLES or card.school_id != actor.school_id:
         raise PersonalCardNotFound()
-    table = PersonalCard.__table__  # type: ignore[attr-defined]
-    revoked = session.execute(
+    table = PersonalCard.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+    revoked = session.exec(
         update(table)
         .where(table.c.id == card_id, table.c.revoked_at.is_(None))
         .values(revoked_at=now, revoked_by=actor.subject, revoke_reason=reason.strip())

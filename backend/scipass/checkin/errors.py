@@ -227,6 +227,5 @@ class ScanTimeInvalid(ScanRefused):
     title_en = "The scan time is in the future or too old"
 
 
-REFUSAL_BY_CODE: dict[str, type[ScanRefused]] = {
-    cls.code: cls for cls in (*REFUSALS, NotCheckedIn, ScanTimeInvalid)
-}
+_ALL_REFUSALS: tuple[type[ScanRefused], ...] = (*REFUSALS, NotCheckedIn, ScanTimeInvalid)
+REFUSAL_BY_CODE: dict[str, type[ScanRefused]] = {cls.code: cls for cls in _ALL_REFUSALS}

@@ -103,11 +103,11 @@ class CheckinFastPath:
             request_id = scope.get("state", {}).get("request_id")
             if database_unreachable(exc):
                 logger.warning("database unavailable on POST %s (request %s)", PATH, request_id)
-                error: ProblemError = DatabaseUnavailable()
+                problem: ProblemError = DatabaseUnavailable()
             else:
                 logger.exception("unhandled error on POST %s (request %s)", PATH, request_id)
-                error = InternalError("请求未能完成，请稍后再试", "The request failed")
-            await problem_response(request, error)(scope, _no_body, send)
+                problem = InternalError("请求未能完成，请稍后再试", "The request failed")
+            await problem_response(request, problem)(scope, _no_body, send)
             return True
         read = CheckInRead.of_visit(outcome.check_in, title, duplicate=not outcome.created)
         response = Response(

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Depends, Response
 
 from scipass.activity.errors import ActivityNotFound
+from scipass.activity.models import Activity
 from scipass.checkin import cards as checkin_cards
 from scipass.checkin import codes, render
 from scipass.checkin import issuing as checkin_issuing
@@ -33,6 +34,7 @@ from scipass.checkin.schemas import (
 from scipass.core.auth import public_access
 from scipass.core.callers import OrganiserOrPlatform, SchoolStaff, StudentCaller
 from scipass.core.clock import ClockDep
+from scipass.core.config import Settings
 from scipass.core.db import SessionDep
 from scipass.core.deps import DatabaseDep, SettingsDep, WeChatDep
 from scipass.core.errors import problem_responses
@@ -180,12 +182,14 @@ def personal_code_keys(settings: SettingsDep) -> PublicKeys:
     )
 
 
-def _code_read(settings, code: ActivityCode, activity, now: datetime) -> ActivityCodeRead:
+def _code_read(
+    settings: Settings, code: ActivityCode, activity: Activity, now: datetime
+) -> ActivityCodeRead:
     payload = checkin_issuing.code_payload(settings, code, now)
     return ActivityCodeRead(
         id=code.id or 0,
         activity_id=code.activity_id,
-        kind=code.kind,  # type: ignore[arg-type]
+        kind=code.kind,
         short_id=code.short_id,
         payload=payload,
         link=codes.link_for(settings.code_link_base, payload),
@@ -274,7 +278,7 @@ def _static(
     actor: OrganiserOrPlatform,
     code_id: Id,
     clock: ClockDep,
-):
+) -> tuple[ActivityCode, Activity, str]:
     code, activity = checkin_issuing.managed_code(session, actor=actor, code_id=code_id)
     if code.kind != "static":
         raise CodeKindInvalid(

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import case, func
+from sqlalchemy import select as sa_select  # typed for more columns than sqlmodel's select
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from scipass.activity.models import Activity
 from scipass.audit import service as audit_service
@@ -31,7 +34,9 @@ from scipass.roster.models import Student
 from scipass.roster.visibility import shown_name
 
 
-def attendees_query(activity_id: int, *, day: date | None, status: str | None, source: str | None):
+def attendees_query(
+    activity_id: int, *, day: date | None, status: str | None, source: str | None
+) -> Select[CheckIn, Student]:
     query = (
         select(CheckIn, Student)
         .join(Student, col(Student.id) == CheckIn.student_id)
@@ -138,25 +143,31 @@ def list_school_scan_events(
         return [], 0
     organiser = func.coalesce(Venue.name, School.name)
     query = (
-        select(ScanEvent, Student.name, Student.class_name, Activity.title, organiser)
+        sa_select(
+            ScanEvent,
+            col(Student.name),
+            col(Student.class_name),
+            col(Activity.title),
+            organiser,
+        )
         .join(Student, col(Student.id) == ScanEvent.student_id, isouter=True)
         .join(Activity, col(Activity.id) == ScanEvent.activity_id, isouter=True)
         .join(Venue, col(Venue.id) == Activity.venue_id, isouter=True)
         .join(School, col(School.id) == Activity.school_id, isouter=True)
-        .where(ScanEvent.school_id == actor.school_id)
+        .where(col(ScanEvent.school_id) == actor.school_id)
     )
     if result is not None:
-        query = query.where(ScanEvent.result == result.value)
+        query = query.where(col(ScanEvent.result) == result.value)
     if reason is not None:
-        query = query.where(ScanEvent.reason == reason)
+        query = query.where(col(ScanEvent.reason) == reason)
     if student_id is not None:
-        query = query.where(ScanEvent.student_id == student_id)
+        query = query.where(col(ScanEvent.student_id) == student_id)
     if since is not None:
         query = query.where(col(ScanEvent.server_time) >= day_bounds(since)[0])
     if until is not None:
         query = query.where(col(ScanEvent.server_time) < day_bounds(until)[1])
     total = count_rows(session, query)
-    rows = session.exec(
+    rows = session.execute(
         query.order_by(col(ScanEvent.server_time).desc(), col(ScanEvent.id).desc())
         .limit(page.limit)
         .offset(page.offset)
@@ -207,7 +218,7 @@ def audit_view(
     what: str,
     rows: int,
     now: datetime,
-    **filters: object,
+    **filters: Any,
 ) -> None:
     """Staff views of minors' check-ins go to the audit log, like record views: an
     activity's, or (``activity_id`` None) the caller's school's pupils' across activities,
@@ -229,10 +240,16 @@ def audit_view(
 def who(session: Session, actor: Principal, student_id: int) -> tuple[str, str]:
     """The name (as the caller may see it) and the school and class of a scanned pupil, so
     that staff at the door can match the face to the code."""
-    row = session.exec(
-        select(Student.name, Student.school_id, Student.grade, Student.class_name, School.name)
+    row = session.execute(
+        sa_select(
+            col(Student.name),
+            col(Student.school_id),
+            col(Student.grade),
+            col(Student.class_name),
+            col(School.name),
+        )
         .join(School, col(School.id) == Student.school_id)
-        .where(Student.id == student_id)
+        .where(col(Student.id) == student_id)
     ).one()
     name, school_id, grade, class_name, school = row
     label = f"{school} {grade}年级{class_name}"
@@ -243,7 +260,7 @@ def school_names(session: Session, school_ids: set[int]) -> dict[int, str]:
     if not school_ids:
         return {}
     rows = session.exec(select(School.id, School.name).where(col(School.id).in_(school_ids)))
-    return {sid: name for sid, name in rows}
+    return {sid: name for sid, name in rows if sid is not None}
 
 
 ATTENDEE_HEADER = (
@@ -291,7 +308,7 @@ def attendee_export(
         )
     ).all()
     schools = school_names(session, {s.school_id for _c, s in rows})
-    lines = [
+    lines: list[tuple[object, ...]] = [
         (
             c.day.isoformat(),
             schools.get(s.school_id, ""),

@@ -90,10 +90,10 @@ def attendee_list(
                 grade=s.grade,
                 class_name=s.class_name,
                 day=c.day,
-                source=c.source,  # type: ignore[arg-type]
+                source=c.source,
                 entered_at=c.entered_at,
                 exited_at=c.exited_at,
-                closed_by=c.closed_by,  # type: ignore[arg-type]
+                closed_by=c.closed_by,
                 minutes=c.minutes,
             )
             for c, s in rows

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, exists, literal
+from sqlalchemy import select as sa_select  # typed for more columns than sqlmodel's select
 from sqlmodel import Session, select
 
 from scipass.checkin import codes
@@ -74,11 +75,11 @@ def _caller_and_key(
     return pupil, earlier
 
 
-_KEYS = IdempotencyKeyRecord.__table__  # type: ignore[attr-defined]
+_KEYS = IdempotencyKeyRecord.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
 # The portable read of a scan's caller and key (its batch form: checkin/batch.py).
-_CALLER_AND_KEY = select(
+_CALLER_AND_KEY = sa_select(
     STUDENTS.c.id,
     STUDENTS.c.school_id,
     STUDENTS.c.stage,

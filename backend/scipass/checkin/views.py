@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select  # typed for more columns than sqlmodel's select
 from sqlmodel import Session, select
 
 from scipass.activity.models import Activity
@@ -177,10 +178,10 @@ class Pupil:
 
 # Statements of the hot path are built once and run with parameters (building one costs
 # several times more than running it).
-STUDENTS = Student.__table__  # type: ignore[attr-defined]
+STUDENTS = Student.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
-_PUPIL = select(
+_PUPIL = sa_select(
     STUDENTS.c.id,
     STUDENTS.c.school_id,
     STUDENTS.c.stage,

@@ -99,6 +99,7 @@ class Outcome:
             return self
         if self.pending.existing is not None:  # a visit made before the batch
             return Outcome(self.pending.existing, created=False, event_stored=True)
+        assert self.pending.check_in_id is not None  # the batch's flush gave the visit its id
         visit = replace(
             self.check_in, id=self.pending.check_in_id, record_id=self.pending.record_id
         )
@@ -130,7 +131,7 @@ def earlier_event(session: Session, scan: Scan) -> Earlier | None:
     return Earlier(*row) if row is not None else None
 
 
-EVENTS = ScanEvent.__table__  # type: ignore[attr-defined]
+EVENTS = ScanEvent.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
 _EARLIER = select(
@@ -334,13 +335,13 @@ def close_visit(
 ) -> bool:
     """Close an open visit (a conditional update: only one closer wins) and carry its
     duration onto the record while the record can still change."""
-    result = session.execute(
+    result = session.exec(
         update(CheckIn)
         .where(col(CheckIn.id) == check_in.id, col(CheckIn.exited_at).is_(None))
         .values(exited_at=exited_at, minutes=minutes, closed_by=closed_by.value, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         return False
     if check_in.record_id is not None:
         record_append.set_visit_time(
@@ -443,13 +444,13 @@ def close_due_visits(session: Session, *, now: datetime, limit: int = 5000) -> i
 def purge_telemetry(session: Session, *, before: datetime) -> int:
     """Erase the locations of scan events older than ``before`` (DESIGN: raw telemetry is
     purged after a configurable period); the events themselves stay."""
-    result = session.execute(
+    result = session.exec(
         update(ScanEvent)
         .where(col(ScanEvent.server_time) < before, col(ScanEvent.latitude).is_not(None))
         .values(latitude=None, longitude=None, accuracy_m=None)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 @dataclass(frozen=True, slots=True)

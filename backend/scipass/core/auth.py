@@ -244,7 +244,7 @@ def require(
             raise PasswordChangeRequired()
         return principal
 
-    dependency.__access__ = allowed  # type: ignore[attr-defined]
+    dependency.__access__ = allowed  # type: ignore[attr-defined]  # a marker for declared_access
     dependency.__name__ = "require_" + "_".join(sorted(r.value for r in allowed))
     return dependency
 
@@ -266,7 +266,7 @@ async def public_access() -> None:
     """Marks a router's routes as open to anonymous callers."""
 
 
-public_access.__access__ = "public"  # type: ignore[attr-defined]
+public_access.__access__ = "public"  # type: ignore[attr-defined]  # a marker for declared_access
 
 
 def region_prefix(code: str) -> str:

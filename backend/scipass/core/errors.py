@@ -198,7 +198,7 @@ class DatabaseUnavailable(ServiceUnavailable):
 # What the database drivers raise when the server is out of reach (refused, restarting,
 # terminated, timed out) rather than for the statement itself. SQLAlchemy wraps them in its
 # OperationalError or InterfaceError; code on the driver's own cursor meets them unwrapped.
-_UNREACHABLE: tuple[type[BaseException], ...] = (
+_UNREACHABLE: tuple[type[Exception], ...] = (
     sqlalchemy_exc.OperationalError,
     sqlalchemy_exc.InterfaceError,
     sqlalchemy_exc.TimeoutError,  # no connection free in the pool in time
@@ -364,7 +364,7 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     error_class = _HTTP_ERRORS.get(exc.status_code)
     if error_class is None:
         error = ProblemError()
-        error.status = exc.status_code  # type: ignore[misc]
+        error.status = exc.status_code  # type: ignore[misc]  # a ClassVar set on one instance
     else:
         error = error_class()
     if exc.headers:
@@ -379,8 +379,9 @@ def _allowed(request: Request) -> list[str]:
     table = getattr(request.app.state, "route_methods", None)
     if table is None:
         table = [
-            (compile_path(context.path)[0], "{" not in context.path, context.methods or set())
+            (compile_path(path)[0], "{" not in path, context.methods or set())
             for context in routing.iter_route_contexts(request.app.routes)
+            if (path := context.path) is not None
         ]
         request.app.state.route_methods = table
     path = request.url.path
@@ -430,7 +431,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _handle_problem)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
-    for database_error in (sqlalchemy_exc.DBAPIError, *_UNREACHABLE):
+    database_errors: tuple[type[Exception], ...] = (sqlalchemy_exc.DBAPIError, *_UNREACHABLE)
+    for database_error in database_errors:
         app.add_exception_handler(database_error, _handle_database)
     app.add_exception_handler(Exception, _handle_unexpected)
 
@@ -438,7 +440,8 @@ def install_error_handlers(app: FastAPI) -> None:
 def problem_responses(*errors: type[ProblemError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the errors a route may answer, grouped by status."""
     by_status: dict[int, list[type[ProblemError]]] = {}
-    for error in (*errors, ValidationFailed):
+    documented: tuple[type[ProblemError], ...] = (*errors, ValidationFailed)
+    for error in documented:
         by_status.setdefault(error.status, []).append(error)
     responses: dict[int | str, dict[str, Any]] = {}
     for status, classes in sorted(by_status.items()):

@@ -121,7 +121,7 @@ def claim(
     then). Raises :class:`IdempotencyKeyReused` when the key was used for another request."""
     if idempotency is None:
         return True
-    table = IdempotencyKeyRecord.__table__  # type: ignore[attr-defined]
+    table = IdempotencyKeyRecord.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     inserted = session.execute(
         insert_ignoring(session, table, ("subject", "key")),
         {
@@ -148,10 +148,10 @@ def claim(
 def purge(session: Session, now: datetime, settings: Settings) -> int:
     """Forget the keys older than :data:`KEEP_FOR`; returns how many (the
     ``purge-idempotency-keys`` job)."""
-    result = session.execute(
+    result = session.exec(
         delete(IdempotencyKeyRecord).where(col(IdempotencyKeyRecord.created_at) < now - KEEP_FOR)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 def register_jobs(jobs: Jobs) -> None:

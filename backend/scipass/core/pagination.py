@@ -50,7 +50,7 @@ class Page(BaseModel, Generic[T]):
         return cls.of(list(items[page.offset : page.offset + page.limit]), len(items), page)
 
 
-def count_rows(session: Session, query: Select[Any]) -> int:
+def count_rows(session: Session, query: Select[*tuple[Any, ...]]) -> int:
     """How many rows ``query`` selects (ignoring its order, limit and offset)."""
     inner = query.order_by(None).limit(None).offset(None).subquery()
     return int(session.exec(select(func.count()).select_from(inner)).one())

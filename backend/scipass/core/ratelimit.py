@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Column, Integer, String, case, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from scipass.core.db import Database, UTCDateTime
 
@@ -43,7 +43,7 @@ def retry_after(now: datetime, window: Window) -> int:
 def hit(session: Session, key: str, window: Window, *, now: datetime) -> int:
     """Count one event under ``key`` and return the count in the current window."""
     start = _window_start(now, window)
-    table = RateLimitCounter.__table__  # type: ignore[attr-defined]
+    table = RateLimitCounter.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     insert = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
     statement = insert(table).values(key=key, window_start=start, count=1)
     fresh = statement.excluded.window_start > table.c.window_start
@@ -69,10 +69,13 @@ def hit_now(database: Database, key: str, window: Window, *, now: datetime) -> i
 def current(session: Session, key: str, window: Window, *, now: datetime) -> int:
     """The count under ``key`` in the current window, without counting."""
     row = session.execute(
-        select(RateLimitCounter.count, RateLimitCounter.window_start).where(
-            RateLimitCounter.key == key
+        select(col(RateLimitCounter.count), col(RateLimitCounter.window_start)).where(
+            col(RateLimitCounter.key) == key
         )
     ).first()
-    if row is None or row.window_start < _window_start(now, window):
+    if row is None:
         return 0
-    return int(row.count)
+    count, window_start = row
+    if window_start < _window_start(now, window):
+        return 0
+    return int(count)

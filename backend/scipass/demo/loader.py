@@ -409,7 +409,10 @@ def _org_actor(session: Session, role: Role, org_id: int) -> Principal:
     if role is Role.bureau:
         bureau = session.get(Bureau, org_id)
         return Principal(
-            subject="demo", role=role, bureau_id=org_id, region_code=bureau and bureau.region_code
+            subject="demo",
+            role=role,
+            bureau_id=org_id,
+            region_code=bureau.region_code if bureau is not None else None,
         )
     return Principal(subject="demo", role=role, school_id=org_id)
 
@@ -487,7 +490,9 @@ def _pending_changes(session: Session, venues: dict[str, Venue], now: datetime) 
     for name, changes in data.PENDING_CHANGES.items():
         venue = venues[name]
         actor = _venue_admin(session, venue)
-        draft = venue_service.live_profile(venue).model_copy(update=changes)
+        live = venue_service.live_profile(venue)
+        assert live is not None  # the demo's venues are approved by now
+        draft = live.model_copy(update=changes)
         venue_service.save_draft(session, actor=actor, venue_id=venue.id or 0, data=draft, now=now)
         venue_service.submit_draft(
             session, actor=actor, venue_id=venue.id or 0, now=now - timedelta(days=1)

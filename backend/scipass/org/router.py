@@ -49,7 +49,7 @@ def school_read(school: School) -> SchoolRead:
         name=school.name,
         region_code=school.region_code,
         stages=decode_stages(school.stages),
-        area=school.area,  # type: ignore[arg-type]
+        area=school.area,
         address=school.address,
     )
 

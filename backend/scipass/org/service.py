@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
 from scipass.core.auth import Principal, Role, region_contains, region_prefix
@@ -129,7 +129,7 @@ def create_bureau(
 
 
 def list_bureaus(session: Session, *, actor: Principal) -> list[Bureau]:
-    query = select(Bureau).order_by(Bureau.region_code, Bureau.id)
+    query = select(Bureau).order_by(Bureau.region_code, col(Bureau.id))
     if actor.role is Role.bureau:
         query = query.where(Bureau.id == actor.bureau_id)
     return list(session.exec(query).all())
@@ -187,9 +187,9 @@ def list_schools(
     """Schools by region (and every region below it) and name; public information."""
     query = select(School)
     if region_code:
-        query = query.where(School.region_code.startswith(region_prefix(region_code)))  # type: ignore[attr-defined]
+        query = query.where(col(School.region_code).startswith(region_prefix(region_code)))
     if q:
-        query = query.where(School.name.contains(q))  # type: ignore[attr-defined]
+        query = query.where(col(School.name).contains(q))
     total = count_rows(session, query)
     rows = session.exec(
         query.order_by(School.region_code, School.name).limit(page.limit).offset(page.offset)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
@@ -95,12 +95,12 @@ def _move(
     expected: PairingStatus,
     values: dict[str, object],
 ) -> None:
-    result = session.execute(
+    result = session.exec(
         update(Pairing)
-        .where(col(Pairing.id) == pairing.id, Pairing.status == expected)
+        .where(col(Pairing.id) == pairing.id, col(Pairing.status) == expected)
         .values(**values)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise PairingTransitionInvalid(
             f"当前状态为 {pairing.status}", f"The pairing is {pairing.status}"
         )
@@ -159,14 +159,14 @@ def end(
     return pairing
 
 
-def _scoped(actor: Principal):
+def _scoped(actor: Principal) -> ColumnElement[bool] | bool:
     if actor.role is Role.platform_admin:
         return True
     side = side_of(actor)
     if side == "school":
-        return Pairing.school_id == actor.school_id
+        return col(Pairing.school_id) == actor.school_id
     if side == "venue":
-        return Pairing.venue_id == actor.venue_id
+        return col(Pairing.venue_id) == actor.venue_id
     # a bureau: pairings of the schools in its region
     return col(School.region_code).startswith(region_prefix(actor.region_code or "x"))
 
@@ -194,9 +194,9 @@ def coverage(
 ) -> list[tuple[School, int]]:
     """Each school of the bureau's region with its count of pairings in force today."""
     in_force = and_(
-        Pairing.school_id == School.id,
-        Pairing.status == PairingStatus.active,
-        Pairing.starts_on <= today,
+        col(Pairing.school_id) == School.id,
+        col(Pairing.status) == PairingStatus.active,
+        col(Pairing.starts_on) <= today,
         or_(col(Pairing.ends_on).is_(None), col(Pairing.ends_on) >= today),
     )
     count = select(func.count(col(Pairing.id))).where(in_force).correlate(School).scalar_subquery()

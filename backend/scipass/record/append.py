@@ -108,7 +108,7 @@ def facts_for_activity(
     )
 
 
-_RECORDS = ParticipationRecord.__table__  # type: ignore[attr-defined]
+_RECORDS = ParticipationRecord.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
 def _insert_ignoring_duplicate(session: Session, values: dict[str, Any]) -> int | None:
@@ -331,7 +331,7 @@ def set_visit_time(
     confirmed (a conditional update); a reviewed record keeps what the school saw."""
     if not 0 <= minutes <= MAX_DAILY_MINUTES:
         raise RecordInvalid("时长须在 0 到 1440 分钟之间", "Minutes must be 0 to 1440")
-    table = ParticipationRecord.__table__  # type: ignore[attr-defined]
+    table = ParticipationRecord.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     status = session.execute(
         update(table)
         .where(

@@ -96,6 +96,7 @@ def _safe_name(filename: str | None, media_type: str) -> str:
 def _uploadable(session: Session, *, actor: Principal, record_id: int) -> ParticipationRecord:
     """The record ``actor`` may attach evidence to: the student to their own before review;
     school staff to their school's records before review."""
+    record: ParticipationRecord | None
     if actor.role is Role.student:
         record = record_service.own_record(session, actor=actor, record_id=record_id)
     else:
@@ -204,6 +205,7 @@ def open_file(
             session, settings=settings, evidence=evidence, now=now
         )
     if evidence.quarantined_at is not None:
+        assert evidence.quarantine_reason is not None  # set together with quarantined_at
         detail_zh, detail_en = _QUARANTINED[QuarantineReason(evidence.quarantine_reason)]
         raise EvidenceQuarantined(detail_zh, detail_en, reason=evidence.quarantine_reason)
     path = storage.path_of(settings, evidence.sha256)

@@ -229,13 +229,13 @@ def _quarantine(
 
 def _update_if_not_cleaned(session: Session, row: RecordEvidence, values: dict[str, object]) -> int:
     """One conditional update: another run (or download) that cleaned the row first wins."""
-    result = session.execute(
+    result = session.exec(
         update(RecordEvidence)
         .where(col(RecordEvidence.id) == row.id, col(RecordEvidence.cleaned_at).is_(None))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 def _event(session: Session, row: RecordEvidence, action: str, note: str, now: datetime) -> None:

@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func
+from sqlalchemy import select as sa_select  # typed for more columns than sqlmodel's select
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
@@ -228,7 +229,7 @@ def attester(name: str, unit: str) -> str:
     return f"{name}（{unit}）" if unit else name
 
 
-def export_query(principal: Principal, record_filter: RecordFilter) -> Select[Any]:
+def export_query(principal: Principal, record_filter: RecordFilter) -> Select[*tuple[Any, ...]]:
     record = ParticipationRecord
     evidence = (
         select(func.count(col(RecordEvidence.id)))
@@ -237,7 +238,7 @@ def export_query(principal: Principal, record_filter: RecordFilter) -> Select[An
         .scalar_subquery()
     )
     return (
-        select(
+        sa_select(
             col(Student.student_no),
             col(Student.name),
             col(Student.grade),
@@ -328,7 +329,7 @@ def rows(
     """The export rows, fetched :data:`BATCH` at a time (a server-side cursor on
     PostgreSQL)."""
     query = export_query(principal, record_filter).execution_options(yield_per=BATCH)
-    for row in session.exec(query):
+    for row in session.execute(query):
         yield export_row(row, principal)
 
 

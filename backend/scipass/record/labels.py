@@ -51,7 +51,7 @@ def grade(value: int) -> str:
     return str(value)
 
 
-def label(table: dict, value: str) -> str:  # type: ignore[type-arg]
+def label(table: dict, value: str) -> str:
     """The label of a stored enum value (the value itself if it is unknown)."""
     for key, text in table.items():
         if key.value == value:

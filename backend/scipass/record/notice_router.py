@@ -82,7 +82,7 @@ def _objection_read(objection: RecordObjection) -> ObjectionRead:
         raised_role=objection.raised_role,
         reason=objection.reason,
         raised_at=objection.raised_at,
-        status=objection.status,  # type: ignore[arg-type]
+        status=objection.status,
         resolution=objection.resolution,
         resolved_at=objection.resolved_at,
     )

@@ -110,7 +110,7 @@ def open_notice(
             update(table)
             .where(*where)
             .values(status=RecordStatus.publicised.value, notice_id=notice.id, updated_at=now)
-            .returning(table.__table__.c.id)  # type: ignore[attr-defined]
+            .returning(table.__table__.c.id)  # type: ignore[attr-defined]  # SQLModel declares no __table__
             .execution_options(synchronize_session=False)
         )
         .scalars()
@@ -281,7 +281,7 @@ def resolve_objection(
         raise ObjectionNotFound()
     text = reason_given(resolution)
     status = ObjectionStatus.upheld if uphold else ObjectionStatus.dismissed
-    result = session.execute(
+    result = session.exec(
         update(RecordObjection)
         .where(
             col(RecordObjection.id) == objection.id,
@@ -290,7 +290,7 @@ def resolve_objection(
         .values(status=status.value, resolution=text, resolved_by=actor.subject, resolved_at=now)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise ObjectionResolved()
     if uphold and record.status != RecordStatus.rejected:
         move(
@@ -325,8 +325,8 @@ def archive_due(session: Session, *, now: datetime, limit: int | None = None) ->
     extending each student's hash chain. Returns how many were archived."""
     table = ParticipationRecord
     open_objection = exists().where(
-        RecordObjection.record_id == table.id,
-        RecordObjection.status == ObjectionStatus.open.value,
+        col(RecordObjection.record_id) == table.id,
+        col(RecordObjection.status) == ObjectionStatus.open.value,
     )
     query = (
         select(table)

@@ -100,25 +100,25 @@ def record_read(
         ),
         class_label=class_label(student),
         school_id=record.school_id,
-        source=record.source,  # type: ignore[arg-type]
+        source=record.source,
         activity_id=record.activity_id,
         organiser_name=record.organiser_name,
         title=record.title,
-        category=record.category,  # type: ignore[arg-type]
-        dimension=record.dimension,  # type: ignore[arg-type]
+        category=record.category,
+        dimension=record.dimension,
         place=record.place,
         started_at=record.started_at,
         ended_at=record.ended_at,
         school_year=record.school_year,
-        semester=record.semester,  # type: ignore[arg-type]
+        semester=record.semester,
         minutes=record.minutes,
-        role=record.role,  # type: ignore[arg-type]
+        role=record.role,
         outcome=record.outcome,
         reflection="" if venue else record.reflection,
         attester_name=record.attester_name,
         attester_unit=record.attester_unit,
         attester_phone=labels.mask_phone(record.attester_phone),
-        status=record.status,  # type: ignore[arg-type]
+        status=record.status,
         status_reason=record.status_reason,
         confirmed_at=record.confirmed_at,
         student_confirmed_at=record.student_confirmed_at,
@@ -141,7 +141,7 @@ def _one(session: Session, record: ParticipationRecord, viewer: Principal) -> Re
 
 def _bulk(results: list[record_service.ItemResult]) -> BulkResult:
     items = [
-        ItemResultRead(record_id=r.record_id, ok=r.ok, status=r.status, code=r.code)  # type: ignore[arg-type]
+        ItemResultRead(record_id=r.record_id, ok=r.ok, status=r.status, code=r.code)
         for r in results
     ]
     ok = sum(1 for r in results if r.ok)

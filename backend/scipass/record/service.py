@@ -34,6 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select  # typed for more columns than sqlmodel's select
 from sqlmodel import Session, col, select
 
 from scipass.account.models import Account
@@ -155,29 +156,33 @@ def totals(session: Session, *, student_id: int, school_year: int | None = None)
     category and dimension."""
     record = ParticipationRecord
     query = (
-        select(
-            record.school_year,
-            record.semester,
-            record.category,
-            record.dimension,
-            record.status,
+        sa_select(
+            col(record.school_year),
+            col(record.semester),
+            col(record.category),
+            col(record.dimension),
+            col(record.status),
             func.count(),
             func.coalesce(func.sum(record.minutes), 0),
         )
         .where(
-            record.student_id == student_id,
+            col(record.student_id) == student_id,
             col(record.status).in_([s.value for s in COUNTED]),
         )
         .group_by(
-            record.school_year, record.semester, record.category, record.dimension, record.status
+            col(record.school_year),
+            record.semester,
+            record.category,
+            record.dimension,
+            record.status,
         )
-        .order_by(record.school_year, record.semester, record.category, record.dimension)
+        .order_by(col(record.school_year), record.semester, record.category, record.dimension)
     )
     if school_year is not None:
-        query = query.where(record.school_year == school_year)
+        query = query.where(col(record.school_year) == school_year)
     return [
         Total(int(y), str(s), str(c), str(d), str(st), int(n), int(m))
-        for y, s, c, d, st, n, m in session.exec(query).all()
+        for y, s, c, d, st, n, m in session.execute(query).all()
     ]
 
 

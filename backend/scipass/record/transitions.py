@@ -25,7 +25,7 @@ from scipass.record.models import (
 SYSTEM = "system"
 
 
-_INSERT_EVENT = insert(RecordEvent.__table__)  # type: ignore[attr-defined]  # built once
+_INSERT_EVENT = insert(RecordEvent.__table__)  # type: ignore[attr-defined]  # SQLModel declares no __table__; built once
 
 
 def add_event(
@@ -68,7 +68,7 @@ def move(
 ) -> ParticipationRecord:
     """Move ``record`` to ``to`` if (in the database, now) it is still in ``allowed``."""
     table = ParticipationRecord
-    result = session.execute(
+    result = session.exec(
         update(table)
         .where(
             col(table.id) == record.id,
@@ -78,7 +78,7 @@ def move(
         .values(status=to.value, updated_at=now, **values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         session.refresh(record)
         raise RecordStateInvalid(
             current=record.status, allowed=[s.value for s in allowed], record_id=record.id

@@ -64,7 +64,7 @@ def slot_read(slot: TimeSlot, waitlist: int) -> SlotRead:
         waitlist_length=waitlist,
         school_channel=slot.school_channel,
         school_priority_until=slot.school_priority_until,
-        status=slot.status,  # type: ignore[arg-type]
+        status=slot.status,
         note=slot.note,
     )
 
@@ -89,8 +89,8 @@ def _reads(
                 venue_id=slot.venue_id,
                 starts_at=slot.starts_at,
                 ends_at=slot.ends_at,
-                kind=reservation.kind,  # type: ignore[arg-type]
-                status=reservation.status,  # type: ignore[arg-type]
+                kind=reservation.kind,
+                status=reservation.status,
                 waitlist_position=reservation_service.waitlist_position(session, reservation),
                 school_id=reservation.school_id,
                 student_id=reservation.student_id,

@@ -186,17 +186,17 @@ def cancel_slot(
     slot = _slot_for_staff(session, actor=actor, slot_id=slot_id)
     if not reason.strip():
         raise SlotInvalid("取消时段须写明原因（会告知已预约的学校和学生）", "Give a reason")
-    changed = session.execute(
+    changed = session.exec(
         update(TimeSlot)
-        .where(col(TimeSlot.id) == slot_id, TimeSlot.status == SlotStatus.open)
+        .where(col(TimeSlot.id) == slot_id, col(TimeSlot.status) == SlotStatus.open)
         .values(status=SlotStatus.cancelled.value, taken=0)
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
+    if changed.rowcount != 1:
         raise SlotCancelled()
-    cancelled = session.execute(
+    cancelled = session.exec(
         update(Reservation)
         .where(
-            Reservation.slot_id == slot_id,
+            col(Reservation.slot_id) == slot_id,
             col(Reservation.status).in_(
                 [ReservationStatus.confirmed.value, ReservationStatus.waitlisted.value]
             ),
@@ -216,7 +216,7 @@ def cancel_slot(
         actor=actor,
         object_type="time_slot",
         object_id=slot_id,
-        reservations=cancelled.rowcount,  # type: ignore[attr-defined]
+        reservations=cancelled.rowcount,
     )
     session.refresh(slot)
     return slot
@@ -253,7 +253,7 @@ def _served_stages(session: Session, slot: TimeSlot, venue: Venue) -> set[Stage]
     return stages
 
 
-def _stage_error(served: set[Stage], **extra: object) -> StageNotServed:
+def _stage_error(served: set[Stage], **extra: Any) -> StageNotServed:
     labels = "、".join(STAGE_LABELS[s] for s in Stage if s in served) or "无"
     return StageNotServed(
         f"适合学段：{labels}",
@@ -279,22 +279,22 @@ def _existing(
 
 
 def _claim(session: Session, slot_id: int, places: int) -> bool:
-    result = session.execute(
+    result = session.exec(
         update(TimeSlot)
         .where(
             col(TimeSlot.id) == slot_id,
-            TimeSlot.status == SlotStatus.open,
-            TimeSlot.taken + places <= TimeSlot.capacity,
+            col(TimeSlot.status) == SlotStatus.open,
+            col(TimeSlot.taken) + places <= TimeSlot.capacity,
         )
         .values(taken=TimeSlot.taken + places)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return result.rowcount == 1
 
 
 def _release(session: Session, slot_id: int, places: int) -> None:
     session.execute(
         update(TimeSlot)
-        .where(col(TimeSlot.id) == slot_id, TimeSlot.taken >= places)
+        .where(col(TimeSlot.id) == slot_id, col(TimeSlot.taken) >= places)
         .values(taken=TimeSlot.taken - places)
     )
 
@@ -531,15 +531,15 @@ def promote(session: Session, slot_id: int, now: datetime) -> list[Reservation]:
     for reservation in waiting:
         if not _claim(session, slot_id, reservation.party_size):
             break
-        changed = session.execute(
+        changed = session.exec(
             update(Reservation)
             .where(
                 col(Reservation.id) == reservation.id,
-                Reservation.status == ReservationStatus.waitlisted,
+                col(Reservation.status) == ReservationStatus.waitlisted,
             )
             .values(status=ReservationStatus.confirmed.value, confirmed_at=now)
         )
-        if changed.rowcount != 1:  # type: ignore[attr-defined]
+        if changed.rowcount != 1:
             _release(session, slot_id, reservation.party_size)  # cancelled meanwhile
             continue
         promoted.append(reservation)
@@ -558,7 +558,7 @@ def cancel(
     if slot.starts_at <= now:
         raise CancelTooLate()
     was = reservation.status
-    changed = session.execute(
+    changed = session.exec(
         update(Reservation)
         .where(
             col(Reservation.id) == reservation_id,
@@ -573,7 +573,7 @@ def cancel(
             cancel_reason=reason.strip(),
         )
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
+    if changed.rowcount != 1:
         raise ReservationNotActive()
     session.execute(
         delete(ReservationMember).where(col(ReservationMember.reservation_id) == reservation_id)
@@ -657,7 +657,7 @@ def student_names(session: Session, ids: Sequence[int]) -> dict[int, str]:
     if not ids:
         return {}
     rows = session.exec(select(Student.id, Student.name).where(col(Student.id).in_(ids))).all()
-    return {sid: name for sid, name in rows}
+    return {sid: name for sid, name in rows if sid is not None}
 
 
 # --- what check-in asks ------------------------------------------------------------------------

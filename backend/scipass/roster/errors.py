@@ -19,7 +19,7 @@ class RosterCellError(BaseModel):
 class RosterProblem(Problem):
     """``roster_invalid``: every bad cell of the file, by line and column."""
 
-    errors: list[RosterCellError] | None = Field(  # type: ignore[assignment]
+    errors: list[RosterCellError] | None = Field(  # type: ignore[assignment]  # narrows Problem.errors
         default=None, description="每一处错误"
     )
 

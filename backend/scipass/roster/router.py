@@ -59,7 +59,7 @@ def _read(student: Student, *, today: date, guardians: int) -> StudentRead:
         student_no=student.student_no,
         name=student.name,
         gender=student.gender,
-        stage=student.stage,  # type: ignore[arg-type]
+        stage=student.stage,
         grade=student.grade,
         grade_label=importer.grade_label(student.stage, student.grade),
         class_name=student.class_name,

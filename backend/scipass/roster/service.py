@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -46,7 +47,7 @@ def _audit_student(
     actor: Principal,
     student: Student,
     now: datetime,
-    **detail: object,
+    **detail: Any,
 ) -> None:
     """An audit entry about one student, filed under the student's school and region."""
     school = org_service.get_school(session, student.school_id)
@@ -149,7 +150,7 @@ def import_roster(
             to_update.append({**values, "_id": current.id, "updated_at": now})
         else:
             unchanged += 1
-    table = Student.__table__  # type: ignore[attr-defined]
+    table = Student.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     try:
         with session.begin_nested():
             if to_create:
@@ -211,7 +212,7 @@ def list_students(
         )
     total = count_rows(session, query)
     rows = session.exec(
-        query.order_by(Student.grade, Student.class_name, Student.student_no)
+        query.order_by(col(Student.grade), Student.class_name, Student.student_no)
         .limit(page.limit)
         .offset(page.offset)
     ).all()
@@ -226,7 +227,7 @@ def guardian_counts(session: Session, student_ids: list[int]) -> dict[int, int]:
         .where(
             col(GuardianLink.student_id).in_(student_ids), col(GuardianLink.revoked_at).is_(None)
         )
-        .group_by(GuardianLink.student_id)
+        .group_by(col(GuardianLink.student_id))
     ).all()
     return {student_id: int(n) for student_id, n in rows}
 
@@ -244,14 +245,16 @@ def codes_for_export(
 ) -> list[Student]:
     """The students of a class (or grade, or school) with fresh codes where one was used."""
     assert actor.school_id is not None
-    table = Student.__table__  # type: ignore[attr-defined]
+    table = Student.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     base = select(Student).where(Student.school_id == actor.school_id)
     if grade is not None:
         base = base.where(Student.grade == grade)
     if class_name:
         base = base.where(Student.class_name == class_name)
     students = list(
-        session.exec(base.order_by(Student.grade, Student.class_name, Student.student_no)).all()
+        session.exec(
+            base.order_by(col(Student.grade), Student.class_name, Student.student_no)
+        ).all()
     )
     for student in students:
         values: dict[str, object] = {}
@@ -266,7 +269,9 @@ def codes_for_export(
             session.execute(update(table).where(*condition).values(**values))
     session.expire_all()
     students = list(
-        session.exec(base.order_by(Student.grade, Student.class_name, Student.student_no)).all()
+        session.exec(
+            base.order_by(col(Student.grade), Student.class_name, Student.student_no)
+        ).all()
     )
     school = org_service.get_school(session, actor.school_id)
     audit_service.record(
@@ -328,10 +333,10 @@ def bind_student(
     if session.exec(select(Student.id).where(Student.wechat_user_id == wechat_user_id)).first():
         raise AlreadyBound()
     _count_attempt(session, wechat_user_id, now)
-    table = Student.__table__  # type: ignore[attr-defined]
+    table = Student.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
     try:
         with session.begin_nested():
-            result = session.execute(
+            result = session.exec(
                 update(table)
                 .where(
                     table.c.school_id == school_id,
@@ -345,7 +350,7 @@ def bind_student(
             )
     except IntegrityError:
         raise AlreadyBound() from None
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise BindingInvalid(
             "学校、学号或绑定码不正确；如该学生已被绑定，请联系学校解绑",
             "Wrong school, student number or code; if the student is bound already, ask the school",
@@ -407,8 +412,8 @@ def link_guardian(
         ).first()
         if existing is not None and existing.revoked_at is None:
             raise AlreadyLinked()
-    table = Student.__table__  # type: ignore[attr-defined]
-    used = session.execute(
+    table = Student.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+    used = session.exec(
         update(table)
         .where(
             table.c.school_id == school_id,
@@ -416,7 +421,7 @@ def link_guardian(
             table.c.guardian_code == normalise_code(code),
         )
         .values(guardian_code=None, updated_at=now)
-    ).rowcount  # type: ignore[attr-defined]
+    ).rowcount
     if student is None or used != 1:
         raise BindingInvalid()
     if not identity.claim_wechat_kind(session, user_id=wechat_user_id, kind="guardian"):
@@ -451,7 +456,7 @@ def guardian_links(session: Session, *, guardian_id: int) -> list[tuple[Guardian
         select(GuardianLink, Student)
         .join(Student, col(Student.id) == GuardianLink.student_id)
         .where(GuardianLink.guardian_id == guardian_id, col(GuardianLink.revoked_at).is_(None))
-        .order_by(GuardianLink.id)
+        .order_by(col(GuardianLink.id))
     ).all()
     return [(link, student) for link, student in rows]
 

@@ -81,7 +81,7 @@ def resource_read(resource: VenueResource) -> ResourceRead:
         id=resource.id or 0,
         venue_id=resource.venue_id,
         name=resource.name,
-        kind=resource.kind,  # type: ignore[arg-type]
+        kind=resource.kind,
         description=resource.description,
         value_yuan=resource.value_yuan,
         capacity=resource.capacity,
@@ -97,7 +97,7 @@ def _state(venue: Venue) -> VenueProfileState:
         listed=venue.listed,
         approved_at=venue.approved_at,
         draft=VenueProfile.model_validate(venue.draft) if venue.draft else None,
-        review_status=venue.review_status,  # type: ignore[arg-type]
+        review_status=venue.review_status,
         review_note=venue.review_note,
         submitted_at=venue.submitted_at,
         reviewed_at=venue.reviewed_at,

@@ -60,12 +60,16 @@ def _may_manage(actor: Principal, venue: Venue, *, admin: bool) -> bool:
 
 
 def _may_review(actor: Principal, venue: Venue) -> bool:
+    return _may_review_region(actor, venue.region_code)
+
+
+def _may_review_region(actor: Principal, region_code: str) -> bool:
     if actor.role is Role.platform_admin:
         return True
     return (
         actor.role is Role.bureau
         and actor.region_code is not None
-        and region_contains(actor.region_code, venue.region_code)
+        and region_contains(actor.region_code, region_code)
     )
 
 
@@ -156,7 +160,7 @@ def review(
         venue.review_note = decision.note.strip()
     else:
         draft = VenueProfile.model_validate(venue.draft)
-        if not _may_review(actor, Venue(region_code=draft.region_code)):  # type: ignore[call-arg]
+        if not _may_review_region(actor, draft.region_code):
             raise OutsideRegion("新的所在地区不在本局辖区内", "The new region is outside yours")
         for name in PROFILE_FIELDS:
             setattr(venue, name, getattr(draft, name))
@@ -199,12 +203,12 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> int:
 def _open_on(day: date) -> Any:
     """SQL: the venue is open at some time on ``day`` (its week, or an exception date)."""
     exception_on_day = and_(
-        VenueHoursException.venue_id == Venue.id, VenueHoursException.on_date == day
+        col(VenueHoursException.venue_id) == Venue.id, col(VenueHoursException.on_date) == day
     )
     weekly_open = func.substr(Venue.open_weekdays, day.isoweekday(), 1) == "1"
     return or_(
         and_(weekly_open, ~exists().where(exception_on_day)),
-        exists().where(exception_on_day, VenueHoursException.closed == False),  # noqa: E712
+        exists().where(exception_on_day, col(VenueHoursException.closed) == False),  # noqa: E712
     )
 
 
