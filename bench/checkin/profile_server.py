@@ -5,8 +5,9 @@
 cProfile hooks only the thread that enables it, and FastAPI runs sync routes and sync
 dependencies (the check-in route, the request's session and its commit) in worker threads, so
 ``python -m cProfile -m scipass serve`` would show the event loop and nothing of the check-in
-itself. Here every call handed to a worker thread (``anyio.to_thread.run_sync``) runs under
-that thread's own profiler, the event loop's thread has another, and all are merged into one
+itself. Here every call handed to a worker thread (``anyio.to_thread.run_sync``) and every
+batch of group commit (``GroupCommit.run_batch``, in its own threads) runs under that thread's
+own profiler, the event loop's thread has another, and all are merged into one
 pstats file. The profilers count their thread's CPU time (``time.thread_time_ns``), so time a
 thread spends waiting for the GIL, a lock or the database server is not charged to whatever it
 was running; the profiler's own cost (a system call per event) inflates everything, functions
@@ -36,6 +37,7 @@ import anyio.to_thread
 import uvicorn
 
 from scipass.core.config import load_settings
+from scipass.core.group_commit import GroupCommit
 from scipass.main import create_app
 
 _lock = threading.Lock()
@@ -76,6 +78,8 @@ async def _run_sync_profiled(func: Callable[..., Any], *args: Any, **kwargs: Any
 
 
 anyio.to_thread.run_sync = _run_sync_profiled  # type: ignore[assignment]
+# Group commit runs batches in threads of its own, not through anyio.
+GroupCommit.run_batch = _profiled(GroupCommit.run_batch)  # type: ignore[method-assign]
 
 
 def start() -> None:

@@ -81,7 +81,8 @@ PROFILE_SERVER = HERE / "profile_server.py"
 CONCURRENCY = 64
 TRIVIAL_PATH = "/healthz"
 CHECKIN_PATH = "/api/v1/checkins"
-TARGET_RATIO = 0.40
+# Issue 6 asked 0.40 of both engines; issue 14 raised PostgreSQL's to the 0.55 it had reached.
+TARGET_RATIO = {"sqlite": 0.40, "postgresql": 0.55}
 TARGET_P99_MS = 150.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗高林"
@@ -637,6 +638,10 @@ def verify(url: str) -> dict[str, int]:
         ),
         "participation_record": "SELECT count(*) FROM participation_record",
     }
+    if engine.dialect.name == "postgresql":
+        # Rows written by one transaction share its id (xmin): how many batches group commit
+        # made of the check-ins.
+        queries["check-in transactions"] = "SELECT count(DISTINCT xmin::text) FROM check_in"
     try:
         with engine.connect() as connection:
             return {k: connection.execute(text(q)).scalar_one() for k, q in queries.items()}
@@ -724,6 +729,7 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
     trivial = statistics.mean([before.rps, after.rps])
     ratio = checkins.rps / trivial if trivial else 0.0
     p99 = checkins.ms("99")
+    target = TARGET_RATIO[args.engine]
     wanted = args.students
     counts_ok = (
         counts["check_in"] == wanted
@@ -733,7 +739,7 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
     print(
         f"  check-ins {checkins.rps:,.0f} req/s / trivial {trivial:,.0f} req/s (mean of before "
         f"{before.rps:,.0f} and after {after.rps:,.0f}) = ratio {ratio:.2f}  "
-        f"[target >= {TARGET_RATIO:.2f}: {'met' if ratio >= TARGET_RATIO else 'MISSED'}]"
+        f"[target >= {target:.2f}: {'met' if ratio >= target else 'MISSED'}]"
     )
     print(
         f"  check-in p99 {p99:.1f} ms  [target < {TARGET_P99_MS:.0f} ms: "
@@ -889,7 +895,9 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     failed = any(r["errors"] or not r["counts_ok"] for r in results)
-    missed = any(r["ratio"] < TARGET_RATIO or r["p99_ms"] >= TARGET_P99_MS for r in results)
+    missed = any(
+        r["ratio"] < TARGET_RATIO[args.engine] or r["p99_ms"] >= TARGET_P99_MS for r in results
+    )
     sys.exit(1 if failed or (args.strict and missed) else 0)
 
 

@@ -7,7 +7,14 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from scipass.activity.schemas import ActivityWrite
-from scipass.core.inputs import MAX_ID, MAX_OFFSET, clean_text, first_refused
+from scipass.core.inputs import (
+    MAX_ID,
+    MAX_OFFSET,
+    clean_text,
+    first_refused,
+    refused,
+    refused_pattern,
+)
 from scipass.record.schemas import ObjectionCreate, StudentConfirmation
 
 REFUSED_EVERYWHERE = [
@@ -37,6 +44,19 @@ def test_the_rule_refuses_controls_noncharacters_and_bidi_overrides(char: str) -
         assert first_refused(f"科学{char}馆", multiline=multiline) == f"U+{ord(char):04X}"
         with pytest.raises(ValueError, match="not allowed"):
             clean_text(f"科学{char}馆", multiline=multiline)
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+def test_the_compiled_rule_agrees_with_the_written_one_on_every_code_point(
+    multiline: bool,
+) -> None:
+    pattern = refused_pattern(multiline=multiline)
+    disagree = [
+        f"U+{point:04X}"
+        for point in range(0x110000)
+        if (pattern.fullmatch(chr(point)) is not None) != refused(chr(point), multiline=multiline)
+    ]
+    assert disagree == []
 
 
 def test_tab_everywhere_line_breaks_only_where_text_is_multiline() -> None:

@@ -130,11 +130,11 @@ class Settings(BaseSettings):
 
     @property
     def jwt_keyring(self) -> KeyRing:
-        return _keyring(self.jwt_keys.get_secret_value())
+        return keyring_of(self.jwt_keys.get_secret_value())
 
     @property
     def code_keyring(self) -> KeyRing:
-        return _keyring(self.code_signing_keys.get_secret_value())
+        return keyring_of(self.code_signing_keys.get_secret_value())
 
     @property
     def is_sqlite(self) -> bool:
@@ -172,7 +172,7 @@ class Settings(BaseSettings):
 
 
 @lru_cache(maxsize=16)
-def _keyring(text: str) -> KeyRing:
+def keyring_of(text: str) -> KeyRing:
     """Parsed once per key text: every request verifies a token, every scan a code."""
     return KeyRing.parse(text)
 

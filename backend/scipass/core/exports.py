@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from openpyxl import Workbook
 
-from scipass.core.inputs import first_refused, refused
+from scipass.core.inputs import refused_pattern
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -41,10 +41,7 @@ def safe_cell(value: object) -> object:
 
 def export_text(text: str) -> str:
     """``text`` without the characters no export may hold (line breaks kept, CR LF as LF)."""
-    text = text.replace("\r\n", "\n")
-    if first_refused(text, multiline=True) is None:
-        return text
-    return "".join(char for char in text if not refused(char, multiline=True))
+    return refused_pattern(multiline=True).sub("", text.replace("\r\n", "\n"))
 
 
 def _text(value: object) -> str:

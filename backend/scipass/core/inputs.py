@@ -14,6 +14,7 @@ JavaScript number (the mini-program's) holds exactly.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from annotated_types import Interval
@@ -66,12 +67,33 @@ def refused(char: str, *, multiline: bool) -> bool:
     )
 
 
+def _refused_class(*, multiline: bool) -> re.Pattern[str]:
+    """:func:`refused` as one character class, which scans a string in C rather than a
+    Python call per character (this runs on every text field of every request). A test
+    checks both agree on every code point."""
+    allowed = "\t\n" if multiline else "\t"
+    c0 = "".join(f"\\x{point:02x}" for point in range(0x20) if chr(point) not in allowed)
+    twins = "".join(
+        f"\\U{plane << 16 | 0xFFFE:08x}\\U{plane << 16 | 0xFFFF:08x}" for plane in range(17)
+    )
+    return re.compile(
+        f"[{c0}\\x7f-\\x9f\\ud800-\\udfff\\ufdd0-\\ufdef{twins}\\u202a-\\u202e\\u2066-\\u2069]"
+    )
+
+
+_REFUSED_ONE_LINE = _refused_class(multiline=False)
+_REFUSED_MULTILINE = _refused_class(multiline=True)
+
+
+def refused_pattern(*, multiline: bool) -> re.Pattern[str]:
+    """The characters :func:`refused` names, as a compiled character class."""
+    return _REFUSED_MULTILINE if multiline else _REFUSED_ONE_LINE
+
+
 def first_refused(text: str, *, multiline: bool = False) -> str | None:
     """The first character of ``text`` the rule refuses, as ``U+XXXX``; None when clean."""
-    for char in text:
-        if refused(char, multiline=multiline):
-            return f"U+{ord(char):04X}"
-    return None
+    found = refused_pattern(multiline=multiline).search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
 
 
 def clean_text(text: str, *, multiline: bool = False) -> str:
