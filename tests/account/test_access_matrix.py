@@ -24,6 +24,7 @@ from scipass.consent.service import NOTICE_VERSION
 from scipass.core.auth import Role, declared_access
 from scipass.core.config import Settings
 from scipass.record.models import RecordEvidence, RecordNotice, RecordObjection
+from scipass.roster.acting import acts_for_a_child
 from tests.factories import (
     NOW,
     WEEK,
@@ -234,8 +235,15 @@ def _fill(path: str, values: dict[str, object]) -> str:
     return re.sub(r"{(\w+)}", replace, path)
 
 
-def _call(client: TestClient, method: str, url: str, route: Any, headers: dict[str, str]):
-    kwargs: dict[str, Any] = {"headers": headers}
+def _call(
+    client: TestClient,
+    method: str,
+    url: str,
+    route: Any,
+    headers: dict[str, str],
+    params: dict[str, Any] | None = None,
+):
+    kwargs: dict[str, Any] = {"headers": headers, "params": params or {}}
     if route.body_field is not None and method in {"POST", "PUT", "PATCH"}:
         if route.name in BODIES:
             kwargs["json"] = BODIES[route.name]
@@ -300,7 +308,15 @@ def test_other_tenant_is_refused_objects_named_in_the_url(
             for role in access:
                 if role is Role.platform_admin:
                     continue
-                response = _call(client, method, url, route, auth(settings, side_b.principal(role)))
+                # a guardian names the child acted for: their own, of the other tenant
+                params = (
+                    {"student_id": side_b.student.id}
+                    if role is Role.guardian and acts_for_a_child(route.dependant)
+                    else None
+                )
+                response = _call(
+                    client, method, url, route, auth(settings, side_b.principal(role)), params
+                )
                 assert response.status_code in (403, 404), (
                     f"{role} of the other tenant: {method} {route.path} -> {response.status_code}"
                 )

@@ -593,10 +593,14 @@ def test_who_may_not_upload(
         session, student=consented.student, organiser_venue_id=consented.venue.id
     )
     data = _image("PNG")
-    for role in (Role.guardian, Role.venue_staff, Role.venue_admin, Role.bureau):
+    for role in (Role.venue_staff, Role.venue_admin, Role.bureau):
         refused = api.upload(consented.principal(role), record.id or 0, data)
         assert refused.status_code == 403, role
         assert refused.json()["code"] == "role_forbidden"
+    # a guardian acts only for a child they name (family mode); unnamed, nothing happens
+    unnamed = api.upload(consented.principal(Role.guardian), record.id or 0, data)
+    assert unnamed.status_code == 422
+    assert unnamed.json()["code"] == "student_id_required"
     _, classmate = _bound_student(session, consented.school.id or 0)
     for principal in (
         classmate,

@@ -353,7 +353,7 @@ def test_the_student_confirms_with_a_reflection_and_staff_cannot_write_it(
     record = create_record(session, student=side_a.student, status="confirmed")
     path = f"/records/{record.id}/student-confirmation"
     staff = _post(client, settings, side_a.principal(Role.school_admin), path, {"reflection": "x"})
-    assert staff.status_code == 403
+    assert staff.status_code == 403, staff.text
     assert staff.json()["code"] == "role_forbidden"
     response = _post(
         client, settings, side_a.principal(Role.student), path, {"reflection": "学会了杠杆原理"}

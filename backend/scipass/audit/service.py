@@ -52,6 +52,8 @@ class Action(StrEnum):
     personal_card_issued = "personal_card_issued"
     personal_card_revoked = "personal_card_revoked"
     code_revoked = "code_revoked"
+    guardian_acted = "guardian_acted"  # a guardian wrote for a linked child (family mode)
+    record_attested = "record_attested"  # a teacher confirmed for a pupil with no phone
 
 
 def record(

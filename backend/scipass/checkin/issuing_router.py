@@ -32,7 +32,7 @@ from scipass.checkin.schemas import (
     RevokedPersonalCodes,
 )
 from scipass.core.auth import public_access
-from scipass.core.callers import OrganiserOrPlatform, SchoolStaff, StudentCaller
+from scipass.core.callers import OrganiserOrPlatform, SchoolStaff
 from scipass.core.clock import ClockDep
 from scipass.core.config import Settings
 from scipass.core.db import SessionDep
@@ -41,6 +41,7 @@ from scipass.core.errors import problem_responses
 from scipass.core.exports import attachment
 from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
+from scipass.roster.acting import ActingStudent
 from scipass.roster.errors import StudentNotFound
 from scipass.wechat.errors import (
     WeChatMisconfigured,
@@ -68,10 +69,11 @@ PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
     name="personal-code-create",
     summary="生成我的个人码（供工作人员扫描）",
     description="个人码由服务器用 Ed25519 签名，几分钟内有效；场馆设备用公开的公钥离线验证。"
-    "没有位置授权或不便自助扫码时，请工作人员扫描此码。",
+    "没有位置授权或不便自助扫码时，请工作人员扫描此码。"
+    "家长可在自己的手机上出示孩子的个人码（带 `student_id`）。",
 )
 def personal_code_create(
-    actor: StudentCaller, settings: SettingsDep, clock: ClockDep
+    actor: ActingStudent, settings: SettingsDep, clock: ClockDep
 ) -> PersonalCodeRead:
     expires = clock.now() + timedelta(seconds=settings.personal_code_ttl_seconds)
     payload = checkin_cards.personal_code(

@@ -28,7 +28,7 @@ from scipass.checkin.schemas import (
     OfflineBatch,
     StaffScan,
 )
-from scipass.core.callers import OrganiserOrPlatform, Scanner, SchoolStaff, StudentCaller
+from scipass.core.callers import OrganiserOrPlatform, Scanner, SchoolStaff
 from scipass.core.clock import ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.deps import SettingsDep
@@ -36,6 +36,7 @@ from scipass.core.errors import problem_responses
 from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
 from scipass.reservation.errors import ReservationNotFound
+from scipass.roster.acting import ActingStudent
 
 router = APIRouter(tags=["checkins"])
 
@@ -83,7 +84,7 @@ async def checkin_create(
 
 
 @router.get("/me/checkins", name="checkin-list-own", summary="我的签到")
-def checkin_list_own(actor: StudentCaller, session: SessionDep, page: PageDep) -> Page[CheckInRead]:
+def checkin_list_own(actor: ActingStudent, session: SessionDep, page: PageDep) -> Page[CheckInRead]:
     rows, total, (name, label) = checkin_lists.list_own(session, actor=actor, page=page)
     items = [CheckInRead.of_visit(c, t) for c, t in rows]
     for item in items:

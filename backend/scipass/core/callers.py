@@ -66,10 +66,7 @@ PairingReader = Annotated[
     Principal, Depends(require(*SCHOOL_ROLES, *VENUE_ROLES, Role.bureau, Role.platform_admin))
 ]
 
-# Reservations: who may cancel one (each its own: the student, the school, the venue).
-Canceller = Annotated[
-    Principal, Depends(require(Role.student, *SCHOOL_ROLES, *VENUE_ROLES, Role.platform_admin))
-]
+# Pupils and the guardians acting for them: scipass.roster.acting (ActingStudent, ...).
 
 # Participation records (写实记录).
 RecordReader = Annotated[
@@ -85,7 +82,6 @@ RecordReader = Annotated[
         )
     ),
 ]
-EvidenceUploader = Annotated[Principal, Depends(require(Role.student, *SCHOOL_ROLES))]
 Family = Annotated[Principal, Depends(require(Role.student, Role.guardian, *SCHOOL_ROLES))]
 StudentFileReader = Annotated[
     Principal,

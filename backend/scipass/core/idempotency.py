@@ -95,7 +95,10 @@ async def idempotency(
         )
     except ValueError:
         canonical = body.hex()
-    described = f"{request.method} {request.url.path}\n{canonical}"
+    # The query names the child a guardian acts for (``?student_id=``): part of the request.
+    query = "&".join(sorted(f"{k}={v}" for k, v in request.query_params.multi_items()))
+    target = f"{request.url.path}?{query}" if query else request.url.path
+    described = f"{request.method} {target}\n{canonical}"
     return Idempotency(key=key, fingerprint=hashlib.sha256(described.encode()).hexdigest())
 
 

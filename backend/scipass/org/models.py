@@ -102,6 +102,11 @@ class School(SQLModel, table=True):
     stages: str = Field(sa_column=Column(String(60), nullable=False))
     area: str = Field(sa_column=Column(String(10), nullable=False))
     address: str = Field(default="", sa_column=Column(String(200), nullable=False))
+    # 教师代为确认: off by default (DOMAIN-NOTES §1.3: teachers guide, they do not record for
+    # pupils); a school admin switches it on for pupils with no phone and no bound guardian.
+    teacher_attestation: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default="0")
+    )
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 

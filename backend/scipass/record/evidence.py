@@ -94,10 +94,10 @@ def _safe_name(filename: str | None, media_type: str) -> str:
 
 
 def _uploadable(session: Session, *, actor: Principal, record_id: int) -> ParticipationRecord:
-    """The record ``actor`` may attach evidence to: the student to their own before review;
-    school staff to their school's records before review."""
+    """The record ``actor`` may attach evidence to: the student (or a guardian acting for the
+    student) to their own before review; school staff to their school's records before review."""
     record: ParticipationRecord | None
-    if actor.role is Role.student:
+    if actor.role in (Role.student, Role.guardian):
         record = record_service.own_record(session, actor=actor, record_id=record_id)
     else:
         record = session.get(ParticipationRecord, record_id)

@@ -9,7 +9,6 @@ from fastapi.responses import FileResponse
 
 from scipass.consent.errors import ConsentRequired
 from scipass.core.callers import (
-    EvidenceUploader,
     StudentFileReader,
 )
 from scipass.core.clock import ClockDep
@@ -35,6 +34,7 @@ from scipass.record.router import evidence_read
 from scipass.record.schemas import (
     EvidenceRead,
 )
+from scipass.roster.acting import ActingUploader
 
 router = APIRouter(tags=["records"])
 
@@ -61,7 +61,7 @@ router = APIRouter(tags=["records"])
 )
 def upload_evidence(
     record_id: Id,
-    caller: EvidenceUploader,
+    caller: ActingUploader,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from scipass.core.callers import RecordExporter, StaffFileReader, StudentCaller
+from scipass.core.callers import RecordExporter, StaffFileReader
 from scipass.core.clock import ClockDep, Semester
 from scipass.core.db import SessionDep
 from scipass.core.deps import SettingsDep
@@ -20,6 +20,7 @@ from scipass.record import record_file
 from scipass.record.exports import ExportFormat
 from scipass.record.models import RecordStatus
 from scipass.record.repository import RecordFilter
+from scipass.roster.acting import ActingStudent
 from scipass.roster.errors import StudentNotFound
 
 router = APIRouter(tags=["records"])
@@ -165,7 +166,7 @@ def student_record_file(
     },
 )
 def my_record_file(
-    caller: StudentCaller,
+    caller: ActingStudent,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,

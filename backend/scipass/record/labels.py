@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from scipass.record.models import Dimension, RecordCategory, RecordRole, RecordStatus
+from scipass.record.models import (
+    ConfirmedAs,
+    Dimension,
+    RecordCategory,
+    RecordRole,
+    RecordStatus,
+    ReflectionBy,
+)
 
 CATEGORY = {
     RecordCategory.science_visit: "科普场馆参观与研学",
@@ -38,6 +45,25 @@ STATUS = {
     RecordStatus.withdrawn: "已撤回",
     RecordStatus.voided: "已作废",
 }
+# Marks shown beside a record wherever it appears (the record, the notice list, the exports)
+# when someone other than the pupil gave the pupil's side of it.
+REFLECTION_BY = {ReflectionBy.student: "", ReflectionBy.guardian: "家长代填"}
+CONFIRMED_AS = {
+    ConfirmedAs.student: "",
+    ConfirmedAs.guardian: "家长代为确认",
+    ConfirmedAs.teacher: "教师代为确认",
+}
+
+
+def marks(confirmed_as: str | None, reflection_by: str | None) -> str:
+    """The marks of a record, as one cell ("家长代为确认；家长代填"), empty for a pupil's own."""
+    found = [
+        label(CONFIRMED_AS, confirmed_as) if confirmed_as else "",
+        label(REFLECTION_BY, reflection_by) if reflection_by else "",
+    ]
+    return "；".join(text for text in found if text)
+
+
 _GRADES = ("一", "二", "三", "四", "五", "六", "七", "八", "九")
 SEMESTER = {"autumn": "第一学期", "spring": "第二学期"}
 

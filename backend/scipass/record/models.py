@@ -104,6 +104,23 @@ class QuarantineReason(StrEnum):
     missing = "missing"  # the file was no longer in storage when it was to be cleaned
 
 
+class ConfirmedAs(StrEnum):
+    """Who gave the pupil's side of a record: the pupil, a linked guardian for the pupil
+    (家长代为确认), or, for a pupil with no phone and no bound guardian, a teacher of the school
+    where the school allows it (教师代为确认)."""
+
+    student = "student"
+    guardian = "guardian"
+    teacher = "teacher"
+
+
+class ReflectionBy(StrEnum):
+    """Who wrote a record's reflection: the pupil, or a guardian for the pupil (家长代填)."""
+
+    student = "student"
+    guardian = "guardian"
+
+
 class ObjectionStatus(StrEnum):
     open = "open"
     upheld = "upheld"  # the record was wrong: it is rejected
@@ -181,6 +198,16 @@ class ParticipationRecord(SQLModel, table=True):
     student_confirmed_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
+    # Who confirmed for the pupil (ConfirmedAs) and their subject ("wechat:<id>" of the pupil
+    # or the guardian, "account:<id>" of an attesting teacher); null until confirmed.
+    student_confirmed_as: str | None = Field(
+        default=None, sa_column=Column(String(10), nullable=True)
+    )
+    student_confirmed_by: str | None = Field(
+        default=None, sa_column=Column(String(40), nullable=True)
+    )
+    # Who wrote the reflection (ReflectionBy); null while there is none.
+    reflection_by: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
     reviewed_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )

@@ -77,7 +77,8 @@ def _student_in_scope(session: Session, principal: Principal, student_id: int) -
     student = session.get(Student, student_id)
     if student is None:
         raise StudentNotFound()
-    if principal.role is Role.student:
+    if principal.role in (Role.student, Role.guardian) and principal.student_id is not None:
+        # the pupil, or a guardian acting for the pupil (scipass.roster.acting)
         if principal.student_id != student.id:
             raise StudentNotFound()
         return student

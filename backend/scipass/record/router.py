@@ -15,7 +15,6 @@ from scipass.core.callers import (
     RecordReader,
     SchoolAdmin,
     SchoolStaff,
-    StudentCaller,
     StudentFileReader,
 )
 from scipass.core.clock import ClockDep, Semester
@@ -63,6 +62,7 @@ from scipass.record.schemas import (
     VoidRequest,
     Withdrawal,
 )
+from scipass.roster.acting import ActingStudent
 from scipass.roster.errors import StudentNotFound
 from scipass.roster.models import Student
 from scipass.roster.visibility import shown_name
@@ -115,6 +115,7 @@ def record_read(
         role=record.role,
         outcome=record.outcome,
         reflection="" if venue else record.reflection,
+        reflection_by=None if venue else record.reflection_by,
         attester_name=record.attester_name,
         attester_unit=record.attester_unit,
         attester_phone=labels.mask_phone(record.attester_phone),
@@ -122,6 +123,8 @@ def record_read(
         status_reason=record.status_reason,
         confirmed_at=record.confirmed_at,
         student_confirmed_at=record.student_confirmed_at,
+        student_confirmed_as=record.student_confirmed_as,
+        marks=labels.marks(record.student_confirmed_as, None if venue else record.reflection_by),
         reviewed_at=record.reviewed_at,
         notice_id=record.notice_id,
         archived_at=record.archived_at,
@@ -363,12 +366,13 @@ def organiser_decide_bulk(
     "/records/{record_id}/student-confirmation",
     name="record-student-confirm",
     summary="学生确认记录并填写感想",
-    description="学校审核之前，学生本人确认记录属实，可填写或修改感想（只能由本人填写）。",
+    description="学校审核之前，学生本人确认记录属实，可填写或修改感想。"
+    "家长可代孩子确认并填写（带 `student_id`），记录标注“家长代填”；学校工作人员不能代写感想。",
     responses=problem_responses(RecordNotFound, RecordStateInvalid),
 )
 def student_confirm(
     record_id: Id,
-    caller: StudentCaller,
+    caller: ActingStudent,
     session: SessionDep,
     clock: ClockDep,
     body: StudentConfirmation | None = None,
@@ -387,12 +391,12 @@ def student_confirm(
     "/records/{record_id}/withdrawal",
     name="record-withdraw",
     summary="学生撤回记录",
-    description="学校审核之前，学生可撤回本人的记录。",
+    description="学校审核之前，学生（或代孩子操作的家长）可撤回本人的记录。",
     responses=problem_responses(RecordNotFound, RecordStateInvalid),
 )
 def withdraw(
     record_id: Id,
-    caller: StudentCaller,
+    caller: ActingStudent,
     session: SessionDep,
     clock: ClockDep,
     body: Withdrawal | None = None,

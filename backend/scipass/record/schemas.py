@@ -8,12 +8,14 @@ from pydantic import AwareDatetime, BaseModel, Field
 from scipass.core.clock import Semester
 from scipass.core.inputs import MULTILINE, Id, RequestModel
 from scipass.record.models import (
+    ConfirmedAs,
     Dimension,
     ObjectionStatus,
     RecordCategory,
     RecordRole,
     RecordSource,
     RecordStatus,
+    ReflectionBy,
 )
 
 
@@ -47,7 +49,12 @@ class RecordRead(BaseModel):
     minutes: int = Field(description="计入时长（分钟），以此为准")
     role: RecordRole
     outcome: str = Field(description="成果/奖项")
-    reflection: str = Field(description="学生本人填写的感想；场馆看不到")
+    reflection: str = Field(
+        description="感想（学生本人或家长代填，见 `reflection_by`）；场馆看不到"
+    )
+    reflection_by: ReflectionBy | None = Field(
+        description="感想由谁填写：`student` 学生本人，`guardian` 家长代填；没有感想时为空"
+    )
     attester_name: str = Field(description="证明人")
     attester_unit: str
     attester_phone: str = Field(description="证明人联系电话（脱敏）")
@@ -55,6 +62,11 @@ class RecordRead(BaseModel):
     status_reason: str = Field(description="驳回、撤回或作废的原因")
     confirmed_at: datetime | None
     student_confirmed_at: datetime | None
+    student_confirmed_as: ConfirmedAs | None = Field(
+        description="学生一方由谁确认：`student` 本人，`guardian` 家长代为确认，"
+        "`teacher` 教师代为确认（学生和家长都未绑定微信时，经学校开启）"
+    )
+    marks: str = Field(description="代填标注，如“家长代为确认；家长代填”；学生本人确认时为空")
     reviewed_at: datetime | None
     notice_id: int | None
     archived_at: datetime | None

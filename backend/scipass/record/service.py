@@ -53,10 +53,12 @@ from scipass.record.models import (
     COUNTED,
     ORGANISER_OPEN,
     STUDENT_OPEN,
+    ConfirmedAs,
     ParticipationRecord,
     RecordEvent,
     RecordEvidence,
     RecordStatus,
+    ReflectionBy,
 )
 from scipass.record.repository import RecordFilter, visible
 from scipass.record.transitions import move, reason_given
@@ -251,14 +253,24 @@ def organiser_decide(
 # --- the student: confirm, reflect, withdraw --------------------------------------------------
 
 
-def own_record(session: Session, *, actor: Principal, record_id: int) -> ParticipationRecord:
-    """A student's own record, while the student is still bound to the roster entry."""
+def acts_for_pupil(session: Session, actor: Principal) -> Student | None:
+    """The pupil ``actor`` acts for: a student while still bound to the roster entry, or a
+    guardian acting for a linked child (``scipass.roster.acting`` checked the link in this
+    request: a guardian principal names a student only when it came through there)."""
     student = session.get(Student, actor.student_id) if actor.student_id else None
-    if (
-        student is None
-        or actor.wechat_user_id is None
-        or student.wechat_user_id != actor.wechat_user_id
-    ):
+    if student is None or actor.wechat_user_id is None:
+        return None
+    if actor.role is Role.student and student.wechat_user_id == actor.wechat_user_id:
+        return student
+    if actor.role is Role.guardian:
+        return student
+    return None
+
+
+def own_record(session: Session, *, actor: Principal, record_id: int) -> ParticipationRecord:
+    """A record of the pupil ``actor`` acts for (:func:`acts_for_pupil`)."""
+    student = acts_for_pupil(session, actor)
+    if student is None:
         raise RecordNotFound()
     record = session.get(ParticipationRecord, record_id)
     if record is None or record.student_id != student.id:
@@ -269,11 +281,19 @@ def own_record(session: Session, *, actor: Principal, record_id: int) -> Partici
 def student_confirm(
     session: Session, *, actor: Principal, record_id: int, reflection: str | None, now: datetime
 ) -> ParticipationRecord:
-    """The student confirms the record (again, to change the reflection) before review."""
+    """The pupil (or a guardian for the pupil) confirms the record, again to change the
+    reflection, before review. Who confirmed, and who wrote the reflection, is kept: a
+    guardian's reflection is marked 家长代填 wherever the record is shown."""
     record = own_record(session, actor=actor, record_id=record_id)
-    values: dict[str, Any] = {"student_confirmed_at": now}
+    by = ConfirmedAs.guardian if actor.role is Role.guardian else ConfirmedAs.student
+    values: dict[str, Any] = {
+        "student_confirmed_at": now,
+        "student_confirmed_as": by.value,
+        "student_confirmed_by": actor.subject,
+    }
     if reflection is not None:
         values["reflection"] = reflection.strip()
+        values["reflection_by"] = ReflectionBy(by.value).value if values["reflection"] else None
     status = RecordStatus(record.status)
     if status not in STUDENT_OPEN:
         raise RecordStateInvalid(current=record.status, allowed=[s.value for s in STUDENT_OPEN])
@@ -283,7 +303,7 @@ def student_confirm(
         to=status,
         allowed=(status,),
         actor=actor,
-        action="student_confirmed",
+        action="guardian_confirmed" if by is ConfirmedAs.guardian else "student_confirmed",
         now=now,
         **values,
     )

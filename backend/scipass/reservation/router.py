@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from scipass.consent.errors import ConsentRequired
 from scipass.core.auth import Principal, public_access
-from scipass.core.callers import Canceller, SchoolStaff, StudentCaller, VenueStaff
+from scipass.core.callers import SchoolStaff, VenueStaff
 from scipass.core.clock import SHANGHAI, ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.errors import problem_responses
@@ -43,6 +43,7 @@ from scipass.reservation.schemas import (
     SlotCreate,
     SlotRead,
 )
+from scipass.roster.acting import ActingCanceller, ActingStudent
 from scipass.roster.visibility import shown_name
 from scipass.venue.errors import ResourceNotFound, VenueNotFound
 
@@ -213,7 +214,7 @@ RESERVE_ERRORS = (
 @router.post(
     "/slots/{slot_id}/reservations",
     name="reservation-create",
-    summary="学生本人预约",
+    summary="学生本人预约（或家长代孩子预约）",
     description="成功返回 201（`status` 为 `confirmed`，"
     "或名额已满时为 `waitlisted` 并给出候补位次）。"
     "带同一 `Idempotency-Key` 重试时返回第一次的结果（200）。未满 14 周岁须监护人同意。",
@@ -224,7 +225,7 @@ RESERVE_ERRORS = (
 )
 def reserve_for_self(
     slot_id: Id,
-    caller: StudentCaller,
+    caller: ActingStudent,
     session: SessionDep,
     clock: ClockDep,
     response: Response,
@@ -287,7 +288,7 @@ def reserve_for_group(
 )
 def cancel_reservation(
     reservation_id: Id,
-    caller: Canceller,
+    caller: ActingCanceller,
     session: SessionDep,
     clock: ClockDep,
     body: CancelRequest | None = None,
@@ -310,7 +311,7 @@ def cancel_reservation(
     responses=problem_responses(),
 )
 def my_reservations(
-    caller: StudentCaller, session: SessionDep, page: PageDep
+    caller: ActingStudent, session: SessionDep, page: PageDep
 ) -> Page[ReservationRead]:
     rows, total = reservation_service.list_for_student(session, actor=caller, page=page)
     return Page[ReservationRead].of(_reads(session, rows, viewer=caller), total, page)

@@ -512,6 +512,8 @@ def _may_cancel(actor: Principal, reservation: Reservation, slot: TimeSlot) -> b
         return True
     if actor.role is Role.student:
         return reservation.made_by == actor.subject
+    if actor.role is Role.guardian:  # acting for a child (scipass.roster.acting)
+        return actor.student_id is not None and reservation.student_id == actor.student_id
     if actor.role in SCHOOL_ROLES:
         return reservation.school_id == actor.school_id
     if actor.role in VENUE_ROLES:
