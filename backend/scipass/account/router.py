@@ -23,7 +23,9 @@ from scipass.account.schemas import (
     AccountCreate,
     AccountCreated,
     AccountRead,
+    ChildActions,
     Me,
+    MyChild,
     MyStudent,
     PasswordChange,
     RefreshRequest,
@@ -32,6 +34,7 @@ from scipass.account.schemas import (
     WeChatLogin,
 )
 from scipass.consent import service as consent_service
+from scipass.consent.models import Purpose
 from scipass.core.auth import Role, public_access
 from scipass.core.callers import AnyUser, OrgAdmin, PasswordChanger
 from scipass.core.clock import ClockDep, local_date
@@ -41,7 +44,7 @@ from scipass.core.errors import problem_responses
 from scipass.core.pagination import Page, PageDep
 from scipass.org import service as org_service
 from scipass.org.errors import OrganisationNotFound
-from scipass.roster import importer
+from scipass.roster import acting, importer
 from scipass.roster import service as roster_service
 from scipass.roster.models import Student
 from scipass.wechat.errors import (
@@ -229,6 +232,28 @@ def _my_student(session: Session, student: Student, today: date) -> MyStudent:
     )
 
 
+def _child_actions(session: Session, student: Student, today: date) -> ChildActions:
+    may_act = acting.guardian_may_act(
+        birth_month=student.birth_month, own_binding=student.wechat_user_id, today=today
+    )
+
+    def consented(purpose: Purpose) -> bool:
+        return may_act and consent_service.has_consent(
+            session, student=student, purpose=purpose, today=today
+        )
+
+    return ChildActions(
+        may_act=may_act,
+        refused_code=None if may_act else acting.ChildActsForSelf.code,
+        check_in=consented(Purpose.participation_record),
+        location=consented(Purpose.location),
+        reserve=consented(Purpose.participation_record),
+        confirm_records=may_act,
+        upload_evidence=consented(Purpose.photos),
+        personal_code=may_act,
+    )
+
+
 @router.get("/me", name="me-get", summary="当前用户", responses=problem_responses())
 def me(caller: AnyUser, session: SessionDep, clock: ClockDep) -> Me:
     today = local_date(clock.now())
@@ -243,8 +268,12 @@ def me(caller: AnyUser, session: SessionDep, clock: ClockDep) -> Me:
             result.student = _my_student(session, student, today)
     if caller.role is Role.guardian and caller.wechat_user_id is not None:
         result.children = [
-            _my_student(session, student, today)
-            for _link, student in roster_service.guardian_links(
+            MyChild(
+                **_my_student(session, student, today).model_dump(),
+                relation=link.relation,
+                actions=_child_actions(session, student, today),
+            )
+            for link, student in roster_service.guardian_links(
                 session, guardian_id=caller.wechat_user_id
             )
         ]

@@ -74,9 +74,34 @@ class MyStudent(BaseModel):
     under_14: bool
 
 
+class ChildActions(BaseModel):
+    """What a guardian may do for one child now (family mode; README "Families")."""
+
+    may_act: bool = Field(
+        description="能否代孩子操作：未满 14 周岁的孩子总可以；满 14 周岁且本人已绑定微信的，"
+        "由孩子本人操作（`refused_code` 为 `child_acts_for_self`）"
+    )
+    refused_code: str | None = Field(description="不能代操作时的原因代码")
+    check_in: bool = Field(description="扫码签到、签退（需“活动记录”同意）")
+    location: bool = Field(description="签到时可提交位置（需“位置”同意；否则请工作人员扫码）")
+    reserve: bool = Field(description="预约、取消预约（需“活动记录”同意）")
+    confirm_records: bool = Field(description="确认记录、填写感想（标注“家长代填”）、撤回")
+    upload_evidence: bool = Field(description="上传证明材料（需“照片”同意）")
+    personal_code: bool = Field(description="在家长手机上出示孩子的个人码")
+
+
+class MyChild(MyStudent):
+    relation: str = Field(description="与孩子的关系")
+    actions: ChildActions
+
+
 class Me(BaseModel):
     subject: str
     role: Role
     account: AccountRead | None = None
     student: MyStudent | None = None
-    children: list[MyStudent] = Field(default_factory=list)
+    children: list[MyChild] = Field(
+        default_factory=list,
+        description="家长绑定的孩子，以及现在能为每个孩子做什么；"
+        "代孩子操作时在请求中带 `student_id`",
+    )

@@ -58,17 +58,6 @@ def guardian_may_act(*, birth_month: date, own_binding: int | None, today: date)
     return own_binding is None or is_under_14(birth_month, today)
 
 
-def linked_children(session: Session, guardian_id: int) -> list[tuple[GuardianLink, Student]]:
-    """The guardian's live links and their children, oldest link first."""
-    rows = session.exec(
-        select(GuardianLink, Student)
-        .join(Student, col(Student.id) == GuardianLink.student_id)
-        .where(GuardianLink.guardian_id == guardian_id, col(GuardianLink.revoked_at).is_(None))
-        .order_by(col(GuardianLink.id))
-    ).all()
-    return [(link, student) for link, student in rows]
-
-
 def child_of(session: Session, *, guardian: Principal, student_id: int, today: date) -> Student:
     """The child a guardian acts for: 404 unless a live link joins them (another family's
     child and a revoked link look alike), 403 when the pupil acts for themselves."""
