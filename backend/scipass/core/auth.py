@@ -95,7 +95,9 @@ class Principal:
     venue_id: int | None = None
     bureau_id: int | None = None
     region_code: str | None = None  # a bureau's scope
-    student_id: int | None = None  # a bound student
+    # A bound student's own roster entry; for a guardian, the child acted for, set only by
+    # scipass.roster.acting after checking the link (guardians' tokens carry none).
+    student_id: int | None = None
     password_change_required: bool = False  # an initial password is still in use
 
     @property
@@ -214,7 +216,8 @@ def _verified(token: str, keys: str, audience: str, issuer: str) -> tuple[Princi
         subject=str(claims["sub"]),
         role=role,
         region_code=claims.get("rgn"),
-        student_id=int(sid) if sid is not None else None,
+        # only a student's token names a student (see Principal.student_id)
+        student_id=int(sid) if sid is not None and role is Role.student else None,
         password_change_required=bool(claims.get("pwc", False)),
         **_org_ids(claims.get("org")),
     )
