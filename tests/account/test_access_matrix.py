@@ -96,6 +96,7 @@ BODIES: dict[str, dict[str, Any]] = {
     },
     "record-organiser-decide": {"decision": "confirm"},
     "record-review": {"decision": "approve"},
+    "record-teacher-attest": {"reason": "学生和家长均无智能手机"},
     "school-settings-update": {"teacher_attestation": True},
     "record-void": {"reason": "更正时长"},
     "record-object": {"reason": "他当天没有去"},

@@ -139,6 +139,14 @@ class StudentConfirmation(RequestModel):
     )
 
 
+class TeacherAttestation(RequestModel):
+    reason: str = Field(
+        min_length=1,
+        max_length=200,
+        description="代为确认的原因（必填），如“学生和家长均无智能手机，经班主任核实确已参加”",
+    )
+
+
 class Withdrawal(RequestModel):
     reason: str = Field(default="", max_length=200)
 
