@@ -211,7 +211,8 @@ class NoticeRead(BaseModel):
 
 
 class NoticeEntry(BaseModel):
-    """What a public notice shows: nothing more than name, class, activity, date and minutes."""
+    """What a public notice shows: nothing more than name, class, activity, date and minutes,
+    and whether someone gave the pupil's side for the pupil (the marks)."""
 
     record_id: int
     name: str
@@ -219,6 +220,9 @@ class NoticeEntry(BaseModel):
     activity: str
     activity_date: date
     minutes: int
+    marks: str = Field(
+        description="代填标注，如“家长代为确认；家长代填”“教师代为确认”；学生本人确认时为空"
+    )
 
 
 class ObjectionCreate(RequestModel):
