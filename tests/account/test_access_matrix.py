@@ -96,6 +96,8 @@ BODIES: dict[str, dict[str, Any]] = {
     },
     "record-organiser-decide": {"decision": "confirm"},
     "record-review": {"decision": "approve"},
+    "record-teacher-attest": {"reason": "学生和家长均无智能手机"},
+    "school-settings-update": {"teacher_attestation": True},
     "record-void": {"reason": "更正时长"},
     "record-object": {"reason": "他当天没有去"},
     "objection-resolve": {"decision": "dismiss", "resolution": "经核实属实"},
@@ -128,6 +130,7 @@ def path_values(session: Session, side_a: Side) -> dict[str, object]:
     slot = create_slot(session, venue_id=venue.id or 0)
     return {
         "student_id": side_a.student.id,
+        "school_id": side_a.school.id,
         "link_id": side_a.guardian_link.id,
         "region_code": side_a.region_code,
         "venue_id": venue.id,

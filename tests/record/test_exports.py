@@ -149,6 +149,7 @@ def _expected(session: Session, records: list[ParticipationRecord]) -> list[list
                 + (f"（{record.attester_unit}）" if record.attester_unit else ""),
                 labels.mask_phone(record.attester_phone) if record.attester_phone else "",
                 session.get(School, record.school_id).name,  # type: ignore[union-attr]
+                labels.marks(record.student_confirmed_as, record.reflection_by),
             ]
         )
     return rows
@@ -215,6 +216,7 @@ def test_csv_holds_every_column_of_every_record_in_order(
         "刘老师（星城市科协）",
         "138****8000",
         side_a.school.name,
+        "",  # confirmed by nobody for the pupil: no marks
     ]
     assert "13812348000" not in response.content.decode("utf-8")
     assert rows[1][15:17] == ["陈馆员", "0731****5000"]

@@ -47,7 +47,7 @@ from tests.factories import (
 # Opened on Wednesday 14 October 2026, 10:00 Beijing: five working days are Thu 15, Fri 16,
 # Mon 19, Tue 20 and Wed 21, so the window closes at Thursday 22 October 00:00 Beijing.
 WINDOW_END = datetime(2026, 10, 21, 16, 0, tzinfo=UTC)
-ENTRY_KEYS = {"record_id", "name", "class_label", "activity", "activity_date", "minutes"}
+ENTRY_KEYS = {"record_id", "name", "class_label", "activity", "activity_date", "minutes", "marks"}
 
 
 @dataclass
@@ -516,6 +516,7 @@ def test_the_schools_families_and_staff_see_only_the_public_fields(
             "activity": mine.title,
             "activity_date": "2026-10-10",
             "minutes": 95,
+            "marks": "",
         }
         assert by_id[theirs.id]["name"] == "李华"
         assert by_id[theirs.id]["class_label"] == "五年级1班"

@@ -54,6 +54,7 @@ class Action(StrEnum):
     code_revoked = "code_revoked"
     guardian_acted = "guardian_acted"  # a guardian wrote for a linked child (family mode)
     record_attested = "record_attested"  # a teacher confirmed for a pupil with no phone
+    school_settings_changed = "school_settings_changed"  # e.g. teacher attestation on or off
 
 
 def record(

@@ -8,14 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from scipass.core.auth import public_access
-from scipass.core.callers import BureauOrPlatform, PlatformAdmin
+from scipass.core.callers import BureauOrPlatform, PlatformAdmin, SchoolAdmin, SchoolStaff
 from scipass.core.clock import ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.errors import problem_responses
+from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
 from scipass.org import service as org_service
 from scipass.org.errors import (
     OrganisationExists,
+    OrganisationNotFound,
     OutsideRegion,
     ParentRegionInvalid,
     RegionExists,
@@ -30,6 +32,8 @@ from scipass.org.schemas import (
     RegionRead,
     SchoolCreate,
     SchoolRead,
+    SchoolSettingsRead,
+    SchoolSettingsUpdate,
     VenueCreate,
     VenueRead,
 )
@@ -159,6 +163,48 @@ def create_school(
     body: SchoolCreate, caller: BureauOrPlatform, session: SessionDep, clock: ClockDep
 ) -> SchoolRead:
     return school_read(org_service.create_school(session, data=body, actor=caller, now=clock.now()))
+
+
+def school_settings_read(school: School) -> SchoolSettingsRead:
+    return SchoolSettingsRead(
+        school_id=school.id or 0, teacher_attestation=school.teacher_attestation
+    )
+
+
+@router.get(
+    "/schools/{school_id}/settings",
+    name="school-settings-get",
+    summary="本校设置",
+    description="本校教职工查看本校设置（如是否开启教师代为确认）；其他学校返回 404。",
+    responses=problem_responses(OrganisationNotFound),
+)
+def get_school_settings(
+    school_id: Id, caller: SchoolStaff, session: SessionDep
+) -> SchoolSettingsRead:
+    return school_settings_read(org_service.own_school(session, actor=caller, school_id=school_id))
+
+
+@router.patch(
+    "/schools/{school_id}/settings",
+    name="school-settings-update",
+    summary="修改本校设置",
+    description="学校管理员修改本校设置；只改请求中给出的项，每次修改记入审计日志（修改前后的值）。"
+    "其他学校返回 404。\n\n"
+    "`teacher_attestation`（教师代为确认）：默认关闭。开启后，本校教职工可为没有绑定微信、"
+    "也没有已绑定家长的学生代为确认写实记录，须写明原因，记录标注“教师代为确认”。",
+    responses=problem_responses(OrganisationNotFound),
+)
+def update_school_settings(
+    school_id: Id,
+    body: SchoolSettingsUpdate,
+    caller: SchoolAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+) -> SchoolSettingsRead:
+    school = org_service.update_school_settings(
+        session, actor=caller, school_id=school_id, data=body, now=clock.now()
+    )
+    return school_settings_read(school)
 
 
 @router.post(

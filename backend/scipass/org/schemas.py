@@ -74,3 +74,18 @@ class VenueRead(BaseModel):
     longitude: float
     latitude: float
     phone: str
+
+
+class SchoolSettingsUpdate(RequestModel):
+    """A school's own settings; a field left out keeps its value."""
+
+    teacher_attestation: bool | None = Field(
+        default=None,
+        description="教师代为确认：开启后，本校教职工可为没有绑定微信、也没有已绑定家长的学生"
+        "代为确认写实记录（标注“教师代为确认”）。默认关闭：教师指导学生记录，不代替学生记录。",
+    )
+
+
+class SchoolSettingsRead(BaseModel):
+    school_id: int
+    teacher_attestation: bool = Field(description="是否开启教师代为确认")

@@ -20,7 +20,13 @@ from scipass.org.errors import (
     RegionNotFound,
 )
 from scipass.org.models import Bureau, Region, RegionLevel, School, Venue, encode_stages
-from scipass.org.schemas import BureauCreate, RegionCreate, SchoolCreate, VenueCreate
+from scipass.org.schemas import (
+    BureauCreate,
+    RegionCreate,
+    SchoolCreate,
+    SchoolSettingsUpdate,
+    VenueCreate,
+)
 
 # Counties usually sit under a city, but some (直辖县级行政区, e.g. 仙桃 429004) sit directly
 # under their province.
@@ -201,6 +207,45 @@ def get_school(session: Session, school_id: int) -> School:
     school = session.get(School, school_id)
     if school is None:
         raise OrganisationNotFound("学校不存在", "School not found")
+    return school
+
+
+def own_school(session: Session, *, actor: Principal, school_id: int) -> School:
+    """The caller's own school; any other is "not found" (staff act for their school only)."""
+    school = session.get(School, school_id) if actor.school_id == school_id else None
+    if school is None:
+        raise OrganisationNotFound("学校不存在", "School not found")
+    return school
+
+
+def update_school_settings(
+    session: Session, *, actor: Principal, school_id: int, data: SchoolSettingsUpdate, now: datetime
+) -> School:
+    """A school admin changes their school's settings (teacher attestation on or off); each
+    change is audited with the value before and after."""
+    school = own_school(session, actor=actor, school_id=school_id)
+    changes = {
+        name: {"from": getattr(school, name), "to": value}
+        for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items()
+        if getattr(school, name) != value
+    }
+    if not changes:
+        return school
+    for name, change in changes.items():
+        setattr(school, name, change["to"])
+    session.add(school)
+    session.flush()
+    audit_service.record(
+        session,
+        action=audit_service.Action.school_settings_changed,
+        at=now,
+        actor=actor,
+        object_type="school",
+        object_id=school.id,
+        school_id=school.id,
+        region_code=school.region_code,
+        changes=changes,
+    )
     return school
 
 

@@ -32,6 +32,42 @@ class StudentConfirmationRequired(Conflict):
     title_en = "The student has not confirmed this record yet"
 
 
+class AttestationDisabled(Forbidden):
+    code = "attestation_disabled"
+    title_zh = "本校未开启教师代为确认"
+    title_en = "Teacher attestation is switched off for this school"
+
+
+class PupilCanConfirm(Conflict):
+    code = "pupil_can_confirm"
+    title_zh = "该学生已绑定微信或有已绑定的家长，请由学生本人或家长确认"
+    title_en = "The pupil has a binding or a bound guardian: the pupil's side confirms"
+
+
+class StudentAlreadyConfirmed(Conflict):
+    code = "student_already_confirmed"
+    title_zh = "学生一方已确认这条记录，不能再代为确认"
+    title_en = "The pupil's side has already confirmed this record"
+
+
+class OrganiserCannotAttest(Forbidden):
+    code = "organiser_cannot_attest"
+    title_zh = "您已作为组织方确认这条记录，不能再代学生确认"
+    title_en = "You confirmed this record as its organiser and cannot attest it for the pupil"
+
+
+class AttesterCannotConfirm(Forbidden):
+    code = "attester_cannot_confirm"
+    title_zh = "您已代学生确认这条记录，不能再作为组织方确认"
+    title_en = "You attested this record for the pupil and cannot confirm it as its organiser"
+
+
+class AttesterCannotReview(Forbidden):
+    code = "attester_cannot_review"
+    title_zh = "您已代学生确认这条记录，请由其他老师审核"
+    title_en = "You attested this record for the pupil: another teacher reviews it"
+
+
 class ReasonRequired(ValidationFailed):
     code = "reason_required"
     title_zh = "请填写原因"

@@ -19,7 +19,9 @@ Scope: a student exports only their own records; school staff only their school'
 refused, a school outside it is "not found"); the platform admin anything.
 
 The grade and class are the student's current ones (a record does not store them). The
-attester's phone is always masked.
+attester's phone is always masked. Every format shows the record's marks (代填标注: 家长代为确认,
+家长代填, 教师代为确认; :func:`labels.marks`) when someone other than the pupil gave the pupil's
+side.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ HEADER = (
     "证明人",
     "证明人联系电话",
     "学校",
+    "代填标注",  # 家长代为确认 / 家长代填 / 教师代为确认; empty for the pupil's own
 )
 SHEET_TITLE = "写实记录"
 BATCH = 1000  # rows fetched from the database at a time
@@ -258,6 +261,8 @@ def export_query(principal: Principal, record_filter: RecordFilter) -> Select[*t
             col(record.attester_unit),
             col(record.attester_phone),
             col(School.name),
+            col(record.student_confirmed_as),
+            col(record.reflection_by),
             col(record.school_id),
             col(record.student_id),
         )
@@ -298,6 +303,8 @@ def export_row(row: Sequence[Any], viewer: Principal) -> list[object]:
         attester_unit,
         attester_phone,
         school_name,
+        confirmed_as,
+        reflection_by,
         school_id,
         student_id,
     ) = row
@@ -320,6 +327,7 @@ def export_row(row: Sequence[Any], viewer: Principal) -> list[object]:
         attester(attester_name, attester_unit),
         labels.mask_phone(attester_phone) if attester_phone else "",
         school_name,
+        labels.marks(confirmed_as, reflection_by),
     ]
 
 

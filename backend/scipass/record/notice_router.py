@@ -20,6 +20,7 @@ from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
 from scipass.org.errors import RegionNotFound
 from scipass.org.models import Region
+from scipass.record import labels
 from scipass.record import notices as record_notices
 from scipass.record.errors import (
     NothingToPublicise,
@@ -145,7 +146,8 @@ def list_notices(
     "/notices/{notice_id}/entries",
     name="notice-entries",
     summary="公示内容",
-    description="只显示姓名、班级、活动、日期和时长。",
+    description="只显示姓名、班级、活动、日期和时长，以及代填标注"
+    "（“家长代为确认”“家长代填”“教师代为确认”；学生本人确认时为空）。",
     responses=problem_responses(NoticeNotFound),
 )
 def notice_entries(
@@ -161,6 +163,7 @@ def notice_entries(
             activity=r.title,
             activity_date=local_date(r.started_at),
             minutes=r.minutes,
+            marks=labels.marks(r.student_confirmed_as, r.reflection_by),
         )
         for r, s in rows
     ]

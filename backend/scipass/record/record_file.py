@@ -1,7 +1,8 @@
 """A student's 科技实践档案 as PDF (the tracking file of seed 002 二.(四)): every record of the
 filter, totals, and the head of the student's archive hash chain, so a printed file can be
 checked against the chain. Without a status filter it lists the records that count
-(``COUNTED``: not rejected, withdrawn or voided). Written to the audit log like every export."""
+(``COUNTED``: not rejected, withdrawn or voided). Each record shows its marks (代填标注) as the
+CSV and XLSX exports do. Written to the audit log like every export."""
 
 from __future__ import annotations
 
@@ -39,16 +40,17 @@ from scipass.roster.visibility import shown_name
 HASH_FONT = "Courier"
 
 
-PDF_COLUMNS = (
-    ("活动名称", 34),
-    ("类别", 20),
-    ("评价维度", 15),
-    ("组织单位", 24),
+PDF_COLUMNS = (  # widths in mm, 174 in all (A4 less the margins)
+    ("活动名称", 30),
+    ("类别", 18),
+    ("评价维度", 14),
+    ("组织单位", 22),
     ("日期", 19),
     ("时长（分钟）", 12),
-    ("角色", 14),
-    ("成果/奖项", 18),
-    ("状态", 18),
+    ("角色", 13),
+    ("成果/奖项", 16),
+    ("状态", 15),
+    ("代填标注", 15),
 )
 
 
@@ -203,6 +205,7 @@ def _render(
             labels.label(labels.ROLE, record.role),
             record.outcome,
             labels.label(labels.STATUS, record.status),
+            labels.marks(record.student_confirmed_as, record.reflection_by),
         )
         table_rows.append([Paragraph(text(value), cell) for value in values])
     if not records:

@@ -23,16 +23,23 @@ from scipass.core.errors import problem_responses
 from scipass.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from scipass.core.inputs import GradeFilter, Id, SchoolYearFilter
 from scipass.core.pagination import Page, PageDep
+from scipass.record import attestation as record_attestation
 from scipass.record import chain, labels
 from scipass.record import corrections as record_corrections
 from scipass.record import evidence as evidence_service
 from scipass.record import service as record_service
 from scipass.record.errors import (
+    AttestationDisabled,
+    AttesterCannotConfirm,
+    AttesterCannotReview,
     NotTheOrganiser,
+    OrganiserCannotAttest,
+    PupilCanConfirm,
     ReasonRequired,
     RecordInvalid,
     RecordNotFound,
     RecordStateInvalid,
+    StudentAlreadyConfirmed,
     StudentConfirmationRequired,
 )
 from scipass.record.models import (
@@ -58,6 +65,7 @@ from scipass.record.schemas import (
     ReviewDecision,
     ReviewDecisions,
     StudentConfirmation,
+    TeacherAttestation,
     TotalRead,
     VoidRequest,
     Withdrawal,
@@ -315,9 +323,10 @@ def verify_chain(student_id: Id, caller: StudentFileReader, session: SessionDep)
     "/records/{record_id}/organiser-decision",
     name="record-organiser-decide",
     summary="组织方确认或驳回（谁组织谁记录）",
-    description="活动的组织方（场馆或学校工作人员）确认待确认的记录并成为证明人，或写明原因驳回。",
+    description="活动的组织方（场馆或学校工作人员）确认待确认的记录并成为证明人，或写明原因驳回。"
+    "代学生确认了这条记录的老师不能再作为组织方确认。",
     responses=problem_responses(
-        RecordNotFound, NotTheOrganiser, RecordStateInvalid, ReasonRequired
+        RecordNotFound, NotTheOrganiser, AttesterCannotConfirm, RecordStateInvalid, ReasonRequired
     ),
 )
 def organiser_decide(
@@ -388,6 +397,37 @@ def student_confirm(
 
 
 @router.post(
+    "/records/{record_id}/teacher-attestation",
+    name="record-teacher-attest",
+    summary="教师代为确认（学生和家长均未绑定微信时）",
+    description="学校开启“教师代为确认”后，本校教职工可为没有绑定微信、也没有已绑定家长的学生"
+    "确认记录属实（学校审核之前），须写明原因；不填写感想。记录标注“教师代为确认”，流转记录写明原因，"
+    "并记入审计日志；之后仍须学校审核（由其他老师）和公示。学生或家长能自己确认时不能代为确认；"
+    "作为组织方确认过这条记录的老师也不能代为确认。",
+    responses=problem_responses(
+        RecordNotFound,
+        AttestationDisabled,
+        RecordStateInvalid,
+        StudentAlreadyConfirmed,
+        PupilCanConfirm,
+        OrganiserCannotAttest,
+        ReasonRequired,
+    ),
+)
+def teacher_attest(
+    record_id: Id,
+    body: TeacherAttestation,
+    caller: SchoolStaff,
+    session: SessionDep,
+    clock: ClockDep,
+) -> RecordRead:
+    record = record_attestation.attest(
+        session, actor=caller, record_id=record_id, reason=body.reason, now=clock.now()
+    )
+    return _one(session, record, caller)
+
+
+@router.post(
     "/records/{record_id}/withdrawal",
     name="record-withdraw",
     summary="学生撤回记录",
@@ -415,9 +455,14 @@ def withdraw(
     "/records/{record_id}/review",
     name="record-review",
     summary="学校审核",
-    description="通过（须组织方和学生均已确认）或写明原因驳回。",
+    description="通过（须组织方和学生均已确认）或写明原因驳回。"
+    "代学生确认（教师代为确认）了这条记录的老师不能审核它，由其他老师审核。",
     responses=problem_responses(
-        RecordNotFound, RecordStateInvalid, StudentConfirmationRequired, ReasonRequired
+        RecordNotFound,
+        RecordStateInvalid,
+        StudentConfirmationRequired,
+        AttesterCannotReview,
+        ReasonRequired,
     ),
 )
 def review(

@@ -139,6 +139,14 @@ class StudentConfirmation(RequestModel):
     )
 
 
+class TeacherAttestation(RequestModel):
+    reason: str = Field(
+        min_length=1,
+        max_length=200,
+        description="代为确认的原因（必填），如“学生和家长均无智能手机，经班主任核实确已参加”",
+    )
+
+
 class Withdrawal(RequestModel):
     reason: str = Field(default="", max_length=200)
 
@@ -203,7 +211,8 @@ class NoticeRead(BaseModel):
 
 
 class NoticeEntry(BaseModel):
-    """What a public notice shows: nothing more than name, class, activity, date and minutes."""
+    """What a public notice shows: nothing more than name, class, activity, date and minutes,
+    and whether someone gave the pupil's side for the pupil (the marks)."""
 
     record_id: int
     name: str
@@ -211,6 +220,9 @@ class NoticeEntry(BaseModel):
     activity: str
     activity_date: date
     minutes: int
+    marks: str = Field(
+        description="代填标注，如“家长代为确认；家长代填”“教师代为确认”；学生本人确认时为空"
+    )
 
 
 class ObjectionCreate(RequestModel):

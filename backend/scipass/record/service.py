@@ -11,8 +11,11 @@ Who does what (DESIGN.md, "Participation record"):
 
 * the organiser confirms or rejects a pending record (谁组织谁记录，谁记录谁证明): staff of
   the organising venue, or of the organising school; an activity may confirm automatically;
-* the student confirms, and may add a reflection and evidence; only the student writes the
-  reflection, and only sources and school staff create records;
+* the student confirms, and may add a reflection and evidence; only the student (or a
+  guardian for the pupil, marked 家长代填) writes the reflection, and only sources and school
+  staff create records; where the school allows it, a teacher confirms for a pupil with no
+  binding and no bound guardian (``scipass.record.attestation``), and is then neither the
+  record's organiser confirmer nor its reviewer;
 * the student may withdraw a record before the school has reviewed it;
 * school staff review (approve, or reject with a reason), one by one or in bulk, once the
   student has confirmed;
@@ -43,7 +46,10 @@ from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal, Role, region
 from scipass.core.errors import ProblemError
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org.models import School
+from scipass.record.attestation import attested_by, not_attested_by
 from scipass.record.errors import (
+    AttesterCannotConfirm,
+    AttesterCannotReview,
     NotTheOrganiser,
     RecordNotFound,
     RecordStateInvalid,
@@ -236,18 +242,26 @@ def organiser_decide(
             note=reason_given(reason),
             status_reason=reason_given(reason),
         )
+    if attested_by(record, actor):
+        raise AttesterCannotConfirm(record_id=record.id)
     attester = display_name(session, actor) or record.attester_name
-    return move(
-        session,
-        record,
-        to=RecordStatus.confirmed,
-        allowed=ORGANISER_OPEN,
-        actor=actor,
-        action="confirmed",
-        now=now,
-        confirmed_at=now,
-        attester_name=attester[:50],
-    )
+    try:
+        return move(
+            session,
+            record,
+            to=RecordStatus.confirmed,
+            allowed=ORGANISER_OPEN,
+            actor=actor,
+            action="confirmed",
+            now=now,
+            extra=(not_attested_by(actor),),
+            confirmed_at=now,
+            attester_name=attester[:50],
+        )
+    except RecordStateInvalid:
+        if attested_by(record, actor):  # attested meanwhile (move read the record again)
+            raise AttesterCannotConfirm(record_id=record.id) from None
+        raise
 
 
 # --- the student: confirm, reflect, withdraw --------------------------------------------------
@@ -348,8 +362,28 @@ def review(
     reason: str | None,
     now: datetime,
 ) -> ParticipationRecord:
-    """Approve a record the organiser and the student confirmed, or reject it with a reason."""
+    """Approve a record the organiser and the student confirmed, or reject it with a reason.
+    The teacher who attested the record for the pupil does neither."""
     record = school_record(session, actor=actor, record_id=record_id)
+    if attested_by(record, actor):
+        raise AttesterCannotReview(record_id=record.id)
+    try:
+        return _review(session, record, actor=actor, approve=approve, reason=reason, now=now)
+    except RecordStateInvalid:
+        if attested_by(record, actor):  # attested meanwhile (move read the record again)
+            raise AttesterCannotReview(record_id=record.id) from None
+        raise
+
+
+def _review(
+    session: Session,
+    record: ParticipationRecord,
+    *,
+    actor: Principal,
+    approve: bool,
+    reason: str | None,
+    now: datetime,
+) -> ParticipationRecord:
     if not approve:
         text = reason_given(reason)
         return move(
@@ -360,6 +394,7 @@ def review(
             actor=actor,
             action="review_rejected",
             now=now,
+            extra=(not_attested_by(actor),),
             note=text,
             status_reason=text,
             reviewed_at=now,
@@ -375,7 +410,10 @@ def review(
         actor=actor,
         action="reviewed",
         now=now,
-        extra=(col(ParticipationRecord.student_confirmed_at).is_not(None),),
+        extra=(
+            col(ParticipationRecord.student_confirmed_at).is_not(None),
+            not_attested_by(actor),
+        ),
         reviewed_at=now,
         reviewed_by=actor.subject,
     )
