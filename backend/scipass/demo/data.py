@@ -726,6 +726,20 @@ ACTIVITIES: list[dict[str, Any]] = [
         "credited_minutes": 180,
         "status": "finished",
     },
+    # A weekend family day, nine days ago: the family visit of FAMILY below.
+    {
+        "organiser": "湘潭市科技馆",
+        "kind": "venue_visit",
+        "title": "周末科学家庭日：机器人与人工智能",
+        "description": "周六全天开放：机器人编程体验、AI 识图小实验、亲子科学秀。"
+        "家长可在自己的手机上为同行的孩子一起扫码签到、签退。",
+        "day": -9,
+        "weekday": 6,
+        "start": "09:00",
+        "end": "17:00",
+        "admission": "open",
+        "stages": ["primary", "junior"],
+    },
     # Finished activities of the paired venues: the check-ins of RECORD_PLANS below.
     {
         "organiser": "湘潭市科技馆",
@@ -1078,3 +1092,34 @@ WITHDRAW_REASON = "重复签到，保留另一条记录"
 OBJECTION_REASON = (
     "我和这位同学同组参加，这位同学只参加了前半场就提前离开了，记录的时长可能不对，请老师核实。"
 )
+
+# Family mode (issue 15): a parent whose phone acts for two children at two schools, neither
+# with a WeChat of their own. ``dev-wang-mama`` logs in; the weekend family day above was one
+# scan at the door for both, the parent confirmed both records and wrote one reflection
+# (marked 家长代填), the venue confirmed them. (school, grade label, class, index in class)
+FAMILY: dict[str, Any] = {
+    "guardian": "wang-mama",
+    "relation": "mother",
+    "children": [
+        ("湘潭市雨湖区和平小学", "五年级", "2班", 5),
+        ("湘乡市东郊乡中学", "八年级", "1班", 8),
+    ],
+    "activity": "周末科学家庭日：机器人与人工智能",
+    "organiser": "xtkjg-staff",
+    "arrive": "10:00",
+    "leave": "14:30",
+    "reflection": "孩子说最喜欢给机器人编程，回家路上一直在讲怎么让小车沿着黑线走。",
+}
+
+# A pupil with no phone and no bound guardian in a school that switched teacher attestation
+# (教师代为确认) on: the school admin attests the venue-confirmed record with a reason, and
+# the class teacher (not the attester) reviews it.
+ATTESTED: dict[str, Any] = {
+    "school": "湘潭市雨湖区和平小学",
+    "class": ("四年级", "1班"),
+    "index": 6,  # "confirmed" in the school's record plan above
+    "switched_on_by": "heping-admin",
+    "attester": "heping-admin",
+    "reviewer": "heping-teacher",
+    "reason": "该生没有手机，家长未绑定小程序；已与家长电话核实当天到馆，由学校代为确认",
+}
