@@ -13,6 +13,8 @@ from scipass.checkin.dependencies import CacheDep, NonceHeader
 from scipass.checkin.errors import (
     REFUSALS,
     CheckInNotFound,
+    ChildNotLinked,
+    ChildScansForSelf,
     CorrectionInvalid,
     NotCheckedIn,
 )
@@ -28,7 +30,7 @@ from scipass.checkin.schemas import (
     OfflineBatch,
     StaffScan,
 )
-from scipass.core.callers import OrganiserOrPlatform, Scanner, SchoolStaff
+from scipass.core.callers import OrganiserOrPlatform, SchoolStaff, WeChatCaller
 from scipass.core.clock import ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.deps import SettingsDep
@@ -36,7 +38,7 @@ from scipass.core.errors import problem_responses
 from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
 from scipass.reservation.errors import ReservationNotFound
-from scipass.roster.acting import ActingStudent
+from scipass.roster.acting import ActingStudent, ChildParam, StudentIdRequired
 
 router = APIRouter(tags=["checkins"])
 
@@ -44,28 +46,37 @@ router = APIRouter(tags=["checkins"])
 @router.post(
     "/checkins",
     name="checkin-create",
-    summary="学生扫码签到 / 签退",
+    summary="学生扫码签到 / 签退（家长可代孩子扫码）",
     description="学生扫描场馆的签到码（海报码、大屏动态码或小程序码）。依次检查："
     + "、".join(f"`{cls.code}`" for cls in REFUSALS)
     + "，每种失败都有自己的错误代码，被拒绝的扫码也会留存以便场馆复核。"
     "签退（`direction=exit`）没有签到记录时返回 `not_checked_in`。\n\n"
     "新签到返回 201，并生成一条待确认的写实记录；已签到（或已签退）返回 200 和已有记录"
-    "（`duplicate=true`），不会重复计数。网络重试请带同一个 `Idempotency-Key`。",
+    "（`duplicate=true`），不会重复计数。网络重试请带同一个 `Idempotency-Key`。\n\n"
+    "**家长代扫**：监护人用自己的微信为已关联的孩子扫码，须带 `?student_id=<孩子的学生 ID>`"
+    "（不带返回 422 `student_id_required`）。每次扫码都核对关联：未关联或已解除关联的孩子返回 "
+    "404 `student_not_found`；已满 14 周岁且绑定了自己微信的孩子须本人扫码（403 "
+    "`child_acts_for_self`）；这两种情况不留存扫码记录。其余规则（签到码、时段、同意、学段、"
+    "预约、人数、位置、频率）与孩子本人扫码相同：同意与位置授权看孩子本人的，频率按孩子计；"
+    "签到和写实记录属于孩子，扫码记录与记录历史中写明由家长代为操作。",
     status_code=201,
     responses={
         200: {"model": CheckInRead, "description": "已签到过：返回已有记录"},
-        **problem_responses(*REFUSALS, NotCheckedIn),
+        **problem_responses(
+            *REFUSALS, NotCheckedIn, StudentIdRequired, ChildNotLinked, ChildScansForSelf
+        ),
     },
 )
 async def checkin_create(
     data: CheckInCreate,
     nonce: NonceHeader,
     response: Response,
-    actor: Scanner,
+    actor: WeChatCaller,
     settings: SettingsDep,
     request: Request,
     cache: CacheDep,
     clock: ClockDep,
+    student_id: ChildParam = None,
 ) -> CheckInRead:
     # Well-formed scans are answered by the fast path (checkin/fastpath.py) before routing;
     # this route answers the rest, through the same function.
@@ -74,6 +85,7 @@ async def checkin_create(
         settings=settings,
         cache=cache,
         actor=actor,
+        student_id=student_id,
         data=data,
         nonce=nonce,
         now=clock.now(),
