@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from scipass.activity.errors import ActivityNotFound
 from scipass.checkin import door as checkin_door
+from scipass.checkin import family as checkin_family
 from scipass.checkin import lists as checkin_lists
 from scipass.checkin import self_scan as checkin_self_scan
 from scipass.checkin import visits as checkin_visits
@@ -25,16 +26,20 @@ from scipass.checkin.schemas import (
     CheckInCorrection,
     CheckInCreate,
     CheckInRead,
+    FamilyCheckIn,
+    FamilyItem,
+    FamilyResult,
     GroupCheckIn,
     ItemResult,
     OfflineBatch,
     StaffScan,
 )
-from scipass.core.callers import OrganiserOrPlatform, SchoolStaff, WeChatCaller
+from scipass.core.callers import GuardianCaller, OrganiserOrPlatform, SchoolStaff, WeChatCaller
 from scipass.core.clock import ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.deps import SettingsDep
-from scipass.core.errors import problem_responses
+from scipass.core.errors import preferred_language, problem_responses
+from scipass.core.idempotency import IdempotencyKeyReused, RequiredIdempotencyDep
 from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
 from scipass.reservation.errors import ReservationNotFound
@@ -93,6 +98,59 @@ async def checkin_create(
     if not outcome.created:
         response.status_code = 200
     return CheckInRead.of_visit(outcome.check_in, title, duplicate=not outcome.created)
+
+
+@router.post(
+    "/checkins/family",
+    name="checkin-family",
+    summary="家长一次为多个孩子扫码签到 / 签退",
+    description="监护人带几个孩子到场时，扫一次码为每个已关联的孩子分别签到（或签退），"
+    "`student_ids` 列出 1–10 个孩子。每个孩子的检查与单独扫码（`POST /checkins?student_id=`）"
+    "完全相同，各有自己的签到记录、写实记录和结果：一个孩子被拒绝（如未获监护人同意、学段不符、"
+    "人数已满、未关联）不影响其他孩子。结果按请求顺序逐个列出："
+    "`accepted` 新签到，`duplicate` 此前已签到，`refused` 被拒绝（`code` 为与单独扫码相同的"
+    "错误代码，`title` 为原因）；另给出三种结果的数目。\n\n"
+    "必须带 `Idempotency-Key`：网络重试时带同一个键，每个孩子返回与第一次相同的结果，"
+    "不会重复签到；同一个键用于另一个请求（孩子或签到码不同）返回 409 "
+    "`idempotency_key_reused`。",
+    responses=problem_responses(IdempotencyKeyReused),
+)
+async def checkin_family_scan(
+    data: FamilyCheckIn,
+    idempotency: RequiredIdempotencyDep,
+    actor: GuardianCaller,
+    settings: SettingsDep,
+    request: Request,
+    cache: CacheDep,
+    clock: ClockDep,
+) -> FamilyResult:
+    scans = await checkin_family.family_scan(
+        request.app.state.commits,
+        settings=settings,
+        cache=cache,
+        guardian=actor,
+        data=data,
+        idempotency=idempotency,
+        now=clock.now(),
+    )
+    lang = preferred_language(request)
+    items = []
+    for scan in scans:
+        item = FamilyItem(student_id=scan.student_id, result=scan.result)
+        if scan.refusal is not None:
+            item.code = scan.refusal.code
+            item.title = scan.refusal.to_problem(lang)["title"]
+        if scan.visit is not None:
+            outcome, title = scan.visit
+            duplicate = scan.result is ScanResult.duplicate
+            item.check_in = CheckInRead.of_visit(outcome.check_in, title, duplicate=duplicate)
+        items.append(item)
+    return FamilyResult(
+        accepted=sum(i.result is ScanResult.accepted for i in items),
+        duplicate=sum(i.result is ScanResult.duplicate for i in items),
+        refused=sum(i.result is ScanResult.refused for i in items),
+        items=items,
+    )
 
 
 @router.get("/me/checkins", name="checkin-list-own", summary="我的签到")
