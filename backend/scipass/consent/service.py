@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func
+from sqlalchemy import and_, bindparam, exists, func, or_
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
@@ -62,24 +62,47 @@ def decisions(session: Session, student_id: int) -> dict[Purpose, ConsentRecord]
     return {Purpose(row.purpose): row for row in rows}
 
 
-def is_effective(session: Session, record: ConsentRecord | None) -> bool:
-    """A grant counts while it answers the current notice and its guardian is still linked."""
-    if (
-        record is None
-        or record.decision != Decision.grant
-        or record.notice_version != NOTICE_VERSION
-    ):
-        return False
-    if record.guardian_link_id is None:  # a paper form recorded by the school
-        return True
-    link = session.get(GuardianLink, record.guardian_link_id)
-    return link is not None and link.revoked_at is None
+def in_force(session: Session, *, student_id: int, purpose: Purpose) -> bool:
+    """Whether the decision in force for ``purpose`` is a grant that counts: it answers the
+    current notice, and its guardian is still linked (a paper form recorded by the school has
+    no link). One statement, built once: the check-in hot path asks it for every scan of a
+    pupil under 14."""
+    row = session.connection().execute(
+        _IN_FORCE,
+        {"student_id": student_id, "purpose": purpose.value, "notice": NOTICE_VERSION},
+    )
+    return bool(row.scalar_one_or_none())
+
+
+_RECORDS = ConsentRecord.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+_LINKS = GuardianLink.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+# The latest decision for the purpose (by the index on student, purpose and id), judged.
+_IN_FORCE = (
+    select(
+        and_(
+            _RECORDS.c.decision == Decision.grant.value,
+            _RECORDS.c.notice_version == bindparam("notice"),
+            or_(
+                _RECORDS.c.guardian_link_id.is_(None),
+                exists().where(
+                    _LINKS.c.id == _RECORDS.c.guardian_link_id, _LINKS.c.revoked_at.is_(None)
+                ),
+            ),
+        )
+    )
+    .where(
+        _RECORDS.c.student_id == bindparam("student_id"),
+        _RECORDS.c.purpose == bindparam("purpose"),
+    )
+    .order_by(_RECORDS.c.id.desc())
+    .limit(1)
+)
 
 
 def has_consent(session: Session, *, student: Student, purpose: Purpose, today: date) -> bool:
     if not is_under_14(student.birth_month, today):
         return True
-    return is_effective(session, decisions(session, student.id or 0).get(purpose))
+    return in_force(session, student_id=student.id or 0, purpose=purpose)
 
 
 def require_consent(session: Session, *, student: Student, purpose: Purpose, today: date) -> None:
