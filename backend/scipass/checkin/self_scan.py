@@ -59,6 +59,8 @@ from scipass.checkin.views import (
     fingerprint,
 )
 from scipass.checkin.visits import EVENTS, Earlier, Outcome, apply_scan, replay
+from scipass.consent import service as consent_service
+from scipass.consent.models import Purpose
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
@@ -99,14 +101,19 @@ def caller_key(actor: Principal, student_id: int | None, nonce: str) -> CallerKe
 def _caller_and_key(
     session: Session, key: CallerKey, batch: ScanBatch | None
 ) -> tuple[Pupil | None, Earlier | None, bool]:
-    """The student scanned for, the event the key was first used for, and whether a live
-    guardian link joins the caller to the student: from what the batch read for every scan of
-    it, or in one round trip of its own."""
+    """The student scanned for (with their participation-record consent), the event the key
+    was first used for, and whether a live guardian link joins the caller to the student: from
+    what the batch read for every scan of it, or in one round trip of its own."""
     row = batch.caller(key) if batch is not None else None
     if row is None:  # not read with the rest of a batch
         params = {"student_id": key[0], "operator": key[1], "nonce": key[2], "guardian": key[3]}
         row = session.connection().execute(_CALLER_AND_KEY, params).one()
-    pupil = Pupil(*row[:5]) if row[0] is not None else None
+    pupil = None
+    if row[0] is not None:
+        student_id, school_id, stage, birth_month, wechat_user_id = row[:5]
+        pupil = Pupil(
+            student_id, school_id, stage, birth_month, wechat_user_id, consented=bool(row[11])
+        )
     if row[5] is not None:
         earlier: Earlier | None = Earlier(*row[5:9])
     elif row[9]:  # the key was first used for another kind of request (core.idempotency)
@@ -156,6 +163,9 @@ _CALLER_AND_KEY = sa_select(
         _LINKS.c.revoked_at.is_(None),
     )
     .label("linked"),
+    consent_service.in_force_clause(
+        bindparam("student_id"), Purpose.participation_record.value
+    ).label("consented"),
 ).select_from(
     select(literal(1).label("one"))
     .subquery("one")

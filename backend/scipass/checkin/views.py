@@ -184,6 +184,9 @@ class Pupil:
     stage: str
     birth_month: date
     wechat_user_id: int | None
+    # Whether the participation-record consent is in force, where it was read with the pupil
+    # (a self-scan's one read of its caller); None: not read, asked when needed.
+    consented: bool | None = None
 
 
 # Statements of the hot path are built once and run with parameters (building one costs
@@ -209,9 +212,11 @@ def read_pupil(session: Session, student_id: int | None) -> Pupil | None:
 
 def consents(session: Session, pupil: Pupil, purpose: Purpose, today: date) -> bool:
     """:func:`scipass.consent.service.has_consent` for a pupil read on the hot path: no query
-    from 14, one statement under 14."""
+    from 14; under 14, what was read with the pupil, or one statement."""
     if not consent_service.is_under_14(pupil.birth_month, today):
         return True
+    if purpose is Purpose.participation_record and pupil.consented is not None:
+        return pupil.consented
     return consent_service.in_force(session, student_id=pupil.id, purpose=purpose)
 
 
