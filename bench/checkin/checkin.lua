@@ -3,7 +3,8 @@
 --   wrk -t1 -c64 -d600s --latency -s bench/checkin/checkin.lua \
 --       http://127.0.0.1:PORT/api/v1/checkins -- LINES_FILE THREADS EXPECTED_STATUS
 --
--- LINES_FILE holds one request per line, "<access token>\t<idempotency key>\t<JSON body>".
+-- LINES_FILE holds one request per line, "<access token>\t<idempotency key>\t<JSON body>",
+-- optionally followed by "\t<path>" (with its query) to send it to instead of the URL's path.
 -- Each line is POSTed exactly once (thread i of THREADS takes lines i, i+THREADS, ...): once
 -- a thread has handed out its lines, delay() parks its connections, and when its last
 -- response has arrived it prints "DONE" and stops. The caller then ends wrk with SIGINT, so
@@ -48,12 +49,15 @@ function init(args)
   for line in io.lines(path) do
     index = index + 1
     if (index - 1) % nthreads == tid - 1 then
-      local token, key, body = line:match("^([^\t]+)\t([^\t]+)\t(.+)$")
+      local token, key, body, target = line:match("^([^\t]+)\t([^\t]+)\t([^\t]+)\t?([^\t]*)$")
       if not token then
         error("bad line " .. index .. " in " .. path)
       end
+      if target == "" then
+        target = nil
+      end
       total = total + 1
-      lines[total] = wrk.format("POST", nil, {
+      lines[total] = wrk.format("POST", target, {
         ["Authorization"] = "Bearer " .. token,
         ["Content-Type"] = "application/json",
         ["Idempotency-Key"] = key,

@@ -5,6 +5,7 @@ framework's ceiling.
     .venv/bin/python bench/checkin/run.py --engine sqlite
     .venv/bin/python bench/checkin/run.py --engine postgresql
     .venv/bin/python bench/checkin/run.py --engine sqlite --profile     # top 30 of cProfile
+    .venv/bin/python bench/checkin/run.py --engine sqlite --guardian    # family mode (issue 15)
 
 (``.venv/bin/python -m bench.checkin.run ...`` works as well.)
 
@@ -28,6 +29,12 @@ of PostgreSQL and of wrk, and how busy each CPU was (to show load from other pro
 Afterwards the database must hold exactly 5,000 check-ins, 5,000 scan events and 5,000
 participation records of source ``checkin``; the exit status is 1 when it does not, or when
 any request failed (``--strict``: also when a target is missed).
+
+``--guardian`` (family mode, issue 15): the 5,000 pupils are 10 years old, in primary school,
+without a WeChat of their own, each with the guardian's recorded consent (participation
+record); each has a guardian (a WeChat user of their own) linked to them, and each token is
+the guardian's, whose request names the child (``POST /api/v1/checkins?student_id=<id>``). The
+same exact counts are required, and every check-in must name the child's guardian as operator.
 """
 
 from __future__ import annotations
@@ -68,12 +75,14 @@ from scipass.account.models import WeChatUser  # noqa: E402
 from scipass.activity.models import Activity  # noqa: E402
 from scipass.checkin import codes  # noqa: E402
 from scipass.checkin.models import ActivityCode  # noqa: E402
+from scipass.consent.models import ConsentRecord, Purpose  # noqa: E402
+from scipass.consent.service import NOTICE_VERSION  # noqa: E402
 from scipass.core import migrations  # noqa: E402
 from scipass.core.auth import Principal, Role, issue_access_token  # noqa: E402
 from scipass.core.config import Settings  # noqa: E402
 from scipass.core.db import Database, make_engine  # noqa: E402
 from scipass.org.models import Region, School, Venue  # noqa: E402
-from scipass.roster.models import Student  # noqa: E402
+from scipass.roster.models import GuardianLink, Student  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "checkin.lua"
@@ -83,6 +92,8 @@ TRIVIAL_PATH = "/healthz"
 CHECKIN_PATH = "/api/v1/checkins"
 # Issue 6 asked 0.40 of both engines; issue 14 raised PostgreSQL's to the 0.55 it had reached.
 TARGET_RATIO = {"sqlite": 0.40, "postgresql": 0.55}
+# Issue 15 asks 0.40 of guardians' scans (--guardian) on both engines.
+TARGET_RATIO_GUARDIAN = 0.40
 TARGET_P99_MS = 150.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗高林"
@@ -216,10 +227,12 @@ def settings_of(environment: dict[str, str]) -> Settings:
 class Fixture:
     activity_id: int
     payload: str
-    students: list[tuple[int, int, int]]  # (WeChat user id, student id, school id)
+    # (WeChat user id, student id, school id); the WeChat user is the guardian's with --guardian
+    students: list[tuple[int, int, int]]
+    guardians: bool = False
 
 
-def seed(url: str, settings: Settings, students: int, now: datetime) -> Fixture:
+def seed(url: str, settings: Settings, students: int, now: datetime, *, guardians: bool) -> Fixture:
     migrations.upgrade(url)
     db = Database(make_engine(url))
     with db.transaction() as session:
@@ -229,7 +242,7 @@ def seed(url: str, settings: Settings, students: int, now: datetime) -> Fixture:
         school = School(
             name="湘潭市第一中学",
             region_code="430300",
-            stages="junior,senior",
+            stages="primary,junior,senior",
             area="urban",
             created_at=now,
         )
@@ -252,7 +265,7 @@ def seed(url: str, settings: Settings, students: int, now: datetime) -> Fixture:
             ends_at=now + timedelta(hours=8),
             place_name="湘潭市科学技术馆",
             admission="open",
-            stages="junior,senior",
+            stages="primary,junior,senior",
             credited_minutes=120,
             record_category="science_visit",
             dimension="social_practice",
@@ -279,7 +292,7 @@ def seed(url: str, settings: Settings, students: int, now: datetime) -> Fixture:
             [
                 {
                     "openid": f"o-bench-{i:05d}",
-                    "kind": "student",
+                    "kind": "guardian" if guardians else "student",
                     "created_at": now,
                     "last_login_at": now,
                 }
@@ -288,6 +301,8 @@ def seed(url: str, settings: Settings, students: int, now: datetime) -> Fixture:
         )
         user_ids = session.execute(text("SELECT id FROM wechat_user ORDER BY openid")).scalars()
         born = date(now.year - 15, 1, 1)  # 15 or older: no guardian consent needed
+        if guardians:  # 10: a primary pupil without WeChat, whose guardian consented
+            born = date(now.year - 10, 1, 1)
         session.execute(
             insert(Student),
             [
@@ -297,40 +312,92 @@ def seed(url: str, settings: Settings, students: int, now: datetime) -> Fixture:
                     "name": SURNAMES[i % 20] + GIVEN[(i * 7) % 20] + GIVEN[(i * 3) % 20],
                     "gender": "male" if i % 2 else "female",
                     "birth_month": born,
-                    "stage": "junior",
-                    "grade": 9,
+                    "stage": "primary" if guardians else "junior",
+                    "grade": 4 if guardians else 9,
                     "class_name": f"{i // 50 % 20 + 1}班",
-                    "wechat_user_id": user_id,
+                    "wechat_user_id": None if guardians else user_id,
                     "created_at": now,
                     "updated_at": now,
                 }
                 for i, user_id in enumerate(user_ids)
             ],
         )
-        rows = session.execute(
-            text("SELECT wechat_user_id, id, school_id FROM student ORDER BY id")
-        ).all()
+        if guardians:
+            link_guardians(session, now)
+            rows = session.execute(
+                text(
+                    "SELECT g.guardian_id, s.id, s.school_id FROM student s"
+                    " JOIN guardian_link g ON g.student_id = s.id ORDER BY s.id"
+                )
+            ).all()
+        else:
+            rows = session.execute(
+                text("SELECT wechat_user_id, id, school_id FROM student ORDER BY id")
+            ).all()
         activity_id = activity.id or 0
     db.engine.dispose()
     payload = codes.static_payload(settings.code_keyring, short_id)
-    return Fixture(activity_id, payload, [(u, s, sc) for u, s, sc in rows])
+    return Fixture(activity_id, payload, [(u, s, sc) for u, s, sc in rows], guardians)
+
+
+def link_guardians(session: Any, now: datetime) -> None:
+    """Link the i-th WeChat user to the i-th student as their guardian, with the guardian's
+    consent to participation records under the current notice."""
+    pairs = session.execute(
+        text(
+            "SELECT u.id, s.id FROM"
+            " (SELECT id, row_number() OVER (ORDER BY openid) AS n FROM wechat_user) u"
+            " JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM student) s"
+            " ON s.n = u.n"
+        )
+    ).all()
+    session.execute(
+        insert(GuardianLink),
+        [
+            {"guardian_id": g, "student_id": s, "relation": "mother", "created_at": now}
+            for g, s in pairs
+        ],
+    )
+    links = session.execute(text("SELECT id, student_id, guardian_id FROM guardian_link")).all()
+    session.execute(
+        insert(ConsentRecord),
+        [
+            {
+                "student_id": student_id,
+                "purpose": Purpose.participation_record.value,
+                "decision": "grant",
+                "notice_version": NOTICE_VERSION,
+                "channel": "wechat",
+                "guardian_link_id": link_id,
+                "recorded_by": f"wechat:{guardian_id}",
+                "recorded_at": now,
+            }
+            for link_id, student_id, guardian_id in links
+        ],
+    )
 
 
 def write_requests(path: Path, settings: Settings, fixture: Fixture, now: datetime) -> None:
-    """One line per student, in a shuffled (but repeatable) order: token, key, body."""
+    """One line per student, in a shuffled (but repeatable) order: token, key, body, and with
+    ``--guardian`` the path that names the child."""
     body = json.dumps({"code": fixture.payload})
     students = list(fixture.students)
     random.Random(6).shuffle(students)
     with path.open("w", encoding="utf-8") as out:
         for user_id, student_id, school_id in students:
-            principal = Principal(
-                subject=f"wechat:{user_id}",
-                role=Role.student,
-                school_id=school_id,
-                student_id=student_id,
-            )
+            if fixture.guardians:
+                principal = Principal(subject=f"wechat:{user_id}", role=Role.guardian)
+                target = f"\t{CHECKIN_PATH}?student_id={student_id}"
+            else:
+                principal = Principal(
+                    subject=f"wechat:{user_id}",
+                    role=Role.student,
+                    school_id=school_id,
+                    student_id=student_id,
+                )
+                target = ""
             token, _ = issue_access_token(settings, principal, now=now)
-            out.write(f"{token}\t{uuid.uuid4().hex}\t{body}\n")
+            out.write(f"{token}\t{uuid.uuid4().hex}\t{body}{target}\n")
 
 
 def code_version() -> str:
@@ -625,7 +692,7 @@ def print_phases(phases: list[Phase], pinning: Pinning) -> None:
                 )
 
 
-def verify(url: str) -> dict[str, int]:
+def verify(url: str, *, guardians: bool) -> dict[str, int]:
     engine = create_engine(url)
     queries = {
         "check_in": "SELECT count(*) FROM check_in",
@@ -638,6 +705,11 @@ def verify(url: str) -> dict[str, int]:
         ),
         "participation_record": "SELECT count(*) FROM participation_record",
     }
+    if guardians:
+        queries["check_in by the child's guardian"] = (
+            "SELECT count(*) FROM check_in c JOIN guardian_link g"
+            " ON g.student_id = c.student_id AND c.operator = 'wechat:' || g.guardian_id"
+        )
     if engine.dialect.name == "postgresql":
         # Rows written by one transaction share its id (xmin): how many batches group commit
         # made of the check-ins.
@@ -684,8 +756,13 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
         environment = server_environment(url, args.log_level, args.extra)
         settings = settings_of(environment)
         started = time.perf_counter()
-        fixture = seed(url, settings, args.students, datetime.now(UTC))
-        print(f"  seeded {args.students:,} bound students ({time.perf_counter() - started:.1f} s)")
+        fixture = seed(url, settings, args.students, datetime.now(UTC), guardians=args.guardian)
+        seeded = (
+            "students of 10 with consent, each scanned for by a linked guardian"
+            if args.guardian
+            else "bound students"
+        )
+        print(f"  seeded {args.students:,} {seeded} ({time.perf_counter() - started:.1f} s)")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         version = code_version()
@@ -717,7 +794,7 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
             after = run_wrk("/healthz after", base + TRIVIAL_PATH, seconds=10, **common)
         finally:
             stop_server(server)
-        counts = verify(url)
+        counts = verify(url, guardians=args.guardian)
         if args.profile:
             for suffix in ("", ".loop", ".threads"):
                 kept = Path(f"{profile_path}{suffix}")
@@ -729,12 +806,13 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
     trivial = statistics.mean([before.rps, after.rps])
     ratio = checkins.rps / trivial if trivial else 0.0
     p99 = checkins.ms("99")
-    target = TARGET_RATIO[args.engine]
+    target = target_ratio(args)
     wanted = args.students
     counts_ok = (
         counts["check_in"] == wanted
         and counts["scan_event"] == wanted
         and counts["participation_record (checkin)"] == wanted
+        and counts.get("check_in by the child's guardian", wanted) == wanted
     )
     print(
         f"  check-ins {checkins.rps:,.0f} req/s / trivial {trivial:,.0f} req/s (mean of before "
@@ -761,7 +839,9 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
     print(
         "  database: "
         + ", ".join(f"{k} {v:,}" for k, v in counts.items())
-        + f"  [exactly {wanted:,} check_in, scan_event, participation_record (checkin): "
+        + f"  [exactly {wanted:,} check_in, scan_event, participation_record (checkin)"
+        + (", check_in by the child's guardian" if args.guardian else "")
+        + ": "
         + ("met]" if counts_ok else "MISSED]")
     )
     if args.profile:
@@ -795,6 +875,10 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
     }
 
 
+def target_ratio(args: argparse.Namespace) -> float:
+    return TARGET_RATIO_GUARDIAN if args.guardian else TARGET_RATIO[args.engine]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
@@ -812,6 +896,12 @@ def main() -> None:
         "full_page_writes off)",
     )
     parser.add_argument("--students", type=int, default=5_000)
+    parser.add_argument(
+        "--guardian",
+        action="store_true",
+        help="family mode: pupils of 10 with consent, each scanned for by a linked guardian "
+        "(POST /api/v1/checkins?student_id=)",
+    )
     parser.add_argument("--runs", type=int, default=1, help="runs, each on a fresh database")
     parser.add_argument(
         "--no-pin", action="store_true", help="do not pin the server and wrk to separate CPUs"
@@ -876,7 +966,8 @@ def main() -> None:
         )
         for run in range(1, args.runs + 1):
             print(
-                f"check-in bench, run {run}/{args.runs}: {engine}; {args.students:,} students, "
+                f"check-in bench, run {run}/{args.runs}: {engine}; {args.students:,} students"
+                f"{' (scanned for by their guardians)' if args.guardian else ''}, "
                 f"{CONCURRENCY} connections; scipass serve (1 worker, SCIPASS_ENV=prod, log "
                 f"{args.log_level}, jobs off"
                 + "".join(f", {k}={v}" for k, v in args.extra.items())
@@ -895,9 +986,7 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     failed = any(r["errors"] or not r["counts_ok"] for r in results)
-    missed = any(
-        r["ratio"] < TARGET_RATIO[args.engine] or r["p99_ms"] >= TARGET_P99_MS for r in results
-    )
+    missed = any(r["ratio"] < target_ratio(args) or r["p99_ms"] >= TARGET_P99_MS for r in results)
     sys.exit(1 if failed or (args.strict and missed) else 0)
 
 

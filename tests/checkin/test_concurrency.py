@@ -315,6 +315,7 @@ def _scan(
         settings=settings,
         cache=ScanCache(),
         actor=_pupil(settings, scene, pupil),
+        student_id=scene["students"][pupil],  # type: ignore[index]
         data=CheckInCreate(code=str(scene["payload"]), **data),  # type: ignore[arg-type]
         nonce=key,
         now=NOW,
@@ -498,6 +499,7 @@ def test_scans_without_a_student_do_not_stop_a_batch_sharing_its_writes(
             settings=settings,
             cache=ScanCache(),
             actor=Principal(subject=f"wechat:{900_000 + i}", role=Role.wechat_user),
+            student_id=None,
             data=CheckInCreate(code=str(scene["payload"])),
             nonce=f"stranger-{i}",
             now=NOW,

@@ -121,8 +121,8 @@ def test_other_roles_go_to_the_route(
         "/api/v1/checkins",
         json={"code": "S.AAAAAAAA.DEV.AAAA"},
         headers={
-            **auth(settings, side_a.principal(Role.guardian)),
-            "Idempotency-Key": "guardian-1",
+            **auth(settings, side_a.principal(Role.venue_staff)),
+            "Idempotency-Key": "venue-staff-1",
         },
     )
     assert response.status_code == 403

@@ -9,6 +9,9 @@ rate counted once) → ``scipass.core.group_commit`` with the kind ``batch.SELF_
 PostgreSQL noted for the batch's one statement) → the answer after the commit. The README's
 check-in section tells it step by step.
 
+A guardian's scan for a linked child (``?student_id=``) takes the same path; ``family`` runs
+one scan per child of a family scan (``POST /checkins/family``) through it.
+
 Other modules: ``door`` (staff scans, class check-in, offline uploads), ``issuing`` (codes,
 posters, the kiosk page's state, mini-program codes), ``cards`` (personal codes and cards),
 ``lists`` (attendees, scan events, exports), ``codes`` (signing and parsing code payloads),

@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, select
 
 from scipass.checkin.models import CheckIn, ScanEvent, ScanResult
+from scipass.consent import service as consent_service
+from scipass.consent.models import Purpose
 from scipass.core.db import insert_ignoring
 from scipass.core.group_commit import BatchConflict
 from scipass.record import append as record_append
@@ -44,8 +46,9 @@ if TYPE_CHECKING:
     from scipass.checkin.self_scan import SelfScanWork
     from scipass.checkin.visits import Outcome
 
-# What prepare reads for a scan: its caller's student, the operator and the key.
-CallerKey = tuple[int, str, str]
+# What prepare reads for a scan: the student scanned for (0: none), the operator, the key,
+# and a guardian's WeChat user (None: not a guardian), whose live link to the student it reads.
+CallerKey = tuple[int, str, str, int | None]
 
 
 @dataclass(slots=True)
@@ -86,7 +89,7 @@ class SelfScanBatch:
             return None
         keys = [work.caller_key for work in works]
         students = [key[0] for key in keys if key[0]]  # 0: no student, never deferred
-        if len(set(students)) < len(students) or len({key[1:] for key in keys}) < len(keys):
+        if len(set(students)) < len(students) or len({key[1:3] for key in keys}) < len(keys):
             return None  # two scans of one student or one key: each unit on its own
         driver = connection.connection.driver_connection
         assert driver is not None  # None only once the connection is closed
@@ -163,16 +166,23 @@ def _answer_duplicate(session: Session, entry: Entry) -> None:
 
 SELF_SCANS = SelfScanBatch()
 
-# One row per key ``[n, student id, operator, key]`` (``n`` counts from 1): the student, the
-# scan event the key was first used for, and whether another kind of request took the key
-# (core/idempotency.py). The keys travel as JSON rather than arrays: PostgreSQL sizes an
-# array parameter when it plans, so it would plan every run afresh, while a JSON set looks
-# alike in every run and keeps one generic plan. Each key is looked up by its unique index
-# (LIMIT 1 keeps the lookups as such: the generic plan would otherwise join whole tables).
+# One row per key ``[n, student id, operator, key, guardian]`` (``n`` counts from 1): the
+# student, the scan event the key was first used for, whether another kind of request took
+# the key (core/idempotency.py), and whether a live link joins the guardian (a WeChat user
+# id, or null for a scan that is not a guardian's) to the student (roster/acting.py), and
+# whether the student's participation-record consent is in force (the consent package's
+# rule as SQL, consent/service.py, built from our own values). The keys travel as JSON rather
+# than arrays: PostgreSQL sizes an array parameter when it plans, so it would plan every run
+# afresh, while a JSON set looks alike in every run and keeps one generic plan. Each key is
+# looked up by its unique index (LIMIT 1 keeps the lookups as such: the generic plan would
+# otherwise join whole tables).
 _CALLERS_AND_KEYS = (
-    "SELECT (k.x->>0)::int, s.id, s.school_id, s.stage, s.birth_month, s.wechat_user_id,"
+    "SELECT (k.x->>0)::int, s.id, s.school_id, s.stage, s.birth_month, s.wechat_user_id,"  # noqa: S608
     " e.fingerprint, e.result, e.reason, e.check_in_id,"
-    " EXISTS (SELECT 1 FROM idempotency_key i WHERE i.subject = k.x->>2 AND i.key = k.x->>3)"
+    " EXISTS (SELECT 1 FROM idempotency_key i WHERE i.subject = k.x->>2 AND i.key = k.x->>3),"
+    " EXISTS (SELECT 1 FROM guardian_link g WHERE g.guardian_id = (k.x->>4)::bigint"
+    " AND g.student_id = (k.x->>1)::bigint AND g.revoked_at IS NULL),"
+    f" {consent_service.pg_in_force('(k.x->>1)::bigint', Purpose.participation_record)}"
     " FROM jsonb_array_elements(%(keys)s::jsonb) AS k(x)"
     " LEFT JOIN LATERAL (SELECT id, school_id, stage, birth_month, wechat_user_id"
     " FROM student WHERE id = (k.x->>1)::bigint LIMIT 1) s ON true"

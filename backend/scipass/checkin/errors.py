@@ -14,6 +14,8 @@ from scipass.core.errors import (
     ValidationFailed,
 )
 from scipass.core.idempotency import IdempotencyKeyReused
+from scipass.roster.acting import ChildActsForSelf
+from scipass.roster.errors import StudentNotFound
 
 
 class ScanRefused(ProblemError):
@@ -160,6 +162,23 @@ class NotCheckedIn(ScanRefused):
     code = "not_checked_in"
     title_zh = "还没有签到记录，不能签退"
     title_en = "No check-in to close"
+
+
+class ChildNotLinked(StudentNotFound):
+    """A guardian's scan for a child without a live link (another family's child, a revoked
+    link, no such pupil): 404 as :mod:`scipass.roster.acting` answers it, and no scan event,
+    since the scan is nobody's the guardian may name. Raised by a scan's unit before it
+    writes anything, so the other scans of its batch keep theirs."""
+
+    keep_writes = True
+
+
+class ChildScansForSelf(ChildActsForSelf):
+    """A guardian's scan for a pupil of 14 or over with a binding of their own (the pupil
+    scans); no scan event. Raised before the unit writes anything, like
+    :class:`ChildNotLinked`."""
+
+    keep_writes = True
 
 
 # In the order DESIGN.md checks them; a batch item reports the first that applies.

@@ -4,19 +4,21 @@ A science day brings thousands of scans to one venue within minutes; routing, de
 solving and response validation cost more than the check-in itself. This ASGI middleware
 answers a well-formed ``POST /api/v1/checkins`` directly: it reads the body, validates it
 with the same schema, verifies the token with the same function and admits the same roles
-(``SCANNER_ROLES``), runs the scan through the same function as the route
+(``WECHAT_ROLES``, those of the route's ``WeChatCaller``), reads the child a guardian scans
+for from the query (``?student_id=``), runs the scan through the same function as the route
 (:func:`scipass.checkin.self_scan.run_self_scan`), and builds the answer
 (``CheckInRead.of_visit``) and the problems with the same functions.
 Anything unusual (a body that does not validate, a missing or odd header, another role, a
-bad token, a large body) is handed on untouched to the FastAPI route ``checkin-create``,
-which answers it, so both paths give the same answers; the route also documents the
-endpoint in OpenAPI.
+bad token, a large body, a ``student_id`` that is not one id) is handed on untouched to the
+FastAPI route ``checkin-create``, which answers it, so both paths give the same answers; the
+route also documents the endpoint in OpenAPI.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -25,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scipass.checkin import self_scan as checkin_self_scan
 from scipass.checkin.schemas import CheckInCreate, CheckInRead
-from scipass.core.auth import SCANNER_ROLES, Principal, decode_access_token
+from scipass.core.auth import WECHAT_ROLES, Principal, decode_access_token
 from scipass.core.errors import (
     DatabaseUnavailable,
     InternalError,
@@ -34,6 +36,7 @@ from scipass.core.errors import (
     problem_response,
 )
 from scipass.core.idempotency import KEY_PATTERN
+from scipass.core.inputs import MAX_ID
 
 logger = logging.getLogger("scipass.checkin")
 
@@ -83,7 +86,10 @@ class CheckinFastPath:
             actor: Principal = decode_access_token(state.settings, token.strip(), now=now)
         except ProblemError:
             return False
-        if actor.role not in SCANNER_ROLES:
+        if actor.role not in WECHAT_ROLES:
+            return False
+        plain, named = _student_id(scope.get("query_string", b""))
+        if not plain:
             return False
         request = Request(scope)
         try:
@@ -92,6 +98,7 @@ class CheckinFastPath:
                 settings=state.settings,
                 cache=state.checkin_cache,
                 actor=actor,
+                student_id=named,
                 data=data,
                 nonce=nonce,
                 now=now,
@@ -117,6 +124,24 @@ class CheckinFastPath:
         )
         await response(scope, _no_body, send)
         return True
+
+
+def _student_id(query: bytes) -> tuple[bool, int | None]:
+    """The ``student_id`` of a query string (parsed as Starlette parses it), or None without
+    one; first, False when it is odd (named twice, not a plain id in range) and the route is
+    to answer."""
+    values = [
+        value
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        if name == "student_id"
+    ]
+    if not values:
+        return True, None
+    value = values[0]
+    if len(values) > 1 or not (value.isascii() and value.isdigit()) or len(value) > 16:
+        return False, None
+    number = int(value)
+    return (True, number) if 1 <= number <= MAX_ID else (False, None)
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:

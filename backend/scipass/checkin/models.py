@@ -161,7 +161,8 @@ class ScanEvent(SQLModel, table=True):
     )
     direction: str = Field(sa_column=Column(String(5), nullable=False))
     source: str = Field(sa_column=Column(String(12), nullable=False))
-    # Who sent it: the student's WeChat subject for a self-scan, the staff account otherwise.
+    # Who sent it: the WeChat subject of the student, or of the guardian scanning for a linked
+    # child, for a self-scan; the staff account otherwise.
     operator: str = Field(sa_column=Column(String(40), nullable=False))
     nonce: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     # A digest of what was scanned, so that a nonce reused for another scan is recognised.

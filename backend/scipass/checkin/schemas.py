@@ -3,13 +3,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from scipass.checkin.models import ClosedBy, CodeKind, Direction, ScanResult, ScanSource
 from scipass.core.inputs import Id, RequestModel
 from scipass.core.pagination import Page
 
 MAX_BATCH = 1000
+MAX_CHILDREN = 10  # a family scan: one guardian's children at one door
 
 
 class Location(RequestModel):
@@ -79,6 +80,39 @@ class CheckInRead(BaseModel):
             record_id=visit.record_id,
             duplicate=duplicate,
         )
+
+
+class FamilyCheckIn(CheckInCreate):
+    """A guardian scans once for several linked children (``POST /checkins/family``)."""
+
+    student_ids: list[Id] = Field(
+        min_length=1,
+        max_length=MAX_CHILDREN,
+        description="为哪些孩子签到（1–10 个孩子的学生 ID，见 `GET /me` 的 `children`；"
+        "重复的只算一次）",
+    )
+
+    @field_validator("student_ids")
+    @classmethod
+    def _once_each(cls, value: list[int]) -> list[int]:
+        return list(dict.fromkeys(value))
+
+
+class FamilyItem(BaseModel):
+    student_id: int
+    result: ScanResult = Field(
+        description="`accepted` 新签到，`duplicate` 此前已签到，`refused` 被拒绝"
+    )
+    code: str | None = Field(default=None, description="拒绝时的错误代码（与单独扫码相同）")
+    title: str | None = Field(default=None, description="拒绝原因，按请求语言")
+    check_in: CheckInRead | None = Field(default=None, description="签到记录；被拒绝时为空")
+
+
+class FamilyResult(BaseModel):
+    accepted: int
+    duplicate: int
+    refused: int
+    items: list[FamilyItem] = Field(description="每个孩子一条，顺序与请求相同")
 
 
 class CodeCreate(RequestModel):

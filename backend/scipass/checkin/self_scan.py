@@ -1,20 +1,31 @@
 """A student scans a venue's code (``POST /checkins``): the code is resolved and checked, the
 caller and the first use of its ``Idempotency-Key`` read, the rules applied, and the visit
 written. :class:`SelfScanWork` is that as one unit of group commit
-(:mod:`scipass.core.group_commit`)."""
+(:mod:`scipass.core.group_commit`).
+
+A guardian scans for a linked child the same way (family mode, :mod:`scipass.roster.acting`):
+the request names the child (``?student_id=``, :func:`scan_for`), and the scan's one read of
+its caller also tells whether a live link joins the guardian to that child, on every scan.
+Without one the answer is 404 ``student_not_found``, for a pupil of 14 or over with a binding
+of their own 403 ``child_acts_for_self``; neither writes a scan event. Otherwise the scan is
+the child's (its rules, consents and rate) and the guardian's act: the scan event and the visit
+name the guardian as operator, and the record's history the guardian as its actor.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import and_, bindparam, exists, literal
 from sqlalchemy import select as sa_select  # typed for more columns than sqlmodel's select
 from sqlmodel import Session, select
 
 from scipass.checkin import codes
-from scipass.checkin.batch import SELF_SCANS, ScanBatch
+from scipass.checkin.batch import SELF_SCANS, CallerKey, ScanBatch
 from scipass.checkin.errors import (
+    ChildNotLinked,
+    ChildScansForSelf,
     CodeExpired,
     CodeInvalid,
     CodeRevoked,
@@ -48,34 +59,84 @@ from scipass.checkin.views import (
     fingerprint,
 )
 from scipass.checkin.visits import EVENTS, Earlier, Outcome, apply_scan, replay
-from scipass.core.auth import Principal
+from scipass.consent import service as consent_service
+from scipass.consent.models import Purpose
+from scipass.core.auth import Principal, Role
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
 from scipass.core.group_commit import GroupCommit, InlineCommit
 from scipass.core.idempotency import IdempotencyKeyRecord
+from scipass.roster.acting import StudentIdRequired, acting_for, guardian_may_act
+from scipass.roster.errors import StudentNotFound
+from scipass.roster.models import GuardianLink
+
+
+def scan_for(actor: Principal, student_id: int | None) -> int | None:
+    """The student a self-scan is for, from its caller and the ``?student_id=`` it names: the
+    child a guardian names (required; the link is checked by the scan's own read), a pupil's
+    own (naming another pupil answers 404, as every student endpoint does), none for a
+    WeChat user not yet bound (who is told to bind)."""
+    if actor.role is Role.guardian:
+        if student_id is None:
+            raise StudentIdRequired()
+        return student_id
+    if student_id is not None and student_id != actor.student_id:
+        raise StudentNotFound()
+    return actor.student_id
+
+
+def rate_key(actor: Principal, student_id: int | None) -> str:
+    """Whose scan rate a scan counts against: the pupil's, whoever scans for them (their own
+    phone or a guardian's), or a caller's without a pupil."""
+    return f"student:{student_id}" if student_id is not None else actor.subject
+
+
+def caller_key(actor: Principal, student_id: int | None, nonce: str) -> CallerKey:
+    """What a scan's caller-and-key read looks up: the student scanned for, the operator and
+    its key, and for a guardian their WeChat user (whose link to the student it reads)."""
+    guardian = actor.wechat_user_id if actor.role is Role.guardian else None
+    return (student_id or 0, actor.subject, nonce, guardian)
 
 
 def _caller_and_key(
-    session: Session, actor: Principal, scan: Scan, batch: ScanBatch | None
-) -> tuple[Pupil | None, Earlier | None]:
-    """The caller's student and the event its key was first used for: from what the batch
-    read for every scan of it, or in one round trip of its own."""
-    key = (actor.student_id or 0, scan.operator, scan.nonce or "")
+    session: Session, key: CallerKey, batch: ScanBatch | None
+) -> tuple[Pupil | None, Earlier | None, bool]:
+    """The student scanned for (with their participation-record consent), the event the key
+    was first used for, and whether a live guardian link joins the caller to the student: from
+    what the batch read for every scan of it, or in one round trip of its own."""
     row = batch.caller(key) if batch is not None else None
     if row is None:  # not read with the rest of a batch
-        params = {"student_id": key[0], "operator": key[1], "nonce": key[2]}
+        params = {"student_id": key[0], "operator": key[1], "nonce": key[2], "guardian": key[3]}
         row = session.connection().execute(_CALLER_AND_KEY, params).one()
-    pupil = Pupil(*row[:5]) if row[0] is not None else None
+    pupil = None
+    if row[0] is not None:
+        student_id, school_id, stage, birth_month, wechat_user_id = row[:5]
+        pupil = Pupil(
+            student_id, school_id, stage, birth_month, wechat_user_id, consented=bool(row[11])
+        )
     if row[5] is not None:
         earlier: Earlier | None = Earlier(*row[5:9])
     elif row[9]:  # the key was first used for another kind of request (core.idempotency)
         earlier = Earlier(fingerprint="", result=ScanResult.refused, reason="", check_in_id=None)
     else:
         earlier = None
-    return pupil, earlier
+    return pupil, earlier, bool(row[10])
+
+
+def _child_of(guardian: Principal, pupil: Pupil | None, linked: bool, today: date) -> Principal:
+    """The principal of a guardian scanning for ``pupil`` (:func:`scipass.roster.acting.
+    acting_for`), once the read showed a live link and the rule lets the guardian act."""
+    if pupil is None or not linked:
+        raise ChildNotLinked()
+    if not guardian_may_act(
+        birth_month=pupil.birth_month, own_binding=pupil.wechat_user_id, today=today
+    ):
+        raise ChildScansForSelf()
+    return acting_for(guardian, pupil)
 
 
 _KEYS = IdempotencyKeyRecord.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+_LINKS = GuardianLink.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
 # The portable read of a scan's caller and key (its batch form: checkin/batch.py).
@@ -95,6 +156,16 @@ _CALLER_AND_KEY = sa_select(
         _KEYS.c.key == bindparam("nonce"),
     )
     .label("claimed"),
+    exists()
+    .where(
+        _LINKS.c.guardian_id == bindparam("guardian"),
+        _LINKS.c.student_id == bindparam("student_id"),
+        _LINKS.c.revoked_at.is_(None),
+    )
+    .label("linked"),
+    consent_service.in_force_clause(
+        bindparam("student_id"), Purpose.participation_record.value
+    ).label("consented"),
 ).select_from(
     select(literal(1).label("one"))
     .subquery("one")
@@ -112,20 +183,27 @@ def self_scan(
     settings: Settings,
     cache: ScanCache,
     actor: Principal,
+    student_id: int | None,
     data: CheckInCreate,
     nonce: str,
     now: datetime,
     attempts: int,
     batch: ScanBatch | None = None,
 ) -> Outcome:
-    """A student scanned a venue's code (``POST /checkins``). ``attempts``: the caller's scans
-    this minute, this one included (counted once by :func:`count_attempt`, whatever reruns
-    group commit makes); ``batch``: the batch of self-scans this one is part of."""
+    """A student, or a guardian for a linked child, scanned a venue's code (``POST
+    /checkins``). ``student_id``: who the scan is for (:func:`scan_for`); ``attempts``: that
+    student's scans this minute, this one included (counted once by :func:`count_attempt`,
+    whatever reruns group commit makes); ``batch``: the batch of self-scans this one is part
+    of."""
+    guardian = actor.role is Role.guardian
+    # A guardian's key is theirs for one child: the same key sent for another child is another
+    # request (409).
+    parts = (data.direction.value, data.code.strip().upper(), *((student_id,) if guardian else ()))
     scan = Scan(
         source=ScanSource.self_scan,
         operator=actor.subject,
         direction=data.direction,
-        fingerprint=fingerprint(actor.subject, data.direction.value, data.code.strip().upper()),
+        fingerprint=fingerprint(actor.subject, *parts),
         now=now,
         nonce=nonce,
         scan_time=(
@@ -133,10 +211,13 @@ def self_scan(
             if data.scan_time is not None and data.scan_time < 2**32
             else None
         ),
-        student_id=actor.student_id,
+        student_id=student_id,
         school_id=actor.school_id,
     )
-    pupil, earlier = _caller_and_key(session, actor, scan, batch)
+    pupil, earlier, linked = _caller_and_key(session, caller_key(actor, student_id, nonce), batch)
+    if guardian:  # before anything is written: no scan event for a child not theirs to name
+        actor = _child_of(actor, pupil, linked, local_date(now))
+        scan.school_id = actor.school_id
     if earlier is not None and earlier.fingerprint == scan.fingerprint:
         return replay(session, earlier)
     if earlier is not None:
@@ -145,7 +226,7 @@ def self_scan(
     def judge() -> tuple[ActivityView, Pupil]:
         _code, activity = _resolve(session, settings, cache, data.code, now, scan)
         judge_window(activity, data.direction, now)
-        student = pupil if still_bound(actor, pupil) else None
+        student = pupil if guardian or still_bound(actor, pupil) else None
         today = local_date(now)
         judge_student(session, activity, student, today=today, day=today)
         assert student is not None
@@ -161,11 +242,12 @@ def self_scan(
     return apply_scan(session, scan, judge, actor, batch=batch)
 
 
-def count_attempt(settings: Settings, cache: ScanCache, actor: Principal, now: datetime) -> int:
-    """Count a scan against the caller's rate, once per request, before it is run: how many
-    this minute, this one included. A flood (past twice the rate) is refused here, before
-    any check and any write (up to twice the rate, DESIGN's order decides the reason)."""
-    attempts = cache.count(actor.subject, now)
+def count_attempt(settings: Settings, cache: ScanCache, key: str, now: datetime) -> int:
+    """Count a scan against its student's rate (:func:`rate_key`), once per request, before
+    it is run: how many this minute, this one included. A flood (past twice the rate) is
+    refused here, before any check and any write (up to twice the rate, DESIGN's order
+    decides the reason)."""
+    attempts = cache.count(key, now)
     if attempts > 2 * settings.scan_rate_per_minute:
         raise ScanRateLimited()
     return attempts
@@ -181,16 +263,17 @@ class SelfScanWork:
     settings: Settings
     cache: ScanCache
     actor: Principal
+    student_id: int | None  # who the scan is for (scan_for)
     data: CheckInCreate
     nonce: str
     now: datetime
     attempts: int
 
     @property
-    def caller_key(self) -> tuple[int, str, str]:
+    def caller_key(self) -> CallerKey:
         """What :meth:`scipass.checkin.batch.SelfScanBatch.prepare` reads for this scan: its
-        caller's student and the first use of its key."""
-        return (self.actor.student_id or 0, self.actor.subject, self.nonce)
+        student, the first use of its key, and a guardian's link to the student."""
+        return caller_key(self.actor, self.student_id, self.nonce)
 
     def __call__(self, session: Session, batch: ScanBatch | None) -> tuple[Outcome, str]:
         outcome = self_scan(
@@ -198,6 +281,7 @@ class SelfScanWork:
             settings=self.settings,
             cache=self.cache,
             actor=self.actor,
+            student_id=self.student_id,
             data=self.data,
             nonce=self.nonce,
             now=self.now,
@@ -213,24 +297,35 @@ async def run_self_scan(
     settings: Settings,
     cache: ScanCache,
     actor: Principal,
+    student_id: int | None,
     data: CheckInCreate,
     nonce: str,
     now: datetime,
 ) -> tuple[Outcome, str]:
-    """A self-scan from the door to its commit, for the route and the fast path alike: the
-    attempt counted once, then the unit run through group commit with the scans that arrive
-    meanwhile. Answers the visit and the activity's title, or raises the refusal."""
-    attempts = count_attempt(settings, cache, actor, now)
+    """A self-scan from the door to its commit, for the route, the fast path and each child
+    of a family scan alike: the student it is for (``student_id``: the ``?student_id=`` of
+    the request, :func:`scan_for`), the attempt counted once against that student's rate,
+    then the unit run through group commit with the scans that arrive meanwhile. Answers the
+    visit and the activity's title, or raises the refusal."""
+    target = scan_for(actor, student_id)
+    key = rate_key(actor, target)
+    attempts = count_attempt(settings, cache, key, now)
     work = SelfScanWork(
         settings=settings,
         cache=cache,
         actor=actor,
+        student_id=target,
         data=data,
         nonce=nonce,
         now=now,
         attempts=attempts,
     )
-    return await commits.run(work, SELF_SCANS)
+    try:
+        return await commits.run(work, SELF_SCANS)
+    except (ChildNotLinked, ChildScansForSelf):
+        # Not a scan of that pupil's: a stranger naming a pupil does not use up their rate.
+        cache.uncount(key, now)
+        raise
 
 
 def _resolve(

@@ -109,7 +109,7 @@ class CodeView:
 
 @dataclass
 class ScanCache:
-    """Codes and activities by short id for a few seconds, and scan counts per operator.
+    """Codes and activities by short id for a few seconds, and scan counts per pupil.
 
     One per app (``app.state.checkin_cache``): the rate counts are per process, which is the
     point of keeping them out of the database on the hot path."""
@@ -141,16 +141,26 @@ class ScanCache:
         self._targets.clear()
         self._titles.clear()
 
-    def count(self, operator: str, now: datetime) -> int:
-        """Count one scan of ``operator`` in the current minute; the count so far."""
+    def count(self, key: str, now: datetime) -> int:
+        """Count one scan under ``key`` (whose rate it is) in the current minute; the count
+        so far."""
         minute = int(now.timestamp()) // 60
         with self._lock:
-            seen_minute, seen = self._counts.get(operator, (minute, 0))
+            seen_minute, seen = self._counts.get(key, (minute, 0))
             seen = seen + 1 if seen_minute == minute else 1
-            self._counts[operator] = (minute, seen)
+            self._counts[key] = (minute, seen)
             if len(self._counts) > 100_000:  # a new minute: drop the old ones
                 self._counts = {k: v for k, v in self._counts.items() if v[0] == minute}
             return seen
+
+    def uncount(self, key: str, now: datetime) -> None:
+        """Take back a scan counted under ``key`` in the current minute (one that turned out
+        not to be the key's to count)."""
+        minute = int(now.timestamp()) // 60
+        with self._lock:
+            seen_minute, seen = self._counts.get(key, (minute, 0))
+            if seen_minute == minute and seen > 0:
+                self._counts[key] = (minute, seen - 1)
 
 
 def code_view(code: ActivityCode) -> CodeView:
@@ -174,6 +184,9 @@ class Pupil:
     stage: str
     birth_month: date
     wechat_user_id: int | None
+    # Whether the participation-record consent is in force, where it was read with the pupil
+    # (a self-scan's one read of its caller); None: not read, asked when needed.
+    consented: bool | None = None
 
 
 # Statements of the hot path are built once and run with parameters (building one costs
@@ -198,11 +211,13 @@ def read_pupil(session: Session, student_id: int | None) -> Pupil | None:
 
 
 def consents(session: Session, pupil: Pupil, purpose: Purpose, today: date) -> bool:
+    """:func:`scipass.consent.service.has_consent` for a pupil read on the hot path: no query
+    from 14; under 14, what was read with the pupil, or one statement."""
     if not consent_service.is_under_14(pupil.birth_month, today):
-        return True  # the common case costs no query
-    student = session.get(Student, pupil.id)
-    assert student is not None
-    return consent_service.has_consent(session, student=student, purpose=purpose, today=today)
+        return True
+    if purpose is Purpose.participation_record and pupil.consented is not None:
+        return pupil.consented
+    return consent_service.in_force(session, student_id=pupil.id, purpose=purpose)
 
 
 @dataclass(slots=True)

@@ -92,6 +92,8 @@ class Outcome:
     created: bool  # a new visit, or this scan closed it
     event_stored: bool = False  # its scan event is written already
     pending: Entry | None = None  # noted for the batch's flush; ids come from it
+    # a replay of a key: the result its first scan had (a family scan answers it again)
+    first_result: ScanResult | None = None
 
     def settled(self) -> Outcome:
         """This outcome with the ids its batch's flush gave the visit and the record."""
@@ -154,7 +156,7 @@ def replay(session: Session, earlier: Earlier) -> Outcome:
         raise REFUSAL_BY_CODE.get(earlier.reason, CodeInvalid)()
     check_in = session.get(CheckIn, earlier.check_in_id)
     assert check_in is not None
-    return Outcome(check_in, created=False)
+    return Outcome(check_in, created=False, first_result=ScanResult(earlier.result))
 
 
 def visit_key(activity_id: int, day: date) -> str:

@@ -45,7 +45,8 @@ def _status(session: Session, student: Student, today: date) -> ConsentStatus:
                 purpose=purpose,
                 decision=Decision(record.decision) if record else None,
                 decided_at=record.recorded_at if record else None,
-                effective=not under_14 or consent_service.is_effective(session, record),
+                effective=not under_14
+                or consent_service.in_force(session, student_id=student.id or 0, purpose=purpose),
             )
         )
     return ConsentStatus(

@@ -9,8 +9,11 @@ processing from that moment and the history stays.
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, literal_column, or_
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
@@ -62,24 +65,60 @@ def decisions(session: Session, student_id: int) -> dict[Purpose, ConsentRecord]
     return {Purpose(row.purpose): row for row in rows}
 
 
-def is_effective(session: Session, record: ConsentRecord | None) -> bool:
-    """A grant counts while it answers the current notice and its guardian is still linked."""
-    if (
-        record is None
-        or record.decision != Decision.grant
-        or record.notice_version != NOTICE_VERSION
-    ):
-        return False
-    if record.guardian_link_id is None:  # a paper form recorded by the school
-        return True
-    link = session.get(GuardianLink, record.guardian_link_id)
-    return link is not None and link.revoked_at is None
+def in_force(session: Session, *, student_id: int, purpose: Purpose) -> bool:
+    """Whether the decision in force for ``purpose`` is a grant that counts: it answers the
+    current notice, and its guardian is still linked (a paper form recorded by the school has
+    no link). One statement, built once."""
+    params = {"student_id": student_id, "purpose": purpose.value}
+    return bool(session.connection().execute(_IN_FORCE, params).scalar_one())
+
+
+_RECORDS = ConsentRecord.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+_LINKS = GuardianLink.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+
+
+def in_force_clause(student_id: Any, purpose: Any) -> ColumnElement[bool]:
+    """:func:`in_force` as an SQL expression of a student id and a purpose (SQL expressions or
+    values), for a statement that reads it with other things: the latest decision for the
+    purpose (by the index on student, purpose and id), judged; false without one."""
+    latest = (
+        select(
+            and_(
+                _RECORDS.c.decision == Decision.grant.value,
+                _RECORDS.c.notice_version == NOTICE_VERSION,
+                or_(
+                    _RECORDS.c.guardian_link_id.is_(None),
+                    exists().where(
+                        _LINKS.c.id == _RECORDS.c.guardian_link_id, _LINKS.c.revoked_at.is_(None)
+                    ),
+                ),
+            )
+        )
+        .where(_RECORDS.c.student_id == student_id, _RECORDS.c.purpose == purpose)
+        .order_by(_RECORDS.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(latest, false())
+
+
+_IN_FORCE = select(in_force_clause(bindparam("student_id"), bindparam("purpose")))
+
+
+@lru_cache(maxsize=8)
+def pg_in_force(student_id_sql: str, purpose: Purpose) -> str:
+    """:func:`in_force_clause` as PostgreSQL text, for a statement written by hand (the
+    check-in batch's one read of all its scans): ``student_id_sql`` is that statement's SQL
+    for the student's id. Built from our own values only."""
+    clause = in_force_clause(literal_column(student_id_sql), purpose.value)
+    compiled = clause.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    return str(compiled)
 
 
 def has_consent(session: Session, *, student: Student, purpose: Purpose, today: date) -> bool:
     if not is_under_14(student.birth_month, today):
         return True
-    return is_effective(session, decisions(session, student.id or 0).get(purpose))
+    return in_force(session, student_id=student.id or 0, purpose=purpose)
 
 
 def require_consent(session: Session, *, student: Student, purpose: Purpose, today: date) -> None:

@@ -51,9 +51,10 @@ class Role(StrEnum):
 
 SCHOOL_ROLES = frozenset({Role.school_staff, Role.school_admin})
 VENUE_ROLES = frozenset({Role.venue_staff, Role.venue_admin})
+# WeChat users: students, guardians, and those not yet bound. They are also who scans a
+# venue's code (POST /checkins, by the route and by the fast path): a pupil, a guardian for a
+# linked child (``?student_id=``) and a user not yet bound (told to bind).
 WECHAT_ROLES = frozenset({Role.wechat_user, Role.student, Role.guardian})
-# Who scans a venue's code themselves (POST /checkins), by route or by the fast path.
-SCANNER_ROLES = frozenset({Role.wechat_user, Role.student})
 
 
 class TokenInvalid(Unauthorized):

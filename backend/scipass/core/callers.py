@@ -14,7 +14,6 @@ from typing import Annotated
 from fastapi import Depends
 
 from scipass.core.auth import (
-    SCANNER_ROLES,
     SCHOOL_ROLES,
     VENUE_ROLES,
     WECHAT_ROLES,
@@ -28,9 +27,9 @@ STAFF_ROLES = frozenset(set(Role) - WECHAT_ROLES)
 # Anyone logged in, even on an initial password (reads their own account).
 AnyUser = Annotated[Principal, Depends(require(*Role, during_password_change=True))]
 
-# WeChat users: students, guardians, and those not yet bound.
+# WeChat users: students, guardians, and those not yet bound; also who scans a venue's code
+# (POST /checkins), the roles its fast path admits.
 WeChatCaller = Annotated[Principal, Depends(require(*WECHAT_ROLES))]
-Scanner = Annotated[Principal, Depends(require(*SCANNER_ROLES))]
 StudentCaller = Annotated[Principal, Depends(require(Role.student))]
 GuardianCaller = Annotated[Principal, Depends(require(Role.guardian))]
 

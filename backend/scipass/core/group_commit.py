@@ -93,13 +93,19 @@ def _batch_of_one(database: Database, work: Work[T], kind: BatchKind[Any]) -> T:
 
 class InlineCommit:
     """Every unit alone, at once, in a worker thread (a database bound to a test's
-    connection, which only one session may use at a time)."""
+    connection, which only one session may use at a time: units awaited together, as a
+    family scan's are, run one after another)."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
+        self._one_at_a_time = threading.Lock()
 
     async def run(self, work: Work[T], kind: BatchKind[Any] | None = None) -> T:
-        return await anyio.to_thread.run_sync(run_alone, self._database, work, kind)
+        return await anyio.to_thread.run_sync(self._run, work, kind)
+
+    def _run(self, work: Work[T], kind: BatchKind[Any] | None) -> T:
+        with self._one_at_a_time:
+            return run_alone(self._database, work, kind)
 
     def start(self) -> None:
         pass

@@ -72,22 +72,39 @@ class Idempotency:
     fingerprint: str
 
 
+_KEY_DESCRIPTION = (
+    "客户端为这次请求生成的幂等键（如 UUID）；网络重试时带同一个键，"
+    "返回第一次的结果，不会重复创建。同一个键用于另一个请求（路径或内容不同）返回 409 "
+    "`idempotency_key_reused`"
+)
+
+
 async def idempotency(
     request: Request,
     key: Annotated[
         str | None,
-        Header(
-            alias="Idempotency-Key",
-            pattern=KEY_PATTERN,
-            description="客户端为这次请求生成的幂等键（如 UUID）；网络重试时带同一个键，"
-            "返回第一次的结果，不会重复创建。同一个键用于另一个请求（路径或内容不同）返回 409 "
-            "`idempotency_key_reused`",
-        ),
+        Header(alias="Idempotency-Key", pattern=KEY_PATTERN, description=_KEY_DESCRIPTION),
     ] = None,
 ) -> Idempotency | None:
     """The request's key with its fingerprint, or None without a key."""
     if key is None:
         return None
+    return Idempotency(key=key, fingerprint=await _fingerprint(request))
+
+
+async def required_idempotency(
+    request: Request,
+    key: Annotated[
+        str, Header(alias="Idempotency-Key", pattern=KEY_PATTERN, description=_KEY_DESCRIPTION)
+    ],
+) -> Idempotency:
+    """The request's key with its fingerprint, for a write that requires a key."""
+    return Idempotency(key=key, fingerprint=await _fingerprint(request))
+
+
+async def _fingerprint(request: Request) -> str:
+    """The request a key is used for: method, path with query, and body as canonical JSON,
+    hashed."""
     body = await request.body()  # already read and kept by FastAPI for the body parameter
     try:
         canonical = json.dumps(
@@ -99,10 +116,11 @@ async def idempotency(
     query = "&".join(sorted(f"{k}={v}" for k, v in request.query_params.multi_items()))
     target = f"{request.url.path}?{query}" if query else request.url.path
     described = f"{request.method} {target}\n{canonical}"
-    return Idempotency(key=key, fingerprint=hashlib.sha256(described.encode()).hexdigest())
+    return hashlib.sha256(described.encode()).hexdigest()
 
 
 IdempotencyDep = Annotated[Idempotency | None, Depends(idempotency)]
+RequiredIdempotencyDep = Annotated[Idempotency, Depends(required_idempotency)]
 
 
 # Other places a caller's keys are kept: (session, subject, key) -> whether the key is used.

@@ -23,7 +23,7 @@ of guardians carry none.
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
@@ -79,7 +79,18 @@ def child_of(session: Session, *, guardian: Principal, student_id: int, today: d
     return row
 
 
-def acting_for(guardian: Principal, child: Student) -> Principal:
+class Child(Protocol):
+    """What :func:`acting_for` needs of a child: a :class:`Student`, or the check-in hot
+    path's snapshot of one."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def school_id(self) -> int: ...
+
+
+def acting_for(guardian: Principal, child: Child) -> Principal:
     """The principal of a guardian acting for ``child``: the guardian's subject and role, the
     child's student and school."""
     return replace(guardian, student_id=child.id, school_id=child.school_id)
