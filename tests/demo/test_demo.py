@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from scipass.activity.models import Activity
+from scipass.checkin.models import CheckIn
 from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
 from scipass.core.auth import Principal, Role
@@ -196,6 +197,9 @@ def test_demo_has_records_in_every_state(
         assert report.valid
         assert report.length >= 2
 
+    family_day = session.exec(
+        select(Activity).where(Activity.title == data.FAMILY["activity"])
+    ).one()
     for record in records:
         student = students[record.student_id]
         assert record.created_at <= now
@@ -210,7 +214,10 @@ def test_demo_has_records_in_every_state(
             assert record.student_confirmed_at is not None
             assert record.reviewed_at is not None
         if record.source == "checkin":
-            assert record.source_ref.startswith("demo-visit-")
+            # appended for the plans, or made by a real scan at the family day
+            assert record.source_ref.startswith("demo-visit-") or (
+                record.activity_id == family_day.id
+            )
             assert record.organiser_venue_id is not None
         else:
             assert record.source == "manual"
@@ -272,3 +279,50 @@ def test_the_demo_open_day_takes_check_ins(session: Session, client: TestClient)
     screen = client.get(demo["kiosk_url"].replace("?", "/state?", 1))
     assert screen.status_code == 200, screen.text
     assert screen.json()["checked_in"] == 1
+
+
+@pytest.mark.parametrize("now", NOWS, ids=lambda now: now.date().isoformat())
+def test_demo_has_a_family_and_an_attested_pupil(
+    session: Session, settings: Settings, now: datetime
+) -> None:
+    """Family mode (issue 15): a parent with two children at two schools, one visit made by
+    the parent for both, records confirmed by the parent (one with a reflection, 家长代填);
+    a pupil with no phone whose record a teacher attested."""
+    summary = loader.load(session, now=now, settings=settings)
+    assert summary is not None
+    hint = next(a for a in summary["accounts"] if a.get("wechat_code") == "dev-wang-mama")
+    children = {c["student_id"]: c for c in hint["children"]}
+    assert len({c["school"] for c in children.values()}) == 2
+    family_day = session.exec(
+        select(Activity).where(Activity.title == data.FAMILY["activity"])
+    ).one()
+    visits = session.exec(select(CheckIn).where(CheckIn.activity_id == family_day.id)).all()
+    guardian = f"wechat:{hint['guardian_id']}"
+    assert sorted(v.student_id for v in visits) == sorted(children)
+    assert {v.operator for v in visits} == {guardian}
+    assert all(v.exited_at is not None and v.minutes > 0 for v in visits)
+    records = session.exec(
+        select(ParticipationRecord).where(ParticipationRecord.activity_id == family_day.id)
+    ).all()
+    assert {r.status for r in records} == {"confirmed"}
+    assert {r.student_confirmed_as for r in records} == {"guardian"}
+    assert [r.reflection_by for r in records if r.reflection] == ["guardian"]
+    for student_id in children:  # the parent can act for both (under 14 or no own binding)
+        assert session.get(Student, student_id).wechat_user_id is None  # type: ignore[union-attr]
+
+    attested = session.exec(
+        select(ParticipationRecord).where(ParticipationRecord.student_confirmed_as == "teacher")
+    ).all()
+    assert len(attested) == 1
+    assert attested[0].status == "reviewed"
+    assert attested[0].reflection == ""
+    school = session.get(School, attested[0].school_id)
+    assert school is not None
+    assert school.teacher_attestation
+    events = [
+        e.action
+        for e in session.exec(
+            select(RecordEvent).where(RecordEvent.record_id == attested[0].id)
+        ).all()
+    ]
+    assert "teacher_attested" in events

@@ -18,8 +18,10 @@ from scipass.activity.models import Activity, ActivityStatus
 from scipass.activity.schemas import ActivityWrite
 from scipass.checkin import codes
 from scipass.checkin import issuing as checkin_issuing
-from scipass.checkin.models import CodeKind
-from scipass.checkin.schemas import CodeCreate
+from scipass.checkin import self_scan as checkin_self_scan
+from scipass.checkin.models import CodeKind, Direction
+from scipass.checkin.schemas import CheckInCreate, CodeCreate
+from scipass.checkin.views import ScanCache
 from scipass.consent import service as consent_service
 from scipass.consent.models import Channel, Decision, Purpose
 from scipass.core.auth import Principal, Role
@@ -28,10 +30,13 @@ from scipass.core.config import Settings
 from scipass.core.idempotency import Idempotency
 from scipass.core.workdays import is_working_day, window_end
 from scipass.demo import data
+from scipass.org import service as org_service
 from scipass.org.models import Bureau, Region, School, Venue, encode_stages
+from scipass.org.schemas import SchoolSettingsUpdate
 from scipass.pairing import service as pairing_service
 from scipass.pairing.schemas import PairingCreate
 from scipass.record import append as record_append
+from scipass.record import attestation as record_attestation
 from scipass.record import corrections as record_corrections
 from scipass.record import notices as record_notices
 from scipass.record import service as record_service
@@ -41,6 +46,7 @@ from scipass.record.models import (
     RecordNotice,
     RecordRole,
     RecordSource,
+    RecordStatus,
 )
 from scipass.record.repository import RecordFilter
 from scipass.record.schemas import ManualRecordCreate
@@ -49,6 +55,7 @@ from scipass.reservation.models import Reservation, ReservationStatus, TimeSlot
 from scipass.reservation.schemas import GroupReserve, SlotCreate
 from scipass.roster import importer
 from scipass.roster import service as roster_service
+from scipass.roster.acting import acting_for
 from scipass.roster.models import GuardianLink, Student
 from scipass.venue import hours
 from scipass.venue import service as venue_service
@@ -110,6 +117,8 @@ def load(
     accounts += _binding_examples(schools, students)
     directory = _directory(session, schools, venues, bureaus, students, now, settings)
     records = _records(session, schools, students, settings, now)
+    accounts += _families(session, schools, venues, students, settings, now)
+    records["records"] = _count(session, select(ParticipationRecord))
     _record_hints(session, accounts)
     return {
         "regions": len(data.REGIONS),
@@ -1005,6 +1014,173 @@ def _record_plan(
     student_confirm(me, club[0], _at(entered, "20:00"), reflect=True)
     student_confirm(pal, club[1], _at(entered, "20:30"), reflect=False)
     review(club[1], _at(noticed, "17:00"))
+
+
+def _families(
+    session: Session,
+    schools: dict[str, School],
+    venues: dict[str, Venue],
+    students: dict[tuple[str, str, str], list[Student]],
+    settings: Settings,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Family mode (issue 15): the parent of ``data.FAMILY`` scanned once for both children at
+    the weekend family day, both left at the same time, the venue confirmed the records and
+    the parent confirmed them (one with a reflection, marked 家长代填); then the pupil of
+    ``data.ATTESTED``, with no phone and no bound guardian, has a record attested by a teacher
+    of a school that switched attestation on. Every step goes through the services a request
+    would call, on the day it would have happened."""
+    family = data.FAMILY
+    user = WeChatUser(
+        openid=f"dev-openid-{family['guardian']}",
+        kind="guardian",
+        created_at=now,
+        last_login_at=now,
+    )
+    session.add(user)
+    session.flush()
+    guardian = Principal(subject=f"wechat:{user.id}", role=Role.guardian)
+    activity = session.exec(select(Activity).where(Activity.title == family["activity"])).one()
+    day = local_date(activity.starts_at)
+    children = []
+    for school_name, label, class_name, index in family["children"]:
+        child = students[(school_name, label, class_name)][index]
+        link = GuardianLink(
+            guardian_id=user.id or 0,
+            student_id=child.id or 0,
+            relation=family["relation"],
+            created_at=_at(day - timedelta(days=30), "20:00"),
+        )
+        session.add(link)
+        session.flush()
+        _consent(
+            session,
+            child,
+            schools[school_name],
+            Channel.mini_program,
+            list(Purpose),
+            _at(day - timedelta(days=30), "20:05"),
+        )
+        children.append(child)
+    venue_admin = _venue_admin(session, venues[activity_organiser(session, activity)])
+    code = checkin_issuing.create_code(
+        session,
+        settings=settings,
+        actor=venue_admin,
+        activity_id=activity.id or 0,
+        data=CodeCreate(kind=CodeKind.static),
+        now=activity.starts_at - timedelta(days=1),
+    )
+    payload = checkin_issuing.code_payload(settings, code, activity.starts_at)
+    cache = ScanCache()
+    records = []
+    for direction, hhmm in ((Direction.entry, family["arrive"]), (Direction.exit, family["leave"])):
+        at = _at(day, hhmm)
+        for child in children:  # one family scan: each child's own scan, the parent's phone
+            outcome = checkin_self_scan.self_scan(
+                session,
+                settings=settings,
+                cache=cache,
+                actor=guardian,
+                student_id=child.id,
+                data=CheckInCreate(code=payload, direction=direction),
+                nonce=f"demo-family-{direction.value}:{child.id}",
+                now=at,
+                attempts=1,
+            )
+            if direction is Direction.entry:
+                records.append(outcome.check_in)
+    organiser = _account_actor(session, family["organiser"])
+    for visit, child in zip(records, children, strict=True):
+        record = session.exec(
+            select(ParticipationRecord).where(
+                ParticipationRecord.student_id == child.id,
+                ParticipationRecord.activity_id == visit.activity_id,
+            )
+        ).one()
+        record_service.organiser_decide(
+            session,
+            actor=organiser,
+            record_id=record.id or 0,
+            confirm=True,
+            reason=None,
+            now=_at(day + timedelta(days=2), "10:00"),
+        )
+        record_service.student_confirm(
+            session,
+            actor=acting_for(guardian, child),
+            record_id=record.id or 0,
+            reflection=family["reflection"] if child is children[0] else None,
+            now=_at(day + timedelta(days=2), "21:00"),
+        )
+
+    attested = data.ATTESTED
+    school = schools[attested["school"]]
+    org_service.update_school_settings(
+        session,
+        actor=_account_actor(session, attested["switched_on_by"]),
+        school_id=school.id or 0,
+        data=SchoolSettingsUpdate(teacher_attestation=True),
+        now=now - timedelta(days=1),
+    )
+    pupil = students[(attested["school"], *attested["class"])][attested["index"]]
+    confirmed = session.exec(
+        select(ParticipationRecord).where(
+            ParticipationRecord.student_id == pupil.id,
+            ParticipationRecord.status == RecordStatus.confirmed,
+        )
+    ).first()
+    assert confirmed is not None, "the attested pupil has a record the venue confirmed"
+    record_attestation.attest(
+        session,
+        actor=_account_actor(session, attested["attester"]),
+        record_id=confirmed.id or 0,
+        reason=attested["reason"],
+        now=now - timedelta(hours=20),
+    )
+    record_service.review(
+        session,
+        actor=_account_actor(session, attested["reviewer"]),
+        record_id=confirmed.id or 0,
+        approve=True,
+        reason=None,
+        now=now - timedelta(hours=2),
+    )
+    return [
+        {
+            "wechat_code": f"dev-{family['guardian']}",
+            "role": "guardian",
+            "guardian_id": user.id,
+            "children": [
+                {
+                    "student": child.name,
+                    "student_id": child.id,
+                    "school": school_name,
+                    "class": f"{label}{class_name}",
+                }
+                for child, (school_name, label, class_name, _index) in zip(
+                    children, family["children"], strict=True
+                )
+            ],
+            "note": "家长代两个孩子操作：请求中带 ?student_id=<孩子的学生 ID>（见 GET /api/v1/me）",
+            "login": "POST /api/v1/auth/wechat (SCIPASS_WECHAT_MODE=fake)",
+        },
+        {
+            "student": pupil.name,
+            "student_id": pupil.id,
+            "school": attested["school"],
+            "class": "".join(attested["class"]),
+            "role": "student (no phone, no bound guardian)",
+            "note": "记录由学校代为确认（教师代为确认）；无法登录",
+        },
+    ]
+
+
+def activity_organiser(session: Session, activity: Activity) -> str:
+    """The name of the venue that organises ``activity``."""
+    venue = session.get(Venue, activity.venue_id)
+    assert venue is not None
+    return venue.name
 
 
 def _record_hints(session: Session, accounts: list[dict[str, Any]]) -> None:
