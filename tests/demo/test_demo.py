@@ -16,13 +16,14 @@ from scipass.checkin.models import CheckIn
 from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
 from scipass.core.auth import Principal, Role
-from scipass.core.clock import local_date
+from scipass.core.clock import FrozenClock, local_date
 from scipass.core.config import Settings
 from scipass.demo import data, loader
 from scipass.org.models import Bureau, Region, School, Venue
 from scipass.pairing import service as pairing_service
 from scipass.pairing.models import Pairing
 from scipass.record import chain
+from scipass.record import notices as record_notices
 from scipass.record.models import (
     ParticipationRecord,
     RecordEvent,
@@ -326,3 +327,132 @@ def test_demo_has_a_family_and_an_attested_pupil(
         ).all()
     ]
     assert "teacher_attested" in events
+
+
+def test_a_parent_does_a_whole_weekend_visit_for_two_children(
+    session: Session, client: TestClient, clock: FrozenClock
+) -> None:
+    """Issue 15's "done when", with the demo accounts and nothing but the API (and the
+    archiving job): the parent books, scans both children in and out at the door, confirms
+    with a reflection, and sees the records archived after the public notice."""
+    summary = loader.load(session, now=FROZEN_AT)
+    assert summary is not None
+    session.commit()
+
+    def login(**body: str) -> dict[str, str]:
+        path = "/api/v1/auth/wechat" if "code" in body else "/api/v1/auth/login"
+        response = client.post(path, json=body)
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    parent = login(code="dev-wang-mama")
+    me = client.get("/api/v1/me", headers=parent).json()
+    assert me["role"] == "guardian"
+    first, second = (c["id"] for c in me["children"])
+    assert all(c["actions"]["check_in"] and c["actions"]["reserve"] for c in me["children"])
+
+    # book: one place for each child in a slot of the science museum
+    museum = next(
+        v for v in client.get("/api/v1/venues").json()["items"] if v["name"] == "湘潭市科技馆"
+    )
+    slots = client.get(f"/api/v1/venues/{museum['id']}/slots").json()["items"]
+    booked: dict[int, dict[str, object]] = {}
+    for slot in slots:
+        answers = {
+            child: client.post(
+                f"/api/v1/slots/{slot['id']}/reservations",
+                params={"student_id": child},
+                json={},
+                headers={**parent, "Idempotency-Key": f"book-{slot['id']}-{child}"},
+            )
+            for child in (first, second)
+        }
+        if all(a.status_code == 201 for a in answers.values()):
+            booked = {child: a.json() for child, a in answers.items()}
+            break
+    assert booked, "a slot of the museum takes both children"
+    assert {r["student_id"] for r in booked.values()} == {first, second}
+
+    # the door: one scan on the parent's phone for both, in and, two hours later, out
+    (open_day,) = summary["checkin_codes"]
+    for direction, key in (("entry", "family-in"), ("exit", "family-out")):
+        scan = client.post(
+            "/api/v1/checkins/family",
+            json={
+                "code": open_day["static_link"],
+                "direction": direction,
+                "student_ids": [first, second],
+            },
+            headers={**parent, "Idempotency-Key": key},
+        )
+        assert scan.status_code == 200, scan.text
+        assert scan.json()["accepted"] == 2, scan.text
+        clock.advance(timedelta(hours=2))
+        parent = login(code="dev-wang-mama")  # a fresh token, as the app refreshes it
+    visits = client.get("/api/v1/me/checkins", params={"student_id": first}, headers=parent).json()
+    assert visits["items"][0]["activity_title"] == "科技活动周·科技馆开放日"
+    assert visits["items"][0]["exited_at"] is not None
+
+    def record_of(child: int) -> dict[str, object]:
+        listed = client.get(
+            "/api/v1/records",
+            params={"student_id": child, "activity_id": open_day["activity_id"]},
+            headers=parent,
+        ).json()
+        (record,) = listed["items"]
+        return record
+
+    # the venue confirms; the parent confirms both, with a reflection for the first
+    clock.advance(timedelta(hours=20))
+    parent = login(code="dev-wang-mama")
+    venue = login(username="xtkjg-staff", password=data.DEMO_PASSWORD)
+    for child in (first, second):
+        decided = client.post(
+            f"/api/v1/records/{record_of(child)['id']}/organiser-decision",
+            json={"decision": "confirm"},
+            headers=venue,
+        )
+        assert decided.status_code == 200, decided.text
+        confirmed = client.post(
+            f"/api/v1/records/{record_of(child)['id']}/student-confirmation",
+            params={"student_id": child},
+            json={"reflection": "孩子最喜欢机器人展区。"} if child == first else {},
+            headers=parent,
+        )
+        assert confirmed.status_code == 200, confirmed.text
+    assert record_of(first)["marks"] == "家长代为确认；家长代填"
+    assert record_of(second)["marks"] == "家长代为确认"
+
+    # each school reviews and opens a public notice; after it, the archiving job runs
+    schools = {
+        first: ("heping-teacher", "heping-admin"),
+        second: ("dongjiao-admin", "dongjiao-admin"),
+    }
+    for child, (reviewer, admin) in schools.items():
+        record_id = record_of(child)["id"]
+        reviewed = client.post(
+            f"/api/v1/records/{record_id}/review",
+            json={"decision": "approve"},
+            headers=login(username=reviewer, password=data.DEMO_PASSWORD),
+        )
+        assert reviewed.status_code == 200, reviewed.text
+        opened = client.post(
+            "/api/v1/notices",
+            json={"title": "周末科学实践记录公示", "record_ids": [record_id]},
+            headers=login(username=admin, password=data.DEMO_PASSWORD),
+        )
+        assert opened.status_code == 201, opened.text
+    entries = client.get("/api/v1/notices", headers=parent).json()
+    assert entries["total"] >= 2
+    clock.advance(timedelta(days=14))
+    parent = login(code="dev-wang-mama")
+    with Session(bind=session.connection(), join_transaction_mode="create_savepoint") as job:
+        assert record_notices.archive_due(job, now=clock.now()) >= 2
+        job.commit()
+    for child in (first, second):
+        record = record_of(child)
+        assert record["status"] == "archived"
+        assert record["student_confirmed_as"] == "guardian"
+        chain_report = client.get(f"/api/v1/students/{child}/record-chain", headers=parent).json()
+        assert chain_report["valid"] is True
+    assert record_of(first)["reflection_by"] == "guardian"
