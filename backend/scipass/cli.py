@@ -44,23 +44,71 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
-    """Serve the API (``/docs`` for the interactive documentation) and run the scheduled jobs
-    (archiving records whose public notice has closed) at start-up and periodically."""
+    """Serve the API (``/docs`` for the interactive documentation). Unless
+    ``SCIPASS_JOBS_ENABLED=false``, also start one ``scipass worker`` as a child process: the
+    scheduled jobs (archiving records whose public notice has closed, ...) and the queued
+    jobs (bulk exports) run there, never in the API processes."""
     import os
+    import subprocess
 
     import uvicorn
 
     os.environ.setdefault("SCIPASS_JOBS_ENABLED", "true")
     get_settings.cache_clear()
     settings = _settings()
-    uvicorn.run(
-        "scipass.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
+    child = None
+    if settings.jobs_enabled:
+        # uvicorn ends its process by re-raising the signal that stopped it, so the worker is
+        # also told by the kernel (Linux) and watches its parent (elsewhere).
+        child = subprocess.Popen(  # noqa: S603 - this interpreter, our own arguments
+            [sys.executable, "-m", "scipass", "worker", "--parent", str(os.getpid())],
+            preexec_fn=_die_with_parent,
+        )
+    try:
+        uvicorn.run(
+            "scipass.main:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+        )
+    finally:
+        if child is not None:
+            child.terminate()
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _die_with_parent() -> None:
+    """In the worker child, before it runs: SIGTERM when its parent ends (Linux)."""
+    import ctypes
+    import signal
+    from contextlib import suppress
+
+    with suppress(OSError, AttributeError):  # not Linux: the worker watches its parent instead
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@cli.command()
+def worker(
+    parent: Annotated[
+        int | None, typer.Option(help="Stop when this process (the server) has ended")
+    ] = None,
+) -> None:
+    """Run the worker: the scheduled jobs, each once per interval across every worker on
+    every host, and the queued jobs (bulk exports), until stopped (SIGTERM)."""
+    import logging
+
+    from scipass.jobs import worker as job_worker
+
+    settings = _settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    job_worker.run(settings, parent=parent)
 
 
 @cli.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -57,6 +56,9 @@ from scipass.core.inputs import check_url_text
 from scipass.core.jobs import Jobs
 from scipass.core.middleware import BodyLimits, RequestIdMiddleware
 from scipass.health.router import router as health_router
+from scipass.jobs import queue as job_queue
+from scipass.jobs.queue import JobKinds
+from scipass.jobs.router import router as jobs_router
 from scipass.org.router import public_router as org_public_router
 from scipass.org.router import router as org_router
 from scipass.pairing.router import router as pairing_router
@@ -115,6 +117,10 @@ TAGS = [
         "name": "records",
         "description": "写实记录：组织方确认、学生确认、学校审核、公示与异议、归档与更正、"
         "证明材料与导出",
+    },
+    {
+        "name": "jobs",
+        "description": "后台任务：大批量导出在后台进程中生成，提交后查询进度，完成后下载",
     },
 ]
 
@@ -201,7 +207,15 @@ def scheduled_jobs() -> Jobs:
     checkin_jobs.register(jobs)  # close-visits, purge-telemetry
     record_jobs.register(jobs)  # archive-records, clean-evidence
     idempotency.register_jobs(jobs)  # purge-idempotency-keys
+    job_queue.register_jobs(jobs)  # expire-job-results
     return jobs
+
+
+def job_kinds() -> JobKinds:
+    """Every domain's kinds of queued job (bulk exports), run by ``scipass worker``."""
+    kinds = JobKinds()
+    record_jobs.register_kinds(kinds)  # record-export
+    return kinds
 
 
 def create_app(
@@ -226,16 +240,7 @@ def create_app(
         if settings.env is not Environment.test:  # tests build an app per test
             gc.collect()
             gc.freeze()
-        scheduler = None
-        if settings.jobs_enabled:
-            scheduler = asyncio.create_task(
-                app.state.jobs.run_forever(
-                    db, app.state.clock, settings, settings.jobs_interval_seconds
-                )
-            )
         yield
-        if scheduler is not None:
-            scheduler.cancel()
         if wechat is None:
             wechat_client.close()
         if database is None:
@@ -307,6 +312,7 @@ def create_app(
         record_evidence_router,
         record_notice_router,
         record_export_router,
+        jobs_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -7,6 +7,7 @@ from scipass.checkin.models import ActivityCode, CheckIn, PersonalCard, ScanEven
 from scipass.consent.models import ConsentRecord
 from scipass.core.idempotency import IdempotencyKeyRecord
 from scipass.core.ratelimit import RateLimitCounter
+from scipass.jobs.models import Job, JobSchedule
 from scipass.org.models import Bureau, Region, School, Venue
 from scipass.pairing.models import Pairing
 from scipass.record.models import (
@@ -31,6 +32,8 @@ __all__ = [
     "DirectoryEdition",
     "GuardianLink",
     "IdempotencyKeyRecord",
+    "Job",
+    "JobSchedule",
     "Pairing",
     "ParticipationRecord",
     "PersonalCard",

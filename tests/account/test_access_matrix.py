@@ -23,6 +23,7 @@ from scipass.checkin.models import ActivityCode, CheckIn, PersonalCard
 from scipass.consent.service import NOTICE_VERSION
 from scipass.core.auth import Role, declared_access
 from scipass.core.config import Settings
+from scipass.jobs.models import Job
 from scipass.record.models import RecordEvidence, RecordNotice, RecordObjection
 from scipass.roster.acting import acts_for_a_child
 from tests.factories import (
@@ -144,7 +145,28 @@ def path_values(session: Session, side_a: Side) -> dict[str, object]:
         ).id,
         **_record_values(session, side_a),
         **_checkin_values(session, side_a, venue.id or 0),
+        "job_id": _job(session, side_a),
     }
+
+
+def _job(session: Session, side_a: Side) -> int:
+    """A finished export of a teacher of side A (a subject no test principal has, so that
+    only the organisation decides)."""
+    job = Job(
+        kind="record-export",
+        params="{}",
+        owner_subject="account:654321",
+        owner_role="school_staff",
+        owner_org=f"school:{side_a.school.id}",
+        status="done",
+        max_attempts=2,
+        created_at=NOW,
+        result_key="job-0-test.csv",
+        expires_at=NOW + timedelta(days=1),
+    )
+    session.add(job)
+    session.flush()
+    return job.id or 0
 
 
 def _checkin_values(session: Session, side_a: Side, venue_id: int) -> dict[str, object]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -12,6 +11,7 @@ from sqlmodel import Session
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
 from scipass.core.db import Database
+from scipass.jobs import worker as job_worker
 from scipass.main import create_app, scheduled_jobs
 from scipass.record import notices as record_notices
 from scipass.record.models import ParticipationRecord, RecordNotice
@@ -56,6 +56,7 @@ def test_run_once_archives_what_is_due(
         "purge-telemetry": 0,
         "purge-idempotency-keys": 0,
         "clean-evidence": 0,
+        "expire-job-results": 0,
     }
     assert _status(session, record) == "archived"
     assert scheduled_jobs().run_once(Database(engine, bind=connection), clock, settings) == {
@@ -64,10 +65,11 @@ def test_run_once_archives_what_is_due(
         "purge-telemetry": 0,
         "purge-idempotency-keys": 0,
         "clean-evidence": 0,
+        "expire-job-results": 0,
     }
 
 
-def test_the_server_runs_the_jobs_when_enabled(
+def test_the_worker_runs_the_due_jobs_and_the_api_process_none(
     session: Session,
     engine: Engine,
     connection: Connection,
@@ -77,12 +79,17 @@ def test_the_server_runs_the_jobs_when_enabled(
 ) -> None:
     record = _closed_notice_record(session, side_a)
     enabled = settings.model_copy(update={"jobs_enabled": True, "jobs_interval_seconds": 3600})
-    app = create_app(enabled, database=Database(engine, bind=connection), clock=clock)
-    with TestClient(app):
-        deadline = time.monotonic() + 10
-        while _status(session, record) != "archived" and time.monotonic() < deadline:
-            time.sleep(0.05)
+    database = Database(engine, bind=connection)
+    app = create_app(enabled, database=database, clock=clock)
+    with TestClient(app) as client:  # the API process: no scheduler, even when enabled
+        client.get("/healthz")
+    assert _status(session, record) == "publicised"
+    # the worker's turn: the archive job is due (a first start), and runs
+    done = job_worker.run_due(database, clock, enabled, scheduled_jobs(), worker="w1")
+    assert done["archive-records"] == 1
     assert _status(session, record) == "archived"
+    # within the interval nothing is due again, for this worker or another
+    assert job_worker.run_due(database, clock, enabled, scheduled_jobs(), worker="w2") == {}
 
 
 def test_the_server_runs_no_jobs_by_default(

@@ -984,6 +984,7 @@ def test_the_archive_job_archives_in_its_own_transaction(
         "purge-telemetry": 0,
         "purge-idempotency-keys": 0,
         "clean-evidence": 0,
+        "expire-job-results": 0,
     }
     clock.set(WINDOW_END)
     assert scheduled_jobs().run_once(database, clock, settings) == {
@@ -992,6 +993,7 @@ def test_the_archive_job_archives_in_its_own_transaction(
         "purge-telemetry": 0,
         "purge-idempotency-keys": 0,
         "clean-evidence": 0,
+        "expire-job-results": 0,
     }
     fresh = _fresh(session, record)
     assert (fresh.status, fresh.archive_seq) == ("archived", 1)

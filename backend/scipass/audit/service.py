@@ -55,6 +55,9 @@ class Action(StrEnum):
     guardian_acted = "guardian_acted"  # a guardian wrote for a linked child (family mode)
     record_attested = "record_attested"  # a teacher confirmed for a pupil with no phone
     school_settings_changed = "school_settings_changed"  # e.g. teacher attestation on or off
+    job_queued = "job_queued"  # a bulk export asked for, to run in the worker
+    job_retried = "job_retried"  # its worker was lost; queued again
+    job_failed = "job_failed"  # it failed, or its worker was lost too often
 
 
 def record(

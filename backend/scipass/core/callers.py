@@ -92,3 +92,9 @@ StaffFileReader = Annotated[
 RecordExporter = Annotated[
     Principal, Depends(require(Role.student, *SCHOOL_ROLES, Role.bureau, Role.platform_admin))
 ]
+
+# Who queues bulk exports (jobs) and reads them back: everyone who exports something.
+JobOwner = Annotated[
+    Principal,
+    Depends(require(Role.student, *SCHOOL_ROLES, *VENUE_ROLES, Role.bureau, Role.platform_admin)),
+]

@@ -93,9 +93,20 @@ class Settings(BaseSettings):
     # The working-day calendar for notice windows (公示): comma-separated ISO dates.
     holidays: Annotated[list[date], NoDecode] = []
     makeup_workdays: Annotated[list[date], NoDecode] = []
-    # Scheduled jobs (archiving records after their notice) run inside `scipass serve`.
+    # The worker (`scipass worker`) runs the scheduled jobs (archiving records after their
+    # notice, ...) every interval and the queued jobs (bulk exports); `scipass serve` starts
+    # one as a child process when jobs are enabled (its default). The API process runs none.
     jobs_enabled: bool = False
     jobs_interval_seconds: int = Field(default=300, ge=5)
+    worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # A running job's lease: renewed by its worker; a lost worker's job is taken up again
+    # (or failed, after its attempts) once the lease has run out.
+    job_lease_seconds: int = Field(default=60, ge=1)
+    job_progress_seconds: float = Field(default=2.0, gt=0)  # progress written at most this often
+    job_results_dir: Path = Path("var/job-results")
+    job_result_ttl_hours: int = Field(default=24, ge=1)
+    # Exports answered directly (streamed) up to this many rows; larger ones are jobs.
+    export_sync_row_limit: int = Field(default=5000, ge=1)
     cors_origins: Annotated[list[str], NoDecode] = []
     docs_enabled: bool = True
     log_level: str = "INFO"

@@ -189,6 +189,18 @@ class Database:
         session.connection(execution_options={READ_ONLY_OPTION: True})
         return session
 
+    def snapshot_session(self) -> Session:
+        """A read-only session whose reads all see one snapshot: a count, the rows and what
+        is derived from them agree (an export's header, audit entry and file). On PostgreSQL a
+        ``REPEATABLE READ`` transaction; on SQLite the deferred read transaction of
+        :meth:`read_only_session`, one snapshot in WAL mode. It must never write."""
+        session = self.session()
+        options: dict[str, Any] = {READ_ONLY_OPTION: True}
+        if self.engine.dialect.name == "postgresql" and not self.bound_to_connection:
+            options["isolation_level"] = "REPEATABLE READ"
+        session.connection(execution_options=options)
+        return session
+
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
         """A request's transaction: commit when the work succeeds, or when it fails with a

@@ -1,22 +1,21 @@
-"""Scheduled jobs: plain functions of (session, now, settings) that `scipass serve` runs at
-start-up and then every ``SCIPASS_JOBS_INTERVAL_SECONDS``, each in its own transaction, and
-that have a CLI command each for cron or a manual run.
+"""Scheduled jobs: plain functions of (session, now, settings) that the worker (``scipass
+worker``, :mod:`scipass.jobs.worker`) runs every ``SCIPASS_JOBS_INTERVAL_SECONDS``, each once
+per interval across all workers and hosts and in its own transaction, and that have a CLI
+command each for cron or a manual run. The API process runs none.
 
 Each domain registers its own jobs (a ``register_jobs(jobs)`` in its service); the app
 (``scipass.main.scheduled_jobs``) asks every domain, so this module knows no domain.
 
-With several workers or servers, each runs the jobs; that is safe because every job decides
-by conditional updates and unique constraints, never by what it read earlier.
+Every job still decides by conditional updates and unique constraints, never by what it read
+earlier, so a manual run beside the worker is safe too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
-import anyio
 from sqlmodel import Session
 
 from scipass.core.clock import Clock
@@ -57,12 +56,3 @@ class Jobs:
             except Exception:
                 logger.exception("job %s failed", name)
         return done
-
-    async def run_forever(
-        self, db: Database, clock: Clock, settings: Settings, interval_seconds: float
-    ) -> None:
-        while True:
-            done = await anyio.to_thread.run_sync(self.run_once, db, clock, settings)
-            if any(done.values()):
-                logger.info("jobs done: %s", done)
-            await asyncio.sleep(interval_seconds)

@@ -14,12 +14,15 @@ from scipass.core.deps import SettingsDep
 from scipass.core.errors import problem_responses
 from scipass.core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
 from scipass.core.inputs import GradeFilter, Id, SchoolYearFilter
+from scipass.jobs.schemas import JobRead
 from scipass.org.errors import OrganisationNotFound, OutsideRegion
 from scipass.record import exports as record_exports
 from scipass.record import record_file
+from scipass.record.errors import ExportTooLarge
 from scipass.record.exports import ExportFormat
 from scipass.record.models import RecordStatus
 from scipass.record.repository import RecordFilter
+from scipass.record.schemas import RecordExportRequest
 from scipass.roster.acting import ActingStudent
 from scipass.roster.errors import StudentNotFound
 
@@ -61,7 +64,10 @@ def _pdf(result: record_file.StudentFile) -> StreamingResponse:
     "时间为北京时间。`format`：`xlsx`（Excel）或 `csv`（UTF-8 带 BOM，Excel 可直接打开）。\n\n"
     "范围：学生只能导出本人的记录；学校工作人员只能导出本校（指定其他学校返回 404）；"
     "教育局只能导出本辖区（辖区外的地区返回 403，辖区外的学校返回 404）；平台管理员不限。"
-    "每次导出记入审计日志（导出人、筛选条件、行数）。",
+    "每次导出记入审计日志（导出人、筛选条件、行数）。\n\n"
+    "直接导出最多 `SCIPASS_EXPORT_SYNC_ROW_LIMIT` 行（默认 5000），更多时返回 422 "
+    "`export_too_large`，请改用 `POST /record-exports` 提交后台导出任务。"
+    "文件、`X-Row-Count` 与审计日志取自同一事务读到的数据，三者一致。",
     response_class=StreamingResponse,
     responses={
         200: {
@@ -71,7 +77,7 @@ def _pdf(result: record_file.StudentFile) -> StreamingResponse:
                 "X-Row-Count": {"description": "导出的行数", "schema": {"type": "integer"}}
             },
         },
-        **problem_responses(OrganisationNotFound, OutsideRegion),
+        **problem_responses(OrganisationNotFound, OutsideRegion, ExportTooLarge),
     },
 )
 def export_records(
@@ -79,6 +85,7 @@ def export_records(
     caller: RecordExporter,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
     format: Annotated[ExportFormat, Query(description="文件格式")] = ExportFormat.xlsx,
     region_code: RegionCode = None,
     school_id: SchoolId = None,
@@ -99,18 +106,52 @@ def export_records(
         semester=semester.value if semester else None,
         status=status,
     )
-    plan = record_exports.start_export(
-        session, principal=caller, requested=requested, export_format=format, now=clock.now()
+    export = record_exports.start_export(
+        session,
+        principal=caller,
+        requested=requested,
+        export_format=format,
+        now=clock.now(),
+        row_limit=settings.export_sync_row_limit,
     )
     body = record_exports.stream(
-        request.app.state.db, request.app.state.clock, principal=caller, plan=plan
+        request.app.state.db, request.app.state.clock, principal=caller, export=export
     )
     media_type = CSV_MEDIA_TYPE if format is ExportFormat.csv else XLSX_MEDIA_TYPE
     headers = {
-        **attachment(plan.filename, plan.plain_filename),
-        "X-Row-Count": str(plan.row_count),
+        **attachment(export.plan.filename, export.plan.plain_filename),
+        "X-Row-Count": str(export.plan.row_count),
     }
     return StreamingResponse(body, media_type=media_type, headers=headers)
+
+
+@router.post(
+    "/record-exports",
+    name="record-export-job",
+    summary="提交写实记录导出任务（任意行数）",
+    description="与 `GET /record-exports` 相同的范围与筛选条件，在后台进程中生成文件，"
+    "不占用请求：返回 202 和任务，用 `GET /jobs/{job_id}` 查询进度，完成后从 `download_url` "
+    "下载（保留 24 小时）。文件、行数与审计日志取自同一数据快照。范围外的学校或地区立即拒绝。",
+    status_code=202,
+    responses=problem_responses(OrganisationNotFound, OutsideRegion),
+)
+def queue_record_export(
+    body: RecordExportRequest, caller: RecordExporter, session: SessionDep, clock: ClockDep
+) -> JobRead:
+    requested = RecordFilter(
+        region_code=body.region_code,
+        school_id=body.school_id,
+        grade=body.grade,
+        class_name=body.class_name,
+        student_id=body.student_id,
+        school_year=body.school_year,
+        semester=body.semester.value if body.semester else None,
+        status=body.status,
+    )
+    job = record_exports.queue_export(
+        session, principal=caller, requested=requested, export_format=body.format, now=clock.now()
+    )
+    return JobRead.of(job)
 
 
 _FILE_DESCRIPTION = (

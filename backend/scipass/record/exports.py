@@ -26,8 +26,9 @@ side.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -41,10 +42,14 @@ from scipass.audit import service as audit_service
 from scipass.core.auth import SCHOOL_ROLES, Principal, Role, region_contains
 from scipass.core.clock import SHANGHAI, Clock, local_date
 from scipass.core.db import Database
-from scipass.core.exports import csv_chunks, xlsx_chunks
+from scipass.core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, csv_chunks, xlsx_chunks
+from scipass.jobs import queue as job_queue
+from scipass.jobs.models import Job
+from scipass.jobs.queue import JobContext, JobKind, JobKinds, JobResult
 from scipass.org.errors import OrganisationNotFound, OutsideRegion
 from scipass.org.models import Region, School
 from scipass.record import labels
+from scipass.record.errors import ExportTooLarge
 from scipass.record.models import ParticipationRecord, RecordEvidence
 from scipass.record.repository import RecordFilter, visible
 from scipass.roster import service as roster_service
@@ -75,6 +80,7 @@ HEADER = (
     "代填标注",  # 家长代为确认 / 家长代填 / 教师代为确认; empty for the pupil's own
 )
 SHEET_TITLE = "写实记录"
+EXPORT_JOB = "record-export"
 BATCH = 1000  # rows fetched from the database at a time
 
 
@@ -166,31 +172,18 @@ def _audit_place(
     return None, record_filter.region_code or principal.region_code
 
 
-def start_export(
+def plan_export(
     session: Session,
     *,
     principal: Principal,
-    requested: RecordFilter,
+    record_filter: RecordFilter,
     export_format: ExportFormat,
+    row_count: int,
     now: datetime,
 ) -> ExportPlan:
-    """Scope the filter, count the rows and write the audit entry (in ``session``, so it
-    commits with the request); the rows themselves are streamed afterwards."""
-    record_filter = scoped_filter(session, principal=principal, requested=requested)
-    rows = count(session, principal=principal, record_filter=record_filter)
+    """The file an export of ``record_filter`` (already scoped) makes: its names and where
+    its audit entries are filed."""
     school, region_code = _audit_place(session, principal, record_filter)
-    audit_service.record(
-        session,
-        action=audit_service.Action.records_exported,
-        at=now,
-        actor=principal,
-        object_type="participation_record",
-        school_id=school.id if school is not None else None,
-        region_code=region_code,
-        format=export_format.value,
-        filter=record_filter.describe(),
-        row_count=rows,
-    )
     if school is not None:
         scope = school.name
     elif region_code:
@@ -211,13 +204,180 @@ def start_export(
         plain_scope = f"student-{principal.student_id}"
     return ExportPlan(
         record_filter=record_filter,
-        row_count=rows,
+        row_count=row_count,
         filename=f"写实记录-{scope}-{day}.{export_format.value}",
         plain_filename=f"records-{plain_scope}-{day}.{export_format.value}",
         export_format=export_format,
         school_id=school.id if school is not None else None,
         region_code=region_code,
     )
+
+
+def _audit_export(
+    session: Session, *, principal: Principal, plan: ExportPlan, now: datetime, **detail: Any
+) -> None:
+    audit_service.record(
+        session,
+        action=audit_service.Action.records_exported,
+        at=now,
+        actor=principal,
+        object_type="participation_record",
+        school_id=plan.school_id,
+        region_code=plan.region_code,
+        format=plan.export_format.value,
+        filter=plan.record_filter.describe(),
+        row_count=plan.row_count,
+        **detail,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DirectExport:
+    """An export answered in the request: its plan and its rows, read in one transaction
+    with the audit entry, so the count header, the audit entry and the file agree."""
+
+    plan: ExportPlan
+    rows: list[list[object]]
+
+
+def start_export(
+    session: Session,
+    *,
+    principal: Principal,
+    requested: RecordFilter,
+    export_format: ExportFormat,
+    now: datetime,
+    row_limit: int,
+) -> DirectExport:
+    """Scope the filter, read the rows (at most ``row_limit``; more is refused with
+    :class:`ExportTooLarge`, which names the job endpoint) and write the audit entry with
+    their number, all in ``session``'s transaction, before any byte is sent."""
+    record_filter = scoped_filter(session, principal=principal, requested=requested)
+    found = list(
+        itertools.islice(
+            rows(session, principal=principal, record_filter=record_filter), row_limit + 1
+        )
+    )
+    if len(found) > row_limit:
+        raise ExportTooLarge(
+            f"超过 {row_limit} 条的导出请用 POST /api/v1/record-exports 生成（后台任务），"
+            "完成后下载",
+            f"Exports of over {row_limit} rows run as a job: POST /api/v1/record-exports",
+            limit=row_limit,
+            job_endpoint="/api/v1/record-exports",
+        )
+    plan = plan_export(
+        session,
+        principal=principal,
+        record_filter=record_filter,
+        export_format=export_format,
+        row_count=len(found),
+        now=now,
+    )
+    _audit_export(session, principal=principal, plan=plan, now=now)
+    return DirectExport(plan=plan, rows=found)
+
+
+def queue_export(
+    session: Session,
+    *,
+    principal: Principal,
+    requested: RecordFilter,
+    export_format: ExportFormat,
+    now: datetime,
+) -> Job:
+    """Queue an export of any size as a job (``POST /record-exports``): the scope is checked
+    now (an out-of-scope school or region is refused here), the rows are read by the worker."""
+    record_filter = scoped_filter(session, principal=principal, requested=requested)
+    return job_queue.enqueue(
+        session,
+        kind=EXPORT_KIND,
+        params={"format": export_format.value, "filter": record_filter.describe()},
+        owner=principal,
+        now=now,
+    )
+
+
+def run_export_job(context: JobContext) -> JobResult:
+    """The ``record-export`` job: count, rows and file from one snapshot
+    (:meth:`Database.snapshot_session`), written to the result store as they are read; then
+    the audit entries, with the number of rows the file holds and how the export ended."""
+    principal = context.owner
+    export_format = ExportFormat(context.params["format"])
+    record_filter = RecordFilter.from_described(context.params["filter"])
+    database, clock = context.database, context.clock
+    session = database.snapshot_session()
+    plan: ExportPlan | None = None
+    counted: _Counted | None = None
+    failure: Exception | None = None
+    try:
+        total = count(session, principal=principal, record_filter=record_filter)
+        context.progress(0, total)
+        plan = plan_export(
+            session,
+            principal=principal,
+            record_filter=record_filter,
+            export_format=export_format,
+            row_count=total,
+            now=clock.now(),
+        )
+        counted = _Counted(rows(session, principal=principal, record_filter=record_filter))
+        reported = _Reported(counted, context, total)
+        chunks = (
+            csv_chunks(HEADER, reported)
+            if export_format is ExportFormat.csv
+            else xlsx_chunks(SHEET_TITLE, HEADER, reported)
+        )
+        key = context.result_key(export_format.value)
+        size = context.store.put(key, chunks)
+    except Exception as exc:
+        failure = exc
+    finally:
+        session.close()  # the snapshot ends before the audit entries are written
+    if failure is not None:
+        if plan is not None:
+            _log_finished(
+                database,
+                clock,
+                principal=principal,
+                plan=plan,
+                sent=counted.count if counted is not None else 0,
+                error=type(failure).__name__,
+                job_id=context.job_id,
+            )
+        raise failure
+    assert plan is not None
+    assert counted is not None
+    plan = replace(plan, row_count=counted.count)
+    with database.transaction() as audit_session:
+        _audit_export(
+            audit_session, principal=principal, plan=plan, now=clock.now(), job_id=context.job_id
+        )
+    _log_finished(
+        database,
+        clock,
+        principal=principal,
+        plan=plan,
+        sent=counted.count,
+        error=None,
+        job_id=context.job_id,
+    )
+    media_type = CSV_MEDIA_TYPE if export_format is ExportFormat.csv else XLSX_MEDIA_TYPE
+    return JobResult(
+        key=key,
+        name=plan.filename,
+        plain_name=plan.plain_filename,
+        media_type=media_type,
+        size=size,
+        row_count=counted.count,
+    )
+
+
+EXPORT_KIND = JobKind(EXPORT_JOB, run_export_job)
+
+
+def register_kinds(kinds: JobKinds) -> None:
+    kinds.register(EXPORT_KIND.name, EXPORT_KIND.handler, max_attempts=EXPORT_KIND.max_attempts)
 
 
 # --- rows ------------------------------------------------------------------------------------
@@ -354,25 +514,28 @@ class _Counted:
             self.count += 1
 
 
-def _streamed_rows(
-    database: Database, principal: Principal, record_filter: RecordFilter
-) -> Iterator[list[object]]:
-    session = database.read_only_session()
-    try:
-        yield from rows(session, principal=principal, record_filter=record_filter)
-    finally:
-        session.close()
+class _Reported:
+    """Rows passed through, the job's progress reported every :data:`BATCH` rows."""
+
+    def __init__(self, rows: Iterable[list[object]], context: JobContext, total: int) -> None:
+        self._rows, self._context, self._total = rows, context, total
+
+    def __iter__(self) -> Iterator[list[object]]:
+        for done, row in enumerate(self._rows, start=1):
+            yield row
+            if done % BATCH == 0:
+                self._context.progress(done, self._total)
 
 
 def stream(
-    database: Database, clock: Clock, *, principal: Principal, plan: ExportPlan
+    database: Database, clock: Clock, *, principal: Principal, export: DirectExport
 ) -> Iterator[bytes]:
-    """The file's body (CSV for Excel, or XLSX), read through a session of its own after the
-    request's has closed. How it ended goes to the audit log after the entry that
-    :func:`start_export` wrote: ``records_export_finished`` with ``outcome`` ``done``, or
-    ``failed`` with how many rows were sent and why (a database gone mid-way, the client gone),
-    so a broken export is never on record as delivered."""
-    counted = _Counted(_streamed_rows(database, principal, plan.record_filter))
+    """The file's body (CSV for Excel, or XLSX) from the rows read in the request. How it
+    ended goes to the audit log after the entry that :func:`start_export` wrote:
+    ``records_export_finished`` with ``outcome`` ``done``, or ``failed`` with how many rows
+    were sent (the client gone), so a broken export is never on record as delivered."""
+    plan = export.plan
+    counted = _Counted(iter(export.rows))
     if plan.export_format is ExportFormat.csv:
         chunks = csv_chunks(HEADER, counted)
     else:
@@ -398,6 +561,7 @@ def _log_finished(
     plan: ExportPlan,
     sent: int,
     error: str | None,
+    **detail: Any,
 ) -> None:
     try:
         with database.transaction() as session:
@@ -415,6 +579,7 @@ def _log_finished(
                 rows_sent=sent,
                 row_count=plan.row_count,
                 error=error,
+                **detail,
             )
     except Exception:  # the database may be what broke the export
         logger.exception("could not log the end of an export (%s)", error or "done")

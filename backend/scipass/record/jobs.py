@@ -9,7 +9,9 @@ from sqlmodel import Session
 
 from scipass.core.config import Settings
 from scipass.core.jobs import Jobs
+from scipass.jobs.queue import JobKinds
 from scipass.record import evidence_cleanup
+from scipass.record import exports as record_exports
 from scipass.record import notices as record_notices
 
 
@@ -21,6 +23,11 @@ def archive_records(session: Session, now: datetime, settings: Settings) -> int:
 def clean_evidence(session: Session, now: datetime, settings: Settings) -> int:
     """Clean, a portion at a time, the evidence files stored before uploads were cleaned."""
     return evidence_cleanup.clean_stored(session, settings=settings, now=now)
+
+
+def register_kinds(kinds: JobKinds) -> None:
+    """The record domain's queued jobs: ``record-export`` (CSV/XLSX of any size)."""
+    record_exports.register_kinds(kinds)
 
 
 def register(jobs: Jobs) -> None:

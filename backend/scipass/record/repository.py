@@ -105,3 +105,11 @@ class RecordFilter:
             "activity_id": self.activity_id,
         }
         return {key: value for key, value in values.items() if value not in (None, "")}
+
+    @classmethod
+    def from_described(cls, values: dict[str, Any]) -> RecordFilter:
+        """The filter :meth:`describe` wrote (a queued job's parameters)."""
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        if known.get("status") is not None:
+            known["status"] = RecordStatus(known["status"])
+        return cls(**known)

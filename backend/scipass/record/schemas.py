@@ -7,6 +7,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from scipass.core.clock import Semester
 from scipass.core.inputs import MULTILINE, Id, RequestModel
+from scipass.record.exports import ExportFormat
 from scipass.record.models import (
     ConfirmedAs,
     Dimension,
@@ -294,3 +295,19 @@ class NoticeSettingRead(BaseModel):
     working_days: int | None = Field(description="本区划自己的设置")
     effective_working_days: int = Field(description="实际使用的公示期")
     from_region: str | None = Field(description="实际设置来自哪个区划；null 为系统默认 5 个工作日")
+
+
+class RecordExportRequest(RequestModel):
+    """A record export to run as a job: the filters of ``GET /record-exports``."""
+
+    format: ExportFormat = Field(default=ExportFormat.xlsx, description="文件格式：`xlsx` 或 `csv`")
+    region_code: str | None = Field(
+        default=None, pattern=r"^\d{6}$", description="行政区划代码（含下级），教育局只能选本辖区"
+    )
+    school_id: Id | None = Field(default=None, description="学校；学校工作人员只能是本校")
+    grade: int | None = Field(default=None, ge=1, le=12)
+    class_name: str | None = Field(default=None, max_length=20)
+    student_id: Id | None = Field(default=None, description="学生；学生本人调用时总是本人")
+    school_year: int | None = Field(default=None, ge=2000, le=2100)
+    semester: Semester | None = None
+    status: RecordStatus | None = None
