@@ -215,6 +215,7 @@ def job_kinds() -> JobKinds:
     """Every domain's kinds of queued job (bulk exports), run by ``scipass worker``."""
     kinds = JobKinds()
     record_jobs.register_kinds(kinds)  # record-export
+    checkin_jobs.register_kinds(kinds)  # attendee-export
     return kinds
 
 

@@ -430,3 +430,56 @@ def test_a_job_whose_worker_is_killed_is_retried_or_marked_failed(
         assert seen == []
         assert actions["job_failed"]["reason"] == "worker_lost"
         assert actions["job_failed"]["outcome"] == "failed"
+
+
+def test_an_attendee_export_job_equals_the_direct_list_and_is_audited(
+    app: FastAPI,
+    client: TestClient,
+    quiet: Settings,
+    session: Session,
+    side_a: Side,
+    side_b: Side,
+    clock: FrozenClock,
+) -> None:
+    from scipass.checkin.models import CheckIn
+    from tests.factories import create_activity
+
+    activity = create_activity(session, venue_id=side_a.venue.id or 0)
+    for i in range(3):
+        student = create_student(session, school_id=side_a.school.id or 0, name=f"到场{i}")
+        session.add(
+            CheckIn(
+                activity_id=activity.id or 0,
+                student_id=student.id or 0,
+                school_id=side_a.school.id or 0,
+                day=clock.now().date(),
+                source="self_scan",
+                entered_at=clock.now(),
+                operator="test",
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+    session.commit()
+    staff = side_a.principal(Role.venue_staff)
+    path = f"{API}/activities/{activity.id}/attendee-exports"
+    stranger = Principal(subject="account:700009", role=Role.venue_staff, venue_id=side_b.venue.id)
+    assert client.post(path, headers=auth(quiet, stranger)).status_code == 404  # not theirs
+    queued = client.post(path, headers=auth(quiet, staff))
+    assert queued.status_code == 202, queued.text
+    job_id = queued.json()["id"]
+    job_worker.run_next(
+        app.state.db, clock, quiet, job_kinds(), worker="w1", store=store_for(quiet)
+    )
+    result = client.get(f"{API}/jobs/{job_id}/result", headers=auth(quiet, staff))
+    assert result.status_code == 200, result.text
+    direct = client.get(f"{API}/activities/{activity.id}/checkins.csv", headers=auth(quiet, staff))
+    assert result.content == direct.content
+    assert result.headers["x-row-count"] == direct.headers["x-row-count"] == "3"
+    audits = [a for a in _audits(session, "checkins_exported") if a.get("job_id") == job_id]
+    assert [(a["row_count"], a["outcome"]) for a in audits] == [(3, "done")]
+    # above the direct limit, the list names its job endpoint
+    quiet.export_sync_row_limit = 2
+    refused = client.get(f"{API}/activities/{activity.id}/checkins.csv", headers=auth(quiet, staff))
+    assert refused.status_code == 422
+    assert refused.json()["job_endpoint"] == f"/api/v1/activities/{activity.id}/attendee-exports"

@@ -6,9 +6,11 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from scipass.checkin import lists as checkin_lists
 from scipass.checkin import visits as checkin_visits
 from scipass.core.config import Settings
 from scipass.core.jobs import Jobs
+from scipass.jobs.queue import JobKinds
 
 
 def close_visits(session: Session, now: datetime, settings: Settings) -> int:
@@ -20,6 +22,13 @@ def purge_telemetry(session: Session, now: datetime, settings: Settings) -> int:
     """Erase scan locations older than ``SCIPASS_TELEMETRY_RETENTION_DAYS``."""
     before = now - timedelta(days=settings.telemetry_retention_days)
     return checkin_visits.purge_telemetry(session, before=before)
+
+
+def register_kinds(kinds: JobKinds) -> None:
+    """Check-in's queued jobs: ``attendee-export``."""
+    kinds.register(
+        checkin_lists.ATTENDEE_EXPORT_KIND.name, checkin_lists.ATTENDEE_EXPORT_KIND.handler
+    )
 
 
 def register(jobs: Jobs) -> None:

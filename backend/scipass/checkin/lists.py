@@ -29,6 +29,11 @@ from scipass.checkin.views import (
 from scipass.core.auth import SCHOOL_ROLES, Principal
 from scipass.core.clock import SHANGHAI, day_bounds
 from scipass.core.pagination import PageParams, count_rows
+from scipass.jobs import queue as job_queue
+from scipass.jobs.errors import too_large
+from scipass.jobs.exporter import FileFormat, TableExport, run_table_export
+from scipass.jobs.models import Job
+from scipass.jobs.queue import JobContext, JobKind, JobResult
 from scipass.org.models import School, Venue
 from scipass.roster.models import Student
 from scipass.roster.visibility import shown_name
@@ -296,11 +301,11 @@ def _local_minute(at: datetime | None) -> str:
     return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
-def attendee_export(
-    session: Session, *, actor: Principal, activity_id: int, day: date | None, now: datetime
-) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
-    """Every visit of the activity with its entry and exit times, for the venue's ledger.
-    Venues see masked names, as in the list; the export is audited."""
+def attendee_rows(
+    session: Session, *, actor: Principal, activity_id: int, day: date | None
+) -> tuple[Activity, list[tuple[object, ...]]]:
+    """Every visit of the activity with its entry and exit times, for the venue's ledger
+    (venues see masked names, as in the list): the activity and the rows."""
     activity = organised_activity(session, actor=actor, activity_id=activity_id)
     rows = session.exec(
         attendees_query(activity.id or 0, day=day, status=None, source=None).order_by(
@@ -323,15 +328,112 @@ def attendee_export(
         )
         for c, s in rows
     ]
+    return activity, lines
+
+
+def audit_attendee_export(
+    session: Session,
+    *,
+    actor: Principal,
+    activity_id: int,
+    day: date | None,
+    rows: int,
+    now: datetime,
+    **detail: Any,
+) -> None:
     audit_service.record(
         session,
         action=audit_service.Action.checkins_exported,
         at=now,
         actor=actor,
         object_type="activity",
-        object_id=activity.id,
+        object_id=activity_id,
         school_id=actor.school_id,
         filter={"day": day.isoformat() if day else None},
-        row_count=len(lines),
+        row_count=rows,
+        **detail,
+    )
+
+
+def attendee_export(
+    session: Session,
+    *,
+    actor: Principal,
+    activity_id: int,
+    day: date | None,
+    now: datetime,
+    row_limit: int,
+) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
+    """The attendee list answered directly: rows read and audited in one transaction, at most
+    ``row_limit`` of them (a larger list is an export job)."""
+    activity, lines = attendee_rows(session, actor=actor, activity_id=activity_id, day=day)
+    if len(lines) > row_limit:
+        raise too_large(row_limit, f"/api/v1/activities/{activity.id}/attendee-exports")
+    audit_attendee_export(
+        session, actor=actor, activity_id=activity.id or 0, day=day, rows=len(lines), now=now
     )
     return ATTENDEE_HEADER, lines
+
+
+def run_attendee_export_job(context: JobContext) -> JobResult:
+    """The ``attendee-export`` job: the same rows, from one snapshot, through the one
+    exporter of the job path; audited with the rows the file holds."""
+    actor = context.owner
+    activity_id = int(context.params["activity_id"])
+    day = date.fromisoformat(context.params["day"]) if context.params.get("day") else None
+    file_format = FileFormat(context.params.get("format", "csv"))
+
+    def prepare(session: Session) -> TableExport:
+        activity, lines = attendee_rows(session, actor=actor, activity_id=activity_id, day=day)
+
+        def audit(audit_session: Session, written: int, error: str | None) -> None:
+            audit_attendee_export(
+                audit_session,
+                actor=actor,
+                activity_id=activity.id or 0,
+                day=day,
+                rows=written,
+                now=context.clock.now(),
+                job_id=context.job_id,
+                outcome="done" if error is None else "failed",
+                error=error,
+            )
+
+        return TableExport(
+            header=ATTENDEE_HEADER,
+            rows=lines,
+            total=len(lines),
+            filename=f"到场学生-{activity.id}.{file_format.value}",
+            plain_filename=f"attendees-activity-{activity.id}.{file_format.value}",
+            sheet_title="到场学生",
+            audit=audit,
+        )
+
+    return run_table_export(context, file_format=file_format, prepare=prepare)
+
+
+ATTENDEE_EXPORT_KIND = JobKind("attendee-export", run_attendee_export_job)
+
+
+def queue_attendee_export(
+    session: Session,
+    *,
+    actor: Principal,
+    activity_id: int,
+    day: date | None,
+    file_format: FileFormat,
+    now: datetime,
+) -> Job:
+    """Queue the attendee list of an activity the caller organises (checked now)."""
+    activity = organised_activity(session, actor=actor, activity_id=activity_id)
+    return job_queue.enqueue(
+        session,
+        kind=ATTENDEE_EXPORT_KIND,
+        params={
+            "activity_id": activity.id,
+            "day": day.isoformat() if day else None,
+            "format": file_format.value,
+        },
+        owner=actor,
+        now=now,
+    )

@@ -22,10 +22,14 @@ from scipass.checkin.schemas import (
 from scipass.core.callers import OrganiserOrPlatform, SchoolStaff
 from scipass.core.clock import ClockDep
 from scipass.core.db import SessionDep
+from scipass.core.deps import SettingsDep
 from scipass.core.errors import problem_responses
 from scipass.core.exports import CSV_MEDIA_TYPE, attachment, csv_chunks
 from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
+from scipass.jobs.errors import ExportTooLarge
+from scipass.jobs.exporter import FileFormat
+from scipass.jobs.schemas import JobRead
 from scipass.roster.visibility import shown_name
 
 router = APIRouter(tags=["checkins"])
@@ -106,11 +110,12 @@ def attendee_list(
     name="attendee-export",
     summary="导出到场学生（CSV）",
     description="每次到访一行，含签到与签退时间（北京时间）、方式和时长；UTF-8 带 BOM。"
-    "导出记入审计日志。",
+    "导出记入审计日志。超过 `SCIPASS_EXPORT_SYNC_ROW_LIMIT` 行（默认 5000）时返回 422 "
+    "`export_too_large`，请改用 `POST /activities/{activity_id}/attendee-exports`。",
     response_class=StreamingResponse,
     responses={
         200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}},
-        **problem_responses(ActivityNotFound),
+        **problem_responses(ActivityNotFound, ExportTooLarge),
     },
 )
 def attendee_export(
@@ -118,10 +123,16 @@ def attendee_export(
     actor: OrganiserOrPlatform,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
     day: DayQuery = None,
 ) -> StreamingResponse:
     header, rows = checkin_lists.attendee_export(
-        session, actor=actor, activity_id=activity_id, day=day, now=clock.now()
+        session,
+        actor=actor,
+        activity_id=activity_id,
+        day=day,
+        now=clock.now(),
+        row_limit=settings.export_sync_row_limit,
     )
     return StreamingResponse(
         csv_chunks(header, rows),
@@ -131,6 +142,29 @@ def attendee_export(
             "X-Row-Count": str(len(rows)),
         },
     )
+
+
+@router.post(
+    "/activities/{activity_id}/attendee-exports",
+    name="attendee-export-job",
+    summary="提交到场学生导出任务（任意行数）",
+    description="与 `GET /activities/{activity_id}/checkins.csv` 相同的内容，在后台进程中生成，"
+    "返回 202 和任务；用 `GET /jobs/{job_id}` 查询进度，完成后下载。`format`：`csv` 或 `xlsx`。",
+    status_code=202,
+    responses=problem_responses(ActivityNotFound),
+)
+def attendee_export_job(
+    activity_id: Id,
+    actor: OrganiserOrPlatform,
+    session: SessionDep,
+    clock: ClockDep,
+    day: DayQuery = None,
+    format: Annotated[FileFormat, Query(description="文件格式")] = FileFormat.csv,
+) -> JobRead:
+    job = checkin_lists.queue_attendee_export(
+        session, actor=actor, activity_id=activity_id, day=day, file_format=format, now=clock.now()
+    )
+    return JobRead.of(job)
 
 
 @router.get(

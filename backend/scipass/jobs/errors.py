@@ -1,4 +1,4 @@
-from scipass.core.errors import Conflict, NotFound, ProblemError
+from scipass.core.errors import Conflict, NotFound, ProblemError, ValidationFailed
 
 
 class JobNotFound(NotFound):
@@ -20,3 +20,21 @@ class JobResultGone(ProblemError):
     code = "job_result_gone"
     title_zh = "导出文件已过期删除，请重新导出"
     title_en = "The result has expired and was deleted; run the export again"
+
+
+class ExportTooLarge(ValidationFailed):
+    """A direct (streamed) export of more rows than ``SCIPASS_EXPORT_SYNC_ROW_LIMIT``: the
+    problem names the job endpoint that makes it in the worker (``job_endpoint``)."""
+
+    code = "export_too_large"
+    title_zh = "导出的数据过多，请改用后台导出任务"
+    title_en = "Too many rows for a direct export; queue an export job"
+
+
+def too_large(limit: int, job_endpoint: str) -> ExportTooLarge:
+    return ExportTooLarge(
+        f"超过 {limit} 行的导出请用 POST {job_endpoint} 生成（后台任务），完成后下载",
+        f"Exports of over {limit} rows run as a job: POST {job_endpoint}",
+        limit=limit,
+        job_endpoint=job_endpoint,
+    )

@@ -168,12 +168,3 @@ class EvidenceNotFound(NotFound):
     code = "evidence_not_found"
     title_zh = "证明材料不存在"
     title_en = "Evidence not found"
-
-
-class ExportTooLarge(ValidationFailed):
-    """A direct (streamed) export of more rows than ``SCIPASS_EXPORT_SYNC_ROW_LIMIT``: the
-    detail names the job endpoint that makes it in the worker."""
-
-    code = "export_too_large"
-    title_zh = "导出的记录过多，请改用后台导出任务"
-    title_en = "Too many rows for a direct export; queue an export job"

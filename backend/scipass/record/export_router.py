@@ -14,11 +14,11 @@ from scipass.core.deps import SettingsDep
 from scipass.core.errors import problem_responses
 from scipass.core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
 from scipass.core.inputs import GradeFilter, Id, SchoolYearFilter
+from scipass.jobs.errors import ExportTooLarge
 from scipass.jobs.schemas import JobRead
 from scipass.org.errors import OrganisationNotFound, OutsideRegion
 from scipass.record import exports as record_exports
 from scipass.record import record_file
-from scipass.record.errors import ExportTooLarge
 from scipass.record.exports import ExportFormat
 from scipass.record.models import RecordStatus
 from scipass.record.repository import RecordFilter

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -42,14 +42,15 @@ from scipass.audit import service as audit_service
 from scipass.core.auth import SCHOOL_ROLES, Principal, Role, region_contains
 from scipass.core.clock import SHANGHAI, Clock, local_date
 from scipass.core.db import Database
-from scipass.core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, csv_chunks, xlsx_chunks
+from scipass.core.exports import csv_chunks, xlsx_chunks
 from scipass.jobs import queue as job_queue
+from scipass.jobs.errors import too_large
+from scipass.jobs.exporter import FileFormat, TableExport, run_table_export
 from scipass.jobs.models import Job
 from scipass.jobs.queue import JobContext, JobKind, JobKinds, JobResult
 from scipass.org.errors import OrganisationNotFound, OutsideRegion
 from scipass.org.models import Region, School
 from scipass.record import labels
-from scipass.record.errors import ExportTooLarge
 from scipass.record.models import ParticipationRecord, RecordEvidence
 from scipass.record.repository import RecordFilter, visible
 from scipass.roster import service as roster_service
@@ -259,13 +260,7 @@ def start_export(
         )
     )
     if len(found) > row_limit:
-        raise ExportTooLarge(
-            f"超过 {row_limit} 条的导出请用 POST /api/v1/record-exports 生成（后台任务），"
-            "完成后下载",
-            f"Exports of over {row_limit} rows run as a job: POST /api/v1/record-exports",
-            limit=row_limit,
-            job_endpoint="/api/v1/record-exports",
-        )
+        raise too_large(row_limit, "/api/v1/record-exports")
     plan = plan_export(
         session,
         principal=principal,
@@ -299,20 +294,16 @@ def queue_export(
 
 
 def run_export_job(context: JobContext) -> JobResult:
-    """The ``record-export`` job: count, rows and file from one snapshot
-    (:meth:`Database.snapshot_session`), written to the result store as they are read; then
-    the audit entries, with the number of rows the file holds and how the export ended."""
+    """The ``record-export`` job, through the one exporter of the job path
+    (:func:`scipass.jobs.exporter.run_table_export`): count, rows and file names from one
+    snapshot; the audit entries afterwards with the rows the file holds."""
     principal = context.owner
     export_format = ExportFormat(context.params["format"])
     record_filter = RecordFilter.from_described(context.params["filter"])
-    database, clock = context.database, context.clock
-    session = database.snapshot_session()
-    plan: ExportPlan | None = None
-    counted: _Counted | None = None
-    failure: Exception | None = None
-    try:
+    clock = context.clock
+
+    def prepare(session: Session) -> TableExport:
         total = count(session, principal=principal, record_filter=record_filter)
-        context.progress(0, total)
         plan = plan_export(
             session,
             principal=principal,
@@ -321,56 +312,38 @@ def run_export_job(context: JobContext) -> JobResult:
             row_count=total,
             now=clock.now(),
         )
-        counted = _Counted(rows(session, principal=principal, record_filter=record_filter))
-        reported = _Reported(counted, context, total)
-        chunks = (
-            csv_chunks(HEADER, reported)
-            if export_format is ExportFormat.csv
-            else xlsx_chunks(SHEET_TITLE, HEADER, reported)
-        )
-        key = context.result_key(export_format.value)
-        size = context.store.put(key, chunks)
-    except Exception as exc:
-        failure = exc
-    finally:
-        session.close()  # the snapshot ends before the audit entries are written
-    if failure is not None:
-        if plan is not None:
-            _log_finished(
-                database,
+
+        def audit(audit_session: Session, written: int, error: str | None) -> None:
+            done = replace(plan, row_count=written)
+            if error is None:
+                _audit_export(
+                    audit_session,
+                    principal=principal,
+                    plan=done,
+                    now=clock.now(),
+                    job_id=context.job_id,
+                )
+            _finished_entry(
+                audit_session,
                 clock,
                 principal=principal,
                 plan=plan,
-                sent=counted.count if counted is not None else 0,
-                error=type(failure).__name__,
+                sent=written,
+                error=error,
                 job_id=context.job_id,
             )
-        raise failure
-    assert plan is not None
-    assert counted is not None
-    plan = replace(plan, row_count=counted.count)
-    with database.transaction() as audit_session:
-        _audit_export(
-            audit_session, principal=principal, plan=plan, now=clock.now(), job_id=context.job_id
+
+        return TableExport(
+            header=HEADER,
+            rows=rows(session, principal=principal, record_filter=record_filter),
+            total=total,
+            filename=plan.filename,
+            plain_filename=plan.plain_filename,
+            sheet_title=SHEET_TITLE,
+            audit=audit,
         )
-    _log_finished(
-        database,
-        clock,
-        principal=principal,
-        plan=plan,
-        sent=counted.count,
-        error=None,
-        job_id=context.job_id,
-    )
-    media_type = CSV_MEDIA_TYPE if export_format is ExportFormat.csv else XLSX_MEDIA_TYPE
-    return JobResult(
-        key=key,
-        name=plan.filename,
-        plain_name=plan.plain_filename,
-        media_type=media_type,
-        size=size,
-        row_count=counted.count,
-    )
+
+    return run_table_export(context, file_format=FileFormat(export_format.value), prepare=prepare)
 
 
 EXPORT_KIND = JobKind(EXPORT_JOB, run_export_job)
@@ -514,19 +487,6 @@ class _Counted:
             self.count += 1
 
 
-class _Reported:
-    """Rows passed through, the job's progress reported every :data:`BATCH` rows."""
-
-    def __init__(self, rows: Iterable[list[object]], context: JobContext, total: int) -> None:
-        self._rows, self._context, self._total = rows, context, total
-
-    def __iter__(self) -> Iterator[list[object]]:
-        for done, row in enumerate(self._rows, start=1):
-            yield row
-            if done % BATCH == 0:
-                self._context.progress(done, self._total)
-
-
 def stream(
     database: Database, clock: Clock, *, principal: Principal, export: DirectExport
 ) -> Iterator[bytes]:
@@ -565,24 +525,40 @@ def _log_finished(
 ) -> None:
     try:
         with database.transaction() as session:
-            audit_service.record(
-                session,
-                action=audit_service.Action.records_export_finished,
-                at=clock.now(),
-                actor=principal,
-                object_type="participation_record",
-                school_id=plan.school_id,
-                region_code=plan.region_code,
-                format=plan.export_format.value,
-                filter=plan.record_filter.describe(),
-                outcome="done" if error is None else "failed",
-                rows_sent=sent,
-                row_count=plan.row_count,
-                error=error,
-                **detail,
+            _finished_entry(
+                session, clock, principal=principal, plan=plan, sent=sent, error=error, **detail
             )
     except Exception:  # the database may be what broke the export
         logger.exception("could not log the end of an export (%s)", error or "done")
+
+
+def _finished_entry(
+    session: Session,
+    clock: Clock,
+    *,
+    principal: Principal,
+    plan: ExportPlan,
+    sent: int,
+    error: str | None,
+    **detail: Any,
+) -> None:
+    """``records_export_finished``: ``done``, or ``failed`` with how many rows were sent."""
+    audit_service.record(
+        session,
+        action=audit_service.Action.records_export_finished,
+        at=clock.now(),
+        actor=principal,
+        object_type="participation_record",
+        school_id=plan.school_id,
+        region_code=plan.region_code,
+        format=plan.export_format.value,
+        filter=plan.record_filter.describe(),
+        outcome="done" if error is None else "failed",
+        rows_sent=sent,
+        row_count=plan.row_count,
+        error=error,
+        **detail,
+    )
 
 
 # --- the student's file (PDF) ----------------------------------------------------------------
