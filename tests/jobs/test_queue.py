@@ -483,3 +483,48 @@ def test_an_attendee_export_job_equals_the_direct_list_and_is_audited(
     refused = client.get(f"{API}/activities/{activity.id}/checkins.csv", headers=auth(quiet, staff))
     assert refused.status_code == 422
     assert refused.json()["job_endpoint"] == f"/api/v1/activities/{activity.id}/attendee-exports"
+
+
+def test_a_classs_record_files_come_as_one_zip_of_pdfs(
+    app: FastAPI,
+    client: TestClient,
+    quiet: Settings,
+    session: Session,
+    side_a: Side,
+    side_b: Side,
+    clock: FrozenClock,
+) -> None:
+    import zipfile
+    from io import BytesIO
+
+    for name in ("张三", "张三", "李四"):  # two pupils of one name: both files kept
+        student = create_student(
+            session, school_id=side_a.school.id or 0, name=name, grade=6, class_name="3班"
+        )
+        create_record(session, student=student, status="confirmed")
+    session.commit()
+    teacher = side_a.principal(Role.school_staff)
+    stranger = Principal(
+        subject="account:700010", role=Role.school_staff, school_id=side_b.school.id
+    )
+    body = {"school_id": side_a.school.id, "grade": 6, "class_name": "3班"}
+    refused = client.post(f"{API}/record-files", json=body, headers=auth(quiet, stranger))
+    assert refused.status_code == 404
+    queued = client.post(
+        f"{API}/record-files", json={"grade": 6, "class_name": "3班"}, headers=auth(quiet, teacher)
+    )
+    assert queued.status_code == 202, queued.text
+    job_worker.run_next(
+        app.state.db, clock, quiet, job_kinds(), worker="w1", store=store_for(quiet)
+    )
+    status = client.get(f"{API}/jobs/{queued.json()['id']}", headers=auth(quiet, teacher)).json()
+    assert (status["status"], status["row_count"]) == ("done", 3), status
+    result = client.get(status["download_url"], headers=auth(quiet, teacher))
+    assert result.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(BytesIO(result.content)) as bundle:
+        names = bundle.namelist()
+        assert len(names) == 3
+        assert len(set(names)) == 3
+        assert all(bundle.read(n).startswith(b"%PDF") for n in names)
+    [entry] = [a for a in _audits(session, "records_exported") if a.get("format") == "pdf-zip"]
+    assert (entry["files"], entry["outcome"]) == (3, "done")

@@ -14,6 +14,8 @@ has ended, in a transaction of their own, for success and for failure alike.
 
 from __future__ import annotations
 
+import tempfile
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -104,3 +106,73 @@ def run_table_export(
         size=size,
         row_count=counted.count,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class BundleExport:
+    """An export of many files (a class's 科技实践档案 as PDFs) as one ZIP: the files, made
+    lazily from the snapshot as ``(name inside the ZIP, content)``, how many, its names and
+    how it is audited (``Audit`` gets the number of files written)."""
+
+    files: Iterable[tuple[str, bytes]]
+    total: int
+    filename: str
+    plain_filename: str
+    audit: Audit
+
+
+def run_bundle_export(
+    context: JobContext, *, prepare: Callable[[Session], BundleExport]
+) -> JobResult:
+    """Run one bundle job: the files into a ZIP (built in a temporary file, so memory stays
+    flat), the ZIP into the result store, the audit entry after the snapshot."""
+    database = context.database
+    session = database.snapshot_session()
+    spec: BundleExport | None = None
+    written = 0
+    failure: Exception | None = None
+    try:
+        spec = prepare(session)
+        context.progress(0, spec.total)
+        with tempfile.TemporaryFile() as scratch:
+            with zipfile.ZipFile(scratch, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+                used: set[str] = set()
+                for name, content in spec.files:
+                    bundle.writestr(_unique(name, used), content)
+                    written += 1
+                    context.progress(written, spec.total)
+            scratch.seek(0)
+            key = context.result_key("zip")
+            size = context.store.put(key, iter(lambda: scratch.read(64 * 1024), b""))
+    except Exception as exc:
+        failure = exc
+    finally:
+        session.close()
+    if failure is not None:
+        if spec is not None:
+            with database.transaction() as audit_session:
+                spec.audit(audit_session, written, type(failure).__name__)
+        raise failure
+    assert spec is not None
+    with database.transaction() as audit_session:
+        spec.audit(audit_session, written, None)
+    return JobResult(
+        key=key,
+        name=spec.filename,
+        plain_name=spec.plain_filename,
+        media_type="application/zip",
+        size=size,
+        row_count=written,
+    )
+
+
+def _unique(name: str, used: set[str]) -> str:
+    """``name``, or ``name (2)`` … when a file of that name is in the ZIP already (two pupils
+    of one name)."""
+    stem, dot, suffix = name.rpartition(".")
+    candidate, n = name, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{stem} ({n}){dot}{suffix}" if dot else f"{name} ({n})"
+    used.add(candidate)
+    return candidate

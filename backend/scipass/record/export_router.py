@@ -22,7 +22,7 @@ from scipass.record import record_file
 from scipass.record.exports import ExportFormat
 from scipass.record.models import RecordStatus
 from scipass.record.repository import RecordFilter
-from scipass.record.schemas import RecordExportRequest
+from scipass.record.schemas import RecordExportRequest, RecordFilesRequest
 from scipass.roster.acting import ActingStudent
 from scipass.roster.errors import StudentNotFound
 
@@ -227,3 +227,32 @@ def my_record_file(
         now=clock.now(),
     )
     return _pdf(result)
+
+
+@router.post(
+    "/record-files",
+    name="record-files-job",
+    summary="批量生成科技实践档案（每名学生一个 PDF，打包为 ZIP）",
+    description="学校工作人员为本校（可按年级、班级）生成；教育局须指定本辖区的学校。"
+    "在后台进程中生成，返回 202 和任务；用 `GET /jobs/{job_id}` 查询进度，完成后下载 ZIP。"
+    "记入审计日志（文件数、筛选条件）。",
+    status_code=202,
+    responses=problem_responses(OrganisationNotFound),
+)
+def queue_record_files(
+    body: RecordFilesRequest, caller: StaffFileReader, session: SessionDep, clock: ClockDep
+) -> JobRead:
+    job = record_file.queue_bulk_files(
+        session,
+        principal=caller,
+        school_id=body.school_id,
+        grade=body.grade,
+        class_name=body.class_name,
+        requested=RecordFilter(
+            school_year=body.school_year,
+            semester=body.semester.value if body.semester else None,
+            status=body.status,
+        ),
+        now=clock.now(),
+    )
+    return JobRead.of(job)

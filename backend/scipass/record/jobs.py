@@ -10,7 +10,7 @@ from sqlmodel import Session
 from scipass.core.config import Settings
 from scipass.core.jobs import Jobs
 from scipass.jobs.queue import JobKinds
-from scipass.record import evidence_cleanup
+from scipass.record import evidence_cleanup, record_file
 from scipass.record import exports as record_exports
 from scipass.record import notices as record_notices
 
@@ -26,8 +26,10 @@ def clean_evidence(session: Session, now: datetime, settings: Settings) -> int:
 
 
 def register_kinds(kinds: JobKinds) -> None:
-    """The record domain's queued jobs: ``record-export`` (CSV/XLSX of any size)."""
+    """The record domain's queued jobs: ``record-export`` (CSV/XLSX of any size) and
+    ``record-files`` (many pupils' PDF files as one ZIP)."""
     record_exports.register_kinds(kinds)
+    kinds.register(record_file.BULK_FILES_KIND.name, record_file.BULK_FILES_KIND.handler)
 
 
 def register(jobs: Jobs) -> None:

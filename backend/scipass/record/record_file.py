@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from collections.abc import Container
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,11 @@ from scipass.core.auth import Principal, Role
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
 from scipass.core.pdf_fonts import MixedText
+from scipass.jobs import queue as job_queue
+from scipass.jobs.exporter import BundleExport, run_bundle_export
+from scipass.jobs.models import Job
+from scipass.jobs.queue import JobContext, JobKind, JobResult
+from scipass.org.errors import OrganisationNotFound
 from scipass.org.models import School
 from scipass.record import chain, labels
 from scipass.record.exports import local_time, record_conditions, school_by_id
@@ -101,6 +106,48 @@ def student_file(
 ) -> StudentFile:
     """A student's 科技实践档案 as PDF, and its audit entry."""
     student = _student_in_scope(session, principal, student_id)
+    made = render_file(
+        session,
+        principal=principal,
+        student=student,
+        requested=requested,
+        settings=settings,
+        now=now,
+    )
+    school = school_by_id(session, student.school_id)
+    audit_service.record(
+        session,
+        action=audit_service.Action.records_exported,
+        at=now,
+        actor=principal,
+        object_type="participation_record",
+        object_id=f"student:{student.id}",
+        school_id=school.id,
+        region_code=school.region_code,
+        format="pdf",
+        filter=made.record_filter.describe(),
+        row_count=made.file.row_count,
+    )
+    return made.file
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedFile:
+    file: StudentFile
+    record_filter: RecordFilter
+
+
+def render_file(
+    session: Session,
+    *,
+    principal: Principal,
+    student: Student,
+    requested: RecordFilter,
+    settings: Settings,
+    now: datetime,
+) -> RenderedFile:
+    """A student's 科技实践档案 as PDF (the student already in the caller's scope); reads
+    only, so a bulk job renders many from one snapshot."""
     font = pdf_fonts.chinese_font(settings)
     school = school_by_id(session, student.school_id)
     record_filter = RecordFilter(
@@ -132,24 +179,14 @@ def student_file(
         now=now,
         name=name,
     )
-    audit_service.record(
-        session,
-        action=audit_service.Action.records_exported,
-        at=now,
-        actor=principal,
-        object_type="participation_record",
-        object_id=f"student:{student.id}",
-        school_id=school.id,
-        region_code=school.region_code,
-        format="pdf",
-        filter=record_filter.describe(),
-        row_count=len(records),
-    )
-    return StudentFile(
-        content=content,
-        filename=f"科技实践档案-{name}.pdf",
-        plain_filename=f"record-file-{student.student_no}.pdf",
-        row_count=len(records),
+    return RenderedFile(
+        file=StudentFile(
+            content=content,
+            filename=f"科技实践档案-{name}.pdf",
+            plain_filename=f"record-file-{student.student_no}.pdf",
+            row_count=len(records),
+        ),
+        record_filter=record_filter,
     )
 
 
@@ -265,3 +302,131 @@ def _render(
     )
     document.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()
+
+
+# --- many pupils' files at once (a job) --------------------------------------------------------
+
+BULK_FILES_JOB = "record-files"
+
+
+def bulk_school(session: Session, *, principal: Principal, school_id: int | None) -> School:
+    """The school a bulk of files covers: school staff their own (another is not found); a
+    bureau a school of its region; the platform admin any. One school at a time."""
+    if school_id is None:
+        school_id = principal.school_id
+    school = session.get(School, school_id) if school_id is not None else None
+    if school is None or not roster_service.can_see_school(principal, school):
+        raise OrganisationNotFound("学校不存在", "School not found")
+    return school
+
+
+def bulk_students(
+    session: Session, *, school: School, grade: int | None, class_name: str | None
+) -> list[Student]:
+    query = select(Student).where(Student.school_id == school.id)
+    if grade is not None:
+        query = query.where(Student.grade == grade)
+    if class_name:
+        query = query.where(Student.class_name == class_name)
+    return list(
+        session.exec(
+            query.order_by(col(Student.grade), col(Student.class_name), col(Student.student_no))
+        ).all()
+    )
+
+
+def queue_bulk_files(
+    session: Session,
+    *,
+    principal: Principal,
+    school_id: int | None,
+    grade: int | None,
+    class_name: str | None,
+    requested: RecordFilter,
+    now: datetime,
+) -> Job:
+    """Queue the files of a school, a grade or a class as one ZIP (scope checked now)."""
+    school = bulk_school(session, principal=principal, school_id=school_id)
+    return job_queue.enqueue(
+        session,
+        kind=BULK_FILES_KIND,
+        params={
+            "school_id": school.id,
+            "grade": grade,
+            "class_name": class_name,
+            "filter": requested.describe(),
+        },
+        owner=principal,
+        now=now,
+    )
+
+
+def run_bulk_files_job(context: JobContext) -> JobResult:
+    """The ``record-files`` job: each pupil's 科技实践档案, rendered from one snapshot, in one
+    ZIP; one audit entry for the bundle (how many files, the filter)."""
+    principal = context.owner
+    params = context.params
+    requested = RecordFilter.from_described(params.get("filter", {}))
+    now = context.clock.now()
+
+    def prepare(session: Session) -> BundleExport:
+        school = bulk_school(session, principal=principal, school_id=params["school_id"])
+        students = bulk_students(
+            session, school=school, grade=params.get("grade"), class_name=params.get("class_name")
+        )
+
+        def files() -> Iterator[tuple[str, bytes]]:
+            for student in students:
+                made = render_file(
+                    session,
+                    principal=principal,
+                    student=student,
+                    requested=requested,
+                    settings=context.settings,
+                    now=now,
+                )
+                yield f"{student.student_no}-{made.file.filename}", made.file.content
+
+        def audit(audit_session: Session, written: int, error: str | None) -> None:
+            audit_service.record(
+                audit_session,
+                action=audit_service.Action.records_exported,
+                at=context.clock.now(),
+                actor=principal,
+                object_type="participation_record",
+                object_id=f"school:{school.id}",
+                school_id=school.id,
+                region_code=school.region_code,
+                format="pdf-zip",
+                filter={
+                    **requested.describe(),
+                    "grade": params.get("grade"),
+                    "class_name": params.get("class_name"),
+                },
+                files=written,
+                job_id=context.job_id,
+                outcome="done" if error is None else "failed",
+                error=error,
+            )
+
+        scope = "".join(
+            str(part)
+            for part in (
+                school.name,
+                f"{params['grade']}年级" if params.get("grade") else "",
+                params.get("class_name") or "",
+            )
+        )
+        day = local_date(now).isoformat()
+        return BundleExport(
+            files=files(),
+            total=len(students),
+            filename=f"科技实践档案-{scope}-{day}.zip",
+            plain_filename=f"record-files-school-{school.id}-{day}.zip",
+            audit=audit,
+        )
+
+    return run_bundle_export(context, prepare=prepare)
+
+
+BULK_FILES_KIND = JobKind(BULK_FILES_JOB, run_bulk_files_job)

@@ -311,3 +311,15 @@ class RecordExportRequest(RequestModel):
     school_year: int | None = Field(default=None, ge=2000, le=2100)
     semester: Semester | None = None
     status: RecordStatus | None = None
+
+
+class RecordFilesRequest(RequestModel):
+    """Many pupils' 科技实践档案 at once: a school (school staff: their own), optionally one
+    grade or class, and the records' term and status."""
+
+    school_id: Id | None = Field(default=None, description="学校；学校工作人员可不填（本校）")
+    grade: int | None = Field(default=None, ge=1, le=12)
+    class_name: str | None = Field(default=None, max_length=20)
+    school_year: int | None = Field(default=None, ge=2000, le=2100)
+    semester: Semester | None = None
+    status: RecordStatus | None = None
