@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
@@ -217,7 +217,25 @@ def _reap(session: Session, *, now: datetime) -> None:
 
 def claim(database: Database, *, worker: str, now: datetime, lease: timedelta) -> Job | None:
     """The oldest queued job, now running for ``worker`` until ``now + lease``; None when
-    the queue is empty. Lost workers' jobs are dealt with first (:func:`_reap`)."""
+    the queue is empty. Lost workers' jobs are dealt with first (:func:`_reap`). An idle
+    queue costs one read, not a write transaction: on SQLite a poll must not queue for the
+    one writer the scans use."""
+    reader = database.read_only_session()
+    try:
+        waiting = reader.exec(
+            select(Job.id)
+            .where(
+                or_(
+                    col(Job.status) == JobStatus.queued.value,
+                    and_(col(Job.status) == JobStatus.running.value, col(Job.lease_until) < now),
+                )
+            )
+            .limit(1)
+        ).first()
+    finally:
+        reader.close()
+    if waiting is None:
+        return None
     with database.transaction() as session:
         _reap(session, now=now)
         candidate = session.exec(

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from scipass.core.clock import Clock
 from scipass.core.config import Settings
@@ -53,7 +53,17 @@ def run_due(
     each did. A failing job is logged and the others still run."""
     done: dict[str, int] = {}
     interval = timedelta(seconds=settings.jobs_interval_seconds)
+    now = clock.now()
+    # One read to see what is due (an idle worker polls every second: on SQLite it must not
+    # queue for the one writer the scans use); a write only to claim a due job's turn.
+    reader = database.read_only_session()
+    try:
+        known = dict(reader.exec(select(JobSchedule.name, JobSchedule.due_at)).all())
+    finally:
+        reader.close()
     for name in jobs.names():
+        if name in known and known[name] > now:
+            continue
         now = clock.now()
         with database.transaction() as session:
             _ensure_row(session, name, now)
