@@ -10,9 +10,11 @@ server of ``--database-url``, dropped afterwards), migrates it, bulk-inserts N r
 schools of one city (N/10 per school, 20 records per student, one or two evidence files on
 every third record), starts ``scipass serve`` (one uvicorn worker) and logs in as the city's
 bureau. It then downloads, streaming, the export of one school (N/10 rows) and of the whole
-city (N rows), each as CSV and XLSX, and prints rows, seconds, bytes and the server process's
-peak RSS during each download (``VmHWM`` from /proc, reset before each run through
-``/proc/<pid>/clear_refs``; sampled ``VmRSS`` where that is not allowed).
+city (N rows), each as CSV and XLSX, and prints rows, seconds, the server process's CPU
+seconds (user and system, from /proc: the figure to compare on a machine shared with other
+work), bytes and the server process's peak RSS during each download (``VmHWM`` from /proc,
+reset before each run through ``/proc/<pid>/clear_refs``; sampled ``VmRSS`` where that is not
+allowed).
 """
 
 from __future__ import annotations
@@ -251,11 +253,19 @@ class RssWatch:
             self.peak = max(self.peak, _status_kb(self.pid, "VmHWM"))
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) that process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def download(
     client: httpx.Client, pid: int, params: dict[str, object]
-) -> tuple[int, float, float, int, int]:
-    """(rows, seconds to the first byte, seconds in all, bytes, peak RSS kB)."""
+) -> tuple[int, float, float, float, int, int]:
+    """(rows, seconds to the first byte, seconds in all, the server's CPU seconds, bytes,
+    peak RSS kB)."""
     with RssWatch(pid) as watch:
+        cpu = cpu_seconds(pid)
         started = time.perf_counter()
         first = 0.0
         size = lines = 0
@@ -268,9 +278,10 @@ def download(
                 size += len(chunk)
                 lines += chunk.count(b"\n")
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(pid) - cpu
     if params["format"] == "csv" and lines != rows + 1:
         sys.exit(f"the CSV has {lines - 1} rows, the server announced {rows}")
-    return rows, first, elapsed, size, watch.peak
+    return rows, first, elapsed, cpu, size, watch.peak
 
 
 def main() -> None:
@@ -311,19 +322,20 @@ def main() -> None:
                 print(f"record export, {engine}; server RSS after warm-up {baseline / 1024:.0f} MB")
                 print(
                     f"  {'scope':8s} {'format':6s} {'rows':>8s} {'first byte':>10s} "
-                    f"{'total':>8s} {'rows/s':>8s} {'size':>9s} {'peak RSS':>9s}"
+                    f"{'total':>8s} {'CPU':>7s} {'rows/s':>8s} {'size':>9s} {'peak RSS':>9s}"
                 )
                 for scope, params in (
                     ("school", {"school_id": school_ids[0]}),
                     ("city", {}),
                 ):
                     for fmt in ("csv", "xlsx"):
-                        rows, first, elapsed, size, peak = download(
+                        rows, first, elapsed, cpu, size, peak = download(
                             client, server.pid, {"format": fmt, **params}
                         )
                         print(
                             f"  {scope:8s} {fmt:6s} {rows:8,d} {first:9.2f}s {elapsed:7.2f}s "
-                            f"{rows / elapsed:8,.0f} {size / 1e6:7.1f}MB {peak / 1024:7.0f}MB"
+                            f"{cpu:6.1f}s {rows / elapsed:8,.0f} {size / 1e6:7.1f}MB "
+                            f"{peak / 1024:7.0f}MB"
                         )
         finally:
             server.terminate()

@@ -72,6 +72,7 @@ def serve(
             workers=workers,
             log_level=settings.log_level.lower(),
             proxy_headers=True,
+            timeout_keep_alive=settings.keepalive_seconds,
         )
     finally:
         if child is not None:

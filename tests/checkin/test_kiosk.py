@@ -27,13 +27,13 @@ from sqlmodel import Session
 from scipass.activity.models import Activity
 from scipass.checkin import codes
 from scipass.checkin import issuing as checkin_issuing
-from scipass.checkin.kiosk import kiosk_router
+from scipass.checkin.kiosk import SCRIPT, kiosk_router
 from scipass.checkin.models import CheckIn, CodeKind
 from scipass.checkin.render import qr_svg_element
 from scipass.checkin.schemas import CodeCreate
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import FrozenClock, local_date
-from scipass.core.config import Settings
+from scipass.core.config import KEEPALIVE_MIN_SECONDS, Settings
 from scipass.core.security import KeyRing
 from scipass.roster.models import Student
 from tests.factories import (
@@ -683,3 +683,16 @@ def test_the_screen_changes_code_in_chromium_without_a_reload(
             assert [p for p in problems if not p.startswith("Failed to load resource")] == []
         finally:
             browser.close()
+
+
+def test_every_wait_between_polls_is_shorter_than_the_servers_keepalive() -> None:
+    """The screen's next poll always finds its connection open (SCIPASS_KEEPALIVE_SECONDS is
+    at least 30 s): it waits 1 s, 2 s after a failure, 15 s after a refusal, or until the
+    next step, and gives a request up after 5 s."""
+    waits = [int(ms) for ms in re.findall(r"wait = (\d+);", SCRIPT)]
+    assert sorted(waits) == [1000, 2000, 15000]
+    timeouts = [
+        int(ms) for ms in re.findall(r"setTimeout\(\(\) => abort.abort\(\), (\d+)\)", SCRIPT)
+    ]
+    assert timeouts == [5000]
+    assert max(waits + timeouts) < KEEPALIVE_MIN_SECONDS * 1000

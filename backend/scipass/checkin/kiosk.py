@@ -96,6 +96,8 @@ main{flex-direction:column;gap:3vmin}
 # Reads the first state from the page's data attributes, then polls ./<activity>/state about
 # every second and right after the step ends. The countdown runs on the browser's monotonic
 # clock from the server's seconds_left, so a screen with a wrong clock still counts right.
+# Every wait (1 s; 2 s after a failure; 15 s after a refusal) stays below the server's
+# keep-alive (SCIPASS_KEEPALIVE_SECONDS, at least 30 s), so a poll finds its connection open.
 SCRIPT = """
 (() => {
   "use strict";

@@ -23,6 +23,10 @@ DEV_CODE_KEYS = "dev:insecure-dev-code-signing-key-do-not-use-in-production"
 # An Ed25519 seed anyone can read (sha256 of "insecure dev personal code key"), for dev only.
 DEV_PERSONAL_CODE_KEYS = "dev:fmhzxQO4Liijg7fMlWKU/7yXryOeg1HWTklgFExe2rw="
 MIN_SECRET_LENGTH = 32
+# Idle keep-alive connections (SCIPASS_KEEPALIVE_SECONDS): every poll interval of our pages
+# stays below the minimum (a test checks the kiosk page's).
+KEEPALIVE_DEFAULT_SECONDS = 75
+KEEPALIVE_MIN_SECONDS = 30
 # Published development secrets, refused in prod whatever key id they come under.
 _DEV_SECRETS = frozenset(
     pair.partition(":")[2] for pair in (DEV_JWT_KEYS, DEV_CODE_KEYS, DEV_PERSONAL_CODE_KEYS)
@@ -110,6 +114,11 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = []
     docs_enabled: bool = True
     log_level: str = "INFO"
+    # How long `scipass serve` keeps an idle keep-alive connection open. Longer than any poll
+    # of ours (the kiosk page asks every second, at most every 15 s) and than the idle time
+    # of a proxy's upstream connections (nginx: 60 s), so a client never sends on a connection
+    # the server is closing; uvicorn's own default is 5 s.
+    keepalive_seconds: int = Field(default=KEEPALIVE_DEFAULT_SECONDS, ge=KEEPALIVE_MIN_SECONDS)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
