@@ -58,9 +58,12 @@ from bench.checkin.run import (  # noqa: E402
     Cluster,
     Pinning,
     code_version,
+    cpu_times,
+    cpu_usage,
     database,
     free_port,
     postgres_cluster,
+    process_cpu,
     server_environment,
     settings_of,
     start_server,
@@ -323,7 +326,7 @@ async def drive(
                 task = asyncio.create_task(one_scan(user_id, student_id))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
-            sys.exit("ran out of pupils to scan: raise --scanners")
+            print("  ! ran out of pupils to scan (raise --scanners): no more self-scans")
 
         async def bulk(
             kind: str, url: str, body: dict[str, Any], headers: dict[str, str], *, warmup: bool
@@ -469,9 +472,14 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
         try:
             if pinning.client is not None:
                 os.sched_setaffinity(0, {pinning.client})
+            cpus_before, server_before = cpu_times(), process_cpu(server.pid)
+            begun = time.perf_counter()
             scans, bulks, start = asyncio.run(
                 drive(f"http://127.0.0.1:{port}", settings, scene, args)
             )
+            elapsed = time.perf_counter() - begun
+            cpus = cpu_usage(cpus_before, cpu_times())
+            server_share = (process_cpu(server.pid) - server_before) / elapsed
         finally:
             stop_server(server)
         problems = verify(url, scene, scans, bulks)
@@ -481,6 +489,12 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
         print(
             f"  {row['name']:48s} {row['n']:5d} {row['p50']:8.1f} {row['p99']:8.1f} "
             f"{row['max']:8.1f}"
+        )
+    if pinning.server is not None:
+        busy = cpus[f"cpu{pinning.server}"]["busy"]
+        print(
+            f"  CPU {pinning.server} (the server's) was {busy:.0%} busy, the server used "
+            f"{server_share:.0%}: other processes took about {max(0.0, busy - server_share):.0%}"
         )
     during = [r for r in rows if r["name"].startswith("self-scans during")]
     worst = max(r["max"] for r in during)
@@ -502,7 +516,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=40.0, help="self-scans per second")
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between bulk requests")
     parser.add_argument("--alone-seconds", type=float, default=3.0)
-    parser.add_argument("--scanners", type=int, default=3000, help="pupils who self-scan")
+    parser.add_argument("--scanners", type=int, default=6000, help="pupils who self-scan")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument(
         "--pg-durability", choices=["default", "off"], default="default", help="see run.py"
