@@ -36,7 +36,7 @@ from scipass.checkin.schemas import (
 )
 from scipass.core.callers import GuardianCaller, OrganiserOrPlatform, SchoolStaff, WeChatCaller
 from scipass.core.clock import ClockDep
-from scipass.core.db import SessionDep
+from scipass.core.db import AdmittedDep, SessionDep
 from scipass.core.deps import SettingsDep
 from scipass.core.errors import preferred_language, problem_responses
 from scipass.core.idempotency import IdempotencyKeyReused, RequiredIdempotencyDep
@@ -222,16 +222,17 @@ def _batch(items: list[ItemResult]) -> BatchResult:
     "已处理的学生返回与第一次相同的结果，其余学生继续签到。",
     responses=problem_responses(ReservationNotFound),
 )
-async def group_checkin(
+def group_checkin(
     reservation_id: Id,
     data: GroupCheckIn,
     actor: SchoolStaff,
+    _admitted: AdmittedDep,
     request: Request,
     clock: ClockDep,
 ) -> BatchResult:
     return _batch(
-        await checkin_door.group_checkin(
-            request.app.state.commits,
+        checkin_door.group_checkin(
+            request.app.state.db,
             actor=actor,
             reservation_id=reservation_id,
             data=data,
@@ -254,17 +255,18 @@ async def group_checkin(
     "其余条目继续处理。",
     responses=problem_responses(ActivityNotFound),
 )
-async def offline_scan_upload(
+def offline_scan_upload(
     activity_id: Id,
     data: OfflineBatch,
     actor: OrganiserOrPlatform,
+    _admitted: AdmittedDep,
     request: Request,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> BatchResult:
     return _batch(
-        await checkin_door.offline_batch(
-            request.app.state.commits,
+        checkin_door.offline_batch(
+            request.app.state.db,
             settings=settings,
             actor=actor,
             activity_id=activity_id,
