@@ -10,9 +10,12 @@ were waiting for it, in the order they came (:class:`scipass.core.db.WriterQueue
 pupils' own scans waiting meanwhile (group commit's writer, :mod:`scipass.core.group_commit`)
 are written before the next chunk instead of after the whole request. Each chunk reads the
 activity (or the reservation) and the caller's right to it again, so it stands on its own.
-PostgreSQL takes the same path, for one code path: there the pupils' scans never waited for
-the request (row locks, and the request has a connection of its own), and a chunk costs it
-one commit more (bench/README.md has the figures).
+PostgreSQL takes the same path. There a pupil's scan of an open activity never waited for
+the request (row locks; the request has a connection of its own), but a place of a capped
+activity is taken under a lock held to the end of the transaction (activity/places.py), so
+one long transaction would hold every capped activity's scans until it ends. Chunks bound
+that wait too, and keep one code path and one failure behaviour on both engines; they cost
+PostgreSQL a commit per chunk (bench/README.md has the figures).
 
 What a caller can count on (at least once, idempotent per item):
 
