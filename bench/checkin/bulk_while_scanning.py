@@ -3,14 +3,16 @@ while a venue device uploads 200 offline scans or a teacher checks in a class of
 
     .venv/bin/python bench/checkin/bulk_while_scanning.py --engine sqlite
     .venv/bin/python bench/checkin/bulk_while_scanning.py --engine postgresql
-    .venv/bin/python bench/checkin/bulk_while_scanning.py --engine sqlite --rounds 10 --rate 50
+    .venv/bin/python bench/checkin/bulk_while_scanning.py --engine postgresql --capped
+    .venv/bin/python bench/checkin/bulk_while_scanning.py --engine sqlite --runs 3 --rate 50
 
 Each run migrates a fresh database (as ``bench/checkin/run.py`` does: a SQLite file, or a
 database on a throwaway PostgreSQL cluster the script starts) and inserts one venue, one
-published open activity (no capacity, started 10 minutes ago), its static poster code, and
-three kinds of pupils of 15 (no guardian consent needed): pupils bound to WeChat who scan the
-poster themselves, pupils whose personal codes a venue tablet scanned offline (200 a round),
-and one class of 40 a round with a confirmed group reservation of a slot of the activity.
+published open activity started 10 minutes ago (no capacity; with ``--capped`` a capacity of
+100,000, so that every scan takes a place), its static poster code, and three kinds of
+pupils of 15 (no guardian consent needed): pupils bound to WeChat who scan the poster
+themselves, pupils whose personal codes a venue tablet scanned offline (200 a round), and one
+class of 40 a round with a confirmed group reservation of a slot of the activity.
 
 The server is ``scipass serve`` (one uvicorn worker, SCIPASS_ENV=prod, jobs off), pinned to
 CPU 0; this script (the client) and PostgreSQL run on CPU 1. The client sends self-scans
@@ -98,7 +100,15 @@ class Scene:
     classes: list[tuple[int, list[int]]]  # (reservation id, its pupils), one a round
 
 
-def seed(url: str, settings: Settings, *, scanners: int, rounds: int, now: datetime) -> Scene:
+def seed(
+    url: str,
+    settings: Settings,
+    *,
+    scanners: int,
+    rounds: int,
+    now: datetime,
+    capacity: int | None,
+) -> Scene:
     migrations.upgrade(url)
     db = Database(make_engine(url))
     with db.transaction() as session:
@@ -126,6 +136,7 @@ def seed(url: str, settings: Settings, *, scanners: int, rounds: int, now: datet
             venue_id=venue.id,
             kind="venue_visit",
             title="科技节（压测）",
+            capacity=capacity,
             starts_at=now - timedelta(minutes=10),
             ends_at=now + timedelta(hours=8),
             place_name="湘潭市科学技术馆",
@@ -465,7 +476,15 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
         settings = settings_of(environment)
         # Round 0 warms the server up (drive).
         now = datetime.now(UTC)
-        scene = seed(url, settings, scanners=args.scanners, rounds=args.rounds + 1, now=now)
+        capacity = 100_000 if args.capped else None
+        scene = seed(
+            url,
+            settings,
+            scanners=args.scanners,
+            rounds=args.rounds + 1,
+            now=now,
+            capacity=capacity,
+        )
         print(f"  code: {code_version()}")
         port = free_port()
         server = start_server(environment, port, Path(tmp), pinning, profile=False)
@@ -517,6 +536,11 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between bulk requests")
     parser.add_argument("--alone-seconds", type=float, default=3.0)
     parser.add_argument("--scanners", type=int, default=6000, help="pupils who self-scan")
+    parser.add_argument(
+        "--capped",
+        action="store_true",
+        help="give the activity a capacity (100,000): every scan then takes a place",
+    )
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument(
         "--pg-durability", choices=["default", "off"], default="default", help="see run.py"
@@ -542,7 +566,8 @@ def main() -> None:
         for run in range(1, args.runs + 1):
             print(
                 f"bulk writes while scanning, run {run}/{args.runs}: {args.engine}"
-                f"{f' {cluster.version}' if cluster else ''}; {args.rounds} rounds of an upload "
+                f"{f' {cluster.version}' if cluster else ''}"
+                f"{', capped activity' if args.capped else ''}; {args.rounds} rounds of an upload "
                 f"of {UPLOAD} and a class of {CLASS}; self-scans at {args.rate:g}/s; "
                 f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
             )
