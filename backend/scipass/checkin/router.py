@@ -36,7 +36,7 @@ from scipass.checkin.schemas import (
 )
 from scipass.core.callers import GuardianCaller, OrganiserOrPlatform, SchoolStaff, WeChatCaller
 from scipass.core.clock import ClockDep
-from scipass.core.db import SessionDep
+from scipass.core.db import AdmittedDep, SessionDep
 from scipass.core.deps import SettingsDep
 from scipass.core.errors import preferred_language, problem_responses
 from scipass.core.idempotency import IdempotencyKeyReused, RequiredIdempotencyDep
@@ -216,19 +216,27 @@ def _batch(items: list[ItemResult]) -> BatchResult:
     name="group-checkin",
     summary="教师为团体预约的到场学生签到",
     description="逐个学生给出结果；不在该团体预约中的学生（含外校学生）被拒绝（`not_registered`）。"
-    "重试请带同一个 `nonce`，已处理的学生不会重复签到。",
+    "重试请带同一个 `nonce`，已处理的学生不会重复签到。\n\n"
+    f"学生按每 {checkin_door.CHUNK} 人一批提交，期间学生自己的扫码不必等整个班级签完。"
+    "请求中途失败（网络中断、服务重启）时，已提交的学生保持签到；用同一个 `nonce` 重试，"
+    "已处理的学生返回与第一次相同的结果，其余学生继续签到。",
     responses=problem_responses(ReservationNotFound),
 )
 def group_checkin(
     reservation_id: Id,
     data: GroupCheckIn,
     actor: SchoolStaff,
-    session: SessionDep,
+    _admitted: AdmittedDep,
+    request: Request,
     clock: ClockDep,
 ) -> BatchResult:
     return _batch(
         checkin_door.group_checkin(
-            session, actor=actor, reservation_id=reservation_id, data=data, now=clock.now()
+            request.app.state.db,
+            actor=actor,
+            reservation_id=reservation_id,
+            data=data,
+            now=clock.now(),
         )
     )
 
@@ -240,20 +248,25 @@ def group_checkin(
     description="场馆设备离线时扫描的学生个人码，联网后上传。每条带设备生成的 `nonce` 和扫码时间；"
     "同一批再次上传不会改变任何数据，返回与第一次相同的结果。`force=true` 表示扫码已在现场发生，"
     "签到时段、人数、预约不符也记录（结果中的 `warnings` 列出被跳过的检查）；"
-    "签名、有效期和学生身份仍须有效。",
+    "签名、有效期和学生身份仍须有效。\n\n"
+    f"扫码按每 {checkin_door.CHUNK} 条一批提交，期间学生自己的扫码不必等整批处理完。"
+    "上传中途失败（网络中断、服务重启）时，已提交的条目保留；再次上传同一批，"
+    "已处理的条目按各自的 `nonce` 返回第一次的结果（`force` 条目的 `warnings` 只在第一次返回），"
+    "其余条目继续处理。",
     responses=problem_responses(ActivityNotFound),
 )
 def offline_scan_upload(
     activity_id: Id,
     data: OfflineBatch,
     actor: OrganiserOrPlatform,
-    session: SessionDep,
+    _admitted: AdmittedDep,
+    request: Request,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> BatchResult:
     return _batch(
         checkin_door.offline_batch(
-            session,
+            request.app.state.db,
             settings=settings,
             actor=actor,
             activity_id=activity_id,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -80,6 +81,52 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class WriterQueue:
+    """The write lock of a SQLite engine, handed to waiting writers in the order they came.
+
+    ``threading.Lock`` and ``Semaphore`` let a thread that releases and at once acquires again
+    go ahead of the threads already waiting. A bulk write committed in steps
+    (:mod:`scipass.checkin.door`) does just that between two steps, and the pupils' scans
+    waiting for the writer (group commit's thread) must go first: :meth:`release` hands the
+    lock straight to the longest waiting writer, and a newcomer queues behind it."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiting: deque[threading.Lock] = deque()
+        self._held = False
+
+    def acquire(self, timeout: float) -> bool:
+        """Take the lock, waiting up to ``timeout`` seconds behind those already waiting."""
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append(turn)
+        if turn.acquire(timeout=timeout):
+            return True  # handed over by release
+        with self._mutex:
+            try:
+                self._waiting.remove(turn)
+            except ValueError:  # handed over as the wait ran out: ours after all
+                return True
+            return False
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiting:
+                self._waiting.popleft().release()  # still held: now by that writer
+            else:
+                self._held = False
+
+    @property
+    def waiting(self) -> int:
+        """How many writers wait for the lock."""
+        with self._mutex:
+            return len(self._waiting)
+
+
 def make_engine(
     url: str, *, pool_size: int = 10, max_overflow: int = 10, busy_timeout_ms: int = 5000
 ) -> Engine:
@@ -103,11 +150,11 @@ def make_engine(
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    # SQLite has one writer at a time. Writers of this process queue on a semaphore, in order,
-    # instead of polling the file lock with the busy handler's growing sleeps, which under a
-    # crowd (a class scanning at once) starves some requests past the busy timeout. Other
-    # processes still meet the file lock and its busy timeout.
-    writer = threading.BoundedSemaphore(1)
+    # SQLite has one writer at a time. Writers of this process queue for it in order
+    # (WriterQueue) instead of polling the file lock with the busy handler's growing sleeps,
+    # which under a crowd (a class scanning at once) starves some requests past the busy
+    # timeout. Other processes still meet the file lock and its busy timeout.
+    writer = WriterQueue()
     wait_seconds = max(busy_timeout_ms / 1000, 1.0) * 6
 
     @event.listens_for(engine, "begin")
@@ -205,8 +252,8 @@ class Database:
     def unit_of_work(self) -> Iterator[Session]:
         """A request's transaction: commit when the work succeeds, or when it fails with a
         problem that keeps its writes (a refused scan's event); roll back otherwise. The
-        session dependency uses it, and so does a hot-path route that runs its whole service
-        call in one worker-thread hop."""
+        session dependency uses it, so does a hot-path route that runs its whole service
+        call in one worker-thread hop, and so does a bulk write for each of its steps."""
         session = self.session()
         try:
             yield session
@@ -309,6 +356,10 @@ def get_session(
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+# A turn at the database for a route that opens its transactions itself, through
+# Database.unit_of_work (a bulk write committed in steps).
+AdmittedDep = Annotated[None, Depends(admit, scope="function")]
 
 
 def get_read_only_session(
