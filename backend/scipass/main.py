@@ -69,6 +69,12 @@ from scipass.record.notice_router import router as record_notice_router
 from scipass.record.router import router as record_router
 from scipass.reservation.router import public_router as reservation_public_router
 from scipass.reservation.router import router as reservation_router
+from scipass.roster.acting import (
+    ChildActsForSelf,
+    StudentIdRequired,
+    acts_for_a_child,
+)
+from scipass.roster.errors import StudentNotFound
 from scipass.roster.router import me_router as binding_router
 from scipass.roster.router import router as roster_router
 from scipass.venue.router import public_router as venue_public_router
@@ -175,7 +181,8 @@ def _declare_common_problems(app: FastAPI, schema: dict[str, Any]) -> None:
     """The answers every operation can give besides its own, declared on each so that the
     document tells the whole truth: 413 and 422 at the door (:mod:`scipass.core.inputs`,
     ``BodyLimits``), 503 when the database is out of reach, 401 and 403 on every route that
-    requires a caller, 400 for a multipart body that cannot be parsed."""
+    requires a caller, 400 for a multipart body that cannot be parsed, and the answers about
+    the child on every route a guardian acts through for a child."""
     by_name = {
         context.name: context.original_route
         for context in routing.iter_route_contexts(app.routes)
@@ -194,6 +201,8 @@ def _declare_common_problems(app: FastAPI, schema: dict[str, Any]) -> None:
             if path.startswith(API_PREFIX) and declared_access(route.dependant) != "public":
                 problems += [Unauthorized, TokenInvalid, TokenExpired]
                 problems += [RoleForbidden, PasswordChangeRequired]
+            if acts_for_a_child(route.dependant):  # family mode: ?student_id= (roster.acting)
+                problems += [StudentIdRequired, ChildActsForSelf, StudentNotFound]
             content = operation.get("requestBody", {}).get("content", {})
             if any(media.startswith("multipart/") for media in content):
                 problems.append(BadRequest)
