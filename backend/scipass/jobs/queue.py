@@ -191,20 +191,12 @@ def _reap(session: Session, *, now: datetime) -> None:
         ).rowcount  # type: ignore[attr-defined]  # CursorResult of an UPDATE
         if not changed:
             continue
-        owner = owner_of(job)
-        audit_service.record(
+        _audit_outcome(
             session,
-            action=audit_service.Action.job_retried if again else audit_service.Action.job_failed,
-            at=now,
-            actor=owner,
-            object_type="job",
-            object_id=job.id,
-            school_id=owner.school_id,
-            region_code=owner.region_code,
-            kind=job.kind,
-            attempts=job.attempts,
+            job,
+            again=again,
             reason="worker_lost",
-            outcome="queued_again" if again else "failed",
+            now=now,
         )
         logger.warning(
             "job %s (%s): worker %s lost, %s",
@@ -213,6 +205,26 @@ def _reap(session: Session, *, now: datetime) -> None:
             job.worker,
             "queued again" if again else "failed",
         )
+
+
+def _audit_outcome(session: Session, job: Job, *, again: bool, reason: str, now: datetime) -> None:
+    """A job queued again after its worker was lost (``job_retried``), or failed
+    (``job_failed``), with the reason, in the audit log."""
+    owner = owner_of(job)
+    audit_service.record(
+        session,
+        action=audit_service.Action.job_retried if again else audit_service.Action.job_failed,
+        at=now,
+        actor=owner,
+        object_type="job",
+        object_id=job.id,
+        school_id=owner.school_id,
+        region_code=owner.region_code,
+        kind=job.kind,
+        attempts=job.attempts,
+        reason=reason,
+        outcome="queued_again" if again else "failed",
+    )
 
 
 def claim(database: Database, *, worker: str, now: datetime, lease: timedelta) -> Job | None:
@@ -348,21 +360,7 @@ def fail(database: Database, *, job: Job, worker: str, error_code: str, now: dat
             )
         ).rowcount  # type: ignore[attr-defined]  # CursorResult of an UPDATE
         if changed:
-            owner = owner_of(job)
-            audit_service.record(
-                session,
-                action=audit_service.Action.job_failed,
-                at=now,
-                actor=owner,
-                object_type="job",
-                object_id=job.id,
-                school_id=owner.school_id,
-                region_code=owner.region_code,
-                kind=job.kind,
-                attempts=job.attempts,
-                reason=error_code,
-                outcome="failed",
-            )
+            _audit_outcome(session, job, again=False, reason=error_code, now=now)
     return bool(changed)
 
 
