@@ -126,12 +126,13 @@ def test_only_the_record_package_touches_the_record_tables() -> None:
     assert found == []
 
 
-def test_checkin_and_record_modules_stay_readable() -> None:
-    """No module of check-in or records over about 600 lines: split by use case instead."""
+def test_modules_stay_readable() -> None:
+    """No module over about 600 lines (STYLE.md): split by use case instead. The demo's data
+    and loader, a script of what the demo holds, are the exception."""
     long = {
         name: text.count("\n")
         for name, text in sources().items()
-        if name.startswith(("checkin/", "record/")) and text.count("\n") > 620
+        if not name.startswith("demo/") and text.count("\n") > 620
     }
     assert long == {}
 
