@@ -32,7 +32,7 @@ from scipass.org.organiser import is_organiser, organiser_of
 from scipass.record import sanitise, storage
 
 # The largest limit an edition may set (EditionCreate.attachment_max_mb), read plus one byte.
-READ_LIMIT = 50 * 1024 * 1024 + 1
+READ_LIMIT = 10 * 1024 * 1024 + 1
 _MAGIC = (
     (b"%PDF-", "application/pdf"),
     (b"\xff\xd8\xff", "image/jpeg"),

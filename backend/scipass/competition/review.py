@@ -33,6 +33,7 @@ from scipass.competition.models import (
 )
 from scipass.competition.quota import take
 from scipass.core.auth import Principal
+from scipass.core.pagination import count_rows
 from scipass.org.models import School
 from scipass.org.organiser import is_organiser, organiser_of
 from scipass.roster.models import Student
@@ -197,8 +198,9 @@ def entries_of_school(
     query = select(Entry).where(Entry.school_id == school_id)
     if edition_id is not None:
         query = query.where(Entry.edition_id == edition_id)
-    rows = list(session.exec(query.order_by(col(Entry.id).desc())).all())
-    return rows[offset : offset + limit], len(rows)
+    total = count_rows(session, query)
+    rows = session.exec(query.order_by(col(Entry.id).desc()).offset(offset).limit(limit)).all()
+    return list(rows), total
 
 
 Sent = tuple[RoundEntry, Entry, School, list[Student]]

@@ -25,7 +25,8 @@ Members = Annotated[int, Interval(ge=1, le=50)]
 Advisors = Annotated[int, Interval(ge=0, le=10)]
 Quota = Annotated[int, Interval(ge=0, le=100_000)]
 Position = Annotated[int, Interval(ge=1, le=20)]
-Megabytes = Annotated[int, Interval(ge=1, le=50)]
+# An attachment is an upload, held to SCIPASS_MAX_UPLOAD_BYTES (11 MB) as a whole first.
+Megabytes = Annotated[int, Interval(ge=1, le=10)]
 
 # --- whitelist ------------------------------------------------------------------------------
 
