@@ -11,6 +11,13 @@ from sqlmodel import Session
 
 from scipass.account.models import WeChatUser
 from scipass.activity.models import Activity
+from scipass.competition.models import (
+    Competition,
+    Division,
+    Edition,
+    Round,
+    WhitelistEntry,
+)
 from scipass.core.auth import Principal, Role, issue_access_token
 from scipass.core.config import Settings
 from scipass.org.models import Bureau, Region, School, Venue
@@ -391,3 +398,86 @@ def bound_student(
         subject=f"wechat:{user.id}", role=Role.student, school_id=school_id, student_id=student.id
     )
     return student, principal
+
+
+# --- competitions ----------------------------------------------------------------------------
+
+
+@dataclass
+class CompetitionScene:
+    """A bureau's competition with one edition (school year 2026), one round it organises
+    (registration open around the frozen clock) and one division."""
+
+    competition: Competition
+    edition: Edition
+    round: Round
+    division: Division
+
+
+def create_competition(
+    session: Session,
+    *,
+    bureau: Bureau,
+    region_code: str,
+    whitelist_entry_id: int | None = None,
+    edition: dict[str, object] | None = None,
+    round: dict[str, object] | None = None,
+    division: dict[str, object] | None = None,
+) -> CompetitionScene:
+    competition = Competition(
+        bureau_id=bureau.id or 0,
+        region_code=bureau.region_code,
+        name=f"青少年机器人竞赛{next(_serial)}",
+        organiser_unit=bureau.name,
+        category="robotics",
+        level="county",
+        whitelist_entry_id=whitelist_entry_id,
+        created_by="account:900003",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    session.add(competition)
+    session.flush()
+    the_edition = Edition(
+        competition_id=competition.id or 0,
+        school_year=2026,
+        title="2026—2027学年",
+        **{"requires_title": True, **(edition or {})},  # type: ignore[arg-type]
+        created_at=NOW,
+    )
+    session.add(the_edition)
+    session.flush()
+    round_values: dict[str, object] = {
+        "position": 1,
+        "name": "县级选拔",
+        "level": "county",
+        "region_code": region_code,
+        "bureau_id": bureau.id,
+        "registration_opens_at": NOW - timedelta(days=1),
+        "registration_closes_at": NOW + timedelta(days=7),
+        "school_quota": None,
+    }
+    round_values.update(round or {})
+    the_round = Round(edition_id=the_edition.id or 0, created_at=NOW, **round_values)  # type: ignore[arg-type]
+    division_values: dict[str, object] = {
+        "name": "小学组",
+        "stages": "primary",
+        "kind": "team",
+        "min_members": 2,
+        "max_members": 3,
+        "max_advisors": 2,
+    }
+    division_values.update(division or {})
+    the_division = Division(edition_id=the_edition.id or 0, created_at=NOW, **division_values)  # type: ignore[arg-type]
+    session.add_all([the_round, the_division])
+    session.flush()
+    return CompetitionScene(competition, the_edition, the_round, the_division)
+
+
+def national_entry_id(session: Session) -> int:
+    """An entry of the shipped national list (全国青少年人工智能创新挑战赛, all stages)."""
+    from sqlmodel import select
+
+    row = session.exec(select(WhitelistEntry).where(WhitelistEntry.number == 1)).first()
+    assert row is not None
+    return row.id or 0

@@ -86,6 +86,7 @@ DOMAINS = (
     "activity",
     "audit",
     "checkin",
+    "competition",
     "consent",
     "demo",
     "health",

@@ -27,6 +27,9 @@ from scipass.checkin.kiosk import kiosk_router
 from scipass.checkin.lists_router import router as checkin_lists_router
 from scipass.checkin.router import router as checkin_router
 from scipass.checkin.views import ScanCache
+from scipass.competition.entries_router import router as competition_entries_router
+from scipass.competition.review_router import router as competition_review_router
+from scipass.competition.router import router as competition_router
 from scipass.consent.router import public_router as consent_public_router
 from scipass.consent.router import router as consent_router
 from scipass.core import group_commit, idempotency, pdf_fonts
@@ -325,6 +328,9 @@ def create_app(
         record_notice_router,
         record_export_router,
         jobs_router,
+        competition_router,
+        competition_entries_router,
+        competition_review_router,
     ):
         api.include_router(router)
     app.include_router(api)

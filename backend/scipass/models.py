@@ -4,6 +4,20 @@ from scipass.account.models import Account, RefreshToken, WeChatUser
 from scipass.activity.models import Activity
 from scipass.audit.models import AuditLog
 from scipass.checkin.models import ActivityCode, CheckIn, PersonalCard, ScanEvent, WxaCodeImage
+from scipass.competition.models import (
+    Advisor,
+    Competition,
+    Division,
+    Edition,
+    Entry,
+    EntryMember,
+    Invitation,
+    Quota,
+    Round,
+    RoundEntry,
+    Whitelist,
+    WhitelistEntry,
+)
 from scipass.consent.models import ConsentRecord
 from scipass.core.idempotency import IdempotencyKeyRecord
 from scipass.core.ratelimit import RateLimitCounter
@@ -25,18 +39,26 @@ __all__ = [
     "Account",
     "Activity",
     "ActivityCode",
+    "Advisor",
     "AuditLog",
     "Bureau",
     "CheckIn",
+    "Competition",
     "ConsentRecord",
     "DirectoryEdition",
+    "Division",
+    "Edition",
+    "Entry",
+    "EntryMember",
     "GuardianLink",
     "IdempotencyKeyRecord",
+    "Invitation",
     "Job",
     "JobSchedule",
     "Pairing",
     "ParticipationRecord",
     "PersonalCard",
+    "Quota",
     "RateLimitCounter",
     "RecordEvent",
     "RecordEvidence",
@@ -46,6 +68,8 @@ __all__ = [
     "Region",
     "Reservation",
     "ReservationMember",
+    "Round",
+    "RoundEntry",
     "ScanEvent",
     "School",
     "Student",
@@ -54,5 +78,7 @@ __all__ = [
     "VenueHoursException",
     "VenueResource",
     "WeChatUser",
+    "Whitelist",
+    "WhitelistEntry",
     "WxaCodeImage",
 ]

@@ -20,19 +20,20 @@ from sqlmodel import Session
 
 from scipass.account.models import Account
 from scipass.checkin.models import ActivityCode, CheckIn, PersonalCard
+from scipass.competition.models import Advisor, Entry, EntryMember, RoundEntry, Whitelist
 from scipass.consent.service import NOTICE_VERSION
 from scipass.core.auth import Role, declared_access
 from scipass.core.config import Settings
 from scipass.jobs.models import Job
 from scipass.record.models import RecordEvidence, RecordNotice, RecordObjection
 from scipass.roster.acting import acts_for_a_child
-from scipass.venue.models import DirectoryEdition
 from tests.factories import (
     NOW,
     WEEK,
     Side,
     auth,
     create_activity,
+    create_competition,
     create_pairing,
     create_record,
     create_reservation,
@@ -104,6 +105,48 @@ BODIES: dict[str, dict[str, Any]] = {
     "record-object": {"reason": "他当天没有去"},
     "objection-resolve": {"decision": "dismiss", "resolution": "经核实属实"},
     "notice-setting-set": {"working_days": 7},
+    "whitelist-create": {
+        "name": "测试市竞赛名单",
+        "source": "测试市教育局文件",
+        "first_school_year": 2026,
+        "last_school_year": 2027,
+    },
+    "whitelist-entry-create": {
+        "name": "测试市科技节",
+        "organiser": "测试市科协",
+        "stages": ["primary"],
+    },
+    "competition-create": {
+        "name": "测试竞赛",
+        "organiser_unit": "测试市科协",
+        "category": "robotics",
+        "level": "city",
+        "not_whitelisted": True,
+    },
+    "competition-whitelist-set": {"not_whitelisted": True},
+    "competition-edition-create": {"school_year": 2027, "title": "第二届"},
+    "competition-round-create": {
+        "position": 2,
+        "name": "市级",
+        "level": "city",
+        "region_code": "970100",
+        "organiser": {"kind": "bureau", "id": 1},
+        "registration_opens_at": "2026-10-01T00:00:00Z",
+        "registration_closes_at": "2026-10-30T00:00:00Z",
+    },
+    "competition-division-create": {
+        "name": "初中组",
+        "stages": ["junior"],
+        "kind": "team",
+        "min_members": 2,
+        "max_members": 3,
+    },
+    "competition-entry-create": {"division_id": 1},
+    "competition-invitation-accept": {"code": "ZZZZZZZZ"},
+    "competition-member-add": {"student_id": 1},
+    "competition-advisor-add": {"account_id": 1},
+    "competition-entry-decline": {"reason": "未完成"},
+    "competition-entry-reject": {"reason": "不符合要求"},
     "me-child-consent-decide": {
         "purposes": ["participation_record"],
         "decision": "grant",
@@ -122,11 +165,16 @@ def _routes(app: FastAPI) -> list[Any]:
 
 # Routes whose URL names a public object that callers of every tenant may act on: any
 # student may reserve any venue's slot, any school may book a group into it.
-# A venue's reservations take every school's pupils; a directory edition is public.
+# A venue's reservations take every school's pupils; a directory edition is public. The
+# competition catalogue and the whitelists are public to everyone signed in: pupils choose
+# from them, schools and bureaus of any region read them.
 OPEN_TO_EVERY_TENANT = {
     "reservation-create",
     "group-reservation-create",
     "directory-edition-export-job",
+    "whitelist-entries",
+    "whitelist-export",
+    "competition-get",
 }
 
 
@@ -151,25 +199,80 @@ def path_values(session: Session, side_a: Side) -> dict[str, object]:
         ).id,
         **_record_values(session, side_a),
         **_checkin_values(session, side_a, venue.id or 0),
+        **_competition_values(session, side_a),
         "job_id": _job(session, side_a),
-        "edition_id": _edition(session, side_a),
     }
 
 
-def _edition(session: Session, side_a: Side) -> int:
-    edition = DirectoryEdition(
+def _competition_values(session: Session, side_a: Side) -> dict[str, object]:
+    """Side A's bureau's regional whitelist and competition, and an entry of side A's pupil
+    (its captain) that the school recommended to the bureau's round, with an advisor."""
+    scene = create_competition(session, bureau=side_a.bureau, region_code=side_a.region_code)
+    whitelist = Whitelist(
+        name="测试地区名单",
+        source="测试",
+        first_school_year=2026,
+        last_school_year=2027,
         region_code=side_a.region_code,
-        year=2026,
-        title="科普地图",
-        bureau_id=side_a.bureau.id or 0,
-        published_by="account:1",
-        published_at=NOW,
-        venue_count=0,
-        entries=[],
+        bureau_id=side_a.bureau.id,
+        created_at=NOW,
     )
-    session.add(edition)
+    entry = Entry(
+        edition_id=scene.edition.id or 0,
+        division_id=scene.division.id or 0,
+        round_id=scene.round.id or 0,
+        school_id=side_a.school.id or 0,
+        status="submitted",
+        registered_by_kind="student",
+        created_by="test",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    teacher = Account(
+        username="advisor-matrix",
+        display_name="老师",
+        role="school_staff",
+        school_id=side_a.school.id,
+        password_hash="x",
+        created_at=NOW,
+        password_changed_at=NOW,
+    )
+    session.add_all([whitelist, entry, teacher])
     session.flush()
-    return edition.id or 0
+    member = EntryMember(
+        entry_id=entry.id or 0,
+        division_id=scene.division.id or 0,
+        student_id=side_a.student.id or 0,
+        role="captain",
+        status="active",
+        joined_by="test",
+        joined_at=NOW,
+    )
+    advisor = Advisor(
+        entry_id=entry.id or 0, account_id=teacher.id or 0, added_by="test", added_at=NOW
+    )
+    place = RoundEntry(
+        entry_id=entry.id or 0,
+        round_id=scene.round.id or 0,
+        school_id=side_a.school.id or 0,
+        status="recommended",
+        via="registration",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    session.add_all([member, advisor, place])
+    session.flush()
+    return {
+        "whitelist_id": whitelist.id,
+        "competition_id": scene.competition.id,
+        # also the {edition_id} of a directory edition's export job, whose refusals (401,
+        # 403) come before the edition is looked up, and which is open to every tenant
+        "edition_id": scene.edition.id,
+        "round_id": scene.round.id,
+        "entry_id": entry.id,
+        "member_id": member.id,
+        "advisor_id": advisor.id,
+    }
 
 
 def _job(session: Session, side_a: Side) -> int:

@@ -156,6 +156,7 @@ def test_a_school_admin_switches_teacher_attestation_for_their_own_school(
     assert api.get(url, staff).json() == {
         "school_id": side_a.school.id,
         "teacher_attestation": False,  # off by default
+        "whitelisted_competitions_only": False,  # off by default
     }
     refused = api.patch(url, staff, json={"teacher_attestation": True})
     assert (refused.status_code, _code(refused)) == (403, "role_forbidden")

@@ -58,6 +58,9 @@ class Action(StrEnum):
     job_queued = "job_queued"  # a bulk export asked for, to run in the worker
     job_retried = "job_retried"  # its worker was lost; queued again
     job_failed = "job_failed"  # it failed, or its worker was lost too often
+    competition_changed = "competition_changed"  # a bureau's catalogue or whitelist
+    competition_entry_changed = "competition_entry_changed"  # registered, recommended, ...
+    competition_entries_viewed = "competition_entries_viewed"  # an organiser's list of pupils
 
 
 def record(

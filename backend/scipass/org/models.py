@@ -107,6 +107,10 @@ class School(SQLModel, table=True):
     teacher_attestation: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default="0")
     )
+    # 只参加白名单竞赛 (004 二.10): the school's pupils may enter whitelisted competitions only.
+    whitelisted_competitions_only: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default="0")
+    )
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -167,7 +167,9 @@ def create_school(
 
 def school_settings_read(school: School) -> SchoolSettingsRead:
     return SchoolSettingsRead(
-        school_id=school.id or 0, teacher_attestation=school.teacher_attestation
+        school_id=school.id or 0,
+        teacher_attestation=school.teacher_attestation,
+        whitelisted_competitions_only=school.whitelisted_competitions_only,
     )
 
 
@@ -191,7 +193,9 @@ def get_school_settings(
     description="学校管理员修改本校设置；只改请求中给出的项，每次修改记入审计日志（修改前后的值）。"
     "其他学校返回 404。\n\n"
     "`teacher_attestation`（教师代为确认）：默认关闭。开启后，本校教职工可为没有绑定微信、"
-    "也没有已绑定家长的学生代为确认写实记录，须写明原因，记录标注“教师代为确认”。",
+    "也没有已绑定家长的学生代为确认写实记录，须写明原因，记录标注“教师代为确认”。\n\n"
+    "`whitelisted_competitions_only`（只参加白名单竞赛，004 二.10）：默认关闭。开启后，"
+    "本校学生不能报名未列入白名单的竞赛（403 `competition_not_whitelisted`）。",
     responses=problem_responses(OrganisationNotFound),
 )
 def update_school_settings(

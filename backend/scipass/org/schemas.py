@@ -84,8 +84,16 @@ class SchoolSettingsUpdate(RequestModel):
         description="教师代为确认：开启后，本校教职工可为没有绑定微信、也没有已绑定家长的学生"
         "代为确认写实记录（标注“教师代为确认”）。默认关闭：教师指导学生记录，不代替学生记录。",
     )
+    whitelisted_competitions_only: bool | None = Field(
+        default=None,
+        description="只参加白名单竞赛：开启后，本校学生只能报名列入白名单的竞赛，"
+        "报名其他竞赛返回 403 `competition_not_whitelisted`。默认关闭。",
+    )
 
 
 class SchoolSettingsRead(BaseModel):
     school_id: int
     teacher_attestation: bool = Field(description="是否开启教师代为确认")
+    whitelisted_competitions_only: bool = Field(
+        default=False, description="是否只允许报名白名单竞赛"
+    )

@@ -181,6 +181,9 @@ def acts_for_a_child(dependant: Dependant) -> bool:
 ActingStudent = Annotated[Principal, Depends(acting(Role.student, Role.guardian))]
 # ... and school staff, who add evidence to their pupils' records.
 ActingUploader = Annotated[Principal, Depends(acting(Role.student, Role.guardian, *SCHOOL_ROLES))]
+# The same roles, named for competition entries: the pupil (or a guardian for the pupil) who
+# captains an entry, and the school that registers its pupils (学校统一报名).
+ActingEntrant = ActingUploader
 # Who may cancel a reservation, each their own: the pupil (or a guardian for the pupil), the
 # school, the venue.
 ActingCanceller = Annotated[
