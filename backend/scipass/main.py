@@ -27,6 +27,8 @@ from scipass.checkin.kiosk import kiosk_router
 from scipass.checkin.lists_router import router as checkin_lists_router
 from scipass.checkin.router import router as checkin_router
 from scipass.checkin.views import ScanCache
+from scipass.competition import results_publish as competition_results
+from scipass.competition.results_router import router as competition_results_router
 from scipass.consent.router import public_router as consent_public_router
 from scipass.consent.router import router as consent_router
 from scipass.core import group_commit, idempotency, pdf_fonts
@@ -214,6 +216,7 @@ def scheduled_jobs() -> Jobs:
     """Every domain's scheduled jobs, in the order they run."""
     jobs = Jobs()
     checkin_jobs.register(jobs)  # close-visits, purge-telemetry
+    competition_results.register(jobs)  # publish-competition-results
     record_jobs.register(jobs)  # archive-records, clean-evidence
     idempotency.register_jobs(jobs)  # purge-idempotency-keys
     job_queue.register_jobs(jobs)  # expire-job-results
@@ -323,6 +326,7 @@ def create_app(
         record_notice_router,
         record_export_router,
         jobs_router,
+        competition_results_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -65,6 +65,10 @@ PairingReader = Annotated[
     Principal, Depends(require(*SCHOOL_ROLES, *VENUE_ROLES, Role.bureau, Role.platform_admin))
 ]
 
+# Organisers of a competition round: a school (its own selection), a venue, or a bureau or
+# science association (county, city, province rounds); see scipass.org.organiser.
+RoundOrganiser = Annotated[Principal, Depends(require(*SCHOOL_ROLES, *VENUE_ROLES, Role.bureau))]
+
 # Pupils and the guardians acting for them: scipass.roster.acting (ActingStudent, ...).
 
 # Participation records (写实记录).
