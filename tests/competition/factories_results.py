@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from scipass.competition.models import (
     Competition,
@@ -182,6 +182,18 @@ def accepted_entry(
     scene.entries.append(entry)
     scene.members[entry.id or 0] = pupils
     return entry
+
+
+def accept_advanced(session: Session, *, entry_id: int, round_id: int) -> None:
+    """The next round's organiser accepts an entry that came up (the organiser's decision is
+    the entries' business; here it is the starting point)."""
+    place = session.exec(
+        select(RoundEntry).where(RoundEntry.entry_id == entry_id, RoundEntry.round_id == round_id)
+    ).one()
+    assert (place.status, place.via) == ("recommended", "advanced")
+    place.status = "accepted"
+    session.add(place)
+    session.flush()
 
 
 @dataclass

@@ -22,6 +22,7 @@ from tests.competition.factories_results import (
     NOTICE_END,
     Api,
     ResultsScene,
+    accept_advanced,
     accepted_entry,
     create_results_scene,
 )
@@ -235,6 +236,7 @@ def test_participation_appends_only_for_the_entrys_last_round(
     assert [r.source_ref for r in _records(session)] == [f"competition:{first}:{stops.id}"]
 
     # the final, organised by the venue: 参与 there is the entry's last round
+    accept_advanced(session, entry_id=goes_on.id or 0, round_id=second)
     venue = side_a.principal(Role.venue_admin)
     response = api.call(
         venue,
@@ -271,6 +273,11 @@ def test_an_advancing_entry_is_in_the_next_rounds_list_without_registering(
     _publish(api, side_a, first)
     _publish(api, side_a, first)
 
+    places = session.exec(select(RoundEntry).where(RoundEntry.round_id == second)).all()
+    assert [(p.entry_id, p.status, p.via, p.holds_quota) for p in places] == [
+        (up.id, "recommended", "advanced", False)
+    ]  # sent to the final's organiser, who accepts it as any entry sent to it
+    accept_advanced(session, entry_id=up.id or 0, round_id=second)
     listed = api.call(venue, "GET", f"/competition-rounds/{second}/results").json()
     assert [(i["entry_id"], i["via"], i["result"]) for i in listed["items"]] == [
         (up.id, "advanced", None)
@@ -278,8 +285,6 @@ def test_an_advancing_entry_is_in_the_next_rounds_list_without_registering(
     assert [m["name"] for m in listed["items"][0]["members"]] == [
         s.name for s in scene.members[up.id or 0]
     ]
-    places = session.exec(select(RoundEntry).where(RoundEntry.round_id == second)).all()
-    assert [(p.entry_id, p.status, p.via) for p in places] == [(up.id, "accepted", "advanced")]
 
 
 def test_an_objection_holds_the_result_until_the_organiser_resolves_it(

@@ -5,9 +5,11 @@ by one conditional update (``noticed → published``) that returns the rows it c
 those are carried on, so publishing twice, a retry after a lost answer, the organiser and
 the worker at once all publish each result exactly once. For each published result:
 
-* an advancing entry gets its place in the next round of the edition (``via`` = advanced,
-  already ``accepted``: the organiser of the previous round chose it), so the next round's
-  organiser finds it without a new registration; the unique (entry, round) keeps it one;
+* an advancing entry gets its place in the next round of the edition (``via`` = advanced),
+  sent to that round's organiser as the school's recommendation is (``recommended``, holding
+  no place of the school's quota): the organiser finds it in the round's list without a new
+  registration and accepts it (or not) as any entry sent to it, then enters its result; the
+  unique (entry, round) keeps it one;
 * every active member of the entry gets one participation record through the record
   package's append seam (:func:`scipass.record.append.append_record_id`), source
   ``competition``, role contestant, source key ``competition:<round>:<entry>`` (unique per
@@ -202,7 +204,7 @@ def _advance(session: Session, *, entry: Entry, following: Round, now: datetime)
                 "entry_id": entry.id,
                 "round_id": following.id,
                 "school_id": entry.school_id,
-                "status": RoundEntryStatus.accepted.value,
+                "status": RoundEntryStatus.recommended.value,
                 "via": RoundEntryVia.advanced.value,
                 "holds_quota": False,
                 "school_decided_by": None,
@@ -210,7 +212,7 @@ def _advance(session: Session, *, entry: Entry, following: Round, now: datetime)
                 "school_reason": "",
                 "organiser_decided_by": None,
                 "organiser_decided_at": None,
-                "organiser_reason": "上一轮晋级",
+                "organiser_reason": "",
                 "created_at": now,
                 "updated_at": now,
             },
