@@ -59,10 +59,11 @@ from scipass.org.organiser import OrganiserKind, organiser_name, organiser_of
 from scipass.record.append import RecordFacts, append_record_id
 from scipass.record.models import Dimension, RecordCategory, RecordRole, RecordSource
 
-# The evaluation dimension a competition's records count in, by its category. Data, in one
-# place: olympiads and innovation contests are 学业水平 (the national default for competitions,
-# DESIGN.md); science drama is 艺术素养. A region's own mapping replaces this later
-# (dimension_for takes the region for that reason).
+# The evaluation dimension a competition's records count in, by its category: data, in this
+# one place. Competitions count in 学业水平 (研究性学习与创新成果; DESIGN.md) unless listed here:
+# science drama and film are 艺术素养 (drama among its examples, DOMAIN-NOTES §1.2). Provinces
+# group the dimensions differently, so a region's own mapping replaces this later;
+# dimension_for takes the region for that reason.
 CATEGORY_DIMENSION: dict[CompetitionCategory, Dimension] = {
     CompetitionCategory.science_drama: Dimension.art,
     CompetitionCategory.science_film: Dimension.art,
