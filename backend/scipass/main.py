@@ -27,7 +27,9 @@ from scipass.checkin.kiosk import kiosk_router
 from scipass.checkin.lists_router import router as checkin_lists_router
 from scipass.checkin.router import router as checkin_router
 from scipass.checkin.views import ScanCache
+from scipass.competition import results_publish as competition_results
 from scipass.competition.entries_router import router as competition_entries_router
+from scipass.competition.results_router import router as competition_results_router
 from scipass.competition.review_router import router as competition_review_router
 from scipass.competition.router import router as competition_router
 from scipass.consent.router import public_router as consent_public_router
@@ -218,6 +220,7 @@ def scheduled_jobs() -> Jobs:
     """Every domain's scheduled jobs, in the order they run."""
     jobs = Jobs()
     checkin_jobs.register(jobs)  # close-visits, purge-telemetry
+    competition_results.register(jobs)  # publish-competition-results
     record_jobs.register(jobs)  # archive-records, clean-evidence
     idempotency.register_jobs(jobs)  # purge-idempotency-keys
     job_queue.register_jobs(jobs)  # expire-job-results
@@ -331,6 +334,7 @@ def create_app(
         competition_router,
         competition_entries_router,
         competition_review_router,
+        competition_results_router,
     ):
         api.include_router(router)
     app.include_router(api)

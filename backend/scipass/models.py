@@ -18,6 +18,7 @@ from scipass.competition.models import (
     Whitelist,
     WhitelistEntry,
 )
+from scipass.competition.results_models import Result, ResultNotice, ResultObjection
 from scipass.consent.models import ConsentRecord
 from scipass.core.idempotency import IdempotencyKeyRecord
 from scipass.core.ratelimit import RateLimitCounter
@@ -68,6 +69,9 @@ __all__ = [
     "Region",
     "Reservation",
     "ReservationMember",
+    "Result",
+    "ResultNotice",
+    "ResultObjection",
     "Round",
     "RoundEntry",
     "ScanEvent",

@@ -16,17 +16,19 @@ import pytest
 from fastapi import FastAPI, routing
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from scipass.account.models import Account
 from scipass.checkin.models import ActivityCode, CheckIn, PersonalCard
 from scipass.competition.models import Advisor, Entry, EntryMember, RoundEntry, Whitelist
+from scipass.competition.results_models import Result, ResultNotice, ResultObjection
 from scipass.consent.service import NOTICE_VERSION
 from scipass.core.auth import Role, declared_access
 from scipass.core.config import Settings
 from scipass.jobs.models import Job
 from scipass.record.models import RecordEvidence, RecordNotice, RecordObjection
 from scipass.roster.acting import acts_for_a_child
+from tests.competition.factories_results import accepted_entry, create_results_scene
 from tests.factories import (
     NOW,
     WEEK,
@@ -147,6 +149,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "competition-advisor-add": {"account_id": 1},
     "competition-entry-decline": {"reason": "未完成"},
     "competition-entry-reject": {"reason": "不符合要求"},
+    "competition-result-set": {"award": "first", "advances": False},
+    "competition-result-object": {"reason": "评分有误"},
+    "competition-result-objection-resolve": {"decision": "dismiss", "resolution": "经复核无误"},
     "me-child-consent-decide": {
         "purposes": ["participation_record"],
         "decision": "grant",
@@ -201,6 +206,58 @@ def path_values(session: Session, side_a: Side) -> dict[str, object]:
         **_checkin_values(session, side_a, venue.id or 0),
         **_competition_values(session, side_a),
         "job_id": _job(session, side_a),
+        **_result_values(session, side_a),
+    }
+
+
+def _result_values(session: Session, side_a: Side) -> dict[str, object]:
+    """A round of side A's bureau with an accepted entry whose result is on notice, and an
+    objection to it by side A's school."""
+    scene = create_results_scene(session, side_a)
+    entry = accepted_entry(session, scene, school=side_a.school)
+    notice = ResultNotice(
+        round_id=scene.rounds[0].id or 0,
+        working_days=5,
+        starts_at=NOW,
+        ends_at=NOW + timedelta(days=7),
+        result_count=1,
+        opened_by="account:900003",
+    )
+    session.add(notice)
+    session.flush()
+    place = session.exec(select(RoundEntry).where(RoundEntry.entry_id == entry.id)).one()
+    result = Result(
+        round_entry_id=place.id or 0,
+        round_id=place.round_id,
+        entry_id=entry.id or 0,
+        school_id=side_a.school.id or 0,
+        award="first",
+        advances=False,
+        status="noticed",
+        notice_id=notice.id,
+        entered_by="account:900003",
+        entered_at=NOW,
+        updated_at=NOW,
+    )
+    session.add(result)
+    session.flush()
+    objection = ResultObjection(
+        result_id=result.id or 0,
+        notice_id=notice.id or 0,
+        school_id=side_a.school.id or 0,
+        raised_by="account:654321",
+        raised_role="school_staff",
+        reason="有误",
+        raised_at=NOW,
+        status="open",
+    )
+    session.add(objection)
+    session.flush()
+    return {
+        "round_id": scene.rounds[0].id,
+        "entry_id": entry.id,
+        "result_id": result.id,
+        "result_objection_id": objection.id,
     }
 
 

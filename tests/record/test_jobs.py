@@ -52,6 +52,7 @@ def test_run_once_archives_what_is_due(
     done = scheduled_jobs().run_once(Database(engine, bind=connection), clock, settings)
     assert done == {
         "close-visits": 0,
+        "publish-competition-results": 0,
         "archive-records": 1,
         "purge-telemetry": 0,
         "purge-idempotency-keys": 0,
@@ -61,6 +62,7 @@ def test_run_once_archives_what_is_due(
     assert _status(session, record) == "archived"
     assert scheduled_jobs().run_once(Database(engine, bind=connection), clock, settings) == {
         "close-visits": 0,
+        "publish-competition-results": 0,
         "archive-records": 0,
         "purge-telemetry": 0,
         "purge-idempotency-keys": 0,

@@ -980,6 +980,7 @@ def test_the_archive_job_archives_in_its_own_transaction(
     database = Database(engine, bind=connection)
     assert scheduled_jobs().run_once(database, clock, settings) == {
         "close-visits": 0,
+        "publish-competition-results": 0,
         "archive-records": 0,
         "purge-telemetry": 0,
         "purge-idempotency-keys": 0,
@@ -989,6 +990,7 @@ def test_the_archive_job_archives_in_its_own_transaction(
     clock.set(WINDOW_END)
     assert scheduled_jobs().run_once(database, clock, settings) == {
         "close-visits": 0,
+        "publish-competition-results": 0,
         "archive-records": 1,
         "purge-telemetry": 0,
         "purge-idempotency-keys": 0,

@@ -45,6 +45,8 @@ class Action(StrEnum):
     records_viewed = "records_viewed"
     record_voided = "record_voided"
     notice_opened = "notice_opened"
+    competition_results_changed = "competition_results_changed"  # entered, noticed, published
+    competition_results_viewed = "competition_results_viewed"  # a round's results with names
     evidence_viewed = "evidence_viewed"
     checkin_corrected = "checkin_corrected"
     checkins_exported = "checkins_exported"

@@ -395,6 +395,7 @@ def export_query(principal: Principal, record_filter: RecordFilter) -> Select[*t
             col(record.reflection_by),
             col(record.school_id),
             col(record.student_id),
+            col(record.source),
         )
         .select_from(record)
         .join(Student, col(Student.id) == col(record.student_id))
@@ -437,6 +438,7 @@ def export_row(row: Sequence[Any], viewer: Principal) -> list[object]:
         reflection_by,
         school_id,
         student_id,
+        source,
     ) = row
     return [
         student_no,
@@ -451,7 +453,7 @@ def export_row(row: Sequence[Any], viewer: Principal) -> list[object]:
         local_time(ended_at),
         minutes,
         labels.label(labels.ROLE, role),
-        outcome,
+        labels.outcome_with_note(outcome, source),
         labels.label(labels.STATUS, status),
         evidence_count,
         attester(attester_name, attester_unit),

@@ -7,6 +7,7 @@ from scipass.record.models import (
     Dimension,
     RecordCategory,
     RecordRole,
+    RecordSource,
     RecordStatus,
     ReflectionBy,
 )
@@ -62,6 +63,25 @@ def marks(confirmed_as: str | None, reflection_by: str | None) -> str:
         label(REFLECTION_BY, reflection_by) if reflection_by else "",
     ]
     return "；".join(text for text in found if text)
+
+
+# What a record states wherever it is shown (the record, exports, the PDF file), by its
+# source: the national rule that competition results are no basis for school admission
+# (教育部全国性竞赛活动管理规定; DOMAIN-NOTES §1.6).
+SOURCE_NOTE: dict[str, str] = {RecordSource.competition: "竞赛结果不作为中小学招生入学的依据"}
+
+
+def source_note(source: str) -> str:
+    """The fixed note of a record of ``source`` (empty for most sources)."""
+    return SOURCE_NOTE.get(source, "")
+
+
+def outcome_with_note(outcome: str, source: str) -> str:
+    """The outcome cell of an export or file: the outcome, and the source's note if any."""
+    note = source_note(source)
+    if not note:
+        return outcome
+    return f"{outcome}（{note}）" if outcome else note
 
 
 _GRADES = ("一", "二", "三", "四", "五", "六", "七", "八", "九")

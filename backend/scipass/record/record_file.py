@@ -240,7 +240,7 @@ def _render(
             _dates(record),
             record.minutes,
             labels.label(labels.ROLE, record.role),
-            record.outcome,
+            labels.outcome_with_note(record.outcome, record.source),
             labels.label(labels.STATUS, record.status),
             labels.marks(record.student_confirmed_as, record.reflection_by),
         )

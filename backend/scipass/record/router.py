@@ -122,6 +122,7 @@ def record_read(
         minutes=record.minutes,
         role=record.role,
         outcome=record.outcome,
+        note=labels.source_note(record.source),
         reflection="" if venue else record.reflection,
         reflection_by=None if venue else record.reflection_by,
         attester_name=record.attester_name,

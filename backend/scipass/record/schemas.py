@@ -50,6 +50,10 @@ class RecordRead(BaseModel):
     minutes: int = Field(description="计入时长（分钟），以此为准")
     role: RecordRole
     outcome: str = Field(description="成果/奖项")
+    note: str = Field(
+        default="",
+        description="按来源附带的固定说明；竞赛记录为“竞赛结果不作为中小学招生入学的依据”",
+    )
     reflection: str = Field(
         description="感想（学生本人或家长代填，见 `reflection_by`）；场馆看不到"
     )
