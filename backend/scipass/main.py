@@ -27,6 +27,7 @@ from scipass.checkin.kiosk import kiosk_router
 from scipass.checkin.lists_router import router as checkin_lists_router
 from scipass.checkin.router import router as checkin_router
 from scipass.checkin.views import ScanCache
+from scipass.competition.talent_router import router as talent_router
 from scipass.consent.router import public_router as consent_public_router
 from scipass.consent.router import router as consent_router
 from scipass.core import group_commit, idempotency, pdf_fonts
@@ -323,6 +324,7 @@ def create_app(
         record_notice_router,
         record_export_router,
         jobs_router,
+        talent_router,
     ):
         api.include_router(router)
     app.include_router(api)
