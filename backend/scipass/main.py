@@ -32,6 +32,7 @@ from scipass.competition.entries_router import router as competition_entries_rou
 from scipass.competition.results_router import router as competition_results_router
 from scipass.competition.review_router import router as competition_review_router
 from scipass.competition.router import router as competition_router
+from scipass.competition.talent_router import router as talent_router
 from scipass.consent.router import public_router as consent_public_router
 from scipass.consent.router import router as consent_router
 from scipass.core import group_commit, idempotency, pdf_fonts
@@ -335,6 +336,7 @@ def create_app(
         competition_entries_router,
         competition_review_router,
         competition_results_router,
+        talent_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -19,6 +19,7 @@ from scipass.competition.models import (
     WhitelistEntry,
 )
 from scipass.competition.results_models import Result, ResultNotice, ResultObjection
+from scipass.competition.talent_models import TalentTracking
 from scipass.consent.models import ConsentRecord
 from scipass.core.idempotency import IdempotencyKeyRecord
 from scipass.core.ratelimit import RateLimitCounter
@@ -77,6 +78,7 @@ __all__ = [
     "ScanEvent",
     "School",
     "Student",
+    "TalentTracking",
     "TimeSlot",
     "Venue",
     "VenueHoursException",

@@ -22,6 +22,7 @@ from scipass.account.models import Account
 from scipass.checkin.models import ActivityCode, CheckIn, PersonalCard
 from scipass.competition.models import Advisor, Entry, EntryMember, RoundEntry, Whitelist
 from scipass.competition.results_models import Result, ResultNotice, ResultObjection
+from scipass.competition.talent_models import TalentTracking
 from scipass.consent.service import NOTICE_VERSION
 from scipass.core.auth import Role, declared_access
 from scipass.core.config import Settings
@@ -61,6 +62,8 @@ BODIES: dict[str, dict[str, Any]] = {
         ]
     },
     "checkin-correct": {"minutes": 30, "reason": "更正时长"},
+    "talent-tracking-start": {"reason": "市科技创新大赛一等奖"},
+    "talent-tracking-end": {"reason": "已毕业"},
     "student-consent-paper": {
         "purposes": ["participation_record"],
         "decision": "grant",
@@ -329,7 +332,23 @@ def _competition_values(session: Session, side_a: Side) -> dict[str, object]:
         "entry_id": entry.id,
         "member_id": member.id,
         "advisor_id": advisor.id,
+        "tracking_id": _tracking(session, side_a),
     }
+
+
+def _tracking(session: Session, side_a: Side) -> int:
+    """Side A's pupil, tracked as a talent by side A's school."""
+    tracking = TalentTracking(
+        student_id=side_a.student.id or 0,
+        school_id=side_a.school.id or 0,
+        reason="获奖",
+        started_by="account:900001",
+        started_by_role="school_staff",
+        started_at=NOW,
+    )
+    session.add(tracking)
+    session.flush()
+    return tracking.id or 0
 
 
 def _job(session: Session, side_a: Side) -> int:

@@ -50,6 +50,9 @@ class Action(StrEnum):
     evidence_viewed = "evidence_viewed"
     checkin_corrected = "checkin_corrected"
     checkins_exported = "checkins_exported"
+    talent_tracking_started = "talent_tracking_started"
+    talent_tracking_ended = "talent_tracking_ended"
+    talent_tracking_viewed = "talent_tracking_viewed"  # a list or a pupil's history
     checkins_viewed = "checkins_viewed"
     personal_card_issued = "personal_card_issued"
     personal_card_revoked = "personal_card_revoked"

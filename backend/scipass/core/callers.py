@@ -93,6 +93,10 @@ StudentFileReader = Annotated[
 StaffFileReader = Annotated[
     Principal, Depends(require(*SCHOOL_ROLES, Role.bureau, Role.platform_admin))
 ]
+# Who marks and lists 创新后备人才 (talent tracking): schools, bureaus, the platform admin.
+TalentTracker = Annotated[
+    Principal, Depends(require(*SCHOOL_ROLES, Role.bureau, Role.platform_admin))
+]
 RecordExporter = Annotated[
     Principal, Depends(require(Role.student, *SCHOOL_ROLES, Role.bureau, Role.platform_admin))
 ]

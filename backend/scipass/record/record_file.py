@@ -22,8 +22,11 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
+from scipass.competition import history as competition_history
+from scipass.competition import talent
+from scipass.competition.talent_models import TalentTracking
 from scipass.core import pdf_fonts
-from scipass.core.auth import Principal, Role
+from scipass.core.auth import SCHOOL_ROLES, Principal, Role
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
 from scipass.core.pdf_fonts import MixedText
@@ -168,6 +171,8 @@ def render_file(
     )
     length, head_hash = chain.head(session, student.id or 0)
     name = shown_name(principal, student.name, school_id=student.school_id, student_id=student.id)
+    # Whether the school or the bureau tracks the pupil as a talent is theirs to see.
+    staff = principal.role in SCHOOL_ROLES | {Role.bureau, Role.platform_admin}
     content = _render(
         font=font.name,
         covered=font.covered,
@@ -178,6 +183,8 @@ def render_file(
         chain_head=(length, head_hash),
         now=now,
         name=name,
+        competitions=competition_history.student_lines(session, student.id or 0),
+        tracking=talent.open_tracking(session, student.id or 0) if staff else None,
     )
     return RenderedFile(
         file=StudentFile(
@@ -201,6 +208,8 @@ def _render(
     records: list[ParticipationRecord],
     chain_head: tuple[int, str],
     now: datetime,
+    competitions: list[competition_history.CompetitionLine],
+    tracking: TalentTracking | None,
 ) -> bytes:
     text = MixedText(font, covered)
     title = ParagraphStyle("title", fontName=font, fontSize=18, leading=24, alignment=1)
@@ -268,6 +277,7 @@ def _render(
         for key in order
         if key in minutes_by_dimension
     )
+    story += _competition_section(text, heading, body, cell, competitions, tracking)
     length, head_hash = chain_head
     story += [
         Paragraph(text("统计"), heading),
@@ -302,6 +312,48 @@ def _render(
     )
     document.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()
+
+
+COMPETITION_COLUMNS = tuple(  # widths in mm, 174 in all
+    zip(competition_history.HEADER, (20, 40, 20, 22, 36, 18, 18), strict=True)
+)
+
+
+def _competition_section(
+    text: MixedText,
+    heading: ParagraphStyle,
+    body: ParagraphStyle,
+    cell: ParagraphStyle,
+    lines: list[competition_history.CompetitionLine],
+    tracking: TalentTracking | None,
+) -> list[Any]:
+    """竞赛经历: the pupil's entries and published results across the years, the national
+    rule on their use, and (for staff) the talent tracking."""
+    story: list[Any] = [Paragraph(text("竞赛经历"), heading)]
+    if lines:
+        rows = [[Paragraph(text(title), cell) for title, _ in COMPETITION_COLUMNS]]
+        rows += [[Paragraph(text(value), cell) for value in line.cells()] for line in lines]
+        table = Table(rows, colWidths=[w * mm for _, w in COMPETITION_COLUMNS], repeatRows=1)
+        table.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EEF4")),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
+        story.append(table)
+    else:
+        story.append(Paragraph(text("（无竞赛记录）"), body))
+    note = f"说明：获奖以公示后公布的结果为准。{competition_history.NOT_FOR_ADMISSION}"
+    story.append(Paragraph(text(note), body))
+    if tracking is not None:
+        since = local_date(tracking.started_at).isoformat()
+        story.append(
+            Paragraph(text(f"科技创新后备人才：自 {since} 起跟踪（{tracking.reason}）"), body)
+        )
+    return story
 
 
 # --- many pupils' files at once (a job) --------------------------------------------------------
