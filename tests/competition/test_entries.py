@@ -126,7 +126,7 @@ def test_team_from_registration_to_the_organisers_acceptance(
     assert sent.status_code == 200, sent.text
     [item] = sent.json()["items"]
     assert item["school_name"] == side_a.school.name
-    assert [set(m) for m in item["members"]] == [{"name", "class_name"}] * 2
+    assert [set(m) for m in item["members"]] == [{"name", "class_name", "class_label"}] * 2
     assert {m["name"] for m in item["members"]} == {"张小明", "李小红"}
     accepted = call(
         client,

@@ -36,6 +36,7 @@ from scipass.competition.schemas import (
 )
 from scipass.org.models import School, decode_stages
 from scipass.org.organiser import organiser_name, organiser_of
+from scipass.record import labels
 from scipass.roster.models import Student
 
 
@@ -189,6 +190,7 @@ def entry_read(session: Session, entry: Entry) -> EntryRead:
                 student_id=s.id or 0,
                 name=s.name,
                 class_name=s.class_name,
+                class_label=labels.class_label(s.grade, s.class_name),
                 role=m.role,
             )
             for m, s in members
@@ -224,7 +226,14 @@ def organiser_entry_read(
         division_name=division.name if division else "",
         title=entry.title,
         school_name=school.name,
-        members=[OrganiserMemberRead(name=s.name, class_name=s.class_name) for s in members],
+        members=[
+            OrganiserMemberRead(
+                name=s.name,
+                class_name=s.class_name,
+                class_label=labels.class_label(s.grade, s.class_name),
+            )
+            for s in members
+        ],
         status=place.status,
         via=place.via,
     )

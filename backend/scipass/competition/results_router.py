@@ -133,7 +133,9 @@ def list_results(
                 members=[
                     MemberName(
                         name=s.name,
-                        class_label=labels.grade(s.grade) + s.class_name if row.show_class else "",
+                        class_label=labels.class_label(s.grade, s.class_name)
+                        if row.show_class
+                        else "",
                     )
                     for s in row.members
                 ],

@@ -243,6 +243,7 @@ class MemberRead(BaseModel):
     student_id: int
     name: str
     class_name: str
+    class_label: str = Field(description="年级与班级，如“四年级1班”")
     role: MemberRole
 
 
@@ -291,6 +292,7 @@ class OrganiserMemberRead(BaseModel):
 
     name: str
     class_name: str
+    class_label: str = Field(description="年级与班级，如“四年级1班”")
 
 
 class OrganiserEntryRead(BaseModel):

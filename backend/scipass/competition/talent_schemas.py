@@ -6,17 +6,18 @@ from pydantic import BaseModel, Field
 
 from scipass.competition.talent import Tracked
 from scipass.core.auth import Principal
+from scipass.core.inputs import RequestModel
 from scipass.record import labels
 from scipass.roster.visibility import shown_name
 
 
-class TalentTrackingStart(BaseModel):
+class TalentTrackingStart(RequestModel):
     reason: str = Field(
         min_length=1, max_length=200, description="跟踪理由，如“2026 年市青少年科技创新大赛一等奖”"
     )
 
 
-class TalentTrackingEnd(BaseModel):
+class TalentTrackingEnd(RequestModel):
     reason: str = Field(min_length=1, max_length=200, description="结束跟踪的理由")
 
 
@@ -43,7 +44,7 @@ class TalentTrackingRead(BaseModel):
             student_name=shown_name(viewer, s.name, school_id=s.school_id, student_id=s.id),
             school_id=tracked.school.id or 0,
             school_name=tracked.school.name,
-            class_label=f"{labels.grade(s.grade)}{s.class_name}",
+            class_label=labels.class_label(s.grade, s.class_name),
             reason=t.reason,
             started_at=t.started_at,
             started_by_role=t.started_by_role,

@@ -88,6 +88,11 @@ _GRADES = ("一", "二", "三", "四", "五", "六", "七", "八", "九")
 SEMESTER = {"autumn": "第一学期", "spring": "第二学期"}
 
 
+def class_label(grade_value: int, class_name: str) -> str:
+    """年级与班级, as 四年级1班."""
+    return f"{grade(grade_value)}{class_name}"
+
+
 def grade(value: int) -> str:
     """一年级 … 九年级, 高一 … 高三."""
     if 1 <= value <= 9:

@@ -229,7 +229,7 @@ def _render(
         Paragraph(text(f"姓名：{name}　　学号：{student.student_no}"), body),
         Paragraph(text(f"学校：{school.name}"), body),
         Paragraph(
-            text(f"年级班级：{labels.grade(student.grade)}{student.class_name}"),
+            text(f"年级班级：{labels.class_label(student.grade, student.class_name)}"),
             body,
         ),
         Paragraph(text(f"学年学期：{_term_label(record_filter)}　　状态：{status}"), body),

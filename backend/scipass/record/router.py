@@ -79,7 +79,7 @@ router = APIRouter(tags=["records"])
 
 
 def class_label(student: Student) -> str:
-    return labels.grade(student.grade) + student.class_name
+    return labels.class_label(student.grade, student.class_name)
 
 
 def evidence_read(item: RecordEvidence) -> EvidenceRead:
