@@ -78,6 +78,7 @@ from scipass.roster.acting import (
 from scipass.roster.errors import StudentNotFound
 from scipass.roster.router import me_router as binding_router
 from scipass.roster.router import router as roster_router
+from scipass.venue import edition_exports
 from scipass.venue.router import public_router as venue_public_router
 from scipass.venue.router import router as venue_router
 from scipass.wechat.client import WeChat, make_wechat
@@ -226,6 +227,7 @@ def job_kinds() -> JobKinds:
     kinds = JobKinds()
     record_jobs.register_kinds(kinds)  # record-export
     checkin_jobs.register_kinds(kinds)  # attendee-export
+    edition_exports.register_kinds(kinds)  # directory-edition-export
     return kinds
 
 

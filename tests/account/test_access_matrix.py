@@ -27,6 +27,7 @@ from scipass.core.config import Settings
 from scipass.jobs.models import Job
 from scipass.record.models import RecordEvidence, RecordNotice, RecordObjection
 from scipass.roster.acting import acts_for_a_child
+from scipass.venue.models import DirectoryEdition
 from tests.factories import (
     NOW,
     WEEK,
@@ -124,7 +125,12 @@ def _routes(app: FastAPI) -> list[Any]:
 
 # Routes whose URL names a public object that callers of every tenant may act on: any
 # student may reserve any venue's slot, any school may book a group into it.
-OPEN_TO_EVERY_TENANT = {"reservation-create", "group-reservation-create"}
+# A venue's reservations take every school's pupils; a directory edition is public.
+OPEN_TO_EVERY_TENANT = {
+    "reservation-create",
+    "group-reservation-create",
+    "directory-edition-export-job",
+}
 
 
 @pytest.fixture
@@ -150,6 +156,7 @@ def path_values(session: Session, side_a: Side) -> dict[str, object]:
         **_checkin_values(session, side_a, venue.id or 0),
         "job_id": _job(session, side_a),
         "tracking_id": _tracking(session, side_a),
+        "edition_id": _edition(session, side_a),
     }
 
 
@@ -166,6 +173,22 @@ def _tracking(session: Session, side_a: Side) -> int:
     session.add(tracking)
     session.flush()
     return tracking.id or 0
+
+
+def _edition(session: Session, side_a: Side) -> int:
+    edition = DirectoryEdition(
+        region_code=side_a.region_code,
+        year=2026,
+        title="科普地图",
+        bureau_id=side_a.bureau.id or 0,
+        published_by="account:1",
+        published_at=NOW,
+        venue_count=0,
+        entries=[],
+    )
+    session.add(edition)
+    session.flush()
+    return edition.id or 0
 
 
 def _job(session: Session, side_a: Side) -> int:

@@ -318,7 +318,7 @@ def test_a_control_character_stored_before_the_text_rule_exports_as_valid_xlsx(
     ]
 
 
-def test_a_direct_export_that_breaks_while_reading_sends_no_file_and_logs_nothing(
+def test_a_direct_export_that_breaks_while_reading_sends_no_file_and_logs_the_failure(
     client: TestClient,
     settings: Settings,
     session: Session,
@@ -327,9 +327,9 @@ def test_a_direct_export_that_breaks_while_reading_sends_no_file_and_logs_nothin
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The rows after the second fail to read (as when the database goes away mid-way): a
-    direct export reads every row before it sends a byte, so the client gets a problem, not
-    a broken file, and no audit entry claims an export (a job's failure is logged as such:
-    tests/jobs)."""
+    direct export makes the whole file before it sends a byte, so the client gets a problem,
+    not a broken file; no entry claims an export, and the failure is logged as a job's is
+    (tests/jobs), with no row sent."""
     made = record_exports.export_row
     calls = {"n": 0}
 
@@ -345,7 +345,10 @@ def test_a_direct_export_that_breaks_while_reading_sends_no_file_and_logs_nothin
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "x-row-count" not in response.headers
     assert _export_audits(session, "records_exported") == []
-    assert _export_audits(session, "records_export_finished") == []
+    finished = _export_audits(session, "records_export_finished")
+    assert [(f["outcome"], f["rows_sent"], f["error"]) for f in finished] == [
+        ("failed", 0, "ConnectionError")
+    ]
 
 
 def test_csv_comes_in_chunks_of_rows() -> None:

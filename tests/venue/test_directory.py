@@ -7,16 +7,22 @@ import csv
 import io
 import itertools
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
 from scipass.audit.models import AuditLog
 from scipass.core.auth import Role
+from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
+from scipass.jobs import worker as job_worker
+from scipass.jobs.storage import store_for
+from scipass.main import job_kinds
 from scipass.org.models import Venue
 from scipass.venue.hours import open_weekdays
 from scipass.venue.models import DirectoryEdition, VenueHoursException
@@ -812,6 +818,50 @@ def test_export_json_has_the_entries(client: TestClient, edition_id: int) -> Non
     assert body["entries"][0]["stages"] == ["primary", "junior"]
     unknown = client.get(f"/api/v1/directory-editions/{edition_id}/export?format=pdf")
     assert unknown.status_code == 422
+
+
+def test_an_edition_export_job_equals_the_direct_file(
+    app: FastAPI,
+    client: TestClient,
+    settings: Settings,
+    side_a: Side,
+    clock: FrozenClock,
+    edition_id: int,
+    tmp_path: Path,
+) -> None:
+    """Any signed-in caller may queue an edition's export (issue 16: every bulk export is a
+    job); the worker's file is the direct one, byte for byte. Above the direct limit, the
+    public GET names the job endpoint and the JSON form is still answered."""
+    settings.job_results_dir = tmp_path / "results"
+    teacher = side_a.principal(Role.school_staff)
+    path = f"/api/v1/directory-editions/{edition_id}/exports"
+    assert client.post(path).status_code == 401
+    assert (
+        client.post(
+            "/api/v1/directory-editions/999999/exports", headers=auth(settings, teacher)
+        ).json()["code"]
+        == "edition_not_found"
+    )
+    queued = client.post(path, params={"format": "csv"}, headers=auth(settings, teacher))
+    assert queued.status_code == 202, queued.text
+    ran = job_worker.run_next(
+        app.state.db, clock, settings, job_kinds(), worker="w1", store=store_for(settings)
+    )
+    assert ran is not None
+    status = client.get(f"/api/v1/jobs/{queued.json()['id']}", headers=auth(settings, teacher))
+    assert (status.json()["status"], status.json()["row_count"]) == ("done", 1)
+    result = client.get(status.json()["download_url"], headers=auth(settings, teacher))
+    direct = client.get(f"/api/v1/directory-editions/{edition_id}/export?format=csv")
+    assert result.status_code == direct.status_code == 200
+    assert result.content == direct.content
+    assert result.headers["x-row-count"] == direct.headers["x-row-count"] == "1"
+
+    settings.export_sync_row_limit = 0
+    refused = client.get(f"/api/v1/directory-editions/{edition_id}/export?format=xlsx")
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "export_too_large"
+    assert refused.json()["job_endpoint"] == path
+    assert client.get(f"/api/v1/directory-editions/{edition_id}/export?format=json").is_success
 
 
 def test_search_text_is_literal(client: TestClient, session: Session, side_a: Side) -> None:

@@ -94,7 +94,7 @@ from scipass.core.clock import local_date
 from scipass.core.config import Settings
 from scipass.core.db import Database
 from scipass.core.errors import Conflict
-from scipass.reservation import service as reservation_service
+from scipass.reservation import lists as reservation_lists
 
 MAX_OFFLINE_AGE = timedelta(days=7)
 # Items of an offline upload or a class check-in written per transaction. Measured on SQLite
@@ -197,7 +197,7 @@ def _group_chunk(
 ) -> list[ItemResult]:
     """Some pupils of a group check-in, in one transaction. The reservation, the caller's
     right to it and the activity are read again by each chunk."""
-    _reservation, slot, members = reservation_service.group_for_checkin(
+    _reservation, slot, members = reservation_lists.group_for_checkin(
         session, actor=actor, reservation_id=reservation_id
     )
     if slot.activity_id is None:

@@ -27,11 +27,17 @@ from scipass.checkin.views import (
     ScanCache,
 )
 from scipass.core.auth import SCHOOL_ROLES, Principal
-from scipass.core.clock import SHANGHAI, day_bounds
+from scipass.core.clock import SHANGHAI, Clock, day_bounds
+from scipass.core.db import Database
 from scipass.core.pagination import PageParams, count_rows
 from scipass.jobs import queue as job_queue
-from scipass.jobs.errors import too_large
-from scipass.jobs.exporter import FileFormat, TableExport, run_table_export
+from scipass.jobs.exporter import (
+    ExportFile,
+    FileFormat,
+    TableExport,
+    export_directly,
+    run_table_export,
+)
 from scipass.jobs.models import Job
 from scipass.jobs.queue import JobContext, JobKind, JobResult
 from scipass.org.models import School, Venue
@@ -355,61 +361,88 @@ def audit_attendee_export(
     )
 
 
-def attendee_export(
+def describe_attendee_export(
     session: Session,
+    clock: Clock,
     *,
     actor: Principal,
     activity_id: int,
     day: date | None,
-    now: datetime,
-    row_limit: int,
-) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
-    """The attendee list answered directly: rows read and audited in one transaction, at most
-    ``row_limit`` of them (a larger list is an export job)."""
+    file_format: FileFormat,
+    job_id: int | None = None,
+) -> TableExport:
+    """The attendee list as the one exporter runs it, from the snapshot ``session``; audited
+    (``checkins_exported``) with the rows the file holds and how the export ended."""
     activity, lines = attendee_rows(session, actor=actor, activity_id=activity_id, day=day)
-    if len(lines) > row_limit:
-        raise too_large(row_limit, f"/api/v1/activities/{activity.id}/attendee-exports")
-    audit_attendee_export(
-        session, actor=actor, activity_id=activity.id or 0, day=day, rows=len(lines), now=now
+    detail: dict[str, Any] = {} if job_id is None else {"job_id": job_id}
+
+    def audit(audit_session: Session, written: int, error: str | None) -> None:
+        audit_attendee_export(
+            audit_session,
+            actor=actor,
+            activity_id=activity.id or 0,
+            day=day,
+            rows=written,
+            now=clock.now(),
+            outcome="done" if error is None else "failed",
+            error=error,
+            **detail,
+        )
+
+    return TableExport(
+        header=ATTENDEE_HEADER,
+        rows=lines,
+        total=len(lines),
+        filename=f"到场学生-{activity.id}.{file_format.value}",
+        plain_filename=f"attendees-activity-{activity.id}.{file_format.value}",
+        sheet_title="到场学生",
+        audit=audit,
     )
-    return ATTENDEE_HEADER, lines
+
+
+def attendee_export_now(
+    database: Database,
+    clock: Clock,
+    *,
+    actor: Principal,
+    activity_id: int,
+    day: date | None,
+    row_limit: int,
+) -> ExportFile:
+    """The attendee list answered directly, as CSV, for at most ``row_limit`` visits."""
+    return export_directly(
+        database,
+        file_format=FileFormat.csv,
+        prepare=lambda session: describe_attendee_export(
+            session,
+            clock,
+            actor=actor,
+            activity_id=activity_id,
+            day=day,
+            file_format=FileFormat.csv,
+        ),
+        row_limit=row_limit,
+        job_endpoint=f"/api/v1/activities/{activity_id}/attendee-exports",
+    )
 
 
 def run_attendee_export_job(context: JobContext) -> JobResult:
-    """The ``attendee-export`` job: the same rows, from one snapshot, through the one
-    exporter of the job path; audited with the rows the file holds."""
-    actor = context.owner
-    activity_id = int(context.params["activity_id"])
+    """The ``attendee-export`` job."""
     day = date.fromisoformat(context.params["day"]) if context.params.get("day") else None
     file_format = FileFormat(context.params.get("format", "csv"))
-
-    def prepare(session: Session) -> TableExport:
-        activity, lines = attendee_rows(session, actor=actor, activity_id=activity_id, day=day)
-
-        def audit(audit_session: Session, written: int, error: str | None) -> None:
-            audit_attendee_export(
-                audit_session,
-                actor=actor,
-                activity_id=activity.id or 0,
-                day=day,
-                rows=written,
-                now=context.clock.now(),
-                job_id=context.job_id,
-                outcome="done" if error is None else "failed",
-                error=error,
-            )
-
-        return TableExport(
-            header=ATTENDEE_HEADER,
-            rows=lines,
-            total=len(lines),
-            filename=f"到场学生-{activity.id}.{file_format.value}",
-            plain_filename=f"attendees-activity-{activity.id}.{file_format.value}",
-            sheet_title="到场学生",
-            audit=audit,
-        )
-
-    return run_table_export(context, file_format=file_format, prepare=prepare)
+    return run_table_export(
+        context,
+        file_format=file_format,
+        prepare=lambda session: describe_attendee_export(
+            session,
+            context.clock,
+            actor=context.owner,
+            activity_id=int(context.params["activity_id"]),
+            day=day,
+            file_format=file_format,
+            job_id=context.job_id,
+        ),
+    )
 
 
 ATTENDEE_EXPORT_KIND = JobKind("attendee-export", run_attendee_export_job)

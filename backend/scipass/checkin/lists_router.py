@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response
 
 from scipass.activity.errors import ActivityNotFound
 from scipass.checkin import lists as checkin_lists
@@ -21,10 +21,10 @@ from scipass.checkin.schemas import (
 )
 from scipass.core.callers import OrganiserOrPlatform, SchoolStaff
 from scipass.core.clock import ClockDep
-from scipass.core.db import SessionDep
-from scipass.core.deps import SettingsDep
+from scipass.core.db import AdmittedDep, SessionDep
+from scipass.core.deps import DatabaseDep, SettingsDep
 from scipass.core.errors import problem_responses
-from scipass.core.exports import CSV_MEDIA_TYPE, attachment, csv_chunks
+from scipass.core.exports import CSV_MEDIA_TYPE
 from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
 from scipass.jobs.errors import ExportTooLarge
@@ -112,7 +112,7 @@ def attendee_list(
     description="每次到访一行，含签到与签退时间（北京时间）、方式和时长；UTF-8 带 BOM。"
     "导出记入审计日志。超过 `SCIPASS_EXPORT_SYNC_ROW_LIMIT` 行（默认 5000）时返回 422 "
     "`export_too_large`，请改用 `POST /activities/{activity_id}/attendee-exports`。",
-    response_class=StreamingResponse,
+    response_class=Response,
     responses={
         200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}},
         **problem_responses(ActivityNotFound, ExportTooLarge),
@@ -121,27 +121,21 @@ def attendee_list(
 def attendee_export(
     activity_id: Id,
     actor: OrganiserOrPlatform,
-    session: SessionDep,
+    database: DatabaseDep,
+    _admitted: AdmittedDep,
     clock: ClockDep,
     settings: SettingsDep,
     day: DayQuery = None,
-) -> StreamingResponse:
-    header, rows = checkin_lists.attendee_export(
-        session,
+) -> Response:
+    export = checkin_lists.attendee_export_now(
+        database,
+        clock,
         actor=actor,
         activity_id=activity_id,
         day=day,
-        now=clock.now(),
         row_limit=settings.export_sync_row_limit,
     )
-    return StreamingResponse(
-        csv_chunks(header, rows),
-        media_type=CSV_MEDIA_TYPE,
-        headers={
-            **attachment(f"到场学生-{activity_id}.csv", f"attendees-activity-{activity_id}.csv"),
-            "X-Row-Count": str(len(rows)),
-        },
-    )
+    return Response(export.content, media_type=CSV_MEDIA_TYPE, headers=export.headers)
 
 
 @router.post(

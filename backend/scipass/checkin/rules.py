@@ -39,7 +39,7 @@ from scipass.checkin.views import (
 from scipass.consent.models import Purpose
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import day_bounds
-from scipass.reservation import service as reservation_service
+from scipass.reservation import lists as reservation_lists
 
 EXIT_GRACE = timedelta(minutes=30)  # exit scans are taken this long after the end
 
@@ -113,9 +113,7 @@ def raise_unless_registered(
 ) -> None:
     target = session.get(Activity, activity.id)
     assert target is not None
-    if not reservation_service.holds_place(
-        session, student_id=student.id, activity=target, day=day
-    ):
+    if not reservation_lists.holds_place(session, student_id=student.id, activity=target, day=day):
         raise NotRegistered(admission=activity.admission)
 
 

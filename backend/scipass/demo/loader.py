@@ -51,6 +51,7 @@ from scipass.record.models import (
 from scipass.record.repository import RecordFilter
 from scipass.record.schemas import ManualRecordCreate
 from scipass.reservation import service as reservation_service
+from scipass.reservation import slots as reservation_slots
 from scipass.reservation.models import Reservation, ReservationStatus, TimeSlot
 from scipass.reservation.schemas import GroupReserve, SlotCreate
 from scipass.roster import importer
@@ -639,7 +640,7 @@ def _slots(
                 note=note,
             )
             slots.append(
-                reservation_service.create_slot(
+                reservation_slots.create_slot(
                     session,
                     actor=_venue_admin(session, venue),
                     venue_id=venue.id or 0,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Query
+from fastapi.responses import Response, StreamingResponse
 
 from scipass.core.callers import RecordExporter, StaffFileReader
 from scipass.core.clock import ClockDep, Semester
-from scipass.core.db import SessionDep
-from scipass.core.deps import SettingsDep
+from scipass.core.db import AdmittedDep, SessionDep
+from scipass.core.deps import DatabaseDep, SettingsDep
 from scipass.core.errors import problem_responses
 from scipass.core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
 from scipass.core.inputs import GradeFilter, Id, SchoolYearFilter
@@ -67,8 +67,8 @@ def _pdf(result: record_file.StudentFile) -> StreamingResponse:
     "每次导出记入审计日志（导出人、筛选条件、行数）。\n\n"
     "直接导出最多 `SCIPASS_EXPORT_SYNC_ROW_LIMIT` 行（默认 5000），更多时返回 422 "
     "`export_too_large`，请改用 `POST /record-exports` 提交后台导出任务。"
-    "文件、`X-Row-Count` 与审计日志取自同一事务读到的数据，三者一致。",
-    response_class=StreamingResponse,
+    "文件、`X-Row-Count` 与审计日志取自同一快照，三者一致；导出结束时记入审计日志（成功或失败）。",
+    response_class=Response,
     responses={
         200: {
             "description": "写实记录文件",
@@ -81,9 +81,9 @@ def _pdf(result: record_file.StudentFile) -> StreamingResponse:
     },
 )
 def export_records(
-    request: Request,
     caller: RecordExporter,
-    session: SessionDep,
+    database: DatabaseDep,
+    _admitted: AdmittedDep,
     clock: ClockDep,
     settings: SettingsDep,
     format: Annotated[ExportFormat, Query(description="文件格式")] = ExportFormat.xlsx,
@@ -95,7 +95,7 @@ def export_records(
     school_year: SchoolYearFilter = None,
     semester: SemesterParam = None,
     status: StatusParam = None,
-) -> StreamingResponse:
+) -> Response:
     requested = RecordFilter(
         region_code=region_code,
         school_id=school_id,
@@ -106,23 +106,17 @@ def export_records(
         semester=semester.value if semester else None,
         status=status,
     )
-    export = record_exports.start_export(
-        session,
+    export = record_exports.export_now(
+        database,
+        clock,
         principal=caller,
         requested=requested,
         export_format=format,
-        now=clock.now(),
         row_limit=settings.export_sync_row_limit,
     )
-    body = record_exports.stream(
-        request.app.state.db, request.app.state.clock, principal=caller, export=export
+    return Response(
+        export.content, media_type=export.file_format.media_type, headers=export.headers
     )
-    media_type = CSV_MEDIA_TYPE if format is ExportFormat.csv else XLSX_MEDIA_TYPE
-    headers = {
-        **attachment(export.plan.filename, export.plan.plain_filename),
-        "X-Row-Count": str(export.plan.row_count),
-    }
-    return StreamingResponse(body, media_type=media_type, headers=headers)
 
 
 @router.post(

@@ -10,9 +10,10 @@
   printed file can be checked against the chain. Without a status filter it lists the records
   that count (``COUNTED``: not rejected, withdrawn or voided).
 
-Every export is written to the audit log (who, the filter, the row count) in the request's
-transaction, before any byte is sent. A streamed body runs after the request's session has
-closed, so it reads through a session of its own (:meth:`Database.read_only_session`).
+A CSV or XLSX export, answered directly (at most ``SCIPASS_EXPORT_SYNC_ROW_LIMIT`` rows) or
+made by a job, is described once (:func:`describe_export`) and run by the one exporter
+(:mod:`scipass.jobs.exporter`): the count, the rows and the file names from one snapshot, and
+the audit entries (who, the filter, the rows the file holds, how it ended) when it ends.
 
 Scope: a student exports only their own records; school staff only their school's (another
 ``school_id`` is "not found"); a bureau only inside its region (a region outside it is
@@ -26,8 +27,6 @@ side.
 
 from __future__ import annotations
 
-import itertools
-import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -42,10 +41,14 @@ from scipass.audit import service as audit_service
 from scipass.core.auth import SCHOOL_ROLES, Principal, Role, region_contains
 from scipass.core.clock import SHANGHAI, Clock, local_date
 from scipass.core.db import Database
-from scipass.core.exports import csv_chunks, xlsx_chunks
 from scipass.jobs import queue as job_queue
-from scipass.jobs.errors import too_large
-from scipass.jobs.exporter import FileFormat, TableExport, run_table_export
+from scipass.jobs.exporter import (
+    ExportFile,
+    FileFormat,
+    TableExport,
+    export_directly,
+    run_table_export,
+)
 from scipass.jobs.models import Job
 from scipass.jobs.queue import JobContext, JobKind, JobKinds, JobResult
 from scipass.org.errors import OrganisationNotFound, OutsideRegion
@@ -56,8 +59,6 @@ from scipass.record.repository import RecordFilter, visible
 from scipass.roster import service as roster_service
 from scipass.roster.models import Student
 from scipass.roster.visibility import shown_name
-
-logger = logging.getLogger("scipass.exports")
 
 HEADER = (
     "学号",
@@ -95,7 +96,7 @@ class ExportFormat(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ExportPlan:
-    """What an export will stream: the filter it runs with, how many rows, the file name."""
+    """What an export makes: the filter it runs with, how many rows, the file names."""
 
     record_filter: RecordFilter
     row_count: int
@@ -232,47 +233,6 @@ def _audit_export(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class DirectExport:
-    """An export answered in the request: its plan and its rows, read in one transaction
-    with the audit entry, so the count header, the audit entry and the file agree."""
-
-    plan: ExportPlan
-    rows: list[list[object]]
-
-
-def start_export(
-    session: Session,
-    *,
-    principal: Principal,
-    requested: RecordFilter,
-    export_format: ExportFormat,
-    now: datetime,
-    row_limit: int,
-) -> DirectExport:
-    """Scope the filter, read the rows (at most ``row_limit``; more is refused with
-    :class:`ExportTooLarge`, which names the job endpoint) and write the audit entry with
-    their number, all in ``session``'s transaction, before any byte is sent."""
-    record_filter = scoped_filter(session, principal=principal, requested=requested)
-    found = list(
-        itertools.islice(
-            rows(session, principal=principal, record_filter=record_filter), row_limit + 1
-        )
-    )
-    if len(found) > row_limit:
-        raise too_large(row_limit, "/api/v1/record-exports")
-    plan = plan_export(
-        session,
-        principal=principal,
-        record_filter=record_filter,
-        export_format=export_format,
-        row_count=len(found),
-        now=now,
-    )
-    _audit_export(session, principal=principal, plan=plan, now=now)
-    return DirectExport(plan=plan, rows=found)
-
-
 def queue_export(
     session: Session,
     *,
@@ -293,57 +253,94 @@ def queue_export(
     )
 
 
-def run_export_job(context: JobContext) -> JobResult:
-    """The ``record-export`` job, through the one exporter of the job path
-    (:func:`scipass.jobs.exporter.run_table_export`): count, rows and file names from one
-    snapshot; the audit entries afterwards with the rows the file holds."""
-    principal = context.owner
-    export_format = ExportFormat(context.params["format"])
-    record_filter = RecordFilter.from_described(context.params["filter"])
-    clock = context.clock
+def describe_export(
+    session: Session,
+    clock: Clock,
+    *,
+    principal: Principal,
+    requested: RecordFilter,
+    export_format: ExportFormat,
+    job_id: int | None = None,
+) -> TableExport:
+    """A record export as the one exporter runs it (:mod:`scipass.jobs.exporter`), from the
+    snapshot ``session``: the filter scoped to the caller (checked again when a job runs),
+    the count, the rows and the file names, and its audit entries: ``records_exported`` when
+    the file is complete, and ``records_export_finished`` (``done``, or ``failed`` with the
+    rows written) in every case."""
+    record_filter = scoped_filter(session, principal=principal, requested=requested)
+    total = count(session, principal=principal, record_filter=record_filter)
+    plan = plan_export(
+        session,
+        principal=principal,
+        record_filter=record_filter,
+        export_format=export_format,
+        row_count=total,
+        now=clock.now(),
+    )
+    detail: dict[str, Any] = {} if job_id is None else {"job_id": job_id}
 
-    def prepare(session: Session) -> TableExport:
-        total = count(session, principal=principal, record_filter=record_filter)
-        plan = plan_export(
-            session,
-            principal=principal,
-            record_filter=record_filter,
-            export_format=export_format,
-            row_count=total,
-            now=clock.now(),
-        )
-
-        def audit(audit_session: Session, written: int, error: str | None) -> None:
+    def audit(audit_session: Session, written: int, error: str | None) -> None:
+        if error is None:
             done = replace(plan, row_count=written)
-            if error is None:
-                _audit_export(
-                    audit_session,
-                    principal=principal,
-                    plan=done,
-                    now=clock.now(),
-                    job_id=context.job_id,
-                )
-            _finished_entry(
-                audit_session,
-                clock,
-                principal=principal,
-                plan=plan,
-                sent=written,
-                error=error,
-                job_id=context.job_id,
-            )
-
-        return TableExport(
-            header=HEADER,
-            rows=rows(session, principal=principal, record_filter=record_filter),
-            total=total,
-            filename=plan.filename,
-            plain_filename=plan.plain_filename,
-            sheet_title=SHEET_TITLE,
-            audit=audit,
+            _audit_export(audit_session, principal=principal, plan=done, now=clock.now(), **detail)
+        _finished_entry(
+            audit_session,
+            clock,
+            principal=principal,
+            plan=plan,
+            sent=written,
+            error=error,
+            **detail,
         )
 
-    return run_table_export(context, file_format=FileFormat(export_format.value), prepare=prepare)
+    return TableExport(
+        header=HEADER,
+        rows=rows(session, principal=principal, record_filter=record_filter),
+        total=total,
+        filename=plan.filename,
+        plain_filename=plan.plain_filename,
+        sheet_title=SHEET_TITLE,
+        audit=audit,
+    )
+
+
+def export_now(
+    database: Database,
+    clock: Clock,
+    *,
+    principal: Principal,
+    requested: RecordFilter,
+    export_format: ExportFormat,
+    row_limit: int,
+) -> ExportFile:
+    """A direct export (``GET /records/export``) of at most ``row_limit`` rows."""
+    return export_directly(
+        database,
+        file_format=FileFormat(export_format.value),
+        prepare=lambda session: describe_export(
+            session, clock, principal=principal, requested=requested, export_format=export_format
+        ),
+        row_limit=row_limit,
+        job_endpoint="/api/v1/record-exports",
+    )
+
+
+def run_export_job(context: JobContext) -> JobResult:
+    """The ``record-export`` job."""
+    export_format = ExportFormat(context.params["format"])
+    requested = RecordFilter.from_described(context.params["filter"])
+    return run_table_export(
+        context,
+        file_format=FileFormat(export_format.value),
+        prepare=lambda session: describe_export(
+            session,
+            context.clock,
+            principal=context.owner,
+            requested=requested,
+            export_format=export_format,
+            job_id=context.job_id,
+        ),
+    )
 
 
 EXPORT_KIND = JobKind(EXPORT_JOB, run_export_job)
@@ -472,64 +469,6 @@ def rows(
     query = export_query(principal, record_filter).execution_options(yield_per=BATCH)
     for row in session.execute(query):
         yield export_row(row, principal)
-
-
-class _Counted:
-    """Rows passed through, counted as they go (how far a broken export got)."""
-
-    def __init__(self, rows: Iterator[list[object]]) -> None:
-        self._rows = rows
-        self.count = 0
-
-    def __iter__(self) -> Iterator[list[object]]:
-        for row in self._rows:
-            yield row
-            self.count += 1
-
-
-def stream(
-    database: Database, clock: Clock, *, principal: Principal, export: DirectExport
-) -> Iterator[bytes]:
-    """The file's body (CSV for Excel, or XLSX) from the rows read in the request. How it
-    ended goes to the audit log after the entry that :func:`start_export` wrote:
-    ``records_export_finished`` with ``outcome`` ``done``, or ``failed`` with how many rows
-    were sent (the client gone), so a broken export is never on record as delivered."""
-    plan = export.plan
-    counted = _Counted(iter(export.rows))
-    if plan.export_format is ExportFormat.csv:
-        chunks = csv_chunks(HEADER, counted)
-    else:
-        chunks = xlsx_chunks(SHEET_TITLE, HEADER, counted)
-    error: str | None = "client_disconnected"
-    try:
-        yield from chunks
-        error = None
-    except Exception as exc:
-        error = type(exc).__name__
-        raise
-    finally:
-        _log_finished(
-            database, clock, principal=principal, plan=plan, sent=counted.count, error=error
-        )
-
-
-def _log_finished(
-    database: Database,
-    clock: Clock,
-    *,
-    principal: Principal,
-    plan: ExportPlan,
-    sent: int,
-    error: str | None,
-    **detail: Any,
-) -> None:
-    try:
-        with database.transaction() as session:
-            _finished_entry(
-                session, clock, principal=principal, plan=plan, sent=sent, error=error, **detail
-            )
-    except Exception:  # the database may be what broke the export
-        logger.exception("could not log the end of an export (%s)", error or "done")
 
 
 def _finished_entry(

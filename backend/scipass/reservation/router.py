@@ -17,7 +17,9 @@ from scipass.core.errors import problem_responses
 from scipass.core.idempotency import IdempotencyDep, IdempotencyKeyReused
 from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
+from scipass.reservation import lists as reservation_lists
 from scipass.reservation import service as reservation_service
+from scipass.reservation import slots as reservation_slots
 from scipass.reservation.errors import (
     AlreadyReserved,
     CancelTooLate,
@@ -73,7 +75,7 @@ def slot_read(slot: TimeSlot, waitlist: int) -> SlotRead:
 def _reads(
     session: Session, rows: list[tuple[Reservation, TimeSlot]], *, viewer: Principal
 ) -> list[ReservationRead]:
-    names = reservation_service.student_names(
+    names = reservation_lists.student_names(
         session, [r.student_id for r, _ in rows if r.student_id is not None]
     )
     result = []
@@ -129,7 +131,7 @@ def _one(session: Session, reservation: Reservation, *, viewer: Principal) -> Re
 def create_slot(
     venue_id: Id, body: SlotCreate, caller: VenueStaff, session: SessionDep, clock: ClockDep
 ) -> SlotRead:
-    slot = reservation_service.create_slot(
+    slot = reservation_slots.create_slot(
         session, actor=caller, venue_id=venue_id, data=body, now=clock.now()
     )
     return slot_read(slot, 0)
@@ -155,7 +157,7 @@ def list_slots(
     today = clock.now().astimezone(SHANGHAI).date()
     since = datetime.combine(from_date or today, time(0), SHANGHAI)
     until = datetime.combine(to_date + timedelta(days=1), time(0), SHANGHAI) if to_date else None
-    rows, total = reservation_service.list_slots(
+    rows, total = reservation_slots.list_slots(
         session,
         venue_id=venue_id,
         page=page,
@@ -164,7 +166,7 @@ def list_slots(
         resource_id=resource_id,
         activity_id=activity_id,
     )
-    waiting = reservation_service.waitlist_lengths(session, [s.id or 0 for s in rows])
+    waiting = reservation_slots.waitlist_lengths(session, [s.id or 0 for s in rows])
     return Page[SlotRead].of([slot_read(s, waiting.get(s.id or 0, 0)) for s in rows], total, page)
 
 
@@ -178,7 +180,7 @@ def list_slots(
 def cancel_slot(
     slot_id: Id, body: CancelRequest, caller: VenueStaff, session: SessionDep, clock: ClockDep
 ) -> SlotRead:
-    slot = reservation_service.cancel_slot(
+    slot = reservation_slots.cancel_slot(
         session, actor=caller, slot_id=slot_id, reason=body.reason, now=clock.now()
     )
     return slot_read(slot, 0)
@@ -194,9 +196,7 @@ def cancel_slot(
 def slot_reservations(
     slot_id: Id, caller: VenueStaff, session: SessionDep, page: PageDep
 ) -> Page[ReservationRead]:
-    rows, total = reservation_service.list_for_slot(
-        session, actor=caller, slot_id=slot_id, page=page
-    )
+    rows, total = reservation_lists.list_for_slot(session, actor=caller, slot_id=slot_id, page=page)
     return Page[ReservationRead].of(_reads(session, rows, viewer=caller), total, page)
 
 
@@ -313,7 +313,7 @@ def cancel_reservation(
 def my_reservations(
     caller: ActingStudent, session: SessionDep, page: PageDep
 ) -> Page[ReservationRead]:
-    rows, total = reservation_service.list_for_student(session, actor=caller, page=page)
+    rows, total = reservation_lists.list_for_student(session, actor=caller, page=page)
     return Page[ReservationRead].of(_reads(session, rows, viewer=caller), total, page)
 
 
@@ -329,7 +329,5 @@ def school_reservations(
     page: PageDep,
     status: ReservationStatus | None = None,
 ) -> Page[ReservationRead]:
-    rows, total = reservation_service.list_for_school(
-        session, actor=caller, page=page, status=status
-    )
+    rows, total = reservation_lists.list_for_school(session, actor=caller, page=page, status=status)
     return Page[ReservationRead].of(_reads(session, rows, viewer=caller), total, page)

@@ -9,22 +9,30 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel import Session
 
 from scipass.core.auth import public_access
-from scipass.core.callers import BureauCaller, BureauOrPlatform, StaffCaller, VenueAdmin
+from scipass.core.callers import (
+    BureauCaller,
+    BureauOrPlatform,
+    JobOwner,
+    StaffCaller,
+    VenueAdmin,
+)
 from scipass.core.clock import ClockDep, local_date
 from scipass.core.db import SessionDep
+from scipass.core.deps import DatabaseDep, SettingsDep
 from scipass.core.errors import BadRequest, Forbidden, problem_responses
 from scipass.core.exports import (
     CSV_MEDIA_TYPE,
     XLSX_MEDIA_TYPE,
     attachment,
-    csv_bytes,
-    xlsx_bytes,
 )
 from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
+from scipass.jobs.errors import ExportTooLarge
+from scipass.jobs.exporter import FileFormat
+from scipass.jobs.schemas import JobRead
 from scipass.org.errors import OrganisationExists, OutsideRegion, RegionNotFound
 from scipass.org.models import Stage, Venue, VenueKind, decode_stages
-from scipass.venue import hours
+from scipass.venue import edition_exports, hours
 from scipass.venue import service as venue_service
 from scipass.venue.errors import (
     EditionExists,
@@ -396,35 +404,63 @@ def get_edition(edition_id: Id, session: SessionDep) -> EditionDetail:
     "/directory-editions/{edition_id}/export",
     name="directory-edition-export",
     summary="导出科普地图版本",
-    description="`format`：`xlsx`（Excel）、`csv`（UTF-8 带 BOM，Excel 可直接打开）或 `json`。",
+    description="`format`：`xlsx`（Excel）、`csv`（UTF-8 带 BOM，Excel 可直接打开）或 `json`。"
+    "XLSX 与 CSV 最多 `SCIPASS_EXPORT_SYNC_ROW_LIMIT` 个场馆（默认 5000），更多时返回 422 "
+    "`export_too_large`，请登录后改用 `POST /directory-editions/{edition_id}/exports`。",
     response_class=Response,
     responses={
-        200: {"content": {XLSX_MEDIA_TYPE: {}, CSV_MEDIA_TYPE: {}, "application/json": {}}},
-        **problem_responses(EditionNotFound),
+        200: {
+            "content": {XLSX_MEDIA_TYPE: {}, CSV_MEDIA_TYPE: {}, "application/json": {}},
+            "headers": {
+                "X-Row-Count": {"description": "场馆数（XLSX、CSV）", "schema": {"type": "integer"}}
+            },
+        },
+        **problem_responses(EditionNotFound, ExportTooLarge),
     },
 )
 def export_edition(
     edition_id: Id,
     session: SessionDep,
+    database: DatabaseDep,
+    settings: SettingsDep,
     format: Literal["xlsx", "csv", "json"] = "xlsx",
 ) -> Response:
-    edition = venue_service.get_edition(session, edition_id)
-    header = [label for _, label in venue_service.EXPORT_COLUMNS]
-    name = f"{edition.title}"
-    plain = f"directory-{edition.region_code}-{edition.year}"
     if format == "json":
+        edition = venue_service.get_edition(session, edition_id)
         body = EditionDetail(**_edition(edition).model_dump(), entries=edition.entries)
+        plain = f"directory-{edition.region_code}-{edition.year}.json"
         return Response(
             body.model_dump_json(),
             media_type="application/json",
-            headers=attachment(f"{name}.json", f"{plain}.json"),
+            headers=attachment(f"{edition.title}.json", plain),
         )
-    if format == "csv":
-        data = csv_bytes(header, venue_service.edition_rows(edition))
-        return Response(
-            data, media_type=CSV_MEDIA_TYPE, headers=attachment(f"{name}.csv", f"{plain}.csv")
-        )
-    data = xlsx_bytes(str(edition.year), header, venue_service.edition_rows(edition))
-    return Response(
-        data, media_type=XLSX_MEDIA_TYPE, headers=attachment(f"{name}.xlsx", f"{plain}.xlsx")
+    export = edition_exports.edition_export_now(
+        database,
+        edition_id=edition_id,
+        file_format=FileFormat(format),
+        row_limit=settings.export_sync_row_limit,
     )
+    media_type = export.file_format.media_type
+    return Response(export.content, media_type=media_type, headers=export.headers)
+
+
+@router.post(
+    "/directory-editions/{edition_id}/exports",
+    name="directory-edition-export-job",
+    summary="提交科普地图版本导出任务（任意场馆数）",
+    description="与 `GET /directory-editions/{edition_id}/export` 的 XLSX、CSV 相同的内容，"
+    "在后台进程中生成，返回 202 和任务；用 `GET /jobs/{job_id}` 查询进度，完成后下载。",
+    status_code=202,
+    responses=problem_responses(EditionNotFound),
+)
+def export_edition_job(
+    edition_id: Id,
+    caller: JobOwner,
+    session: SessionDep,
+    clock: ClockDep,
+    format: Annotated[FileFormat, Query(description="文件格式")] = FileFormat.xlsx,
+) -> JobRead:
+    job = edition_exports.queue_edition_export(
+        session, actor=caller, edition_id=edition_id, file_format=format, now=clock.now()
+    )
+    return JobRead.of(job)
