@@ -95,6 +95,7 @@ DOMAINS = (
     "reservation",
     "roster",
     "venue",
+    "volunteer",
 )
 
 

@@ -61,6 +61,11 @@ class Action(StrEnum):
     job_queued = "job_queued"  # a bulk export asked for, to run in the worker
     job_retried = "job_retried"  # its worker was lost; queued again
     job_failed = "job_failed"  # it failed, or its worker was lost too often
+    volunteer_role_saved = "volunteer_role_saved"  # created or changed
+    volunteer_shifts_published = "volunteer_shifts_published"  # one shift or a series
+    volunteer_shift_cancelled = "volunteer_shift_cancelled"
+    volunteer_signed_up = "volunteer_signed_up"  # a pupil, a guardian, or a school's group
+    volunteer_signup_cancelled = "volunteer_signup_cancelled"
 
 
 def record(
