@@ -263,8 +263,6 @@ def series_days(data: ShiftSeriesCreate) -> list[date]:
         raise ShiftInvalid("结束日期不能早于开始日期", "to_date is before from_date")
     if (data.to_date - data.from_date).days > 366:
         raise ShiftInvalid("一次最多发布一年的班次", "At most a year at a time")
-    if any(not 1 <= day <= 7 for day in data.weekdays):
-        raise ShiftInvalid("星期几须为 1 至 7", "Weekdays are 1 (Monday) to 7 (Sunday)")
     weekdays = set(data.weekdays)
     skipped = set(data.except_dates)
     days = []

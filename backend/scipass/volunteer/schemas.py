@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Annotated
 
+from annotated_types import Interval
 from pydantic import AwareDatetime, BaseModel, Field
 
 from scipass.core.inputs import MULTILINE, Id, RequestModel
 from scipass.org.models import Stage
 from scipass.org.organiser import OrganiserKind
 from scipass.volunteer.models import RolePreset, ShiftStatus, SignupKind, SignupStatus
+
+# 星期几: 1 is Monday, 7 Sunday (ISO).
+Weekday = Annotated[int, Interval(ge=1, le=7)]
 
 HOURS = Field(
     default=None, gt=0, le=8, multiple_of=0.5, description="学生每天在本岗位最多服务的小时数"
@@ -94,7 +99,7 @@ class ShiftSeriesCreate(RequestModel):
 
     from_date: date
     to_date: date = Field(description="含当天")
-    weekdays: list[int] = Field(
+    weekdays: list[Weekday] = Field(
         min_length=1, max_length=7, description="星期几，1 为星期一，7 为星期日"
     )
     start_time: time = Field(description="北京时间")
