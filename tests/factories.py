@@ -27,6 +27,7 @@ from scipass.reservation.models import Reservation, ReservationMember, TimeSlot
 from scipass.roster.models import GuardianLink, Student
 from scipass.roster.service import new_code
 from scipass.venue.models import VenueResource
+from scipass.volunteer.models import VolunteerRole, VolunteerShift, VolunteerSignup
 
 NOW = datetime(2026, 10, 14, 2, 0, tzinfo=UTC)
 _serial = itertools.count(1)
@@ -481,3 +482,83 @@ def national_entry_id(session: Session) -> int:
     row = session.exec(select(WhitelistEntry).where(WhitelistEntry.number == 1)).first()
     assert row is not None
     return row.id or 0
+
+
+# --- volunteering --------------------------------------------------------------------------
+
+
+def create_volunteer_role(
+    session: Session,
+    *,
+    venue_id: int | None = None,
+    school_id: int | None = None,
+    **overrides: object,
+) -> VolunteerRole:
+    """A venue's (or a school's) role: any stage, no minimum age, at most 4 hours a day."""
+    values: dict[str, object] = {
+        "venue_id": venue_id,
+        "school_id": school_id,
+        "name": "小小志愿者",
+        "description": "引导参观",
+        "duties": "引导、秩序",
+        "stages": "",
+        "training": "",
+        "max_daily_minutes": 240,
+        "active": True,
+        "created_by": "account:900002",
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    values.update(overrides)
+    role = VolunteerRole(**values)  # type: ignore[arg-type]
+    session.add(role)
+    session.flush()
+    return role
+
+
+def create_volunteer_shift(
+    session: Session, *, role: VolunteerRole, **overrides: object
+) -> VolunteerShift:
+    """A shift on Saturday 2026-10-17, 09:00-12:00 Beijing time; sign-up closes on Friday
+    09:00 (the clock is Wednesday the 14th)."""
+    values: dict[str, object] = {
+        "role_id": role.id,
+        "venue_id": role.venue_id,
+        "school_id": role.school_id,
+        "starts_at": datetime(2026, 10, 17, 1, 0, tzinfo=UTC),
+        "ends_at": datetime(2026, 10, 17, 4, 0, tzinfo=UTC),
+        "signup_closes_at": datetime(2026, 10, 16, 1, 0, tzinfo=UTC),
+        "place": "一楼序厅",
+        "capacity": 10,
+        "taken": 0,
+        "status": "open",
+        "created_by": "account:900002",
+        "created_at": NOW,
+    }
+    values.update(overrides)
+    shift = VolunteerShift(**values)  # type: ignore[arg-type]
+    session.add(shift)
+    session.flush()
+    return shift
+
+
+def create_volunteer_signup(
+    session: Session, *, shift: VolunteerShift, student: Student, status: str = "signed_up"
+) -> VolunteerSignup:
+    signup = VolunteerSignup(
+        shift_id=shift.id or 0,
+        role_id=shift.role_id,
+        student_id=student.id or 0,
+        school_id=student.school_id,
+        kind="individual",
+        status=status,
+        made_by="wechat:test",
+        created_at=NOW,
+        placed_at=NOW if status == "signed_up" else None,
+    )
+    session.add(signup)
+    if status == "signed_up":
+        shift.taken += 1
+        session.add(shift)
+    session.flush()
+    return signup

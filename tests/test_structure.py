@@ -96,6 +96,7 @@ DOMAINS = (
     "reservation",
     "roster",
     "venue",
+    "volunteer",
 )
 
 

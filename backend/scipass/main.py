@@ -86,6 +86,8 @@ from scipass.roster.router import router as roster_router
 from scipass.venue import edition_exports
 from scipass.venue.router import public_router as venue_public_router
 from scipass.venue.router import router as venue_router
+from scipass.volunteer.router import public_router as volunteer_public_router
+from scipass.volunteer.router import router as volunteer_router
 from scipass.wechat.client import WeChat, make_wechat
 
 API_PREFIX = "/api/v1"
@@ -317,6 +319,7 @@ def create_app(
         venue_public_router,
         activity_public_router,
         reservation_public_router,
+        volunteer_public_router,
         account_router,
         org_router,
         roster_router,
@@ -337,6 +340,7 @@ def create_app(
         competition_review_router,
         competition_results_router,
         talent_router,
+        volunteer_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -36,6 +36,12 @@ from scipass.record.models import (
 from scipass.reservation.models import Reservation, ReservationMember, TimeSlot
 from scipass.roster.models import GuardianLink, Student
 from scipass.venue.models import DirectoryEdition, VenueHoursException, VenueResource
+from scipass.volunteer.models import (
+    NotificationOutbox,
+    VolunteerRole,
+    VolunteerShift,
+    VolunteerSignup,
+)
 
 __all__ = [
     "Account",
@@ -57,6 +63,7 @@ __all__ = [
     "Invitation",
     "Job",
     "JobSchedule",
+    "NotificationOutbox",
     "Pairing",
     "ParticipationRecord",
     "PersonalCard",
@@ -83,6 +90,9 @@ __all__ = [
     "Venue",
     "VenueHoursException",
     "VenueResource",
+    "VolunteerRole",
+    "VolunteerShift",
+    "VolunteerSignup",
     "WeChatUser",
     "Whitelist",
     "WhitelistEntry",

@@ -42,6 +42,9 @@ from tests.factories import (
     create_reservation,
     create_resource,
     create_slot,
+    create_volunteer_role,
+    create_volunteer_shift,
+    create_volunteer_signup,
     list_venue,
 )
 
@@ -160,6 +163,23 @@ BODIES: dict[str, dict[str, Any]] = {
         "decision": "grant",
         "notice_version": NOTICE_VERSION,
     },
+    "volunteer-role-create": {"preset": "little_volunteer"},
+    "volunteer-role-update": {"name": "新岗位名"},
+    "volunteer-shift-create": {
+        "starts_at": "2026-10-24T09:00:00+08:00",
+        "ends_at": "2026-10-24T12:00:00+08:00",
+        "capacity": 10,
+    },
+    "volunteer-shift-series-create": {
+        "from_date": "2026-10-24",
+        "to_date": "2026-11-28",
+        "weekdays": [6],
+        "start_time": "09:00",
+        "end_time": "12:00",
+        "capacity": 10,
+    },
+    "volunteer-shift-cancel": {"reason": "场馆临时闭馆"},
+    "volunteer-group-signup-create": {"student_ids": [1]},
 }
 
 
@@ -173,9 +193,9 @@ def _routes(app: FastAPI) -> list[Any]:
 
 # Routes whose URL names a public object that callers of every tenant may act on: any
 # student may reserve any venue's slot, any school may book a group into it.
-# A venue's reservations take every school's pupils; a directory edition is public. The
-# competition catalogue and the whitelists are public to everyone signed in: pupils choose
-# from them, schools and bureaus of any region read them.
+# A venue's reservations and volunteer shifts take every school's pupils; a directory edition
+# is public. The competition catalogue and the whitelists are public to everyone signed in:
+# pupils choose from them, schools and bureaus of any region read them.
 OPEN_TO_EVERY_TENANT = {
     "reservation-create",
     "group-reservation-create",
@@ -183,6 +203,8 @@ OPEN_TO_EVERY_TENANT = {
     "whitelist-entries",
     "whitelist-export",
     "competition-get",
+    "volunteer-signup-create",
+    "volunteer-group-signup-create",
 }
 
 
@@ -208,6 +230,7 @@ def path_values(session: Session, side_a: Side) -> dict[str, object]:
         **_record_values(session, side_a),
         **_checkin_values(session, side_a, venue.id or 0),
         **_competition_values(session, side_a),
+        **_volunteer_values(session, side_a, venue.id or 0),
         "job_id": _job(session, side_a),
         **_result_values(session, side_a),
     }
@@ -334,6 +357,14 @@ def _competition_values(session: Session, side_a: Side) -> dict[str, object]:
         "advisor_id": advisor.id,
         "tracking_id": _tracking(session, side_a),
     }
+
+
+def _volunteer_values(session: Session, side_a: Side, venue_id: int) -> dict[str, object]:
+    """A role of side A's venue, a shift of it, and side A's pupil signed up for it."""
+    role = create_volunteer_role(session, venue_id=venue_id)
+    shift = create_volunteer_shift(session, role=role)
+    signup = create_volunteer_signup(session, shift=shift, student=side_a.student)
+    return {"role_id": role.id, "shift_id": shift.id, "signup_id": signup.id}
 
 
 def _tracking(session: Session, side_a: Side) -> int:

@@ -121,7 +121,87 @@ def test_students_of_14_and_over_need_no_consent(
         "/api/v1/me/consents", headers=auth(settings, side_a.principal(Role.student))
     )
     assert status.json()["under_14"] is False
-    assert all(p["effective"] for p in status.json()["purposes"])
+    states = {p["purpose"]: p for p in status.json()["purposes"]}
+    # every purpose but volunteering, which is asked up to 18
+    assert all(p["effective"] and not p["asked"] for k, p in states.items() if k != "volunteering")
+    assert states["volunteering"]["asked"] is True
+    assert states["volunteering"]["effective"] is False
+
+
+@pytest.mark.parametrize(
+    ("born", "asked"),
+    [
+        (date(2016, 3, 1), True),  # 10
+        (date(2010, 3, 1), True),  # 16
+        (date(2008, 10, 1), True),  # turns 18 in October 2026: still asked that month
+        (date(2008, 9, 1), False),  # 18
+    ],
+)
+def test_volunteering_is_asked_up_to_18(born: date, asked: bool) -> None:
+    today = date(2026, 10, 14)
+    assert consent_service.needs_consent(born, Purpose.volunteering, today) is asked
+    assert consent_service.needs_consent(born, Purpose.photos, today) is (born.year >= 2013)
+
+
+def test_a_pupil_of_16_gets_volunteering_consent_from_the_guardian_or_on_paper(
+    client: TestClient, settings: Settings, side_a: Side, session: Session
+) -> None:
+    side_a.student.birth_month = date(2010, 3, 1)
+    session.add(side_a.student)
+    session.flush()
+    today = date(2026, 10, 14)
+
+    def volunteering() -> bool:
+        return consent_service.has_consent(
+            session, student=side_a.student, purpose=Purpose.volunteering, today=today
+        )
+
+    assert not volunteering()
+    assert _decide(client, settings, side_a, "grant", ["volunteering"]).status_code == 201
+    assert volunteering()
+    assert _decide(client, settings, side_a, "withdraw", ["volunteering"]).status_code == 201
+    assert not volunteering()
+    paper = client.post(
+        f"/api/v1/students/{side_a.student.id}/consents",
+        json={
+            "purposes": ["volunteering"],
+            "decision": "grant",
+            "notice_version": VERSION,
+            "guardian_name": "王爸爸",
+        },
+        headers=auth(settings, side_a.principal(Role.school_admin)),
+    )
+    assert paper.status_code == 201
+    assert {p["purpose"]: p["effective"] for p in paper.json()["purposes"]}["volunteering"]
+    assert volunteering()
+
+
+def test_grants_under_the_earlier_notice_still_count_except_for_volunteering(
+    session: Session, side_a: Side
+) -> None:
+    """The 2026-12 notice added volunteering and changed no other purpose's wording."""
+    for purpose in (Purpose.participation_record, Purpose.volunteering):
+        session.add(
+            ConsentRecord(
+                student_id=side_a.student.id or 0,
+                purpose=purpose.value,
+                decision="grant",
+                notice_version="2026-09",
+                channel="paper",
+                guardian_name="王妈妈",
+                recorded_by="account:1",
+                recorded_at=FROZEN_AT,
+            )
+        )
+    session.flush()
+    today = date(2026, 10, 14)
+    student = side_a.student
+    assert consent_service.has_consent(
+        session, student=student, purpose=Purpose.participation_record, today=today
+    )
+    assert not consent_service.has_consent(
+        session, student=student, purpose=Purpose.volunteering, today=today
+    )
 
 
 def test_refusal_is_recorded_and_keeps_the_gate_shut(

@@ -66,6 +66,11 @@ class Action(StrEnum):
     competition_changed = "competition_changed"  # a bureau's catalogue or whitelist
     competition_entry_changed = "competition_entry_changed"  # registered, recommended, ...
     competition_entries_viewed = "competition_entries_viewed"  # an organiser's list of pupils
+    volunteer_role_saved = "volunteer_role_saved"  # created or changed
+    volunteer_shifts_published = "volunteer_shifts_published"  # one shift or a series
+    volunteer_shift_cancelled = "volunteer_shift_cancelled"
+    volunteer_signed_up = "volunteer_signed_up"  # a pupil, a guardian, or a school's group
+    volunteer_signup_cancelled = "volunteer_signup_cancelled"
 
 
 def record(

@@ -3,8 +3,8 @@ from scipass.core.errors import Conflict, Forbidden
 
 class ConsentRequired(Forbidden):
     code = "consent_required"
-    title_zh = "未满 14 周岁的学生需要监护人同意后才能使用此功能"
-    title_en = "A guardian must consent first for a student under 14"
+    title_zh = "需要监护人同意后才能使用此功能"
+    title_en = "A guardian must consent first"
 
 
 class NoticeOutdated(Conflict):

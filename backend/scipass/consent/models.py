@@ -1,4 +1,5 @@
-"""Guardian consent for students under 14 (PIPL art. 28, 31): append-only, per purpose."""
+"""Guardian consent for students under 14 (PIPL art. 28, 31), and for volunteering under 18:
+append-only, per purpose."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ class Purpose(StrEnum):
     location = "location"  # geofenced self check-in
     photos = "photos"  # evidence photos
     notifications = "notifications"  # subscribe messages
+    # 志愿服务: volunteer sign-ups and service records; asked up to 18, not 14 (中国注册志愿者
+    # 管理办法: volunteers of 14 to 18 need a guardian's agreement; DOMAIN-NOTES §1.5).
+    volunteering = "volunteering"
 
 
 class Decision(StrEnum):

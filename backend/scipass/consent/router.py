@@ -36,22 +36,23 @@ router = APIRouter(tags=["consent"])
 
 def _status(session: Session, student: Student, today: date) -> ConsentStatus:
     current = consent_service.decisions(session, student.id or 0)
-    under_14 = consent_service.is_under_14(student.birth_month, today)
     states = []
     for purpose in Purpose:
         record = current.get(purpose)
+        asked = consent_service.needs_consent(student.birth_month, purpose, today)
         states.append(
             ConsentState(
                 purpose=purpose,
                 decision=Decision(record.decision) if record else None,
                 decided_at=record.recorded_at if record else None,
-                effective=not under_14
+                asked=asked,
+                effective=not asked
                 or consent_service.in_force(session, student_id=student.id or 0, purpose=purpose),
             )
         )
     return ConsentStatus(
         student_id=student.id or 0,
-        under_14=under_14,
+        under_14=consent_service.is_under_14(student.birth_month, today),
         notice_version=consent_service.NOTICE_VERSION,
         purposes=states,
     )
@@ -130,7 +131,8 @@ def decide_for_child(
     "/me/consents",
     name="me-consent-get",
     summary="我的监护人同意状态",
-    description="学生查看：未满 14 周岁时，哪些功能已获监护人同意。",
+    description="学生查看：哪些功能须监护人同意（未满 14 周岁；志愿服务未满 18 周岁），"
+    "是否已同意。",
     responses=problem_responses(StudentNotFound),
 )
 def my_consents(caller: StudentCaller, session: SessionDep, clock: ClockDep) -> ConsentStatus:

@@ -29,6 +29,9 @@ class ConsentState(BaseModel):
     purpose: Purpose
     decision: Decision | None = Field(description="当前有效的决定；无记录时为空")
     decided_at: datetime | None
+    asked: bool = Field(
+        description="该学生的年龄是否须监护人同意此目的（志愿服务未满 18 周岁，其余未满 14 周岁）"
+    )
     effective: bool = Field(description="是否可以为此目的处理该学生的信息")
 
 

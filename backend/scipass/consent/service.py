@@ -1,9 +1,11 @@
-"""Guardian consent for students under 14 (DESIGN.md, "Minors"; PIPL art. 28 and 31).
+"""Guardian consent for students under 14 (DESIGN.md, "Minors"; PIPL art. 28 and 31), and
+for volunteering under 18 (中国注册志愿者管理办法; DOMAIN-NOTES §1.5).
 
 Only the birth year and month are known, so a student counts as under 14 until the end of the
-month of their 14th birthday: the rule errs on the side of asking. Consent is per purpose and
-append-only; the latest decision for a purpose is the one in force, so a withdrawal stops new
-processing from that moment and the history stays.
+month of their 14th birthday: the rule errs on the side of asking. Each purpose is asked below
+an age (:data:`ASKED_UNDER`): 14 for all but ``volunteering``, asked below 18. Consent is per
+purpose and append-only; the latest decision for a purpose is the one in force, so a withdrawal
+stops new processing from that moment and the history stays.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ from scipass.consent.models import Channel, ConsentRecord, Decision, Purpose
 from scipass.core.auth import Principal
 from scipass.roster.models import GuardianLink, Student
 
-NOTICE_VERSION = "2026-09"
+NOTICE_VERSION = "2026-12"
+# Grants answered under an earlier notice that still count, for the purposes whose wording
+# that notice already had unchanged: 2026-12 added volunteering and changed nothing else.
+EARLIER_NOTICES: dict[str, frozenset[Purpose]] = {
+    "2026-09": frozenset(set(Purpose) - {Purpose.volunteering}),
+}
+# The age below which a purpose needs a guardian's consent.
+ASKED_UNDER: dict[Purpose, int] = {Purpose.volunteering: 18}
+CHILD_AGE = 14
 NOTICE_TITLE = "科学实践护照儿童个人信息保护告知书"
 NOTICE_TEXT = """\
 为记录孩子参加科技馆参观、科学课程、科技竞赛和志愿服务等科学实践活动，并按学校要求纳入综合素质评价，
@@ -33,7 +43,10 @@ NOTICE_TEXT = """\
 2. 评价导出（record_export）：学校将审核、公示后的记录导出到综合素质评价平台；
 3. 位置（location）：扫码签到时核对是否在场馆范围内；拒绝后可由工作人员扫码签到；
 4. 照片（photos）：孩子或学校上传的活动照片、证书作为证明材料；
-5. 通知（notifications）：活动提醒与审核结果的微信订阅消息。
+5. 通知（notifications）：活动提醒与审核结果的微信订阅消息；
+6. 志愿服务（volunteering）：报名场馆或学校的志愿服务岗位（小小志愿者、小小科普辅导员等），
+   记录报名、到岗和服务时长。未满 18 周岁的学生报名志愿服务均须监护人同意，
+   可在小程序中同意，或签署纸质同意书由学校登记。
 
 二、我们只收集学校名册中的学号、姓名、性别、出生年月、年级和班级，不收集身份证号。
 三、存储：信息存储在中华人民共和国境内；位置等原始数据在记录公示结束后 180 天内删除，
@@ -44,11 +57,25 @@ NOTICE_TEXT = """\
 """
 
 
-def is_under_14(birth_month: date, today: date) -> bool:
-    year, month = birth_month.year + 14, birth_month.month + 1
+def is_under(birth_month: date, today: date, age: int) -> bool:
+    """Whether the student may still be under ``age`` (until the end of the birthday month)."""
+    year, month = birth_month.year + age, birth_month.month + 1
     if month == 13:
         year, month = year + 1, 1
     return today < date(year, month, 1)
+
+
+def is_under_14(birth_month: date, today: date) -> bool:
+    return is_under(birth_month, today, CHILD_AGE)
+
+
+def asked_under(purpose: Purpose) -> int:
+    return ASKED_UNDER.get(purpose, CHILD_AGE)
+
+
+def needs_consent(birth_month: date, purpose: Purpose, today: date) -> bool:
+    """Whether processing a student of this age for ``purpose`` needs a guardian's consent."""
+    return is_under(birth_month, today, asked_under(purpose))
 
 
 def decisions(session: Session, student_id: int) -> dict[Purpose, ConsentRecord]:
@@ -85,7 +112,7 @@ def in_force_clause(student_id: Any, purpose: Any) -> ColumnElement[bool]:
         select(
             and_(
                 _RECORDS.c.decision == Decision.grant.value,
-                _RECORDS.c.notice_version == NOTICE_VERSION,
+                _answers_a_notice_in_force(),
                 or_(
                     _RECORDS.c.guardian_link_id.is_(None),
                     exists().where(
@@ -102,6 +129,21 @@ def in_force_clause(student_id: Any, purpose: Any) -> ColumnElement[bool]:
     return func.coalesce(latest, false())
 
 
+def _answers_a_notice_in_force() -> ColumnElement[bool]:
+    """The record answers the current notice, or an earlier one whose wording for its purpose
+    is unchanged (:data:`EARLIER_NOTICES`)."""
+    return or_(
+        _RECORDS.c.notice_version == NOTICE_VERSION,
+        *(
+            and_(
+                _RECORDS.c.notice_version == version,
+                _RECORDS.c.purpose.in_(sorted(p.value for p in purposes)),
+            )
+            for version, purposes in EARLIER_NOTICES.items()
+        ),
+    )
+
+
 _IN_FORCE = select(in_force_clause(bindparam("student_id"), bindparam("purpose")))
 
 
@@ -116,7 +158,7 @@ def pg_in_force(student_id_sql: str, purpose: Purpose) -> str:
 
 
 def has_consent(session: Session, *, student: Student, purpose: Purpose, today: date) -> bool:
-    if not is_under_14(student.birth_month, today):
+    if not needs_consent(student.birth_month, purpose, today):
         return True
     return in_force(session, student_id=student.id or 0, purpose=purpose)
 
@@ -125,8 +167,10 @@ def require_consent(session: Session, *, student: Student, purpose: Purpose, tod
     """Raise ``consent_required`` unless the student may be processed for ``purpose``."""
     if not has_consent(session, student=student, purpose=purpose, today=today):
         raise ConsentRequired(
-            detail_zh="请监护人在小程序“家长”页面阅读告知书并同意后再试",
-            detail_en="Ask a guardian to read the notice and consent in the mini-program",
+            detail_zh=f"未满 {asked_under(purpose)} 周岁须监护人同意：请监护人在小程序"
+            "“家长”页面阅读告知书并同意，或向学校提交纸质同意书后再试",
+            detail_en=f"Under {asked_under(purpose)}, a guardian must consent first: in the "
+            "mini-program, or on a paper form the school records",
             purpose=purpose.value,
         )
 
