@@ -6,13 +6,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from scipass.core.config import Settings
 from scipass.demo import data, loader
 from scipass.org.models import School, Stage, Venue, decode_stages, encode_stages
 
 
 @pytest.fixture
-def demo(session: Session) -> None:
-    assert loader.load(session) is not None
+def demo(session: Session, settings: Settings) -> None:
+    # the settings keep the demo's competition attachments under the test's tmp_path
+    assert loader.load(session, settings=settings) is not None
 
 
 def test_demo_covers_every_seed_region_stage_and_area(session: Session, demo: None) -> None:

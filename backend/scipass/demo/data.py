@@ -1123,3 +1123,80 @@ ATTESTED: dict[str, Any] = {
     "reviewer": "heping-teacher",
     "reason": "该生没有手机，家长未绑定小程序；已与家长电话核实当天到馆，由学校代为确认",
 }
+
+
+# --- competitions (issue 17, loaded by scipass.demo.competitions) ---------------------------
+
+ROBOTICS_SCHOOL_QUOTA = 3  # entries each school may recommend to the county round
+ROBOTICS: dict[str, str] = {
+    "bureau": "xx-bureau",  # 湘乡市教育局 (430381)
+    "name": "湘乡市青少年机器人竞赛",
+    "organiser_unit": "湘乡市教育局、湘乡市科学技术协会",
+    "whitelist_entry": "世界机器人大会青少年机器人设计与信息素养大赛",  # its county selection
+    "round": "县级比赛",
+}
+INNOVATION: dict[str, str] = {
+    "bureau": "xt-bureau",  # 湘潭市教育局 (430300)
+    "name": "湘潭市青少年科技创新大赛",
+    "organiser_unit": "湘潭市教育局、湘潭市科学技术协会",
+    "whitelist": "湘潭市面向中小学生竞赛活动名单",
+    "whitelist_source": "湘潭市教育局公告（演示数据）",
+    "school": "湘潭市雨湖区和平小学",
+    "school_round": "校内选拔",
+    "city_round": "市级评审",
+}
+HIGH_SCHOOL = "湘乡市第二中学"
+RURAL_SCHOOL = "湘乡市东郊乡中学"
+ROBOT_TITLES = [
+    "智能垃圾分拣机器人",
+    "校园巡检小车",
+    "农田灌溉机器人",
+    "仿生六足机器人",
+    "图书整理机械臂",
+    "山区送药无人车",
+    "养殖场喂料机器人",
+    "消防侦察机器人",
+]
+PROJECTS = {
+    "xiaoming": (
+        "教室二氧化碳浓度与开窗通风的关系",
+        "用二氧化碳传感器连续两周记录教室空气，比较不同开窗方式下浓度的变化，提出课间通风建议。",
+    ),
+    "xiaogang": (
+        "校园里的蚂蚁喜欢什么食物",
+        "在校园三处设置糖、面包屑、水果等诱饵，记录蚂蚁数量和到达时间，分析蚂蚁的取食偏好。",
+    ),
+}
+COMPETITION_DECLINE_REASON = "作品与去年参赛作品雷同，请修改设计后参加下一届"
+COMPETITION_REJECT_REASON = "报名材料中的作品说明与组别要求不符（须为自主设计搭建的机器人）"
+COMPETITION_REFLECTION = "第一次参加科技创新大赛，学会了用传感器记录数据，也学会了把实验写成报告。"
+# What to try with each account that takes part ({...}: ids and names filled in by the loader)
+COMPETITION_HINTS: dict[str, str] = {
+    "dev-lihua": "机器人竞赛队长：GET /api/v1/competition-entries 看到组队中的报名 {forming}"
+    "（队员{mate}已凭邀请码加入）；invitation_code 是加载时发出的第三人邀请码（30 分钟有效，"
+    "过期后 POST /api/v1/competition-entries/{forming}/invitations 重发）；"
+    "POST /api/v1/competition-entries/{forming}/submit 提交给学校",
+    "dev-wangfang": "凭邀请码加入了{captain}的机器人队伍：GET /api/v1/competition-entries",
+    "xx2-teacher": "学校统一报名：POST /api/v1/competition-rounds/{county}/entries"
+    "（student_ids、advisor_account_ids）；本校已有待推荐、被退回、已撤回的报名",
+    "xx2-admin": "学校推荐：GET /api/v1/competition-entries 看本校学生的报名，"
+    "POST /api/v1/competition-entries/{waiting}/recommend 或 /decline（附理由）",
+    "dongjiao-admin": "本校为无手机学生统一报名的两支队伍：一支已被录取，一支被退回（附理由）",
+    "xx-bureau": "承办方审核：GET /api/v1/competition-rounds/{county}/entries，"
+    "POST /api/v1/competition-rounds/{county}/entries/{recommended}/accept 或 /reject；"
+    "录入成绩 PUT /api/v1/competition-rounds/{county}/results/<报名ID>，"
+    "再 POST /api/v1/competition-rounds/{county}/result-notices 公示",
+    "xt-bureau": "市级评审成绩公示中：GET /api/v1/competition-rounds/{city_round}/results；"
+    "公示期满后 POST /api/v1/competition-rounds/{city_round}/results/publish；"
+    "GET /api/v1/talent-trackings 看后备人才",
+    "heping-admin": "校内选拔的组织方：GET /api/v1/competition-rounds/{school_round}/results"
+    "（已发布、生成记录，一条已归档）；GET /api/v1/talent-trackings",
+    "heping-teacher": "指导教师：学生确认竞赛记录后，"
+    "在 GET /api/v1/records?status=confirmed 中审核",
+    "dev-xiaoming": "科技创新大赛：校内选拔一等奖的记录已归档，市级评审成绩公示中；"
+    "GET /api/v1/competition-entries",
+    "dev-xiaoming-mama": "家长代孩子报名了科技创新大赛：GET /api/v1/competition-entries"
+    "?student_id=<孩子的学生 ID>",
+    "dev-xiaogang": "科技创新大赛校内选拔二等奖：竞赛记录待本人确认"
+    "（POST /api/v1/records/<ID>/student-confirmation）",
+}

@@ -6,7 +6,7 @@ import itertools
 import random
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -25,11 +25,16 @@ from scipass.checkin.views import ScanCache
 from scipass.consent import service as consent_service
 from scipass.consent.models import Channel, Decision, Purpose
 from scipass.core.auth import Principal, Role
-from scipass.core.clock import SHANGHAI, SystemClock, local_date
+from scipass.core.clock import SystemClock, local_date
 from scipass.core.config import Settings
 from scipass.core.idempotency import Idempotency
 from scipass.core.workdays import is_working_day, window_end
-from scipass.demo import data
+from scipass.demo import competitions, data
+from scipass.demo.steps import account_actor as _account_actor
+from scipass.demo.steps import at as _at
+from scipass.demo.steps import consent as _consent
+from scipass.demo.steps import student_actor as _student_actor
+from scipass.demo.steps import weekday_before as _weekday_before
 from scipass.org import service as org_service
 from scipass.org.models import Bureau, Region, School, Venue, encode_stages
 from scipass.org.schemas import SchoolSettingsUpdate
@@ -119,7 +124,9 @@ def load(
     directory = _directory(session, schools, venues, bureaus, students, now, settings)
     records = _records(session, schools, students, settings, now)
     accounts += _families(session, schools, venues, students, settings, now)
+    records |= competitions.load(session, schools, students, accounts, settings, now)
     records["records"] = _count(session, select(ParticipationRecord))
+    records["record_notices"] = _count(session, select(RecordNotice))
     _record_hints(session, accounts)
     return {
         "regions": len(data.REGIONS),
@@ -265,32 +272,6 @@ def _wechat_users(
     return accounts
 
 
-def _consent(
-    session: Session,
-    student: Student,
-    school: School,
-    channel: Channel,
-    purposes: list[Purpose],
-    now: datetime,
-    decision: Decision = Decision.grant,
-) -> None:
-    link = session.exec(select(GuardianLink).where(GuardianLink.student_id == student.id)).first()
-    actor = Principal(subject="demo", role=Role.school_admin, school_id=school.id)
-    consent_service.record_decision(
-        session,
-        actor=actor,
-        student=student,
-        region_code=school.region_code,
-        purposes=purposes,
-        decision=decision,
-        notice_version=consent_service.NOTICE_VERSION,
-        channel=channel,
-        guardian_link_id=link.id if link else None,
-        guardian_name=None if link else "学生家长",
-        now=now,
-    )
-
-
 def _binding_examples(
     schools: dict[str, School], students: dict[tuple[str, str, str], list[Student]]
 ) -> list[dict[str, Any]]:
@@ -429,10 +410,6 @@ def _org_actor(session: Session, role: Role, org_id: int) -> Principal:
 
 def _venue_admin(session: Session, venue: Venue) -> Principal:
     return _org_actor(session, Role.venue_admin, venue.id or 0)
-
-
-def _at(day: date, hhmm: str) -> datetime:
-    return datetime.combine(day, time.fromisoformat(hhmm), SHANGHAI)
 
 
 def _on_or_after(day: date, weekday: int | None) -> date:
@@ -794,27 +771,6 @@ def _records(
         "records": _count(session, select(ParticipationRecord)),
         "record_notices": _count(session, select(RecordNotice)),
     }
-
-
-def _account_actor(session: Session, username: str) -> Principal:
-    account = session.exec(select(Account).where(Account.username == username)).one()
-    return account_service.principal_for_account(session, account)
-
-
-def _student_actor(session: Session, name: str) -> tuple[Principal, Student]:
-    user = session.exec(select(WeChatUser).where(WeChatUser.openid == f"dev-openid-{name}")).one()
-    actor = account_service.principal_for_wechat_user(session, user.id or 0)
-    student = session.get(Student, actor.student_id)
-    assert student is not None
-    return actor, student
-
-
-def _weekday_before(day: date) -> date:
-    """The last Monday to Friday before ``day``."""
-    day -= timedelta(days=1)
-    while day.isoweekday() > 5:
-        day -= timedelta(days=1)
-    return day
 
 
 def _closed_notice_start(
