@@ -96,6 +96,18 @@ def status_of(session: Session, record_id: int) -> str | None:
     ).first()
 
 
+def statuses_of(session: Session, record_ids: Sequence[int]) -> dict[int, str]:
+    """The statuses of many records, by id (a source checking what became of its records)."""
+    if not record_ids:
+        return {}
+    rows = session.exec(
+        select(ParticipationRecord.id, ParticipationRecord.status).where(
+            col(ParticipationRecord.id).in_(list(record_ids))
+        )
+    ).all()
+    return {record_id or 0: status for record_id, status in rows}
+
+
 def list_records(
     session: Session, *, actor: Principal, filters: RecordFilter, page: PageParams, now: datetime
 ) -> tuple[list[tuple[ParticipationRecord, Student]], int]:
