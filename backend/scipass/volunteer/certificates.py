@@ -15,6 +15,8 @@
   records has to know certificates exist (the record package never imports volunteering);
   the row's ``status`` and ``voided_at`` are brought up to date when a new certificate is
   issued for the same pupil. A voided certificate does not block a new one.
+* A new certificate counts a voided record's correction (the school's new record that
+  replaces it) in its place, with the corrected minutes.
 * Issuing is audited (``volunteer_certificate_issued``).
 """
 
@@ -109,6 +111,13 @@ def _bring_up_to_date(session: Session, certificate: VolunteerCertificate, now: 
     return status
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    signup: VolunteerSignup
+    role: VolunteerRole
+    record: record_service.InForce
+
+
 def _eligible(
     session: Session,
     *,
@@ -118,7 +127,10 @@ def _eligible(
     to_date: date,
     settings: Settings,
     now: datetime,
-) -> list[tuple[VolunteerSignup, VolunteerShift, VolunteerRole]]:
+) -> list[Counted]:
+    """The pupil's shifts at the venue in the period that may be certified: confirmed, past
+    the publicity period, with their record in force (a voided record's correction counts in
+    its place, with the corrected minutes)."""
     start, end = _window(from_date, to_date)
     published_before = now - timedelta(days=settings.volunteer_publicity_days)
     rows = session.exec(
@@ -137,11 +149,11 @@ def _eligible(
         )
         .order_by(col(VolunteerShift.starts_at))
     ).all()
-    statuses = record_service.statuses_of(session, [s.record_id or 0 for s, _sh, _r in rows])
+    current = record_service.in_force(session, [s.record_id or 0 for s, _sh, _r in rows])
     return [
-        (signup, shift, role)
-        for signup, shift, role in rows
-        if statuses.get(signup.record_id or 0) not in VOIDING
+        Counted(signup, role, current[signup.record_id or 0])
+        for signup, _shift, role in rows
+        if signup.record_id in current and current[signup.record_id or 0].minutes > 0
     ]
 
 
@@ -174,7 +186,7 @@ def issue(
     )
     if student is None or not rows:
         raise NothingToCertify()
-    signup_ids = {signup.id for signup, _s, _r in rows}
+    signup_ids = {row.signup.id for row in rows}
     earlier = session.exec(
         select(VolunteerCertificate).where(
             VolunteerCertificate.student_id == student.id,
@@ -193,11 +205,11 @@ def issue(
         if signup_ids & set(covered):
             raise CertificateExists(number=certificate.number, certificate_id=certificate.id)
     lines: dict[int, dict[str, Any]] = defaultdict(dict)
-    for signup, _shift, role in rows:
-        line = lines[role.id or 0]
-        line.setdefault("role_name", role.name)
-        line.setdefault("content", role.duties or role.description)
-        line["minutes"] = line.get("minutes", 0) + (signup.confirmed_minutes or 0)
+    for row in rows:
+        line = lines[row.role.id or 0]
+        line.setdefault("role_name", row.role.name)
+        line.setdefault("content", row.role.duties or row.role.description)
+        line["minutes"] = line.get("minutes", 0) + row.record.minutes
         line["times"] = line.get("times", 0) + 1
     minutes = sum(line["minutes"] for line in lines.values())
     for _attempt in range(3):
@@ -224,12 +236,12 @@ def issue(
             session.expunge(certificate)
             continue
         break
-    for signup, _shift, _role in rows:
+    for row in rows:
         session.add(
             VolunteerCertificateItem(
                 certificate_id=certificate.id or 0,
-                signup_id=signup.id or 0,
-                record_id=signup.record_id or 0,
+                signup_id=row.signup.id or 0,
+                record_id=row.record.id or 0,
             )
         )
     session.flush()
