@@ -273,7 +273,7 @@ class VolunteerCertificate(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
-    number: str = Field(sa_column=Column(String(24), nullable=False, unique=True))
+    number: str = Field(sa_column=Column(String(32), nullable=False, unique=True))
     student_id: int = Field(sa_column=Column(IdType, ForeignKey("student.id"), nullable=False))
     school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
     venue_id: int = Field(sa_column=Column(IdType, ForeignKey("venue.id"), nullable=False))
