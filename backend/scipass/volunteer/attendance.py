@@ -33,7 +33,8 @@ from scipass.checkin.errors import (
     WindowClosed,
 )
 from scipass.checkin.models import Direction
-from scipass.core.errors import ProblemError
+from scipass.core.db import flush_unique
+from scipass.core.errors import Conflict, ProblemError
 from scipass.roster.models import Student
 from scipass.volunteer import signups as volunteer_signups
 from scipass.volunteer.models import (
@@ -131,7 +132,8 @@ def _walk_in(
         placed_at=at,
     )
     session.add(signup)
-    session.flush()
+    # a concurrent scan of the same pupil made the sign-up first: this one is undone
+    flush_unique(session, Conflict("请重试", "Try again"))
     return signup
 
 

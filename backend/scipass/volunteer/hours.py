@@ -245,7 +245,11 @@ def describe_export(
     job_id: int | None = None,
 ) -> TableExport:
     rows = organiser_rows(session, actor=actor, where=where)
-    schools = {s.id: s.name for s in session.exec(select(School)).all()} if rows else {}
+    school_ids = list({student.school_id for _s, _sh, _r, student in rows})
+    schools = {
+        s.id: s.name
+        for s in session.exec(select(School).where(col(School.id).in_(school_ids))).all()
+    }
 
     def name(student: Student) -> str:
         return shown_name(actor, student.name, school_id=student.school_id, student_id=student.id)

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 from scipass.audit import service as audit_service
 from scipass.core.auth import Principal
 from scipass.core.clock import day_bounds, local_date
+from scipass.core.errors import Conflict
 from scipass.org.models import School, Venue
 from scipass.record import append as record_append
 from scipass.record import service as record_service
@@ -236,6 +237,10 @@ def _confirm_one(
             actor=actor,
             now=now,
         )
+        if signup.record_id is None:  # another confirmation of this shift came first
+            raise Conflict(
+                "该班次正在被确认，请刷新后重试", "Confirmed meanwhile; reload and retry"
+            )
     else:
         facts = _facts(
             session, shift=shift, role=role, signup=signup, minutes=minutes, attester=attester
