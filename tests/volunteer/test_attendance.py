@@ -311,3 +311,50 @@ def test_two_shifts_on_one_day_are_two_attendances(
     assert scan(api, me, second, "two-2").status_code == 201
     assert signup_row(session, morning.signup.id or 0).arrived_at == START
     assert signup_row(session, later.id or 0).arrived_at == START + timedelta(hours=5)
+
+
+def test_a_guardian_scans_for_a_child_and_staff_nonces_are_checked(
+    api: Api, session: Session, side_a: Side, clock: FrozenClock, settings: Settings
+) -> None:
+    setup = signed_up(session, side_a)
+    rotating = shift_code(api, side_a, setup.shift.id or 0, kind="rotating")
+    clock.set(START)
+    codes = api.get(
+        f"/api/v1/volunteer-shifts/{setup.shift.id}/codes", side_a.principal(Role.venue_staff)
+    )
+    link = codes.json()["items"][0]["link"]
+    assert codes.json()["items"][0]["id"] == rotating["id"]
+    guardian = side_a.principal(Role.guardian)
+    by_guardian = scan(api, guardian, link, "g-1", params={"student_id": side_a.student.id})
+    assert by_guardian.status_code == 201, by_guardian.text
+    assert by_guardian.json()["student_id"] == side_a.student.id
+    event = session.exec(select(ScanEvent).where(ScanEvent.shift_id == setup.shift.id)).one()
+    assert event.operator == guardian.subject
+    # a rotating code a few steps old has expired
+    clock.set(START + timedelta(minutes=5))
+    stale = scan(api, side_a.principal(Role.student), link, "g-2", direction="exit")
+    assert stale.json()["code"] == "code_expired"
+    # staff: the same nonce for another pupil's code is refused, and kept
+    staff = side_a.principal(Role.venue_staff)
+    url = f"/api/v1/volunteer-shifts/{setup.shift.id}/staff-scans"
+    code = personal(settings, side_a.student, clock.now())
+    body = {"code": code, "nonce": "staff-n-0001", "direction": "exit"}
+    left = api.post(url, staff, json=body)
+    assert left.status_code == 201, left.text
+    assert api.post(url, staff, json=body).json()["duplicate"] is True  # the retry
+    other, _caller = bound_student(session, school_id=side_a.school.id or 0, birth_month=OLDER)
+    reused = api.post(
+        url,
+        staff,
+        json={"code": personal(settings, other, clock.now()), "nonce": "staff-n-0001"},
+    )
+    assert reused.json()["code"] == "replayed_nonce"
+    expired = api.post(
+        url,
+        staff,
+        json={
+            "code": personal(settings, side_a.student, clock.now() - timedelta(minutes=10)),
+            "nonce": "staff-n-0002",
+        },
+    )
+    assert expired.json()["code"] == "code_expired"
