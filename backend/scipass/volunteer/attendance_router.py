@@ -401,7 +401,7 @@ def volunteer_hours_export_job(
     },
 )
 def volunteer_hours_national(
-    student_id: Annotated[int, Query(ge=1, le=2**53)],
+    student_id: Id,
     caller: VenueStaff,
     database: DatabaseDep,
     _admitted: AdmittedDep,
