@@ -86,6 +86,9 @@ from scipass.roster.router import router as roster_router
 from scipass.venue import edition_exports
 from scipass.venue.router import public_router as venue_public_router
 from scipass.venue.router import router as venue_router
+from scipass.volunteer import hours as volunteer_hours
+from scipass.volunteer.attendance_router import public_router as volunteer_attendance_public_router
+from scipass.volunteer.attendance_router import router as volunteer_attendance_router
 from scipass.volunteer.router import public_router as volunteer_public_router
 from scipass.volunteer.router import router as volunteer_router
 from scipass.wechat.client import WeChat, make_wechat
@@ -236,6 +239,7 @@ def job_kinds() -> JobKinds:
     record_jobs.register_kinds(kinds)  # record-export
     checkin_jobs.register_kinds(kinds)  # attendee-export
     edition_exports.register_kinds(kinds)  # directory-edition-export
+    kinds.register(volunteer_hours.EXPORT_KIND.name, volunteer_hours.EXPORT_KIND.handler)
     return kinds
 
 
@@ -320,6 +324,7 @@ def create_app(
         activity_public_router,
         reservation_public_router,
         volunteer_public_router,
+        volunteer_attendance_public_router,
         account_router,
         org_router,
         roster_router,
@@ -341,6 +346,7 @@ def create_app(
         competition_results_router,
         talent_router,
         volunteer_router,
+        volunteer_attendance_router,
     ):
         api.include_router(router)
     app.include_router(api)

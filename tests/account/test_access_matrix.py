@@ -9,7 +9,7 @@ names an object.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ from scipass.core.config import Settings
 from scipass.jobs.models import Job
 from scipass.record.models import RecordEvidence, RecordNotice, RecordObjection
 from scipass.roster.acting import acts_for_a_child
+from scipass.volunteer.models import VolunteerCertificate
 from tests.competition.factories_results import accepted_entry, create_results_scene
 from tests.factories import (
     NOW,
@@ -180,6 +181,27 @@ BODIES: dict[str, dict[str, Any]] = {
     },
     "volunteer-shift-cancel": {"reason": "场馆临时闭馆"},
     "volunteer-group-signup-create": {"student_ids": [1]},
+    "volunteer-shift-code-create": {"kind": "static"},
+    "volunteer-attendance-scan": {"code": "S.AAAAAAAA.K1.AAAAAAAAAAAAAAAA"},
+    "volunteer-shift-staff-scan": {"code": "P.K1.AAAAAAAAAAAA", "nonce": "nonce-0001"},
+    "volunteer-shift-offline-scans": {
+        "items": [
+            {
+                "nonce": "nonce-0001",
+                "code": "P.K1.AAAAAAAAAAAA",
+                "scan_time": "2026-10-17T09:00:00+08:00",
+            }
+        ]
+    },
+    "volunteer-shift-minutes-confirm": {},
+    "volunteer-certificate-create": {
+        "student_id": 1,
+        "from_date": "2026-10-01",
+        "to_date": "2026-10-31",
+        "person_in_charge": "李馆长",
+        "handler": "赵老师",
+        "contact": "0731-88880000",
+    },
 }
 
 
@@ -364,7 +386,29 @@ def _volunteer_values(session: Session, side_a: Side, venue_id: int) -> dict[str
     role = create_volunteer_role(session, venue_id=venue_id)
     shift = create_volunteer_shift(session, role=role)
     signup = create_volunteer_signup(session, shift=shift, student=side_a.student)
-    return {"role_id": role.id, "shift_id": shift.id, "signup_id": signup.id}
+    certificate = VolunteerCertificate(
+        number="ZYFW-2026-TESTTESTTESTTEST",
+        student_id=side_a.student.id or 0,
+        school_id=side_a.school.id or 0,
+        venue_id=venue_id,
+        from_date=date(2026, 10, 1),
+        to_date=date(2026, 10, 31),
+        minutes=60,
+        times=1,
+        person_in_charge="李馆长",
+        handler="赵老师",
+        contact="0731-88880000",
+        issued_by="account:900002",
+        issued_at=NOW,
+    )
+    session.add(certificate)
+    session.flush()
+    return {
+        "role_id": role.id,
+        "shift_id": shift.id,
+        "signup_id": signup.id,
+        "certificate_id": certificate.id,
+    }
 
 
 def _tracking(session: Session, side_a: Side) -> int:

@@ -71,6 +71,10 @@ class Action(StrEnum):
     volunteer_shift_cancelled = "volunteer_shift_cancelled"
     volunteer_signed_up = "volunteer_signed_up"  # a pupil, a guardian, or a school's group
     volunteer_signup_cancelled = "volunteer_signup_cancelled"
+    volunteer_minutes_changed = "volunteer_minutes_changed"  # staff changed confirmed minutes
+    volunteer_hours_exported = "volunteer_hours_exported"  # a venue's hours, or a pupil's
+    volunteer_hours_viewed = "volunteer_hours_viewed"  # a school's totals of its pupils
+    volunteer_certificate_issued = "volunteer_certificate_issued"
 
 
 def record(

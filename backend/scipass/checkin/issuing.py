@@ -85,7 +85,7 @@ def managed_code(
     session: Session, *, actor: Principal, code_id: int
 ) -> tuple[ActivityCode, Activity]:
     code = session.get(ActivityCode, code_id)
-    if code is None:
+    if code is None or code.activity_id is None:  # a shift's code: volunteer/attendance.py
         raise ActivityCodeNotFound()
     activity = session.get(Activity, code.activity_id)
     if activity is None or not activity_access.may_manage(actor, activity):

@@ -190,7 +190,7 @@ def _code_read(
     payload = checkin_issuing.code_payload(settings, code, now)
     return ActivityCodeRead(
         id=code.id or 0,
-        activity_id=code.activity_id,
+        activity_id=activity.id or 0,
         kind=code.kind,
         short_id=code.short_id,
         payload=payload,

@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     Float,
@@ -63,11 +64,23 @@ class ClosedBy(StrEnum):
 
 
 class ActivityCode(SQLModel, table=True):
+    """A code of one scan target: an activity, or a volunteer shift (issue 18: a shift is a
+    scan target of its own, so its attendance never makes a visit). Exactly one is named."""
+
     __tablename__ = "activity_code"
-    __table_args__ = (Index("ix_activity_code_activity_id", "activity_id"),)
+    __table_args__ = (
+        Index("ix_activity_code_activity_id", "activity_id"),
+        Index("ix_activity_code_shift_id", "shift_id"),
+        CheckConstraint("(activity_id IS NULL) <> (shift_id IS NULL)", name="one_target"),
+    )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
-    activity_id: int = Field(sa_column=Column(IdType, ForeignKey("activity.id"), nullable=False))
+    activity_id: int | None = Field(
+        default=None, sa_column=Column(IdType, ForeignKey("activity.id"), nullable=True)
+    )
+    shift_id: int | None = Field(
+        default=None, sa_column=Column(IdType, ForeignKey("volunteer_shift.id"), nullable=True)
+    )
     kind: str = Field(sa_column=Column(String(10), nullable=False))
     # 8 base32 characters: the key of the payload and the mini-program code's scene.
     short_id: str = Field(sa_column=Column(String(8), nullable=False, unique=True))
@@ -139,6 +152,7 @@ class ScanEvent(SQLModel, table=True):
         UniqueConstraint("operator", "nonce"),
         Index("ix_scan_event_activity_id_result", "activity_id", "result"),
         Index("ix_scan_event_student_id", "student_id"),
+        Index("ix_scan_event_shift_id_result", "shift_id", "result"),
         # A school's review of its pupils' scans, newest first.
         Index("ix_scan_event_school_id_server_time", "school_id", "server_time"),
     )
@@ -146,6 +160,11 @@ class ScanEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     activity_id: int | None = Field(
         default=None, sa_column=Column(IdType, ForeignKey("activity.id"), nullable=True)
+    )
+    # A scan of a volunteer shift (its code, or a staff scan for it): its attendance is on the
+    # pupil's sign-up, and it has no visit.
+    shift_id: int | None = Field(
+        default=None, sa_column=Column(IdType, ForeignKey("volunteer_shift.id"), nullable=True)
     )
     code_id: int | None = Field(
         default=None, sa_column=Column(IdType, ForeignKey("activity_code.id"), nullable=True)

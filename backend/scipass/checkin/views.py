@@ -99,7 +99,7 @@ class ActivityView:
 @dataclass(frozen=True, slots=True)
 class CodeView:
     id: int
-    activity_id: int
+    activity_id: int | None
     kind: str
     short_id: str
     step_seconds: int
@@ -125,7 +125,7 @@ class ScanCache:
         if hit is not None and hit[0] > time.monotonic():
             return hit[1], hit[2]
         code = session.exec(select(ActivityCode).where(ActivityCode.short_id == short_id)).first()
-        if code is None:
+        if code is None or code.activity_id is None:  # a shift's code: checkin/shifts.py
             return None
         activity = session.get(Activity, code.activity_id)
         assert activity is not None
@@ -238,6 +238,7 @@ class Scan:
     student_id: int | None = None
     school_id: int | None = None
     location: Any = None
+    shift_id: int | None = None  # a scan of a volunteer shift (checkin/shifts.py)
     distance: int | None = None
 
     @property
@@ -247,6 +248,7 @@ class Scan:
     def values(self, result: ScanResult, reason: str, check_in_id: int | None) -> dict[str, Any]:
         return {
             "activity_id": self.activity_id,
+            "shift_id": self.shift_id,
             "code_id": self.code_id,
             "student_id": self.student_id,
             "school_id": self.school_id,

@@ -111,6 +111,13 @@ class Settings(BaseSettings):
     job_result_ttl_hours: int = Field(default=24, ge=1)
     # Exports answered directly (streamed) up to this many rows; larger ones are jobs.
     export_sync_row_limit: int = Field(default=5000, ge=1)
+    # Volunteer certificates (志愿服务记录证明): the publicity period within the venue before a
+    # confirmed shift may be certified (民发〔2015〕149号: generally 7 days), and the link its
+    # QR code opens (the public verification endpoint, the number appended).
+    volunteer_publicity_days: int = Field(default=7, ge=0, le=60)
+    certificate_verify_base: str = (
+        "https://scipass.example.cn/api/v1/volunteer-certificates/verify/"
+    )
     cors_origins: Annotated[list[str], NoDecode] = []
     docs_enabled: bool = True
     log_level: str = "INFO"

@@ -96,6 +96,46 @@ def status_of(session: Session, record_id: int) -> str | None:
     ).first()
 
 
+def statuses_of(session: Session, record_ids: Sequence[int]) -> dict[int, str]:
+    """The statuses of many records, by id (a source checking what became of its records)."""
+    if not record_ids:
+        return {}
+    rows = session.exec(
+        select(ParticipationRecord.id, ParticipationRecord.status).where(
+            col(ParticipationRecord.id).in_(list(record_ids))
+        )
+    ).all()
+    return {record_id or 0: status for record_id, status in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class InForce:
+    """The version of a record now in force, as a source needs it."""
+
+    id: int
+    minutes: int
+    status: str
+
+
+def in_force(session: Session, record_ids: Sequence[int]) -> dict[int, InForce]:
+    """For each record, the version of it now in force: itself, or the correction that
+    replaced it when it was voided (followed to the newest); records that no longer count
+    (rejected, withdrawn, or voided without a correction) are left out."""
+    found: dict[int, InForce] = {}
+    for record_id in record_ids:
+        record = session.get(ParticipationRecord, record_id)
+        while record is not None and record.status == RecordStatus.voided:
+            record = session.exec(
+                select(ParticipationRecord).where(ParticipationRecord.replaces_id == record.id)
+            ).first()
+        if record is not None and record.status not in (
+            RecordStatus.rejected,
+            RecordStatus.withdrawn,
+        ):
+            found[record_id] = InForce(record.id or 0, record.minutes, record.status)
+    return found
+
+
 def list_records(
     session: Session, *, actor: Principal, filters: RecordFilter, page: PageParams, now: datetime
 ) -> tuple[list[tuple[ParticipationRecord, Student]], int]:

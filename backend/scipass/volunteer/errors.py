@@ -105,3 +105,33 @@ class CancelTooLate(Conflict):
     code = "volunteer_cancel_too_late"
     title_zh = "已过取消期限"
     title_en = "Too late to cancel"
+
+
+class ShiftNotOver(Conflict):
+    code = "volunteer_shift_not_over"
+    title_zh = "班次尚未结束，结束后才能确认服务时长"
+    title_en = "The shift has not ended yet"
+
+
+class MinutesInvalid(ValidationFailed):
+    code = "volunteer_minutes_invalid"
+    title_zh = "服务时长有误"
+    title_en = "The minutes are invalid"
+
+
+class CertificateNotFound(NotFound):
+    code = "volunteer_certificate_not_found"
+    title_zh = "志愿服务记录证明不存在"
+    title_en = "Volunteer certificate not found"
+
+
+class NothingToCertify(Conflict):
+    code = "volunteer_nothing_to_certify"
+    title_zh = "该期间没有可出具证明的服务记录（须已确认，且已在本单位公示满 7 天）"
+    title_en = "No confirmed service past its publicity period in that period"
+
+
+class CertificateExists(Conflict):
+    code = "volunteer_certificate_exists"
+    title_zh = "该期间已出具有效的证明"
+    title_en = "A valid certificate for that period exists"

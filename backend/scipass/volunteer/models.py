@@ -20,7 +20,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +29,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -250,3 +251,67 @@ class NotificationOutbox(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class CertificateStatus(StrEnum):
+    valid = "valid"
+    voided = "voided"  # one of its records was voided (or rejected): issue a new one
+
+
+class VolunteerCertificate(SQLModel, table=True):
+    """A 志愿服务记录证明 (民发〔2015〕149号) a venue issued to a pupil for a period, from
+    confirmed shifts past their publicity period. ``number`` is drawn with :mod:`secrets`
+    (unguessable: the public verification endpoint looks it up). What it certifies is
+    kept as issued (``content``: per role, the hours and what was done) with the shifts it
+    counted (:class:`VolunteerCertificateItem`)."""
+
+    __tablename__ = "volunteer_certificate"
+    __table_args__ = (
+        Index("ix_volunteer_certificate_student_id", "student_id"),
+        Index("ix_volunteer_certificate_venue_id", "venue_id"),
+        CheckConstraint("minutes > 0", name="minutes_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    number: str = Field(sa_column=Column(String(32), nullable=False, unique=True))
+    student_id: int = Field(sa_column=Column(IdType, ForeignKey("student.id"), nullable=False))
+    school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
+    venue_id: int = Field(sa_column=Column(IdType, ForeignKey("venue.id"), nullable=False))
+    from_date: date = Field(sa_column=Column(Date, nullable=False))
+    to_date: date = Field(sa_column=Column(Date, nullable=False))
+    minutes: int = Field(sa_column=Column(Integer, nullable=False))
+    times: int = Field(sa_column=Column(Integer, nullable=False))
+    content: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    person_in_charge: str = Field(sa_column=Column(String(40), nullable=False))
+    handler: str = Field(sa_column=Column(String(40), nullable=False))
+    contact: str = Field(sa_column=Column(String(40), nullable=False))
+    status: str = Field(
+        default=CertificateStatus.valid, sa_column=Column(String(8), nullable=False)
+    )
+    issued_by: str = Field(sa_column=Column(String(40), nullable=False))
+    issued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    voided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    void_reason: str = Field(default="", sa_column=Column(String(200), nullable=False))
+
+
+class VolunteerCertificateItem(SQLModel, table=True):
+    """A shift (its sign-up and its participation record) a certificate counted."""
+
+    __tablename__ = "volunteer_certificate_item"
+    __table_args__ = (Index("ix_volunteer_certificate_item_record_id", "record_id"),)
+
+    certificate_id: int = Field(
+        sa_column=Column(
+            IdType, ForeignKey("volunteer_certificate.id"), primary_key=True, nullable=False
+        )
+    )
+    signup_id: int = Field(
+        sa_column=Column(
+            IdType, ForeignKey("volunteer_signup.id"), primary_key=True, nullable=False
+        )
+    )
+    record_id: int = Field(
+        sa_column=Column(IdType, ForeignKey("participation_record.id"), nullable=False)
+    )

@@ -177,3 +177,136 @@ class SignupRead(BaseModel):
     promoted_at: datetime | None
     cancelled_at: datetime | None
     cancel_reason: str
+
+
+# --- attendance, minutes, totals and certificates (issue 18 points 4-7) -----------------------
+
+
+class ShiftCodeRead(BaseModel):
+    id: int
+    shift_id: int
+    kind: str = Field(description="`static` 海报码，`rotating` 大屏动态码")
+    short_id: str
+    step_seconds: int
+    valid_until: datetime | None
+    revoked_at: datetime | None
+    link: str = Field(description="码的内容：静态码为固定链接，动态码为此刻的链接（每步更新）")
+
+
+class AttendanceRead(BaseModel):
+    """A pupil's attendance at a shift and its confirmed minutes."""
+
+    signup_id: int
+    shift_id: int
+    role_id: int
+    student_id: int
+    student_name: str = Field(description="按查看者的权限显示（场馆只见脱敏姓名）")
+    status: SignupStatus
+    arrived_at: datetime | None
+    left_at: datetime | None
+    confirmed_minutes: int | None = Field(description="确认的服务时长（分钟，权威值）")
+    minutes_reason: str
+    confirmed_by: str | None
+    confirmed_at: datetime | None
+    record_id: int | None
+
+
+class ShiftScanRead(AttendanceRead):
+    direction: str
+    duplicate: bool = Field(description="此前已记录过到岗（或离岗）：返回已有记录")
+    walk_in: bool = Field(description="未报名、按班次设置补位到岗")
+
+
+class MinutesItem(RequestModel):
+    signup_id: Id
+    minutes: int | None = Field(
+        default=None, ge=0, le=480, description="修改后的时长（分钟）；与默认值不同时须写原因"
+    )
+    no_show: bool = Field(default=False, description="标记为缺席")
+    reason: str = Field(default="", max_length=200)
+
+
+class MinutesConfirm(RequestModel):
+    items: list[MinutesItem] = Field(
+        default_factory=list,
+        max_length=500,
+        description="只列出要改动的学生；其余按默认（到岗至离岗、限于班次时间、按 30 分钟计）确认",
+    )
+
+
+class TermTotal(BaseModel):
+    school_year: int
+    semester: str
+    minutes: int
+    hours: float
+    times: int
+
+
+class YearTotal(BaseModel):
+    school_year: int
+    minutes: int
+    hours: float
+    times: int
+
+
+class MyVolunteerHours(BaseModel):
+    student_id: int
+    terms: list[TermTotal]
+    years: list[YearTotal]
+
+
+class PupilTotal(BaseModel):
+    student_id: int
+    student_name: str
+    grade: int
+    class_name: str
+    minutes: int
+    hours: float
+    times: int
+
+
+class CertificateCreate(RequestModel):
+    student_id: Id
+    from_date: date
+    to_date: date
+    person_in_charge: str = Field(min_length=1, max_length=40, description="单位负责人")
+    handler: str = Field(min_length=1, max_length=40, description="经办人")
+    contact: str = Field(min_length=1, max_length=40, description="联系方式")
+
+
+class CertificateLine(BaseModel):
+    role_name: str
+    content: str
+    minutes: int
+    hours: float
+    times: int
+
+
+class CertificateRead(BaseModel):
+    id: int
+    number: str
+    student_id: int
+    student_name: str
+    school_name: str
+    venue_name: str
+    from_date: date
+    to_date: date
+    minutes: int
+    hours: float
+    times: int
+    lines: list[CertificateLine]
+    person_in_charge: str
+    handler: str
+    contact: str
+    status: str = Field(description="`valid` 有效，`voided` 已作废（其中一条记录已作废）")
+    issued_at: datetime
+    verify_url: str
+
+
+class CertificateCheck(BaseModel):
+    status: str = Field(description="`valid`、`voided` 或 `unknown`")
+    number: str
+    student_name: str | None = Field(default=None, description="脱敏姓名")
+    venue_name: str | None = None
+    hours: float | None = None
+    issued_date: date | None = None
