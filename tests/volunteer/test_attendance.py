@@ -71,6 +71,9 @@ def test_the_whole_path_from_sign_up_to_the_archive(
     other_signup = create_volunteer_signup(session, shift=shift, student=other)
     setup = Setup(role, shift, session.get(VolunteerSignup, signup.json()["id"]))  # type: ignore[arg-type]
     link = shift_code(api, side_a, setup.shift.id or 0)["link"]
+    # its own link prefix: the mini-program sends it to /volunteer-attendance, not /checkins
+    assert link.startswith(api.settings.shift_link_base)
+    assert not link.startswith(api.settings.code_link_base)
 
     clock.set(START + timedelta(minutes=5))
     arrived = scan(api, me, link, "key-in-1")

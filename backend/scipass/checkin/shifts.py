@@ -16,9 +16,12 @@ a shift as the target instead of an activity.
 
 Not extended: the group-commit batch and the raw-ASGI fast path of ``POST /checkins``
 (:mod:`scipass.checkin.fastpath`) serve visits only. A shift's scans are a few dozen a
-shift, not thousands a minute, so they take the plain path (one transaction a request); a
-shift's code scanned into ``POST /checkins`` is answered ``code_invalid`` with a pointer to
-``POST /volunteer-attendance``.
+shift, not thousands a minute, so they take the plain path (one transaction a request).
+
+A shift's code links to ``SCIPASS_SHIFT_LINK_BASE`` (``…/V/``), an activity's to
+``SCIPASS_CODE_LINK_BASE`` (``…/C/``): the mini-program registers both prefixes and knows
+from the link which endpoint a scan goes to. A shift's code sent to ``POST /checkins``
+anyway is answered ``code_invalid`` with a pointer to ``POST /volunteer-attendance``.
 
 A pupil's key (``Idempotency-Key``) for a shift scan is stored as ``v:<key>`` so that a key
 reused for a visit scan is never mistaken for one (the two paths answer differently).
@@ -459,6 +462,6 @@ def code_link(settings: Settings, code: ActivityCode, now: datetime) -> str:
     if code.kind == CodeKind.rotating:
         step = codes.rotating_step(now, code.step_seconds)
         return codes.link_for(
-            settings.code_link_base, codes.rotating_payload(ring, code.short_id, step)
+            settings.shift_link_base, codes.rotating_payload(ring, code.short_id, step)
         )
-    return codes.link_for(settings.code_link_base, codes.static_payload(ring, code.short_id))
+    return codes.link_for(settings.shift_link_base, codes.static_payload(ring, code.short_id))

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # Check-in codes. The link base is the prefix configured in the mini-program console
     # ("扫普通链接二维码打开小程序"); upper case keeps the QR in alphanumeric mode.
     code_link_base: str = "HTTPS://SCIPASS.EXAMPLE.CN/C/"
+    # A volunteer shift's codes (the mini-program opens its volunteer page for this prefix).
+    shift_link_base: str = "HTTPS://SCIPASS.EXAMPLE.CN/V/"
     rotating_step_seconds: int = Field(default=20, ge=10, le=120)
     rotating_margin_steps: int = Field(default=1, ge=0, le=3)
     personal_code_ttl_seconds: int = Field(default=300, ge=30, le=24 * 3600)
