@@ -733,3 +733,69 @@ def test_other_schools_and_organisers_see_nothing(
     )
     assert far.status_code == 404
     assert far.json()["code"] == "competition_round_not_found"
+
+
+def test_a_rejected_entry_withdrawn_gives_its_quota_place_back(
+    client: TestClient, settings: Settings, session: Session, side_a: Side
+) -> None:
+    """The organiser rejects one of the school's recommended entries before the deadline; the
+    school withdraws it and recommends another in its place (issue 17: a withdrawal frees the
+    place and the quota)."""
+    scene = create_competition(
+        session, bureau=side_a.bureau, region_code=side_a.region_code, round={"school_quota": 1}
+    )
+    first, second = (_submitted(client, settings, session, side_a, scene) for _ in range(2))
+    staff = side_a.principal(Role.school_staff)
+    call(client, settings, staff, "POST", f"/competition-entries/{first}/recommend")
+    rejected = call(
+        client,
+        settings,
+        side_a.principal(Role.bureau),
+        "POST",
+        f"/competition-rounds/{scene.round.id}/entries/{first}/reject",
+        json={"reason": "缺少研究报告"},
+    )
+    assert rejected.status_code == 200, rejected.text
+    full = call(client, settings, staff, "POST", f"/competition-entries/{second}/recommend")
+    assert full.json()["code"] == "competition_school_quota_reached"  # the rejected one holds it
+    call(
+        client, settings, staff, "POST", f"/competition-entries/{first}/withdraw"
+    ).raise_for_status()
+    assert session.exec(select(Quota.used)).one() == 0
+    again = call(client, settings, staff, "POST", f"/competition-entries/{second}/recommend")
+    assert again.status_code == 200, again.text
+    assert session.exec(select(Quota.used)).one() == 1
+
+
+def test_a_captain_cannot_put_a_schoolmate_into_the_team(
+    client: TestClient, settings: Settings, session: Session, side_a: Side, scene: CompetitionScene
+) -> None:
+    """Team-mates join by accepting the captain's invitation; only the school adds a pupil
+    directly (pupils without phones)."""
+    captain = pupil(session, side_a)
+    schoolmate, _ = bound_student(
+        session, school_id=side_a.school.id or 0, birth_month=NOW.date().replace(year=2011, day=1)
+    )
+    entry = call(
+        client,
+        settings,
+        captain,
+        "POST",
+        f"/competition-rounds/{scene.round.id}/entries",
+        json={"division_id": scene.division.id, "title": "水质监测浮标"},
+    ).json()
+    path = f"/competition-entries/{entry['id']}/members"
+    refused = call(client, settings, captain, "POST", path, json={"student_id": schoolmate.id})
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "role_forbidden"
+    members = select(EntryMember.student_id).where(EntryMember.entry_id == entry["id"])
+    assert list(session.exec(members)) == [captain.student_id]
+    added = call(
+        client,
+        settings,
+        side_a.principal(Role.school_staff),
+        "POST",
+        path,
+        json={"student_id": schoolmate.id},
+    )
+    assert added.status_code == 201, added.text

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from scipass.competition.entries import audit_entry, managed_entry, visible_entry
+from scipass.competition.entries import audit_entry, lock_forming, managed_entry, visible_entry
 from scipass.competition.errors import (
     AttachmentTooLarge,
     AttachmentTypeInvalid,
@@ -66,6 +66,7 @@ def attach(
     entry = managed_entry(session, actor=actor, entry_id=entry_id)
     if entry.status != EntryStatus.forming:
         raise EntryStateInvalid("报名已提交或已撤回", "The entry is no longer forming")
+    lock_forming(session, entry, now)  # a submission at the same moment waits, or wins
     edition = session.get(Edition, entry.edition_id)
     assert edition is not None
     if media_type_of(data) is None:

@@ -145,7 +145,7 @@ def _pupil(session: Session, *, school_id: int, student_id: int, now: datetime) 
     return student
 
 
-def _lock(session: Session, entry: Entry, now: datetime) -> None:
+def lock_forming(session: Session, entry: Entry, now: datetime) -> None:
     """Take the entry's row (a conditional update: on PostgreSQL a row lock to the end of the
     transaction, on SQLite the writer's lock) while it is forming, before counting its members
     or advisors."""
@@ -304,7 +304,7 @@ def update_fields(
     session: Session, *, actor: Principal, entry_id: int, data: EntryUpdate, now: datetime
 ) -> Entry:
     entry = managed_entry(session, actor=actor, entry_id=entry_id)
-    _lock(session, entry, now)
+    lock_forming(session, entry, now)
     if data.title is not None:
         entry.title = data.title.strip()
     if data.abstract is not None:
@@ -352,7 +352,7 @@ def _join(
     round_, _edition, _competition, division = context(session, entry)
     check_window(round_, now)
     check_fits(division, student)
-    _lock(session, entry, now)
+    lock_forming(session, entry, now)
     if _active_members(session, entry.id or 0) >= division.max_members:
         raise TeamTooLarge(
             f"该组别每队最多 {division.max_members} 人",
@@ -409,7 +409,10 @@ def accept_invitation(session: Session, *, actor: Principal, code: str, now: dat
 def add_member(
     session: Session, *, actor: Principal, entry_id: int, student_id: int, now: datetime
 ) -> Entry:
-    """The school adds one of its pupils to an entry it manages (pupils without phones)."""
+    """The school adds one of its pupils to an entry it manages (pupils without phones). A
+    captain cannot (the route admits school staff only): team-mates join by accepting an
+    invitation, so nobody is put into a team, and held there by the one-entry-per-division
+    rule, without saying yes."""
     entry = managed_entry(session, actor=actor, entry_id=entry_id)
     _forming(entry)
     student = _pupil(session, school_id=entry.school_id, student_id=student_id, now=now)
@@ -427,7 +430,7 @@ def remove_member(
         raise MemberNotFound()
     if member.role == MemberRole.captain:
         raise EntryStateInvalid("不能移除队长，请撤回报名", "The captain cannot be removed")
-    _lock(session, entry, now)
+    lock_forming(session, entry, now)
     session.exec(
         update(EntryMember)
         .where(col(EntryMember.id) == member.id, col(EntryMember.status) == MemberStatus.active)
@@ -454,7 +457,7 @@ def add_advisor(
         or account.role not in SCHOOL_ROLES
     ):
         raise AdvisorInvalid("指导教师须为本校教职工", "The advisor is not staff of the school")
-    _lock(session, entry, now)
+    lock_forming(session, entry, now)
     division = session.get(Division, entry.division_id)
     assert division is not None
     count = session.exec(select(func.count()).where(Advisor.entry_id == entry.id)).one()
@@ -474,7 +477,7 @@ def remove_advisor(
     advisor = session.get(Advisor, advisor_id)
     if advisor is None or advisor.entry_id != entry.id:
         raise MemberNotFound()
-    _lock(session, entry, now)
+    lock_forming(session, entry, now)
     session.delete(advisor)
     session.flush()
     return entry
@@ -500,7 +503,7 @@ def submit(session: Session, *, actor: Principal, entry_id: int, now: datetime) 
     _forming(entry)
     round_, edition, _competition, division = context(session, entry)
     check_window(round_, now)
-    _lock(session, entry, now)
+    lock_forming(session, entry, now)
     members = _active_members(session, entry.id or 0)
     if members < division.min_members:
         raise TeamTooSmall(
@@ -569,14 +572,22 @@ def withdraw(session: Session, *, actor: Principal, entry_id: int, now: datetime
         .where(col(EntryMember.entry_id) == entry.id, col(EntryMember.status) == "active")
         .values(status=MemberStatus.withdrawn.value, left_at=now)
     )
-    if live is not None:
-        session.exec(
-            update(RoundEntry)
-            .where(col(RoundEntry.id) == live.id, col(RoundEntry.status).in_(LIVE_ROUND))
-            .values(status=RoundEntryStatus.withdrawn.value, updated_at=now)
+    # Read after the entry's row is taken: a submission that committed meanwhile has its
+    # place here. Every live place is withdrawn, and every place of the school's quota the
+    # entry holds is given back, a rejected one's too.
+    session.exec(
+        update(RoundEntry)
+        .where(col(RoundEntry.entry_id) == entry.id, col(RoundEntry.status).in_(LIVE_ROUND))
+        .values(status=RoundEntryStatus.withdrawn.value, updated_at=now)
+    )
+    places = session.exec(
+        select(RoundEntry.id, RoundEntry.round_id).where(
+            RoundEntry.entry_id == entry.id, col(RoundEntry.holds_quota).is_(True)
         )
+    ).all()
+    for place_id, place_round in places:
         give_back(
-            session, round_entry_id=live.id or 0, round_id=round_.id or 0, school_id=entry.school_id
+            session, round_entry_id=place_id or 0, round_id=place_round, school_id=entry.school_id
         )
     session.refresh(entry)
     audit_entry(session, actor, entry, "withdrawn", now)

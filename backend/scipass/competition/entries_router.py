@@ -41,6 +41,7 @@ from scipass.competition.schemas import (
 )
 from scipass.consent.errors import ConsentRequired
 from scipass.core.auth import SCHOOL_ROLES
+from scipass.core.callers import SchoolStaff
 from scipass.core.clock import ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.deps import SettingsDep
@@ -249,12 +250,13 @@ def accept_invitation(
     "/competition-entries/{entry_id}/members",
     name="competition-member-add",
     summary="添加队员",
-    description="本校教师（或队长）把本校学生加入队伍，适用于没有手机的学生。",
+    description="本校教师把本校学生加入队伍，适用于没有手机的学生。学生队员须用队长的邀请码加入，"
+    "队长不能直接添加。",
     status_code=201,
     responses=problem_responses(EntryNotFound, EntryStateInvalid, StudentNotFound, *_JOINING),
 )
 def add_member(
-    entry_id: Id, body: MemberAdd, caller: ActingEntrant, session: SessionDep, clock: ClockDep
+    entry_id: Id, body: MemberAdd, caller: SchoolStaff, session: SessionDep, clock: ClockDep
 ) -> EntryRead:
     entry = entries.add_member(
         session, actor=caller, entry_id=entry_id, student_id=body.student_id, now=clock.now()
