@@ -7,10 +7,12 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from openpyxl import Workbook, load_workbook
 from sqlmodel import Session, func, select
 
+from scipass.competition import catalogue
 from scipass.competition.models import Competition, Round, RoundEntry, WhitelistEntry
 from scipass.core.auth import Principal, Role
 from scipass.core.config import Settings
@@ -140,6 +142,61 @@ def test_a_bureau_keeps_a_regional_list_in_xlsx(
         json={"name": "别处的竞赛", "organiser": "别处", "stages": ["primary"]},
     )
     assert other.status_code == 404
+
+
+def test_an_import_racing_another_answers_409_and_writes_nothing(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two imports at once with a name in common: the second one's read saw the list without
+    it, and its write meets the unique (list, name). Staged by hiding the entry from the read."""
+    bureau = side_a.principal(Role.bureau)
+    created = call(
+        client,
+        settings,
+        bureau,
+        "POST",
+        "/competition-whitelists",
+        json={
+            "name": "测试市竞赛名单（并发）",
+            "source": "测试市教育局〔2026〕2号",
+            "first_school_year": 2026,
+            "last_school_year": 2027,
+        },
+    )
+    list_id = created.json()["id"]
+    first = call(
+        client,
+        settings,
+        bureau,
+        "POST",
+        f"/competition-whitelists/{list_id}/entries",
+        json={"name": "测试市科技节", "organiser": "测试市科协", "stages": ["primary"]},
+    )
+    assert first.status_code == 201, first.text
+    monkeypatch.setattr(catalogue, "entries_of", lambda session, whitelist_id: [])
+    racing = _xlsx(
+        [
+            ["序号", "竞赛名称", "主办单位", "面向学段", "备注"],
+            [1, "测试市航模比赛", "测试市体育局", "初中", ""],
+            [2, "测试市科技节", "测试市科协", "小学", ""],
+        ]
+    )
+    refused = call(
+        client,
+        settings,
+        bureau,
+        "POST",
+        f"/competition-whitelists/{list_id}/import",
+        files={"file": ("名单.xlsx", racing)},
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "competition_exists"
+    names = session.exec(select(WhitelistEntry.name).where(WhitelistEntry.whitelist_id == list_id))
+    assert list(names.all()) == ["测试市科技节"]
 
 
 def test_a_competition_is_linked_to_an_entry_or_marked_not_whitelisted(
