@@ -249,6 +249,73 @@ def test_a_competition_is_linked_to_an_entry_or_marked_not_whitelisted(
     assert second.json()["code"] == "competition_edition_exists"
 
 
+def test_a_competition_links_only_to_a_list_of_a_region_containing_its_own(
+    client: TestClient, settings: Settings, session: Session, side_a: Side, side_b: Side
+) -> None:
+    def regional_entry(side: Side) -> int:
+        bureau = side.principal(Role.bureau)
+        whitelist = call(
+            client,
+            settings,
+            bureau,
+            "POST",
+            "/competition-whitelists",
+            json={
+                "name": f"{side.region_code}竞赛名单",
+                "source": "教育局文件",
+                "first_school_year": 2026,
+                "last_school_year": 2027,
+            },
+        ).json()
+        entry = call(
+            client,
+            settings,
+            bureau,
+            "POST",
+            f"/competition-whitelists/{whitelist['id']}/entries",
+            json={"name": "市青少年科技节", "organiser": "市科协", "stages": ["primary"]},
+        )
+        assert entry.status_code == 201, entry.text
+        return int(entry.json()["id"])
+
+    own, other = regional_entry(side_a), regional_entry(side_b)
+    bureau = side_a.principal(Role.bureau)
+    body = {
+        "name": "测试市青少年科技节",
+        "organiser_unit": "测试市科协",
+        "category": "other",
+        "level": "city",
+    }
+    refused = call(
+        client,
+        settings,
+        bureau,
+        "POST",
+        "/competitions",
+        json={**body, "whitelist_entry_id": other},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "competition_invalid"
+    assert "其他地区" in refused.json()["detail"]
+    assert session.exec(select(func.count()).select_from(Competition)).one() == 0
+
+    linked = call(
+        client, settings, bureau, "POST", "/competitions", json={**body, "whitelist_entry_id": own}
+    )
+    assert linked.status_code == 201, linked.text
+    relinked = call(
+        client,
+        settings,
+        bureau,
+        "PUT",
+        f"/competitions/{linked.json()['id']}/whitelist",
+        json={"whitelist_entry_id": other},
+    )
+    assert relinked.status_code == 422
+    assert relinked.json()["code"] == "competition_invalid"
+    assert session.get(Competition, linked.json()["id"]).whitelist_entry_id == own
+
+
 def test_rounds_have_one_organiser_of_three_kinds(
     client: TestClient, settings: Settings, side_a: Side
 ) -> None:

@@ -12,7 +12,14 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from scipass.account.models import Account
-from scipass.competition.models import Entry, EntryMember, Invitation, Quota, RoundEntry
+from scipass.competition.models import (
+    Entry,
+    EntryMember,
+    Invitation,
+    Quota,
+    RoundEntry,
+    WhitelistEntry,
+)
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
@@ -445,6 +452,34 @@ def test_whitelisted_only_school_cannot_enter_a_competition_off_the_list(
         json={"division_id": listed.division.id},
     )
     assert allowed.status_code == 201, allowed.text
+
+
+def test_whitelisted_only_school_cannot_enter_a_division_of_stages_the_list_does_not_admit(
+    client: TestClient, settings: Settings, session: Session, side_a: Side
+) -> None:
+    """The national list's entry no. 6 admits senior pupils only: it does not whitelist the
+    competition's primary division."""
+    side_a.school.whitelisted_competitions_only = True
+    session.add(side_a.school)
+    session.flush()
+    senior_only = session.exec(select(WhitelistEntry.id).where(WhitelistEntry.number == 6)).one()
+    scene = create_competition(
+        session,
+        bureau=side_a.bureau,
+        region_code=side_a.region_code,
+        whitelist_entry_id=senior_only,
+    )
+    refused = call(
+        client,
+        settings,
+        pupil(session, side_a),
+        "POST",
+        f"/competition-rounds/{scene.round.id}/entries",
+        json={"division_id": scene.division.id},
+    )
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "competition_not_whitelisted"
+    assert entries_count(session) == 0
 
 
 def test_attachment_wrong_type_and_too_large(
