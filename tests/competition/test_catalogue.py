@@ -225,7 +225,7 @@ def test_a_competition_is_linked_to_an_entry_or_marked_not_whitelisted(
     )
     assert linked.status_code == 201, linked.text
     assert linked.json()["whitelisted"] is True
-    assert "不作为" in linked.json()["notice"]
+    assert linked.json()["notice"] == "竞赛结果不作为中小学招生入学的依据。竞赛活动不收取任何费用。"
     competition_id = linked.json()["id"]
     unlinked = call(
         client,

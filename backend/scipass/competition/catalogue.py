@@ -43,9 +43,11 @@ from scipass.core.db import flush_unique
 from scipass.core.pagination import count_rows
 from scipass.org.models import Bureau, Region, School, Stage, Venue, decode_stages, encode_stages
 from scipass.org.organiser import OrganiserKind, OrganiserRef
+from scipass.record.labels import NOT_FOR_ADMISSION
 
-# The national rule, stated wherever a competition or its result is shown (DOMAIN-NOTES §1.6).
-NOT_FOR_ADMISSION = "竞赛结果不作为中小学招生入学的依据。竞赛活动不收取任何费用。"
+# What a competition states wherever it is shown: the national rule (record.labels, worded
+# there once) and that no fees are handled (DOMAIN-NOTES §1.6).
+NOTICE = f"{NOT_FOR_ADMISSION}。竞赛活动不收取任何费用。"
 
 
 def audit(
