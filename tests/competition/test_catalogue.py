@@ -7,10 +7,12 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from openpyxl import Workbook, load_workbook
 from sqlmodel import Session, func, select
 
+from scipass.competition import catalogue
 from scipass.competition.models import Competition, Round, RoundEntry, WhitelistEntry
 from scipass.core.auth import Principal, Role
 from scipass.core.config import Settings
@@ -142,6 +144,61 @@ def test_a_bureau_keeps_a_regional_list_in_xlsx(
     assert other.status_code == 404
 
 
+def test_an_import_racing_another_answers_409_and_writes_nothing(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two imports at once with a name in common: the second one's read saw the list without
+    it, and its write meets the unique (list, name). Staged by hiding the entry from the read."""
+    bureau = side_a.principal(Role.bureau)
+    created = call(
+        client,
+        settings,
+        bureau,
+        "POST",
+        "/competition-whitelists",
+        json={
+            "name": "测试市竞赛名单（并发）",
+            "source": "测试市教育局〔2026〕2号",
+            "first_school_year": 2026,
+            "last_school_year": 2027,
+        },
+    )
+    list_id = created.json()["id"]
+    first = call(
+        client,
+        settings,
+        bureau,
+        "POST",
+        f"/competition-whitelists/{list_id}/entries",
+        json={"name": "测试市科技节", "organiser": "测试市科协", "stages": ["primary"]},
+    )
+    assert first.status_code == 201, first.text
+    monkeypatch.setattr(catalogue, "entries_of", lambda session, whitelist_id: [])
+    racing = _xlsx(
+        [
+            ["序号", "竞赛名称", "主办单位", "面向学段", "备注"],
+            [1, "测试市航模比赛", "测试市体育局", "初中", ""],
+            [2, "测试市科技节", "测试市科协", "小学", ""],
+        ]
+    )
+    refused = call(
+        client,
+        settings,
+        bureau,
+        "POST",
+        f"/competition-whitelists/{list_id}/import",
+        files={"file": ("名单.xlsx", racing)},
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "competition_exists"
+    names = session.exec(select(WhitelistEntry.name).where(WhitelistEntry.whitelist_id == list_id))
+    assert list(names.all()) == ["测试市科技节"]
+
+
 def test_a_competition_is_linked_to_an_entry_or_marked_not_whitelisted(
     client: TestClient, settings: Settings, session: Session, side_a: Side
 ) -> None:
@@ -168,7 +225,7 @@ def test_a_competition_is_linked_to_an_entry_or_marked_not_whitelisted(
     )
     assert linked.status_code == 201, linked.text
     assert linked.json()["whitelisted"] is True
-    assert "不作为" in linked.json()["notice"]
+    assert linked.json()["notice"] == "竞赛结果不作为中小学招生入学的依据。竞赛活动不收取任何费用。"
     competition_id = linked.json()["id"]
     unlinked = call(
         client,
@@ -190,6 +247,73 @@ def test_a_competition_is_linked_to_an_entry_or_marked_not_whitelisted(
     )
     assert second.status_code == 409
     assert second.json()["code"] == "competition_edition_exists"
+
+
+def test_a_competition_links_only_to_a_list_of_a_region_containing_its_own(
+    client: TestClient, settings: Settings, session: Session, side_a: Side, side_b: Side
+) -> None:
+    def regional_entry(side: Side) -> int:
+        bureau = side.principal(Role.bureau)
+        whitelist = call(
+            client,
+            settings,
+            bureau,
+            "POST",
+            "/competition-whitelists",
+            json={
+                "name": f"{side.region_code}竞赛名单",
+                "source": "教育局文件",
+                "first_school_year": 2026,
+                "last_school_year": 2027,
+            },
+        ).json()
+        entry = call(
+            client,
+            settings,
+            bureau,
+            "POST",
+            f"/competition-whitelists/{whitelist['id']}/entries",
+            json={"name": "市青少年科技节", "organiser": "市科协", "stages": ["primary"]},
+        )
+        assert entry.status_code == 201, entry.text
+        return int(entry.json()["id"])
+
+    own, other = regional_entry(side_a), regional_entry(side_b)
+    bureau = side_a.principal(Role.bureau)
+    body = {
+        "name": "测试市青少年科技节",
+        "organiser_unit": "测试市科协",
+        "category": "other",
+        "level": "city",
+    }
+    refused = call(
+        client,
+        settings,
+        bureau,
+        "POST",
+        "/competitions",
+        json={**body, "whitelist_entry_id": other},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "competition_invalid"
+    assert "其他地区" in refused.json()["detail"]
+    assert session.exec(select(func.count()).select_from(Competition)).one() == 0
+
+    linked = call(
+        client, settings, bureau, "POST", "/competitions", json={**body, "whitelist_entry_id": own}
+    )
+    assert linked.status_code == 201, linked.text
+    relinked = call(
+        client,
+        settings,
+        bureau,
+        "PUT",
+        f"/competitions/{linked.json()['id']}/whitelist",
+        json={"whitelist_entry_id": other},
+    )
+    assert relinked.status_code == 422
+    assert relinked.json()["code"] == "competition_invalid"
+    assert session.get(Competition, linked.json()["id"]).whitelist_entry_id == own
 
 
 def test_rounds_have_one_organiser_of_three_kinds(

@@ -12,7 +12,14 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from scipass.account.models import Account
-from scipass.competition.models import Entry, EntryMember, Invitation, Quota, RoundEntry
+from scipass.competition.models import (
+    Entry,
+    EntryMember,
+    Invitation,
+    Quota,
+    RoundEntry,
+    WhitelistEntry,
+)
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
@@ -447,6 +454,34 @@ def test_whitelisted_only_school_cannot_enter_a_competition_off_the_list(
     assert allowed.status_code == 201, allowed.text
 
 
+def test_whitelisted_only_school_cannot_enter_a_division_of_stages_the_list_does_not_admit(
+    client: TestClient, settings: Settings, session: Session, side_a: Side
+) -> None:
+    """The national list's entry no. 6 admits senior pupils only: it does not whitelist the
+    competition's primary division."""
+    side_a.school.whitelisted_competitions_only = True
+    session.add(side_a.school)
+    session.flush()
+    senior_only = session.exec(select(WhitelistEntry.id).where(WhitelistEntry.number == 6)).one()
+    scene = create_competition(
+        session,
+        bureau=side_a.bureau,
+        region_code=side_a.region_code,
+        whitelist_entry_id=senior_only,
+    )
+    refused = call(
+        client,
+        settings,
+        pupil(session, side_a),
+        "POST",
+        f"/competition-rounds/{scene.round.id}/entries",
+        json={"division_id": scene.division.id},
+    )
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "competition_not_whitelisted"
+    assert entries_count(session) == 0
+
+
 def test_attachment_wrong_type_and_too_large(
     client: TestClient, settings: Settings, session: Session, side_a: Side
 ) -> None:
@@ -543,6 +578,52 @@ def test_attachment_accepted_and_required_fields_at_submission(
     )
     assert download.status_code == 200
     assert download.content.startswith(PNG)
+
+
+def test_the_organiser_of_a_round_the_entry_was_sent_to_downloads_its_attachment(
+    client: TestClient, settings: Settings, session: Session, side_a: Side, side_b: Side
+) -> None:
+    """The bureau organising the round reads the PDF once the school recommended the entry; a
+    bureau of another region, a venue not organising it and the bureau before the school sent
+    it do not (404, as for an entry they cannot see)."""
+    from tests.record.samples import plain_pdf
+
+    scene = create_competition(
+        session,
+        bureau=side_a.bureau,
+        region_code=side_a.region_code,
+        division={"kind": "individual", "min_members": 1, "max_members": 1},
+    )
+    captain = pupil(session, side_a)
+    entry = call(
+        client,
+        settings,
+        captain,
+        "POST",
+        f"/competition-rounds/{scene.round.id}/entries",
+        json={"division_id": scene.division.id, "title": "校园噪声调查"},
+    ).json()
+    url = f"/competition-entries/{entry['id']}/attachment"
+    pdf = plain_pdf()
+    attached = call(
+        client, settings, captain, "PUT", url, files={"file": ("报告.pdf", pdf, "application/pdf")}
+    )
+    assert attached.status_code == 200, attached.text
+    call(client, settings, captain, "POST", f"/competition-entries/{entry['id']}/submit")
+    organiser = side_a.principal(Role.bureau)
+    assert call(client, settings, organiser, "GET", url).status_code == 404  # not sent yet
+
+    staff = side_a.principal(Role.school_staff)
+    sent = call(client, settings, staff, "POST", f"/competition-entries/{entry['id']}/recommend")
+    assert sent.status_code == 200, sent.text
+    download = call(client, settings, organiser, "GET", url)
+    assert download.status_code == 200, download.text
+    assert download.headers["content-type"] == "application/pdf"
+    assert download.content.startswith(b"%PDF-")
+    for outsider in (side_b.principal(Role.bureau), side_a.principal(Role.venue_staff)):
+        refused = call(client, settings, outsider, "GET", url)
+        assert refused.status_code == 404, outsider.role
+        assert refused.json()["code"] == "competition_entry_not_found"
 
 
 def test_invitation_expired_or_used(

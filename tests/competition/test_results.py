@@ -287,6 +287,25 @@ def test_an_advancing_entry_is_in_the_next_rounds_list_without_registering(
     ]
 
 
+def test_advancing_goes_to_the_next_position_even_with_a_gap(
+    api: Api, session: Session, clock: FrozenClock, side_a: Side, scene: ResultsScene
+) -> None:
+    """Rounds at positions 1 and 3 (a round 2 deleted, or never planned): the next round is the
+    smallest position above the current one, not position + 1."""
+    first, final = scene.rounds
+    final.position = 3
+    session.add(final)
+    session.flush()
+    up = accepted_entry(session, scene, school=side_a.school)
+    _set(api, side_a, first.id or 0, up.id or 0, "first", True)
+    _notice(api, side_a, first.id or 0)
+    clock.set(NOTICE_END)
+    _publish(api, side_a, first.id or 0)
+
+    places = session.exec(select(RoundEntry).where(RoundEntry.round_id == final.id)).all()
+    assert [(p.entry_id, p.via) for p in places] == [(up.id, "advanced")]
+
+
 def test_an_objection_holds_the_result_until_the_organiser_resolves_it(
     api: Api,
     session: Session,

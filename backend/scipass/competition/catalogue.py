@@ -41,11 +41,13 @@ from scipass.competition.schemas import (
 from scipass.core.auth import Principal, region_contains, region_prefix
 from scipass.core.db import flush_unique
 from scipass.core.pagination import count_rows
-from scipass.org.models import Bureau, Region, School, Venue, encode_stages
+from scipass.org.models import Bureau, Region, School, Stage, Venue, decode_stages, encode_stages
 from scipass.org.organiser import OrganiserKind, OrganiserRef
+from scipass.record.labels import NOT_FOR_ADMISSION
 
-# The national rule, stated wherever a competition or its result is shown (DOMAIN-NOTES §1.6).
-NOT_FOR_ADMISSION = "竞赛结果不作为中小学招生入学的依据。竞赛活动不收取任何费用。"
+# What a competition states wherever it is shown: the national rule (record.labels, worded
+# there once) and that no fees are handled (DOMAIN-NOTES §1.6).
+NOTICE = f"{NOT_FOR_ADMISSION}。竞赛活动不收取任何费用。"
 
 
 def audit(
@@ -158,31 +160,48 @@ def get_whitelist_entry(session: Session, entry_id: int) -> WhitelistEntry:
     return entry
 
 
-def whitelisted_for(session: Session, competition: Competition, school_year: int) -> bool:
-    """Whether the competition is on a list that covers ``school_year``."""
+def whitelisted_for(
+    session: Session, competition: Competition, school_year: int, stages: list[Stage]
+) -> bool:
+    """Whether the competition is on a list that covers ``school_year`` and admits every one of
+    ``stages`` (a division's: a list entry for senior pupils does not whitelist a primary
+    division of the same competition)."""
     if competition.whitelist_entry_id is None:
         return False
     entry = session.get(WhitelistEntry, competition.whitelist_entry_id)
     whitelist = session.get(Whitelist, entry.whitelist_id) if entry else None
     return (
-        whitelist is not None
+        entry is not None
+        and whitelist is not None
         and whitelist.first_school_year <= school_year <= whitelist.last_school_year
+        and set(stages) <= set(decode_stages(entry.stages))
     )
 
 
 # --- competitions ---------------------------------------------------------------------------
 
 
-def _link(session: Session, whitelist_entry_id: int | None, not_whitelisted: bool) -> int | None:
-    """The whitelist entry a competition is linked to: exactly one of an entry or an explicit
-    "not whitelisted"."""
+def _link(
+    session: Session, whitelist_entry_id: int | None, not_whitelisted: bool, region_code: str
+) -> int | None:
+    """The whitelist entry a competition of ``region_code`` is linked to: exactly one of an
+    entry or an explicit "not whitelisted". An entry of a regional list counts only where that
+    region contains the competition's (the national list, of no region, counts everywhere)."""
     if (whitelist_entry_id is None) == (not not_whitelisted):
         raise CompetitionInvalid(
             "请选择对应的白名单条目，或明确标记为未列入白名单",
             "Give a whitelist entry, or mark the competition as not whitelisted",
         )
     if whitelist_entry_id is not None:
-        get_whitelist_entry(session, whitelist_entry_id)
+        entry = get_whitelist_entry(session, whitelist_entry_id)
+        whitelist = get_whitelist(session, entry.whitelist_id)
+        if whitelist.region_code is not None and not region_contains(
+            whitelist.region_code, region_code
+        ):
+            raise CompetitionInvalid(
+                "该白名单条目属于其他地区的名单，不适用于本竞赛所在地区",
+                "The entry is on another region's list",
+            )
     return whitelist_entry_id
 
 
@@ -200,7 +219,9 @@ def create_competition(
         category=data.category.value,
         level=data.level.value,
         description=data.description,
-        whitelist_entry_id=_link(session, data.whitelist_entry_id, data.not_whitelisted),
+        whitelist_entry_id=_link(
+            session, data.whitelist_entry_id, data.not_whitelisted, bureau.region_code
+        ),
         created_by=actor.subject,
         created_at=now,
         updated_at=now,
@@ -235,7 +256,9 @@ def set_whitelist(
 ) -> Competition:
     competition = own_competition(session, actor=actor, competition_id=competition_id)
     before = competition.whitelist_entry_id
-    competition.whitelist_entry_id = _link(session, data.whitelist_entry_id, data.not_whitelisted)
+    competition.whitelist_entry_id = _link(
+        session, data.whitelist_entry_id, data.not_whitelisted, competition.region_code
+    )
     competition.updated_at = now
     session.add(competition)
     session.flush()

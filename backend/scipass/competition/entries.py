@@ -126,10 +126,12 @@ def check_fits(division: Division, student: Student) -> None:
 
 
 def check_whitelist(
-    session: Session, school: School, competition: Competition, edition: Edition
+    session: Session, school: School, competition: Competition, edition: Edition, division: Division
 ) -> None:
+    """A school that takes part in whitelisted competitions only: the competition's list entry
+    covers the edition's school year and admits the division's stages."""
     if school.whitelisted_competitions_only and not catalogue.whitelisted_for(
-        session, competition, edition.school_year
+        session, competition, edition.school_year, decode_stages(division.stages)
     ):
         raise NotWhitelisted()
 
@@ -244,7 +246,7 @@ def create(
     if division is None or division.edition_id != edition.id:
         raise DivisionNotFound()
     check_window(round_, now)
-    check_whitelist(session, school, competition, edition)
+    check_whitelist(session, school, competition, edition, division)
     pupil_side = is_pupil_side(actor)
     student_ids = [actor.student_id or 0] if pupil_side else list(data.student_ids)
     if not student_ids:

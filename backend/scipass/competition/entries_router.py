@@ -50,7 +50,7 @@ from scipass.core.exports import attachment
 from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
 from scipass.record.errors import EvidencePdfActiveContent, EvidenceTooComplex, EvidenceUnreadable
-from scipass.roster.acting import ActingEntrant, ActingStudent
+from scipass.roster.acting import ActingEntrant, ActingEntryReader, ActingStudent
 from scipass.roster.errors import StudentNotFound
 
 router = APIRouter(tags=["competition-entries"])
@@ -185,7 +185,8 @@ def attach(
     "/competition-entries/{entry_id}/attachment",
     name="competition-entry-attachment",
     summary="下载报名附件",
-    description="队员、本校教师，以及报名已送达其轮次的承办方可下载。",
+    description="队员（或家长代孩子）、本校教师，以及报名已送达其轮次的承办方"
+    "（学校、场馆、教育局或科协）可下载。",
     response_class=FileResponse,
     responses={
         200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}},
@@ -193,7 +194,7 @@ def attach(
     },
 )
 def get_attachment(
-    entry_id: Id, caller: ActingEntrant, session: SessionDep, settings: SettingsDep
+    entry_id: Id, caller: ActingEntryReader, session: SessionDep, settings: SettingsDep
 ) -> FileResponse:
     path, media_type, name = attachments.open_file(
         session, actor=caller, settings=settings, entry_id=entry_id

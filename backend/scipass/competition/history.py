@@ -23,9 +23,6 @@ from scipass.competition.models import (
 )
 from scipass.competition.results_models import AWARD_LABEL, Award, Result, ResultStatus
 
-# The national rule (DOMAIN-NOTES §1.6), stated wherever results are shown.
-NOT_FOR_ADMISSION = "竞赛结果不作为中小学招生入学的依据。"
-
 ROUND_STATE_LABEL = {
     RoundEntryStatus.submitted: "待学校推荐",
     RoundEntryStatus.declined: "学校未推荐",

@@ -134,7 +134,7 @@ def competition_read(
         description=competition.description,
         whitelisted=entry is not None,
         whitelist_entry=whitelist_entry_read(entry) if entry else None,
-        notice=catalogue.NOT_FOR_ADMISSION,
+        notice=catalogue.NOTICE,
         editions=[
             edition_read(session, e) for e in catalogue.editions_of(session, competition.id or 0)
         ]

@@ -122,10 +122,13 @@ def takes_part(session: Session, actor: Principal, round_id: int) -> bool:
 
 
 def next_round(session: Session, round_: Round) -> Round | None:
+    """The edition's round after this one: the smallest position above its own (positions
+    need not be consecutive)."""
     return session.exec(
-        select(Round).where(
-            Round.edition_id == round_.edition_id, Round.position == round_.position + 1
-        )
+        select(Round)
+        .where(Round.edition_id == round_.edition_id, Round.position > round_.position)
+        .order_by(col(Round.position))
+        .limit(1)
     ).first()
 
 

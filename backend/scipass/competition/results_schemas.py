@@ -9,9 +9,7 @@ from pydantic import BaseModel, Field
 
 from scipass.competition.results_models import Award, ResultObjectionStatus, ResultStatus
 from scipass.core.inputs import MULTILINE, RequestModel
-
-# The national rule, stated wherever a competition result is shown (DOMAIN-NOTES §1.6).
-NOT_FOR_ADMISSION = "竞赛结果不作为中小学招生入学的依据"
+from scipass.record.labels import NOT_FOR_ADMISSION
 
 
 class ResultWrite(RequestModel):

@@ -39,6 +39,7 @@ from scipass.competition.results_models import AWARD_LABEL, Award
 from scipass.core.auth import Principal
 from scipass.core.errors import ProblemError
 from scipass.core.exports import safe_cell
+from scipass.record.labels import NOT_FOR_ADMISSION
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
@@ -73,7 +74,7 @@ def template(session: Session, *, actor: Principal, round_id: int, now: datetime
         [AWARD, "、".join(AWARD_LABEL.values())],
         [ADVANCES, "是 / 否（空白为否）；最后一轮不能晋级"],
         ["注意", "有任何一行错误时整表不录入；已进入公示或已发布的成绩不能修改"],
-        ["说明", "竞赛结果不作为中小学招生入学的依据（教育部全国性竞赛活动管理规定）"],
+        ["说明", f"{NOT_FOR_ADMISSION}（教育部全国性竞赛活动管理规定）"],
     ):
         notes.append(line)
     buffer = io.BytesIO()

@@ -118,7 +118,9 @@ def create_whitelist_entry(
     summary="导入白名单条目（XLSX）",
     description="列：序号、竞赛名称、主办单位、面向学段（小学、初中、普通高中、中职，用顿号分隔）、"
     "备注。任何一行有误则整批不导入，并逐行列出错误；名单中已有的同名条目保持不变。",
-    responses=problem_responses(WhitelistNotFound, WhitelistImportInvalid, WhitelistFileUnreadable),
+    responses=problem_responses(
+        WhitelistNotFound, WhitelistImportInvalid, WhitelistFileUnreadable, CompetitionExists
+    ),
 )
 def import_whitelist(
     whitelist_id: Id,

@@ -17,12 +17,14 @@ from sqlmodel import Session
 
 from scipass.competition import catalogue
 from scipass.competition.errors import (
+    CompetitionExists,
     WhitelistCellError,
     WhitelistFileUnreadable,
     WhitelistImportInvalid,
 )
 from scipass.competition.models import Whitelist, WhitelistEntry
 from scipass.core.auth import Principal
+from scipass.core.db import flush_unique
 from scipass.core.exports import xlsx_bytes
 from scipass.core.inputs import first_refused
 from scipass.org.models import Stage, decode_stages, encode_stages
@@ -170,7 +172,14 @@ def import_entries(
         entry.whitelist_id = whitelist.id or 0
         entry.created_at = now
         session.add(entry)
-    session.flush()
+    # an import at the same time may have added one of these names since the read above
+    flush_unique(
+        session,
+        CompetitionExists(
+            "名单中已有同名条目（可能刚被同时导入），本次未导入任何条目，请重新导入",
+            "The list gained an entry of one of these names meanwhile; nothing was imported",
+        ),
+    )
     catalogue.audit(
         session, actor, now, "competition_whitelist", whitelist.id, change="imported", rows=len(new)
     )

@@ -65,10 +65,14 @@ def marks(confirmed_as: str | None, reflection_by: str | None) -> str:
     return "；".join(text for text in found if text)
 
 
+# The national rule that competition results are no basis for school admission
+# (教育部全国性竞赛活动管理规定; DOMAIN-NOTES §1.6), worded once: the competition package
+# states it wherever a competition or its result is shown, and imports it from here.
+NOT_FOR_ADMISSION = "竞赛结果不作为中小学招生入学的依据"
+
 # What a record states wherever it is shown (the record, exports, the PDF file), by its
-# source: the national rule that competition results are no basis for school admission
-# (教育部全国性竞赛活动管理规定; DOMAIN-NOTES §1.6).
-SOURCE_NOTE: dict[str, str] = {RecordSource.competition: "竞赛结果不作为中小学招生入学的依据"}
+# source.
+SOURCE_NOTE: dict[str, str] = {RecordSource.competition: NOT_FOR_ADMISSION}
 
 
 def source_note(source: str) -> str:

@@ -346,7 +346,7 @@ def _competition_section(
         story.append(table)
     else:
         story.append(Paragraph(text("（无竞赛记录）"), body))
-    note = f"说明：获奖以公示后公布的结果为准。{competition_history.NOT_FOR_ADMISSION}"
+    note = f"说明：获奖以公示后公布的结果为准。{labels.NOT_FOR_ADMISSION}。"
     story.append(Paragraph(text(note), body))
     if tracking is not None:
         since = local_date(tracking.started_at).isoformat()

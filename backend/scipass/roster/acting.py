@@ -184,6 +184,13 @@ ActingUploader = Annotated[Principal, Depends(acting(Role.student, Role.guardian
 # The same roles, named for competition entries: the pupil (or a guardian for the pupil) who
 # captains an entry, and the school that registers its pupils (学校统一报名).
 ActingEntrant = ActingUploader
+# Who downloads an entry's attachment: the entry's own side (as ActingEntrant) and the
+# organisers of a round it was sent to: a school, a venue, a bureau or science association
+# (the roles of scipass.core.callers.RoundOrganiser). Which entry is the service's check.
+ActingEntryReader = Annotated[
+    Principal,
+    Depends(acting(Role.student, Role.guardian, *SCHOOL_ROLES, *VENUE_ROLES, Role.bureau)),
+]
 # Who may cancel a reservation, each their own: the pupil (or a guardian for the pupil), the
 # school, the venue.
 ActingCanceller = Annotated[
