@@ -223,6 +223,9 @@ def test_demo_has_records_in_every_state(
             assert record.organiser_venue_id is not None
         elif record.source == "competition":  # a published result (competitions.py)
             assert record.organiser_name
+        elif record.source == "volunteer":  # confirmed minutes (volunteering.py)
+            assert record.minutes
+            assert record.organiser_venue_id is not None
         else:
             assert record.source == "manual"
             assert record.organiser_school_id == record.school_id
@@ -251,7 +254,8 @@ def test_demo_records_answer_the_api(session: Session, client: TestClient) -> No
 
     xiaoming = login(code="dev-xiaoming")
     mine = client.get("/api/v1/records", headers=xiaoming).json()
-    assert mine["total"] == 6  # with the competition record (competitions.py)
+    # with the competition record (competitions.py) and three shifts (volunteering.py)
+    assert mine["total"] == 9
     student_id = mine["items"][0]["student_id"]
     report = client.get(f"/api/v1/students/{student_id}/record-chain", headers=xiaoming).json()
     assert report["valid"] is True

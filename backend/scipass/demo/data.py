@@ -1200,3 +1200,73 @@ COMPETITION_HINTS: dict[str, str] = {
     "dev-xiaogang": "科技创新大赛校内选拔二等奖：竞赛记录待本人确认"
     "（POST /api/v1/records/<ID>/student-confirmation）",
 }
+
+# --- volunteering (issue 18) -------------------------------------------------------------------
+
+VOLUNTEERING: dict[str, dict[str, Any]] = {
+    "museum": {
+        "admin": "xtkjg-admin",
+        "staff": "xtkjg-staff",
+        "school": "湘潭市雨湖区和平小学",
+        "teacher": "heping-teacher",
+        "volunteer": {
+            "start": "09:00",
+            "end": "12:00",
+            "place": "一楼序厅服务台",
+            "capacity": 4,
+            "note": "8:50 前到服务台签到，穿校服",
+            "description": None,
+        },
+        "docent": {
+            "start": "09:30",
+            "end": "11:30",
+            "place": "二楼“力与运动”展区",
+            "capacity": 2,
+            "note": "讲解展品“傅科摆”“最速降线”",
+            "description": None,
+        },
+        "changed_reason": "10:00—11:00 在休息室休息，按实际服务时间计 2 小时",
+        "cancel_reason": "周六参加学校合唱排练",
+        "person_in_charge": "湘潭市科技馆 刘馆长",
+        "handler": "湘潭市科技馆 教育部 主任",
+        "contact": "0731-58260001",
+    },
+    "centre": {
+        "admin": "xxhd-admin",
+        "school": "湘乡市第二中学",
+        "teacher": "xx2-teacher",
+        "star": {
+            "start": "14:30",
+            "end": "16:30",
+            "place": "三楼科学工作室",
+            "capacity": 6,
+            "note": "为小学生主持“空气的力量”科学小课堂",
+            "description": None,
+        },
+        "reflection": "第一次给小学生主持科学小课堂，学会了用简单的话讲清楚大气压。",
+    },
+}
+
+VOLUNTEER_HINTS: dict[str, str] = {
+    "dev-xiaoming": "GET /api/v1/me/volunteer-hours 看本学期时长与次数；"
+    "已报名下周六的小小志愿者班次（GET /api/v1/me/volunteer-signups）；"
+    "证明 GET /api/v1/volunteer-certificates/{certificate}/pdf",
+    "dev-xiaogang": "报名下周六仍有空位的小小志愿者班次：POST /api/v1/volunteer-shifts/{upcoming}"
+    "/signups；GET /api/v1/me/volunteer-hours（一次时长被场馆修改并注明原因）",
+    "dev-lihua": "科普小达人：GET /api/v1/me/volunteer-hours；下周六的班次可报名 "
+    "POST /api/v1/volunteer-shifts/{star_next}/signups",
+    "dev-wangfang": "家长同意书由学校录入纸质件；GET /api/v1/me/volunteer-hours",
+    "xtkjg-staff": "确认时长 POST /api/v1/volunteer-shifts/{recent}/minutes（最近一次已确认，"
+    "可改时长附原因或标缺席）；导出 GET /api/v1/volunteer-hours/export?by=pupil&format=xlsx；"
+    "出具证明 POST /api/v1/volunteer-certificates，下载 "
+    "GET /api/v1/volunteer-certificates/{certificate}/pdf",
+    "xtkjg-admin": "GET /api/v1/volunteer-roles 看两个岗位；下周六的小小科普辅导员班次 "
+    "{docent_next} 已满，有候补（GET /api/v1/volunteer-shifts/{docent_next}/signups）",
+    "xxhd-admin": "科普小达人岗位的场馆：GET /api/v1/volunteer-roles；"
+    "GET /api/v1/volunteer-hours/export?by=shift",
+    "heping-admin": "本校学生志愿时长（达到门槛的）：GET /api/v1/volunteer-hours/school?min_hours=5"
+    "（默认本学年，可加 school_year）",
+    "heping-teacher": "学校为学生统一报名：POST /api/v1/volunteer-shifts/{upcoming}/group-signups",
+    "xx2-teacher": "{lihua}的科普小达人记录已由本人确认、经你审核通过（记录 {reviewed}）",
+    "anyone": "核验证明编号：GET /api/v1/volunteer-certificates/verify/{number}（无需登录）",
+}
