@@ -127,6 +127,7 @@ def migrate(
 @cli.command()
 def demo() -> None:
     """Load demo data into an empty database; a database with data is left alone."""
+    import scipass.models  # noqa: F401  # every table, so keys between packages resolve
     from scipass.core.db import Database
     from scipass.demo import loader
 
