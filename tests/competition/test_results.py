@@ -256,6 +256,45 @@ def test_participation_appends_only_for_the_entrys_last_round(
     assert record.organiser_venue_id == side_a.venue.id
 
 
+def test_participation_is_appended_when_an_advanced_entry_leaves_the_next_round(
+    api: Api, session: Session, clock: FrozenClock, side_a: Side, scene: ResultsScene
+) -> None:
+    """参与 with an advance appends nothing at first; when the next round's organiser rejects
+    the entry, or the school withdraws it there, the round it advanced from was the last it
+    took part in: its 参与 record is appended then (once)."""
+    first, second = (r.id or 0 for r in scene.rounds)
+    rejected = accepted_entry(session, scene, school=side_a.school, size=2)
+    withdrawn = accepted_entry(session, scene, school=side_a.school, size=1)
+    for entry in (rejected, withdrawn):
+        _set(api, side_a, first, entry.id or 0, "participation", True)
+    _notice(api, side_a, first)
+    clock.set(NOTICE_END)
+    assert _publish(api, side_a, first)["records"] == 0
+
+    venue = side_a.principal(Role.venue_admin)
+    refused = api.call(
+        venue,
+        "POST",
+        f"/competition-rounds/{second}/entries/{rejected.id}/reject",
+        json={"reason": "作品不符合决赛要求"},
+    )
+    assert refused.status_code == 200, refused.text
+    assert (
+        sorted((r.source_ref, r.outcome) for r in _records(session))
+        == [(f"competition:{first}:{rejected.id}", "县级选拔：参与（晋级下一轮）")] * 2
+    )
+    scene.rounds[1].registration_closes_at = clock.now() + timedelta(days=7)  # the final's
+    session.add(scene.rounds[1])  # deadline still ahead: the school may withdraw
+    session.commit()
+    left = api.call(
+        side_a.principal(Role.school_staff), "POST", f"/competition-entries/{withdrawn.id}/withdraw"
+    )
+    assert left.status_code == 200, left.text
+    refs = [r.source_ref for r in _records(session)]
+    assert refs.count(f"competition:{first}:{withdrawn.id}") == 1
+    assert len(refs) == 3
+
+
 def test_an_advancing_entry_is_in_the_next_rounds_list_without_registering(
     api: Api, session: Session, clock: FrozenClock, side_a: Side, scene: ResultsScene
 ) -> None:

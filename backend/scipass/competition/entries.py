@@ -58,6 +58,7 @@ from scipass.competition.models import (
     RoundEntryVia,
 )
 from scipass.competition.quota import give_back
+from scipass.competition.results_publish import settle_participation
 from scipass.competition.schemas import EntryCreate, EntryUpdate
 from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
@@ -569,6 +570,17 @@ def withdraw(session: Session, *, actor: Principal, entry_id: int, now: datetime
     )
     if result.rowcount != 1:
         raise EntryStateInvalid("报名已撤回", "The entry is already withdrawn")
+    # An entry that came up with 参与 and leaves before taking part took part last in the
+    # round before: its members get that round's 参与 record, while they are still members.
+    advanced = session.exec(
+        select(RoundEntry.round_id).where(
+            RoundEntry.entry_id == entry.id,
+            col(RoundEntry.status).in_(LIVE_ROUND),
+            RoundEntry.via == RoundEntryVia.advanced,
+        )
+    ).all()
+    for round_id in advanced:
+        settle_participation(session, entry=entry, left_round_id=round_id, actor=actor, now=now)
     session.exec(
         update(EntryMember)
         .where(col(EntryMember.entry_id) == entry.id, col(EntryMember.status) == "active")

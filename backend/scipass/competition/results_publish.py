@@ -232,8 +232,9 @@ def _append_records(
     *,
     actor: Principal | None,
     now: datetime,
+    last_round: bool = False,
 ) -> int:
-    if not appends_record(result):
+    if not (last_round or appends_record(result)):
         return 0
     edition = session.get(Edition, round_.edition_id)
     competition = session.get(Competition, edition.competition_id) if edition else None
@@ -276,6 +277,39 @@ def _append_records(
         )
         added += new_id is not None
     return added
+
+
+def settle_participation(
+    session: Session, *, entry: Entry, left_round_id: int, actor: Principal | None, now: datetime
+) -> int:
+    """参与 is appended for the last round an entry took part in. An entry that advanced with
+    参与 and then leaves the next round without taking part in it (its organiser rejects it,
+    or it is withdrawn) took part last in the round it advanced from: that round's 参与
+    records are appended now, for the members still in the entry (once: the source key)."""
+    left = session.get(Round, left_round_id)
+    assert left is not None
+    previous = session.exec(
+        select(Round)
+        .where(Round.edition_id == left.edition_id, col(Round.position) < left.position)
+        .order_by(col(Round.position).desc())
+    ).first()
+    if previous is None:
+        return 0
+    result = session.exec(
+        select(Result).where(
+            Result.round_id == previous.id,
+            Result.entry_id == entry.id,
+            Result.status == ResultStatus.published.value,
+            Result.award == Award.participation.value,
+            col(Result.advances).is_(True),
+        )
+    ).first()
+    notice = session.get(ResultNotice, result.notice_id) if result and result.notice_id else None
+    if result is None or notice is None:
+        return 0
+    return _append_records(
+        session, result, previous, entry, notice, actor=actor, now=now, last_round=True
+    )
 
 
 def publish_results(session: Session, now: datetime, settings: Settings) -> int:

@@ -30,8 +30,10 @@ from scipass.competition.models import (
     Round,
     RoundEntry,
     RoundEntryStatus,
+    RoundEntryVia,
 )
 from scipass.competition.quota import take
+from scipass.competition.results_publish import settle_participation
 from scipass.core.auth import Principal
 from scipass.core.pagination import count_rows
 from scipass.org.models import School
@@ -171,6 +173,11 @@ def decide(
     )
     entry = session.get(Entry, entry_id)
     assert entry is not None
+    if not accept and place.via == RoundEntryVia.advanced:
+        # it took part last in the round it advanced from
+        settle_participation(
+            session, entry=entry, left_round_id=round_.id or 0, actor=actor, now=now
+        )
     audit_entry(session, actor, entry, status.value, now)
     return place
 
