@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from scipass.account.models import Account
 from scipass.audit.models import AuditLog
 from scipass.core.auth import Role
 from scipass.core.clock import FrozenClock
@@ -20,6 +21,7 @@ from scipass.core.config import Settings
 from scipass.record.models import ParticipationRecord, RecordEvent
 from scipass.volunteer.models import VolunteerSignup
 from tests.factories import (
+    NOW,
     Side,
     bound_student,
     create_volunteer_role,
@@ -169,6 +171,19 @@ def _confirmed_pair(session: Session, side: Side) -> Setup:
 
 def test_totals_and_exports(api: Api, session: Session, side_a: Side, clock: FrozenClock) -> None:
     setup = _confirmed_pair(session, side_a)
+    session.add(  # the venue staff member who confirms (side A's venue_staff principal)
+        Account(
+            id=900002,
+            username="venue-staff-a",
+            display_name="赵馆员",
+            role="venue_staff",
+            venue_id=side_a.venue.id,
+            password_hash="x",
+            created_at=NOW,
+            password_changed_at=NOW,
+        )
+    )
+    session.commit()
     clock.set(END + timedelta(minutes=1))
     assert confirm(api, side_a, setup.shift.id or 0).status_code == 200  # type: ignore[attr-defined]
     # the school's totals with a threshold
@@ -195,6 +210,7 @@ def test_totals_and_exports(api: Api, session: Session, side_a: Side, clock: Fro
     assert rows[0][:3] == ["学生姓名", "学校", "岗位"]
     assert "确认人" in rows[0]
     assert "确认时间" in rows[0]
+    assert {r[rows[0].index("确认人")] for r in rows[1:]} == {"赵馆员"}  # a name, not an id
     assert side_a.student.name not in exported.content.decode("utf-8-sig")
     assert sorted(int(r[5]) for r in rows[1:]) == [60, 120]
     assert sorted(float(r[6]) for r in rows[1:]) == [1.0, 2.0]

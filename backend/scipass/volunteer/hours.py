@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from scipass.account.models import Account
 from scipass.audit import service as audit_service
 from scipass.core.auth import Principal
 from scipass.core.clock import SHANGHAI, Clock, local_date, school_year_of, term_of
@@ -235,6 +236,20 @@ def organiser_rows(
     return [(a, b, c, d) for a, b, c, d in session.exec(query).all()]
 
 
+def confirmers(session: Session, subjects: set[str]) -> dict[str, str]:
+    """Who confirmed, by name: ``account:<id>`` subjects as the accounts' display names (the
+    subject itself when there is no such account or no name)."""
+    ids = {int(sub.split(":", 1)[1]) for sub in subjects if sub.startswith("account:")}
+    names = {
+        f"account:{account_id}": name
+        for account_id, name in session.exec(
+            select(Account.id, Account.display_name).where(col(Account.id).in_(ids))
+        ).all()
+        if name
+    }
+    return {sub: names.get(sub, sub) for sub in subjects}
+
+
 def describe_export(
     session: Session,
     clock: Clock,
@@ -254,6 +269,8 @@ def describe_export(
     def name(student: Student) -> str:
         return shown_name(actor, student.name, school_id=student.school_id, student_id=student.id)
 
+    confirmed_by = confirmers(session, {s.confirmed_by for s, *_ in rows if s.confirmed_by})
+
     lines: list[tuple[object, ...]]
     if where.by == "pupil":
         grouped: dict[int, list[Any]] = {}
@@ -263,7 +280,8 @@ def describe_export(
             entry[2] += 1
             entry[3] += signup.confirmed_minutes or 0
             if entry[5] is None or (signup.confirmed_at and signup.confirmed_at >= entry[5]):
-                entry[4], entry[5] = signup.confirmed_by or "", signup.confirmed_at
+                entry[4] = confirmed_by.get(signup.confirmed_by or "", "")
+                entry[5] = signup.confirmed_at
         header: tuple[str, ...] = PUPIL_HEADER
         lines = [
             (
@@ -289,7 +307,7 @@ def describe_export(
                 shift.place,
                 signup.confirmed_minutes or 0,
                 hours(signup.confirmed_minutes or 0),
-                signup.confirmed_by or "",
+                confirmed_by.get(signup.confirmed_by or "", ""),
                 _minute(signup.confirmed_at),
             )
             for signup, shift, role, student in rows
@@ -410,6 +428,7 @@ def describe_national_export(
     number: the two ID columns are left for the venue to fill in. The name is the pupil's
     full name (the national system registers volunteers under it); audited."""
     rows = organiser_rows(session, actor=actor, where=where)
+    confirmed_by = confirmers(session, {s.confirmed_by for s, *_ in rows if s.confirmed_by})
     lines = [
         (
             student.name,
@@ -420,7 +439,7 @@ def describe_national_export(
             _minute(max(signup.arrived_at or shift.starts_at, shift.starts_at)),
             _minute(min(signup.left_at or shift.ends_at, shift.ends_at)),
             hours(signup.confirmed_minutes or 0),
-            signup.confirmed_by or "",
+            confirmed_by.get(signup.confirmed_by or "", ""),
             "SciPass 确认；证件类型与号码请场馆补填",
         )
         for signup, shift, role, student in rows
