@@ -27,7 +27,6 @@ from scipass.competition.errors import (
     CompetitionInvalid,
     DivisionMismatch,
     DivisionNotFound,
-    EntryFieldMissing,
     EntryNotFound,
     EntryStateInvalid,
     InvitationExpired,
@@ -53,12 +52,8 @@ from scipass.competition.models import (
     MemberRole,
     MemberStatus,
     Round,
-    RoundEntry,
     RoundEntryStatus,
-    RoundEntryVia,
 )
-from scipass.competition.quota import give_back
-from scipass.competition.results_publish import settle_participation
 from scipass.competition.schemas import EntryCreate, EntryUpdate
 from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
@@ -162,7 +157,7 @@ def lock_forming(session: Session, entry: Entry, now: datetime) -> None:
     session.refresh(entry)
 
 
-def _active_members(session: Session, entry_id: int) -> int:
+def active_members(session: Session, entry_id: int) -> int:
     return session.exec(
         select(func.count()).where(
             EntryMember.entry_id == entry_id, EntryMember.status == MemberStatus.active
@@ -218,7 +213,7 @@ def managed_entry(session: Session, *, actor: Principal, entry_id: int) -> Entry
     return entry
 
 
-def _forming(entry: Entry) -> None:
+def require_forming(entry: Entry) -> None:
     if entry.status != EntryStatus.forming:
         raise EntryStateInvalid("报名已提交或已撤回", "The entry is no longer forming")
 
@@ -329,7 +324,7 @@ def invite(
 ) -> tuple[str, datetime]:
     """A single-use code for a team-mate, valid :data:`INVITATION_TTL` (kept as its hash)."""
     entry = managed_entry(session, actor=actor, entry_id=entry_id)
-    _forming(entry)
+    require_forming(entry)
     division = session.get(Division, entry.division_id)
     assert division is not None
     if division.kind != EntryKind.team:
@@ -356,7 +351,7 @@ def _join(
     check_window(round_, now)
     check_fits(division, student)
     lock_forming(session, entry, now)
-    if _active_members(session, entry.id or 0) >= division.max_members:
+    if active_members(session, entry.id or 0) >= division.max_members:
         raise TeamTooLarge(
             f"该组别每队最多 {division.max_members} 人",
             "The team is full",
@@ -390,7 +385,7 @@ def accept_invitation(session: Session, *, actor: Principal, code: str, now: dat
         raise InvitationExpired()
     entry = session.get(Entry, invitation.entry_id)
     assert entry is not None
-    _forming(entry)
+    require_forming(entry)
     if entry.school_id != actor.school_id:
         raise CompetitionInvalid("只能与本校同学组队", "Team-mates are pupils of one school")
     student = _pupil(session, school_id=entry.school_id, student_id=actor.student_id or 0, now=now)
@@ -417,7 +412,7 @@ def add_member(
     invitation, so nobody is put into a team, and held there by the one-entry-per-division
     rule, without saying yes."""
     entry = managed_entry(session, actor=actor, entry_id=entry_id)
-    _forming(entry)
+    require_forming(entry)
     student = _pupil(session, school_id=entry.school_id, student_id=student_id, now=now)
     _join(session, actor=actor, entry=entry, student=student, now=now)
     return entry
@@ -483,126 +478,4 @@ def remove_advisor(
     lock_forming(session, entry, now)
     session.delete(advisor)
     session.flush()
-    return entry
-
-
-# --- submission and withdrawal --------------------------------------------------------------
-
-
-def missing_fields(session: Session, entry: Entry, edition: Edition) -> list[str]:
-    missing = []
-    if edition.requires_title and not entry.title:
-        missing.append("title")
-    if edition.requires_abstract and not entry.abstract:
-        missing.append("abstract")
-    if edition.requires_attachment and not entry.attachment_sha256:
-        missing.append("attachment")
-    return missing
-
-
-def submit(session: Session, *, actor: Principal, entry_id: int, now: datetime) -> Entry:
-    """Send a formed entry to the school for its recommendation (学校推荐)."""
-    entry = managed_entry(session, actor=actor, entry_id=entry_id)
-    _forming(entry)
-    round_, edition, _competition, division = context(session, entry)
-    check_window(round_, now)
-    lock_forming(session, entry, now)
-    members = _active_members(session, entry.id or 0)
-    if members < division.min_members:
-        raise TeamTooSmall(
-            f"该组别每队至少 {division.min_members} 人",
-            "Too few members",
-            limit=division.min_members,
-        )
-    if members > division.max_members:
-        raise TeamTooLarge("队伍人数超过上限", "Too many members", limit=division.max_members)
-    missing = missing_fields(session, entry, edition)
-    if missing:
-        raise EntryFieldMissing(fields=missing)
-    session.exec(
-        update(Entry)
-        .where(col(Entry.id) == entry.id, col(Entry.status) == EntryStatus.forming)
-        .values(status=EntryStatus.submitted.value, submitted_at=now, updated_at=now)
-    )
-    session.add(
-        RoundEntry(
-            entry_id=entry.id or 0,
-            round_id=round_.id or 0,
-            school_id=entry.school_id,
-            status=RoundEntryStatus.submitted.value,
-            via=RoundEntryVia.registration.value,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    session.flush()
-    session.refresh(entry)
-    audit_entry(session, actor, entry, "submitted", now)
-    return entry
-
-
-def current_round_entry(session: Session, entry_id: int) -> RoundEntry | None:
-    """The entry's live place in its latest round, if any."""
-    return session.exec(
-        select(RoundEntry)
-        .join(Round, col(Round.id) == RoundEntry.round_id)
-        .where(RoundEntry.entry_id == entry_id, col(RoundEntry.status).in_(LIVE_ROUND))
-        .order_by(col(Round.position).desc())
-    ).first()
-
-
-def withdraw(session: Session, *, actor: Principal, entry_id: int, now: datetime) -> Entry:
-    """Withdraw before the registration deadline of the round the entry stands in: members
-    are free to enter again, and a place taken of the school's quota is given back."""
-    entry = managed_entry(session, actor=actor, entry_id=entry_id)
-    live = current_round_entry(session, entry.id or 0)
-    round_ = session.get(Round, live.round_id if live else entry.round_id)
-    assert round_ is not None
-    if now >= round_.registration_closes_at:
-        raise OutsideWindow("报名截止后不能撤回", "The deadline has passed")
-    result = session.exec(
-        update(Entry)
-        .where(
-            col(Entry.id) == entry.id,
-            col(Entry.status).in_([EntryStatus.forming, EntryStatus.submitted]),
-        )
-        .values(status=EntryStatus.withdrawn.value, withdrawn_at=now, updated_at=now)
-    )
-    if result.rowcount != 1:
-        raise EntryStateInvalid("报名已撤回", "The entry is already withdrawn")
-    # An entry that came up with 参与 and leaves before taking part took part last in the
-    # round before: its members get that round's 参与 record, while they are still members.
-    advanced = session.exec(
-        select(RoundEntry.round_id).where(
-            RoundEntry.entry_id == entry.id,
-            col(RoundEntry.status).in_(LIVE_ROUND),
-            RoundEntry.via == RoundEntryVia.advanced,
-        )
-    ).all()
-    for round_id in advanced:
-        settle_participation(session, entry=entry, left_round_id=round_id, actor=actor, now=now)
-    session.exec(
-        update(EntryMember)
-        .where(col(EntryMember.entry_id) == entry.id, col(EntryMember.status) == "active")
-        .values(status=MemberStatus.withdrawn.value, left_at=now)
-    )
-    # Read after the entry's row is taken: a submission that committed meanwhile has its
-    # place here. Every live place is withdrawn, and every place of the school's quota the
-    # entry holds is given back, a rejected one's too.
-    session.exec(
-        update(RoundEntry)
-        .where(col(RoundEntry.entry_id) == entry.id, col(RoundEntry.status).in_(LIVE_ROUND))
-        .values(status=RoundEntryStatus.withdrawn.value, updated_at=now)
-    )
-    places = session.exec(
-        select(RoundEntry.id, RoundEntry.round_id).where(
-            RoundEntry.entry_id == entry.id, col(RoundEntry.holds_quota).is_(True)
-        )
-    ).all()
-    for place_id, place_round in places:
-        give_back(
-            session, round_entry_id=place_id or 0, round_id=place_round, school_id=entry.school_id
-        )
-    session.refresh(entry)
-    audit_entry(session, actor, entry, "withdrawn", now)
     return entry

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import FileResponse
 
-from scipass.competition import attachments, entries, reads, review
+from scipass.competition import attachments, entries, reads, review, submission
 from scipass.competition.errors import (
     AdvisorInvalid,
     AlreadyEntered,
@@ -329,7 +329,7 @@ def remove_advisor(
     ),
 )
 def submit(entry_id: Id, caller: ActingEntrant, session: SessionDep, clock: ClockDep) -> EntryRead:
-    entry = entries.submit(session, actor=caller, entry_id=entry_id, now=clock.now())
+    entry = submission.submit(session, actor=caller, entry_id=entry_id, now=clock.now())
     return reads.entry_read(session, entry)
 
 
@@ -343,5 +343,5 @@ def submit(entry_id: Id, caller: ActingEntrant, session: SessionDep, clock: Cloc
 def withdraw(
     entry_id: Id, caller: ActingEntrant, session: SessionDep, clock: ClockDep
 ) -> EntryRead:
-    entry = entries.withdraw(session, actor=caller, entry_id=entry_id, now=clock.now())
+    entry = submission.withdraw(session, actor=caller, entry_id=entry_id, now=clock.now())
     return reads.entry_read(session, entry)

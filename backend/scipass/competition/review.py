@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
-from scipass.competition.entries import audit_entry, current_round_entry
+from scipass.competition.entries import audit_entry
 from scipass.competition.errors import EntryNotFound, EntryStateInvalid, RoundNotFound
 from scipass.competition.models import (
     Entry,
@@ -34,6 +34,7 @@ from scipass.competition.models import (
 )
 from scipass.competition.quota import take
 from scipass.competition.results_publish import settle_participation
+from scipass.competition.submission import current_round_entry
 from scipass.core.auth import Principal
 from scipass.core.pagination import count_rows
 from scipass.org.models import School

@@ -16,7 +16,15 @@ from sqlmodel import Session, select
 
 from scipass.account import service as account_service
 from scipass.account.models import Account, WeChatUser
-from scipass.competition import attachments, catalogue, entries, results_publish, review, talent
+from scipass.competition import (
+    attachments,
+    catalogue,
+    entries,
+    results_publish,
+    review,
+    submission,
+    talent,
+)
 from scipass.competition import results as comp_results
 from scipass.competition.models import (
     CompetitionCategory,
@@ -209,7 +217,7 @@ def _robotics(
             ),
             now=when,
         )
-        return entries.submit(
+        return submission.submit(
             session, actor=actor, entry_id=entry.id or 0, now=when + timedelta(minutes=10)
         )
 
@@ -261,7 +269,7 @@ def _robotics(
         now=at(today - timedelta(days=14), "10:00"),
     )
     withdrawn = school_entry(teacher, advisor, high_pupils[8:10], Stage.senior, 16, "15:30")
-    entries.withdraw(
+    submission.withdraw(
         session,
         actor=teacher,
         entry_id=withdrawn.id or 0,
@@ -486,7 +494,7 @@ def _innovation(
             now=when + timedelta(hours=14),
         )
         made.append(
-            entries.submit(
+            submission.submit(
                 session, actor=actor, entry_id=entry.id or 0, now=when + timedelta(days=1)
             )
         )
