@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, false, update
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
@@ -28,6 +27,7 @@ from scipass.competition.talent_errors import (
 )
 from scipass.competition.talent_models import OPEN_TRACKING, TalentTracking
 from scipass.core.auth import SCHOOL_ROLES, Principal, Role, region_prefix
+from scipass.core.db import insert_ignoring
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org.models import School
 from scipass.roster import service as roster_service
@@ -101,15 +101,9 @@ def start(
         "started_at": now,
         "end_reason": "",
     }
-    dialect: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     table = TalentTracking.__table__  # type: ignore[attr-defined]  # SQLModel sets it
-    statement = (
-        dialect.insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["student_id"], index_where=text(OPEN_TRACKING))
-        .returning(table.c.id)
-    )
-    new_id = session.execute(statement).scalar_one_or_none()
+    statement = insert_ignoring(session, table, ("student_id",), where=OPEN_TRACKING)
+    new_id = session.connection().execute(statement, values).scalar_one_or_none()
     if new_id is None:
         raise TalentAlreadyTracked()
     tracking = session.get(TalentTracking, new_id)

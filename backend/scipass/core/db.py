@@ -29,7 +29,17 @@ from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy import BigInteger, DateTime, Engine, Insert, Integer, Table, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Engine,
+    Insert,
+    Integer,
+    Table,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
@@ -286,20 +296,27 @@ class Database:
 
 
 @lru_cache(maxsize=64)
-def _insert_ignoring(table: Table, conflict: tuple[str, ...], dialect: str) -> Insert:
+def _insert_ignoring(
+    table: Table, conflict: tuple[str, ...], dialect: str, where: str | None
+) -> Insert:
     module: Any = postgresql if dialect == "postgresql" else sqlite
     return (
         module.insert(table)
-        .on_conflict_do_nothing(index_elements=list(conflict))
+        .on_conflict_do_nothing(
+            index_elements=list(conflict), index_where=text(where) if where else None
+        )
         .returning(table.c.id)
     )
 
 
-def insert_ignoring(session: Session, table: Table, conflict: tuple[str, ...]) -> Insert:
+def insert_ignoring(
+    session: Session, table: Table, conflict: tuple[str, ...], *, where: str | None = None
+) -> Insert:
     """``INSERT … ON CONFLICT (conflict) DO NOTHING RETURNING id`` for ``table``, built once
-    per dialect: execute it with the row's values as parameters. Building a statement costs
-    ten times more than running it, which matters on the check-in path."""
-    return _insert_ignoring(table, conflict, session.get_bind().dialect.name)
+    per dialect: execute it with the row's values as parameters. ``where`` names the partial
+    unique index's condition when the conflict is on one. Building a statement costs ten
+    times more than running it, which matters on the check-in path."""
+    return _insert_ignoring(table, conflict, session.get_bind().dialect.name, where)
 
 
 def after_commit(session: Session, action: Callable[[], None]) -> None:
