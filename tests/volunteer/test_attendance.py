@@ -121,8 +121,9 @@ def test_the_whole_path_from_sign_up_to_the_archive(
     mine = by_id[setup.signup.id]
     # 09:05 to 11:40 is 155 minutes: 150 in half-hour units
     assert (mine["confirmed_minutes"], mine["status"]) == (150, "attended")
-    # never scanned out: counted to the shift's end (09:05 to 12:00 is 175: 150)
-    assert by_id[other_signup.id]["confirmed_minutes"] == 150
+    # never scanned out: no default (only actual service time counts); staff enter it
+    assert by_id[other_signup.id]["confirmed_minutes"] is None
+    assert by_id[other_signup.id]["needs_minutes"] is True
     record = session.get(ParticipationRecord, mine["record_id"])
     assert record is not None
     assert (record.source, record.category, record.dimension, record.role) == (

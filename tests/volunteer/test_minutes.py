@@ -117,6 +117,80 @@ def test_re_confirming_is_idempotent_and_a_change_is_audited(
     assert too_many.json()["code"] == "volunteer_minutes_invalid"  # type: ignore[attr-defined]
 
 
+def test_a_pupil_who_never_scanned_out_waits_for_minutes_entered_with_a_reason(
+    api: Api, session: Session, side_a: Side, clock: FrozenClock
+) -> None:
+    setup = signed_up(session, side_a)
+    attend(session, setup.signup, 10, 0)
+    setup.signup.left_at = None  # arrived at 09:10, no exit scan
+    session.add(setup.signup)
+    session.flush()
+    clock.set(END + timedelta(hours=1))
+    waiting = confirm(api, side_a, setup.shift.id or 0)
+    assert waiting.status_code == 200, waiting.text  # type: ignore[attr-defined]
+    item = waiting.json()[0]  # type: ignore[attr-defined]
+    assert (item["needs_minutes"], item["confirmed_at"], item["record_id"]) == (True, None, None)
+    assert records(session) == []
+    entered = {"signup_id": setup.signup.id, "minutes": 120}
+    no_reason = confirm(api, side_a, setup.shift.id or 0, items=[entered])
+    assert no_reason.json()["code"] == "volunteer_minutes_invalid"  # type: ignore[attr-defined]
+    assert records(session) == []
+    done = confirm(api, side_a, setup.shift.id or 0, items=[{**entered, "reason": "现场核实"}])
+    item = done.json()[0]  # type: ignore[attr-defined]
+    assert (item["needs_minutes"], item["confirmed_minutes"]) == (False, 120)
+    (record,) = records(session)
+    assert record.minutes == 120
+    assert record.ended_at == START + timedelta(minutes=130)  # as entered, from the arrival
+    entry = session.exec(
+        select(AuditLog).where(AuditLog.action == "volunteer_minutes_changed")
+    ).one()
+    assert '"before": null' in entry.detail
+    assert '"after": 120' in entry.detail
+    national = api.get(
+        "/api/v1/volunteer-hours/national.csv",
+        side_a.principal(Role.venue_staff),
+        params={"student_id": side_a.student.id},
+    )
+    row = list(csv.reader(io.StringIO(national.content.decode("utf-8-sig"))))[1]
+    assert row[5:8] == ["2026-10-17 09:10", "2026-10-17 11:10", "2.0"]
+
+
+def test_minutes_no_longer_change_once_the_school_reviewed_the_record(
+    api: Api, session: Session, side_a: Side, clock: FrozenClock
+) -> None:
+    setup = signed_up(session, side_a)
+    attend(session, setup.signup, 0, 90)
+    clock.set(END + timedelta(hours=1))
+    assert confirm(api, side_a, setup.shift.id or 0).json()[0]["confirmed_minutes"] == 90  # type: ignore[attr-defined]
+    (record,) = records(session)
+    me = side_a.principal(Role.student)
+    confirmed = api.post(f"/api/v1/records/{record.id}/student-confirmation", me, json={})
+    assert confirmed.status_code == 200, confirmed.text
+    reviewed = api.post(
+        f"/api/v1/records/{record.id}/review",
+        side_a.principal(Role.school_staff),
+        json={"decision": "approve"},
+    )
+    assert reviewed.status_code == 200, reviewed.text
+    change = {"signup_id": setup.signup.id, "minutes": 60, "reason": "多记了"}
+    refused = confirm(api, side_a, setup.shift.id or 0, items=[change])
+    assert refused.status_code == 409  # type: ignore[attr-defined]
+    assert refused.json()["code"] == "volunteer_minutes_reviewed"  # type: ignore[attr-defined]
+    session.expire_all()
+    assert session.get(VolunteerSignup, setup.signup.id).confirmed_minutes == 90  # type: ignore[union-attr]
+    assert records(session)[0].minutes == 90
+    assert (
+        session.exec(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.action == "volunteer_minutes_changed")
+        ).one()
+        == 0
+    )
+    # confirming again unchanged still answers
+    assert confirm(api, side_a, setup.shift.id or 0).status_code == 200  # type: ignore[attr-defined]
+
+
 def test_no_shows_are_marked_and_get_no_record(
     api: Api, session: Session, side_a: Side, clock: FrozenClock
 ) -> None:

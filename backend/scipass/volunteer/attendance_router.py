@@ -37,6 +37,7 @@ from scipass.volunteer.errors import (
     CertificateExists,
     CertificateNotFound,
     MinutesInvalid,
+    MinutesReviewed,
     NothingToCertify,
     ShiftNotFound,
     ShiftNotOver,
@@ -86,6 +87,9 @@ def attendance_read(session: Session, signup: VolunteerSignup, viewer: Principal
         confirmed_by=signup.confirmed_by,
         confirmed_at=signup.confirmed_at,
         record_id=signup.record_id,
+        needs_minutes=signup.arrived_at is not None
+        and signup.left_at is None
+        and signup.confirmed_at is None,
     )
 
 
@@ -276,11 +280,12 @@ def shift_attendance(
     "/volunteer-shifts/{shift_id}/minutes",
     name="volunteer-shift-minutes-confirm",
     summary="班次结束后确认志愿服务时长",
-    description="默认按到岗至离岗（未离岗计至班次结束）、限于班次时间、按 30 分钟计，当天合计"
-    "不超过所服务岗位中最低的每日上限；未到岗标记缺席。`items` 只列出要改动的学生：改时长须"
+    description="默认按到岗至离岗、限于班次时间、按 30 分钟计，当天合计不超过所服务岗位中最低的"
+    "每日上限；未到岗标记缺席。到岗后未扫离岗码的学生没有默认时长（只计实际服务时间），保持待确认"
+    "（`needs_minutes`），须在 `items` 中填写时长和原因。`items` 只列出要改动的学生：改时长须"
     "写原因（记入审计日志），或标记缺席。确认即生成志愿服务写实记录（思想品德，证明人为确认的"
-    "工作人员与本单位）。重复确认不会重复生成。",
-    responses=problem_responses(ShiftNotFound, ShiftNotOver, MinutesInvalid),
+    "工作人员与本单位）。重复确认不会重复生成。学校审核后时长不能再改（`volunteer_minutes_reviewed`）。",
+    responses=problem_responses(ShiftNotFound, ShiftNotOver, MinutesInvalid, MinutesReviewed),
 )
 def confirm_minutes(
     shift_id: Id, body: MinutesConfirm, caller: Organiser, session: SessionDep, clock: ClockDep

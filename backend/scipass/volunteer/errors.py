@@ -113,6 +113,18 @@ class ShiftNotOver(Conflict):
     title_en = "The shift has not ended yet"
 
 
+class ShiftStarted(Conflict):
+    code = "volunteer_shift_started"
+    title_zh = "班次已开始，不能再取消；未到岗的学生在确认时长时标记缺席"
+    title_en = "The shift has started and can no longer be cancelled"
+
+
+class MinutesReviewed(Conflict):
+    code = "volunteer_minutes_reviewed"
+    title_zh = "学校已审核该志愿服务记录，时长不能再改；请联系学校作废记录后重新确认"
+    title_en = "The school has reviewed the record; its minutes can no longer change"
+
+
 class MinutesInvalid(ValidationFailed):
     code = "volunteer_minutes_invalid"
     title_zh = "服务时长有误"

@@ -175,6 +175,13 @@ PUPIL_HEADER = (
 )
 
 
+def _served(signup: VolunteerSignup, shift: VolunteerShift) -> tuple[datetime, datetime]:
+    """When the service ran, within the shift; without an exit scan, as long as confirmed."""
+    start = max(signup.arrived_at or shift.starts_at, shift.starts_at)
+    left = signup.left_at or start + timedelta(minutes=signup.confirmed_minutes or 0)
+    return start, max(start, min(left, shift.ends_at))
+
+
 def _minute(at: datetime | None) -> str:
     return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if at else ""
 
@@ -436,8 +443,7 @@ def describe_national_export(
             "",
             f"{role.name}（{shift.place}）" if shift.place else role.name,
             role.name,
-            _minute(max(signup.arrived_at or shift.starts_at, shift.starts_at)),
-            _minute(min(signup.left_at or shift.ends_at, shift.ends_at)),
+            *map(_minute, _served(signup, shift)),
             hours(signup.confirmed_minutes or 0),
             confirmed_by.get(signup.confirmed_by or "", ""),
             "SciPass 确认；证件类型与号码请场馆补填",

@@ -1,9 +1,10 @@
 """Confirmed minutes (issue 18 point 5): after a shift its organiser's staff confirm each
 pupil's service time, and the confirmation appends the volunteer record.
 
-* The default is the attended time clipped to the shift (arrival to leaving; a pupil who
-  never scanned out is counted to the shift's end), in whole 30-minute units (only actual
-  service time counts, travel never: DOMAIN-NOTES §1.5).
+* The default is the attended time clipped to the shift (arrival to leaving), in whole
+  30-minute units (only actual service time counts, travel never: DOMAIN-NOTES §1.5). A pupil
+  who arrived but never scanned out has no default, since nobody knows when they left: they
+  stay unconfirmed (``needs_minutes``) until staff enter the minutes with a reason.
 * A pupil's minutes in one (Beijing) day are capped across every role served that day by the
   lowest daily maximum among those roles.
 * Staff may set other minutes with a reason; the change is audited
@@ -14,13 +15,15 @@ pupil's service time, and the confirmation appends the volunteer record.
   record package's category mapping (``DEFAULT_DIMENSION``: 思想品德), role volunteer, the
   minutes, and as 证明人 the confirming staff member and the venue (谁记录谁证明), confirmed at
   once. Confirming again changes nothing unless the minutes change; a changed minute count is
-  carried onto the record while the school has not reviewed it yet.
+  carried onto the record while the school has not reviewed it yet, and refused
+  (``volunteer_minutes_reviewed``) once it has: the record the school approved stays the
+  pupil's, and the sign-up never says otherwise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -33,7 +36,7 @@ from scipass.record import append as record_append
 from scipass.record import service as record_service
 from scipass.record.models import DEFAULT_DIMENSION, RecordCategory, RecordRole, RecordSource
 from scipass.volunteer import roles as volunteer_roles
-from scipass.volunteer.errors import MinutesInvalid, ShiftNotOver
+from scipass.volunteer.errors import MinutesInvalid, MinutesReviewed, ShiftNotOver
 from scipass.volunteer.models import (
     SignupStatus,
     VolunteerRole,
@@ -55,12 +58,12 @@ def source_ref(shift_id: int) -> str:
     return f"shift:{shift_id}"
 
 
-def attended_minutes(shift: VolunteerShift, signup: VolunteerSignup) -> int:
-    """Arrival to leaving (or the shift's end), clipped to the shift, in whole units."""
-    if signup.arrived_at is None:
-        return 0
+def attended_minutes(shift: VolunteerShift, signup: VolunteerSignup) -> int | None:
+    """Arrival to leaving, clipped to the shift, in whole units; None without both scans."""
+    if signup.arrived_at is None or signup.left_at is None:
+        return None
     start = max(signup.arrived_at, shift.starts_at)
-    end = min(signup.left_at or shift.ends_at, shift.ends_at)
+    end = min(signup.left_at, shift.ends_at)
     minutes = max(0, int((end - start).total_seconds() // 60))
     return minutes - minutes % UNIT
 
@@ -104,7 +107,8 @@ def _facts(
         school = session.get(School, shift.school_id)
         unit, phone = (school.name if school else ""), ""
     started = max(signup.arrived_at or shift.starts_at, shift.starts_at)
-    ended = max(started, min(signup.left_at or shift.ends_at, shift.ends_at))
+    left = signup.left_at or started + timedelta(minutes=minutes)  # no exit scan: as entered
+    ended = max(started, min(left, shift.ends_at))
     return record_append.RecordFacts(
         title=f"志愿服务：{role.name}",
         category=RecordCategory.volunteer,
@@ -197,12 +201,17 @@ def _confirm_one(
             session.add(signup)
         return
     room = day_room(session, signup=signup, shift=shift, role=role)
-    default = min(attended_minutes(shift, signup), room)
+    attended = attended_minutes(shift, signup)
+    default = None if attended is None else min(attended, room)
     previous = signup.confirmed_minutes if signup.confirmed_at is not None else None
     if item is not None and item.minutes is not None:
         minutes = item.minutes
-    else:  # the default, or what was confirmed before (confirming again changes nothing)
-        minutes = default if previous is None else previous
+    elif previous is not None:  # confirming again changes nothing
+        minutes = previous
+    elif default is not None:
+        minutes = default
+    else:  # arrived, never scanned out: waits for staff to enter the minutes (needs_minutes)
+        return
     reason = (item.reason if item else "").strip()
     shift_minutes = int((shift.ends_at - shift.starts_at).total_seconds() // 60)
     if minutes > min(room, shift_minutes):
@@ -245,7 +254,7 @@ def _confirm_one(
         facts = _facts(
             session, shift=shift, role=role, signup=signup, minutes=minutes, attester=attester
         )
-        record_append.set_visit_time(
+        carried = record_append.set_visit_time(
             session,
             record_id=signup.record_id,
             started_at=facts.started_at,
@@ -255,6 +264,8 @@ def _confirm_one(
             now=now,
             note="志愿服务时长更正：" + reason,
         )
+        if not carried:  # reviewed (or voided) by the school: its minutes stand
+            raise MinutesReviewed(signup_id=signup.id, record_id=signup.record_id)
     session.add(signup)
     session.flush()
     if changed:

@@ -209,6 +209,9 @@ class AttendanceRead(BaseModel):
     confirmed_by: str | None
     confirmed_at: datetime | None
     record_id: int | None
+    needs_minutes: bool = Field(
+        description="已到岗但未扫离岗码：没有默认时长，须由工作人员填写时长（并写原因）后才确认"
+    )
 
 
 class ShiftScanRead(AttendanceRead):
