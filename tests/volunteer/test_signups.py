@@ -524,6 +524,33 @@ def test_cancelling_a_shift_frees_and_marks_every_signup_and_tells_each_pupil(
     assert again.json()["code"] == "volunteer_shift_cancelled"
 
 
+def test_a_shift_under_way_is_not_cancelled(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    role: VolunteerRole,
+    clock: FrozenClock,
+) -> None:
+    shift = create_volunteer_shift(session, role=role)
+    signup = create_volunteer_signup(session, shift=shift, student=side_a.student)
+    clock.set(shift.starts_at + timedelta(minutes=5))
+    venue = auth(settings, side_a.principal(Role.venue_admin), now=clock.now())
+    response = client.post(
+        f"/api/v1/volunteer-shifts/{shift.id}/cancel", json={"reason": "下雨"}, headers=venue
+    )
+    assert (response.status_code, response.json()["code"]) == (409, "volunteer_shift_started")
+    session.expire_all()
+    assert (
+        session.get(VolunteerShift, shift.id).status,
+        session.get(VolunteerSignup, signup.id).status,
+    ) == (  # type: ignore[union-attr]
+        "open",
+        "signed_up",
+    )
+    assert session.exec(select(NotificationOutbox)).all() == []
+
+
 def test_the_shift_list_of_names_by_who_looks(
     client: TestClient,
     settings: Settings,

@@ -35,6 +35,7 @@ from scipass.volunteer.errors import (
     ShiftCancelled,
     ShiftInvalid,
     ShiftNotFound,
+    ShiftStarted,
 )
 from scipass.volunteer.models import (
     MAX_DAILY_MINUTES_CAP,
@@ -354,12 +355,17 @@ def shift_for_staff(session: Session, *, actor: Principal, shift_id: int) -> Vol
 def cancel_shift(
     session: Session, *, actor: Principal, shift_id: int, reason: str, now: datetime
 ) -> VolunteerShift:
-    """The organiser calls a shift off: every live sign-up is cancelled with the reason, and
-    each pupil is told through the outbox."""
+    """The organiser calls a shift off before it starts: every live sign-up is cancelled with
+    the reason, and each pupil is told through the outbox. A shift under way is not cancelled
+    (pupils may be serving): who did not come is marked a no-show when minutes are confirmed."""
     shift = shift_for_staff(session, actor=actor, shift_id=shift_id)
     changed = session.exec(
         update(VolunteerShift)
-        .where(col(VolunteerShift.id) == shift_id, col(VolunteerShift.status) == ShiftStatus.open)
+        .where(
+            col(VolunteerShift.id) == shift_id,
+            col(VolunteerShift.status) == ShiftStatus.open,
+            col(VolunteerShift.starts_at) > now,
+        )
         .values(
             status=ShiftStatus.cancelled.value,
             taken=0,
@@ -369,7 +375,8 @@ def cancel_shift(
         )
     )
     if changed.rowcount != 1:
-        raise ShiftCancelled()
+        session.refresh(shift)
+        raise ShiftStarted() if shift.status == ShiftStatus.open else ShiftCancelled()
     live = session.exec(
         select(VolunteerSignup.id, VolunteerSignup.student_id)
         .where(VolunteerSignup.shift_id == shift_id, col(VolunteerSignup.status).in_(LIVE))

@@ -37,6 +37,7 @@ from scipass.volunteer.errors import (
     ShiftInvalid,
     ShiftNotFound,
     ShiftOverlap,
+    ShiftStarted,
     SignupClosed,
     SignupNotActive,
     SignupNotFound,
@@ -314,8 +315,9 @@ def list_shifts(
     "/volunteer-shifts/{shift_id}/cancel",
     name="volunteer-shift-cancel",
     summary="取消班次",
-    description="该班次的全部报名和候补随之取消，每位学生都会收到通知（原因一并告知）。",
-    responses=problem_responses(ShiftNotFound, ShiftCancelled),
+    description="班次开始前可取消：该班次的全部报名和候补随之取消，每位学生都会收到通知（原因一并"
+    "告知）。班次开始后不能取消（`volunteer_shift_started`），未到岗的学生在确认时长时标记缺席。",
+    responses=problem_responses(ShiftNotFound, ShiftCancelled, ShiftStarted),
 )
 def cancel_shift(
     shift_id: Id, body: ShiftCancel, caller: Organiser, session: SessionDep, clock: ClockDep
