@@ -626,6 +626,62 @@ def test_other_tenant_is_refused_objects_named_in_the_url(
     assert checked >= 10
 
 
+def test_other_tenant_is_refused_a_shift_code(
+    app: FastAPI,
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    side_b: Side,
+    path_values: dict[str, object],
+) -> None:
+    """``/codes/{code_id}/...`` serve a volunteer shift's codes too: a code of side A's shift
+    is refused to side B on every one of them (the matrix above tries an activity's code)."""
+    code = ActivityCode(
+        shift_id=int(str(path_values["shift_id"])),
+        kind="static",
+        short_id="BBBBBBBB",
+        created_by="test",
+        created_at=NOW,
+    )
+    session.add(code)
+    session.flush()
+    values = {**path_values, "code_id": code.id}
+    checked = 0
+    for route in _routes(app):
+        if "{code_id}" not in route.path:
+            continue
+        access = declared_access(route.dependant)
+        for method in route.methods:
+            for role in access:
+                if role is Role.platform_admin:
+                    continue
+                headers = auth(settings, side_b.principal(role))
+                response = _call(client, method, _fill(route.path, values), route, headers)
+                assert response.status_code in (403, 404), f"{role}: {method} {route.path}"
+                checked += 1
+    assert checked >= 5 * 4  # revoke, qr.png, qr.svg, poster.pdf, wxacode.png
+
+
+def test_kiosk_routes_are_public_and_guarded_by_their_token(
+    app: FastAPI, client: TestClient, path_values: dict[str, object]
+) -> None:
+    """The screens by the door (an activity's, a volunteer shift's) are open to a browser
+    without an account, and show nothing without a valid kiosk token."""
+    kiosk = [r for r in _routes(app) if r.path.startswith("/kiosk/")]
+    assert {r.name for r in kiosk} >= {
+        "kiosk-page",
+        "kiosk-state",
+        "kiosk-shift-page",
+        "kiosk-shift-state",
+    }
+    for route in kiosk:
+        assert declared_access(route.dependant) == "public", route.path
+        url = _fill(route.path, path_values)
+        for token in ("", "K.1.1.DEV.AAAAAAAAAAAAAAAA"):
+            response = client.get(url, params={"token": token})
+            assert response.status_code == 401, f"{route.path} token={token!r}"
+
+
 @pytest.mark.parametrize("role", [Role.school_staff, Role.school_admin])
 def test_school_lists_hold_only_own_students(
     client: TestClient, settings: Settings, side_a: Side, side_b: Side, role: Role

@@ -588,7 +588,9 @@ def test_the_screen_changes_code_in_chromium_without_a_reload(
             data=CodeCreate(kind=CodeKind.rotating),
             now=clock.now(),
         )
-        kiosk_url = checkin_issuing.kiosk_url(settings, code, activity)
+        kiosk_url = checkin_issuing.kiosk_url(
+            settings, code, checkin_issuing.activity_target(session, settings, activity)
+        )
     assert kiosk_url is not None
 
     with sync_api.sync_playwright() as playwright:

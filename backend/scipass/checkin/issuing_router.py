@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Depends, Response
 
 from scipass.activity.errors import ActivityNotFound
-from scipass.activity.models import Activity
 from scipass.checkin import cards as checkin_cards
 from scipass.checkin import codes, render
 from scipass.checkin import issuing as checkin_issuing
@@ -185,23 +184,24 @@ def personal_code_keys(settings: SettingsDep) -> PublicKeys:
 
 
 def _code_read(
-    settings: Settings, code: ActivityCode, activity: Activity, now: datetime
+    settings: Settings, code: ActivityCode, target: checkin_issuing.CodeTarget, now: datetime
 ) -> ActivityCodeRead:
     payload = checkin_issuing.code_payload(settings, code, now)
     return ActivityCodeRead(
         id=code.id or 0,
-        activity_id=activity.id or 0,
+        activity_id=code.activity_id,
+        shift_id=code.shift_id,
         kind=code.kind,
         short_id=code.short_id,
         payload=payload,
-        link=codes.link_for(settings.code_link_base, payload),
+        link=codes.link_for(target.link_base, payload),
         scene=codes.SCENE_PREFIX + code.short_id,
         step_seconds=code.step_seconds or None,
         valid_until=code.valid_until,
         revoked_at=code.revoked_at,
         revoke_reason=code.revoke_reason,
         created_at=code.created_at,
-        kiosk_url=checkin_issuing.kiosk_url(settings, code, activity),
+        kiosk_url=checkin_issuing.kiosk_url(settings, code, target),
     )
 
 
@@ -224,8 +224,10 @@ def code_create(
     code = checkin_issuing.create_code(
         session, settings=settings, actor=actor, activity_id=activity_id, data=data, now=now
     )
-    _code, activity = checkin_issuing.managed_code(session, actor=actor, code_id=code.id or 0)
-    return _code_read(settings, code, activity, now)
+    _code, target = checkin_issuing.managed_code(
+        session, settings=settings, actor=actor, code_id=code.id or 0, now=now
+    )
+    return _code_read(settings, code, target, now)
 
 
 @router.get(
@@ -242,12 +244,15 @@ def code_list(
     clock: ClockDep,
     page: PageDep,
 ) -> Page[ActivityCodeRead]:
+    now = clock.now()
     found = checkin_issuing.list_codes(session, actor=actor, activity_id=activity_id)
     if not found:
         return Page[ActivityCodeRead].sliced([], page)
-    _code, activity = checkin_issuing.managed_code(session, actor=actor, code_id=found[0].id or 0)
+    _code, target = checkin_issuing.managed_code(
+        session, settings=settings, actor=actor, code_id=found[0].id or 0, now=now
+    )
     return Page[ActivityCodeRead].sliced(
-        [_code_read(settings, code, activity, clock.now()) for code in found], page
+        [_code_read(settings, code, target, now) for code in found], page
     )
 
 
@@ -255,6 +260,8 @@ def code_list(
     "/codes/{code_id}/revoke",
     name="code-revoke",
     summary="作废签到码",
+    description="活动码与志愿服务班次码（`shift_id`）都在这里作废，由活动或班次的组织方操作。"
+    "作废后扫码返回 `code_revoked`，被拒绝的扫码照常留存；重复作废返回码的现状。记入审计日志。",
     responses=problem_responses(ActivityCodeNotFound),
 )
 def code_revoke(
@@ -267,11 +274,16 @@ def code_revoke(
     clock: ClockDep,
 ) -> ActivityCodeRead:
     now = clock.now()
-    code = checkin_issuing.revoke_code(
-        session, cache=cache, actor=actor, code_id=code_id, reason=data.reason, now=now
+    code, target = checkin_issuing.revoke_code(
+        session,
+        settings=settings,
+        cache=cache,
+        actor=actor,
+        code_id=code_id,
+        reason=data.reason,
+        now=now,
     )
-    _code, activity = checkin_issuing.managed_code(session, actor=actor, code_id=code_id)
-    return _code_read(settings, code, activity, now)
+    return _code_read(settings, code, target, now)
 
 
 def _static(
@@ -280,16 +292,10 @@ def _static(
     actor: OrganiserOrPlatform,
     code_id: Id,
     clock: ClockDep,
-) -> tuple[ActivityCode, Activity, str]:
-    code, activity = checkin_issuing.managed_code(session, actor=actor, code_id=code_id)
-    if code.kind != "static":
-        raise CodeKindInvalid(
-            "动态码只在大屏上显示，不能打印", "Rotating codes are shown on screens"
-        )
-    if code.revoked_at is not None:
-        raise CodeKindInvalid("签到码已作废", "The code has been revoked")
-    payload = checkin_issuing.code_payload(settings, code, clock.now())
-    return code, activity, codes.link_for(settings.code_link_base, payload)
+) -> tuple[ActivityCode, checkin_issuing.CodeTarget, str]:
+    return checkin_issuing.printable_code(
+        session, settings=settings, actor=actor, code_id=code_id, now=clock.now()
+    )
 
 
 @router.get(
@@ -306,7 +312,7 @@ def code_png(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> Response:
-    code, _activity, link = _static(session, settings, actor, code_id, clock)
+    code, _target, link = _static(session, settings, actor, code_id, clock)
     return Response(
         render.qr_png(link), media_type="image/png", headers=attachment(f"{code.short_id}.png")
     )
@@ -326,7 +332,7 @@ def code_svg(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> Response:
-    code, _activity, link = _static(session, settings, actor, code_id, clock)
+    code, _target, link = _static(session, settings, actor, code_id, clock)
     return Response(
         render.qr_svg(link), media_type="image/svg+xml", headers=attachment(f"{code.short_id}.svg")
     )
@@ -336,6 +342,8 @@ def code_svg(
     "/codes/{code_id}/poster.pdf",
     name="code-poster",
     summary="A4 签到海报（PDF）",
+    description="活动码为“活动签到码”海报，志愿服务班次码为“志愿服务签到码”海报（到岗、离岗）。"
+    "动态码、已作废的码、活动或班次已取消或已结束的码返回 `code_kind_invalid`。",
     response_class=Response,
     responses={200: {"content": PDF}, **problem_responses(ActivityCodeNotFound, CodeKindInvalid)},
 )
@@ -346,8 +354,8 @@ def code_poster(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> Response:
-    code, activity, link = _static(session, settings, actor, code_id, clock)
-    pdf = checkin_issuing.poster(session, settings, code, activity, link)
+    code, target, link = _static(session, settings, actor, code_id, clock)
+    pdf = checkin_issuing.poster(settings, code, target, link)
     return Response(
         pdf,
         media_type="application/pdf",
@@ -359,7 +367,9 @@ def code_poster(
     "/codes/{code_id}/wxacode.png",
     name="code-wxacode",
     summary="小程序码（PNG）",
-    description="海报码对应的微信小程序码，`scene` 为 `c=<短编号>`，由服务器解析。"
+    description="海报码对应的微信小程序码，`scene` 为 `c=<短编号>`，由服务器解析；活动码打开"
+    "签到页（`SCIPASS_WECHAT_CHECKIN_PAGE`），志愿服务班次码打开志愿者扫码页"
+    "（`SCIPASS_WECHAT_VOLUNTEER_PAGE`），扫码后提交到 `POST /volunteer-attendance`。"
     "第一次请求时向微信生成并保存，之后直接返回保存的图片。未配置微信时返回同一签到码的普通链接二维码"
     "（响应头 `X-Code-Kind: link`），同样可以用微信扫码打开小程序。",
     response_class=Response,

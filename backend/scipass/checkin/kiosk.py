@@ -4,12 +4,16 @@
   the activity's title, place and organiser, today's count and a countdown to the next code.
 * ``GET /kiosk/{activity_id}/state?token=...`` — what the page polls about every second (and
   right after a step ends): the current link and its SVG, the step and today's count.
+* ``GET /kiosk/shifts/{shift_id}`` and ``.../state`` — the same page and state for a volunteer
+  shift's rotating code: the shift's title, place and organiser, and the pupils who arrived.
 
 The token is the kiosk token of a rotating code (its ``kiosk_url``); every request checks it
 through :func:`scipass.checkin.issuing.kiosk_state`, so a revoked code leaves the screen at the
 next poll. The page is self-contained (inline CSS and JS, no outside host), is never cached,
 cannot be framed, sends no referrer (the token is in its URL) and runs under a strict
-Content-Security-Policy that admits only its own inline script and style, by hash.
+Content-Security-Policy that admits only its own inline script and style, by hash. The page
+and its script are the same for both targets (the script polls ``./<id>/state`` of whatever
+path it was opened at); only the words around the count differ.
 
 These routes serve a browser, not the mini-program, so they stay out of the OpenAPI document.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from typing import Annotated
@@ -25,12 +30,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from scipass.checkin import issuing as checkin_issuing
 from scipass.checkin import render
 from scipass.checkin.errors import KioskTokenInvalid
+from scipass.checkin.issuing import TargetKind
 from scipass.core.auth import public_access
-from scipass.core.clock import ClockDep
+from scipass.core.clock import Clock, ClockDep
+from scipass.core.config import Settings
 from scipass.core.db import ReadOnlySessionDep
 from scipass.core.deps import SettingsDep
 from scipass.core.inputs import Id
@@ -55,7 +63,9 @@ class KioskStateRead(BaseModel):
     step_seconds: int
     step_ends_at: datetime
     seconds_left: float = Field(description="距下一次换码的秒数（按服务器时钟）")
-    checked_in: int = Field(description="今日（北京时间）已签到人数")
+    checked_in: int = Field(
+        description="活动：今日（北京时间）已签到人数；志愿服务班次：本班次已到岗人数"
+    )
     ends_at: datetime
 
 
@@ -215,9 +225,22 @@ def _head(title: str) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Words:
+    count: str  # before the count
+    hint: str  # before the step's seconds
+
+
+WORDS = {
+    TargetKind.activity: _Words("今日已签到", "请用微信扫一扫签到"),
+    TargetKind.shift: _Words("本班次已到岗", "志愿者请用微信扫一扫到岗、离岗"),
+}
+
+
 def kiosk_page(state: checkin_issuing.KioskState, seconds_left: float) -> str:
     """The page as first shown; the script keeps it current."""
     svg = render.qr_svg_element(state.link)
+    words = WORDS[state.kind]
     return (
         _head(f"签到大屏 · {state.title}")
         + f'<body data-step-seconds="{state.step_seconds}" data-seconds-left="{seconds_left}">\n'
@@ -228,10 +251,10 @@ def kiosk_page(state: checkin_issuing.KioskState, seconds_left: float) -> str:
         '<p class="meta">地点：<span id="place">'
         f'{escape(state.place)}</span><br>主办：<span id="organiser">'
         f"{escape(state.organiser)}</span></p>\n"
-        f'<p class="count">今日已签到<strong id="count">{state.checked_in}</strong>人</p>\n'
+        f'<p class="count">{words.count}<strong id="count">{state.checked_in}</strong>人</p>\n'
         '<div class="progress"><div id="bar"></div></div>\n'
         '<p class="next" id="next"></p>\n'
-        '<p class="hint">请用微信扫一扫签到；二维码每 <span id="step-seconds">'
+        f'<p class="hint">{words.hint}；二维码每 <span id="step-seconds">'
         f"{state.step_seconds}</span> 秒更新，截图转发无效</p>\n"
         "</section>\n</main>\n"
         '<p class="status" id="status" role="status" hidden>网络中断，正在重连…</p>\n'
@@ -250,18 +273,13 @@ def _seconds_left(state: checkin_issuing.KioskState, now: datetime) -> float:
     return round(max(0.0, (state.step_ends_at - now).total_seconds()), 3)
 
 
-@kiosk_router.get("/{activity_id}", name="kiosk-page", response_class=HTMLResponse)
-def kiosk_page_get(
-    activity_id: Id,
-    session: ReadOnlySessionDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-    token: TokenQuery = "",
+def _page(
+    session: Session, settings: Settings, clock: Clock, kind: TargetKind, target_id: int, token: str
 ) -> HTMLResponse:
     now = clock.now()
     try:
         state = checkin_issuing.kiosk_state(
-            session, settings=settings, activity_id=activity_id, token=token, now=now
+            session, settings=settings, kind=kind, target_id=target_id, token=token, now=now
         )
     except KioskTokenInvalid as error:
         return HTMLResponse(
@@ -272,19 +290,19 @@ def kiosk_page_get(
     return HTMLResponse(kiosk_page(state, _seconds_left(state, now)), headers=PAGE_HEADERS)
 
 
-@kiosk_router.get("/{activity_id}/state", name="kiosk-state")
-def kiosk_state_get(
-    activity_id: Id,
+def _state(
+    session: Session,
+    settings: Settings,
+    clock: Clock,
     response: Response,
-    session: ReadOnlySessionDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-    token: TokenQuery = "",
+    kind: TargetKind,
+    target_id: int,
+    token: str,
 ) -> KioskStateRead:
     now = clock.now()
     try:
         state = checkin_issuing.kiosk_state(
-            session, settings=settings, activity_id=activity_id, token=token, now=now
+            session, settings=settings, kind=kind, target_id=target_id, token=token, now=now
         )
     except KioskTokenInvalid as error:
         error.headers.update(NO_STORE)
@@ -303,3 +321,50 @@ def kiosk_state_get(
         checked_in=state.checked_in,
         ends_at=state.ends_at,
     )
+
+
+# A shift's routes come first, so that no /kiosk/shifts/... path is read as an activity's.
+@kiosk_router.get("/shifts/{shift_id}", name="kiosk-shift-page", response_class=HTMLResponse)
+def kiosk_shift_page_get(
+    shift_id: Id,
+    session: ReadOnlySessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    token: TokenQuery = "",
+) -> HTMLResponse:
+    return _page(session, settings, clock, TargetKind.shift, shift_id, token)
+
+
+@kiosk_router.get("/shifts/{shift_id}/state", name="kiosk-shift-state")
+def kiosk_shift_state_get(
+    shift_id: Id,
+    response: Response,
+    session: ReadOnlySessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    token: TokenQuery = "",
+) -> KioskStateRead:
+    return _state(session, settings, clock, response, TargetKind.shift, shift_id, token)
+
+
+@kiosk_router.get("/{activity_id}", name="kiosk-page", response_class=HTMLResponse)
+def kiosk_page_get(
+    activity_id: Id,
+    session: ReadOnlySessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    token: TokenQuery = "",
+) -> HTMLResponse:
+    return _page(session, settings, clock, TargetKind.activity, activity_id, token)
+
+
+@kiosk_router.get("/{activity_id}/state", name="kiosk-state")
+def kiosk_state_get(
+    activity_id: Id,
+    response: Response,
+    session: ReadOnlySessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    token: TokenQuery = "",
+) -> KioskStateRead:
+    return _state(session, settings, clock, response, TargetKind.activity, activity_id, token)

@@ -8,7 +8,8 @@ link in lower case.
 
 * :func:`qr_png` for downloads, :func:`qr_svg` as a file and :func:`qr_svg_element` to inline
   in the kiosk page;
-* :func:`poster_pdf`: the A4 活动签到码 poster a venue prints and puts up.
+* :func:`poster_pdf`: the A4 活动签到码 poster a venue prints and puts up (a volunteer
+  shift's code gets the same poster in a shift's words, :data:`SHIFT_WORDS`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,29 @@ STEPS = (
     "3. 离开时如需签退，请再次扫码并选择“签退”",
 )
 WARNING = "请勿将二维码拍照转发，异地签到无效。"
+
+
+@dataclass(frozen=True, slots=True)
+class PosterWords:
+    """What a poster says around the code: an activity's words, or a volunteer shift's."""
+
+    heading: str
+    place_label: str
+    how_to: str
+    steps: tuple[str, ...]
+
+
+ACTIVITY_WORDS = PosterWords(heading=HEADING, place_label="活动地点", how_to=HOW_TO, steps=STEPS)
+SHIFT_WORDS = PosterWords(
+    heading="科学实践护照 · 志愿服务签到码",
+    place_label="服务地点",
+    how_to="如何到岗、离岗",
+    steps=(
+        "1. 到岗时打开微信，扫一扫上方二维码",
+        "2. 在“科学实践护照”小程序中确认到岗",
+        "3. 服务结束离岗时，请再次扫码并选择“离岗”",
+    ),
+)
 
 
 # --- the symbol --------------------------------------------------------------------------------
@@ -123,7 +147,8 @@ def qr_svg(text: str) -> str:
 
 @dataclass(frozen=True)
 class Poster:
-    """What the 活动签到码 poster shows; ``link`` is the text of the QR code."""
+    """What the 活动签到码 poster shows; ``link`` is the text of the QR code, ``words`` the
+    wording around it."""
 
     title: str
     organiser: str
@@ -132,6 +157,7 @@ class Poster:
     valid_until: datetime
     link: str
     short_id: str
+    words: PosterWords = ACTIVITY_WORDS
 
     def __post_init__(self) -> None:
         if self.valid_from.utcoffset() is None or self.valid_until.utcoffset() is None:
@@ -231,22 +257,23 @@ def poster_pdf(poster: Poster, *, font: ChineseFont) -> bytes:
 
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, pageCompression=1)
-    canvas.setTitle(f"活动签到码 {poster.title}")
+    words = poster.words
+    canvas.setTitle(f"{words.heading.rsplit(' ', 1)[-1]} {poster.title}")
     canvas.setAuthor("SciPass")
-    canvas.setSubject(HEADING)
+    canvas.setSubject(words.heading)
 
     # From the top: heading, title, organiser, place, validity.
     top = PAGE_HEIGHT - MARGIN
-    top = _draw_below(canvas, Paragraph(text(HEADING), heading), top) - 4 * mm
+    top = _draw_below(canvas, Paragraph(text(words.heading), heading), top) - 4 * mm
     top = _draw_below(canvas, _fitted(text, poster.title, title, max_lines=3), top) - 3 * mm
-    for line in (f"主办单位：{poster.organiser}", f"活动地点：{poster.place}"):
+    for line in (f"主办单位：{poster.organiser}", f"{words.place_label}：{poster.place}"):
         top = _draw_below(canvas, _fitted(text, line, detail, max_lines=2), top)
     upper_edge = _draw_below(canvas, Paragraph(text(_validity(poster)), detail), top)
 
     # From the bottom: how to check in, the warning.
     lower_block = [
-        (Paragraph(text(HOW_TO), how_to), 2 * mm),
-        *((Paragraph(text(line), step), 1 * mm) for line in STEPS),
+        (Paragraph(text(words.how_to), how_to), 2 * mm),
+        *((Paragraph(text(line), step), 1 * mm) for line in words.steps),
         (Paragraph(text(WARNING), warning), 0.0),
     ]
     heights = [p.wrap(CONTENT_WIDTH, PAGE_HEIGHT)[1] + gap for p, gap in lower_block]

@@ -126,8 +126,11 @@ class CodeCreate(RequestModel):
 
 
 class ActivityCodeRead(BaseModel):
+    """A code of an activity, or of a volunteer shift (`/codes/{code_id}/...` serve both)."""
+
     id: int
-    activity_id: int
+    activity_id: int | None = Field(description="活动码所属的活动；志愿服务班次的码为空")
+    shift_id: int | None = Field(default=None, description="志愿服务班次码所属的班次；活动码为空")
     kind: CodeKind
     short_id: str
     payload: str = Field(description="码内容；动态码为当前这一步的")

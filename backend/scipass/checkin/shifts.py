@@ -2,7 +2,10 @@
 a shift as the target instead of an activity.
 
 * A shift's codes are :class:`~scipass.checkin.models.ActivityCode` rows naming the shift
-  (static or rotating, signed and checked exactly as an activity's: :func:`resolve`).
+  (static or rotating, signed and checked exactly as an activity's: :func:`resolve`). Their
+  images, poster, mini-program code (the volunteer page), kiosk screen and revocation are an
+  activity code's, in :mod:`scipass.checkin.issuing` (a code's
+  :class:`~scipass.checkin.issuing.CodeTarget` is the shift).
 * A pupil (or a guardian for a child) scans the shift's code (:func:`self_scan`); staff of
   the organiser scan a pupil's personal code for the shift (:func:`staff_scan`); a venue
   device uploads the personal codes it scanned offline (:func:`offline_batch`, in the same
@@ -37,6 +40,7 @@ from functools import partial
 from sqlmodel import Session, col, select
 
 from scipass.checkin import codes
+from scipass.checkin import issuing as checkin_issuing
 from scipass.checkin.cards import judge_card
 from scipass.checkin.door import MAX_OFFLINE_AGE, _in_chunks, _personal
 from scipass.checkin.errors import (
@@ -80,8 +84,7 @@ from scipass.consent.models import Purpose
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
-from scipass.core.db import Database, flush_unique
-from scipass.core.errors import Conflict
+from scipass.core.db import Database
 from scipass.volunteer import attendance as volunteer_attendance
 from scipass.volunteer import roles as volunteer_roles
 from scipass.volunteer.models import ShiftStatus, VolunteerShift, VolunteerSignup
@@ -419,30 +422,15 @@ def create_code(
     now: datetime,
 ) -> ActivityCode:
     """A static or rotating code of a shift its organiser's staff issue, as an activity's
-    (:func:`scipass.checkin.issuing.create_code`)."""
+    (:func:`scipass.checkin.issuing.create_code`); its images, poster, mini-program code,
+    kiosk screen and revocation are the same routes as an activity code's
+    (:mod:`scipass.checkin.issuing`)."""
     shift = volunteer_roles.shift_for_staff(session, actor=actor, shift_id=shift_id)
     if shift.status == ShiftStatus.cancelled or now > shift.ends_at:
         raise CodeKindInvalid("班次已结束或已取消，不能再发码", "The shift is over or cancelled")
-    for _attempt in range(3):
-        code = ActivityCode(
-            shift_id=shift.id,
-            kind=data.kind.value,
-            short_id=codes.new_short_id(),
-            step_seconds=(data.step_seconds or settings.rotating_step_seconds)
-            if data.kind is CodeKind.rotating
-            else 0,
-            valid_until=data.valid_until,
-            created_by=actor.subject,
-            created_at=now,
-        )
-        session.add(code)
-        try:
-            flush_unique(session, Conflict())
-        except Conflict:  # pragma: no cover - a short id drawn twice: 40 bits make this rare
-            session.expunge(code)
-            continue
-        return code
-    raise Conflict("请重试", "Try again")  # pragma: no cover
+    return checkin_issuing.insert_code(
+        session, settings=settings, actor=actor, data=data, now=now, shift_id=shift.id
+    )
 
 
 def list_codes(session: Session, *, actor: Principal, shift_id: int) -> list[ActivityCode]:
@@ -454,14 +442,3 @@ def list_codes(session: Session, *, actor: Principal, shift_id: int) -> list[Act
             .order_by(col(ActivityCode.id))
         ).all()
     )
-
-
-def code_link(settings: Settings, code: ActivityCode, now: datetime) -> str:
-    """What the code shows: the static link, or a rotating code's link of this step."""
-    ring = settings.code_keyring
-    if code.kind == CodeKind.rotating:
-        step = codes.rotating_step(now, code.step_seconds)
-        return codes.link_for(
-            settings.shift_link_base, codes.rotating_payload(ring, code.short_id, step)
-        )
-    return codes.link_for(settings.shift_link_base, codes.static_payload(ring, code.short_id))

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # Raw telemetry (the location on scan events) is erased after this many days.
     telemetry_retention_days: int = Field(default=180, ge=1)
     wechat_checkin_page: str = "pages/checkin/index"
+    # The page a volunteer shift's mini-program code opens (its scan goes to the volunteer
+    # attendance endpoint, not to check-in).
+    wechat_volunteer_page: str = "pages/volunteer/scan"
     wechat_env_version: str = "release"
 
     wechat_app_id: str = ""

@@ -369,7 +369,9 @@ def _checkin_codes(
                 )
                 entry["scene"] = codes.SCENE_PREFIX + code.short_id
             else:
-                entry["kiosk_url"] = checkin_issuing.kiosk_url(settings, code, activity)
+                entry["kiosk_url"] = checkin_issuing.kiosk_url(
+                    settings, code, checkin_issuing.activity_target(session, settings, activity)
+                )
         found.append(entry)
     return found
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from scipass.checkin import cards as checkin_cards
+from scipass.checkin import issuing as checkin_issuing
 from scipass.checkin import shifts as checkin_shifts
 from scipass.checkin.models import CodeKind, Direction
 from scipass.checkin.schemas import CheckInCreate, CodeCreate, StaffScan
@@ -127,7 +128,7 @@ class _World:
             data=CodeCreate(kind=CodeKind.static),
             now=shift.starts_at - timedelta(minutes=30),
         )
-        link = checkin_shifts.code_link(self.settings, code, shift.starts_at)
+        link = checkin_issuing.code_link(self.settings, code, shift.starts_at)
         for direction, hhmm in ((Direction.entry, arrive), (Direction.exit, leave)):
             checkin_shifts.self_scan(
                 self.session,

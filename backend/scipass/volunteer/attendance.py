@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from scipass.checkin.errors import (
@@ -84,6 +84,21 @@ def placed_signup(session: Session, shift_id: int, student_id: int) -> Volunteer
             col(VolunteerSignup.status).in_(PLACED),
         )
     ).first()
+
+
+def arrived_count(session: Session, shift_id: int) -> int:
+    """How many pupils have arrived at the shift (the count its kiosk screen shows)."""
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(VolunteerSignup)
+            .where(
+                VolunteerSignup.shift_id == shift_id,
+                col(VolunteerSignup.arrived_at).is_not(None),
+                VolunteerSignup.status != SignupStatus.cancelled.value,
+            )
+        ).one()
+    )
 
 
 def _walk_in(

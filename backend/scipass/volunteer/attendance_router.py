@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlmodel import Session
 
+from scipass.checkin import codes
+from scipass.checkin import issuing as checkin_issuing
 from scipass.checkin import shifts as checkin_shifts
 from scipass.checkin.dependencies import CacheDep, NonceHeader
 from scipass.checkin.errors import REFUSALS, CodeKindInvalid, NotCheckedIn, ReplayedNonce
@@ -105,7 +107,10 @@ def _scan_read(
     )
 
 
-def _code_read(settings: SettingsDep, code: ActivityCode, clock: ClockDep) -> ShiftCodeRead:
+def _code_read(
+    settings: SettingsDep, code: ActivityCode, target: checkin_issuing.CodeTarget, now: datetime
+) -> ShiftCodeRead:
+    payload = checkin_issuing.code_payload(settings, code, now)
     return ShiftCodeRead(
         id=code.id or 0,
         shift_id=code.shift_id or 0,
@@ -114,7 +119,12 @@ def _code_read(settings: SettingsDep, code: ActivityCode, clock: ClockDep) -> Sh
         step_seconds=code.step_seconds,
         valid_until=code.valid_until,
         revoked_at=code.revoked_at,
-        link=checkin_shifts.code_link(settings, code, clock.now()),
+        revoke_reason=code.revoke_reason,
+        created_at=code.created_at,
+        payload=payload,
+        link=codes.link_for(target.link_base, payload),
+        scene=codes.SCENE_PREFIX + code.short_id,
+        kiosk_url=checkin_issuing.kiosk_url(settings, code, target),
     )
 
 
@@ -126,7 +136,10 @@ def _code_read(settings: SettingsDep, code: ActivityCode, clock: ClockDep) -> Sh
     name="volunteer-shift-code-create",
     summary="为志愿服务班次发签到码",
     description="班次是独立的扫码对象：海报码（`static`）或大屏动态码（`rotating`），与活动码"
-    "同样签名、校验。学生扫此码记录本班次的到岗与离岗，不产生参观签到和参观记录。",
+    "同样签名、校验。学生扫此码记录本班次的到岗与离岗，不产生参观签到和参观记录。"
+    "海报码的图片、A4 海报和小程序码与活动码相同：`/codes/{id}/qr.png`、`qr.svg`、`poster.pdf`、"
+    "`wxacode.png`；动态码的 `kiosk_url` 是班次的大屏页面（显示本班次已到岗人数）；"
+    "作废用 `POST /codes/{id}/revoke`。",
     status_code=201,
     responses=problem_responses(ShiftNotFound, CodeKindInvalid),
 )
@@ -138,10 +151,14 @@ def shift_code_create(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> ShiftCodeRead:
+    now = clock.now()
     code = checkin_shifts.create_code(
-        session, settings=settings, actor=caller, shift_id=shift_id, data=body, now=clock.now()
+        session, settings=settings, actor=caller, shift_id=shift_id, data=body, now=now
     )
-    return _code_read(settings, code, clock)
+    _code, target = checkin_issuing.managed_code(
+        session, settings=settings, actor=caller, code_id=code.id or 0, now=now
+    )
+    return _code_read(settings, code, target, now)
 
 
 @router.get(
@@ -158,8 +175,14 @@ def shift_code_list(
     clock: ClockDep,
     page: PageDep,
 ) -> Page[ShiftCodeRead]:
+    now = clock.now()
     found = checkin_shifts.list_codes(session, actor=caller, shift_id=shift_id)
-    return Page[ShiftCodeRead].sliced([_code_read(settings, c, clock) for c in found], page)
+    if not found:
+        return Page[ShiftCodeRead].sliced([], page)
+    _code, target = checkin_issuing.managed_code(
+        session, settings=settings, actor=caller, code_id=found[0].id or 0, now=now
+    )
+    return Page[ShiftCodeRead].sliced([_code_read(settings, c, target, now) for c in found], page)
 
 
 @router.post(

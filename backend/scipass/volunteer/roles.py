@@ -352,6 +352,15 @@ def shift_for_staff(session: Session, *, actor: Principal, shift_id: int) -> Vol
     return shift
 
 
+def shift_title(session: Session, shift: VolunteerShift) -> str:
+    """How a shift's codes name it on a poster or a screen, in Beijing time:
+    志愿服务：小小志愿者（10月17日 09:00–12:00）."""
+    role = session.get(VolunteerRole, shift.role_id)
+    start, end = shift.starts_at.astimezone(SHANGHAI), shift.ends_at.astimezone(SHANGHAI)
+    when = f"{start.month}月{start.day}日 {start:%H:%M}–{end:%H:%M}"
+    return f"志愿服务：{role.name if role else ''}（{when}）"
+
+
 def cancel_shift(
     session: Session, *, actor: Principal, shift_id: int, reason: str, now: datetime
 ) -> VolunteerShift:

@@ -183,6 +183,10 @@ class SignupRead(BaseModel):
 
 
 class ShiftCodeRead(BaseModel):
+    """A shift's code. Its images, A4 poster, mini-program code and revocation are the routes
+    of every code: `/codes/{code_id}/qr.png`, `qr.svg`, `poster.pdf`, `wxacode.png`, and
+    `POST /codes/{code_id}/revoke`; a rotating code's `kiosk_url` is the shift's screen."""
+
     id: int
     shift_id: int
     kind: str = Field(description="`static` 海报码，`rotating` 大屏动态码")
@@ -190,7 +194,14 @@ class ShiftCodeRead(BaseModel):
     step_seconds: int
     valid_until: datetime | None
     revoked_at: datetime | None
+    revoke_reason: str = ""
+    created_at: datetime
+    payload: str = Field(description="码内容；动态码为当前这一步的")
     link: str = Field(description="码的内容：静态码为固定链接，动态码为此刻的链接（每步更新）")
+    scene: str = Field(description="小程序码的 scene（`c=<短编号>`，打开志愿者扫码页）")
+    kiosk_url: str | None = Field(
+        default=None, description="动态码的大屏页面（含大屏令牌，请勿外传）"
+    )
 
 
 class AttendanceRead(BaseModel):
