@@ -24,6 +24,13 @@ from scipass.consent.models import ConsentRecord
 from scipass.core.idempotency import IdempotencyKeyRecord
 from scipass.core.ratelimit import RateLimitCounter
 from scipass.jobs.models import Job, JobSchedule
+from scipass.org.measures_models import (
+    CounsellorTraining,
+    CounsellorTrainingAttendee,
+    MobileMuseumTour,
+    SchoolCalendar,
+    SchoolScienceStaff,
+)
 from scipass.org.models import Bureau, Region, School, Venue
 from scipass.pairing.models import Pairing
 from scipass.record.models import (
@@ -53,6 +60,8 @@ __all__ = [
     "CheckIn",
     "Competition",
     "ConsentRecord",
+    "CounsellorTraining",
+    "CounsellorTrainingAttendee",
     "DirectoryEdition",
     "Division",
     "Edition",
@@ -63,6 +72,7 @@ __all__ = [
     "Invitation",
     "Job",
     "JobSchedule",
+    "MobileMuseumTour",
     "NotificationOutbox",
     "Pairing",
     "ParticipationRecord",
@@ -84,6 +94,8 @@ __all__ = [
     "RoundEntry",
     "ScanEvent",
     "School",
+    "SchoolCalendar",
+    "SchoolScienceStaff",
     "Student",
     "TalentTracking",
     "TimeSlot",

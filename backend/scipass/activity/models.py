@@ -1,4 +1,4 @@
-"""Activities organised by a venue or a school, and how they enter students' records.
+"""Activities organised by a venue, a school or a bureau, and how they enter students' records.
 
 The record category and evaluation dimension chosen here are copied onto each participation
 record later; the default dimension follows DESIGN.md (venue visits, courses and camps →
@@ -14,6 +14,7 @@ from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, Inte
 from sqlmodel import Field, SQLModel
 
 from scipass.core.db import IdType, UTCDateTime
+from scipass.org.organiser import one_organiser_check
 from scipass.record.models import RecordCategory
 
 
@@ -70,7 +71,7 @@ TRANSITIONS = {
 class Activity(SQLModel, table=True):
     __tablename__ = "activity"
     __table_args__ = (
-        CheckConstraint("(venue_id IS NULL) <> (school_id IS NULL)", name="one_organiser"),
+        one_organiser_check(),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
         CheckConstraint(
@@ -80,6 +81,7 @@ class Activity(SQLModel, table=True):
         Index("ix_activity_status_starts_at", "status", "starts_at"),
         Index("ix_activity_venue_id", "venue_id"),
         Index("ix_activity_school_id", "school_id"),
+        Index("ix_activity_bureau_id", "bureau_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
@@ -88,6 +90,11 @@ class Activity(SQLModel, table=True):
     )
     school_id: int | None = Field(
         default=None, sa_column=Column(IdType, ForeignKey("school.id"), nullable=True)
+    )
+    # An education bureau or science association (scipass.org.organiser): exactly one of the
+    # three organiser keys is set.
+    bureau_id: int | None = Field(
+        default=None, sa_column=Column(IdType, ForeignKey("bureau.id"), nullable=True)
     )
     kind: str = Field(sa_column=Column(String(30), nullable=False))
     title: str = Field(sa_column=Column(String(100), nullable=False))
@@ -141,6 +148,14 @@ class Activity(SQLModel, table=True):
     checked_in: int = Field(
         default=0, sa_column=Column(Integer, nullable=False, server_default="0")
     )
+    # What the policy rules measure (scipass.policy.vocab): held in after-school service
+    # (课后服务, 003 三.(一)), the named programme it belongs to (004 二.4; 003 三.(一)) and the
+    # campaigns it is part of, a comma list like ``stages`` (empty for none).
+    after_school: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default="0")
+    )
+    programme: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
+    campaigns: str = Field(default="", sa_column=Column(String(120), nullable=False))
     status: str = Field(sa_column=Column(String(12), nullable=False))
     status_reason: str = Field(default="", sa_column=Column(String(200), nullable=False))
     created_by: str = Field(sa_column=Column(String(40), nullable=False))

@@ -94,6 +94,10 @@ class School(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("region_code", "name"),
         Index("ix_school_region_code", "region_code"),
+        # 城市主城区 (004 二.4) lies in a city: a school of the main urban district is urban.
+        CheckConstraint(
+            "NOT main_urban_district OR area = 'urban'", name="main_urban_district_is_urban"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
@@ -101,6 +105,14 @@ class School(SQLModel, table=True):
     region_code: str = Field(sa_column=Column(String(6), ForeignKey("region.code"), nullable=False))
     stages: str = Field(sa_column=Column(String(60), nullable=False))
     area: str = Field(sa_column=Column(String(10), nullable=False))
+    # Flags the policy rules read (set by the region's bureau): 边远地区 (003 三.(一), the
+    # mobile science museum) and 城市主城区 (004 二.4, pairing with a venue).
+    remote: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default="0")
+    )
+    main_urban_district: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default="0")
+    )
     address: str = Field(default="", sa_column=Column(String(200), nullable=False))
     # 教师代为确认: off by default (DOMAIN-NOTES §1.3: teachers guide, they do not record for
     # pupils); a school admin switches it on for pupils with no phone and no bound guardian.

@@ -5,10 +5,8 @@ A row that has an organiser carries three nullable keys, ``school_id``, ``venue_
 ``bureau_id``, of which exactly one is set (:func:`one_organiser_check`), and
 :class:`OrganiserRef` is how code talks about it: a kind and an id. Competition rounds use it
 first (a school's own selection round, a county bureau's round, a venue's round), then
-volunteer roles and shifts. Activities keep their two keys today (a venue or a school) and
-their own reader (``scipass.activity.service.organiser_of``); an activity organised by a bureau
-adds the third key, widens its check to :func:`one_organiser_check` and moves its readers to
-:func:`organiser_of` and :func:`is_organiser` (not done yet: a table rebuild on SQLite).
+volunteer roles and shifts, activities (a bureau organises them too, issue 19) and mobile
+science museum tours.
 
 A national body without an account here is represented by the bureau that runs the local
 round (issue 17).
