@@ -67,6 +67,7 @@ from scipass.jobs.queue import JobKinds
 from scipass.jobs.router import router as jobs_router
 from scipass.org.router import public_router as org_public_router
 from scipass.org.router import router as org_router
+from scipass.policy.compliance_router import router as compliance_router
 from scipass.pairing.router import router as pairing_router
 from scipass.record import jobs as record_jobs
 from scipass.record.evidence_router import router as record_evidence_router
@@ -347,6 +348,7 @@ def create_app(
         talent_router,
         volunteer_router,
         volunteer_attendance_router,
+        compliance_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -33,6 +33,7 @@ from scipass.org.measures_models import (
 )
 from scipass.org.models import Bureau, Region, School, Venue
 from scipass.pairing.models import Pairing
+from scipass.policy.review_models import PolicyReview, PolicyReviewResult
 from scipass.record.models import (
     ParticipationRecord,
     RecordEvent,

@@ -73,6 +73,9 @@ class Action(StrEnum):
     volunteer_signup_cancelled = "volunteer_signup_cancelled"
     volunteer_minutes_changed = "volunteer_minutes_changed"  # staff changed confirmed minutes
     volunteer_hours_exported = "volunteer_hours_exported"  # a venue's hours, or a pupil's
+    policy_review_opened = "policy_review_opened"
+    policy_review_frozen = "policy_review_frozen"  # its rows stored as they were
+    compliance_ledger_exported = "compliance_ledger_exported"  # a bureau's 工作台账 (XLSX)
     volunteer_hours_viewed = "volunteer_hours_viewed"  # a school's totals of its pupils
     volunteer_certificate_issued = "volunteer_certificate_issued"
 

@@ -52,6 +52,12 @@ AuditReader = Annotated[
     Principal, Depends(require(Role.school_admin, Role.bureau, Role.platform_admin))
 ]
 
+# Who reads a school's compliance with the policy rules: its own staff, the bureau of its
+# region, the platform (scipass.policy.compliance checks which school).
+ComplianceReader = Annotated[
+    Principal, Depends(require(*SCHOOL_ROLES, Role.bureau, Role.platform_admin))
+]
+
 # Organisers of activities (谁组织谁记录): a venue's or a school's staff. The platform admin
 # also issues codes and reads attendance (support), but never confirms a record.
 Organiser = Annotated[Principal, Depends(require(*VENUE_ROLES, *SCHOOL_ROLES))]

@@ -167,6 +167,19 @@ def _xlsx_file(
                 yield chunk
 
 
+def xlsx_workbook(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[object]]]]) -> bytes:
+    """An XLSX file of several sheets (title, header, rows), written with the same options
+    and cell rules as :func:`xlsx_chunks`, for reports of a few sheets held in memory whole
+    (a ledger); sheet titles are cut to Excel's 31 characters."""
+    with tempfile.TemporaryDirectory(prefix="scipass-xlsx-") as directory:
+        path = Path(directory) / "workbook.xlsx"
+        workbook = Workbook(str(path), {**_XLSX_OPTIONS, "tmpdir": directory})
+        for title, header, rows in sheets:
+            _write_rows(workbook.add_worksheet(title[:31]), header, rows, xlsx_cell)
+        workbook.close()
+        return path.read_bytes()
+
+
 def _write_rows(
     sheet: Any,  # an xlsxwriter Worksheet (XlsxWriter ships no type information)
     header: Sequence[str],

@@ -1,0 +1,107 @@
+"""The periods the rules count over, in Asia/Shanghai.
+
+A view chooses a term (a school year and a semester); each rule's own window follows from it:
+
+* ``school_year``: 1 September to 31 August of the term's school year;
+* ``semester``: the term itself, from the region's school calendar when its bureau entered one
+  (:class:`~scipass.org.measures_models.SchoolCalendar`, inherited by sub-regions), else the
+  code's semester rule (:func:`scipass.core.clock.term_of`: autumn September to January,
+  spring February to August);
+* ``week``: the term's weeks, Monday to Sunday; only term weeks count, so the weeks between
+  two terms of a calendar (the winter holiday) are not asked for. A week counts once it has
+  ended, or earlier when it already reached the number;
+* ``deadline``: the state on the term's last day (or today, when the term is still running),
+  with the deadline shown beside it.
+
+Every window is a pair of dates, both included; :func:`bounds` turns it into the instants a
+query compares timestamps with, so an activity at 23:30 on a term's last day is in that term.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from scipass.core.clock import Semester, Term, day_bounds, term_of
+from scipass.org.measures_models import SchoolCalendar
+from scipass.policy.loader import ancestors
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Dates from ``start`` to ``end``, both included."""
+
+    start: date
+    end: date
+
+    def clipped(self, today: date) -> Window:
+        """The part that has happened by ``today`` (an empty window before it starts)."""
+        return Window(self.start, min(self.end, today))
+
+    @property
+    def empty(self) -> bool:
+        return self.end < self.start
+
+    def days(self) -> int:
+        return max(0, (self.end - self.start).days + 1)
+
+    def overlap(self, start: date, end: date) -> int:
+        """How many of the days from ``start`` to ``end`` (included) fall in the window."""
+        return max(0, (min(self.end, end) - max(self.start, start)).days + 1)
+
+
+def bounds(window: Window) -> tuple[datetime, datetime]:
+    """The first instant of the window's first day and of the day after its last, in UTC."""
+    return day_bounds(window.start)[0], day_bounds(window.end)[1]
+
+
+def school_year_window(school_year: int) -> Window:
+    return Window(date(school_year, 9, 1), date(school_year + 1, 8, 31))
+
+
+def code_term_window(term: Term) -> Window:
+    """The code's semester rule (:func:`scipass.core.clock.term_of`)."""
+    if term.semester is Semester.autumn:
+        return Window(date(term.school_year, 9, 1), date(term.school_year + 1, 1, 31))
+    return Window(date(term.school_year + 1, 2, 1), date(term.school_year + 1, 8, 31))
+
+
+def calendar_for(session: Session, region_code: str, school_year: int) -> SchoolCalendar | None:
+    """The school calendar a region follows: its own, or the nearest region above it with one."""
+    candidates = ancestors(region_code)
+    rows = session.exec(
+        select(SchoolCalendar).where(
+            col(SchoolCalendar.region_code).in_(candidates),
+            SchoolCalendar.school_year == school_year,
+        )
+    ).all()
+    by_region = {row.region_code: row for row in rows}
+    return next((by_region[c] for c in candidates if c in by_region), None)
+
+
+def term_window(calendar: SchoolCalendar | None, term: Term) -> Window:
+    if calendar is None:
+        return code_term_window(term)
+    if term.semester is Semester.autumn:
+        return Window(calendar.autumn_start, calendar.autumn_end)
+    return Window(calendar.spring_start, calendar.spring_end)
+
+
+def term_weeks(term: Window) -> list[Window]:
+    """The Monday-to-Sunday weeks the term touches (its first and last may be partial)."""
+    monday = term.start - timedelta(days=term.start.weekday())
+    weeks = []
+    while monday <= term.end:
+        weeks.append(Window(max(monday, term.start), min(monday + timedelta(days=6), term.end)))
+        monday += timedelta(days=7)
+    return weeks
+
+
+def current_term(today: date) -> Term:
+    return term_of(today)
+
+
+def term_label(term: Term) -> str:
+    return term.label
