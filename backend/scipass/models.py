@@ -26,6 +26,7 @@ from scipass.core.ratelimit import RateLimitCounter
 from scipass.jobs.models import Job, JobSchedule
 from scipass.org.models import Bureau, Region, School, Venue
 from scipass.pairing.models import Pairing
+from scipass.policy.models import PolicyOverride
 from scipass.record.models import (
     ParticipationRecord,
     RecordEvent,
@@ -67,6 +68,7 @@ __all__ = [
     "Pairing",
     "ParticipationRecord",
     "PersonalCard",
+    "PolicyOverride",
     "Quota",
     "RateLimitCounter",
     "RecordEvent",
