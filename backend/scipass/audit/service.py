@@ -75,6 +75,7 @@ class Action(StrEnum):
     volunteer_hours_exported = "volunteer_hours_exported"  # a venue's hours, or a pupil's
     volunteer_hours_viewed = "volunteer_hours_viewed"  # a school's totals of its pupils
     volunteer_certificate_issued = "volunteer_certificate_issued"
+    policy_override_created = "policy_override_created"  # a bureau changed a rule's setting
 
 
 def record(
