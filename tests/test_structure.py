@@ -92,6 +92,7 @@ DOMAINS = (
     "health",
     "org",
     "pairing",
+    "policy",
     "record",
     "reservation",
     "roster",

@@ -409,8 +409,15 @@ def openapi(
 
 
 def main() -> None:
+    from scipass.policy import packs as policy_packs
+    from scipass.policy.loader import PackLoadError
+
     try:
+        policy_packs.current()  # a malformed pack stops every command, naming what is wrong
         cli()
     except ConfigurationError as exc:
+        print(f"scipass: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except PackLoadError as exc:
         print(f"scipass: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -69,6 +69,8 @@ from scipass.org.router import public_router as org_public_router
 from scipass.org.router import router as org_router
 from scipass.policy.compliance_router import router as compliance_router
 from scipass.pairing.router import router as pairing_router
+from scipass.policy import packs as policy_packs
+from scipass.policy.router import router as policy_router
 from scipass.record import jobs as record_jobs
 from scipass.record.evidence_router import router as record_evidence_router
 from scipass.record.export_router import router as record_export_router
@@ -127,6 +129,10 @@ TAGS = [
         "description": "预约时段、学生个人预约、教师团体预约、候补与取消、学校绿色通道",
     },
     {"name": "pairings", "description": "学校与场馆结对"},
+    {
+        "name": "policy",
+        "description": "政策包：各地区文件规定的达标要求（规则）、评价维度，及教育局对本地区的调整",
+    },
     {
         "name": "checkins",
         "description": "签到码（海报码、大屏动态码、小程序码）、学生扫码签到签退、"
@@ -253,6 +259,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     settings.check()
+    policy_packs.current()  # a malformed pack stops the start, naming file, rule and field
     db = database or Database.from_settings(settings)
 
     wechat_client = wechat or make_wechat(settings)
@@ -336,6 +343,7 @@ def create_app(
         activity_router,
         reservation_router,
         pairing_router,
+        policy_router,
         record_router,
         record_evidence_router,
         record_notice_router,

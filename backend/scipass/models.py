@@ -33,6 +33,7 @@ from scipass.org.measures_models import (
 )
 from scipass.org.models import Bureau, Region, School, Venue
 from scipass.pairing.models import Pairing
+from scipass.policy.models import PolicyOverride
 from scipass.policy.review_models import PolicyReview, PolicyReviewResult
 from scipass.record.models import (
     ParticipationRecord,
@@ -78,6 +79,9 @@ __all__ = [
     "Pairing",
     "ParticipationRecord",
     "PersonalCard",
+    "PolicyOverride",
+    "PolicyReview",
+    "PolicyReviewResult",
     "Quota",
     "RateLimitCounter",
     "RecordEvent",

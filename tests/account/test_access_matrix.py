@@ -194,6 +194,13 @@ BODIES: dict[str, dict[str, Any]] = {
         ]
     },
     "volunteer-shift-minutes-confirm": {},
+    "policy-override-create": {
+        "region_code": "970100",
+        "rule_id": "venue_visit_yearly",
+        "expected_version": 0,
+        "enabled": False,
+        "reason": "测试停用",
+    },
     "volunteer-certificate-create": {
         "student_id": 1,
         "from_date": "2026-10-01",

@@ -465,10 +465,12 @@ def test_the_worker_publishes_due_results(
 
 
 def test_the_category_decides_the_dimension() -> None:
-    assert dimension_for("robotics", region_code="430100") is Dimension.academic
-    assert dimension_for("olympiad", region_code="430100") is Dimension.academic
-    assert dimension_for("science_drama", region_code="430100") is Dimension.art
-    assert dimension_for("unknown", region_code="430100") is Dimension.academic
+    """Drama and film have a dimension of their own; the rest take the region's mapping of
+    competition records (the record seam: nationally 学业水平, as the captain's record above)."""
+    assert dimension_for("robotics") is None
+    assert dimension_for("olympiad") is None
+    assert dimension_for("science_drama") is Dimension.art
+    assert dimension_for("unknown") is None
 
 
 def test_another_school_taking_part_sees_the_notice_and_may_object(

@@ -78,6 +78,7 @@ class Action(StrEnum):
     compliance_ledger_exported = "compliance_ledger_exported"  # a bureau's 工作台账 (XLSX)
     volunteer_hours_viewed = "volunteer_hours_viewed"  # a school's totals of its pupils
     volunteer_certificate_issued = "volunteer_certificate_issued"
+    policy_override_created = "policy_override_created"  # a bureau changed a rule's setting
 
 
 def record(

@@ -185,7 +185,7 @@ def enter(
     day = local_date(at)
     counted = activity.capacity is not None
     if batch is not None and not counted:
-        return _defer(batch, activity, student, scan, actor, at, day)
+        return _defer(session, batch, activity, student, scan, actor, at, day)
     # With a capacity the place is taken first, before any insert: every writer then locks
     # the activity row before any student's keys, so a class check-in and a pupil's own scan
     # cannot wait on each other. A duplicate gives its place back with the savepoint.
@@ -214,6 +214,7 @@ def enter(
 
 
 def _defer(
+    session: Session,
     batch: ScanBatch,
     activity: ActivityView,
     student: Pupil,
@@ -224,7 +225,9 @@ def _defer(
 ) -> Outcome:
     """Note a new visit, its record (the record package's row and first history rows) and
     its scan event for the batch's flush; its ids come from the flush."""
-    record = record_append.record_values(**_record_of(activity, student, scan, actor, at, day))
+    record = record_append.record_values(
+        session, **_record_of(activity, student, scan, actor, at, day)
+    )
     visit = _visit_values(activity, student, scan, at, day)
     event = scan.values(ScanResult.accepted, "", None)
     del event["check_in_id"]

@@ -59,27 +59,26 @@ from scipass.org.organiser import OrganiserKind, organiser_name, organiser_of
 from scipass.record.append import RecordFacts, append_record_id
 from scipass.record.models import Dimension, RecordCategory, RecordRole, RecordSource
 
-# The evaluation dimension a competition's records count in, by its category: data, in this
-# one place. Competitions count in 学业水平 (研究性学习与创新成果; DESIGN.md) unless listed here:
-# science drama and film are 艺术素养 (drama among its examples, DOMAIN-NOTES §1.2). Provinces
-# group the dimensions differently, so a region's own mapping replaces this later;
-# dimension_for takes the region for that reason.
+# The evaluation dimension a competition's records count in, where its category has one of
+# its own: science drama and film are 艺术素养 (drama among its examples, DOMAIN-NOTES §1.2).
+# Every other competition's records take what the pupil's school's region maps the record
+# category ``competition`` to (its policy pack; nationally 学业水平: 研究性学习与创新成果).
 CATEGORY_DIMENSION: dict[CompetitionCategory, Dimension] = {
     CompetitionCategory.science_drama: Dimension.art,
     CompetitionCategory.science_film: Dimension.art,
 }
-DEFAULT_COMPETITION_DIMENSION = Dimension.academic
 
 _RESULTS = Result.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 _PLACES = RoundPlace.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
-def dimension_for(category: str, *, region_code: str) -> Dimension:
-    """The dimension of a record of a competition of ``category`` held in ``region_code``."""
+def dimension_for(category: str) -> Dimension | None:
+    """The dimension of a record of a competition of ``category``, where the category has
+    one of its own; None: the pupil's school's region maps it (the record seam)."""
     try:
-        return CATEGORY_DIMENSION.get(CompetitionCategory(category), DEFAULT_COMPETITION_DIMENSION)
+        return CATEGORY_DIMENSION.get(CompetitionCategory(category))
     except ValueError:
-        return DEFAULT_COMPETITION_DIMENSION
+        return None
 
 
 def source_ref(round_id: int, entry_id: int) -> str:
@@ -248,7 +247,7 @@ def _append_records(
     facts = RecordFacts(
         title=f"{competition.name}（{round_.name}）",
         category=RecordCategory.competition,
-        dimension=dimension_for(competition.category, region_code=round_.region_code),
+        dimension=dimension_for(competition.category),
         organiser_name=unit,
         place=unit,
         started_at=notice.starts_at,

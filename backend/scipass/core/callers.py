@@ -99,6 +99,11 @@ StudentFileReader = Annotated[
 StaffFileReader = Annotated[
     Principal, Depends(require(*SCHOOL_ROLES, Role.bureau, Role.platform_admin))
 ]
+# Who reads a region's policy pack (the rules its schools are held to): schools, bureaus, the
+# platform admin.
+PolicyReader = Annotated[
+    Principal, Depends(require(*SCHOOL_ROLES, Role.bureau, Role.platform_admin))
+]
 # Who marks and lists 创新后备人才 (talent tracking): schools, bureaus, the platform admin.
 TalentTracker = Annotated[
     Principal, Depends(require(*SCHOOL_ROLES, Role.bureau, Role.platform_admin))

@@ -3,10 +3,17 @@
 Check-in, competition results, volunteer shifts and manual entry all call
 :func:`append_record` (or :func:`append_record_id`, which reads nothing back), so that the
 rules of a new record are written once: its row (:func:`record_values`: the term, the
-status, the checks of its times and minutes) and its first history rows
-(:func:`first_events`). One source event gives at most one record per student, whatever
-retries happen: the unique (student, source, source key) decides, with ``ON CONFLICT DO
-NOTHING``. No module outside ``scipass.record`` names the record tables.
+status, the evaluation dimension, the checks of its times and minutes) and its first history
+rows (:func:`first_events`).
+
+The dimension: what the source chose (a teacher's manual entry or correction, an activity's
+organiser, a competition category with its own), else the mapping of the pupil's school's
+region (its policy pack: :func:`scipass.policy.packs.dimension_for`). A stored record keeps
+the dimension it was given, whatever the packs say later.
+
+One source event gives at most one record per student, whatever retries happen: the unique
+(student, source, source key) decides, with ``ON CONFLICT DO NOTHING``. No module outside
+``scipass.record`` names the record tables.
 
 The PostgreSQL check-in batch writes many visits in one statement; it takes the records'
 part of that statement from :func:`pg_append_many`, built from the same rules.
@@ -27,10 +34,12 @@ from scipass.core.auth import Principal
 from scipass.core.clock import local_date, term_of
 from scipass.core.db import insert_ignoring
 from scipass.org.models import School, Venue
+from scipass.policy import packs as policy_packs
 from scipass.record.errors import (
     RecordInvalid,
 )
 from scipass.record.models import (
+    DEFAULT_DIMENSION,
     STUDENT_OPEN,
     Dimension,
     ParticipationRecord,
@@ -51,7 +60,6 @@ class RecordFacts:
 
     title: str
     category: RecordCategory
-    dimension: Dimension
     organiser_name: str
     place: str
     started_at: datetime
@@ -66,6 +74,8 @@ class RecordFacts:
     attester_unit: str = ""
     attester_phone: str = ""
     confirmed: bool = False  # the organiser attests in advance
+    # The dimension the source chose; None: the pupil's school's region maps the category.
+    dimension: Dimension | None = None
 
 
 def facts_for_activity(
@@ -79,7 +89,11 @@ def facts_for_activity(
     outcome: str = "",
 ) -> RecordFacts:
     """Facts of a participation in ``activity``: its title, category, dimension, place and
-    organiser, who attests it (the venue or school, with its phone) and its confirmation rule."""
+    organiser, who attests it (the venue or school, with its phone) and its confirmation rule.
+
+    The activity's dimension is its organiser's choice only where it differs from the national
+    mapping of its category (what an activity gets when its organiser names none); otherwise
+    each pupil's record takes the mapping of the pupil's school's region."""
     if activity.venue_id is not None:
         venue = session.get(Venue, activity.venue_id)
         organiser_name = venue.name if venue else ""
@@ -88,10 +102,12 @@ def facts_for_activity(
         school = session.get(School, activity.school_id)
         organiser_name = school.name if school else ""
         phone = ""
+    category = RecordCategory(activity.record_category)
+    chosen = Dimension(activity.dimension)
     return RecordFacts(
         title=activity.title,
-        category=RecordCategory(activity.record_category),
-        dimension=Dimension(activity.dimension),
+        category=category,
+        dimension=None if chosen is DEFAULT_DIMENSION[category] else chosen,
         organiser_name=organiser_name,
         place=activity.place_name,
         started_at=started_at or activity.starts_at,
@@ -119,6 +135,7 @@ def _insert_ignoring_duplicate(session: Session, values: dict[str, Any]) -> int 
 
 
 def record_values(
+    session: Session,
     *,
     student_id: int,
     school_id: int,
@@ -135,6 +152,7 @@ def record_values(
         raise RecordInvalid("时长须在 0 到 1440 分钟之间", "Minutes must be 0 to 1440")
     term = term_of(local_date(facts.started_at))
     status = RecordStatus.confirmed if facts.confirmed else RecordStatus.pending
+    dimension = facts.dimension or policy_packs.dimension_for(session, school_id, facts.category)
     values = {
         "student_id": student_id,
         "school_id": school_id,
@@ -146,7 +164,7 @@ def record_values(
         "organiser_name": facts.organiser_name[:100],
         "title": facts.title[:100],
         "category": facts.category.value,
-        "dimension": facts.dimension.value,
+        "dimension": dimension.value,
         "place": facts.place[:100],
         "started_at": facts.started_at,
         "ended_at": facts.ended_at,
@@ -184,6 +202,7 @@ def append_record_id(
     already has its record (this call or a concurrent one came second). The lean form that the
     check-in path uses; it reads nothing back."""
     values = record_values(
+        session,
         student_id=student_id,
         school_id=school_id,
         source=source,

@@ -25,7 +25,6 @@ from scipass.record.errors import (
     RecordStateInvalid,
 )
 from scipass.record.models import (
-    DEFAULT_DIMENSION,
     Dimension,
     ParticipationRecord,
     RecordCategory,
@@ -73,12 +72,9 @@ def void_and_correct(
     facts = RecordFacts(
         title=correction.title or record.title,
         category=category,
+        # a new category without a chosen dimension: the school's region maps it
         dimension=correction.dimension
-        or (
-            Dimension(record.dimension)
-            if correction.category is None
-            else DEFAULT_DIMENSION[category]
-        ),
+        or (Dimension(record.dimension) if correction.category is None else None),
         organiser_name=record.organiser_name,
         place=correction.place or record.place,
         started_at=started,
@@ -205,7 +201,7 @@ def create_manual(
     facts = RecordFacts(
         title=entry.title.strip(),
         category=entry.category,
-        dimension=entry.dimension or DEFAULT_DIMENSION[entry.category],
+        dimension=entry.dimension,  # none chosen: the pupil's school's region maps it
         organiser_name=(entry.organiser_name or school.name).strip(),
         place=entry.place.strip() or school.name,
         started_at=entry.started_at,

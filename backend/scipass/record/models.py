@@ -53,8 +53,11 @@ class Dimension(StrEnum):
     social_practice = "social_practice"  # 社会实践
 
 
-# The evaluation dimension a record of each category counts in by default (DESIGN.md:
-# visits, courses, camps -> 社会实践; competitions, research -> 学业水平; volunteering -> 思想品德).
+# The national mapping of record categories to dimensions (DESIGN.md: visits, courses, camps
+# -> 社会实践; competitions, research -> 学业水平; volunteering -> 思想品德), as the national
+# policy pack holds it (policy/packs/national.toml; a test keeps the two equal). An activity
+# gets it when its organiser names no dimension; a new record's dimension comes from its
+# school's region's pack (scipass.record.append).
 DEFAULT_DIMENSION = {
     RecordCategory.science_visit: Dimension.social_practice,
     RecordCategory.course_lecture: Dimension.social_practice,

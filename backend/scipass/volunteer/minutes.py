@@ -12,7 +12,7 @@ pupil's service time, and the confirmation appends the volunteer record.
 * A pupil who held a place and never arrived is marked ``no_show`` (no record).
 * Confirming appends the participation record through :mod:`scipass.record.append`: source
   ``volunteer`` (one per pupil and shift), category volunteer service, its dimension from the
-  record package's category mapping (``DEFAULT_DIMENSION``: 思想品德), role volunteer, the
+  pupil's school's region (its policy pack; nationally 思想品德), role volunteer, the
   minutes, and as 证明人 the confirming staff member and the venue (谁记录谁证明), confirmed at
   once. Confirming again changes nothing unless the minutes change; a changed minute count is
   carried onto the record while the school has not reviewed it yet, and refused
@@ -34,7 +34,7 @@ from scipass.core.errors import Conflict
 from scipass.org.models import School, Venue
 from scipass.record import append as record_append
 from scipass.record import service as record_service
-from scipass.record.models import DEFAULT_DIMENSION, RecordCategory, RecordRole, RecordSource
+from scipass.record.models import RecordCategory, RecordRole, RecordSource
 from scipass.volunteer import roles as volunteer_roles
 from scipass.volunteer.errors import MinutesInvalid, MinutesReviewed, ShiftNotOver
 from scipass.volunteer.models import (
@@ -112,7 +112,6 @@ def _facts(
     return record_append.RecordFacts(
         title=f"志愿服务：{role.name}",
         category=RecordCategory.volunteer,
-        dimension=DEFAULT_DIMENSION[RecordCategory.volunteer],
         organiser_name=unit,
         place=shift.place,
         started_at=started,
