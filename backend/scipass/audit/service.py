@@ -75,6 +75,11 @@ class Action(StrEnum):
     volunteer_hours_exported = "volunteer_hours_exported"  # a venue's hours, or a pupil's
     volunteer_hours_viewed = "volunteer_hours_viewed"  # a school's totals of its pupils
     volunteer_certificate_issued = "volunteer_certificate_issued"
+    school_flags_changed = "school_flags_changed"  # area, remote, main urban district
+    science_staff_changed = "science_staff_changed"  # a 科学副校长 or 科技辅导员 added or ended
+    counsellor_training_recorded = "counsellor_training_recorded"
+    mobile_museum_tour_recorded = "mobile_museum_tour_recorded"
+    school_calendar_set = "school_calendar_set"
 
 
 def record(
