@@ -65,6 +65,8 @@ from scipass.health.router import router as health_router
 from scipass.jobs import queue as job_queue
 from scipass.jobs.queue import JobKinds
 from scipass.jobs.router import router as jobs_router
+from scipass.org.measures_router import public_router as measures_public_router
+from scipass.org.measures_router import router as measures_router
 from scipass.org.router import public_router as org_public_router
 from scipass.org.router import router as org_router
 from scipass.policy.compliance_router import router as compliance_router
@@ -327,6 +329,7 @@ def create_app(
         checkin_public_router,
         auth_public_router,
         org_public_router,
+        measures_public_router,
         consent_public_router,
         venue_public_router,
         activity_public_router,
@@ -335,6 +338,7 @@ def create_app(
         volunteer_attendance_public_router,
         account_router,
         org_router,
+        measures_router,
         roster_router,
         binding_router,
         consent_router,

@@ -27,6 +27,7 @@ from scipass.consent.service import NOTICE_VERSION
 from scipass.core.auth import Role, declared_access
 from scipass.core.config import Settings
 from scipass.jobs.models import Job
+from scipass.org.measures_models import SchoolScienceStaff
 from scipass.record.models import RecordEvidence, RecordNotice, RecordObjection
 from scipass.roster.acting import acts_for_a_child
 from scipass.volunteer.models import VolunteerCertificate
@@ -110,6 +111,15 @@ BODIES: dict[str, dict[str, Any]] = {
     "record-review": {"decision": "approve"},
     "record-teacher-attest": {"reason": "学生和家长均无智能手机"},
     "school-settings-update": {"teacher_attestation": True},
+    "school-flags-update": {"remote": True},
+    "science-staff-create": {"role": "counsellor", "name": "李明", "started_on": "2026-09-01"},
+    "science-staff-end": {"ended_on": "2026-12-31"},
+    "school-calendar-set": {
+        "autumn_start": "2026-09-01",
+        "autumn_end": "2027-01-22",
+        "spring_start": "2027-02-22",
+        "spring_end": "2027-07-02",
+    },
     "record-void": {"reason": "更正时长"},
     "record-object": {"reason": "他当天没有去"},
     "objection-resolve": {"decision": "dismiss", "resolution": "经核实属实"},
@@ -261,6 +271,8 @@ def path_values(session: Session, side_a: Side) -> dict[str, object]:
         **_competition_values(session, side_a),
         **_volunteer_values(session, side_a, venue.id or 0),
         "job_id": _job(session, side_a),
+        "staff_id": _science_staff(session, side_a),
+        "school_year": 2026,
         **_result_values(session, side_a),
     }
 
@@ -416,6 +428,21 @@ def _volunteer_values(session: Session, side_a: Side, venue_id: int) -> dict[str
         "signup_id": signup.id,
         "certificate_id": certificate.id,
     }
+
+
+def _science_staff(session: Session, side_a: Side) -> int:
+    """Side A's school's science counsellor."""
+    staff = SchoolScienceStaff(
+        school_id=side_a.school.id or 0,
+        role="counsellor",
+        name="李明",
+        started_on=date(2026, 9, 1),
+        created_by="account:900001",
+        created_at=NOW,
+    )
+    session.add(staff)
+    session.flush()
+    return staff.id or 0
 
 
 def _tracking(session: Session, side_a: Side) -> int:

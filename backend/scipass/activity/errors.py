@@ -27,5 +27,5 @@ class ActivityInvalid(ValidationFailed):
 
 class NotAnOrganiser(Forbidden):
     code = "not_an_organiser"
-    title_zh = "只有场馆或学校工作人员可以组织活动"
-    title_en = "Only venue or school staff organise activities"
+    title_zh = "只有场馆、学校或教育局（科协）工作人员可以组织活动"
+    title_en = "Only venue, school or bureau staff organise activities"

@@ -1,5 +1,5 @@
-"""Activities: organisers (venue and school staff) create and run them; anyone sees the
-published ones."""
+"""Activities: organisers (venue, school and bureau staff) create and run them; anyone sees
+the published ones."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from scipass.activity.errors import (
 from scipass.activity.models import Activity, ActivityKind, ActivityStatus
 from scipass.activity.schemas import ActivityRead, ActivityWrite, StatusChange
 from scipass.core.auth import public_access
-from scipass.core.callers import Organiser
+from scipass.core.callers import OrganiserOrBureau
 from scipass.core.clock import ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.errors import problem_responses
@@ -26,6 +26,8 @@ from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
 from scipass.org.errors import OrganisationNotFound
 from scipass.org.models import Stage, decode_stages
+from scipass.org.organiser import organiser_of
+from scipass.policy.vocab import decode_campaigns
 
 public_router = APIRouter(tags=["activities"], dependencies=[Depends(public_access)])
 router = APIRouter(tags=["activities"])
@@ -34,9 +36,10 @@ router = APIRouter(tags=["activities"])
 def activity_read(activity: Activity) -> ActivityRead:
     return ActivityRead(
         id=activity.id or 0,
-        organiser="venue" if activity.venue_id else "school",
+        organiser=organiser_of(activity).kind,
         venue_id=activity.venue_id,
         school_id=activity.school_id,
+        bureau_id=activity.bureau_id,
         kind=activity.kind,
         title=activity.title,
         description=activity.description,
@@ -61,6 +64,9 @@ def activity_read(activity: Activity) -> ActivityRead:
         daily_cap_minutes=activity.daily_cap_minutes,
         auto_close_credit=activity.auto_close_credit,
         geofence_max_accuracy_m=activity.geofence_max_accuracy_m,
+        after_school=activity.after_school,
+        programme=activity.programme,
+        campaigns=decode_campaigns(activity.campaigns),
         status=activity.status,
         status_reason=activity.status_reason,
     )
@@ -102,11 +108,14 @@ def get_activity(activity_id: Id, session: SessionDep) -> ActivityRead:
     "/managed-activities",
     name="managed-activity-list",
     summary="本单位组织的活动",
-    description="场馆或学校工作人员查看本单位的全部活动（含草稿）。",
+    description="场馆、学校或教育局（科协）工作人员查看本单位组织的全部活动（含草稿）。",
     responses=problem_responses(),
 )
 def list_managed(
-    caller: Organiser, session: SessionDep, page: PageDep, status: ActivityStatus | None = None
+    caller: OrganiserOrBureau,
+    session: SessionDep,
+    page: PageDep,
+    status: ActivityStatus | None = None,
 ) -> Page[ActivityRead]:
     rows, total = activity_service.list_managed(session, actor=caller, page=page, status=status)
     return Page[ActivityRead].of([activity_read(a) for a in rows], total, page)
@@ -116,14 +125,17 @@ def list_managed(
     "/activities",
     name="activity-create",
     summary="新建活动（草稿）",
-    description="场馆工作人员为本场馆、学校教师为本校新建活动。地点默认为本场馆（学校），"
-    "学段默认为场馆（学校）的学段，计入时长默认为活动时长（最多 8 小时），"
-    "写实记录类别与评价维度默认由活动类型决定。",
+    description="场馆工作人员为本场馆、学校教师为本校、教育局（科协）为本单位新建活动。"
+    "地点默认为本场馆（学校、教育局），学段默认为场馆（学校）的学段（教育局：全部学段），"
+    "计入时长默认为活动时长（最多 8 小时），写实记录类别与评价维度默认由活动类型决定。"
+    "教育局组织的活动，参加者的写实记录总是视为组织方已确认（`auto_confirm_records`）。\n\n"
+    "政策规则统计的字段：`after_school`（课后服务）、`programme`（所属专项）、"
+    "`campaigns`（所属主题活动）。",
     status_code=201,
     responses=problem_responses(ActivityInvalid, OrganisationNotFound),
 )
 def create_activity(
-    body: ActivityWrite, caller: Organiser, session: SessionDep, clock: ClockDep
+    body: ActivityWrite, caller: OrganiserOrBureau, session: SessionDep, clock: ClockDep
 ) -> ActivityRead:
     return activity_read(activity_service.create(session, actor=caller, data=body, now=clock.now()))
 
@@ -135,7 +147,11 @@ def create_activity(
     responses=problem_responses(ActivityNotFound, ActivityNotEditable, ActivityInvalid),
 )
 def update_activity(
-    activity_id: Id, body: ActivityWrite, caller: Organiser, session: SessionDep, clock: ClockDep
+    activity_id: Id,
+    body: ActivityWrite,
+    caller: OrganiserOrBureau,
+    session: SessionDep,
+    clock: ClockDep,
 ) -> ActivityRead:
     activity = activity_service.update_activity(
         session, actor=caller, activity_id=activity_id, data=body, now=clock.now()
@@ -146,7 +162,7 @@ def update_activity(
 def _transition_route(to: ActivityStatus, path: str, summary: str, description: str) -> None:
     def change(
         activity_id: Id,
-        caller: Organiser,
+        caller: OrganiserOrBureau,
         session: SessionDep,
         clock: ClockDep,
         body: StatusChange | None = None,

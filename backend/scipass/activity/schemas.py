@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from scipass.activity.models import (
     ActivityKind,
@@ -12,13 +12,15 @@ from scipass.activity.models import (
 )
 from scipass.core.inputs import MULTILINE, RequestModel
 from scipass.org.models import Stage
+from scipass.org.organiser import OrganiserKind
+from scipass.policy.vocab import Campaign, Programme
 from scipass.record.models import Dimension, RecordCategory
 
 
 class ActivityWrite(RequestModel):
     """An activity as its organiser describes it. Place, stages, minutes, category and
-    dimension have defaults: the venue's (or school's) place and stages, the scheduled length,
-    and the category and dimension that follow from the kind."""
+    dimension have defaults: the venue's (or school's, or bureau's) place and stages, the
+    scheduled length, and the category and dimension that follow from the kind."""
 
     kind: ActivityKind
     title: str = Field(min_length=2, max_length=100, examples=["走进湘乡科技馆：力与运动"])
@@ -67,6 +69,28 @@ class ActivityWrite(RequestModel):
     geofence_max_accuracy_m: int = Field(
         default=100, ge=10, le=2000, description="地理围栏校验时可接受的最大定位误差（米）"
     )
+    after_school: bool = Field(
+        default=False, description="是否在课后服务时段开展（课后服务科学类活动，湘 003 三.(一)）"
+    )
+    programme: Programme | None = Field(
+        default=None,
+        description="所属专项：`science_first_lesson` 科学第一课进校园、`scientist_in_school` "
+        "科学家（精神）进校园、`practice_at_base` 科学实践到基地（晋城 004 二.4）、"
+        "`top_scientist_talk` 顶尖科学家（院士）报告（湘 003 三.(一)）；不属于任何专项则不填",
+    )
+    campaigns: list[Campaign] = Field(
+        default_factory=list,
+        max_length=len(Campaign),
+        description="所属主题活动（可多选，不可重复）：`science_popularisation_day` 全国科普日、"
+        "`science_week` 科技活动周、`science_workers_day` 全国科技工作者日",
+    )
+
+    @field_validator("campaigns")
+    @classmethod
+    def _campaigns_once(cls, value: list[Campaign]) -> list[Campaign]:
+        if len(set(value)) != len(value):
+            raise ValueError("主题活动不可重复")
+        return value
 
 
 class StatusChange(RequestModel):
@@ -75,9 +99,12 @@ class StatusChange(RequestModel):
 
 class ActivityRead(BaseModel):
     id: int
-    organiser: str = Field(description="`venue` 或 `school`")
+    organiser: OrganiserKind = Field(
+        description="组织方：`venue` 场馆、`school` 学校或 `bureau` 教育局（科协）"
+    )
     venue_id: int | None
     school_id: int | None
+    bureau_id: int | None
     kind: ActivityKind
     title: str
     description: str
@@ -102,5 +129,8 @@ class ActivityRead(BaseModel):
     daily_cap_minutes: int
     auto_close_credit: AutoCloseCredit
     geofence_max_accuracy_m: int
+    after_school: bool
+    programme: Programme | None
+    campaigns: list[Campaign]
     status: ActivityStatus
     status_reason: str

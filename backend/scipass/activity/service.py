@@ -25,23 +25,38 @@ from scipass.activity.models import (
 )
 from scipass.activity.schemas import ActivityWrite
 from scipass.checkin import visits as checkin_visits
-from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal
+from scipass.core.auth import Principal
 from scipass.core.clock import SHANGHAI
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org import service as org_service
-from scipass.org.models import Stage, encode_stages
+from scipass.org.models import STAGE_ORDER, Stage, encode_stages
+from scipass.org.organiser import OrganiserKind, OrganiserRef, organiser_of, organiser_of_principal
+from scipass.policy.vocab import encode_campaigns
 from scipass.record.models import DEFAULT_DIMENSION
 
 MAX_LENGTH = timedelta(days=31)
 
 
-def organiser_of(actor: Principal) -> tuple[int | None, int | None]:
-    """(venue_id, school_id) an activity created by ``actor`` belongs to."""
-    if actor.role in VENUE_ROLES and actor.venue_id:
-        return actor.venue_id, None
-    if actor.role in SCHOOL_ROLES and actor.school_id:
-        return None, actor.school_id
-    raise NotAnOrganiser()
+def _organiser(actor: Principal) -> OrganiserRef:
+    """The venue, school or bureau an activity created by ``actor`` belongs to."""
+    ref = organiser_of_principal(actor)
+    if ref is None:
+        raise NotAnOrganiser()
+    return ref
+
+
+def _defaults(
+    session: Session, ref: OrganiserRef
+) -> tuple[str, str, tuple[float | None, float | None], str]:
+    """The organiser's place, address, point and stages, an activity's defaults."""
+    if ref.kind is OrganiserKind.venue:
+        venue = org_service.get_venue(session, ref.id)
+        return venue.name, venue.address, (venue.longitude, venue.latitude), venue.stages
+    if ref.kind is OrganiserKind.school:
+        school = org_service.get_school(session, ref.id)
+        return school.name, school.address, (None, None), school.stages
+    bureau = org_service.get_bureau(session, ref.id)
+    return bureau.name, "", (None, None), encode_stages(list(STAGE_ORDER))
 
 
 def _apply(session: Session, activity: Activity, data: ActivityWrite) -> None:
@@ -49,22 +64,10 @@ def _apply(session: Session, activity: Activity, data: ActivityWrite) -> None:
         raise ActivityInvalid("结束时间须晚于开始时间", "The end must come after the start")
     if data.ends_at - data.starts_at > MAX_LENGTH:
         raise ActivityInvalid("一次活动最长 31 天", "An activity lasts at most 31 days")
-    if (
-        data.geofence_radius_m is not None
-        and (data.longitude is None)
-        and activity.venue_id is None
-    ):
+    if data.geofence_radius_m is not None and data.longitude is None and activity.venue_id is None:
         raise ActivityInvalid("设置地理围栏须给出活动地点坐标", "A geofence needs coordinates")
-    if activity.venue_id is not None:
-        venue = org_service.get_venue(session, activity.venue_id)
-        default_place, default_address = venue.name, venue.address
-        default_point: tuple[float | None, float | None] = (venue.longitude, venue.latitude)
-        default_stages = venue.stages
-    else:
-        school = org_service.get_school(session, activity.school_id or 0)
-        default_place, default_address = school.name, school.address
-        default_point = (None, None)
-        default_stages = school.stages
+    ref = organiser_of(activity)
+    default_place, default_address, default_point, default_stages = _defaults(session, ref)
     activity.kind = data.kind.value
     activity.title = data.title.strip()
     activity.description = data.description
@@ -88,20 +91,26 @@ def _apply(session: Session, activity: Activity, data: ActivityWrite) -> None:
     category = data.record_category or DEFAULT_CATEGORY[ActivityKind(data.kind)]
     activity.record_category = category.value
     activity.dimension = (data.dimension or DEFAULT_DIMENSION[category]).value
-    activity.auto_confirm_records = data.auto_confirm_records
+    # Records are confirmed by their venue or school (谁组织谁记录); a bureau has no one who
+    # confirms records one by one, so its activities' records are confirmed in advance.
+    activity.auto_confirm_records = data.auto_confirm_records or ref.kind is OrganiserKind.bureau
     activity.checkin_opens_minutes = data.checkin_opens_minutes
     activity.checkin_closes_minutes = data.checkin_closes_minutes
     activity.minutes_unit = data.minutes_unit
     activity.daily_cap_minutes = data.daily_cap_minutes
     activity.auto_close_credit = data.auto_close_credit.value
     activity.geofence_max_accuracy_m = data.geofence_max_accuracy_m
+    activity.after_school = data.after_school
+    activity.programme = data.programme.value if data.programme else None
+    activity.campaigns = encode_campaigns(data.campaigns)
 
 
 def create(session: Session, *, actor: Principal, data: ActivityWrite, now: datetime) -> Activity:
-    venue_id, school_id = organiser_of(actor)
+    organiser = _organiser(actor).columns()
     activity = Activity(
-        venue_id=venue_id,
-        school_id=school_id,
+        venue_id=organiser["venue_id"],
+        school_id=organiser["school_id"],
+        bureau_id=organiser["bureau_id"],
         status=ActivityStatus.draft.value,
         created_by=actor.subject,
         created_at=now,
@@ -209,11 +218,8 @@ def list_public(
 def list_managed(
     session: Session, *, actor: Principal, page: PageParams, status: ActivityStatus | None
 ) -> tuple[list[Activity], int]:
-    venue_id, school_id = organiser_of(actor)
-    query = select(Activity)
-    query = query.where(
-        Activity.venue_id == venue_id if venue_id else Activity.school_id == school_id
-    )
+    ref = _organiser(actor)
+    query = select(Activity).where(getattr(Activity, f"{ref.kind.value}_id") == ref.id)
     if status:
         query = query.where(Activity.status == status)
     total = count_rows(session, query)

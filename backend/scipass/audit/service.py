@@ -79,6 +79,11 @@ class Action(StrEnum):
     volunteer_hours_viewed = "volunteer_hours_viewed"  # a school's totals of its pupils
     volunteer_certificate_issued = "volunteer_certificate_issued"
     policy_override_created = "policy_override_created"  # a bureau changed a rule's setting
+    school_flags_changed = "school_flags_changed"  # area, remote, main urban district
+    science_staff_changed = "science_staff_changed"  # a 科学副校长 or 科技辅导员 added or ended
+    counsellor_training_recorded = "counsellor_training_recorded"
+    mobile_museum_tour_recorded = "mobile_museum_tour_recorded"
+    school_calendar_set = "school_calendar_set"
 
 
 def record(

@@ -40,7 +40,7 @@ from scipass.jobs.exporter import (
 )
 from scipass.jobs.models import Job
 from scipass.jobs.queue import JobContext, JobKind, JobResult
-from scipass.org.models import School, Venue
+from scipass.org.models import Bureau, School, Venue
 from scipass.roster.models import Student
 from scipass.roster.visibility import shown_name
 
@@ -152,7 +152,7 @@ def list_school_scan_events(
     helps a pupil whose scans fail. Only the school's own pupils, never another school's."""
     if actor.role not in SCHOOL_ROLES or actor.school_id is None:
         return [], 0
-    organiser = func.coalesce(Venue.name, School.name)
+    organiser = func.coalesce(Venue.name, School.name, Bureau.name)
     query = (
         sa_select(
             ScanEvent,
@@ -165,6 +165,7 @@ def list_school_scan_events(
         .join(Activity, col(Activity.id) == ScanEvent.activity_id, isouter=True)
         .join(Venue, col(Venue.id) == Activity.venue_id, isouter=True)
         .join(School, col(School.id) == Activity.school_id, isouter=True)
+        .join(Bureau, col(Bureau.id) == Activity.bureau_id, isouter=True)
         .where(col(ScanEvent.school_id) == actor.school_id)
     )
     if result is not None:

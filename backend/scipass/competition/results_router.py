@@ -47,7 +47,7 @@ from scipass.competition.results_schemas import (
     RoundResults,
     UploadRead,
 )
-from scipass.core.callers import RoundOrganiser, SchoolStaff
+from scipass.core.callers import OrganiserOrBureau, SchoolStaff
 from scipass.core.clock import ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.deps import SettingsDep
@@ -112,7 +112,7 @@ def _objection_read(objection: ResultObjection) -> ResultObjectionRead:
     responses=problem_responses(RoundNotFound),
 )
 def list_results(
-    round_id: Id, caller: RoundOrganiser, session: SessionDep, clock: ClockDep
+    round_id: Id, caller: OrganiserOrBureau, session: SessionDep, clock: ClockDep
 ) -> RoundResults:
     round_, rows = results_service.round_results(
         session, actor=caller, round_id=round_id, now=clock.now()
@@ -160,7 +160,7 @@ def set_result(
     round_id: Id,
     entry_id: Id,
     body: ResultWrite,
-    caller: RoundOrganiser,
+    caller: OrganiserOrBureau,
     session: SessionDep,
     clock: ClockDep,
 ) -> ResultRead:
@@ -188,7 +188,7 @@ def set_result(
     },
 )
 def results_template(
-    round_id: Id, caller: RoundOrganiser, session: SessionDep, clock: ClockDep
+    round_id: Id, caller: OrganiserOrBureau, session: SessionDep, clock: ClockDep
 ) -> Response:
     content = results_upload.template(session, actor=caller, round_id=round_id, now=clock.now())
     return Response(
@@ -211,7 +211,7 @@ def results_template(
 )
 def upload_results(
     round_id: Id,
-    caller: RoundOrganiser,
+    caller: OrganiserOrBureau,
     session: SessionDep,
     clock: ClockDep,
     file: Annotated[UploadFile, File(description="成绩表（XLSX）")],
@@ -236,7 +236,7 @@ def upload_results(
 )
 def open_notice(
     round_id: Id,
-    caller: RoundOrganiser,
+    caller: OrganiserOrBureau,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -257,7 +257,7 @@ def open_notice(
     responses=problem_responses(RoundNotFound),
 )
 def publish(
-    round_id: Id, caller: RoundOrganiser, session: SessionDep, clock: ClockDep
+    round_id: Id, caller: OrganiserOrBureau, session: SessionDep, clock: ClockDep
 ) -> PublishRead:
     results_service.organised_round(session, actor=caller, round_id=round_id)
     done = results_publish.publish_due(session, now=clock.now(), actor=caller, round_id=round_id)
@@ -302,7 +302,7 @@ def object_to(
 )
 def list_objections(
     round_id: Id,
-    caller: RoundOrganiser,
+    caller: OrganiserOrBureau,
     session: SessionDep,
     status: ResultObjectionStatus | None = None,
 ) -> list[ResultObjectionRead]:
@@ -321,7 +321,7 @@ def list_objections(
 def resolve_objection(
     result_objection_id: Id,
     body: ResultObjectionResolve,
-    caller: RoundOrganiser,
+    caller: OrganiserOrBureau,
     session: SessionDep,
     clock: ClockDep,
 ) -> ResultObjectionRead:

@@ -12,7 +12,7 @@ from scipass.competition.errors import (
     SchoolQuotaReached,
 )
 from scipass.competition.schemas import EntryRead, OrganiserEntryRead, Reason
-from scipass.core.callers import RoundOrganiser, SchoolStaff
+from scipass.core.callers import OrganiserOrBureau, SchoolStaff
 from scipass.core.clock import ClockDep
 from scipass.core.db import SessionDep
 from scipass.core.errors import problem_responses
@@ -60,7 +60,7 @@ def decline(
     responses=problem_responses(RoundNotFound),
 )
 def round_entries(
-    round_id: Id, caller: RoundOrganiser, session: SessionDep, clock: ClockDep, page: PageDep
+    round_id: Id, caller: OrganiserOrBureau, session: SessionDep, clock: ClockDep, page: PageDep
 ) -> Page[OrganiserEntryRead]:
     rows = review.entries_sent(session, actor=caller, round_id=round_id, now=clock.now())
     return Page[OrganiserEntryRead].sliced(
@@ -75,7 +75,7 @@ def round_entries(
     responses=problem_responses(RoundNotFound, EntryNotFound, EntryStateInvalid),
 )
 def accept(
-    round_id: Id, entry_id: Id, caller: RoundOrganiser, session: SessionDep, clock: ClockDep
+    round_id: Id, entry_id: Id, caller: OrganiserOrBureau, session: SessionDep, clock: ClockDep
 ) -> OrganiserEntryRead:
     review.decide(
         session,
@@ -100,7 +100,7 @@ def reject(
     round_id: Id,
     entry_id: Id,
     body: Reason,
-    caller: RoundOrganiser,
+    caller: OrganiserOrBureau,
     session: SessionDep,
     clock: ClockDep,
 ) -> OrganiserEntryRead:
@@ -117,7 +117,7 @@ def reject(
 
 
 def _one(
-    session: SessionDep, caller: RoundOrganiser, round_id: int, entry_id: int
+    session: SessionDep, caller: OrganiserOrBureau, round_id: int, entry_id: int
 ) -> OrganiserEntryRead:
     row = review.entry_sent(session, actor=caller, round_id=round_id, entry_id=entry_id)
     return reads.organiser_entry_read(session, *row)

@@ -58,8 +58,9 @@ ComplianceReader = Annotated[
     Principal, Depends(require(*SCHOOL_ROLES, Role.bureau, Role.platform_admin))
 ]
 
-# Organisers of activities (谁组织谁记录): a venue's or a school's staff. The platform admin
-# also issues codes and reads attendance (support), but never confirms a record.
+# Organisers who confirm records (谁组织谁记录) and run volunteer shifts and check-in: a venue's
+# or a school's staff (a bureau's activities confirm their records in advance). The platform
+# admin also issues codes and reads attendance (support), but never confirms a record.
 Organiser = Annotated[Principal, Depends(require(*VENUE_ROLES, *SCHOOL_ROLES))]
 OrganiserOrPlatform = Annotated[
     Principal, Depends(require(*VENUE_ROLES, *SCHOOL_ROLES, Role.platform_admin))
@@ -71,9 +72,10 @@ PairingReader = Annotated[
     Principal, Depends(require(*SCHOOL_ROLES, *VENUE_ROLES, Role.bureau, Role.platform_admin))
 ]
 
-# Organisers of a competition round: a school (its own selection), a venue, or a bureau or
-# science association (county, city, province rounds); see scipass.org.organiser.
-RoundOrganiser = Annotated[Principal, Depends(require(*SCHOOL_ROLES, *VENUE_ROLES, Role.bureau))]
+# Organisers of anything a bureau organises too (scipass.org.organiser): a competition round
+# (a school's own selection, a venue's, a county, city or province round), an activity (a
+# bureau's science lecture, issue 19), a mobile science museum tour.
+OrganiserOrBureau = Annotated[Principal, Depends(require(*SCHOOL_ROLES, *VENUE_ROLES, Role.bureau))]
 
 # Pupils and the guardians acting for them: scipass.roster.acting (ActingStudent, ...).
 

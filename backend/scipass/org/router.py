@@ -22,6 +22,7 @@ from scipass.org.errors import (
     ParentRegionInvalid,
     RegionExists,
     RegionNotFound,
+    SchoolFlagsInvalid,
 )
 from scipass.org.models import Bureau, RegionLevel, School, Venue, decode_stages
 from scipass.org.schemas import (
@@ -31,6 +32,7 @@ from scipass.org.schemas import (
     RegionDetail,
     RegionRead,
     SchoolCreate,
+    SchoolFlagsUpdate,
     SchoolRead,
     SchoolSettingsRead,
     SchoolSettingsUpdate,
@@ -54,6 +56,8 @@ def school_read(school: School) -> SchoolRead:
         region_code=school.region_code,
         stages=decode_stages(school.stages),
         area=school.area,
+        remote=school.remote,
+        main_urban_district=school.main_urban_district,
         address=school.address,
     )
 
@@ -157,12 +161,36 @@ def create_bureau(
     summary="新增学校",
     description="平台管理员可在任何地区新增；教育局只能在本辖区新增。",
     status_code=201,
-    responses=problem_responses(RegionNotFound, OrganisationExists, OutsideRegion),
+    responses=problem_responses(
+        RegionNotFound, OrganisationExists, OutsideRegion, SchoolFlagsInvalid
+    ),
 )
 def create_school(
     body: SchoolCreate, caller: BureauOrPlatform, session: SessionDep, clock: ClockDep
 ) -> SchoolRead:
     return school_read(org_service.create_school(session, data=body, actor=caller, now=clock.now()))
+
+
+@router.patch(
+    "/schools/{school_id}",
+    name="school-flags-update",
+    summary="修改学校属性（城乡、边远地区、主城区）",
+    description="学校所在地区（或上级地区）的教育局、平台管理员修改政策规则所读的学校属性："
+    "`area` 城市或农村，`remote` 边远地区，`main_urban_district` 城市主城区（只能是城市学校）。"
+    "只改请求中给出的项，每次修改记入审计日志（修改前后的值）。辖区外的学校返回 403。",
+    responses=problem_responses(OrganisationNotFound, OutsideRegion, SchoolFlagsInvalid),
+)
+def update_school_flags(
+    school_id: Id,
+    body: SchoolFlagsUpdate,
+    caller: BureauOrPlatform,
+    session: SessionDep,
+    clock: ClockDep,
+) -> SchoolRead:
+    school = org_service.update_school_flags(
+        session, actor=caller, school_id=school_id, data=body, now=clock.now()
+    )
+    return school_read(school)
 
 
 def school_settings_read(school: School) -> SchoolSettingsRead:

@@ -38,12 +38,26 @@ class BureauRead(BaseModel):
     region_code: str
 
 
+REMOTE = "边远地区（流动科技馆覆盖边远地区，湘 003 三.(一)）"
+MAIN_URBAN_DISTRICT = "城市主城区（主城区学校须与场馆结对，晋城 004 二.4）；只能是城市学校"
+
+
 class SchoolCreate(RequestModel):
     name: str = Name
     region_code: str = Field(pattern=r"^\d{6}$")
     stages: list[Stage] = Field(min_length=1)
     area: SchoolArea
     address: str = Field(default="", max_length=200)
+    remote: bool = Field(default=False, description=REMOTE)
+    main_urban_district: bool = Field(default=False, description=MAIN_URBAN_DISTRICT)
+
+
+class SchoolFlagsUpdate(RequestModel):
+    """The flags of a school that the policy rules read; a field left out keeps its value."""
+
+    area: SchoolArea | None = Field(default=None, description="城市或农村")
+    remote: bool | None = Field(default=None, description=REMOTE)
+    main_urban_district: bool | None = Field(default=None, description=MAIN_URBAN_DISTRICT)
 
 
 class SchoolRead(BaseModel):
@@ -52,6 +66,8 @@ class SchoolRead(BaseModel):
     region_code: str
     stages: list[Stage]
     area: SchoolArea
+    remote: bool = Field(description="边远地区")
+    main_urban_district: bool = Field(description="城市主城区")
     address: str
 
 

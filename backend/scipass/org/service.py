@@ -18,12 +18,22 @@ from scipass.org.errors import (
     ParentRegionInvalid,
     RegionExists,
     RegionNotFound,
+    SchoolFlagsInvalid,
 )
-from scipass.org.models import Bureau, Region, RegionLevel, School, Venue, encode_stages
+from scipass.org.models import (
+    Bureau,
+    Region,
+    RegionLevel,
+    School,
+    SchoolArea,
+    Venue,
+    encode_stages,
+)
 from scipass.org.schemas import (
     BureauCreate,
     RegionCreate,
     SchoolCreate,
+    SchoolFlagsUpdate,
     SchoolSettingsUpdate,
     VenueCreate,
 )
@@ -146,11 +156,14 @@ def create_school(
 ) -> School:
     _require_region(session, data.region_code)
     _check_scope(actor, data.region_code)
+    _check_flags(area=data.area, main_urban_district=data.main_urban_district)
     school = School(
         name=data.name,
         region_code=data.region_code,
         stages=encode_stages(data.stages),
         area=data.area,
+        remote=data.remote,
+        main_urban_district=data.main_urban_district,
         address=data.address,
         created_at=now,
     )
@@ -165,6 +178,51 @@ def create_school(
         object_id=school.id,
         school_id=school.id,
         region_code=school.region_code,
+    )
+    return school
+
+
+def _check_flags(*, area: str, main_urban_district: bool) -> None:
+    if main_urban_district and area != SchoolArea.urban:
+        raise SchoolFlagsInvalid(
+            "城市主城区的学校须为城市学校", "A school of the main urban district is urban"
+        )
+
+
+def update_school_flags(
+    session: Session, *, actor: Principal, school_id: int, data: SchoolFlagsUpdate, now: datetime
+) -> School:
+    """A bureau of the school's region (or the platform admin) sets the flags the policy rules
+    read: urban or rural, remote, main urban district. Each change is audited with the value
+    before and after."""
+    school = get_school(session, school_id)
+    _check_scope(actor, school.region_code)
+    wanted = data.model_dump(exclude_unset=True, exclude_none=True)
+    _check_flags(
+        area=wanted.get("area", school.area),
+        main_urban_district=wanted.get("main_urban_district", school.main_urban_district),
+    )
+    changes = {
+        name: {"from": getattr(school, name), "to": value}
+        for name, value in wanted.items()
+        if getattr(school, name) != value
+    }
+    if not changes:
+        return school
+    for name, change in changes.items():
+        setattr(school, name, change["to"])
+    session.add(school)
+    session.flush()
+    audit_service.record(
+        session,
+        action=audit_service.Action.school_flags_changed,
+        at=now,
+        actor=actor,
+        object_type="school",
+        object_id=school.id,
+        school_id=school.id,
+        region_code=school.region_code,
+        changes=changes,
     )
     return school
 

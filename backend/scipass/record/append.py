@@ -33,7 +33,7 @@ from scipass.activity.models import Activity
 from scipass.core.auth import Principal
 from scipass.core.clock import local_date, term_of
 from scipass.core.db import insert_ignoring
-from scipass.org.models import School, Venue
+from scipass.org.models import Bureau, School, Venue
 from scipass.policy import packs as policy_packs
 from scipass.record.errors import (
     RecordInvalid,
@@ -98,9 +98,13 @@ def facts_for_activity(
         venue = session.get(Venue, activity.venue_id)
         organiser_name = venue.name if venue else ""
         phone = venue.phone if venue else ""
-    else:
+    elif activity.school_id is not None:
         school = session.get(School, activity.school_id)
         organiser_name = school.name if school else ""
+        phone = ""
+    else:  # a bureau's (issue 19): its records are confirmed in advance
+        bureau = session.get(Bureau, activity.bureau_id)
+        organiser_name = bureau.name if bureau else ""
         phone = ""
     category = RecordCategory(activity.record_category)
     chosen = Dimension(activity.dimension)

@@ -186,7 +186,7 @@ ActingUploader = Annotated[Principal, Depends(acting(Role.student, Role.guardian
 ActingEntrant = ActingUploader
 # Who downloads an entry's attachment: the entry's own side (as ActingEntrant) and the
 # organisers of a round it was sent to: a school, a venue, a bureau or science association
-# (the roles of scipass.core.callers.RoundOrganiser). Which entry is the service's check.
+# (the roles of scipass.core.callers.OrganiserOrBureau). Which entry is the service's check.
 ActingEntryReader = Annotated[
     Principal,
     Depends(acting(Role.student, Role.guardian, *SCHOOL_ROLES, *VENUE_ROLES, Role.bureau)),
