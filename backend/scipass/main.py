@@ -69,9 +69,9 @@ from scipass.org.measures_router import public_router as measures_public_router
 from scipass.org.measures_router import router as measures_router
 from scipass.org.router import public_router as org_public_router
 from scipass.org.router import router as org_router
-from scipass.policy.compliance_router import router as compliance_router
 from scipass.pairing.router import router as pairing_router
 from scipass.policy import packs as policy_packs
+from scipass.policy.compliance_router import router as compliance_router
 from scipass.policy.router import router as policy_router
 from scipass.record import jobs as record_jobs
 from scipass.record.evidence_router import router as record_evidence_router

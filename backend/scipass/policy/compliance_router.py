@@ -70,7 +70,7 @@ def _result(row: ResultRow) -> RuleResultRead:
         threshold=row.threshold,
         weeks_asked=row.weeks_asked,
         met=row.met,
-        state=row.state,  # type: ignore[arg-type]  # met | missed | open, by construction
+        state=row.state,
         missing=row.missing,
         due=row.due,
         evidence_total=row.evidence_total,
@@ -118,7 +118,7 @@ def _region(
                     figure=row.figure,
                     threshold=row.threshold,
                     weeks_asked=row.weeks_asked,
-                    state=row.state,  # type: ignore[arg-type]  # met | missed | open
+                    state=row.state,
                     missing=row.missing,
                     evidence_total=row.evidence_total,
                 )
@@ -249,10 +249,10 @@ def review_create(
 
 
 @router.get("/compliance-reviews", name="compliance-review-list", summary="辖区的评估")
-def review_list(
-    caller: BureauOrPlatform, session: SessionDep, page: PageDep
-) -> Page[ReviewRead]:
-    return Page[ReviewRead].sliced([_review(r) for r in reviews.listed(session, actor=caller)], page)
+def review_list(caller: BureauOrPlatform, session: SessionDep, page: PageDep) -> Page[ReviewRead]:
+    return Page[ReviewRead].sliced(
+        [_review(r) for r in reviews.listed(session, actor=caller)], page
+    )
 
 
 @router.get(

@@ -53,7 +53,9 @@ class RuleResultRead(BaseModel):
     missing: str = Field(description="缺少什么（达标时为空）")
     due: date | None = Field(description="截止日期类规则的截止日")
     evidence_total: int
-    evidence: list[EvidenceRead] = Field(description="计入的佐证（至多 200 条，冻结评估至多 50 条）")
+    evidence: list[EvidenceRead] = Field(
+        description="计入的佐证（至多 200 条，冻结评估至多 50 条）"
+    )
 
 
 class SchoolCompliance(BaseModel):

@@ -198,6 +198,8 @@ def _activities(
     found: dict[int, dict[int, Evidence]] = defaultdict(dict)
     for query in (own, attended):
         for school_id, activity_id, title, starts_at in session.exec(query).all():
+            assert school_id is not None  # selected by them
+            assert activity_id is not None
             found[school_id][activity_id] = _activity_evidence(activity_id, title, starts_at)
     return found
 
@@ -222,6 +224,7 @@ def _organised_in(
             )
         ).all()
         for activity_id, title, starts_at in rows:
+            assert activity_id is not None  # a stored row's key
             found[activity_id] = _activity_evidence(activity_id, title, starts_at)
     return found
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from scipass.policy.engine import Evidence, Outcome
 
@@ -38,7 +38,7 @@ class ResultRow:
     evidence: tuple[Evidence, ...] = field(default=())
 
     @property
-    def state(self) -> str:
+    def state(self) -> Literal["met", "missed", "open"]:
         return "open" if self.met is None else ("met" if self.met else "missed")
 
     def evidence_json(self) -> list[dict[str, Any]]:

@@ -65,9 +65,7 @@ class PolicyReview(SQLModel, table=True):
     created_by: str = Field(sa_column=Column(String(40), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     frozen_by: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
-    frozen_at: datetime | None = Field(
-        default=None, sa_column=Column(UTCDateTime(), nullable=True)
-    )
+    frozen_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class PolicyReviewResult(SQLModel, table=True):
@@ -78,9 +76,7 @@ class PolicyReviewResult(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
-    review_id: int = Field(
-        sa_column=Column(IdType, ForeignKey("policy_review.id"), nullable=False)
-    )
+    review_id: int = Field(sa_column=Column(IdType, ForeignKey("policy_review.id"), nullable=False))
     rule_id: str = Field(sa_column=Column(String(64), nullable=False))
     description: str = Field(sa_column=Column(String(300), nullable=False))
     source: str = Field(sa_column=Column(String(80), nullable=False))

@@ -14,16 +14,16 @@ from sqlmodel import Session, col, select
 from scipass.audit import service as audit_service
 from scipass.core.auth import Principal, Role, region_contains, region_prefix
 from scipass.core.clock import Semester, Term
-from scipass.core.exports import xlsx_workbook
 from scipass.core.db import flush_unique
+from scipass.core.exports import xlsx_workbook
 from scipass.org.models import Region
 from scipass.policy import compliance
-from scipass.policy.review_errors import ReviewExists, ReviewFrozen, ReviewNotFound
 from scipass.policy.results import (
     ResultRow,
     evidence_from_json,
     rule_tables,
 )
+from scipass.policy.review_errors import ReviewExists, ReviewFrozen, ReviewNotFound
 from scipass.policy.review_models import (
     PolicyReview,
     PolicyReviewResult,
@@ -320,4 +320,3 @@ def ledger(
         rows=len(rows),
     )
     return content
-
