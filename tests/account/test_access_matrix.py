@@ -28,6 +28,7 @@ from scipass.core.auth import Role, declared_access
 from scipass.core.config import Settings
 from scipass.jobs.models import Job
 from scipass.org.measures_models import SchoolScienceStaff
+from scipass.policy.review_models import PolicyReview
 from scipass.record.models import RecordEvidence, RecordNotice, RecordObjection
 from scipass.roster.acting import acts_for_a_child
 from scipass.volunteer.models import VolunteerCertificate
@@ -272,9 +273,27 @@ def path_values(session: Session, side_a: Side) -> dict[str, object]:
         **_volunteer_values(session, side_a, venue.id or 0),
         "job_id": _job(session, side_a),
         "staff_id": _science_staff(session, side_a),
+        "review_id": _review(session, side_a),
         "school_year": 2026,
         **_result_values(session, side_a),
     }
+
+
+def _review(session: Session, side_a: Side) -> int:
+    """A compliance review of side A's region (its bureau's)."""
+    review = PolicyReview(
+        region_code=side_a.region_code,
+        bureau_id=side_a.bureau.id,
+        name="中期评估",
+        kind="mid_term",
+        school_year=2026,
+        semester="autumn",
+        created_by="account:900003",
+        created_at=NOW,
+    )
+    session.add(review)
+    session.flush()
+    return review.id or 0
 
 
 def _result_values(session: Session, side_a: Side) -> dict[str, object]:

@@ -8,7 +8,7 @@ The rules are data (:mod:`scipass.policy.loader`, with the bureaus' overrides:
   rejected, withdrawn or voided), started within the window;
 * ``distinct_students``: the school's pupils with a counting record of such an activity;
 * ``days_covered``: the days mobile science museum tours spent at the school, within the
-  window;
+  window (a day two tours share counts once);
 * ``pairing_exists``: the school's active pairings (结对) with venues on the day of the state;
 * ``staff_in_role``: the school's science staff of the role in post on that day;
 * ``training_person_times``: attendances of the counsellor trainings held in the region.
@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_
@@ -270,9 +270,11 @@ def _tours(session: Session, school_ids: Sequence[int], window: Window) -> _Foun
             col(MobileMuseumTour.ends_on) >= window.start,
         )
     ).all()
+    covered: dict[int, set[date]] = defaultdict(set)
     for tour in rows:
         days = window.overlap(tour.starts_on, tour.ends_on)
-        found.figure[tour.visited_school_id] += days
+        first = max(window.start, tour.starts_on)
+        covered[tour.visited_school_id].update(first + timedelta(days=d) for d in range(days))
         found.items[tour.visited_school_id].append(
             Evidence(
                 kind="mobile_museum_tour",
@@ -282,6 +284,8 @@ def _tours(session: Session, school_ids: Sequence[int], window: Window) -> _Foun
                 link=f"/api/v1/mobile-museum-tours/{tour.id}",
             )
         )
+    for school_id, days_seen in covered.items():  # two tours on one day cover it once
+        found.figure[school_id] = len(days_seen)
     return found
 
 
