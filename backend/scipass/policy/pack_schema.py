@@ -111,7 +111,9 @@ class Source(PackModel):
 
 
 class AppliesTo(PackModel):
-    """Which schools the rule concerns (every condition must hold; empty stages: all)."""
+    """Which schools the rule concerns: for a school's rule, the schools held to it; for a
+    region's rule, the schools whose figures count. Every condition given must hold; a school
+    fits ``stages`` when it teaches any of them (empty: every school)."""
 
     area: AreaScope = AreaScope.any
     stages: list[Stage] = Field(default_factory=list)

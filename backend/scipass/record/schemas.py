@@ -162,7 +162,9 @@ class ManualRecordCreate(RequestModel):
     student_ids: list[Id] = Field(min_length=1, max_length=500)
     title: str = Field(min_length=2, max_length=100, examples=["机器人社团（2026 秋季学期）"])
     category: RecordCategory
-    dimension: Dimension | None = Field(default=None, description="不填则按类别默认")
+    dimension: Dimension | None = Field(
+        default=None, description="不填则按本校所在地区政策包中该类别对应的评价维度"
+    )
     place: str = Field(default="", max_length=100, description="不填则为本校")
     organiser_name: str | None = Field(default=None, max_length=100, description="不填则为本校")
     started_at: AwareDatetime
