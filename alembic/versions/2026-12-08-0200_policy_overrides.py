@@ -4,7 +4,7 @@ Revision ID: 0020
 Revises: 0019
 Create Date: 2026-12-08 02:00:00
 
-To be re-parented onto 0019 (policy measures) when both land: only ``down_revision`` changes.
+
 """
 
 from collections.abc import Sequence

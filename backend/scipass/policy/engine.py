@@ -50,13 +50,8 @@ from scipass.policy import periods
 from scipass.policy.loader import ResolvedRule
 from scipass.policy.pack_schema import AreaScope, MeasureKind, PeriodKind, Subject
 from scipass.policy.periods import Window
-from scipass.record.models import ParticipationRecord, RecordStatus
+from scipass.record import measures as record_measures
 
-NOT_COUNTING = (
-    RecordStatus.rejected.value,
-    RecordStatus.withdrawn.value,
-    RecordStatus.voided.value,
-)
 LIVE_ACTIVITY = (ActivityStatus.published.value, ActivityStatus.finished.value)
 EVIDENCE_LIMIT = 200  # evidence items kept per school and rule (the figure counts them all)
 
@@ -184,20 +179,10 @@ def _activities(
     own = select(col(Activity.school_id), *columns).where(
         col(Activity.school_id).in_(school_ids), when, *filters
     )
-    attended = (
-        select(col(ParticipationRecord.school_id), *columns)
-        .join(Activity, col(Activity.id) == ParticipationRecord.activity_id)
-        .where(
-            col(ParticipationRecord.school_id).in_(school_ids),
-            col(ParticipationRecord.status).not_in(NOT_COUNTING),
-            when,
-            *filters,
-        )
-        .distinct()
-    )
+    attended = record_measures.activities_attended(school_ids, [when, *filters])
     found: dict[int, dict[int, Evidence]] = defaultdict(dict)
     for query in (own, attended):
-        for school_id, activity_id, title, starts_at in session.exec(query).all():
+        for school_id, activity_id, title, starts_at in session.execute(query).all():
             assert school_id is not None  # selected by them
             assert activity_id is not None
             found[school_id][activity_id] = _activity_evidence(activity_id, title, starts_at)
@@ -243,20 +228,9 @@ def _distinct_students(
     session: Session, rule: ResolvedRule, school_ids: Sequence[int], window: Window
 ) -> dict[int, int]:
     start, end = periods.bounds(window)
-    rows = session.exec(
-        select(
-            col(ParticipationRecord.school_id),
-            func.count(col(ParticipationRecord.student_id).distinct()),
-        )
-        .join(Activity, col(Activity.id) == ParticipationRecord.activity_id)
-        .where(
-            col(ParticipationRecord.school_id).in_(school_ids),
-            col(ParticipationRecord.status).not_in(NOT_COUNTING),
-            col(Activity.starts_at) >= start,
-            col(Activity.starts_at) < end,
-            *_activity_filters(rule),
-        )
-        .group_by(col(ParticipationRecord.school_id))
+    when = [col(Activity.starts_at) >= start, col(Activity.starts_at) < end]
+    rows = session.execute(
+        record_measures.pupils_per_school(school_ids, [*when, *_activity_filters(rule)])
     ).all()
     return {school_id: int(count) for school_id, count in rows}
 
