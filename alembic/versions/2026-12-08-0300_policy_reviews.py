@@ -1,5 +1,6 @@
 """Reviews of a region's schools against its rules (``policy_review``) and the rows a frozen
-review keeps (``policy_review_result``).
+review keeps (``policy_review_result``); an index of the records by school and activity that
+the policy engine reads alone (``ix_participation_record_school_activity``).
 
 Revision ID: 0021
 Revises: 0020
@@ -86,9 +87,17 @@ def upgrade() -> None:
             "ix_policy_review_result_review_id_rule_id", ["review_id", "rule_id"], unique=False
         )
         batch_op.create_index("ix_policy_review_result_school_id", ["school_id"], unique=False)
+    with op.batch_alter_table("participation_record", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_participation_record_school_activity",
+            ["school_id", "activity_id", "status", "started_at"],
+            unique=False,
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("participation_record", schema=None) as batch_op:
+        batch_op.drop_index("ix_participation_record_school_activity")
     with op.batch_alter_table("policy_review_result", schema=None) as batch_op:
         batch_op.drop_index("ix_policy_review_result_school_id")
         batch_op.drop_index("ix_policy_review_result_review_id_rule_id")

@@ -21,23 +21,17 @@ NOT_COUNTING = (
 )
 
 
-def activities_attended(
-    school_ids: Sequence[int], conditions: Sequence[ColumnElement[bool]]
-) -> Select[int, int | None, str, datetime]:
-    """(school id, activity id, title, start) of each activity meeting ``conditions`` in
-    which a pupil of the school has a record that counts, once per school."""
+def school_activity_pairs(school_ids: Sequence[int], since: datetime) -> Select[int, int | None]:
+    """(school id, activity id) of every activity in which a pupil of the school has a record
+    that counts, started at ``since`` or later: once each (an index-only scan of
+    ``ix_participation_record_school_activity``)."""
     return (
-        select(
-            col(ParticipationRecord.school_id),
-            col(Activity.id),
-            col(Activity.title),
-            col(Activity.starts_at),
-        )
-        .join(Activity, col(Activity.id) == ParticipationRecord.activity_id)
+        select(col(ParticipationRecord.school_id), col(ParticipationRecord.activity_id))
         .where(
             col(ParticipationRecord.school_id).in_(school_ids),
+            col(ParticipationRecord.activity_id).is_not(None),
             col(ParticipationRecord.status).not_in(NOT_COUNTING),
-            *conditions,
+            col(ParticipationRecord.started_at) >= since,
         )
         .distinct()
     )
