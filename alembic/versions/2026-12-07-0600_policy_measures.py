@@ -13,6 +13,13 @@
 Downgrading refuses while a bureau organises an activity (the older schema has no place for
 it, and its codes, visits and records hang on it); everything else goes.
 
+On SQLite a new check constraint means rebuilding the table (copy, drop, rename), and
+``activity`` and ``school`` are pointed at by other tables: with foreign keys on, dropping
+them fails (or, deferred, fails the commit). SQLite switches foreign keys only outside a
+transaction, so the migration switches them off in an autocommit block, rebuilds in its
+transaction, checks every foreign key (``PRAGMA foreign_key_check``) before that commits, and
+switches them on again.
+
 Revision ID: 0019
 Revises: 0018
 Create Date: 2026-12-07 06:00:00
@@ -35,7 +42,25 @@ ONE_ORGANISER = (
 )
 
 
+def _sqlite() -> bool:
+    return op.get_bind().dialect.name == "sqlite"
+
+
+def _foreign_keys(on: bool) -> None:
+    if _sqlite():
+        with op.get_context().autocommit_block():
+            op.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
+def _check_foreign_keys() -> None:
+    if _sqlite():
+        broken = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"foreign keys broken by the rebuild: {broken[:10]}")
+
+
 def upgrade() -> None:
+    _foreign_keys(on=False)
     op.create_table(
         "school_calendar",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -234,6 +259,9 @@ def upgrade() -> None:
             "NOT main_urban_district OR area = 'urban'",
         )
 
+    _check_foreign_keys()
+    _foreign_keys(on=True)
+
 
 def downgrade() -> None:
     bureau_activities = (
@@ -246,6 +274,7 @@ def downgrade() -> None:
             f"{bureau_activities} activities are organised by a bureau; revision 0018 has no "
             "place for them. Move or delete them first."
         )
+    _foreign_keys(on=False)
     with op.batch_alter_table("school", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("ck_school_main_urban_district_is_urban"), type_="check"
@@ -286,3 +315,6 @@ def downgrade() -> None:
 
     op.drop_table("counsellor_training")
     op.drop_table("school_calendar")
+
+    _check_foreign_keys()
+    _foreign_keys(on=True)

@@ -169,6 +169,10 @@ def make_engine(
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            # Each statement commits on its own: a migration's autocommit block, which
+            # switches foreign keys off or on (only possible outside a transaction).
+            return
         if connection.get_execution_options().get(READ_ONLY_OPTION):
             # A long read (a streamed export) takes a deferred transaction instead: in WAL
             # mode it reads one snapshot and never holds the write lock writers queue for.
