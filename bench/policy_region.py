@@ -54,7 +54,7 @@ from scipass.core.clock import SHANGHAI, local_date, term_of  # noqa: E402
 from scipass.core.db import Database, make_engine  # noqa: E402
 from scipass.org.measures_models import CounsellorTraining, CounsellorTrainingAttendee  # noqa: E402
 from scipass.org.models import Bureau, Region, School, Venue  # noqa: E402
-from scipass.policy.periods import code_term_window, term_weeks  # noqa: E402
+from scipass.policy.periods import default_term_window, term_weeks  # noqa: E402
 from scipass.record.models import ParticipationRecord  # noqa: E402
 from scipass.roster.models import Student  # noqa: E402
 
@@ -76,7 +76,7 @@ def seed(url: str, schools: int, records_per_pupil: int) -> int:
     now = datetime.now(UTC)
     today = local_date(now)
     term = term_of(today)
-    weeks = [w for w in term_weeks(code_term_window(term)) if w.start <= today]
+    weeks = [w for w in term_weeks(default_term_window(term)) if w.start <= today]
     started = time.perf_counter()
     districts = (schools + SCHOOLS_PER_DISTRICT - 1) // SCHOOLS_PER_DISTRICT
     made = 0
@@ -126,7 +126,7 @@ def seed(url: str, schools: int, records_per_pupil: int) -> int:
         )
         school_ids = list(session.execute(text("SELECT id FROM school ORDER BY id")).scalars())
         activity = _activity_defaults(now)
-        first_day = code_term_window(term).start
+        first_day = default_term_window(term).start
         span = max(1, (today - first_day).days)
         session.execute(
             insert(Activity),

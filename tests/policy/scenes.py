@@ -22,7 +22,7 @@ from scipass.org.organiser import OrganiserKind
 from scipass.pairing.models import Pairing
 from scipass.policy.loader import ResolvedRule
 from scipass.policy.pack_schema import MeasureKind, PeriodKind
-from scipass.policy.periods import Window, code_term_window, term_weeks
+from scipass.policy.periods import Window, default_term_window, term_weeks
 from tests.factories import (
     NOW,
     create_activity,
@@ -151,7 +151,7 @@ class Maker:
         term week up to :data:`TODAY`, one fewer in one week when ``short_week``."""
         kind = rule.rule.measure.kind
         if rule.rule.period.kind is PeriodKind.week:
-            weeks = [w for w in term_weeks(code_term_window(TERM)) if w.end <= TODAY]
+            weeks = [w for w in term_weeks(default_term_window(TERM)) if w.end <= TODAY]
             for index, week in enumerate(weeks):
                 count = n - 1 if short_week and index == len(weeks) // 2 else n
                 for _ in range(count):

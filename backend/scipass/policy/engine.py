@@ -450,12 +450,7 @@ def evaluate_schools(session: Session, scope: Scope) -> list[Outcome]:
 
 def _term_windows(session: Session, scope: Scope) -> dict[str, Window]:
     codes = {school.region_code for school in scope.schools}
-    return {
-        code: periods.term_window(
-            periods.calendar_for(session, code, scope.term.school_year), scope.term
-        )
-        for code in codes
-    }
+    return {code: periods.region_term_window(session, code, scope.term) for code in codes}
 
 
 def _school_outcomes(
@@ -525,9 +520,7 @@ def evaluate_region(
     today: date,
 ) -> list[Outcome]:
     """The region's own rules (subject ``region``), counted over ``schools`` (the region's)."""
-    term_window = periods.term_window(
-        periods.calendar_for(session, region_code, term.school_year), term
-    )
+    term_window = periods.region_term_window(session, region_code, term)
     outcomes = []
     for rule in rules:
         if rule.rule.subject is not Subject.region or not rule.enabled:

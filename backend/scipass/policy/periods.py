@@ -4,7 +4,7 @@ A view chooses a term (a school year and a semester); each rule's own window fol
 
 * ``school_year``: 1 September to 31 August of the term's school year;
 * ``semester``: the term itself, from the region's school calendar when its bureau entered one
-  (:class:`~scipass.org.measures_models.SchoolCalendar`, inherited by sub-regions), else the
+  (:func:`scipass.org.calendars.effective_calendar`, inherited by sub-regions), else the
   code's semester rule (:func:`scipass.core.clock.term_of`: autumn September to January,
   spring February to August);
 * ``week``: the term's weeks, Monday to Sunday; only term weeks count, so the weeks between
@@ -22,11 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from scipass.core.clock import Semester, Term, day_bounds, term_of
-from scipass.org.measures_models import SchoolCalendar
-from scipass.policy.loader import ancestors
+from scipass.org.calendars import TermDates, default_terms, effective_calendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,32 +60,21 @@ def school_year_window(school_year: int) -> Window:
     return Window(date(school_year, 9, 1), date(school_year + 1, 8, 31))
 
 
-def code_term_window(term: Term) -> Window:
-    """The code's semester rule (:func:`scipass.core.clock.term_of`)."""
-    if term.semester is Semester.autumn:
-        return Window(date(term.school_year, 9, 1), date(term.school_year + 1, 1, 31))
-    return Window(date(term.school_year + 1, 2, 1), date(term.school_year + 1, 8, 31))
+def term_window(dates: TermDates, semester: Semester) -> Window:
+    """One term of a school year's calendar (:mod:`scipass.org.calendars`)."""
+    if semester is Semester.autumn:
+        return Window(dates.autumn_start, dates.autumn_end)
+    return Window(dates.spring_start, dates.spring_end)
 
 
-def calendar_for(session: Session, region_code: str, school_year: int) -> SchoolCalendar | None:
-    """The school calendar a region follows: its own, or the nearest region above it with one."""
-    candidates = ancestors(region_code)
-    rows = session.exec(
-        select(SchoolCalendar).where(
-            col(SchoolCalendar.region_code).in_(candidates),
-            SchoolCalendar.school_year == school_year,
-        )
-    ).all()
-    by_region = {row.region_code: row for row in rows}
-    return next((by_region[c] for c in candidates if c in by_region), None)
+def default_term_window(term: Term) -> Window:
+    """A term by the code's semester rule (no calendar entered)."""
+    return term_window(default_terms(term.school_year), term.semester)
 
 
-def term_window(calendar: SchoolCalendar | None, term: Term) -> Window:
-    if calendar is None:
-        return code_term_window(term)
-    if term.semester is Semester.autumn:
-        return Window(calendar.autumn_start, calendar.autumn_end)
-    return Window(calendar.spring_start, calendar.spring_end)
+def region_term_window(session: Session, region_code: str, term: Term) -> Window:
+    """A term of the calendar a region follows (its own, an ancestor's, or the code's)."""
+    return term_window(effective_calendar(session, region_code, term.school_year), term.semester)
 
 
 def term_weeks(term: Window) -> list[Window]:
@@ -101,7 +89,3 @@ def term_weeks(term: Window) -> list[Window]:
 
 def current_term(today: date) -> Term:
     return term_of(today)
-
-
-def term_label(term: Term) -> str:
-    return term.label
