@@ -29,7 +29,7 @@ from scipass.core.clock import SystemClock, local_date
 from scipass.core.config import Settings
 from scipass.core.idempotency import Idempotency
 from scipass.core.workdays import is_working_day, window_end
-from scipass.demo import competitions, data, measures, volunteering
+from scipass.demo import competitions, compliance, data, measures, volunteering
 from scipass.demo.steps import account_actor as _account_actor
 from scipass.demo.steps import at as _at
 from scipass.demo.steps import consent as _consent
@@ -127,6 +127,7 @@ def load(
     records |= competitions.load(session, schools, students, accounts, settings, now)
     records |= volunteering.load(session, schools, students, accounts, settings, now)
     records |= measures.load(session, schools, venues, bureaus, now)
+    records |= compliance.load(session, schools, accounts, now)
     records["records"] = _count(session, select(ParticipationRecord))
     records["record_notices"] = _count(session, select(RecordNotice))
     _record_hints(session, accounts)
