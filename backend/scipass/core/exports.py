@@ -167,7 +167,9 @@ def _xlsx_file(
                 yield chunk
 
 
-def xlsx_workbook(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[object]]]]) -> bytes:
+def xlsx_workbook(
+    sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[object]]]],
+) -> bytes:
     """An XLSX file of several sheets (title, header, rows), written with the same options
     and cell rules as :func:`xlsx_chunks`, for reports of a few sheets held in memory whole
     (a ledger); sheet titles are cut to Excel's 31 characters."""
@@ -175,9 +177,26 @@ def xlsx_workbook(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[o
         path = Path(directory) / "workbook.xlsx"
         workbook = Workbook(str(path), {**_XLSX_OPTIONS, "tmpdir": directory})
         for title, header, rows in sheets:
-            _write_rows(workbook.add_worksheet(title[:31]), header, rows, xlsx_cell)
+            sheet = workbook.add_worksheet(title[:31])
+            for column, width in enumerate(_widths(header, rows)):
+                sheet.set_column(column, column, width)
+            _write_rows(sheet, header, rows, xlsx_cell)
         workbook.close()
         return path.read_bytes()
+
+
+def _widths(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[float]:
+    """Column widths that show the header and the first rows (a CJK character takes two),
+    between 6 and 60 characters."""
+    widths = [_display_width(str(title)) for title in header]
+    for row in rows[:200]:
+        for column, value in enumerate(row[: len(widths)]):
+            widths[column] = max(widths[column], _display_width(str(value)))
+    return [min(60.0, max(6.0, width + 2.0)) for width in widths]
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if ord(character) > 0x2E7F else 1 for character in text)
 
 
 def _write_rows(

@@ -4,7 +4,7 @@ ledger of a review or of any term as XLSX: a summary sheet and one sheet per rul
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -251,7 +251,7 @@ def _met_text(row: ResultRow) -> str:
 
 def ledger_sheets(
     rows: Sequence[ResultRow],
-) -> list[tuple[str, Sequence[str], Iterable[Sequence[object]]]]:
+) -> list[tuple[str, Sequence[str], Sequence[Sequence[object]]]]:
     """The summary sheet, then one sheet per rule (school rules, then the region's own)."""
     tables = rule_tables(rows)
     region_rows = [row for row in rows if row.school_id is None]
@@ -265,7 +265,7 @@ def ledger_sheets(
          "", "", "", "", r.figure, _threshold(r), _met_text(r))
         for r in region_rows
     ]  # fmt: skip
-    sheets: list[tuple[str, Sequence[str], Iterable[Sequence[object]]]] = [
+    sheets: list[tuple[str, Sequence[str], Sequence[Sequence[object]]]] = [
         ("汇总", SUMMARY_HEADER, summary)
     ]
     for table in tables:
