@@ -87,17 +87,43 @@ def upgrade() -> None:
             "ix_policy_review_result_review_id_rule_id", ["review_id", "rule_id"], unique=False
         )
         batch_op.create_index("ix_policy_review_result_school_id", ["school_id"], unique=False)
+    _create_record_index()
+
+
+RECORD_INDEX = "ix_participation_record_school_activity"
+RECORD_INDEX_COLUMNS = ["school_id", "activity_id", "status", "started_at"]
+
+
+def _create_record_index() -> None:
+    """On PostgreSQL built CONCURRENTLY, outside the migration's transaction, so that
+    check-ins (which write records) are not blocked while it builds on a large table."""
+    if op.get_bind().dialect.name == "postgresql":
+        with op.get_context().autocommit_block():
+            op.create_index(
+                RECORD_INDEX,
+                "participation_record",
+                RECORD_INDEX_COLUMNS,
+                unique=False,
+                postgresql_concurrently=True,
+                if_not_exists=True,
+            )
+        return
     with op.batch_alter_table("participation_record", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_participation_record_school_activity",
-            ["school_id", "activity_id", "status", "started_at"],
-            unique=False,
-        )
+        batch_op.create_index(RECORD_INDEX, RECORD_INDEX_COLUMNS, unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("participation_record", schema=None) as batch_op:
-        batch_op.drop_index("ix_participation_record_school_activity")
+    if op.get_bind().dialect.name == "postgresql":
+        with op.get_context().autocommit_block():
+            op.drop_index(
+                RECORD_INDEX,
+                table_name="participation_record",
+                postgresql_concurrently=True,
+                if_exists=True,
+            )
+    else:
+        with op.batch_alter_table("participation_record", schema=None) as batch_op:
+            batch_op.drop_index(RECORD_INDEX)
     with op.batch_alter_table("policy_review_result", schema=None) as batch_op:
         batch_op.drop_index("ix_policy_review_result_school_id")
         batch_op.drop_index("ix_policy_review_result_review_id_rule_id")

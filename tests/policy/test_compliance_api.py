@@ -149,6 +149,11 @@ def test_a_bureau_sees_its_region_by_district_and_area_and_only_its_region(
         **TERM,
     )
     assert (outside.status_code, outside.json()["code"]) == (403, "outside_region")
+    platform = Principal(subject="account:900004", role=Role.platform_admin)
+    unnamed = get(client, settings, "/api/v1/compliance", platform, **TERM)
+    assert (unnamed.status_code, unnamed.json()["code"]) == (422, "region_code_required")
+    named = get(client, settings, "/api/v1/compliance", platform, region_code="430300", **TERM)
+    assert named.json()["schools"] == 3
 
 
 def _void_the_visit(session: Session, school: School) -> None:
@@ -222,20 +227,20 @@ def test_the_ledger_parsed_back_equals_the_view(
     summary = {row[0]: row for row in _sheet_rows(workbook, "汇总")}
     for table in view["rules"]:
         line = summary[table["rule_id"]]
-        assert line[1] == table["description"]
-        assert line[5:9] == (
+        assert line[2] == table["description"]
+        assert line[6:10] == (
             len(table["schools"]),
             table["total"]["met"],
             table["total"]["missed"],
             table["total"]["open"],
         )
-        sheet = _sheet_rows(workbook, table["rule_id"][:31])
+        sheet = _sheet_rows(workbook, line[1])
         assert [(r[0], r[1], r[6], r[9], r[10] or "", r[11]) for r in sheet] == [
             (
                 s["school_name"],
                 s["school_id"],
                 s["figure"],
-                {"met": "达标", "missed": "未达标", "open": "未设定"}[s["state"]],
+                {"met": "达标", "missed": "未达标", "open": "未判定"}[s["state"]],
                 s["missing"],
                 s["evidence_total"],
             )
@@ -243,7 +248,8 @@ def test_the_ledger_parsed_back_equals_the_view(
         ]
     for rule in view["region_rules"]:
         line = summary[rule["rule_id"]]
-        assert (line[9], line[10]) == (rule["figure"], rule["threshold"])
+        assert (line[10], line[11]) == (rule["figure"], rule["threshold"])
+        assert _sheet_rows(workbook, line[1])[0][6] == rule["figure"]
     entry = session.exec(
         select(AuditLog).where(AuditLog.action == "compliance_ledger_exported")
     ).one()

@@ -50,9 +50,13 @@ def judged(rule: ResolvedRule) -> ResolvedRule:
 
 
 def evaluate_school(
-    session: Session, rule: ResolvedRule, school_region: str, *schools: School
+    session: Session,
+    rule: ResolvedRule,
+    school_region: str,
+    *schools: School,
+    today: date = TODAY,
 ) -> list[Outcome]:
-    scope = engine.Scope(list(schools), {school_region: [rule]}, TERM, TODAY)
+    scope = engine.Scope(list(schools), {school_region: [rule]}, TERM, today)
     return engine.evaluate_schools(session, scope)
 
 
@@ -148,6 +152,9 @@ def test_a_rule_left_to_the_bureau_is_not_judged_until_it_sets_a_number(session:
     assert (outcome.figure, outcome.threshold, outcome.met) == (3, None, None)
 
 
+AFTER = date(2027, 2, 10)  # the autumn term of 2026 is over
+
+
 def _semester_rule() -> ResolvedRule:
     rule = current().for_region("140502").rule("scientist_in_school_semester")
     assert rule is not None
@@ -162,7 +169,7 @@ def test_an_activity_at_23_30_on_the_last_day_of_a_semester_counts_for_that_seme
     school = school_for(session, rule, "140502")
     maker = Maker(session)
     maker.activity(rule, school, at_beijing(date(2027, 1, 31), 23, 30))  # code rule: autumn ends
-    (autumn,) = evaluate_school(session, rule, "140502", school)
+    (autumn,) = evaluate_school(session, rule, "140502", school, today=AFTER)
     assert (autumn.figure, autumn.met) == (1, True)
     spring = engine.evaluate_schools(
         session,
@@ -183,11 +190,11 @@ def test_an_activity_at_23_30_on_the_last_day_of_a_semester_counts_for_that_seme
         )
     )
     session.flush()
-    (autumn,) = evaluate_school(session, rule, "140502", school)
+    (autumn,) = evaluate_school(session, rule, "140502", school, today=AFTER)
     assert autumn.figure == 0  # 31 January is in the holiday now
     maker.activity(rule, school, at_beijing(date(2027, 1, 22), 23, 30))
     maker.activity(rule, school, at_beijing(date(2027, 1, 23), 0, 0))  # the holiday's first minute
-    (autumn,) = evaluate_school(session, rule, "140502", school)
+    (autumn,) = evaluate_school(session, rule, "140502", school, today=AFTER)
     assert (autumn.window.end, autumn.figure) == (date(2027, 1, 22), 1)
 
 

@@ -67,7 +67,7 @@ def load(
     made = 0
     for name, short in ((WEEKLY_ALL, False), (WEEKLY_SHORT, True)):
         school = schools[name]
-        window = periods.region_term_window(session, school.region_code, term)
+        window, _calendar = periods.region_term_window(session, school.region_code, term)
         weeks = [w for w in periods.term_weeks(window) if w.end < today]
         for index, week in enumerate(weeks):
             if short and index == len(weeks) // 2:
@@ -77,7 +77,7 @@ def load(
             made += 1
     for name, held in PROGRAMMES.items():
         school = schools[name]
-        window = periods.region_term_window(session, school.region_code, term)
+        window, _calendar = periods.region_term_window(session, school.region_code, term)
         for offset, programme in enumerate(held):
             day = min(today - timedelta(days=1), window.start + timedelta(days=7 + 14 * offset))
             _activity(

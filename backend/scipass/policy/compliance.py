@@ -25,6 +25,7 @@ from scipass.org.models import Region, School
 from scipass.policy import effective as policy_effective
 from scipass.policy import engine
 from scipass.policy.results import ResultRow, row_of
+from scipass.policy.review_errors import RegionRequired
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +92,8 @@ def school_view(
 def bureau_region(session: Session, actor: Principal, region_code: str | None) -> Region:
     """The region a bureau (or the platform) asks about: its own by default, or one below."""
     code = region_code or actor.region_code
-    if code is None:
-        raise RegionNotFound("请指定行政区划代码", "Give a region code")
+    if code is None:  # the platform has no region of its own
+        raise RegionRequired()
     if actor.role is Role.bureau and not region_contains(actor.region_code or "x", code):
         raise OutsideRegion()
     region = session.get(Region, code)

@@ -32,7 +32,12 @@ from scipass.policy.compliance_schemas import (
 )
 from scipass.policy.results import ResultRow, rule_tables
 from scipass.policy.results import Tally as RowTally
-from scipass.policy.review_errors import ReviewExists, ReviewFrozen, ReviewNotFound
+from scipass.policy.review_errors import (
+    RegionRequired,
+    ReviewExists,
+    ReviewFrozen,
+    ReviewNotFound,
+)
 from scipass.policy.review_models import PolicyReview
 
 router = APIRouter(tags=["compliance"])
@@ -177,7 +182,7 @@ def school_compliance(
     summary="辖区学校达标情况（按规则汇总）",
     description="每条规则：达标与未达标的学校数，按区县和城乡分列，以及每所学校的数值；"
     "另列以本地区为对象的规则（如辅导员培训人次）。",
-    responses=problem_responses(RegionNotFound, OutsideRegion),
+    responses=problem_responses(RegionNotFound, OutsideRegion, RegionRequired),
 )
 def region_compliance(
     caller: BureauOrPlatform,
@@ -202,7 +207,10 @@ def region_compliance(
     description="汇总表一张，每条规则一张：学校、区县、城乡、数值、要求、是否达标、缺少什么、"
     "佐证数。导出记入审计日志。",
     response_class=Response,
-    responses={200: {"content": XLSX}, **problem_responses(RegionNotFound, OutsideRegion)},
+    responses={
+        200: {"content": XLSX},
+        **problem_responses(RegionNotFound, OutsideRegion, RegionRequired),
+    },
 )
 def region_ledger(
     caller: BureauOrPlatform,
@@ -231,7 +239,7 @@ def region_ledger(
     summary="开启一次评估（中期、终期、年度）",
     description="评估是命名的统计期间：开启后实时计算，冻结后保存当时的全部数值，此后记录变化不影响它。",
     status_code=201,
-    responses=problem_responses(RegionNotFound, OutsideRegion, ReviewExists),
+    responses=problem_responses(RegionNotFound, OutsideRegion, RegionRequired, ReviewExists),
 )
 def review_create(
     body: ReviewCreate, caller: BureauCaller, session: SessionDep, clock: ClockDep

@@ -46,11 +46,16 @@ class RuleResultRead(BaseModel):
     window_start: date
     window_end: date
     figure: int = Field(description="数值；每周规则为达标的教学周数")
-    threshold: int | None = Field(description="要求；为空表示教育局尚未设定，不作判断")
+    threshold: int | None = Field(
+        description="要求（每周规则为每周次数）；为空表示教育局尚未设定，不作判断"
+    )
     weeks_asked: int = Field(description="每周规则：到目前应达标的教学周数（其他规则为 0）")
     met: bool | None
-    state: State
-    missing: str = Field(description="缺少什么（达标时为空）")
+    state: State = Field(
+        description="`met` 达标、`missed` 未达标、`open` 未判定（未设定数值、未到截止日期或"
+        "尚无已结束的教学周，原因见 `missing`）"
+    )
+    missing: str = Field(description="缺少什么，或为何未判定（达标时为空）")
     due: date | None = Field(description="截止日期类规则的截止日")
     evidence_total: int
     evidence: list[EvidenceRead] = Field(

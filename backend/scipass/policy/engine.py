@@ -27,16 +27,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import ColumnElement, func, literal, or_
 from sqlmodel import Session, col, select
 
 from scipass.activity.models import Activity, ActivityStatus
 from scipass.core.auth import region_prefix
-from scipass.core.clock import Term, local_date
+from scipass.core.clock import Term, local_date, school_year_of
 from scipass.org.measures_models import (
     CounsellorTraining,
     CounsellorTrainingAttendee,
@@ -90,6 +89,9 @@ class Outcome:
     weeks: tuple[WeekFigure, ...] = ()
     due: date | None = None  # a deadline rule's date
     evidence_total: int = 0
+    # Why ``met`` is None: no number set, no week asked yet, or a deadline still ahead.
+    not_judged: str = ""
+    default_calendar: bool = False  # weekly rules: counted by the code's terms, no calendar
 
     @property
     def rule_id(self) -> str:
@@ -119,23 +121,23 @@ def applies(rule: ResolvedRule, school: School) -> bool:
     return urban is None or school.main_urban_district == urban
 
 
-def in_force(rule: ResolvedRule, window: Window) -> bool:
-    force = rule.rule.in_force
-    if force is None:
-        return True
-    return (force.start is None or force.start <= window.end) and (
-        force.end is None or force.end >= window.start
-    )
+def in_force(window: Window) -> bool:
+    """Whether any of the window is left once cut to the rule's time in force."""
+    return not window.empty
 
 
 # --- windows -----------------------------------------------------------------------------------
 
 
 def rule_window(rule: ResolvedRule, term: Term, term_window: Window) -> Window:
+    """The rule's window for the term, cut to the time its document is in force."""
     kind = rule.rule.period.kind
     if kind is PeriodKind.school_year:
-        return periods.school_year_window(term.school_year)
-    return term_window  # semester, week (counted week by week) and deadline (its last day)
+        window = periods.school_year_window(term.school_year)
+    else:  # semester, week (counted week by week) and deadline (its last day)
+        window = term_window
+    force = rule.rule.in_force
+    return window if force is None else window.within(force.start, force.end)
 
 
 def state_day(window: Window, today: date) -> date:
@@ -270,61 +272,69 @@ def _distinct_students(
 ) -> dict[int, int]:
     start, end = periods.bounds(window)
     when = [col(Activity.starts_at) >= start, col(Activity.starts_at) < end]
-    rows = session.execute(
-        record_measures.pupils_per_school(school_ids, [*when, *_activity_filters(rule)])
-    ).all()
-    return {school_id: int(count) for school_id, count in rows}
+    found: dict[int, int] = {}
+    for part in _chunks(school_ids):
+        rows = session.execute(
+            record_measures.pupils_per_school(part, [*when, *_activity_filters(rule)])
+        ).all()
+        found.update((school_id, int(count)) for school_id, count in rows)
+    return found
 
 
 def _tours(session: Session, school_ids: Sequence[int], window: Window) -> _Found:
+    """Per school, the days mobile museum tours spent there (a day two tours share counts
+    once)."""
     found = _Found()
-    rows = session.exec(
-        select(MobileMuseumTour).where(
-            col(MobileMuseumTour.visited_school_id).in_(school_ids),
-            col(MobileMuseumTour.starts_on) <= window.end,
-            col(MobileMuseumTour.ends_on) >= window.start,
-        )
-    ).all()
     covered: dict[int, set[date]] = defaultdict(set)
-    for tour in rows:
-        days = window.overlap(tour.starts_on, tour.ends_on)
-        first = max(window.start, tour.starts_on)
-        covered[tour.visited_school_id].update(first + timedelta(days=d) for d in range(days))
-        found.items[tour.visited_school_id].append(
-            Evidence(
-                kind="mobile_museum_tour",
-                id=tour.id or 0,
-                label=f"流动科技馆 {tour.starts_on:%m-%d} 至 {tour.ends_on:%m-%d}（{days} 天）",
-                on=tour.starts_on,
-                link=f"/api/v1/mobile-museum-tours/{tour.id}",
+    for part in _chunks(school_ids):
+        for tour in session.exec(
+            select(MobileMuseumTour).where(
+                col(MobileMuseumTour.visited_school_id).in_(part),
+                col(MobileMuseumTour.starts_on) <= window.end,
+                col(MobileMuseumTour.ends_on) >= window.start,
             )
-        )
-    for school_id, days_seen in covered.items():  # two tours on one day cover it once
+        ).all():
+            days = window.overlap(tour.starts_on, tour.ends_on)
+            first = max(window.start, tour.starts_on)
+            covered[tour.visited_school_id].update(first + timedelta(days=d) for d in range(days))
+            found.items[tour.visited_school_id].append(_tour_evidence(tour, days))
+    for school_id, days_seen in covered.items():
         found.figure[school_id] = len(days_seen)
     return found
 
 
+def _tour_evidence(tour: MobileMuseumTour, days: int) -> Evidence:
+    return Evidence(
+        kind="mobile_museum_tour",
+        id=tour.id or 0,
+        label=f"流动科技馆 {tour.starts_on:%m-%d} 至 {tour.ends_on:%m-%d}（计 {days} 天）",
+        on=tour.starts_on,
+        link=f"/api/v1/mobile-museum-tours?school_year={school_year_of(tour.starts_on)}",
+    )
+
+
 def _pairings(session: Session, school_ids: Sequence[int], day: date) -> _Found:
     found = _Found()
-    rows = session.exec(
-        select(Pairing).where(
-            col(Pairing.school_id).in_(school_ids),
-            Pairing.status == PairingStatus.active.value,
-            col(Pairing.starts_on) <= day,
-            or_(col(Pairing.ends_on).is_(None), col(Pairing.ends_on) >= day),
-        )
-    ).all()
-    for pairing in rows:
-        found.figure[pairing.school_id] += 1
-        found.items[pairing.school_id].append(
-            Evidence(
-                kind="pairing",
-                id=pairing.id or 0,
-                label=f"与场馆结对（{pairing.starts_on} 起）",
-                on=pairing.starts_on,
-                link=f"/api/v1/pairings/{pairing.id}",
+    for part in _chunks(school_ids):
+        for pairing in session.exec(
+            select(Pairing).where(
+                col(Pairing.school_id).in_(part),
+                # in force that day: an ended pairing keeps its dates, so past terms see it
+                col(Pairing.status).in_([PairingStatus.active.value, PairingStatus.ended.value]),
+                col(Pairing.starts_on) <= day,
+                or_(col(Pairing.ends_on).is_(None), col(Pairing.ends_on) >= day),
             )
-        )
+        ).all():
+            found.figure[pairing.school_id] += 1
+            found.items[pairing.school_id].append(
+                Evidence(
+                    kind="pairing",
+                    id=pairing.id or 0,
+                    label=f"与场馆结对（{pairing.starts_on} 起）",
+                    on=pairing.starts_on,
+                    link="/api/v1/pairings",
+                )
+            )
     return found
 
 
@@ -332,40 +342,46 @@ def _staff(session: Session, rule: ResolvedRule, school_ids: Sequence[int], day:
     found = _Found()
     role = rule.rule.measure.staff_role
     assert role is not None  # the schema requires it of a staff_in_role measure
-    rows = session.exec(
-        select(SchoolScienceStaff).where(
-            col(SchoolScienceStaff.school_id).in_(school_ids),
-            SchoolScienceStaff.role == role.value,
-            col(SchoolScienceStaff.started_on) <= day,
-            or_(
-                col(SchoolScienceStaff.ended_on).is_(None), col(SchoolScienceStaff.ended_on) >= day
-            ),
-        )
-    ).all()
-    for person in rows:
-        found.figure[person.school_id] += 1
-        found.items[person.school_id].append(
-            Evidence(
-                kind="science_staff",
-                id=person.id or 0,
-                label=person.name,
-                on=person.started_on,
-                link=f"/api/v1/schools/{person.school_id}/science-staff",
+    for part in _chunks(school_ids):
+        for person in session.exec(
+            select(SchoolScienceStaff).where(
+                col(SchoolScienceStaff.school_id).in_(part),
+                SchoolScienceStaff.role == role.value,
+                col(SchoolScienceStaff.started_on) <= day,
+                or_(
+                    col(SchoolScienceStaff.ended_on).is_(None),
+                    col(SchoolScienceStaff.ended_on) >= day,
+                ),
             )
-        )
+        ).all():
+            found.figure[person.school_id] += 1
+            found.items[person.school_id].append(
+                Evidence(
+                    kind="science_staff",
+                    id=person.id or 0,
+                    label=person.name,
+                    on=person.started_on,
+                    link=f"/api/v1/schools/{person.school_id}/science-staff",
+                )
+            )
     return found
 
 
 def _training(session: Session, region_code: str, window: Window) -> tuple[int, list[Evidence]]:
+    """Attendances of counsellor trainings held in the window by counsellors of the region:
+    an attendee from a school counts for the school's region (wherever the training was held),
+    one named without a school for the region of the bureau that held it."""
     prefix = region_prefix(region_code)
+    home = func.coalesce(col(School.region_code), col(CounsellorTraining.region_code))
     rows = session.exec(
         select(CounsellorTraining, func.count(col(CounsellorTrainingAttendee.id)))
         .join(
             CounsellorTrainingAttendee,
             col(CounsellorTrainingAttendee.training_id) == CounsellorTraining.id,
         )
+        .join(School, col(School.id) == CounsellorTrainingAttendee.school_id, isouter=True)
         .where(
-            col(CounsellorTraining.region_code).startswith(prefix),
+            home.startswith(prefix),
             col(CounsellorTraining.held_on) >= window.start,
             col(CounsellorTraining.held_on) <= window.end,
         )
@@ -376,9 +392,12 @@ def _training(session: Session, region_code: str, window: Window) -> tuple[int, 
         Evidence(
             kind="counsellor_training",
             id=training.id or 0,
-            label=f"{training.title}（{count} 人次）",
+            label=f"{training.title}（本地区 {count} 人次）",
             on=training.held_on,
-            link=f"/api/v1/counsellor-trainings/{training.id}",
+            link=(
+                f"/api/v1/counsellor-trainings?region_code={training.region_code}"
+                f"&school_year={school_year_of(training.held_on)}"
+            ),
         )
         for training, count in rows
     ]
@@ -395,7 +414,9 @@ def _judge(figure: int, threshold: int | None) -> bool | None:
 def _weekly(
     found: Mapping[int, Evidence], window: Window, threshold: int | None, today: date
 ) -> tuple[int, bool | None, tuple[WeekFigure, ...]]:
-    """Weeks met (the figure) and whether every week asked for so far was met."""
+    """Weeks met (the figure) and whether every week asked for so far was met: a week is
+    asked for once it has ended, or earlier when it already reached the number. None while
+    no week has been asked for (or without a number)."""
     weeks = []
     for week in periods.term_weeks(window):
         if week.start > today:
@@ -405,9 +426,24 @@ def _weekly(
         met = threshold is not None and figure >= threshold
         if ended or met:
             weeks.append(WeekFigure(week, figure, met, ended))
-    if threshold is None:
+    if threshold is None or not weeks:
         return sum(1 for w in weeks if w.figure), None, tuple(weeks)
     return sum(1 for w in weeks if w.met), all(w.met for w in weeks), tuple(weeks)
+
+
+def _deadline(
+    rule: ResolvedRule, figure: int, threshold: int | None, day: date
+) -> tuple[bool | None, str]:
+    """A deadline rule: met once reached; before its date a shortfall is not yet a miss."""
+    due = rule.rule.period.deadline
+    met = _judge(figure, threshold)
+    if met is False and due is not None and day < due:
+        return None, f"截止日期 {due:%Y-%m-%d} 前完成（现为 {figure}，要求 {threshold}）"
+    return met, ""
+
+
+def _not_judged(threshold: int | None) -> str:
+    return "教育局尚未设定该指标的数值" if threshold is None else ""
 
 
 def _evidence(items: Iterable[Evidence]) -> tuple[tuple[Evidence, ...], int]:
@@ -435,8 +471,8 @@ def evaluate_schools(session: Session, scope: Scope) -> list[Outcome]:
         for rule in scope.rules.get(school.region_code, ()):
             if rule.rule.subject is not Subject.school or not rule.enabled:
                 continue
-            window = rule_window(rule, scope.term, term_windows[school.region_code])
-            if not in_force(rule, window) or not applies(rule, school):
+            window = rule_window(rule, scope.term, term_windows[school.region_code][0])
+            if not in_force(window) or not applies(rule, school):
                 continue
             key = (id(rule), window)
             groups.setdefault(key, (rule, []))[1].append(school)
@@ -444,11 +480,14 @@ def evaluate_schools(session: Session, scope: Scope) -> list[Outcome]:
     attended = attendance(session, [s.id or 0 for s in scope.schools], since - timedelta(days=1))
     outcomes = []
     for (_key, window), (rule, schools) in groups.items():
-        outcomes.extend(_school_outcomes(session, rule, schools, window, scope.today, attended))
+        found = _school_outcomes(session, rule, schools, window, scope.today, attended)
+        if rule.rule.period.kind is PeriodKind.week:
+            found = [replace(o, default_calendar=not term_windows[o.region_code][1]) for o in found]
+        outcomes.extend(found)
     return outcomes
 
 
-def _term_windows(session: Session, scope: Scope) -> dict[str, Window]:
+def _term_windows(session: Session, scope: Scope) -> dict[str, tuple[Window, bool]]:
     codes = {school.region_code for school in scope.schools}
     return {code: periods.region_term_window(session, code, scope.term) for code in codes}
 
@@ -461,38 +500,46 @@ def _school_outcomes(
     today: date,
     attended: Attendance,
 ) -> list[Outcome]:
+    """One outcome per school. What happens is counted up to ``today`` (a published
+    activity of next month does not count yet); states are read on the window's last day, or
+    today."""
     ids = [school.id or 0 for school in schools]
     kind = rule.rule.measure.kind
     threshold = rule.threshold_min
+    happened = window.clipped(today)
     results = []
     if kind is MeasureKind.activity_count:
-        found = _activities(session, rule, ids, window, attended)
+        found = _activities(session, rule, ids, happened, attended) if not happened.empty else {}
         for school in schools:
             mine = found.get(school.id or 0, {})
             evidence, total = _evidence(mine.values())
+            weeks: tuple[WeekFigure, ...] = ()
             if rule.rule.period.kind is PeriodKind.week:
                 figure, met, weeks = _weekly(mine, window, threshold, today)
+                why = "本学期尚无已结束的教学周" if met is None and threshold is not None else ""
             else:
-                figure, met, weeks = len(mine), _judge(len(mine), threshold), ()
+                figure, met, why = len(mine), _judge(len(mine), threshold), ""
             results.append(
                 Outcome(rule, school.region_code, school.id, window, figure, threshold, met,
-                        evidence, weeks, evidence_total=total)
+                        evidence, weeks, evidence_total=total,
+                        not_judged=why or _not_judged(threshold))
             )  # fmt: skip
         return results
     if kind is MeasureKind.distinct_students:
-        counts = _distinct_students(session, rule, ids, window)
-        found = _activities(session, rule, ids, window, attended)
+        counts = _distinct_students(session, rule, ids, happened) if not happened.empty else {}
+        found = _activities(session, rule, ids, happened, attended) if not happened.empty else {}
         for school in schools:
             figure = counts.get(school.id or 0, 0)
             evidence, total = _evidence(found.get(school.id or 0, {}).values())
             results.append(
                 Outcome(rule, school.region_code, school.id, window, figure, threshold,
-                        _judge(figure, threshold), evidence, evidence_total=total)
+                        _judge(figure, threshold), evidence, evidence_total=total,
+                        not_judged=_not_judged(threshold))
             )  # fmt: skip
         return results
     day = state_day(window, today)
     if kind is MeasureKind.days_covered:
-        figures = _tours(session, ids, window)
+        figures = _tours(session, ids, happened) if not happened.empty else _Found()
     elif kind is MeasureKind.pairing_exists:
         figures = _pairings(session, ids, day)
     elif kind is MeasureKind.staff_in_role:
@@ -503,9 +550,11 @@ def _school_outcomes(
     for school in schools:
         figure = figures.figure.get(school.id or 0, 0)
         evidence, total = _evidence(figures.items.get(school.id or 0, []))
+        met, why = _deadline(rule, figure, threshold, day)
         results.append(
-            Outcome(rule, school.region_code, school.id, window, figure, threshold,
-                    _judge(figure, threshold), evidence, due=due, evidence_total=total)
+            Outcome(rule, school.region_code, school.id, window, figure, threshold, met,
+                    evidence, due=due, evidence_total=total,
+                    not_judged=why or _not_judged(threshold))
         )  # fmt: skip
     return results
 
@@ -520,7 +569,7 @@ def evaluate_region(
     today: date,
 ) -> list[Outcome]:
     """The region's own rules (subject ``region``), counted over ``schools`` (the region's)."""
-    term_window = periods.region_term_window(session, region_code, term)
+    term_window, _calendar = periods.region_term_window(session, region_code, term)
     outcomes = []
     for rule in rules:
         if rule.rule.subject is not Subject.region or not rule.enabled:
@@ -528,16 +577,22 @@ def evaluate_region(
         if region_code not in (rule.region_code, rule.min_from.region_code):
             continue  # a region rule is the region's whose pack (or bureau) set it
         window = rule_window(rule, term, term_window)
-        if not in_force(rule, window):
+        if not in_force(window):
             continue
         chosen = [school for school in schools if applies(rule, school)]
-        figure, items = _region_figure(session, rule, region_code, chosen, window)
+        happened = window.clipped(today)
+        figure, items = (
+            (0, [])
+            if happened.empty
+            else _region_figure(session, rule, region_code, chosen, happened)
+        )
         evidence, total = _evidence(items)
         threshold = rule.threshold_min
+        met, why = _deadline(rule, figure, threshold, state_day(window, today))
         outcomes.append(
-            Outcome(rule, region_code, None, window, figure, threshold,
-                    _judge(figure, threshold), evidence, due=rule.rule.period.deadline,
-                    evidence_total=total)
+            Outcome(rule, region_code, None, window, figure, threshold, met, evidence,
+                    due=rule.rule.period.deadline, evidence_total=total,
+                    not_judged=why or _not_judged(threshold))
         )  # fmt: skip
     return outcomes
 
@@ -554,8 +609,7 @@ def _region_figure(
     if kind is MeasureKind.training_person_times:
         return _training(session, region_code, window)
     if kind is MeasureKind.days_covered:
-        found = _tours(session, ids, window)
-        return sum(found.figure.values()), [e for items in found.items.values() for e in items]
+        return _tour_days(session, ids, window)
     if kind is MeasureKind.activity_count:
         activities = _organised_in(session, rule, region_code, window)
         attended = attendance(session, ids, window.start - timedelta(days=1))
@@ -568,10 +622,24 @@ def _region_figure(
     raise ValueError(f"{kind} is not a region measure")
 
 
-def summary(outcomes: Iterable[Outcome]) -> dict[str, Any]:
-    """Met, not met and not judged, counted per rule."""
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"met": 0, "missed": 0, "open": 0})
-    for outcome in outcomes:
-        key = "open" if outcome.met is None else ("met" if outcome.met else "missed")
-        counts[outcome.rule_id][key] += 1
-    return dict(counts)
+def _tour_days(
+    session: Session, school_ids: Sequence[int], window: Window
+) -> tuple[int, list[Evidence]]:
+    """A region's mobile museum time: the days each museum (its organiser) spent at the
+    region's schools, so one stay serving two schools side by side counts its days once."""
+    busy: set[tuple[tuple[int | None, int | None, int | None], date]] = set()
+    evidence = []
+    for part in _chunks(school_ids):
+        for tour in session.exec(
+            select(MobileMuseumTour).where(
+                col(MobileMuseumTour.visited_school_id).in_(part),
+                col(MobileMuseumTour.starts_on) <= window.end,
+                col(MobileMuseumTour.ends_on) >= window.start,
+            )
+        ).all():
+            museum = (tour.school_id, tour.venue_id, tour.bureau_id)
+            first = max(window.start, tour.starts_on)
+            days = window.overlap(tour.starts_on, tour.ends_on)
+            busy.update((museum, first + timedelta(days=d)) for d in range(days))
+            evidence.append(_tour_evidence(tour, days))
+    return len(busy), evidence

@@ -39,6 +39,10 @@ class Window:
         """The part that has happened by ``today`` (an empty window before it starts)."""
         return Window(self.start, min(self.end, today))
 
+    def within(self, start: date | None, end: date | None) -> Window:
+        """The part between ``start`` and ``end`` (either open)."""
+        return Window(max(self.start, start or self.start), min(self.end, end or self.end))
+
     @property
     def empty(self) -> bool:
         return self.end < self.start
@@ -72,17 +76,23 @@ def default_term_window(term: Term) -> Window:
     return term_window(default_terms(term.school_year), term.semester)
 
 
-def region_term_window(session: Session, region_code: str, term: Term) -> Window:
-    """A term of the calendar a region follows (its own, an ancestor's, or the code's)."""
-    return term_window(effective_calendar(session, region_code, term.school_year), term.semester)
+def region_term_window(session: Session, region_code: str, term: Term) -> tuple[Window, bool]:
+    """A term of the calendar a region follows (its own, an ancestor's, or the code's), and
+    whether a bureau entered that calendar (False: the code's rule)."""
+    dates = effective_calendar(session, region_code, term.school_year)
+    return term_window(dates, term.semester), dates.source_region_code is not None
 
 
 def term_weeks(term: Window) -> list[Window]:
-    """The Monday-to-Sunday weeks the term touches (its first and last may be partial)."""
+    """The Monday-to-Sunday weeks of the term (the first and last may be partial), leaving out
+    a partial week with no school day (Monday to Friday) in the term, such as a term that
+    starts on a Sunday."""
     monday = term.start - timedelta(days=term.start.weekday())
     weeks = []
     while monday <= term.end:
-        weeks.append(Window(max(monday, term.start), min(monday + timedelta(days=6), term.end)))
+        week = Window(max(monday, term.start), min(monday + timedelta(days=6), term.end))
+        if week.start <= min(week.end, monday + timedelta(days=4)):
+            weeks.append(week)
         monday += timedelta(days=7)
     return weeks
 

@@ -68,16 +68,19 @@ def evidence_from_json(items: Iterable[Mapping[str, Any]]) -> tuple[Evidence, ..
 
 
 def missing(outcome: Outcome) -> str:
-    """What is lacking for the rule, in words ("" when met)."""
+    """What is lacking for the rule, or why it is not judged yet, in words ("" when met)."""
     if outcome.met is None:
-        return "教育局尚未设定该指标的数值"
+        return outcome.not_judged or "尚不判定"
     if outcome.met:
         return ""
     if outcome.weeks:
         short = [w for w in outcome.weeks if not w.met]
         listed = "、".join(f"{w.window.start:%m-%d}" for w in short[:8])
         more = "等" if len(short) > 8 else ""
-        return f"{len(short)} 个教学周未达到每周 {outcome.threshold} 次（{listed}{more}起的周）"
+        note = "；本地区未录入校历，按默认学期计算" if outcome.default_calendar else ""
+        return (
+            f"{len(short)} 个教学周未达到每周 {outcome.threshold} 次（{listed}{more}起的周）{note}"
+        )
     assert outcome.threshold is not None
     short_by = outcome.threshold - outcome.figure
     return f"还差 {short_by}（现为 {outcome.figure}，要求 {outcome.threshold}）"
@@ -118,7 +121,7 @@ def row_of(
 class Tally:
     met: int = 0
     missed: int = 0
-    open: int = 0  # no threshold set yet
+    open: int = 0  # not judged: no number set, a deadline ahead, no week asked yet
 
     def add(self, row: ResultRow) -> None:
         setattr(self, row.state, getattr(self, row.state) + 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scipass.core.errors import Conflict, NotFound
+from scipass.core.errors import Conflict, NotFound, ValidationFailed
 
 
 class ReviewNotFound(NotFound):
@@ -21,3 +21,9 @@ class ReviewFrozen(Conflict):
     code = "policy_review_frozen"
     title_zh = "评估已冻结，数据不再变化"
     title_en = "The review is frozen"
+
+
+class RegionRequired(ValidationFailed):
+    code = "region_code_required"
+    title_zh = "请指定行政区划代码（region_code）"
+    title_en = "Give a region code"

@@ -38,7 +38,7 @@ PERIOD_NAMES = {
     "school_year": "每学年",
     "deadline": "截止日期前",
 }
-STATE_NAMES = {"met": "达标", "missed": "未达标", "open": "未设定"}
+STATE_NAMES = {"met": "达标", "missed": "未达标", "open": "未判定"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +217,7 @@ def _row(stored: PolicyReviewResult) -> ResultRow:
 
 SUMMARY_HEADER = (
     "规则编号",
+    "工作表",
     "规则",
     "依据（文件 条款）",
     "统计周期",
@@ -224,7 +225,7 @@ SUMMARY_HEADER = (
     "适用学校数",
     "达标学校数",
     "未达标学校数",
-    "未设定指标",
+    "未判定学校数",
     "地区数值",
     "要求",
     "地区是否达标",
@@ -255,24 +256,39 @@ def ledger_sheets(
     """The summary sheet, then one sheet per rule (school rules, then the region's own)."""
     tables = rule_tables(rows)
     region_rows = [row for row in rows if row.school_id is None]
-    summary: list[Sequence[object]] = [
-        (t.rule_id, t.description, t.source, PERIOD_NAMES[t.rows[0].period], "学校",
-         len(t.rows), t.total.met, t.total.missed, t.total.open, "", "", "")
-        for t in tables
-    ]  # fmt: skip
-    summary += [
-        (r.rule_id, r.description, r.source, PERIOD_NAMES[r.period], "本地区",
-         "", "", "", "", r.figure, _threshold(r), _met_text(r))
-        for r in region_rows
-    ]  # fmt: skip
+    titles: set[str] = {"汇总"}
+    summary: list[Sequence[object]] = []
     sheets: list[tuple[str, Sequence[str], Sequence[Sequence[object]]]] = [
         ("汇总", SUMMARY_HEADER, summary)
     ]
-    for table in tables:
-        sheets.append((table.rule_id, RULE_HEADER, [_rule_line(r) for r in table.rows]))
-    for row in region_rows:
-        sheets.append((row.rule_id, RULE_HEADER, [_rule_line(row)]))
+    for t in tables:
+        title = sheet_title(t.rule_id, titles)
+        summary.append(
+            (t.rule_id, title, t.description, t.source, PERIOD_NAMES[t.rows[0].period], "学校",
+             len(t.rows), t.total.met, t.total.missed, t.total.open, "", "", "")
+        )  # fmt: skip
+        sheets.append((title, RULE_HEADER, [_rule_line(r) for r in t.rows]))
+    for r in region_rows:
+        title = sheet_title(r.rule_id, titles)
+        summary.append(
+            (r.rule_id, title, r.description, r.source, PERIOD_NAMES[r.period], "本地区",
+             "", "", "", "", r.figure, _threshold(r), _met_text(r))
+        )  # fmt: skip
+        sheets.append((title, RULE_HEADER, [_rule_line(r)]))
     return sheets
+
+
+def sheet_title(rule_id: str, taken: set[str]) -> str:
+    """The rule's sheet name: its id, cut to Excel's 31 characters and made unique (the
+    summary sheet names the rule in full)."""
+    title = rule_id[:31]
+    number = 2
+    while title in taken:
+        suffix = f"~{number}"
+        title = rule_id[: 31 - len(suffix)] + suffix
+        number += 1
+    taken.add(title)
+    return title
 
 
 def _threshold(row: ResultRow) -> object:
