@@ -91,7 +91,7 @@ def upgrade() -> None:
 
 
 RECORD_INDEX = "ix_participation_record_school_activity"
-RECORD_INDEX_COLUMNS = ["school_id", "activity_id", "status", "started_at"]
+RECORD_INDEX_COLUMNS = ["school_id", "activity_id", "status", "started_at", "student_id"]
 
 
 def _create_record_index() -> None:

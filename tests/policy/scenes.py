@@ -129,8 +129,9 @@ class Maker:
             starts_at=starts_at,
             ends_at=starts_at + timedelta(hours=1),
         )
-        if keys["school_id"] is None:
-            self.record(school, activity.id or 0, starts_at)
+        if keys["school_id"] is None:  # the school takes part: as many pupils as it asks
+            for _ in range(measure.min_pupils):
+                self.record(school, activity.id or 0, starts_at)
         return activity.id or 0
 
     def record(self, school: School, activity_id: int, at: datetime) -> int:

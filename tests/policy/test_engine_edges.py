@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlmodel import Session
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
 
 from scipass.core.clock import Semester, Term
 from scipass.org.measures_models import (
@@ -21,7 +22,8 @@ from scipass.policy import engine
 from scipass.policy.loader import ResolvedRule
 from scipass.policy.packs import current
 from scipass.policy.results import missing
-from tests.factories import NOW, create_bureau, create_school, create_venue
+from scipass.record.models import ParticipationRecord
+from tests.factories import NOW, create_activity, create_bureau, create_school, create_venue
 from tests.policy.scenes import TERM, TODAY, Maker, at_beijing, regions, school_for
 
 
@@ -172,3 +174,46 @@ def test_trainings_count_for_the_attendees_regions(session: Session) -> None:
         session, region_code="430381", rules=[county], schools=[xiangxiang], term=TERM, today=TODAY
     )
     assert outcome.figure == 1  # the Xiangxiang counsellor trained at the city's session
+
+
+def test_a_venue_visit_is_the_schools_when_a_group_took_part_or_the_school_led_it(
+    session: Session,
+) -> None:
+    regions(session)
+    visit = rule("430381", "venue_visit_yearly")
+    assert visit.rule.measure.min_pupils == 10
+    maker = Maker(session)
+    group, alone, led = (school_for(session, visit, "430381") for _ in range(3))
+    maker.activity(visit, group, at_beijing(date(2026, 10, 10)))  # 10 pupils
+    one = maker.activity(visit, alone, at_beijing(date(2026, 10, 11)))
+    session.exec(  # only one pupil of the second school took part
+        delete(ParticipationRecord).where(
+            col(ParticipationRecord.activity_id) == one,
+            col(ParticipationRecord.id)
+            != select(func.min(ParticipationRecord.id))
+            .where(col(ParticipationRecord.activity_id) == one)
+            .scalar_subquery(),
+        )
+    )
+    create_activity(
+        session,
+        venue_id=None,
+        school_id=led.id,
+        kind="venue_visit",
+        title="学校组织参观科技馆",
+        starts_at=at_beijing(date(2026, 11, 3)),
+        ends_at=at_beijing(date(2026, 11, 3), 12),
+    )
+    create_activity(  # the school's own course in its classroom is no venue visit
+        session,
+        venue_id=None,
+        school_id=alone.id,
+        kind="course",
+        starts_at=at_beijing(date(2026, 11, 4)),
+        ends_at=at_beijing(date(2026, 11, 4), 12),
+    )
+    outcomes = engine.evaluate_schools(
+        session, engine.Scope([group, alone, led], {"430381": [visit]}, TERM, TODAY)
+    )
+    by_school = {o.school_id: (o.figure, o.met) for o in outcomes}
+    assert by_school == {group.id: (1, True), alone.id: (0, False), led.id: (1, True)}

@@ -2,7 +2,8 @@
 every demo region shows schools just above and just below some rules, with reasons.
 
 * Hunan's weekly after-school science (003 三.(一)): 和平小学 holds a science club in every
-  term week so far; 湘潭市第九中学 in every week but one (just short).
+  term week so far; 湘潭市第九中学 in every week but one (just short). 和平小学 also leads its
+  pupils to the science museum once this school year (003 三.(二)); the others have not.
 * Jincheng's three programmes a semester (004 二.(一).4): 凤台小学 holds all three; 第六中学 two
   of them (no 科学实践到基地).
 * Chifeng's regular venue visits carry no number: the bureau is asked to set one.
@@ -20,7 +21,7 @@ from scipass.activity import service as activity_service
 from scipass.activity.models import ActivityKind, ActivityStatus
 from scipass.activity.schemas import ActivityWrite
 from scipass.core.auth import Principal, Role
-from scipass.core.clock import SHANGHAI, local_date, term_of
+from scipass.core.clock import SHANGHAI, local_date, school_year_of, term_of
 from scipass.org.models import School
 from scipass.policy import periods
 from scipass.policy.vocab import Programme
@@ -75,6 +76,14 @@ def load(
             day = min(week.start + timedelta(days=2), week.end)  # a Wednesday, or the last day
             _activity(session, school, "课后服务科学社团", ActivityKind.club, day, True, now)
             made += 1
+    # 和平小学 leads its pupils to the science museum once this school year (003 三.(二))
+    year_start = date(school_year_of(today), 9, 1)
+    trip = min(today - timedelta(days=1), year_start + timedelta(days=16))
+    _activity(
+        session, schools[WEEKLY_ALL], "组织学生参观湘潭市科技馆", ActivityKind.venue_visit,
+        trip, False, now,
+    )  # fmt: skip
+    made += 1
     for name, held in PROGRAMMES.items():
         school = schools[name]
         window, _calendar = periods.region_term_window(session, school.region_code, term)

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, literal, or_
+from sqlalchemy import ColumnElement, and_, func, literal, or_
 from sqlmodel import Session, col, select
 
 from scipass.activity.models import Activity, ActivityStatus
@@ -149,10 +149,14 @@ def state_day(window: Window, today: date) -> date:
 
 
 def _activity_filters(rule: ResolvedRule) -> list[ColumnElement[bool]]:
+    """Every filter of the rule's measure."""
+    return [*_common_filters(rule), *_kind_filters(rule)]
+
+
+def _common_filters(rule: ResolvedRule) -> list[ColumnElement[bool]]:
+    """What an activity must be whoever held it: live, its programme, campaigns, after-school."""
     measure = rule.rule.measure
     found: list[ColumnElement[bool]] = [col(Activity.status).in_(LIVE_ACTIVITY)]
-    if measure.activity_kinds:
-        found.append(col(Activity.kind).in_([k.value for k in measure.activity_kinds]))
     if measure.programmes:
         found.append(col(Activity.programme).in_([p.value for p in measure.programmes]))
     if measure.campaigns:
@@ -160,6 +164,15 @@ def _activity_filters(rule: ResolvedRule) -> list[ColumnElement[bool]]:
         found.append(or_(*(wrapped.like(f"%,{c.value},%") for c in measure.campaigns)))
     if measure.after_school is not None:
         found.append(col(Activity.after_school).is_(measure.after_school))
+    return found
+
+
+def _kind_filters(rule: ResolvedRule) -> list[ColumnElement[bool]]:
+    """Its kinds and who organised it (``own_kinds`` widens these for a school's own)."""
+    measure = rule.rule.measure
+    found: list[ColumnElement[bool]] = []
+    if measure.activity_kinds:
+        found.append(col(Activity.kind).in_([k.value for k in measure.activity_kinds]))
     if measure.organiser_kinds:
         keys = {
             OrganiserKind.school: Activity.school_id,
@@ -170,21 +183,33 @@ def _activity_filters(rule: ResolvedRule) -> list[ColumnElement[bool]]:
     return found
 
 
-Attendance = Mapping[int, set[int]]  # school id -> activities its pupils have records of
+def _own_filters(rule: ResolvedRule) -> list[ColumnElement[bool]]:
+    """A school's own activity: the rule's filters, or one of ``own_kinds``."""
+    kinds = _kind_filters(rule)
+    own = rule.rule.measure.own_kinds
+    if not own or not kinds:
+        return [*_common_filters(rule), *kinds]
+    either = or_(and_(*kinds), col(Activity.kind).in_([k.value for k in own]))
+    return [*_common_filters(rule), either]
+
+
+Attendance = Mapping[int, Mapping[int, int]]  # school -> activity -> pupils with a record
 CHUNK = 5_000  # ids in one IN list (SQLite takes 32,766 parameters)
 
 
-def attendance(session: Session, school_ids: Sequence[int], since: date) -> dict[int, set[int]]:
-    """The activities in which each school's pupils have a record that counts, from records
-    started on or after ``since``: read once (an index-only scan) for every rule."""
-    found: dict[int, set[int]] = defaultdict(set)
+def attendance(
+    session: Session, school_ids: Sequence[int], since: date
+) -> dict[int, dict[int, int]]:
+    """How many of each school's pupils have a record that counts of each activity, from
+    records started on or after ``since``: read once (an index-only scan) for every rule."""
+    found: dict[int, dict[int, int]] = defaultdict(dict)
     start = periods.bounds(Window(since, since))[0]
     for part in _chunks(school_ids):
-        for school_id, activity_id in session.execute(
-            record_measures.school_activity_pairs(part, start)
+        for school_id, activity_id, pupils in session.execute(
+            record_measures.school_activity_pupils(part, start)
         ).all():
             if activity_id is not None:  # the statement selects none, mypy cannot know
-                found[school_id].add(activity_id)
+                found[school_id][activity_id] = int(pupils)
     return found
 
 
@@ -210,7 +235,12 @@ def _activities(
         col(Activity.starts_at),
     )
     found: dict[int, dict[int, Evidence]] = defaultdict(dict)
-    wanted = sorted(set().union(*(attended.get(i, set()) for i in school_ids)))
+    least = rule.rule.measure.min_pupils
+    taking_part = {
+        school_id: {a for a, pupils in attended.get(school_id, {}).items() if pupils >= least}
+        for school_id in school_ids
+    }
+    wanted = sorted(set().union(*taking_part.values()))
     matching: dict[int, Evidence] = {}
     for part in _chunks(wanted):
         for _school, activity_id, title, starts_at in session.execute(
@@ -219,12 +249,13 @@ def _activities(
             assert activity_id is not None  # a stored row's key
             matching[activity_id] = _activity_evidence(activity_id, title, starts_at)
     for school_id in school_ids:
-        for activity_id in attended.get(school_id, ()):
+        for activity_id in taking_part[school_id]:
             if activity_id in matching:
                 found[school_id][activity_id] = matching[activity_id]
+    own = [col(Activity.starts_at) >= start, col(Activity.starts_at) < end, *_own_filters(rule)]
     for part in _chunks(school_ids):
         for school_id, activity_id, title, starts_at in session.execute(
-            select(*columns).where(col(Activity.school_id).in_(part), *conditions)
+            select(*columns).where(col(Activity.school_id).in_(part), *own)
         ).all():
             assert school_id is not None  # selected by it
             assert activity_id is not None

@@ -141,17 +141,31 @@ class Period(PackModel):
 class Measure(PackModel):
     """What is counted. The activity filters (kinds, programmes, campaigns, organisers, the
     after-school flag) apply to activity measures only; each list admits any of its values
-    (empty: no condition) and all the filters given must hold."""
+    (empty: no condition) and all the filters given must hold.
+
+    Two more say when an activity is the school's: ``own_kinds``, activities of these kinds
+    the school organised itself count too, whatever ``activity_kinds`` and
+    ``organiser_kinds`` say (a trip the school leads to a venue); ``min_pupils``, an activity
+    another organiser held counts for a school once at least that many of its pupils took
+    part (a school's group, not one pupil's own visit)."""
 
     kind: MeasureKind
     activity_kinds: list[ActivityKind] = Field(default_factory=list)
     programmes: list[Programme] = Field(default_factory=list)
     campaigns: list[Campaign] = Field(default_factory=list)
     organiser_kinds: list[OrganiserKind] = Field(default_factory=list)
+    own_kinds: list[ActivityKind] = Field(default_factory=list)
     after_school: StrictBool | None = None  # 课后服务
+    min_pupils: Annotated[StrictInt, Field(ge=1, le=1000)] = 1
     staff_role: StaffRole | None = Field(default=None, validate_default=True)
 
-    @field_validator("activity_kinds", "programmes", "campaigns", "organiser_kinds")
+    @field_validator("min_pupils")
+    @classmethod
+    def _min_pupils(cls, value: int, info: ValidationInfo) -> int:
+        _activity_filter(value != 1, info)
+        return value
+
+    @field_validator("activity_kinds", "programmes", "campaigns", "organiser_kinds", "own_kinds")
     @classmethod
     def _activity_lists(cls, value: list[Any], info: ValidationInfo) -> list[Any]:
         _activity_filter(value != [], info)

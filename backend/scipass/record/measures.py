@@ -21,19 +21,25 @@ NOT_COUNTING = (
 )
 
 
-def school_activity_pairs(school_ids: Sequence[int], since: datetime) -> Select[int, int | None]:
-    """(school id, activity id) of every activity in which a pupil of the school has a record
-    that counts, started at ``since`` or later: once each (an index-only scan of
+def school_activity_pupils(
+    school_ids: Sequence[int], since: datetime
+) -> Select[int, int | None, int]:
+    """(school id, activity id, pupils) for every activity in which pupils of the school have
+    a record that counts, started at ``since`` or later (an index-only scan of
     ``ix_participation_record_school_activity``)."""
     return (
-        select(col(ParticipationRecord.school_id), col(ParticipationRecord.activity_id))
+        select(
+            col(ParticipationRecord.school_id),
+            col(ParticipationRecord.activity_id),
+            func.count(col(ParticipationRecord.student_id).distinct()),
+        )
         .where(
             col(ParticipationRecord.school_id).in_(school_ids),
             col(ParticipationRecord.activity_id).is_not(None),
             col(ParticipationRecord.status).not_in(NOT_COUNTING),
             col(ParticipationRecord.started_at) >= since,
         )
-        .distinct()
+        .group_by(col(ParticipationRecord.school_id), col(ParticipationRecord.activity_id))
     )
 
 

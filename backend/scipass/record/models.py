@@ -155,13 +155,14 @@ class ParticipationRecord(SQLModel, table=True):
         Index("ix_participation_record_organiser_venue_id", "organiser_venue_id", "status"),
         Index("ix_participation_record_activity_id", "activity_id"),
         # The policy engine's read of which activities each school's pupils took part in
-        # (scipass.record.measures.school_activity_pairs): answered from the index alone.
+        # (scipass.record.measures.school_activity_pupils): answered from the index alone.
         Index(
             "ix_participation_record_school_activity",
             "school_id",
             "activity_id",
             "status",
             "started_at",
+            "student_id",
         ),
         Index("ix_participation_record_notice_id", "notice_id"),
     )
