@@ -10,9 +10,9 @@ of the Hunan chain (湘潭市, so the Hunan and Xiangtan rules apply: a venue vi
 after-school science every week, the city's counsellor training) with ``--schools`` schools
 in districts of 100, each with 50 pupils and 20 records a pupil (``--records-per-pupil``) for
 the school year so far: one after-school activity of its own a week (a school in seven skips
-one week) and visits to 100 venue activities shared by the city (a school in five visits
-none), plus a counsellor training. It then starts ``scipass serve`` (one uvicorn worker),
-logs in as the city's bureau and times ``GET /api/v1/compliance`` (the region view, JSON) and
+one week) and two group visits (the whole school) to the 100 venue activities of the city (a
+school in five visits none), plus a counsellor training. It then starts ``scipass serve``
+(one uvicorn worker), logs in as the city's bureau and times ``GET /api/v1/compliance`` (the region view, JSON) and
 ``GET /api/v1/compliance/ledger.xlsx`` (the ledger) for the current term, ``--runs`` times
 each after a warm-up, with the server process's CPU seconds and peak RSS (VmHWM, reset before
 each run) and the answer's size. Generating the data is part of this script, never of the
@@ -195,9 +195,10 @@ def seed(url: str, schools: int, records_per_pupil: int) -> int:
             mine = by_school.get(school_id, [])
             for p, pupil in enumerate(pupils):
                 for k in range(records_per_pupil):
-                    visits = s % 5 != 0 and k % 5 == 0
-                    choices = venue_activities if visits or not mine else mine
-                    activity_id, at = choices[(p * 7 + k * 13 + s) % len(choices)]
+                    if (s % 5 != 0 and k < 2) or not mine:  # the school's two group visits
+                        activity_id, at = venue_activities[(s * 3 + k) % len(venue_activities)]
+                    else:  # its own after-school activities
+                        activity_id, at = mine[(p * 7 + k * 13) % len(mine)]
                     pending.append(_record(pupil, school_id, activity_id, at, k, now))
                     made += 1
             if len(pending) >= BATCH:
