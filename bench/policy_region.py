@@ -12,8 +12,9 @@ in districts of 100, each with 50 pupils and 20 records a pupil (``--records-per
 the school year so far: one after-school activity of its own a week (a school in seven skips
 one week) and two group visits (the whole school) to the 100 venue activities of the city (a
 school in five visits none), plus a counsellor training. It then starts ``scipass serve``
-(one uvicorn worker), logs in as the city's bureau and times ``GET /api/v1/compliance`` (the region view, JSON) and
-``GET /api/v1/compliance/ledger.xlsx`` (the ledger) for the current term, ``--runs`` times
+(one uvicorn worker), logs in as the city's bureau and times ``GET /api/v1/compliance`` (the
+region view, JSON) and ``GET /api/v1/compliance/ledger.xlsx`` (the ledger) for the current
+term, ``--runs`` times
 each after a warm-up, with the server process's CPU seconds and peak RSS (VmHWM, reset before
 each run) and the answer's size. Generating the data is part of this script, never of the
 test suite.
