@@ -20,7 +20,9 @@ from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
 from scipass.main import create_app
 from scipass.org.models import Bureau, Region
+from scipass.policy.effective import apply_overrides
 from scipass.policy.models import PolicyOverride
+from scipass.policy.packs import current
 from tests.factories import NOW, auth, create_bureau, create_region, create_school, token
 from tests.servers import serve
 
@@ -471,3 +473,30 @@ def test_concurrent_edits_of_one_version_make_one_version(
         audit = s.exec(select(AuditLog).where(AuditLog.region_code == RACE_REGION)).all()
     assert [r.version for r in rows] == [1]
     assert len(audit) == 1
+
+
+def test_an_override_above_does_not_reach_past_a_nearer_pack_file() -> None:
+    """Xiangxiang's own file sets its county figure (100); a value recorded at Xiangtan, above
+    it, leaves that alone, while Xiangtan's own figure takes it."""
+
+    def row(rule_id: str, value: int) -> PolicyOverride:
+        return PolicyOverride(
+            region_code="430300",
+            rule_id=rule_id,
+            version=1,
+            threshold_min=value,
+            reason="测试",
+            created_by="account:1",
+            created_at=NOW,
+        )
+
+    rows = [row("counsellor_training_county_yearly", 50), row("after_school_science_weekly", 2)]
+    packs = current()
+    county = apply_overrides(packs.for_region("430381"), "430381", rows)
+    own, inherited = (
+        county.rule("counsellor_training_county_yearly"),
+        county.rule("after_school_science_weekly"),
+    )
+    assert own is not None
+    assert inherited is not None
+    assert (own.threshold_min, inherited.threshold_min) == (100, 2)

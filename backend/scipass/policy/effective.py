@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 from sqlmodel import Session, col, select
 
+from scipass.core.auth import region_contains
 from scipass.policy import packs as policy_packs
 from scipass.policy.loader import Origin, OriginKind, ResolvedPack, ResolvedRule, ancestors
 from scipass.policy.models import PolicyOverride
@@ -66,6 +67,7 @@ def apply_overrides(
     concern ``region_code`` (those of it and of the regions above it)."""
     latest = latest_versions(rows)
     chain = ancestors(region_code)
+    pack_regions = {pack.id: pack.region_code for pack in resolved.chain}
     rules = []
     for rule in resolved.rules:
         changed = rule
@@ -74,7 +76,12 @@ def apply_overrides(
             ("threshold_max", "max_from"),
             ("enabled", "enabled_from"),
         ):
+            # The nearest setting wins: a bureau's override above the region whose pack file
+            # set the value does not reach past that file.
+            file_region = pack_regions.get(getattr(rule, origin_field).pack_id or "")
             for code in chain:
+                if file_region is not None and not region_contains(file_region, code):
+                    break
                 row = latest.get((code, rule.id))
                 value = getattr(row, field) if row is not None else None
                 if row is not None and value is not None:
