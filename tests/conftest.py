@@ -8,15 +8,18 @@ exactly as in production while the test leaves nothing behind.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, routing
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
+from starlette.routing import BaseRoute
 
 from scipass.core import migrations
 from scipass.core.clock import FrozenClock
@@ -88,9 +91,66 @@ def clock() -> FrozenClock:
     return FrozenClock(FROZEN_AT)
 
 
+class _NoOverrides(dict[Any, Any]):
+    """The dependency overrides of an app whose included routes are shared (see ``app``)."""
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> NoReturn:
+        raise RuntimeError(
+            "the app fixture shares its routes with every test's app and ignores dependency "
+            "overrides: build an app of the test's own with create_app to override one"
+        )
+
+    __setitem__ = update = setdefault = __ior__ = _refuse  # type: ignore[assignment]
+
+
+def _include_key(route: BaseRoute) -> tuple[Any, ...] | None:
+    """What an included router's routes are built from, but the app that includes it."""
+    context = getattr(route, "include_context", None)
+    original = getattr(route, "original_router", None)
+    if original is None or not dataclasses.is_dataclass(context):
+        return None
+    return (type(route), original, dataclasses.replace(context, dependency_overrides_provider=None))
+
+
+@pytest.fixture(scope="session")
+def built_routes(database_url: str, engine: Engine) -> Iterator[list[BaseRoute]]:
+    """The included routers of one app, with every route's dependencies and models built.
+
+    create_app builds each route's dependencies and request and response models for the app
+    that includes it, when the app first answers: about half a second per app, which each
+    test paid. They depend only on the routers (module-level, the same for every app), so
+    ``app`` gives each test's app these already-built ones in place of its own, and keeps
+    the rest of the app (state, middleware, error handlers, lifespan, routes added by the
+    test) its own. The one thing bound to the app that built them is where dependency
+    overrides are looked up, so overrides are refused on these apps."""
+    template = create_app(
+        Settings(env=Environment.test, database_url=database_url, _env_file=None),  # type: ignore[call-arg]
+        database=Database(engine),
+        clock=FrozenClock(FROZEN_AT),
+    )
+    template.dependency_overrides = _NoOverrides()
+    for _ in routing.iter_route_contexts(template.routes):
+        pass  # builds every included route
+    yield list(template.routes)
+    template.state.wechat.close()
+
+
 @pytest.fixture
-def app(settings: Settings, engine: Engine, connection: Connection, clock: FrozenClock) -> FastAPI:
-    return create_app(settings, database=Database(engine, bind=connection), clock=clock)
+def app(
+    settings: Settings,
+    engine: Engine,
+    connection: Connection,
+    clock: FrozenClock,
+    built_routes: list[BaseRoute],
+) -> FastAPI:
+    app = create_app(settings, database=Database(engine, bind=connection), clock=clock)
+    routes = app.router.routes
+    for index, route in enumerate(routes):
+        key = _include_key(route)
+        if key is not None:
+            routes[index] = next((b for b in built_routes if _include_key(b) == key), route)
+    app.dependency_overrides = _NoOverrides()
+    return app
 
 
 @pytest.fixture
