@@ -9,7 +9,7 @@ exactly as in production while the test leaves nothing behind.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -119,9 +119,9 @@ def built_routes(database_url: str, engine: Engine) -> Iterator[list[BaseRoute]]
     create_app builds each route's dependencies and request and response models for the app
     that includes it, when the app first answers: about half a second per app, which each
     test paid. They depend only on the routers (module-level, the same for every app), so
-    ``app`` gives each test's app these already-built ones in place of its own, and keeps
-    the rest of the app (state, middleware, error handlers, lifespan, routes added by the
-    test) its own. The one thing bound to the app that built them is where dependency
+    ``make_app`` gives each test's app these already-built ones in place of its own, and
+    keeps the rest of the app (state, middleware, error handlers, lifespan, routes added by
+    the test) its own. The one thing bound to the app that built them is where dependency
     overrides are looked up, so overrides are refused on these apps."""
     template = create_app(
         Settings(env=Environment.test, database_url=database_url, _env_file=None),  # type: ignore[call-arg]
@@ -136,21 +136,31 @@ def built_routes(database_url: str, engine: Engine) -> Iterator[list[BaseRoute]]
 
 
 @pytest.fixture
+def make_app(built_routes: list[BaseRoute]) -> Callable[..., FastAPI]:
+    """``create_app``, answering through the routes built once (``built_routes``)."""
+
+    def make(settings: Settings, **kwargs: Any) -> FastAPI:
+        app = create_app(settings, **kwargs)
+        routes = app.router.routes
+        for index, route in enumerate(routes):
+            key = _include_key(route)
+            if key is not None:
+                routes[index] = next((b for b in built_routes if _include_key(b) == key), route)
+        app.dependency_overrides = _NoOverrides()
+        return app
+
+    return make
+
+
+@pytest.fixture
 def app(
     settings: Settings,
     engine: Engine,
     connection: Connection,
     clock: FrozenClock,
-    built_routes: list[BaseRoute],
+    make_app: Callable[..., FastAPI],
 ) -> FastAPI:
-    app = create_app(settings, database=Database(engine, bind=connection), clock=clock)
-    routes = app.router.routes
-    for index, route in enumerate(routes):
-        key = _include_key(route)
-        if key is not None:
-            routes[index] = next((b for b in built_routes if _include_key(b) == key), route)
-    app.dependency_overrides = _NoOverrides()
-    return app
+    return make_app(settings, database=Database(engine, bind=connection), clock=clock)
 
 
 @pytest.fixture
