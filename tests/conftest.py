@@ -140,16 +140,20 @@ def make_app(built_routes: list[BaseRoute]) -> Callable[..., FastAPI]:
     """``create_app``, answering through the routes built once (``built_routes``)."""
 
     def make(settings: Settings, **kwargs: Any) -> FastAPI:
-        app = create_app(settings, **kwargs)
-        routes = app.router.routes
-        for index, route in enumerate(routes):
-            key = _include_key(route)
-            if key is not None:
-                routes[index] = next((b for b in built_routes if _include_key(b) == key), route)
-        app.dependency_overrides = _NoOverrides()
-        return app
+        return with_built_routes(create_app(settings, **kwargs), built_routes)
 
     return make
+
+
+def with_built_routes(app: FastAPI, built_routes: list[BaseRoute]) -> FastAPI:
+    """The app, its included routers replaced with the same ones built once."""
+    routes = app.router.routes
+    for index, route in enumerate(routes):
+        key = _include_key(route)
+        if key is not None:
+            routes[index] = next((b for b in built_routes if _include_key(b) == key), route)
+    app.dependency_overrides = _NoOverrides()
+    return app
 
 
 @pytest.fixture
