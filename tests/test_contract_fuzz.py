@@ -8,7 +8,8 @@ of the declared media type, and a body and headers that match the declared schem
 It runs anonymously and as a student, a school admin and a venue admin; ``make fuzz`` adds
 the other roles and many more examples. Each role has a server and a demo database of
 its own (a copy of one load), so what one role's requests write cannot drift into another's
-cases. The servers' clock is frozen at the moment the demo was loaded, so their tokens never expire mid-run.
+cases. The servers' clock is frozen at the moment the demo was loaded, so their tokens never
+expire mid-run.
 
 ``SCIPASS_FUZZ_EXAMPLES`` (3 in ``make test``) sets the examples per operation and phase,
 ``SCIPASS_FUZZ_ROLES`` the roles (comma-separated), ``SCIPASS_FUZZ_COVERAGE=1`` turns on the
