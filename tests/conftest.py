@@ -9,18 +9,21 @@ exactly as in production while the test leaves nothing behind.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from argon2 import PasswordHasher, profiles
 from fastapi import FastAPI, routing
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 from starlette.routing import BaseRoute
 
+from scipass.account import passwords
 from scipass.core import migrations
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Environment, Settings
@@ -35,6 +38,20 @@ FROZEN_AT = datetime(2026, 10, 14, 2, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Be
 
 def pytest_report_header() -> str:
     return f"scipass database engine: {ENGINE_NAME}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """Passwords hashed in the test process with argon2id's cheapest parameters.
+
+    The recommended ones cost about 0.1 s of CPU a hash or a check, and the suite hashes and
+    checks hundreds of passwords (every demo load hashes twenty). Hashes made with other
+    parameters (by a CLI subprocess) still verify: argon2 reads them from the hash."""
+    cheap = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", cheap)
+        patch.setattr(passwords, "_DUMMY_HASH", cheap.hash(secrets.token_urlsafe(16)))
+        yield
 
 
 @pytest.fixture(scope="session")
