@@ -4,6 +4,10 @@ The suite runs on SQLite, and on PostgreSQL when ``SCIPASS_TEST_DATABASE_URL`` n
 The test database is built by running the migrations. Each test runs in a transaction that is
 rolled back at its end; the app's sessions join it through savepoints, so a request commits
 exactly as in production while the test leaves nothing behind.
+
+Each test gets an app of its own (``make_app``), answering through routes built once for the
+session, and the test process hashes passwords with argon2's cheapest parameters: both cost
+a large share of the suite's time otherwise.
 """
 
 from __future__ import annotations
@@ -109,12 +113,13 @@ def clock() -> FrozenClock:
 
 
 class _NoOverrides(dict[Any, Any]):
-    """The dependency overrides of an app whose included routes are shared (see ``app``)."""
+    """The dependency overrides of an app whose included routes are shared (``make_app``)."""
 
     def _refuse(self, *_args: Any, **_kwargs: Any) -> NoReturn:
         raise RuntimeError(
-            "the app fixture shares its routes with every test's app and ignores dependency "
-            "overrides: build an app of the test's own with create_app to override one"
+            "this app answers through routes shared by the tests' apps (make_app in "
+            "tests/conftest.py), which would ignore dependency overrides: build the app with "
+            "create_app to override one"
         )
 
     __setitem__ = update = setdefault = __ior__ = _refuse  # type: ignore[assignment]
