@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -32,6 +33,35 @@ def fresh_database(directory: Path) -> Iterator[str]:
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield server.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def copy_of(url: str, directory: Path) -> Iterator[str]:
+    """Yield the URL of a new database holding what the database at ``url`` holds; drop it
+    afterwards. Nobody may be connected to the original (PostgreSQL copies a template)."""
+    if not SERVER_URL:
+        target = directory / f"scipass-{secrets.token_hex(4)}.db"
+        source = sqlite3.connect(str(make_url(url).database))
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)  # whatever still sits in the write-ahead log included
+        finally:
+            copy.close()
+            source.close()
+        yield f"sqlite:///{target}"
+        return
+    server = make_url(SERVER_URL)
+    name = f"scipass_test_{secrets.token_hex(6)}"
+    template = make_url(url).database
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
         yield server.set(database=name).render_as_string(hide_password=False)
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -6,9 +6,10 @@ a real server on loopback. Every answer must be no 5xx, with a status the operat
 of the declared media type, and a body and headers that match the declared schema.
 
 It runs anonymously and as a student, a school admin and a venue admin; ``make fuzz`` adds
-the other roles and many more examples. Each role has a server and a fresh demo database of
-its own, so what one role's requests write cannot drift into another's cases. The servers'
-clock is frozen at the moment the demo was loaded, so their tokens never expire mid-run.
+the other roles and many more examples. Each role has a server and a demo database of
+its own (a copy of one load), so what one role's requests write cannot drift into another's
+cases. The servers' clock is frozen at the moment the demo was loaded, so their tokens never
+expire mid-run.
 
 ``SCIPASS_FUZZ_EXAMPLES`` (3 in ``make test``) sets the examples per operation and phase,
 ``SCIPASS_FUZZ_ROLES`` the roles (comma-separated), ``SCIPASS_FUZZ_COVERAGE=1`` turns on the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ import httpx
 import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
+from starlette.routing import BaseRoute
 
 from scipass.core import migrations
 from scipass.core.clock import FrozenClock, SystemClock
@@ -36,8 +39,8 @@ from scipass.core.config import Environment, Settings
 from scipass.core.db import Database, make_engine
 from scipass.demo import loader
 from scipass.main import create_app
-from tests.conftest import REPO_ROOT
-from tests.databases import fresh_database
+from tests.conftest import REPO_ROOT, with_built_routes
+from tests.databases import copy_of, fresh_database
 from tests.servers import serve
 
 EXAMPLES = int(os.environ.get("SCIPASS_FUZZ_EXAMPLES", "3"))
@@ -114,34 +117,49 @@ def _login(base_url: str, role: str, accounts: list[dict[str, Any]]) -> dict[str
 
 
 @pytest.fixture(scope="module")
-def role_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], RoleServer]]:
-    """A server with a fresh demo database of its own for each role, made on first use."""
+def role_server(
+    tmp_path_factory: pytest.TempPathFactory, built_routes: list[BaseRoute]
+) -> Iterator[Callable[[str], RoleServer]]:
+    """A server for each role, made on first use, with a demo database of its own: a copy of
+    one database the demo was loaded into once."""
     started: dict[str, RoleServer] = {}
     with ExitStack() as stack:
+        demo = tmp_path_factory.mktemp("fuzz-demo")
+        demo_url = stack.enter_context(fresh_database(demo))
+        migrations.upgrade(demo_url)
+        now = SystemClock().now()
+        loading = Database(make_engine(demo_url))
+        try:
+            with loading.transaction() as session:
+                summary = loader.load(session, now=now, settings=_settings(demo_url, demo))
+        finally:
+            loading.engine.dispose()  # nobody connected: the copies take it as their template
+        assert summary is not None
 
         def server(role: str) -> RoleServer:
             if role not in started:
                 directory: Path = tmp_path_factory.mktemp(f"fuzz-{role}")
-                url = stack.enter_context(fresh_database(directory))
-                migrations.upgrade(url)
-                settings = Settings(
-                    env=Environment.test,
-                    database_url=url,
-                    upload_dir=directory / "uploads",
-                    _env_file=None,  # type: ignore[call-arg]
-                )
-                now = SystemClock().now()
+                url = stack.enter_context(copy_of(demo_url, directory))
+                settings = _settings(url, directory)
+                if (demo / "uploads").exists():  # the attachments the loader stored
+                    shutil.copytree(demo / "uploads", settings.upload_dir)
                 database = Database(make_engine(url))
                 stack.callback(database.engine.dispose)
-                with database.transaction() as session:
-                    summary = loader.load(session, now=now, settings=settings)
-                assert summary is not None
                 app = create_app(settings, database=database, clock=FrozenClock(now))
-                base_url = stack.enter_context(serve(app))
+                base_url = stack.enter_context(serve(with_built_routes(app, built_routes)))
                 started[role] = RoleServer(base_url, _login(base_url, role, summary["accounts"]))
             return started[role]
 
         yield server
+
+
+def _settings(url: str, directory: Path) -> Settings:
+    return Settings(
+        env=Environment.test,
+        database_url=url,
+        upload_dir=directory / "uploads",
+        _env_file=None,  # type: ignore[call-arg]
+    )
 
 
 @pytest.mark.slow

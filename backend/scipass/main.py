@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -318,6 +319,16 @@ def create_app(
         )
 
     app.include_router(health_router)
+    app.include_router(_api_router())
+    app.include_router(kiosk_router, dependencies=[Depends(check_url_text)])
+    return app
+
+
+@functools.cache
+def _api_router() -> APIRouter:
+    """The API's routes, assembled once per process: every app includes the same router
+    (the domain routers are module-level already), so an app built per test does not build
+    the routes' dependencies and models again on every include (tests/conftest.py)."""
     # The text rule for query and path parameters runs first, on every API route.
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(check_url_text)])
     # Requests are matched against the routes in order: check-in, the most frequent request
@@ -363,9 +374,7 @@ def create_app(
         compliance_router,
     ):
         api.include_router(router)
-    app.include_router(api)
-    app.include_router(kiosk_router, dependencies=[Depends(check_url_text)])
-    return app
+    return api
 
 
 def __getattr__(name: str) -> Any:

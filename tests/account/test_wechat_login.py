@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi import FastAPI
@@ -14,7 +14,6 @@ from scipass.account.models import WeChatUser
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings, WeChatMode
 from scipass.core.db import Database
-from scipass.main import create_app
 from tests import fake_wechat
 from tests.fake_wechat import FakeWeChatServer
 
@@ -32,6 +31,7 @@ def wechat_client(
     connection: Connection,
     clock: FrozenClock,
     wechat_server: FakeWeChatServer,
+    make_app: Callable[..., FastAPI],
 ) -> Iterator[TestClient]:
     real = settings.model_copy(
         update={
@@ -42,7 +42,7 @@ def wechat_client(
             "wechat_timeout_seconds": 0.3,
         }
     )
-    app: FastAPI = create_app(real, database=Database(engine, bind=connection), clock=clock)
+    app = make_app(real, database=Database(engine, bind=connection), clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 

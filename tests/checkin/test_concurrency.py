@@ -12,11 +12,12 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import Engine, delete, insert, text
 from sqlmodel import Session, func, select
 
@@ -33,7 +34,6 @@ from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
 from scipass.core.db import Database
 from scipass.core.group_commit import BatchConflict, GroupCommit, Unit
-from scipass.main import create_app
 from scipass.org.models import Region, School, Venue
 from scipass.record.models import ParticipationRecord, RecordEvent
 from scipass.roster.models import Student
@@ -149,8 +149,8 @@ def scene(engine: Engine, settings: Settings) -> Iterator[dict[str, object]]:
 
 
 @pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
-    with serve(create_app(settings, clock=FrozenClock(NOW))) as url:
+def server(settings: Settings, make_app: Callable[..., FastAPI]) -> Iterator[str]:
+    with serve(make_app(settings, clock=FrozenClock(NOW))) as url:
         yield url
 
 

@@ -3,7 +3,7 @@ stored, then served from the database; the plain link QR when WeChat is not conf
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +19,6 @@ from scipass.core.auth import Role
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings, WeChatMode
 from scipass.core.db import Database
-from scipass.main import create_app
 from tests import fake_wechat
 from tests.factories import Side, auth, create_activity
 from tests.fake_wechat import FakeWeChatServer
@@ -48,11 +47,13 @@ def real_settings(settings: Settings, wechat_server: FakeWeChatServer) -> Settin
 
 @pytest.fixture
 def wechat_client(
-    real_settings: Settings, engine: Engine, connection: Connection, clock: FrozenClock
+    real_settings: Settings,
+    engine: Engine,
+    connection: Connection,
+    clock: FrozenClock,
+    make_app: Callable[..., FastAPI],
 ) -> Iterator[TestClient]:
-    app: FastAPI = create_app(
-        real_settings, database=Database(engine, bind=connection), clock=clock
-    )
+    app = make_app(real_settings, database=Database(engine, bind=connection), clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, func, select
 
@@ -31,7 +32,6 @@ from scipass.competition.models import (
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
-from scipass.main import create_app
 from scipass.org.models import Bureau, Region, School
 from scipass.roster.models import Student
 from tests.factories import NOW, token
@@ -187,8 +187,8 @@ def scene(engine: Engine) -> Iterator[dict[str, int]]:
 
 
 @pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
-    with serve(create_app(settings, clock=FrozenClock(NOW))) as url:
+def server(settings: Settings, make_app: Callable[..., FastAPI]) -> Iterator[str]:
+    with serve(make_app(settings, clock=FrozenClock(NOW))) as url:
         yield url
 
 

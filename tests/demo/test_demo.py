@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -17,8 +17,7 @@ from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import FrozenClock, local_date
-from scipass.core.config import Settings
-from scipass.demo import data, loader
+from scipass.demo import data
 from scipass.org.models import Bureau, Region, School, Venue
 from scipass.pairing import service as pairing_service
 from scipass.pairing.models import Pairing
@@ -37,6 +36,7 @@ from scipass.venue import hours
 from scipass.venue import service as venue_service
 from scipass.venue.models import DirectoryEdition, VenueHoursException, VenueResource
 from tests.conftest import FROZEN_AT
+from tests.demo_world import loaded_on
 
 NOWS = [
     FROZEN_AT,  # a Wednesday morning in Beijing
@@ -47,10 +47,8 @@ NOWS = [
 SEED_CITIES = ("430300", "150400", "140500")
 
 
-@pytest.mark.parametrize("now", NOWS, ids=lambda now: now.date().isoformat())
+@loaded_on(*NOWS)
 def test_demo_covers_issue_4(session: Session, now: datetime) -> None:
-    summary = loader.load(session, now=now)
-    assert summary is not None
     today = local_date(now)
     venues = session.exec(select(Venue)).all()
     parents = {code: parent for code, _name, _level, parent in data.REGIONS}
@@ -131,8 +129,8 @@ def test_demo_covers_issue_4(session: Session, now: datetime) -> None:
     assert session.get(Region, "430381") is not None
 
 
-def test_demo_answers_the_public_api(session: Session, client: TestClient) -> None:
-    assert loader.load(session, now=FROZEN_AT) is not None
+@loaded_on(FROZEN_AT)
+def test_demo_answers_the_public_api(client: TestClient) -> None:
     near = client.get("/api/v1/venues", params={"longitude": 112.53, "latitude": 27.73}).json()
     assert near["items"][0]["name"] == "湘乡市青少年校外活动中心"
     assert near["items"][0]["distance_m"] < 2000
@@ -154,12 +152,11 @@ def test_demo_answers_the_public_api(session: Session, client: TestClient) -> No
     assert [r["name"] for r in reviews.json()["items"]] == ["湘潭县青少年科技教育基地"]
 
 
-@pytest.mark.parametrize("now", NOWS, ids=lambda now: now.date().isoformat())
+@loaded_on(*NOWS)
 def test_demo_has_records_in_every_state(
-    session: Session, settings: Settings, now: datetime
+    session: Session, demo: dict[str, Any], now: datetime
 ) -> None:
-    summary = loader.load(session, now=now, settings=settings)
-    assert summary is not None
+    summary = demo
     today = local_date(now)
     records = session.exec(select(ParticipationRecord)).all()
     notices = session.exec(select(RecordNotice)).all()
@@ -243,9 +240,8 @@ def test_demo_has_records_in_every_state(
     assert hints["dev-xiaogang"]["records"]["publicised"] == 2
 
 
-def test_demo_records_answer_the_api(session: Session, client: TestClient) -> None:
-    assert loader.load(session, now=FROZEN_AT) is not None
-
+@loaded_on(FROZEN_AT)
+def test_demo_records_answer_the_api(client: TestClient) -> None:
     def login(**body: str) -> dict[str, str]:
         path = "/api/v1/auth/wechat" if "code" in body else "/api/v1/auth/login"
         response = client.post(path, json=body)
@@ -274,9 +270,9 @@ def test_demo_records_answer_the_api(session: Session, client: TestClient) -> No
     assert pending["total"] == 2
 
 
-def test_the_demo_open_day_takes_check_ins(session: Session, client: TestClient) -> None:
-    summary = loader.load(session, now=FROZEN_AT)
-    assert summary is not None
+@loaded_on(FROZEN_AT)
+def test_the_demo_open_day_takes_check_ins(client: TestClient, demo: dict[str, Any]) -> None:
+    summary = demo
     (demo,) = summary["checkin_codes"]
     assert demo["kiosk_url"].startswith(f"/kiosk/{demo['activity_id']}?token=")
     login = client.post("/api/v1/auth/wechat", json={"code": "dev-xiaoming"}).json()
@@ -289,15 +285,12 @@ def test_the_demo_open_day_takes_check_ins(session: Session, client: TestClient)
     assert screen.json()["checked_in"] == 1
 
 
-@pytest.mark.parametrize("now", NOWS, ids=lambda now: now.date().isoformat())
-def test_demo_has_a_family_and_an_attested_pupil(
-    session: Session, settings: Settings, now: datetime
-) -> None:
+@loaded_on(*NOWS)
+def test_demo_has_a_family_and_an_attested_pupil(session: Session, demo: dict[str, Any]) -> None:
     """Family mode (issue 15): a parent with two children at two schools, one visit made by
     the parent for both, records confirmed by the parent (one with a reflection, 家长代填);
     a pupil with no phone whose record a teacher attested."""
-    summary = loader.load(session, now=now, settings=settings)
-    assert summary is not None
+    summary = demo
     hint = next(a for a in summary["accounts"] if a.get("wechat_code") == "dev-wang-mama")
     children = {c["student_id"]: c for c in hint["children"]}
     assert len({c["school"] for c in children.values()}) == 2
@@ -336,15 +329,14 @@ def test_demo_has_a_family_and_an_attested_pupil(
     assert "teacher_attested" in events
 
 
+@loaded_on(FROZEN_AT)
 def test_a_parent_does_a_whole_weekend_visit_for_two_children(
-    session: Session, client: TestClient, clock: FrozenClock
+    session: Session, client: TestClient, clock: FrozenClock, demo: dict[str, Any]
 ) -> None:
     """Issue 15's "done when", with the demo accounts and nothing but the API (and the
     archiving job): the parent books, scans both children in and out at the door, confirms
     with a reflection, and sees the records archived after the public notice."""
-    summary = loader.load(session, now=FROZEN_AT)
-    assert summary is not None
-    session.commit()
+    summary = demo
 
     def login(**body: str) -> dict[str, str]:
         path = "/api/v1/auth/wechat" if "code" in body else "/api/v1/auth/login"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -22,19 +22,18 @@ from scipass.competition.models import (
 )
 from scipass.competition.results_models import Result, ResultNotice
 from scipass.competition.talent_models import TalentTracking
-from scipass.core.config import Settings
-from scipass.demo import data, loader
+from scipass.demo import data
 from scipass.record.models import ParticipationRecord
 from tests.conftest import FROZEN_AT
 from tests.demo.test_demo import NOWS
+from tests.demo_world import loaded_on
 
 
-@pytest.mark.parametrize("now", NOWS, ids=lambda now: now.date().isoformat())
+@loaded_on(*NOWS)
 def test_demo_competitions_in_every_state(
-    session: Session, settings: Settings, now: datetime
+    session: Session, demo: dict[str, Any], now: datetime
 ) -> None:
-    summary = loader.load(session, now=now, settings=settings)
-    assert summary is not None
+    summary = demo
     names = {c.name: c for c in session.exec(select(Competition)).all()}
     robotics = names[data.ROBOTICS["name"]]
     innovation = names[data.INNOVATION["name"]]
@@ -102,10 +101,8 @@ def test_demo_competitions_in_every_state(
     assert summary["competition_entries"] == len(entries)
 
 
-def test_demo_competitions_answer_the_api(session: Session, client: TestClient) -> None:
-    summary = loader.load(session, now=FROZEN_AT)
-    assert summary is not None
-
+@loaded_on(FROZEN_AT)
+def test_demo_competitions_answer_the_api(client: TestClient) -> None:
     def login(**body: str) -> dict[str, str]:
         path = "/api/v1/auth/wechat" if "code" in body else "/api/v1/auth/login"
         response = client.post(path, json=body)

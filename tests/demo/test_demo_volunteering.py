@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from scipass.audit.models import AuditLog
 from scipass.checkin.models import ScanEvent
 from scipass.consent.models import ConsentRecord
-from scipass.demo import data, loader
+from scipass.demo import data
 from scipass.record.models import ParticipationRecord
 from scipass.volunteer.models import (
     NotificationOutbox,
@@ -26,12 +26,14 @@ from scipass.volunteer.models import (
 )
 from tests.conftest import FROZEN_AT
 from tests.demo.test_demo import NOWS
+from tests.demo_world import loaded_on
 
 
-@pytest.mark.parametrize("now", NOWS, ids=lambda now: now.date().isoformat())
-def test_demo_volunteering_in_every_state(session: Session, now: datetime) -> None:
-    summary = loader.load(session, now=now)
-    assert summary is not None
+@loaded_on(*NOWS)
+def test_demo_volunteering_in_every_state(
+    session: Session, demo: dict[str, Any], now: datetime
+) -> None:
+    summary = demo
     roles = session.exec(select(VolunteerRole)).all()
     assert {r.name for r in roles} == {"小小志愿者", "小小科普辅导员", "科普小达人"}
     assert len({r.venue_id for r in roles}) == 2
@@ -81,9 +83,8 @@ def test_demo_volunteering_in_every_state(session: Session, now: datetime) -> No
     assert summary["volunteer_shifts"] == len(shifts)
 
 
+@loaded_on(FROZEN_AT)
 def test_demo_volunteering_answers_the_api(session: Session, client: TestClient) -> None:
-    summary = loader.load(session, now=FROZEN_AT)
-    assert summary is not None
     certificate = session.exec(select(VolunteerCertificate)).one()
 
     def login(**body: str) -> dict[str, str]:

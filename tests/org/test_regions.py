@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine
 from sqlmodel import Session, select
 
-from scipass.core.config import Settings
 from scipass.demo import data, loader
 from scipass.org.models import School, Stage, Venue, decode_stages, encode_stages
+from tests.demo_world import DemoWorld, inside, open_world
+
+
+@pytest.fixture(scope="module")
+def world(
+    engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoWorld]:
+    """The demo, loaded once for this module at the real time (tests/demo_world.py)."""
+    with open_world(engine, database_url, tmp_path_factory.mktemp("regions"), None) as world:
+        yield world
 
 
 @pytest.fixture
-def demo(session: Session, settings: Settings) -> None:
-    # the settings keep the demo's competition attachments under the test's tmp_path
-    assert loader.load(session, settings=settings) is not None
+def connection(world: DemoWorld) -> Iterator[Connection]:
+    """Each test in a savepoint of the world, rolled back at its end."""
+    with inside(world) as connection:
+        yield connection
+
+
+@pytest.fixture
+def demo(connection: Connection) -> None:
+    """The test reads the demo world (its connection is a savepoint in it)."""
 
 
 def test_demo_covers_every_seed_region_stage_and_area(session: Session, demo: None) -> None:

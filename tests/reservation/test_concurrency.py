@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import Engine, delete, func, text
 from sqlmodel import Session, select
 
@@ -20,7 +21,6 @@ from scipass.account.models import WeChatUser
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
-from scipass.main import create_app
 from scipass.org.models import Region, School, Venue
 from scipass.reservation.models import Reservation, ReservationMember, TimeSlot
 from scipass.roster.models import Student
@@ -110,8 +110,8 @@ def crowd(engine: Engine) -> Iterator[dict[str, object]]:
 
 
 @pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
-    with serve(create_app(settings, clock=FrozenClock(NOW))) as url:
+def server(settings: Settings, make_app: Callable[..., FastAPI]) -> Iterator[str]:
+    with serve(make_app(settings, clock=FrozenClock(NOW))) as url:
         yield url
 
 

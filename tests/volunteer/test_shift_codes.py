@@ -6,7 +6,7 @@ code (``/kiosk/shifts/{id}``); only the shift's organiser manages them."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,7 +27,6 @@ from scipass.core.auth import Role
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings, WeChatMode
 from scipass.core.db import Database
-from scipass.main import create_app
 from tests import fake_wechat
 from tests.factories import Side, create_activity
 from tests.fake_wechat import FakeWeChatServer
@@ -188,6 +187,7 @@ def wechat_api(
     engine: Engine,
     connection: Connection,
     clock: FrozenClock,
+    make_app: Callable[..., FastAPI],
 ) -> Iterator[Api]:
     real = settings.model_copy(
         update={
@@ -198,7 +198,7 @@ def wechat_api(
             "wechat_timeout_seconds": 0.5,
         }
     )
-    app: FastAPI = create_app(real, database=Database(engine, bind=connection), clock=clock)
+    app = make_app(real, database=Database(engine, bind=connection), clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, real, clock)
 
