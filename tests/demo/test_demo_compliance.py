@@ -5,17 +5,17 @@ waits for its bureau's number; the hints say where to look."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
-import pytest
 from sqlmodel import Session, select
 
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import local_date, term_of
-from scipass.demo import loader
 from scipass.org.models import Bureau
 from scipass.policy import compliance
-from tests.conftest import FROZEN_AT
+from tests.demo.test_demo import NOWS
+from tests.demo_world import loaded_on
 
 
 def region_rows(session: Session, name: str, now: datetime) -> dict[str, dict[str, str]]:
@@ -34,16 +34,11 @@ def region_rows(session: Session, name: str, now: datetime) -> dict[str, dict[st
     return found
 
 
-@pytest.mark.parametrize(
-    "now",
-    [FROZEN_AT, datetime(2026, 12, 30, 2, 0, tzinfo=UTC), datetime(2027, 3, 7, 2, 0, tzinfo=UTC)],
-    ids=lambda now: now.date().isoformat(),
-)
+@loaded_on(*NOWS[:3])  # in a term, after its first week
 def test_every_demo_region_shows_a_mixed_picture_with_reasons(
-    session: Session, now: datetime
+    session: Session, demo: dict[str, Any], now: datetime
 ) -> None:
-    summary = loader.load(session, now=now)
-    assert summary is not None
+    summary = demo
     xiangtan = region_rows(session, "湘潭市教育局", now)
     weekly = xiangtan["after_school_science_weekly"]
     assert (weekly["湘潭市雨湖区和平小学"], weekly["湘潭市第九中学"]) == ("met", "missed")

@@ -4,19 +4,19 @@ activities with a programme, a campaign or the after-school flag (one a bureau's
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
-import pytest
 from sqlmodel import Session, col, select
 
 from scipass.activity.models import Activity
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import local_date, school_year_of
 from scipass.core.pagination import PageParams
-from scipass.demo import loader
 from scipass.org import calendars, tours, trainings
 from scipass.org.models import Bureau, School
-from tests.conftest import FROZEN_AT
+from tests.demo.test_demo import NOWS
+from tests.demo_world import loaded_on
 
 EVERYTHING = PageParams(limit=100, offset=0)
 
@@ -28,14 +28,11 @@ def bureau(session: Session, name: str) -> Principal:
     )
 
 
-@pytest.mark.parametrize(
-    "now",
-    [FROZEN_AT, datetime(2027, 8, 31, 16, 1, tzinfo=UTC)],  # and 00:01 on 1 September
-    ids=lambda now: now.date().isoformat(),
-)
-def test_demo_holds_what_the_rules_measure(session: Session, now: datetime) -> None:
-    summary = loader.load(session, now=now)
-    assert summary is not None
+@loaded_on(NOWS[0], NOWS[-1])  # and 00:01 on 1 September
+def test_demo_holds_what_the_rules_measure(
+    session: Session, demo: dict[str, Any], now: datetime
+) -> None:
+    summary = demo
     assert summary["science_staff"] == 10
     assert summary["school_calendars"] == 2
     year = school_year_of(local_date(now))
