@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -202,6 +203,27 @@ def update_school_flags(
         area=wanted.get("area", school.area),
         main_urban_district=wanted.get("main_urban_district", school.main_urban_district),
     )
+    return _change_school(
+        session,
+        school,
+        wanted,
+        action=audit_service.Action.school_flags_changed,
+        actor=actor,
+        now=now,
+    )
+
+
+def _change_school(
+    session: Session,
+    school: School,
+    wanted: dict[str, Any],
+    *,
+    action: audit_service.Action,
+    actor: Principal,
+    now: datetime,
+) -> School:
+    """Set the school's fields that change and audit them with the values before and after
+    (nothing when nothing changes)."""
     changes = {
         name: {"from": getattr(school, name), "to": value}
         for name, value in wanted.items()
@@ -215,7 +237,7 @@ def update_school_flags(
     session.flush()
     audit_service.record(
         session,
-        action=audit_service.Action.school_flags_changed,
+        action=action,
         at=now,
         actor=actor,
         object_type="school",
@@ -282,29 +304,9 @@ def update_school_settings(
     """A school admin changes their school's settings (teacher attestation on or off); each
     change is audited with the value before and after."""
     school = own_school(session, actor=actor, school_id=school_id)
-    changes = {
-        name: {"from": getattr(school, name), "to": value}
-        for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items()
-        if getattr(school, name) != value
-    }
-    if not changes:
-        return school
-    for name, change in changes.items():
-        setattr(school, name, change["to"])
-    session.add(school)
-    session.flush()
-    audit_service.record(
-        session,
-        action=audit_service.Action.school_settings_changed,
-        at=now,
-        actor=actor,
-        object_type="school",
-        object_id=school.id,
-        school_id=school.id,
-        region_code=school.region_code,
-        changes=changes,
-    )
-    return school
+    wanted = data.model_dump(exclude_unset=True, exclude_none=True)
+    action = audit_service.Action.school_settings_changed
+    return _change_school(session, school, wanted, action=action, actor=actor, now=now)
 
 
 def get_bureau(session: Session, bureau_id: int) -> Bureau:

@@ -60,29 +60,8 @@ def _term(term: Term) -> TermRead:
 
 def _result(row: ResultRow) -> RuleResultRead:
     return RuleResultRead(
-        rule_id=row.rule_id,
-        description=row.description,
-        source=row.source,
-        period=row.period,
-        school_id=row.school_id,
-        school_name=row.school_name,
-        region_code=row.region_code,
-        district_name=row.district_name,
-        area=row.area,
-        window_start=row.window_start,
-        window_end=row.window_end,
-        figure=row.figure,
-        threshold=row.threshold,
-        weeks_asked=row.weeks_asked,
-        met=row.met,
-        state=row.state,
-        missing=row.missing,
-        due=row.due,
-        evidence_total=row.evidence_total,
-        evidence=[
-            EvidenceRead(kind=e.kind, id=e.id, label=e.label, on=e.on, link=e.link)
-            for e in row.evidence
-        ],
+        **{name: getattr(row, name) for name in RuleResultRead.model_fields if name != "evidence"},
+        evidence=[EvidenceRead.model_validate(e, from_attributes=True) for e in row.evidence],
     )
 
 

@@ -5,7 +5,7 @@ ledger of a review or of any term as XLSX: a summary sheet and one sheet per rul
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 
 from sqlalchemy import update
@@ -164,51 +164,30 @@ def freeze(
     return ReviewRows(review, region, schools, rows)
 
 
+STORED = [
+    f.name
+    for f in fields(ResultRow)
+    if f.name not in ("evidence", "description", "source", "missing")
+]
+
+
 def _stored(review_id: int, row: ResultRow) -> PolicyReviewResult:
     return PolicyReviewResult(
         review_id=review_id,
-        rule_id=row.rule_id,
+        **{name: getattr(row, name) for name in STORED},
         description=row.description[:300],
         source=row.source[:80],
-        period=row.period,
-        school_id=row.school_id,
-        school_name=row.school_name,
-        region_code=row.region_code,
-        district_name=row.district_name,
-        area=row.area,
-        window_start=row.window_start,
-        window_end=row.window_end,
-        figure=row.figure,
-        threshold=row.threshold,
-        met=row.met,
         missing=row.missing[:300],
-        evidence_total=row.evidence_total,
-        weeks_asked=row.weeks_asked,
-        due=row.due,
         evidence=row.evidence_json(),
     )
 
 
 def _row(stored: PolicyReviewResult) -> ResultRow:
     return ResultRow(
-        rule_id=stored.rule_id,
+        **{name: getattr(stored, name) for name in STORED},
         description=stored.description,
         source=stored.source,
-        period=stored.period,
-        school_id=stored.school_id,
-        school_name=stored.school_name,
-        region_code=stored.region_code,
-        district_name=stored.district_name,
-        area=stored.area,
-        window_start=stored.window_start,
-        window_end=stored.window_end,
-        figure=stored.figure,
-        threshold=stored.threshold,
-        met=stored.met,
         missing=stored.missing,
-        evidence_total=stored.evidence_total,
-        weeks_asked=stored.weeks_asked,
-        due=stored.due,
         evidence=evidence_from_json(stored.evidence),
     )
 
