@@ -33,7 +33,8 @@ class DataCopy(BaseModel):
         description="参加的竞赛报名：作品、本人的成员身份、各轮状态与已公示的结果（不含其他成员）"
     )
     volunteering: dict[str, Any] = Field(
-        description="志愿服务：`signups` 报名与到岗、确认时长，`certificates` 证明，`notifications` 通知"
+        description="志愿服务：`signups` 报名与到岗、确认时长，`certificates` 证明，"
+        "`notifications` 通知"
     )
     talent_tracking: Items = Field(description="科技创新后备人才跟踪记录")
     audit_entries: Items = Field(

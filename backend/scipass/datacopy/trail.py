@@ -118,9 +118,9 @@ def entries(
     for entry in lists:
         if entry.id in chosen:
             continue
-        if entry.school_id is None and entry.region_code is not None:
-            if not school_region.startswith(region_prefix(entry.region_code)):
-                continue
+        outside = entry.school_id is None and entry.region_code is not None
+        if outside and not school_region.startswith(region_prefix(entry.region_code or "")):
+            continue
         if _covers(entry, student):
             chosen[entry.id or 0] = (entry, "list")
     ordered = sorted(chosen.values(), key=lambda pair: (pair[0].at, pair[0].id or 0))
