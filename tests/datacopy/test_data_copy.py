@@ -377,7 +377,8 @@ def test_the_copy_holds_every_category_and_nothing_of_another_pupil(
     copy = response.json()
     text = response.text
     # nothing of pupil B: no marked text, no id of B, none of B's objects in the audit entries
-    assert "SECRET" not in text and "秘密" not in text
+    assert "SECRET" not in text
+    assert "秘密" not in text
     assert set(_values(copy, "student_id")) <= {a.student.id}
     assert b.student.id not in [i for ids in _values(copy, "student_ids") for i in ids]
     about_b = {(kind, i) for kind, ids in b.objects.items() for i in ids}
@@ -385,7 +386,8 @@ def test_the_copy_holds_every_category_and_nothing_of_another_pupil(
     assert named & about_b == set()
     # every category of pupil A
     assert copy["student"]["id"] == a.student.id
-    assert "binding_code" not in copy["student"] and "guardian_code" not in copy["student"]
+    assert "binding_code" not in copy["student"]
+    assert "guardian_code" not in copy["student"]
     assert copy["bindings"]["wechat"]["openid"].startswith("o-test-")
     assert [g["is_requester"] for g in copy["bindings"]["guardians"]] == [True]
     assert [c["purpose"] for c in copy["consents"]] == ["participation_record"]
@@ -404,10 +406,12 @@ def test_the_copy_holds_every_category_and_nothing_of_another_pupil(
         one_class.group_reservation.id,
         "四年级1班",
     )
-    assert "students" not in group and own["note"] == "预约alpha"
+    assert "students" not in group
+    assert own["note"] == "预约alpha"
     [entry] = copy["competition_entries"]
     assert entry["id"] == one_class.team_entry.id
-    assert entry["membership"]["role"] == "member" and "created_by" not in entry
+    assert entry["membership"]["role"] == "member"
+    assert "created_by" not in entry
     assert [s["minutes_reason"] for s in copy["volunteering"]["signups"]] == ["时长alpha"]
     assert [c["number"] for c in copy["volunteering"]["certificates"]] == ["CERT-alpha"]
     assert [n["payload"] for n in copy["volunteering"]["notifications"]] == [{"m": "alpha"}]
@@ -497,7 +501,8 @@ def test_the_evidence_zip_holds_the_childs_files_only(
         names = bundle.namelist()
         manifest = json.loads(bundle.read("manifest.json"))
         files = [n for n in names if n != "manifest.json"]
-        assert len(files) == 1 and files[0].endswith("evidence-alpha.pdf")
+        assert len(files) == 1
+        assert files[0].endswith("evidence-alpha.pdf")
         assert bundle.read(files[0]) == a.evidence
         assert all(bundle.read(n) != b.evidence for n in names)
     assert [f["file"] for f in manifest["files"]] == files
