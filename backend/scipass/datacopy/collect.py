@@ -45,12 +45,7 @@ from scipass.core.clock import local_date
 from scipass.datacopy import trail
 from scipass.datacopy.errors import CopyThroughGuardian
 from scipass.org.models import School
-from scipass.record.models import (
-    ParticipationRecord,
-    RecordEvent,
-    RecordEvidence,
-    RecordObjection,
-)
+from scipass.record import data_copy as record_copy
 from scipass.reservation.models import Reservation, ReservationMember, TimeSlot
 from scipass.roster.errors import StudentNotFound
 from scipass.roster.models import GuardianLink, Student
@@ -155,52 +150,6 @@ def _visits(session: Session, student_id: int, objects: trail.Objects) -> dict[s
         ],
         "personal_cards": _rows(cards, drop=("nonce", "student_id")),
     }
-
-
-def _records(
-    session: Session, student_id: int, family: set[str], objects: trail.Objects
-) -> list[dict[str, Any]]:
-    records = session.exec(
-        select(ParticipationRecord)
-        .where(ParticipationRecord.student_id == student_id)
-        .order_by(col(ParticipationRecord.started_at), col(ParticipationRecord.id))
-    ).all()
-    ids = [r.id for r in records]
-    events = session.exec(
-        select(RecordEvent).where(col(RecordEvent.record_id).in_(ids)).order_by(col(RecordEvent.id))
-    ).all()
-    evidence = session.exec(
-        select(RecordEvidence)
-        .where(col(RecordEvidence.record_id).in_(ids))
-        .order_by(col(RecordEvidence.id))
-    ).all()
-    objections = session.exec(
-        select(RecordObjection)
-        .where(col(RecordObjection.record_id).in_(ids))
-        .order_by(col(RecordObjection.id))
-    ).all()
-    objects.add("participation_record", ids)
-    objects.add("participation_record", [f"student:{student_id}"])
-    objects.add("record_evidence", (e.id for e in evidence))
-
-    def of(rows: Iterable[Any], record_id: int | None) -> list[Any]:
-        return [r for r in rows if r.record_id == record_id]
-
-    def objection(o: RecordObjection) -> dict[str, Any]:
-        shown = _row(o)
-        if o.raised_by not in family:
-            shown["raised_by"] = None  # another pupil or family, or staff: not named
-        return shown
-
-    return [
-        {
-            **_row(r, drop=("student_id",)),
-            "events": _rows(of(events, r.id)),
-            "evidence": _rows(of(evidence, r.id)),
-            "objections": [objection(o) for o in of(objections, r.id)],
-        }
-        for r in records
-    ]
 
 
 def _reservations(
@@ -366,6 +315,9 @@ def data_copy(session: Session, *, principal: Principal, now: datetime) -> dict[
     ).all()
     objects.add("talent_tracking", (t.id for t in tracking))
     visits = _visits(session, student_id, objects)
+    records = record_copy.records_of(session, student_id=student_id, family=family)
+    objects.add("participation_record", [*records.record_ids, f"student:{student_id}"])
+    objects.add("record_evidence", records.evidence_ids)
     document: dict[str, Any] = {
         "about": {
             "format_version": FORMAT_VERSION,
@@ -380,7 +332,7 @@ def data_copy(session: Session, *, principal: Principal, now: datetime) -> dict[
         "bindings": _bindings(session, student, principal),
         "consents": _rows(consents, drop=("student_id",)),
         **visits,
-        "records": _records(session, student_id, family, objects),
+        "records": records.items,
         "reservations": _reservations(session, student_id, objects),
         "competition_entries": _entries(session, student_id, objects),
         "volunteering": _volunteering(session, student_id, objects),

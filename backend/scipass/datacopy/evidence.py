@@ -28,8 +28,8 @@ from scipass.jobs.exporter import BundleExport, run_bundle_export
 from scipass.jobs.models import Job
 from scipass.jobs.queue import JobContext, JobKind, JobResult
 from scipass.org.models import School
+from scipass.record import data_copy as record_copy
 from scipass.record import storage as evidence_storage
-from scipass.record.models import ParticipationRecord, RecordEvidence
 from scipass.roster.errors import StudentNotFound
 from scipass.roster.models import GuardianLink, Student
 
@@ -65,20 +65,6 @@ def _still_allowed(session: Session, owner: Principal, student_id: int) -> Stude
     return student
 
 
-def _evidence(
-    session: Session, student_id: int
-) -> list[tuple[RecordEvidence, ParticipationRecord]]:
-    return [
-        (evidence, record)
-        for evidence, record in session.exec(
-            select(RecordEvidence, ParticipationRecord)
-            .join(ParticipationRecord, col(ParticipationRecord.id) == RecordEvidence.record_id)
-            .where(ParticipationRecord.student_id == student_id)
-            .order_by(col(RecordEvidence.record_id), col(RecordEvidence.id))
-        ).all()
-    ]
-
-
 def run_evidence_job(context: JobContext) -> JobResult:
     """The ``data-copy-evidence`` job: the pupil's evidence files and the manifest, one ZIP."""
     owner = context.owner
@@ -89,15 +75,16 @@ def run_evidence_job(context: JobContext) -> JobResult:
     def prepare(session: Session) -> BundleExport:
         student = _still_allowed(session, owner, student_id)
         school = session.get(School, student.school_id)
-        rows = _evidence(session, student_id)
+        rows = record_copy.evidence_of(session, student_id=student_id)
 
         def files() -> Iterator[tuple[str, bytes]]:
             manifest: list[dict[str, Any]] = []
-            for evidence, record in rows:
+            for row in rows:
+                evidence = row.evidence
                 item: dict[str, Any] = {
                     "evidence_id": evidence.id,
-                    "record_id": record.id,
-                    "record_title": record.title,
+                    "record_id": row.record_id,
+                    "record_title": row.record_title,
                     "filename": evidence.filename,
                     "media_type": evidence.media_type,
                     "size": evidence.size,
@@ -112,7 +99,7 @@ def run_evidence_job(context: JobContext) -> JobResult:
                 elif not path.is_file():
                     item["withheld"] = "missing"
                 else:
-                    name = f"{record.id}-{evidence.id}-{evidence.filename}"
+                    name = f"{row.record_id}-{evidence.id}-{evidence.filename}"
                     item["file"] = name
                     yield name, path.read_bytes()
                 manifest.append(item)
