@@ -166,7 +166,7 @@ def _reservations(
         .join(TimeSlot, col(TimeSlot.id) == Reservation.slot_id)
         .where(
             ReservationMember.student_id == student_id,
-            or_(col(Reservation.student_id).is_(None), Reservation.student_id != student_id),
+            or_(col(Reservation.student_id).is_(None), col(Reservation.student_id) != student_id),
         )
     ).all()
     objects.add("reservation", (r.id for r, _ in own))
