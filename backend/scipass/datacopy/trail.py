@@ -118,8 +118,8 @@ def entries(
     for entry in lists:
         if entry.id in chosen:
             continue
-        outside = entry.school_id is None and entry.region_code is not None
-        if outside and not school_region.startswith(region_prefix(entry.region_code or "")):
+        regional = entry.school_id is None and entry.region_code is not None
+        if regional and not school_region.startswith(region_prefix(entry.region_code or "")):
             continue
         if _covers(entry, student):
             chosen[entry.id or 0] = (entry, "list")
