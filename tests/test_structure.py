@@ -88,6 +88,7 @@ DOMAINS = (
     "checkin",
     "competition",
     "consent",
+    "datacopy",
     "demo",
     "health",
     "org",

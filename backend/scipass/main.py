@@ -62,6 +62,8 @@ from scipass.core.errors import (
 from scipass.core.inputs import check_url_text
 from scipass.core.jobs import Jobs
 from scipass.core.middleware import BodyLimits, RequestIdMiddleware
+from scipass.datacopy import evidence as datacopy_evidence
+from scipass.datacopy.router import router as datacopy_router
 from scipass.health.router import router as health_router
 from scipass.jobs import queue as job_queue
 from scipass.jobs.queue import JobKinds
@@ -250,6 +252,7 @@ def job_kinds() -> JobKinds:
     checkin_jobs.register_kinds(kinds)  # attendee-export
     edition_exports.register_kinds(kinds)  # directory-edition-export
     kinds.register(volunteer_hours.EXPORT_KIND.name, volunteer_hours.EXPORT_KIND.handler)
+    kinds.register(datacopy_evidence.EVIDENCE_KIND.name, datacopy_evidence.EVIDENCE_KIND.handler)
     return kinds
 
 
@@ -363,6 +366,7 @@ def _api_router() -> APIRouter:
         record_evidence_router,
         record_notice_router,
         record_export_router,
+        datacopy_router,
         jobs_router,
         competition_router,
         competition_entries_router,

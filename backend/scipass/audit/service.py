@@ -84,6 +84,8 @@ class Action(StrEnum):
     counsellor_training_recorded = "counsellor_training_recorded"
     mobile_museum_tour_recorded = "mobile_museum_tour_recorded"
     school_calendar_set = "school_calendar_set"
+    child_data_copied = "child_data_copied"  # a pupil's data as one JSON copy (PIPL art. 45)
+    child_evidence_copied = "child_evidence_copied"  # a pupil's evidence files as a ZIP
 
 
 def record(

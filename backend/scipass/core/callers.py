@@ -114,8 +114,18 @@ RecordExporter = Annotated[
     Principal, Depends(require(Role.student, *SCHOOL_ROLES, Role.bureau, Role.platform_admin))
 ]
 
-# Who queues bulk exports (jobs) and reads them back: everyone who exports something.
+# Who queues bulk exports (jobs) and reads them back: everyone who exports something (a
+# guardian: the copy of a child's evidence files, scipass.datacopy).
 JobOwner = Annotated[
     Principal,
-    Depends(require(Role.student, *SCHOOL_ROLES, *VENUE_ROLES, Role.bureau, Role.platform_admin)),
+    Depends(
+        require(
+            Role.student,
+            Role.guardian,
+            *SCHOOL_ROLES,
+            *VENUE_ROLES,
+            Role.bureau,
+            Role.platform_admin,
+        )
+    ),
 ]
