@@ -130,7 +130,9 @@ def demo() -> None:
     import scipass.models  # noqa: F401  # every table, so keys between packages resolve
     from scipass.core.db import Database
     from scipass.demo import loader
+    from scipass.main import register_consent_effects
 
+    register_consent_effects()  # the demo records consents (and withdraws some)
     settings = _settings()
     if settings.env is Environment.prod:
         typer.echo(
@@ -198,9 +200,11 @@ def close_visits() -> None:
 
 @cli.command("purge-telemetry")
 def purge_telemetry() -> None:
-    """Erase scan locations older than SCIPASS_TELEMETRY_RETENTION_DAYS (`serve` also does
-    this periodically)."""
-    typer.echo(f"{_run_job('purge-telemetry')} scan locations erased")
+    """Erase what is kept past its retention period: scan locations and distances
+    (SCIPASS_TELEMETRY_RETENTION_DAYS), client addresses in the audit log
+    (SCIPASS_CLIENT_ADDRESS_RETENTION_DAYS) and rate-limit counters
+    (SCIPASS_RATE_LIMIT_RETENTION_HOURS); `serve` also does this periodically."""
+    typer.echo(f"{_run_job('purge-telemetry')} rows erased")
 
 
 @cli.command("clean-evidence")

@@ -234,6 +234,13 @@ def _declare_common_problems(app: FastAPI, schema: dict[str, Any]) -> None:
             operation["responses"] = dict(sorted(operation["responses"].items()))
 
 
+def register_consent_effects() -> None:
+    """What withdrawing a consent deletes, each domain registering its own tables'
+    (:mod:`scipass.consent.effects`); registering again is harmless."""
+    checkin_jobs.register_consent_effects()  # location
+    record_jobs.register_consent_effects()  # photos, participation_record
+
+
 def scheduled_jobs() -> Jobs:
     """Every domain's scheduled jobs, in the order they run."""
     jobs = Jobs()
@@ -309,6 +316,7 @@ def create_app(
     install_error_handlers(app)
     # A key used for a scan is not free for another write, and the other way round.
     idempotency.register_key_store(checkin_visits.key_used)
+    register_consent_effects()
     app.add_middleware(CheckinFastPath)  # inside RequestIdMiddleware: answers carry the id
     app.add_middleware(BodyLimits)  # outside the fast path, which reads bodies too
     app.add_middleware(RequestIdMiddleware)

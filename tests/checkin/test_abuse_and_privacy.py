@@ -318,8 +318,8 @@ def test_locations_are_kept_only_with_a_geofence_and_erased_after_the_retention(
     assert purge_telemetry(session, NOW + timedelta(days=179), settings) == 0
     assert purge_telemetry(session, NOW + timedelta(days=181), settings) == 1
     session.refresh(kept)
-    assert (kept.latitude, kept.longitude, kept.accuracy_m) == (None, None, None)
-    assert kept.distance_m is not None  # the judgement stays, the position goes
+    assert (kept.latitude, kept.longitude, kept.accuracy_m, kept.distance_m) == (None,) * 4
+    assert (kept.result, kept.server_time) == ("accepted", NOW)  # the judgement stays
 
 
 def test_a_kiosk_token_with_unicode_digits_is_refused(client: TestClient) -> None:

@@ -1,4 +1,6 @@
-"""Writing and reading the audit log. Entries are only ever added."""
+"""Writing and reading the audit log. Entries are only ever added; the one thing that changes
+is the client address, cleared once older than ``SCIPASS_CLIENT_ADDRESS_RETENTION_DAYS``
+(:func:`clear_client_addresses`, run by the ``purge-telemetry`` job)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -86,6 +89,10 @@ class Action(StrEnum):
     school_calendar_set = "school_calendar_set"
     child_data_copied = "child_data_copied"  # a pupil's data as one JSON copy (PIPL art. 45)
     child_evidence_copied = "child_evidence_copied"  # a pupil's evidence files as a ZIP
+    # Deletion log (never the content: what kind, how many, why): data deleted because a
+    # guardian withdrew or refused consent for a purpose, and the retention purge's runs.
+    data_deleted = "data_deleted"
+    data_purged = "data_purged"
 
 
 def record(
@@ -116,6 +123,17 @@ def record(
             detail=json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
         )
     )
+
+
+def clear_client_addresses(session: Session, *, before: datetime) -> int:
+    """Clear the client address of the entries written before ``before``; how many."""
+    result = session.exec(
+        update(AuditLog)
+        .where(col(AuditLog.at) < before, col(AuditLog.client_ip).is_not(None))
+        .values(client_ip=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
 
 
 def _scoped(principal: Principal) -> SelectOfScalar[AuditLog]:

@@ -8,8 +8,8 @@ NOTHING`` on its unique key, so retries and concurrent scans make one of each wh
 engine. On PostgreSQL a student's own scan of an uncapped activity takes the batch path
 instead (:mod:`scipass.checkin.batch`); this is the path for everything else.
 
-Also: the job that closes visits left open (``auto_closed``), staff corrections (audited) and
-the purge of scan locations."""
+Also: the job that closes visits left open (``auto_closed``), staff corrections (audited),
+the purge of scan locations, and their erasure when the guardian withdraws ``location``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import ColumnElement, bindparam, func, update
 from sqlmodel import Session, col, select
 
 from scipass.activity import access as activity_access
@@ -60,6 +60,7 @@ from scipass.checkin.views import (
 )
 from scipass.core.auth import Principal
 from scipass.core.clock import local_date
+from scipass.core.config import Settings
 from scipass.record import append as record_append
 from scipass.record import service as record_service
 from scipass.record.models import RecordSource
@@ -447,12 +448,29 @@ def close_due_visits(session: Session, *, now: datetime, limit: int = 5000) -> i
 
 
 def purge_telemetry(session: Session, *, before: datetime) -> int:
-    """Erase the locations of scan events older than ``before`` (DESIGN: raw telemetry is
-    purged after a configurable period); the events themselves stay."""
+    """Erase the location (position, accuracy and distance to the venue) of scan events older
+    than ``before`` (DESIGN: raw telemetry is purged after a configurable period); the events
+    stay, with their result, reason and times."""
+    return _erase_locations(session, col(ScanEvent.server_time) < before)
+
+
+def erase_locations_of(session: Session, student_id: int, now: datetime, settings: Settings) -> int:
+    """Erase every stored location of one pupil's scan events (the guardian withdrew the
+    ``location`` consent); how many events had one. Registered as a consent effect."""
+    return _erase_locations(session, col(ScanEvent.student_id) == student_id)
+
+
+def _erase_locations(session: Session, which: ColumnElement[bool]) -> int:
     result = session.exec(
         update(ScanEvent)
-        .where(col(ScanEvent.server_time) < before, col(ScanEvent.latitude).is_not(None))
-        .values(latitude=None, longitude=None, accuracy_m=None)
+        .where(
+            which,
+            col(ScanEvent.latitude).is_not(None)
+            | col(ScanEvent.longitude).is_not(None)
+            | col(ScanEvent.accuracy_m).is_not(None)
+            | col(ScanEvent.distance_m).is_not(None),
+        )
+        .values(latitude=None, longitude=None, accuracy_m=None, distance_m=None)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)

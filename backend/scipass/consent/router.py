@@ -22,6 +22,7 @@ from scipass.core.auth import public_access
 from scipass.core.callers import GuardianCaller, SchoolAdmin, SchoolStaff, StudentCaller
 from scipass.core.clock import ClockDep, local_date
 from scipass.core.db import SessionDep
+from scipass.core.deps import SettingsDep
 from scipass.core.errors import problem_responses
 from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
@@ -109,6 +110,7 @@ def decide_for_child(
     caller: GuardianCaller,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> ConsentStatus:
     student, link_id = _child(session, caller.wechat_user_id, student_id)
     school = org_service.get_school(session, student.school_id)
@@ -123,6 +125,7 @@ def decide_for_child(
         channel=Channel.mini_program,
         guardian_link_id=link_id,
         now=clock.now(),
+        settings=settings,
     )
     return _status(session, student, local_date(clock.now()))
 
@@ -183,7 +186,12 @@ def student_consent_history(
     responses=problem_responses(StudentNotFound, NoticeOutdated),
 )
 def record_paper_consent(
-    student_id: Id, body: PaperConsent, caller: SchoolAdmin, session: SessionDep, clock: ClockDep
+    student_id: Id,
+    body: PaperConsent,
+    caller: SchoolAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
 ) -> ConsentStatus:
     student = roster_service.get_student_for_staff(session, actor=caller, student_id=student_id)
     school = org_service.get_school(session, student.school_id)
@@ -198,5 +206,6 @@ def record_paper_consent(
         channel=Channel.paper,
         guardian_name=body.guardian_name,
         now=clock.now(),
+        settings=settings,
     )
     return _status(session, student, local_date(clock.now()))

@@ -5,7 +5,8 @@ Only the birth year and month are known, so a student counts as under 14 until t
 month of their 14th birthday: the rule errs on the side of asking. Each purpose is asked below
 an age (:data:`ASKED_UNDER`): 14 for all but ``volunteering``, asked below 18. Consent is per
 purpose and append-only; the latest decision for a purpose is the one in force, so a withdrawal
-stops new processing from that moment and the history stays.
+stops new processing from that moment and the history stays. A withdrawal (or a refusal) also
+deletes, in the same transaction, what was kept for the purpose (:mod:`scipass.consent.effects`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
+from scipass.consent import effects
 from scipass.consent.errors import ConsentRequired, NoticeOutdated
 from scipass.consent.models import Channel, ConsentRecord, Decision, Purpose
 from scipass.core.auth import Principal
+from scipass.core.clock import local_date
+from scipass.core.config import Settings
 from scipass.roster.models import GuardianLink, Student
 
 NOTICE_VERSION = "2026-12"
@@ -194,6 +198,7 @@ def record_decision(
     channel: Channel,
     now: datetime,
     guardian_link_id: int | None = None,
+    settings: Settings,
     guardian_name: str | None = None,
 ) -> list[ConsentRecord]:
     # A grant must answer the notice in force; refusing or withdrawing is always possible,
@@ -229,6 +234,18 @@ def record_decision(
         channel=channel.value,
         notice_version=notice_version,
     )
+    if decision is not Decision.grant:
+        today = local_date(now)
+        effects.on_withdrawn(
+            session,
+            actor=actor,
+            student_id=student.id or 0,
+            school_id=student.school_id,
+            region_code=region_code,
+            purposes=[p for p in purposes if needs_consent(student.birth_month, p, today)],
+            now=now,
+            settings=settings,
+        )
     return records
 
 

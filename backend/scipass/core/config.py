@@ -77,8 +77,18 @@ class Settings(BaseSettings):
     rotating_margin_steps: int = Field(default=1, ge=0, le=3)
     personal_code_ttl_seconds: int = Field(default=300, ge=30, le=24 * 3600)
     scan_rate_per_minute: int = Field(default=20, ge=1)
-    # Raw telemetry (the location on scan events) is erased after this many days.
+    # Retention (README, "Children's data"): the ``purge-telemetry`` job erases each kind of
+    # data once it is older than its period. Raw telemetry: the location, its accuracy and the
+    # distance to the venue on scan events (the scan's result and times stay).
     telemetry_retention_days: int = Field(default=180, ge=1)
+    # Client addresses (IP) in the audit log: 网络安全法 art. 21 asks for network logs to be
+    # kept at least six months, and nothing needs them longer.
+    client_address_retention_days: int = Field(default=180, ge=1)
+    # Rate-limit counters, whose keys name client addresses and login names: no window is
+    # longer than an hour, so a day keeps every counter that still counts.
+    rate_limit_retention_hours: int = Field(default=24, ge=1)
+    # Idempotency keys (who sent which request): far longer than any phone retries.
+    idempotency_retention_days: int = Field(default=7, ge=1)
     wechat_checkin_page: str = "pages/checkin/index"
     # The page a volunteer shift's mini-program code opens (its scan goes to the volunteer
     # attendance endpoint, not to check-in).

@@ -10,8 +10,8 @@ method, the path and the body as canonical JSON, hashed. :func:`claim` records a
 its fingerprint with one ``INSERT … ON CONFLICT DO NOTHING``, in the request's transaction: a
 concurrent request with the same key waits for the first one's commit, then finds its
 fingerprint. A request that fails rolls its key back with everything else, so its retry runs
-afresh. Keys are kept :data:`KEEP_FOR` (the ``purge-idempotency-keys`` job), far longer than
-any phone retries.
+afresh. Keys are kept ``SCIPASS_IDEMPOTENCY_RETENTION_DAYS`` (7 by default; the
+``purge-idempotency-keys`` job), far longer than any phone retries.
 
 Check-in (``POST /checkins``, the hot path) applies the same rule to the keys it keeps on its
 scan events, with the same answer, instead of a second write per scan. The two stores see each
@@ -38,7 +38,6 @@ from scipass.core.db import IdType, UTCDateTime, insert_ignoring
 from scipass.core.errors import Conflict
 from scipass.core.jobs import Jobs
 
-KEEP_FOR = timedelta(days=7)
 KEY_PATTERN = r"^[!-~]{8,64}$"  # 8 to 64 visible ASCII characters: a UUID, a base64 nonce
 
 
@@ -167,10 +166,11 @@ def claim(
 
 
 def purge(session: Session, now: datetime, settings: Settings) -> int:
-    """Forget the keys older than :data:`KEEP_FOR`; returns how many (the
-    ``purge-idempotency-keys`` job)."""
+    """Forget the keys older than ``SCIPASS_IDEMPOTENCY_RETENTION_DAYS``; returns how many
+    (the ``purge-idempotency-keys`` job)."""
+    before = now - timedelta(days=settings.idempotency_retention_days)
     result = session.exec(
-        delete(IdempotencyKeyRecord).where(col(IdempotencyKeyRecord.created_at) < now - KEEP_FOR)
+        delete(IdempotencyKeyRecord).where(col(IdempotencyKeyRecord.created_at) < before)
     )
     return int(result.rowcount or 0)
 

@@ -2,6 +2,9 @@
 
 One row per key; an upsert bumps the counter or starts a new window, decided inside the
 database (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``), never by read-then-write.
+A key may name a client address or a login name, so counters whose window ended long ago are
+deleted (:func:`purge`, run by the ``purge-telemetry`` job): a deleted counter and an expired
+one count the same, the next hit starts a new window either way.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, Integer, String, case, select
+from sqlalchemy import Column, Integer, String, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, col
 
@@ -79,3 +82,12 @@ def current(session: Session, key: str, window: Window, *, now: datetime) -> int
     if window_start < _window_start(now, window):
         return 0
     return int(count)
+
+
+def purge(session: Session, *, before: datetime) -> int:
+    """Delete the counters whose window started before ``before`` (keep ``before`` earlier
+    than now minus the longest window); how many."""
+    result = session.exec(
+        delete(RateLimitCounter).where(col(RateLimitCounter.window_start) < before)
+    )
+    return int(result.rowcount or 0)

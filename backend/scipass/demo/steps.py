@@ -13,6 +13,7 @@ from scipass.consent import service as consent_service
 from scipass.consent.models import Channel, Decision, Purpose
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import SHANGHAI
+from scipass.core.config import get_settings
 from scipass.org.models import School
 from scipass.roster.models import GuardianLink, Student
 
@@ -40,6 +41,7 @@ def consent(
         guardian_link_id=link.id if link else None,
         guardian_name=None if link else "学生家长",
         now=now,
+        settings=get_settings(),
     )
 
 

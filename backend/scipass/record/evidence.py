@@ -80,6 +80,10 @@ _QUARANTINED = {
         "文件已不在存储中，请联系管理员",
         "The stored file was missing",
     ),
+    QuarantineReason.consent_withdrawn: (
+        "监护人已撤回照片同意，文件已删除",
+        "The guardian withdrew the consent for photos; the file was deleted",
+    ),
 }
 
 

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from scipass.core.config import Settings
 from scipass.core.jobs import Jobs
 from scipass.jobs.queue import JobKinds
-from scipass.record import evidence_cleanup, record_file
+from scipass.record import evidence_cleanup, record_file, withdrawal
 from scipass.record import exports as record_exports
 from scipass.record import notices as record_notices
 
@@ -35,3 +35,9 @@ def register_kinds(kinds: JobKinds) -> None:
 def register(jobs: Jobs) -> None:
     jobs.register("archive-records", archive_records)
     jobs.register("clean-evidence", clean_evidence)
+
+
+def register_consent_effects() -> None:
+    """Withdrawing ``photos`` deletes unarchived evidence files; withdrawing
+    ``participation_record`` withdraws the records still open."""
+    withdrawal.register_consent_effects()

@@ -105,6 +105,9 @@ class QuarantineReason(StrEnum):
     too_complex = "too_complex"  # over the pixel, page, object or decompression limits
     duplicate = "duplicate"  # cleaned, it equals another file of the same record
     missing = "missing"  # the file was no longer in storage when it was to be cleaned
+    # The guardian withdrew the ``photos`` consent before the record was archived: the file is
+    # deleted, the row stays as a tombstone (record/withdrawal.py).
+    consent_withdrawn = "consent_withdrawn"
 
 
 class ConfirmedAs(StrEnum):

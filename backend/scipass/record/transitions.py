@@ -1,6 +1,7 @@
 """How a record moves: every step is one conditional update on its status and one history
 row (``record_event``) with who, when and why. The record package's other modules move
-records only through :func:`move`, and write history only through :func:`add_event`."""
+records only through :func:`move` (or :func:`move_all`, many at once by the system), and write
+history only through :func:`add_event`."""
 
 from __future__ import annotations
 
@@ -88,6 +89,39 @@ def move(
     session.flush()
     session.refresh(record)
     return record
+
+
+def move_all(
+    session: Session,
+    *,
+    which: ColumnElement[bool],
+    allowed: Sequence[RecordStatus],
+    to: RecordStatus,
+    action: str,
+    now: datetime,
+    note: str = "",
+    **values: Any,
+) -> list[int]:
+    """Move every record ``which`` selects that is (in the database, now) in ``allowed`` to
+    ``to``, by the system, each with its history row; the ids it moved. One conditional update
+    per status it leaves, so each history row names the status the record was in."""
+    table = ParticipationRecord
+    moved: list[int] = []
+    for status in allowed:
+        ids = [
+            int(record_id)
+            for (record_id,) in session.exec(
+                update(table)
+                .where(which, col(table.status) == status.value)
+                .values(status=to.value, updated_at=now, **values)
+                .returning(col(table.id))
+                .execution_options(synchronize_session=False)
+            ).all()
+        ]
+        for record_id in ids:
+            add_event(session, record_id, None, action, status, to, now, note)
+        moved += ids
+    return moved
 
 
 def reason_given(reason: str | None, limit: int = 200) -> str:

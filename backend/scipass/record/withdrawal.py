@@ -1,0 +1,120 @@
+"""What withdrawing consent does to a pupil's records (registered as consent effects, see
+:mod:`scipass.consent.effects`; each runs in the decision's transaction and changes nothing the
+second time).
+
+* ``photos``: the evidence files of the pupil's records that are not archived are deleted.
+  Each row stays as a tombstone, as a quarantined one does (it keeps its checksums and is
+  answered 410 ``evidence_quarantined``, reason ``consent_withdrawn``), with a history event
+  ``evidence_deleted``. Archived (and voided) records keep theirs: the school keeps the 综评
+  file under its own legal duty, and their rows are part of the archive hash chain. A file
+  leaves the disk once the transaction has committed, and only when no row still served names
+  it (a correction, another pupil's record with the same picture); its quarantine copy goes
+  too when no other quarantine reason keeps it for an administrator. A record archived later
+  hashes its tombstones' checksums, so its chain verifies as any other.
+* ``participation_record``: the pupil's records still open to them (pending, confirmed) are
+  withdrawn, as the pupil would withdraw them, with the reason in their history. Records the
+  school has reviewed go on to the 综评 file under the school's duty. New records are refused
+  where they are made (check-in, registration, manual records: ``consent_required``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import ColumnElement, exists, or_, update
+from sqlmodel import Session, col, select
+
+from scipass.consent import effects as consent_effects
+from scipass.consent.models import Purpose
+from scipass.core.config import Settings
+from scipass.core.db import after_commit
+from scipass.record import storage, transitions
+from scipass.record.models import (
+    STUDENT_OPEN,
+    ParticipationRecord,
+    QuarantineReason,
+    RecordEvidence,
+    RecordStatus,
+)
+
+# Records in the archive chain: their evidence is the school's to keep.
+ARCHIVED = (RecordStatus.archived, RecordStatus.voided)
+WITHDRAWN_NOTE = "监护人撤回同意"
+
+
+def delete_evidence_of(session: Session, student_id: int, now: datetime, settings: Settings) -> int:
+    """Delete the evidence files of ``student_id``'s records that are not archived; how many
+    rows became tombstones."""
+    unarchived = select(ParticipationRecord.id).where(
+        ParticipationRecord.student_id == student_id,
+        col(ParticipationRecord.status).not_in([s.value for s in ARCHIVED]),
+    )
+    reason = QuarantineReason.consent_withdrawn.value
+    rows = session.exec(
+        update(RecordEvidence)
+        .where(
+            col(RecordEvidence.record_id).in_(unarchived),
+            or_(
+                col(RecordEvidence.quarantine_reason).is_(None),
+                col(RecordEvidence.quarantine_reason) != reason,
+            ),
+        )
+        .values(
+            quarantined_at=now,
+            quarantine_reason=reason,
+            cleaned_at=now,  # never cleaned now: nothing left to clean
+        )
+        .returning(col(RecordEvidence.record_id), col(RecordEvidence.sha256))
+        .execution_options(synchronize_session=False)
+    ).all()
+    statuses = dict(
+        session.exec(
+            select(ParticipationRecord.id, ParticipationRecord.status).where(
+                col(ParticipationRecord.id).in_({record_id for record_id, _ in rows})
+            )
+        ).all()
+    )
+    for record_id, _ in rows:
+        status = statuses[record_id]
+        transitions.add_event(
+            session, record_id, None, "evidence_deleted", status, status, now, WITHDRAWN_NOTE
+        )
+    paths: list[Path] = []
+    for sha256 in sorted({sha256 for _, sha256 in rows}):
+        if not _named(session, sha256, col(RecordEvidence.quarantined_at).is_(None)):
+            paths.append(storage.path_of(settings, sha256))
+        if not _named(session, sha256, col(RecordEvidence.quarantine_reason) != reason):
+            paths.append(storage.quarantine_path_of(settings, sha256))
+    if paths:
+        after_commit(session, lambda: storage.remove(paths))
+    return len(rows)
+
+
+def _named(session: Session, sha256: str, which: ColumnElement[bool]) -> bool:
+    """Whether a row that ``which`` selects names the file ``sha256``."""
+    return bool(
+        session.exec(select(exists().where(col(RecordEvidence.sha256) == sha256, which))).one()
+    )
+
+
+def withdraw_open_records(
+    session: Session, student_id: int, now: datetime, settings: Settings
+) -> int:
+    """Withdraw ``student_id``'s records still open to them; how many."""
+    moved = transitions.move_all(
+        session,
+        which=col(ParticipationRecord.student_id) == student_id,
+        allowed=STUDENT_OPEN,
+        to=RecordStatus.withdrawn,
+        action="withdrawn",
+        now=now,
+        note=WITHDRAWN_NOTE,
+        status_reason=WITHDRAWN_NOTE,
+    )
+    return len(moved)
+
+
+def register_consent_effects() -> None:
+    consent_effects.register(Purpose.photos, "evidence_file", delete_evidence_of)
+    consent_effects.register(Purpose.participation_record, "open_record", withdraw_open_records)
