@@ -14,7 +14,17 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, literal_column, or_
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+)
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
@@ -76,6 +86,37 @@ def asked_under(purpose: Purpose) -> int:
 def needs_consent(birth_month: date, purpose: Purpose, today: date) -> bool:
     """Whether processing a student of this age for ``purpose`` needs a guardian's consent."""
     return is_under(birth_month, today, asked_under(purpose))
+
+
+def needs_consent_clause(birth_month: Any, purpose: Purpose, today: date) -> ColumnElement[bool]:
+    """:func:`needs_consent` as an SQL expression of a birth month (the 1st of the month):
+    still under the age until the end of the birthday month, i.e. born in or after the month
+    ``age`` years before this one."""
+    age = asked_under(purpose)
+    return birth_month >= date(today.year - age, today.month, 1)  # type: ignore[no-any-return]
+
+
+def lacks_consent_clause(
+    student_id: Any, birth_month: Any, purpose: Purpose, today: date
+) -> ColumnElement[bool]:
+    """:func:`has_consent` negated, as an SQL expression: the student's age needs a guardian's
+    consent for ``purpose`` and no grant that counts is in force (:func:`in_force_clause`)."""
+    return and_(
+        needs_consent_clause(birth_month, purpose, today),
+        not_(in_force_clause(student_id, purpose.value)),
+    )
+
+
+def latest_decision_clause(student_id: Any, purpose: Purpose) -> Any:
+    """The latest decision for ``purpose`` (``grant``, ``refuse``, ``withdraw``; NULL without
+    one) as a scalar SQL expression, whether or not it counts."""
+    return (
+        select(_RECORDS.c.decision)
+        .where(_RECORDS.c.student_id == student_id, _RECORDS.c.purpose == purpose.value)
+        .order_by(_RECORDS.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def decisions(session: Session, student_id: int) -> dict[Purpose, ConsentRecord]:
