@@ -93,7 +93,7 @@ def needs_consent_clause(birth_month: Any, purpose: Purpose, today: date) -> Col
     still under the age until the end of the birthday month, i.e. born in or after the month
     ``age`` years before this one."""
     age = asked_under(purpose)
-    return birth_month >= date(today.year - age, today.month, 1)  # type: ignore[no-any-return]
+    return birth_month >= date(today.year - age, today.month, 1)
 
 
 def lacks_consent_clause(

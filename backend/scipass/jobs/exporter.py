@@ -136,7 +136,7 @@ class PupilRecordsExport:
     rows: Iterable[Any]
     student_of: Callable[[Any], int]
     cells: Callable[[Any], Sequence[object]]
-    students: Select[Any]
+    students: Select[*tuple[Any, ...]]
     total: int
     today: date
     filename: str
@@ -148,7 +148,7 @@ class PupilRecordsExport:
 Prepared = TableExport | PupilRecordsExport
 
 
-def withheld_students(students: Select[Any], *, today: date) -> Select[Any]:
+def withheld_students(students: Select[*tuple[Any, ...]], *, today: date) -> Select[*tuple[Any, ...]]:
     """The pupils among ``students`` (a query of student ids, one per row of an export) whose
     rows an export to the 综评 platform leaves out, each once with the number of its rows:
     ``(student_id, rows)``. Other columns of :class:`Student` may be added by the caller."""
@@ -171,7 +171,8 @@ def _consented(session: Session, spec: Prepared) -> tuple[TableExport, Withheld 
     :func:`withheld_students` names, counted, and the count handed to its audit."""
     if isinstance(spec, TableExport):
         return spec, None
-    blocked = dict(session.execute(withheld_students(spec.students, today=spec.today)).tuples())
+    query = withheld_students(spec.students, today=spec.today)
+    blocked: dict[int, int] = {int(sid): int(n) for sid, n in session.execute(query)}
     withheld = Withheld(rows=sum(blocked.values()), students=len(blocked))
     audit = spec.audit
 
@@ -289,6 +290,7 @@ def run_table_export(
         media_type=file_format.media_type,
         size=size,
         row_count=counted.count,
+        withheld_count=withheld.rows if withheld is not None else None,
     )
 
 
@@ -296,16 +298,17 @@ def export_directly(
     database: Database,
     *,
     file_format: FileFormat,
-    prepare: Callable[[Session], TableExport],
+    prepare: Callable[[Session], Prepared],
     row_limit: int,
     job_endpoint: str,
 ) -> ExportFile:
     """Answer an export in the request: the same description, snapshot, writer and audit as
-    its job, for at most ``row_limit`` rows (``job_endpoint`` makes larger ones). Problems
-    raised by ``prepare`` (out of scope, not found) and a refusal for size write nothing."""
+    its job, for at most ``row_limit`` rows (``job_endpoint`` makes larger ones; the rows an
+    export of pupils' records withholds do not count). Problems raised by ``prepare`` (out of
+    scope, not found) and a refusal for size write nothing."""
     session = database.snapshot_session()
     try:
-        spec = prepare(session)
+        spec, withheld = _consented(session, prepare(session))
         if spec.total > row_limit:
             raise too_large(row_limit, job_endpoint)
         counted = _Counted(spec.rows, spec.total)
@@ -324,6 +327,7 @@ def export_directly(
         filename=spec.filename,
         plain_filename=spec.plain_filename,
         row_count=counted.count,
+        withheld=withheld,
     )
 
 
