@@ -34,10 +34,14 @@ from scipass.consent.models import Channel, ConsentRecord, Decision, Purpose
 from scipass.core.auth import Principal
 from scipass.roster.models import GuardianLink, Student
 
-NOTICE_VERSION = "2026-12"
+NOTICE_VERSION = "2026-12.1"
 # Grants answered under an earlier notice that still count, for the purposes whose wording
-# that notice already had unchanged: 2026-12 added volunteering and changed nothing else.
+# that notice already had unchanged: 2026-12 added volunteering and changed nothing else;
+# 2026-12.1 only says what refusing ``record_export`` does to the school's exports (its
+# records are left out of them, issue 20 point 1), which asks nothing new of anyone, so every
+# grant under 2026-12 still counts.
 EARLIER_NOTICES: dict[str, frozenset[Purpose]] = {
+    "2026-12": frozenset(Purpose),
     "2026-09": frozenset(set(Purpose) - {Purpose.volunteering}),
 }
 # The age below which a purpose needs a guardian's consent.
@@ -51,6 +55,8 @@ NOTICE_TEXT = """\
 一、处理目的与范围（可逐项同意或拒绝）
 1. 活动记录（participation_record）：签到时间、活动名称、时长、获奖情况，形成写实记录；
 2. 评价导出（record_export）：学校将审核、公示后的记录导出到综合素质评价平台；
+   未同意此项时，学校和教育局导出到该平台的文件不含孩子的记录（整条略去，不作标注），
+   学校可看到未同意的名单并联系您；孩子本人或您自己下载的记录和档案不受影响；
 3. 位置（location）：扫码签到时核对是否在场馆范围内；拒绝后可由工作人员扫码签到；
 4. 照片（photos）：孩子或学校上传的活动照片、证书作为证明材料；
 5. 通知（notifications）：活动提醒与审核结果的微信订阅消息；

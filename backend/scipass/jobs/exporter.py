@@ -148,7 +148,9 @@ class PupilRecordsExport:
 Prepared = TableExport | PupilRecordsExport
 
 
-def withheld_students(students: Select[*tuple[Any, ...]], *, today: date) -> Select[*tuple[Any, ...]]:
+def withheld_students(
+    students: Select[*tuple[Any, ...]], *, today: date
+) -> Select[*tuple[Any, ...]]:
     """The pupils among ``students`` (a query of student ids, one per row of an export) whose
     rows an export to the 综评 platform leaves out, each once with the number of its rows:
     ``(student_id, rows)``. Other columns of :class:`Student` may be added by the caller."""
