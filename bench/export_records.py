@@ -43,6 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scipass.account import service as account_service  # noqa: E402
+from scipass.consent.models import ConsentRecord  # noqa: E402
+from scipass.consent.service import NOTICE_VERSION  # noqa: E402
 from scipass.core import migrations  # noqa: E402
 from scipass.core.auth import Role  # noqa: E402
 from scipass.core.db import Database, make_engine  # noqa: E402
@@ -138,6 +140,25 @@ def seed(url: str, records: int) -> list[int]:
         ]
         session.execute(insert(Student), students)
         student_rows = session.execute(text("SELECT id, school_id FROM student ORDER BY id")).all()
+        # Every guardian signed the school's paper form for exports to the 综评 platform: the
+        # exports hold every record, and the exporter's consent check (issue 20) is measured
+        # on every pupil under 14.
+        session.execute(
+            insert(ConsentRecord),
+            [
+                {
+                    "student_id": student_id,
+                    "purpose": "record_export",
+                    "decision": "grant",
+                    "notice_version": NOTICE_VERSION,
+                    "channel": "paper",
+                    "guardian_name": "家长",
+                    "recorded_by": "bench",
+                    "recorded_at": now,
+                }
+                for student_id, _school_id in student_rows
+            ],
+        )
 
         record_table = ParticipationRecord.__table__  # type: ignore[attr-defined]
         evidence_table = RecordEvidence.__table__  # type: ignore[attr-defined]

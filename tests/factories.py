@@ -389,6 +389,30 @@ def grant_consent(
     session.flush()
 
 
+def consent_on_paper(
+    session: Session, *, student: Student, purposes: Sequence[str] = ("record_export",)
+) -> None:
+    """Record a paper consent form for ``purposes`` under the current notice, as the school
+    records one (no guardian link); by default the consent to exports to the 综评 platform."""
+    from scipass.consent.models import ConsentRecord
+    from scipass.consent.service import NOTICE_VERSION
+
+    for purpose in purposes:
+        session.add(
+            ConsentRecord(
+                student_id=student.id or 0,
+                purpose=purpose,
+                decision="grant",
+                notice_version=NOTICE_VERSION,
+                channel="paper",
+                guardian_name="王女士",
+                recorded_by="account:1",
+                recorded_at=NOW,
+            )
+        )
+    session.flush()
+
+
 def bound_student(
     session: Session, *, school_id: int, **overrides: object
 ) -> tuple[Student, Principal]:

@@ -30,7 +30,7 @@ from scipass.jobs import worker as job_worker
 from scipass.jobs.models import Job
 from scipass.jobs.storage import store_for
 from scipass.main import job_kinds
-from tests.factories import Side, auth, create_record, create_student
+from tests.factories import Side, auth, consent_on_paper, create_record, create_student
 
 API = "/api/v1"
 
@@ -47,6 +47,7 @@ def quiet(settings: Settings, tmp_path: Path) -> Settings:
 def _records(session: Session, side: Side, n: int) -> None:
     for i in range(n):
         student = create_student(session, school_id=side.school.id or 0, name=f"学生{i}")
+        consent_on_paper(session, student=student)  # exported to the 综评 platform
         create_record(session, student=student, status="confirmed", minutes=30 + i)
     session.commit()
 

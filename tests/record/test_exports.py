@@ -31,7 +31,7 @@ from scipass.record import exports as record_exports
 from scipass.record.exports import HEADER
 from scipass.record.models import ParticipationRecord, RecordEvidence
 from scipass.roster.models import Student
-from tests.factories import NOW, Side, auth, create_record, create_student
+from tests.factories import NOW, Side, auth, consent_on_paper, create_record, create_student
 
 API = "/api/v1"
 BOM = b"\xef\xbb\xbf"
@@ -112,6 +112,8 @@ def data(session: Session, side_a: Side, side_b: Side) -> Data:
     }
     _evidence(session, records["award"], 2)
     _evidence(session, records["spring"], 1)
+    for student in (a1, a2, a3, side_b.student):  # all under 14: exported with consent
+        consent_on_paper(session, student=student)
     return Data(a1=a1, a2=a2, a3=a3, b1=side_b.student, records=records)
 
 
@@ -522,6 +524,8 @@ def test_every_export_is_audited_with_filter_and_row_count(
         "format": "xlsx",
         "filter": {"school_id": side_a.school.id, "grade": 4, "status": "confirmed"},
         "row_count": 1,
+        "withheld_rows": 0,  # every pupil here has the guardian's record_export consent
+        "withheld_students": 0,
     }
 
     bureau = side_a.principal(Role.bureau)

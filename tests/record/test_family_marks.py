@@ -36,6 +36,7 @@ from tests.factories import (
     NOW,
     Side,
     auth,
+    consent_on_paper,
     create_record,
     create_student,
     create_wechat_user,
@@ -193,6 +194,7 @@ def test_a_teachers_attestation_carries_a_no_phone_pupils_record_to_the_archive(
 ) -> None:
     assert _switch(api, side_a, True).status_code == 200
     pupil = _no_phone_pupil(session, side_a)
+    consent_on_paper(session, student=pupil)  # the school's export goes to the 综评 platform
     record = create_record(session, student=pupil, title="走进湘乡科技馆")
     organiser, attester = _teacher(side_a, 910001), _teacher(side_a, 910002)
     assert _confirm_as_organiser(api, organiser, record.id).status_code == 200

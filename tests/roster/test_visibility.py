@@ -107,7 +107,7 @@ def scene(
         session,
         student=pupil,
         link=side_a.guardian_link,
-        purposes=["participation_record", "photos", "location"],
+        purposes=["participation_record", "photos", "location", "record_export"],
     )
     activity = create_activity(
         session, venue_id=side_a.venue.id or 0, starts_at=START, ends_at=END, admission="open"

@@ -15,7 +15,17 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, literal_column, or_
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+)
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
@@ -28,10 +38,14 @@ from scipass.core.clock import local_date
 from scipass.core.config import Settings
 from scipass.roster.models import GuardianLink, Student
 
-NOTICE_VERSION = "2026-12"
+NOTICE_VERSION = "2026-12.1"
 # Grants answered under an earlier notice that still count, for the purposes whose wording
-# that notice already had unchanged: 2026-12 added volunteering and changed nothing else.
+# that notice already had unchanged: 2026-12 added volunteering and changed nothing else;
+# 2026-12.1 only says what refusing ``record_export`` does to the school's exports (its
+# records are left out of them, issue 20 point 1), which asks nothing new of anyone, so every
+# grant under 2026-12 still counts.
 EARLIER_NOTICES: dict[str, frozenset[Purpose]] = {
+    "2026-12": frozenset(Purpose),
     "2026-09": frozenset(set(Purpose) - {Purpose.volunteering}),
 }
 # The age below which a purpose needs a guardian's consent.
@@ -45,6 +59,8 @@ NOTICE_TEXT = """\
 一、处理目的与范围（可逐项同意或拒绝）
 1. 活动记录（participation_record）：签到时间、活动名称、时长、获奖情况，形成写实记录；
 2. 评价导出（record_export）：学校将审核、公示后的记录导出到综合素质评价平台；
+   未同意此项时，学校和教育局导出到该平台的文件不含孩子的记录（整条略去，不作标注），
+   学校可看到未同意的名单并联系您；孩子本人或您自己下载的记录和档案不受影响；
 3. 位置（location）：扫码签到时核对是否在场馆范围内；拒绝后可由工作人员扫码签到；
 4. 照片（photos）：孩子或学校上传的活动照片、证书作为证明材料；
 5. 通知（notifications）：活动提醒与审核结果的微信订阅消息；
@@ -80,6 +96,37 @@ def asked_under(purpose: Purpose) -> int:
 def needs_consent(birth_month: date, purpose: Purpose, today: date) -> bool:
     """Whether processing a student of this age for ``purpose`` needs a guardian's consent."""
     return is_under(birth_month, today, asked_under(purpose))
+
+
+def needs_consent_clause(birth_month: Any, purpose: Purpose, today: date) -> ColumnElement[bool]:
+    """:func:`needs_consent` as an SQL expression of a birth month (the 1st of the month):
+    still under the age until the end of the birthday month, i.e. born in or after the month
+    ``age`` years before this one."""
+    age = asked_under(purpose)
+    return birth_month >= date(today.year - age, today.month, 1)
+
+
+def lacks_consent_clause(
+    student_id: Any, birth_month: Any, purpose: Purpose, today: date
+) -> ColumnElement[bool]:
+    """:func:`has_consent` negated, as an SQL expression: the student's age needs a guardian's
+    consent for ``purpose`` and no grant that counts is in force (:func:`in_force_clause`)."""
+    return and_(
+        needs_consent_clause(birth_month, purpose, today),
+        not_(in_force_clause(student_id, purpose.value)),
+    )
+
+
+def latest_decision_clause(student_id: Any, purpose: Purpose) -> Any:
+    """The latest decision for ``purpose`` (``grant``, ``refuse``, ``withdraw``; NULL without
+    one) as a scalar SQL expression, whether or not it counts."""
+    return (
+        select(_RECORDS.c.decision)
+        .where(_RECORDS.c.student_id == student_id, _RECORDS.c.purpose == purpose.value)
+        .order_by(_RECORDS.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def decisions(session: Session, student_id: int) -> dict[Purpose, ConsentRecord]:

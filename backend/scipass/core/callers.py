@@ -113,6 +113,11 @@ TalentTracker = Annotated[
 RecordExporter = Annotated[
     Principal, Depends(require(Role.student, *SCHOOL_ROLES, Role.bureau, Role.platform_admin))
 ]
+# Who sees the pupils an export to the 综评 platform leaves out for want of the guardian's
+# consent (to ask the guardians): schools, bureaus, the platform admin; never a pupil.
+WithheldReader = Annotated[
+    Principal, Depends(require(*SCHOOL_ROLES, Role.bureau, Role.platform_admin))
+]
 
 # Who queues bulk exports (jobs) and reads them back: everyone who exports something (a
 # guardian: the copy of a child's evidence files, scipass.datacopy).

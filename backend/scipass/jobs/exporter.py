@@ -19,6 +19,26 @@ rest the same way for every export:
   short file.
 
 Public data (a directory edition) is not about anyone: its ``audit`` is ``None``.
+
+Consent for exports to the 综评 platform (issue 20 point 1; PIPL art. 31): an export of pupils'
+records that leaves SciPass for the evaluation platform, the school's and the region's bulk
+record exports, is described as a :class:`PupilRecordsExport` instead of a
+:class:`TableExport`, and this module leaves out every row about a pupil whose age needs the
+guardian's ``record_export`` consent (under 14) and who has none in force (judged by
+:func:`scipass.consent.service.lacks_consent_clause`, the check-in's rule). Leaving out, not
+marking: a marked row still carries the pupil's name and record to the school's computer and
+on to the platform, which is exactly what the guardian has not agreed to, and a mark is easily
+lost in a spreadsheet; a missing row is noticed, because the school's review screen lists the
+pupils left out (:func:`withheld_students`) and the count is in the answer's
+``X-Withheld-Count`` header (:attr:`ExportFile.headers`), in a job's progress and result, and
+in the export's audit entry (:class:`Withheld`). The consent notice says so.
+
+Not exports to the 综评 platform, so not filtered: a pupil's own records exported by the pupil
+(the family's own copy), the pupil's 科技实践档案 PDF and the ZIP of them (the pupil's own
+file), a venue's attendee lists (what the venue needs to run its own session), directory
+editions (public data about no one), volunteer hours (for the venue and the national volunteer
+system, under the ``volunteering`` consent) and compliance figures (counts without names).
+They stay :class:`TableExport` / :class:`BundleExport`.
 """
 
 from __future__ import annotations
@@ -28,10 +48,16 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
+from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import Select, func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
 
+from scipass.consent import service as consent_service
+from scipass.consent.models import Purpose
 from scipass.core.db import Database
 from scipass.core.exports import (
     CSV_MEDIA_TYPE,
@@ -42,6 +68,7 @@ from scipass.core.exports import (
 )
 from scipass.jobs.errors import too_large
 from scipass.jobs.queue import JobContext, JobResult
+from scipass.roster.models import Student
 
 logger = logging.getLogger("scipass.exports")
 
@@ -76,22 +103,119 @@ class TableExport:
     audit: Audit | None
 
 
+# The consent an export to the 综评 platform needs for a pupil under 14.
+EXPORT_PURPOSE = Purpose.record_export
+
+
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    """What an export of pupils' records left out: the rows, and the pupils they are about."""
+
+    rows: int
+    students: int
+
+    def describe(self) -> dict[str, int]:
+        """As written to the audit entry and the job's result."""
+        return {"withheld_rows": self.rows, "withheld_students": self.students}
+
+
+# The audit entries of an export of pupils' records: as :data:`Audit`, and what was withheld.
+PupilAudit = Callable[[Session, int, str | None, Withheld], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PupilRecordsExport:
+    """An export of pupils' records to the 综评 platform, which needs ``record_export``
+    consent: as :class:`TableExport`, but the rows are as the domain read them, each about
+    one pupil (``student_of``) and written as ``cells`` gives, and ``students`` selects the
+    student id of every row (one per row, the same scope and filter), from which the pupils
+    left out and their rows are counted before the first row is read. ``total`` counts every
+    row, withheld or not; ``today`` judges the pupils' ages."""
+
+    header: Sequence[str]
+    rows: Iterable[Any]
+    student_of: Callable[[Any], int]
+    cells: Callable[[Any], Sequence[object]]
+    students: Select[*tuple[Any, ...]]
+    total: int
+    today: date
+    filename: str
+    plain_filename: str
+    sheet_title: str
+    audit: PupilAudit
+
+
+Prepared = TableExport | PupilRecordsExport
+
+
+def withheld_students(
+    students: Select[*tuple[Any, ...]], *, today: date
+) -> Select[*tuple[Any, ...]]:
+    """The pupils among ``students`` (a query of student ids, one per row of an export) whose
+    rows an export to the 综评 platform leaves out, each once with the number of its rows:
+    ``(student_id, rows)``. Other columns of :class:`Student` may be added by the caller."""
+    listed = students.subquery()
+    return (
+        sa_select(col(Student.id).label("student_id"), func.count().label("rows"))
+        .select_from(listed)
+        .join(Student, col(Student.id) == listed.c[0])
+        .where(
+            consent_service.lacks_consent_clause(
+                col(Student.id), col(Student.birth_month), EXPORT_PURPOSE, today
+            )
+        )
+        .group_by(col(Student.id))
+    )
+
+
+def _consented(session: Session, spec: Prepared) -> tuple[TableExport, Withheld | None]:
+    """``spec`` as the file is written: for pupils' records, without the rows of the pupils
+    :func:`withheld_students` names, counted, and the count handed to its audit."""
+    if isinstance(spec, TableExport):
+        return spec, None
+    query = withheld_students(spec.students, today=spec.today)
+    blocked: dict[int, int] = {int(sid): int(n) for sid, n in session.execute(query)}
+    withheld = Withheld(rows=sum(blocked.values()), students=len(blocked))
+    audit = spec.audit
+
+    def audit_with_count(audit_session: Session, written: int, error: str | None) -> None:
+        audit(audit_session, written, error, withheld)
+
+    rows = (spec.cells(row) for row in spec.rows if spec.student_of(row) not in blocked)
+    table = TableExport(
+        header=spec.header,
+        rows=rows,
+        total=spec.total - withheld.rows,
+        filename=spec.filename,
+        plain_filename=spec.plain_filename,
+        sheet_title=spec.sheet_title,
+        audit=audit_with_count,
+    )
+    return table, withheld
+
+
 @dataclass(frozen=True, slots=True)
 class ExportFile:
-    """A direct export, made whole: the answer's body and headers."""
+    """A direct export, made whole: the answer's body and headers (``withheld``: what an
+    export of pupils' records left out, ``None`` for other exports)."""
 
     content: bytes
     file_format: FileFormat
     filename: str
     plain_filename: str
     row_count: int
+    withheld: Withheld | None = None
 
     @property
     def headers(self) -> dict[str, str]:
-        return {
+        headers = {
             **attachment(self.filename, self.plain_filename),
             "X-Row-Count": str(self.row_count),
         }
+        if self.withheld is not None:
+            headers["X-Withheld-Count"] = str(self.withheld.rows)
+            headers["X-Withheld-Students"] = str(self.withheld.students)
+        return headers
 
 
 class _Counted:
@@ -138,15 +262,17 @@ def _audit_failure(database: Database, audit: Audit | None, written: int, error:
 
 
 def run_table_export(
-    context: JobContext, *, file_format: FileFormat, prepare: Callable[[Session], TableExport]
+    context: JobContext, *, file_format: FileFormat, prepare: Callable[[Session], Prepared]
 ) -> JobResult:
-    """Run one export job: ``prepare`` describes the export from the snapshot session."""
+    """Run one export job: ``prepare`` describes the export from the snapshot session. The
+    rows an export of pupils' records withholds are counted in the result and the audit."""
     database = context.database
     session = database.snapshot_session()
     spec: TableExport | None = None
+    withheld: Withheld | None = None
     counted: _Counted | None = None
     try:
-        spec = prepare(session)
+        spec, withheld = _consented(session, prepare(session))
         context.progress(0, spec.total)
         counted = _Counted(spec.rows, spec.total, context.progress)
         key = context.result_key(file_format.value)
@@ -166,6 +292,7 @@ def run_table_export(
         media_type=file_format.media_type,
         size=size,
         row_count=counted.count,
+        withheld_count=withheld.rows if withheld is not None else None,
     )
 
 
@@ -173,16 +300,17 @@ def export_directly(
     database: Database,
     *,
     file_format: FileFormat,
-    prepare: Callable[[Session], TableExport],
+    prepare: Callable[[Session], Prepared],
     row_limit: int,
     job_endpoint: str,
 ) -> ExportFile:
     """Answer an export in the request: the same description, snapshot, writer and audit as
-    its job, for at most ``row_limit`` rows (``job_endpoint`` makes larger ones). Problems
-    raised by ``prepare`` (out of scope, not found) and a refusal for size write nothing."""
+    its job, for at most ``row_limit`` rows (``job_endpoint`` makes larger ones; the rows an
+    export of pupils' records withholds do not count). Problems raised by ``prepare`` (out of
+    scope, not found) and a refusal for size write nothing."""
     session = database.snapshot_session()
     try:
-        spec = prepare(session)
+        spec, withheld = _consented(session, prepare(session))
         if spec.total > row_limit:
             raise too_large(row_limit, job_endpoint)
         counted = _Counted(spec.rows, spec.total)
@@ -201,6 +329,7 @@ def export_directly(
         filename=spec.filename,
         plain_filename=spec.plain_filename,
         row_count=counted.count,
+        withheld=withheld,
     )
 
 

@@ -63,6 +63,9 @@ class Job(SQLModel, table=True):
     )
     result_size: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     row_count: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    # An export of pupils' records to the 综评 platform: the rows it left out for want of the
+    # guardian's ``record_export`` consent (scipass.jobs.exporter); NULL for other jobs.
+    withheld_count: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     expires_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )

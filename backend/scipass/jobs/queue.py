@@ -52,6 +52,7 @@ class JobResult:
     media_type: str
     size: int
     row_count: int | None
+    withheld_count: int | None = None  # rows an export of pupils' records left out
 
 
 @dataclass(slots=True)
@@ -334,6 +335,7 @@ def finish(
                 result_media_type=result.media_type,
                 result_size=result.size,
                 row_count=result.row_count,
+                withheld_count=result.withheld_count,
                 progress_done=result.row_count if result.row_count is not None else 0,
                 progress_total=result.row_count,
                 expires_at=now + ttl,

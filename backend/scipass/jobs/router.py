@@ -49,7 +49,12 @@ def get_job(job_id: Id, caller: JobOwner, session: SessionDep) -> JobRead:
         200: {
             "description": "结果文件",
             "headers": {
-                "X-Row-Count": {"description": "文件中的行数", "schema": {"type": "integer"}}
+                "X-Row-Count": {"description": "文件中的行数", "schema": {"type": "integer"}},
+                "X-Withheld-Count": {
+                    "description": "写实记录导出中，因未满 14 周岁且监护人未同意“评价导出”"
+                    "而略去的记录数（其他任务没有此项）",
+                    "schema": {"type": "integer"},
+                },
             },
         },
         **problem_responses(JobNotFound, JobNotDone, JobResultGone),
@@ -64,6 +69,8 @@ def job_result(
     headers = attachment(job.result_name or "result", job.result_plain_name or "result")
     if job.row_count is not None:
         headers["X-Row-Count"] = str(job.row_count)
+    if job.withheld_count is not None:
+        headers["X-Withheld-Count"] = str(job.withheld_count)
     return StreamingResponse(
         read_chunks(stream),
         media_type=job.result_media_type or "application/octet-stream",

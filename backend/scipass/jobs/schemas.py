@@ -21,6 +21,11 @@ class JobRead(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     row_count: int | None = Field(description="文件中的行数（完成后）")
+    withheld_count: int | None = Field(
+        default=None,
+        description="写实记录导出（`record-export`）中，因未满 14 周岁且监护人未同意"
+        "“评价导出”而未导出的记录数（完成后；其他任务为 null）",
+    )
     error_code: str | None = Field(description="失败原因代码，如 `worker_lost`")
     expires_at: datetime | None = Field(description="文件保留到此时间，之后下载返回 410")
     download_url: str | None = Field(description="完成后的下载地址")
@@ -38,6 +43,7 @@ class JobRead(BaseModel):
             started_at=job.started_at,
             finished_at=job.finished_at,
             row_count=job.row_count,
+            withheld_count=job.withheld_count,
             error_code=job.error_code,
             expires_at=job.expires_at,
             download_url=(

@@ -7,22 +7,24 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 
-from scipass.core.callers import RecordExporter, StaffFileReader
+from scipass.core.callers import RecordExporter, StaffFileReader, WithheldReader
 from scipass.core.clock import ClockDep, Semester
 from scipass.core.db import AdmittedDep, SessionDep
 from scipass.core.deps import DatabaseDep, SettingsDep
 from scipass.core.errors import problem_responses
 from scipass.core.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment
 from scipass.core.inputs import GradeFilter, Id, SchoolYearFilter
+from scipass.core.pagination import Page, PageDep
 from scipass.jobs.errors import ExportTooLarge
 from scipass.jobs.schemas import JobRead
 from scipass.org.errors import OrganisationNotFound, OutsideRegion
 from scipass.record import exports as record_exports
 from scipass.record import record_file
+from scipass.record import withheld as record_withheld
 from scipass.record.exports import ExportFormat
 from scipass.record.models import RecordStatus
 from scipass.record.repository import RecordFilter
-from scipass.record.schemas import RecordExportRequest, RecordFilesRequest
+from scipass.record.schemas import RecordExportRequest, RecordFilesRequest, WithheldPupil
 from scipass.roster.acting import ActingStudent
 from scipass.roster.errors import StudentNotFound
 
@@ -67,14 +69,29 @@ def _pdf(result: record_file.StudentFile) -> StreamingResponse:
     "每次导出记入审计日志（导出人、筛选条件、行数）。\n\n"
     "直接导出最多 `SCIPASS_EXPORT_SYNC_ROW_LIMIT` 行（默认 5000），更多时返回 422 "
     "`export_too_large`，请改用 `POST /record-exports` 提交后台导出任务。"
-    "文件、`X-Row-Count` 与审计日志取自同一快照，三者一致；导出结束时记入审计日志（成功或失败）。",
+    "文件、`X-Row-Count` 与审计日志取自同一快照，三者一致；导出结束时记入审计日志（成功或失败）。"
+    "\n\n"
+    "监护人同意：学校、教育局和平台的导出是导出到综合素质评价平台，不含未满 14 周岁且监护人"
+    "未同意“评价导出”（`record_export`）的学生的记录（略去，不标注）；略去的记录数和学生数见 "
+    "`X-Withheld-Count`、`X-Withheld-Students` 与审计日志，名单见 `GET /record-exports/withheld`。"
+    "学生本人导出自己的记录（家庭自己的副本）不受此限制。",
     response_class=Response,
     responses={
         200: {
             "description": "写实记录文件",
             "content": {CSV_MEDIA_TYPE: _BINARY, XLSX_MEDIA_TYPE: _BINARY},
             "headers": {
-                "X-Row-Count": {"description": "导出的行数", "schema": {"type": "integer"}}
+                "X-Row-Count": {"description": "导出的行数", "schema": {"type": "integer"}},
+                "X-Withheld-Count": {
+                    "description": "因未满 14 周岁且监护人未同意“评价导出”而略去的记录数"
+                    "（学生本人导出时没有此项）",
+                    "schema": {"type": "integer"},
+                },
+                "X-Withheld-Students": {
+                    "description": "这些记录涉及的学生人数"
+                    "（名单见 `GET /record-exports/withheld`）",
+                    "schema": {"type": "integer"},
+                },
             },
         },
         **problem_responses(OrganisationNotFound, OutsideRegion, ExportTooLarge),
@@ -125,7 +142,9 @@ def export_records(
     summary="提交写实记录导出任务（任意行数）",
     description="与 `GET /record-exports` 相同的范围与筛选条件，在后台进程中生成文件，"
     "不占用请求：返回 202 和任务，用 `GET /jobs/{job_id}` 查询进度，完成后从 `download_url` "
-    "下载（保留 24 小时）。文件、行数与审计日志取自同一数据快照。范围外的学校或地区立即拒绝。",
+    "下载（保留 24 小时）。文件、行数与审计日志取自同一数据快照。范围外的学校或地区立即拒绝。"
+    "与直接导出一样略去未获监护人“评价导出”同意的未满 14 周岁学生的记录，"
+    "略去的记录数见任务的 `withheld_count` 与审计日志。",
     status_code=202,
     responses=problem_responses(OrganisationNotFound, OutsideRegion),
 )
@@ -146,6 +165,48 @@ def queue_record_export(
         session, principal=caller, requested=requested, export_format=body.format, now=clock.now()
     )
     return JobRead.of(job)
+
+
+@router.get(
+    "/record-exports/withheld",
+    name="record-export-withheld",
+    summary="导出时将被略去的学生（未获监护人“评价导出”同意）",
+    description="与 `GET /record-exports` 相同的范围与筛选条件：列出未满 14 周岁、"
+    "在筛选范围内有记录、"
+    "但监护人未同意“评价导出”（`record_export`）的学生。导出到综合素质评价平台的文件"
+    "（学校、教育局、平台的 CSV / XLSX 导出及导出任务）不含这些学生的记录，"
+    "老师可据此请监护人在小程序中同意，或提交纸质同意书由学校登记。"
+    "每人给出略去的记录数和监护人最近一次的决定。按学校、年级、班级、学号排序；"
+    "姓名按调用者权限显示（教育局看到打码的姓名）。学生本人导出自己的记录不受此限制。",
+    responses=problem_responses(OrganisationNotFound, OutsideRegion),
+)
+def withheld_pupils(
+    caller: WithheldReader,
+    session: SessionDep,
+    clock: ClockDep,
+    page: PageDep,
+    region_code: RegionCode = None,
+    school_id: SchoolId = None,
+    grade: GradeFilter = None,
+    class_name: ClassName = None,
+    student_id: StudentId = None,
+    school_year: SchoolYearFilter = None,
+    semester: SemesterParam = None,
+    status: StatusParam = None,
+) -> Page[WithheldPupil]:
+    requested = RecordFilter(
+        region_code=region_code,
+        school_id=school_id,
+        grade=grade,
+        class_name=class_name,
+        student_id=student_id,
+        school_year=school_year,
+        semester=semester.value if semester else None,
+        status=status,
+    )
+    return record_withheld.withheld_page(
+        session, clock, principal=caller, requested=requested, page=page
+    )
 
 
 _FILE_DESCRIPTION = (

@@ -45,7 +45,9 @@ from scipass.jobs import queue as job_queue
 from scipass.jobs.exporter import (
     ExportFile,
     FileFormat,
+    PupilRecordsExport,
     TableExport,
+    Withheld,
     export_directly,
     run_table_export,
 )
@@ -261,12 +263,18 @@ def describe_export(
     requested: RecordFilter,
     export_format: ExportFormat,
     job_id: int | None = None,
-) -> TableExport:
+) -> TableExport | PupilRecordsExport:
     """A record export as the one exporter runs it (:mod:`scipass.jobs.exporter`), from the
     snapshot ``session``: the filter scoped to the caller (checked again when a job runs),
     the count, the rows and the file names, and its audit entries: ``records_exported`` when
     the file is complete, and ``records_export_finished`` (``done``, or ``failed`` with the
-    rows written) in every case."""
+    rows written) in every case.
+
+    A school's, a region's or the platform's export goes to the 综评 platform: it is a
+    :class:`PupilRecordsExport`, from which the exporter leaves out the pupils under 14
+    without ``record_export`` consent, and both audit entries count them
+    (``withheld_rows``, ``withheld_students``). A pupil's export of their own records is the
+    family's own copy, not an export to the platform: a plain :class:`TableExport`."""
     record_filter = scoped_filter(session, principal=principal, requested=requested)
     total = count(session, principal=principal, record_filter=record_filter)
     plan = plan_export(
@@ -279,10 +287,13 @@ def describe_export(
     )
     detail: dict[str, Any] = {} if job_id is None else {"job_id": job_id}
 
-    def audit(audit_session: Session, written: int, error: str | None) -> None:
+    def audit(
+        audit_session: Session, written: int, error: str | None, withheld: Withheld | None = None
+    ) -> None:
+        counts = {**detail, **(withheld.describe() if withheld is not None else {})}
         if error is None:
             done = replace(plan, row_count=written)
-            _audit_export(audit_session, principal=principal, plan=done, now=clock.now(), **detail)
+            _audit_export(audit_session, principal=principal, plan=done, now=clock.now(), **counts)
         _finished_entry(
             audit_session,
             clock,
@@ -290,18 +301,44 @@ def describe_export(
             plan=plan,
             sent=written,
             error=error,
-            **detail,
+            **counts,
         )
 
-    return TableExport(
+    if principal.role is Role.student:
+        return TableExport(
+            header=HEADER,
+            rows=rows(session, principal=principal, record_filter=record_filter),
+            total=total,
+            filename=plan.filename,
+            plain_filename=plan.plain_filename,
+            sheet_title=SHEET_TITLE,
+            audit=audit,
+        )
+    return PupilRecordsExport(
         header=HEADER,
-        rows=rows(session, principal=principal, record_filter=record_filter),
+        rows=read_rows(session, principal=principal, record_filter=record_filter),
+        student_of=_student_of,
+        cells=lambda row: export_row(row, principal),
+        students=record_students(principal, record_filter),
         total=total,
+        today=local_date(clock.now()),
         filename=plan.filename,
         plain_filename=plan.plain_filename,
         sheet_title=SHEET_TITLE,
         audit=audit,
     )
+
+
+def record_students(principal: Principal, record_filter: RecordFilter) -> Select[*tuple[Any, ...]]:
+    """The student of every record an export of ``record_filter`` holds, one per record."""
+    return sa_select(col(ParticipationRecord.student_id)).where(
+        *record_conditions(principal, record_filter)
+    )
+
+
+def _student_of(row: Sequence[Any]) -> int:
+    """The student a row of :func:`export_query` is about."""
+    return int(row[_STUDENT_ID])
 
 
 def export_now(
@@ -412,6 +449,9 @@ def export_query(principal: Principal, record_filter: RecordFilter) -> Select[*t
     )
 
 
+_STUDENT_ID = 22  # the position of ``student_id`` in a row of :func:`export_query`
+
+
 def export_row(row: Sequence[Any], viewer: Principal) -> list[object]:
     """One database row as the cells of :data:`HEADER`, the name as ``viewer`` may see it."""
     (
@@ -468,9 +508,16 @@ def rows(
 ) -> Iterator[list[object]]:
     """The export rows, fetched :data:`BATCH` at a time (a server-side cursor on
     PostgreSQL)."""
-    query = export_query(principal, record_filter).execution_options(yield_per=BATCH)
-    for row in session.execute(query):
+    for row in read_rows(session, principal=principal, record_filter=record_filter):
         yield export_row(row, principal)
+
+
+def read_rows(
+    session: Session, *, principal: Principal, record_filter: RecordFilter
+) -> Iterator[Sequence[Any]]:
+    """The rows of :func:`export_query` as read, lazily (the query runs at the first row)."""
+    query = export_query(principal, record_filter).execution_options(yield_per=BATCH)
+    yield from session.execute(query)
 
 
 def _finished_entry(

@@ -5,6 +5,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from scipass.consent.models import Decision
 from scipass.core.clock import Semester
 from scipass.core.inputs import MULTILINE, Id, RequestModel
 from scipass.record.exports import ExportFormat
@@ -329,3 +330,20 @@ class RecordFilesRequest(RequestModel):
     school_year: int | None = Field(default=None, ge=2000, le=2100)
     semester: Semester | None = None
     status: RecordStatus | None = None
+
+
+class WithheldPupil(BaseModel):
+    """A pupil whose records an export to the 综评 platform leaves out."""
+
+    student_id: int
+    student_no: str = Field(description="学号")
+    name: str = Field(description="姓名（按调用者的权限显示，教育局看到的已打码）")
+    grade: int
+    class_name: str
+    school_id: int
+    school_name: str
+    withheld_records: int = Field(description="符合筛选条件、因此未导出的记录数")
+    decision: Decision | None = Field(
+        description="监护人对“评价导出”的最近一次决定：`refuse` 拒绝，`withdraw` 撤回，"
+        "`grant` 同意但已不生效（告知书已更新或监护关系已解除）；null 表示从未作答"
+    )
