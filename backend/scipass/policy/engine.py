@@ -25,6 +25,7 @@ same number of statements as one school's.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -126,11 +127,14 @@ def _weekly(
     """Weeks met (the figure) and whether every week asked for so far was met: a week is
     asked for once it has ended, or earlier when it already reached the number. None while
     no week has been asked for (or without a number)."""
+    per_week = Counter(
+        periods.week_of_day(window).get(e.on, -1) for e in found.values() if e.on is not None
+    )
     weeks = []
-    for week in periods.term_weeks(window):
+    for index, week in enumerate(periods.term_weeks(window)):
         if week.start > today:
             break
-        figure = sum(1 for e in found.values() if e.on and week.start <= e.on <= week.end)
+        figure = per_week[index]
         ended = week.end < today
         met = threshold is not None and figure >= threshold
         if ended or met:

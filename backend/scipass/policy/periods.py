@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from sqlmodel import Session
 
@@ -83,10 +84,11 @@ def region_term_window(session: Session, region_code: str, term: Term) -> tuple[
     return term_window(dates, term.semester), dates.source_region_code is not None
 
 
-def term_weeks(term: Window) -> list[Window]:
+@lru_cache(maxsize=512)
+def term_weeks(term: Window) -> tuple[Window, ...]:
     """The Monday-to-Sunday weeks of the term (the first and last may be partial), leaving out
     a partial week with no school day (Monday to Friday) in the term, such as a term that
-    starts on a Sunday."""
+    starts on a Sunday. Cached: every school of a region shares its term."""
     monday = term.start - timedelta(days=term.start.weekday())
     weeks = []
     while monday <= term.end:
@@ -94,7 +96,17 @@ def term_weeks(term: Window) -> list[Window]:
         if week.start <= min(week.end, monday + timedelta(days=4)):
             weeks.append(week)
         monday += timedelta(days=7)
-    return weeks
+    return tuple(weeks)
+
+
+@lru_cache(maxsize=512)
+def week_of_day(term: Window) -> dict[date, int]:
+    """Each day of the term's weeks, and the index of its week in :func:`term_weeks`."""
+    return {
+        week.start + timedelta(days=offset): index
+        for index, week in enumerate(term_weeks(term))
+        for offset in range(week.days())
+    }
 
 
 def current_term(today: date) -> Term:
