@@ -27,7 +27,7 @@ from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
 from scipass.org.models import School
 from scipass.roster.models import Student
-from tests.factories import NOW, Side, auth, create_student
+from tests.factories import NOW, Side, auth, consent_on_paper, create_student
 
 _serial = itertools.count(1)
 
@@ -154,6 +154,8 @@ def accepted_entry(
     entry.number = f"C{scene.edition.id}-{entry.id:05d}"
     session.add(entry)
     for position, pupil in enumerate(pupils):
+        # registering an under-14 member asked for the guardian's consent (entries.py)
+        consent_on_paper(session, student=pupil, purposes=("participation_record",))
         session.add(
             EntryMember(
                 entry_id=entry.id or 0,

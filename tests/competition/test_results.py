@@ -10,9 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, func, select
 
-from scipass.competition.models import Quota, RoundEntry
+from scipass.competition.models import EntryMember, Quota, RoundEntry
 from scipass.competition.results_models import Result, ResultObjection
 from scipass.competition.results_publish import dimension_for, publish_due
+from scipass.consent.models import ConsentRecord
+from scipass.consent.service import NOTICE_VERSION
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
@@ -26,7 +28,7 @@ from tests.competition.factories_results import (
     accepted_entry,
     create_results_scene,
 )
-from tests.factories import Side, create_region, create_school
+from tests.factories import NOW, Side, create_region, create_school
 
 
 @pytest.fixture
@@ -499,3 +501,32 @@ def test_another_school_taking_part_sees_the_notice_and_may_object(
     )
     assert objected.status_code == 201, objected.text
     assert objected.json()["school_id"] == rival_school.id
+
+
+def test_a_member_whose_guardian_withdrew_gets_no_record(
+    api: Api, session: Session, clock: FrozenClock, side_a: Side, scene: ResultsScene
+) -> None:
+    first = scene.rounds[0].id or 0
+    team = accepted_entry(session, scene, school=side_a.school, size=2)
+    _set(api, side_a, first, team.id or 0, "first", False)
+    _notice(api, side_a, first)
+    withdrawn = session.exec(
+        select(EntryMember.student_id).where(EntryMember.entry_id == team.id)
+    ).first()
+    session.add(  # issue 20: withdrawing stops new records
+        ConsentRecord(
+            student_id=withdrawn or 0,
+            purpose="participation_record",
+            decision="withdraw",
+            notice_version=NOTICE_VERSION,
+            channel="paper",
+            guardian_name="王女士",
+            recorded_by="account:1",
+            recorded_at=NOW,
+        )
+    )
+    session.flush()
+    clock.set(NOTICE_END)
+    done = _publish(api, side_a, first)
+    assert (done["published"], done["records"]) == (1, 1)
+    assert withdrawn not in {r.student_id for r in _records(session)}

@@ -27,6 +27,8 @@ from scipass.competition.results import ResultInput, open_notice, set_result
 from scipass.competition.results_errors import RegionQuotaReached
 from scipass.competition.results_models import Award, Result, ResultNotice, ResultObjection
 from scipass.competition.results_publish import publish_due
+from scipass.consent.models import ConsentRecord
+from scipass.consent.service import NOTICE_VERSION
 from scipass.core.auth import Principal, Role
 from scipass.core.config import Settings
 from scipass.org.models import Bureau, Region, School
@@ -123,6 +125,18 @@ def committed(engine: Engine) -> Iterator[Ids]:
             )
             s.add(student)
             s.flush()
+            s.add(  # the guardian's consent, asked when an under-14 pupil registers
+                ConsentRecord(
+                    student_id=student.id or 0,
+                    purpose="participation_record",
+                    decision="grant",
+                    notice_version=NOTICE_VERSION,
+                    channel="paper",
+                    guardian_name="王女士",
+                    recorded_by="test",
+                    recorded_at=NOW,
+                )
+            )
             entry = Entry(
                 number=f"CR-{n:04d}",
                 edition_id=edition.id or 0,
@@ -187,6 +201,7 @@ def committed(engine: Engine) -> Iterator[Ids]:
             delete(RoundEntry).where(col(RoundEntry.entry_id).in_(ids.entries)),
             delete(EntryMember).where(col(EntryMember.entry_id).in_(ids.entries)),
             delete(Entry).where(col(Entry.id).in_(ids.entries)),
+            delete(ConsentRecord).where(col(ConsentRecord.student_id).in_(students)),
             delete(Student).where(Student.school_id == ids.school),
             delete(Round).where(col(Round.id).in_(ids.rounds)),
             delete(Division).where(Division.edition_id == ids.edition),

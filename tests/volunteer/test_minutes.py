@@ -15,6 +15,8 @@ from sqlmodel import Session, select
 
 from scipass.account.models import Account
 from scipass.audit.models import AuditLog
+from scipass.consent.models import ConsentRecord
+from scipass.consent.service import NOTICE_VERSION
 from scipass.core.auth import Role
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
@@ -313,3 +315,36 @@ def test_totals_and_exports(api: Api, session: Session, side_a: Side, clock: Fro
     assert mine["terms"] == [
         {"school_year": 2026, "semester": "autumn", "minutes": 120, "hours": 2.0, "times": 1}
     ]
+
+
+def test_minutes_of_a_pupil_whose_guardian_withdrew_wait_for_a_new_consent_to_be_recorded(
+    api: Api, session: Session, side_a: Side, clock: FrozenClock
+) -> None:
+    setup = signed_up(session, side_a)  # under 14, the guardian consented
+    attend(session, setup.signup, 0, 90)
+
+    def decide(decision: str) -> None:
+        session.add(
+            ConsentRecord(
+                student_id=side_a.student.id or 0,
+                purpose="participation_record",
+                decision=decision,
+                notice_version=NOTICE_VERSION,
+                channel="paper",
+                guardian_name="王女士",
+                recorded_by="account:1",
+                recorded_at=clock.now(),
+            )
+        )
+        session.flush()
+
+    decide("withdraw")
+    clock.set(END + timedelta(hours=1))
+    first = confirm(api, side_a, setup.shift.id or 0).json()[0]  # type: ignore[attr-defined]
+    assert (first["confirmed_minutes"], first["record_id"]) == (90, None)
+    assert records(session) == []
+    clock.set(END + timedelta(hours=2))
+    decide("grant")
+    again = confirm(api, side_a, setup.shift.id or 0).json()[0]  # type: ignore[attr-defined]
+    assert again["record_id"] is not None
+    assert [r.minutes for r in records(session)] == [90]

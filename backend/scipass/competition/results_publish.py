@@ -50,7 +50,10 @@ from scipass.competition.results_models import (
     ResultObjectionStatus,
     ResultStatus,
 )
+from scipass.consent.models import Purpose
+from scipass.consent.service import has_consent
 from scipass.core.auth import Principal
+from scipass.core.clock import local_date
 from scipass.core.config import Settings
 from scipass.core.db import insert_ignoring
 from scipass.core.jobs import Jobs
@@ -263,7 +266,12 @@ def _append_records(
         confirmed=True,  # the public notice of the result is the attestation
     )
     added = 0
+    today = local_date(now)
     for student in members_of(session, entry.id or 0):
+        if not has_consent(
+            session, student=student, purpose=Purpose.participation_record, today=today
+        ):
+            continue  # the guardian withdrew since the entry: no new record (issue 20)
         new_id = append_record_id(
             session,
             student_id=student.id or 0,

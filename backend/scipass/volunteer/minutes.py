@@ -14,7 +14,9 @@ pupil's service time, and the confirmation appends the volunteer record.
   ``volunteer`` (one per pupil and shift), category volunteer service, its dimension from the
   pupil's school's region (its policy pack; nationally 思想品德), role volunteer, the
   minutes, and as 证明人 the confirming staff member and the venue (谁记录谁证明), confirmed at
-  once. Confirming again changes nothing unless the minutes change; a changed minute count is
+  once (not while a guardian has withdrawn ``participation_record``: the minutes are
+  confirmed on the sign-up, the record waits for a new consent). Confirming again changes
+  nothing unless the minutes change; a changed minute count is
   carried onto the record while the school has not reviewed it yet, and refused
   (``volunteer_minutes_reviewed``) once it has: the record the school approved stays the
   pupil's, and the sign-up never says otherwise.
@@ -28,6 +30,8 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
+from scipass.consent.models import Purpose
+from scipass.consent.service import has_consent
 from scipass.core.auth import Principal
 from scipass.core.clock import day_bounds, local_date
 from scipass.core.errors import Conflict
@@ -35,6 +39,7 @@ from scipass.org.models import School, Venue
 from scipass.record import append as record_append
 from scipass.record import service as record_service
 from scipass.record.models import RecordCategory, RecordRole, RecordSource
+from scipass.roster.models import Student
 from scipass.volunteer import roles as volunteer_roles
 from scipass.volunteer.errors import MinutesInvalid, MinutesReviewed, ShiftNotOver
 from scipass.volunteer.models import (
@@ -125,6 +130,16 @@ def _facts(
         attester_unit=unit,
         attester_phone=phone,
         confirmed=True,
+    )
+
+
+def _may_record(session: Session, signup: VolunteerSignup, now: datetime) -> bool:
+    """Whether the pupil may get a record now: a guardian who withdrew
+    ``participation_record`` since the sign-up stops new records (the minutes are still
+    confirmed on the sign-up; confirming again after a new consent appends the record)."""
+    student = session.get(Student, signup.student_id)
+    return student is not None and has_consent(
+        session, student=student, purpose=Purpose.participation_record, today=local_date(now)
     )
 
 
@@ -232,7 +247,7 @@ def _confirm_one(
     signup.minutes_reason = reason[:200] if changed else signup.minutes_reason
     signup.confirmed_by = actor.subject
     signup.confirmed_at = now
-    if signup.record_id is None:
+    if signup.record_id is None and _may_record(session, signup, now):
         signup.record_id = record_append.append_record_id(
             session,
             student_id=signup.student_id,
@@ -249,7 +264,7 @@ def _confirm_one(
             raise Conflict(
                 "该班次正在被确认，请刷新后重试", "Confirmed meanwhile; reload and retry"
             )
-    else:
+    elif signup.record_id is not None:
         facts = _facts(
             session, shift=shift, role=role, signup=signup, minutes=minutes, attester=attester
         )
