@@ -36,6 +36,8 @@ from scipass.competition.router import router as competition_router
 from scipass.competition.talent_router import router as talent_router
 from scipass.consent.router import public_router as consent_public_router
 from scipass.consent.router import router as consent_router
+from scipass.consent.rules import api_router as rules_api_router
+from scipass.consent.rules import page_router as rules_page_router
 from scipass.core import group_commit, idempotency, pdf_fonts
 from scipass.core.auth import (
     PasswordChangeRequired,
@@ -332,6 +334,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(_api_router())
     app.include_router(kiosk_router, dependencies=[Depends(check_url_text)])
+    app.include_router(rules_page_router)
     return app
 
 
@@ -353,6 +356,7 @@ def _api_router() -> APIRouter:
         org_public_router,
         measures_public_router,
         consent_public_router,
+        rules_api_router,
         venue_public_router,
         activity_public_router,
         reservation_public_router,

@@ -795,3 +795,12 @@ def test_account_and_binding_code_lists_stay_in_the_school(
     assert codes.status_code == 200
     rows = codes.content.decode("utf-8-sig").strip().splitlines()[1:]
     assert {row.split(",")[0] for row in rows} == {side_b.student.student_no}
+
+
+def test_processing_rules_are_public(app: FastAPI, client: TestClient) -> None:
+    """《儿童个人信息网络保护规定》 art. 8: the rules are published, read before any login."""
+    rules = {r.name: r for r in _routes(app) if r.name.startswith("processing-rules")}
+    assert set(rules) == {"processing-rules-get", "processing-rules-page"}
+    for route in rules.values():
+        assert declared_access(route.dependant) == "public", route.path
+        assert client.get(route.path).status_code == 200

@@ -36,8 +36,11 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, select
 
 from scipass.checkin.models import CheckIn, ScanEvent, ScanResult
+from scipass.consent import notices
 from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
+from scipass.consent.notices import NoticeVersion
+from scipass.core.clock import local_date
 from scipass.core.db import insert_ignoring
 from scipass.core.group_commit import BatchConflict
 from scipass.record import append as record_append
@@ -96,8 +99,12 @@ class SelfScanBatch:
         cursor = driver.cursor()
         try:
             cursor.execute(
-                _CALLERS_AND_KEYS,
-                {"keys": to_json([[n, *key] for n, key in enumerate(keys, start=1)])},
+                _callers_and_keys(notices.NOTICES),
+                {
+                    "keys": to_json([[n, *key] for n, key in enumerate(keys, start=1)]),
+                    # The scans of a batch arrived together: the first one's day is theirs.
+                    "today": local_date(works[0].now),
+                },
             )
             rows = cursor.fetchall()
         finally:
@@ -177,18 +184,28 @@ SELF_SCANS = SelfScanBatch()
 # looked up by its unique index (LIMIT 1 keeps the lookups as such: the generic plan would
 # otherwise join whole tables).
 _CALLERS_AND_KEYS = (
-    "SELECT (k.x->>0)::int, s.id, s.school_id, s.stage, s.birth_month, s.wechat_user_id,"  # noqa: S608
+    "SELECT (k.x->>0)::int, s.id, s.school_id, s.stage, s.birth_month, s.wechat_user_id,"
     " e.fingerprint, e.result, e.reason, e.check_in_id,"
     " EXISTS (SELECT 1 FROM idempotency_key i WHERE i.subject = k.x->>2 AND i.key = k.x->>3),"
     " EXISTS (SELECT 1 FROM guardian_link g WHERE g.guardian_id = (k.x->>4)::bigint"
     " AND g.student_id = (k.x->>1)::bigint AND g.revoked_at IS NULL),"
-    f" {consent_service.pg_in_force('(k.x->>1)::bigint', Purpose.participation_record)}"
+    " {consented}"
     " FROM jsonb_array_elements(%(keys)s::jsonb) AS k(x)"
     " LEFT JOIN LATERAL (SELECT id, school_id, stage, birth_month, wechat_user_id"
     " FROM student WHERE id = (k.x->>1)::bigint LIMIT 1) s ON true"
     " LEFT JOIN LATERAL (SELECT fingerprint, result, reason, check_in_id FROM scan_event"
     " WHERE operator = k.x->>2 AND nonce = k.x->>3 LIMIT 1) e ON true"
 )
+
+
+@lru_cache(maxsize=2)
+def _callers_and_keys(table: tuple[NoticeVersion, ...]) -> str:
+    """:data:`_CALLERS_AND_KEYS` with the consent rule written out for the notice table
+    (``table``, the cache's key) and the day of the scans (``%(today)s``)."""
+    consented = consent_service.pg_in_force(
+        "(k.x->>1)::bigint", Purpose.participation_record, "%(today)s::date", table
+    )
+    return _CALLERS_AND_KEYS.replace("{consented}", consented)
 
 
 @lru_cache(maxsize=4)

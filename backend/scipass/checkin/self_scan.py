@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, literal
+from sqlalchemy import Date, and_, bindparam, exists, literal
 from sqlalchemy import select as sa_select  # typed for more columns than sqlmodel's select
 from sqlmodel import Session, select
 
@@ -59,8 +61,10 @@ from scipass.checkin.views import (
     fingerprint,
 )
 from scipass.checkin.visits import EVENTS, Earlier, Outcome, apply_scan, replay
+from scipass.consent import notices
 from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
+from scipass.consent.notices import NoticeVersion
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
@@ -99,15 +103,22 @@ def caller_key(actor: Principal, student_id: int | None, nonce: str) -> CallerKe
 
 
 def _caller_and_key(
-    session: Session, key: CallerKey, batch: ScanBatch | None
+    session: Session, key: CallerKey, batch: ScanBatch | None, today: date
 ) -> tuple[Pupil | None, Earlier | None, bool]:
     """The student scanned for (with their participation-record consent), the event the key
     was first used for, and whether a live guardian link joins the caller to the student: from
     what the batch read for every scan of it, or in one round trip of its own."""
     row = batch.caller(key) if batch is not None else None
     if row is None:  # not read with the rest of a batch
-        params = {"student_id": key[0], "operator": key[1], "nonce": key[2], "guardian": key[3]}
-        row = session.connection().execute(_CALLER_AND_KEY, params).one()
+        params = {
+            "student_id": key[0],
+            "operator": key[1],
+            "nonce": key[2],
+            "guardian": key[3],
+            "today": today,
+        }
+        statement = _caller_and_key_statement(notices.NOTICES)
+        row = session.connection().execute(statement, params).one()
     pupil = None
     if row[0] is not None:
         student_id, school_id, stage, birth_month, wechat_user_id = row[:5]
@@ -140,41 +151,48 @@ _LINKS = GuardianLink.__table__  # type: ignore[attr-defined]  # SQLModel declar
 
 
 # The portable read of a scan's caller and key (its batch form: checkin/batch.py).
-_CALLER_AND_KEY = sa_select(
-    STUDENTS.c.id,
-    STUDENTS.c.school_id,
-    STUDENTS.c.stage,
-    STUDENTS.c.birth_month,
-    STUDENTS.c.wechat_user_id,
-    EVENTS.c.fingerprint,
-    EVENTS.c.result,
-    EVENTS.c.reason,
-    EVENTS.c.check_in_id,
-    exists()
-    .where(
-        _KEYS.c.subject == bindparam("operator"),
-        _KEYS.c.key == bindparam("nonce"),
+@lru_cache(maxsize=2)
+def _caller_and_key_statement(table: tuple[NoticeVersion, ...]) -> Any:
+    """The read, built once per notice table (``table``, the cache's key: the consent rule
+    is written out from it)."""
+    del table
+    return sa_select(
+        STUDENTS.c.id,
+        STUDENTS.c.school_id,
+        STUDENTS.c.stage,
+        STUDENTS.c.birth_month,
+        STUDENTS.c.wechat_user_id,
+        EVENTS.c.fingerprint,
+        EVENTS.c.result,
+        EVENTS.c.reason,
+        EVENTS.c.check_in_id,
+        exists()
+        .where(
+            _KEYS.c.subject == bindparam("operator"),
+            _KEYS.c.key == bindparam("nonce"),
+        )
+        .label("claimed"),
+        exists()
+        .where(
+            _LINKS.c.guardian_id == bindparam("guardian"),
+            _LINKS.c.student_id == bindparam("student_id"),
+            _LINKS.c.revoked_at.is_(None),
+        )
+        .label("linked"),
+        consent_service.in_force_clause(
+            bindparam("student_id"),
+            Purpose.participation_record.value,
+            bindparam("today", type_=Date),
+        ).label("consented"),
+    ).select_from(
+        select(literal(1).label("one"))
+        .subquery("one")
+        .outerjoin(STUDENTS, STUDENTS.c.id == bindparam("student_id"))
+        .outerjoin(
+            EVENTS,
+            and_(EVENTS.c.operator == bindparam("operator"), EVENTS.c.nonce == bindparam("nonce")),
+        )
     )
-    .label("claimed"),
-    exists()
-    .where(
-        _LINKS.c.guardian_id == bindparam("guardian"),
-        _LINKS.c.student_id == bindparam("student_id"),
-        _LINKS.c.revoked_at.is_(None),
-    )
-    .label("linked"),
-    consent_service.in_force_clause(
-        bindparam("student_id"), Purpose.participation_record.value
-    ).label("consented"),
-).select_from(
-    select(literal(1).label("one"))
-    .subquery("one")
-    .outerjoin(STUDENTS, STUDENTS.c.id == bindparam("student_id"))
-    .outerjoin(
-        EVENTS,
-        and_(EVENTS.c.operator == bindparam("operator"), EVENTS.c.nonce == bindparam("nonce")),
-    )
-)
 
 
 def self_scan(
@@ -214,7 +232,9 @@ def self_scan(
         student_id=student_id,
         school_id=actor.school_id,
     )
-    pupil, earlier, linked = _caller_and_key(session, caller_key(actor, student_id, nonce), batch)
+    pupil, earlier, linked = _caller_and_key(
+        session, caller_key(actor, student_id, nonce), batch, local_date(now)
+    )
     if guardian:  # before anything is written: no scan event for a child not theirs to name
         actor = _child_of(actor, pupil, linked, local_date(now))
         scan.school_id = actor.school_id

@@ -217,7 +217,7 @@ def consents(session: Session, pupil: Pupil, purpose: Purpose, today: date) -> b
         return True
     if purpose is Purpose.participation_record and pupil.consented is not None:
         return pupil.consented
-    return consent_service.in_force(session, student_id=pupil.id, purpose=purpose)
+    return consent_service.in_force(session, student_id=pupil.id, purpose=purpose, today=today)
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ from datetime import date
 from fastapi import APIRouter, Depends
 from sqlmodel import Session
 
+from scipass.consent import notices
 from scipass.consent import service as consent_service
 from scipass.consent.errors import NoticeOutdated
 from scipass.consent.models import Channel, Decision, Purpose
@@ -16,6 +17,7 @@ from scipass.consent.schemas import (
     ConsentState,
     ConsentStatus,
     Notice,
+    NoticeVersionRead,
     PaperConsent,
 )
 from scipass.core.auth import public_access
@@ -37,10 +39,15 @@ router = APIRouter(tags=["consent"])
 
 def _status(session: Session, student: Student, today: date) -> ConsentStatus:
     current = consent_service.decisions(session, student.id or 0)
+    # A purpose added after the newest notice the guardian answered is asked anew.
+    answered = max((notices.index_of(r.notice_version) for r in current.values()), default=None)
+    added = notices.added_since(notices.version_at(answered)) if answered is not None else set()
     states = []
     for purpose in Purpose:
         record = current.get(purpose)
         asked = consent_service.needs_consent(student.birth_month, purpose, today)
+        granted = record is not None and record.decision == Decision.grant.value
+        due = notices.renewal_due(record.notice_version, purpose) if granted and record else None
         states.append(
             ConsentState(
                 purpose=purpose,
@@ -48,14 +55,20 @@ def _status(session: Session, student: Student, today: date) -> ConsentStatus:
                 decided_at=record.recorded_at if record else None,
                 asked=asked,
                 effective=not asked
-                or consent_service.in_force(session, student_id=student.id or 0, purpose=purpose),
+                or consent_service.in_force(
+                    session, student_id=student.id or 0, purpose=purpose, today=today
+                ),
+                notice_version=record.notice_version if record else None,
+                renewal_needed=asked and (due is not None or (record is None and purpose in added)),
+                renewal_due=due,
             )
         )
     return ConsentStatus(
         student_id=student.id or 0,
         under_14=consent_service.is_under_14(student.birth_month, today),
-        notice_version=consent_service.NOTICE_VERSION,
+        notice_version=notices.current().version,
         purposes=states,
+        renewal_needed=[state.purpose for state in states if state.renewal_needed],
     )
 
 
@@ -67,10 +80,11 @@ def _status(session: Session, student: Student, today: date) -> ConsentStatus:
 )
 def notice() -> Notice:
     return Notice(
-        version=consent_service.NOTICE_VERSION,
+        version=notices.current().version,
         title=consent_service.NOTICE_TITLE,
         text=consent_service.NOTICE_TEXT,
         purposes=list(Purpose),
+        versions=[NoticeVersionRead.of(n) for n in notices.NOTICES],
     )
 
 

@@ -17,11 +17,13 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     and_,
     bindparam,
     exists,
     false,
     func,
+    literal,
     literal_column,
     not_,
     or_,
@@ -30,24 +32,18 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
-from scipass.consent import effects
+from scipass.consent import effects, notices
 from scipass.consent.errors import ConsentRequired, NoticeOutdated
 from scipass.consent.models import Channel, ConsentRecord, Decision, Purpose
+from scipass.consent.notices import NoticeVersion
 from scipass.core.auth import Principal
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
 from scipass.roster.models import GuardianLink, Student
 
-NOTICE_VERSION = "2026-12.1"
-# Grants answered under an earlier notice that still count, for the purposes whose wording
-# that notice already had unchanged: 2026-12 added volunteering and changed nothing else;
-# 2026-12.1 only says what refusing ``record_export`` does to the school's exports (its
-# records are left out of them, issue 20 point 1), which asks nothing new of anyone, so every
-# grant under 2026-12 still counts.
-EARLIER_NOTICES: dict[str, frozenset[Purpose]] = {
-    "2026-12": frozenset(Purpose),
-    "2026-09": frozenset(set(Purpose) - {Purpose.volunteering}),
-}
+# The version a grant must answer (the last of :data:`scipass.consent.notices.NOTICES`);
+# which earlier grants still count is decided there, version by version.
+NOTICE_VERSION = notices.current().version
 # The age below which a purpose needs a guardian's consent.
 ASKED_UNDER: dict[Purpose, int] = {Purpose.volunteering: 18}
 CHILD_AGE = 14
@@ -113,7 +109,7 @@ def lacks_consent_clause(
     consent for ``purpose`` and no grant that counts is in force (:func:`in_force_clause`)."""
     return and_(
         needs_consent_clause(birth_month, purpose, today),
-        not_(in_force_clause(student_id, purpose.value)),
+        not_(in_force_clause(student_id, purpose.value, today)),
     )
 
 
@@ -143,27 +139,30 @@ def decisions(session: Session, student_id: int) -> dict[Purpose, ConsentRecord]
     return {Purpose(row.purpose): row for row in rows}
 
 
-def in_force(session: Session, *, student_id: int, purpose: Purpose) -> bool:
-    """Whether the decision in force for ``purpose`` is a grant that counts: it answers the
-    current notice, and its guardian is still linked (a paper form recorded by the school has
-    no link). One statement, built once."""
-    params = {"student_id": student_id, "purpose": purpose.value}
-    return bool(session.connection().execute(_IN_FORCE, params).scalar_one())
+def in_force(session: Session, *, student_id: int, purpose: Purpose, today: date) -> bool:
+    """Whether the decision in force for ``purpose`` is a grant that counts on ``today``: the
+    notice it answers still covers the purpose (:mod:`scipass.consent.notices`), and its
+    guardian is still linked (a paper form recorded by the school has no link). One
+    statement, built once per notice table."""
+    params = {"student_id": student_id, "purpose": purpose.value, "today": today}
+    statement = _in_force_statement(notices.NOTICES)
+    return bool(session.connection().execute(statement, params).scalar_one())
 
 
 _RECORDS = ConsentRecord.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 _LINKS = GuardianLink.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
-def in_force_clause(student_id: Any, purpose: Any) -> ColumnElement[bool]:
-    """:func:`in_force` as an SQL expression of a student id and a purpose (SQL expressions or
-    values), for a statement that reads it with other things: the latest decision for the
-    purpose (by the index on student, purpose and id), judged; false without one."""
+def in_force_clause(student_id: Any, purpose: Any, today: Any) -> ColumnElement[bool]:
+    """:func:`in_force` as an SQL expression of a student id, a purpose and the Beijing date
+    (SQL expressions or values), for a statement that reads it with other things: the latest
+    decision for the purpose (by the index on student, purpose and id), judged; false without
+    one."""
     latest = (
         select(
             and_(
                 _RECORDS.c.decision == Decision.grant.value,
-                _answers_a_notice_in_force(),
+                _answers_a_notice_in_force(today),
                 or_(
                     _RECORDS.c.guardian_link_id.is_(None),
                     exists().where(
@@ -180,30 +179,55 @@ def in_force_clause(student_id: Any, purpose: Any) -> ColumnElement[bool]:
     return func.coalesce(latest, false())
 
 
-def _answers_a_notice_in_force() -> ColumnElement[bool]:
-    """The record answers the current notice, or an earlier one whose wording for its purpose
-    is unchanged (:data:`EARLIER_NOTICES`)."""
-    return or_(
-        _RECORDS.c.notice_version == NOTICE_VERSION,
-        *(
-            and_(
-                _RECORDS.c.notice_version == version,
-                _RECORDS.c.purpose.in_(sorted(p.value for p in purposes)),
-            )
-            for version, purposes in EARLIER_NOTICES.items()
-        ),
+def _answers_a_notice_in_force(today: Any) -> ColumnElement[bool]:
+    """The record answers a notice that still covers its purpose on ``today`` (a date, or an
+    SQL expression of one): the table of :mod:`scipass.consent.notices`, written out."""
+    terms: list[ColumnElement[bool]] = []
+    for notice in notices.NOTICES:
+        kept = notices.carried(notice.version)
+        assert kept is not None  # a listed version
+        version = _RECORDS.c.notice_version == notice.version
+        if kept.always:
+            terms.append(and_(version, _RECORDS.c.purpose.in_(sorted(kept.always))))
+        for purpose, deadline in sorted(kept.until.items()):
+            if isinstance(today, date):  # judged here: the statement stays small
+                if today <= deadline:
+                    terms.append(and_(version, _RECORDS.c.purpose == purpose.value))
+            else:
+                terms.append(
+                    and_(
+                        version,
+                        _RECORDS.c.purpose == purpose.value,
+                        today <= literal(deadline, Date),
+                    )
+                )
+    return or_(*terms) if terms else false()
+
+
+@lru_cache(maxsize=4)
+def _in_force_statement(table: tuple[NoticeVersion, ...]) -> Any:
+    """:func:`in_force`'s statement for the notice table in force (``table`` is its key)."""
+    del table
+    return select(
+        in_force_clause(
+            bindparam("student_id"), bindparam("purpose"), bindparam("today", type_=Date)
+        )
     )
 
 
-_IN_FORCE = select(in_force_clause(bindparam("student_id"), bindparam("purpose")))
-
-
 @lru_cache(maxsize=8)
-def pg_in_force(student_id_sql: str, purpose: Purpose) -> str:
+def pg_in_force(
+    student_id_sql: str, purpose: Purpose, today_sql: str, table: tuple[NoticeVersion, ...]
+) -> str:
     """:func:`in_force_clause` as PostgreSQL text, for a statement written by hand (the
-    check-in batch's one read of all its scans): ``student_id_sql`` is that statement's SQL
-    for the student's id. Built from our own values only."""
-    clause = in_force_clause(literal_column(student_id_sql), purpose.value)
+    check-in batch's one read of all its scans): ``student_id_sql`` and ``today_sql`` are that
+    statement's SQL for the student's id and the Beijing date; ``table`` is the notice table
+    (:data:`scipass.consent.notices.NOTICES`, the cache's key). Built from our own values
+    only."""
+    del table
+    clause = in_force_clause(
+        literal_column(student_id_sql), purpose.value, literal_column(today_sql, Date)
+    )
     compiled = clause.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     return str(compiled)
 
@@ -211,7 +235,7 @@ def pg_in_force(student_id_sql: str, purpose: Purpose) -> str:
 def has_consent(session: Session, *, student: Student, purpose: Purpose, today: date) -> bool:
     if not needs_consent(student.birth_month, purpose, today):
         return True
-    return in_force(session, student_id=student.id or 0, purpose=purpose)
+    return in_force(session, student_id=student.id or 0, purpose=purpose, today=today)
 
 
 def require_consent(session: Session, *, student: Student, purpose: Purpose, today: date) -> None:
@@ -250,8 +274,9 @@ def record_decision(
 ) -> list[ConsentRecord]:
     # A grant must answer the notice in force; refusing or withdrawing is always possible,
     # whatever version the guardian's screen still shows.
-    if decision is Decision.grant and notice_version != NOTICE_VERSION:
-        raise NoticeOutdated(current_version=NOTICE_VERSION)
+    current = notices.current().version
+    if decision is Decision.grant and notice_version != current:
+        raise NoticeOutdated(current_version=current)
     records = [
         ConsentRecord(
             student_id=student.id or 0,

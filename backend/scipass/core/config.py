@@ -89,6 +89,16 @@ class Settings(BaseSettings):
     rate_limit_retention_hours: int = Field(default=24, ge=1)
     # Idempotency keys (who sent which request): far longer than any phone retries.
     idempotency_retention_days: int = Field(default=7, ge=1)
+    # Named on the children's processing rules page (《儿童个人信息网络保护规定》 art. 8 and 9):
+    # the person responsible for children's personal information, how to reach them, and where
+    # to complain. The operator sets its own before going live.
+    child_privacy_officer: str = Field(default="平台运营方儿童个人信息保护负责人", min_length=1)
+    child_privacy_contact: str = Field(default="privacy@scipass.example.cn", min_length=1)
+    child_privacy_complaints: str = Field(
+        default="向儿童个人信息保护负责人投诉，15 个工作日内答复；对答复不满意的，"
+        "可向所在地网信部门举报（12377.cn）",
+        min_length=1,
+    )
     wechat_checkin_page: str = "pages/checkin/index"
     # The page a volunteer shift's mini-program code opens (its scan goes to the volunteer
     # attendance endpoint, not to check-in).

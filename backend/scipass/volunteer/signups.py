@@ -180,7 +180,9 @@ def _check_consent(session: Session, student: Student, today: Any, **extra: Any)
     purpose = consent_purpose(student, today)
     if purpose is None:
         return
-    if not consent_service.in_force(session, student_id=student.id or 0, purpose=purpose):
+    if not consent_service.in_force(
+        session, student_id=student.id or 0, purpose=purpose, today=today
+    ):
         age = consent_service.asked_under(purpose)
         raise ConsentRequired(
             f"未满 {age} 周岁报名志愿服务须监护人同意：请监护人在小程序中同意，"
