@@ -328,7 +328,13 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID", "Retry-After", "X-Row-Count"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "X-Row-Count",
+                "X-Withheld-Count",
+                "X-Withheld-Students",
+            ],
         )
 
     app.include_router(health_router)

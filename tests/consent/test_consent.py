@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -309,3 +310,29 @@ def test_grant_under_an_old_notice_is_not_effective_but_can_be_withdrawn(
     assert withdrawn.status_code == 201, withdrawn.text
     state = consent_service.decisions(session, side_a.student.id or 0)
     assert state[Purpose.photos].decision == "withdraw"
+
+
+def test_a_paper_form_signed_under_an_editorially_earlier_notice_is_recorded(
+    client: TestClient, settings: Settings, side_a: Side
+) -> None:
+    def paper(version: str, purposes: list[str]) -> Any:
+        return client.post(
+            f"/api/v1/students/{side_a.student.id}/consents",
+            json={
+                "purposes": purposes,
+                "decision": "grant",
+                "notice_version": version,
+                "guardian_name": "王妈妈",
+            },
+            headers=auth(settings, side_a.principal(Role.school_admin)),
+        )
+
+    assert paper("2026-12", ["participation_record"]).status_code == 201  # editorial since
+    outdated = paper("2026-09", ["volunteering"])  # volunteering came with 2026-12
+    assert (outdated.status_code, outdated.json()["code"]) == (409, "notice_outdated")
+    on_screen = client.post(  # the mini-program shows the notice in force
+        f"/api/v1/me/children/{side_a.student.id}/consents",
+        json={"purposes": ["photos"], "decision": "grant", "notice_version": "2026-12"},
+        headers=auth(settings, side_a.principal(Role.guardian)),
+    )
+    assert on_screen.json()["code"] == "notice_outdated"

@@ -36,6 +36,7 @@ from tests.checkin.test_checkin import (
     refused,
     scan,
 )
+from tests.competition.factories_results import accepted_entry, create_results_scene
 from tests.factories import (
     NOW,
     Side,
@@ -391,3 +392,20 @@ def test_the_app_registers_an_effect_for_each_purpose_that_keeps_data(
         Purpose.photos: ["evidence_file"],
         Purpose.participation_record: ["open_record"],
     }
+
+
+def test_withdrawing_photos_keeps_a_file_a_team_entry_still_names(
+    client: TestClient, session: Session, settings: Settings, side_a: Side
+) -> None:
+    """Evidence and competition attachments share the content-addressed tree: the pupil's
+    copy of the team's project PDF goes, the team's attachment stays."""
+    record = create_record(session, student=side_a.student)
+    photo = _attach(session, settings, record, b"the team's project report")
+    entry = accepted_entry(session, create_results_scene(session, side_a), school=side_a.school)
+    entry.attachment_sha256 = photo.sha256
+    session.add(entry)
+    session.commit()
+    _decide(client, settings, side_a, "withdraw", ["photos"])
+    session.commit()
+    assert _evidence(session, photo).quarantine_reason == "consent_withdrawn"
+    assert storage.path_of(settings, photo.sha256).is_file()

@@ -32,8 +32,9 @@ from scipass.core.config import Settings
 from scipass.jobs import worker as job_worker
 from scipass.jobs.storage import store_for
 from scipass.main import job_kinds
+from scipass.record import notices as record_notices
 from scipass.record import storage as evidence_storage
-from scipass.record.models import RecordEvent, RecordEvidence
+from scipass.record.models import RecordEvent, RecordEvidence, RecordNotice
 from scipass.reservation.models import Reservation, ReservationMember
 from scipass.roster.models import GuardianLink, Student
 from scipass.volunteer.models import NotificationOutbox, VolunteerCertificate
@@ -518,3 +519,55 @@ def test_the_evidence_zip_holds_the_childs_files_only(
     ).all()
     assert logged.object_id == str(a.student.id)
     assert (json.loads(logged.detail)["files"], json.loads(logged.detail)["outcome"]) == (2, "done")
+
+
+def test_an_objecting_classmate_is_not_named_in_the_records_history(
+    client: TestClient, settings: Settings, session: Session, side_a: Side
+) -> None:
+    notice = RecordNotice(
+        school_id=side_a.school.id or 0,
+        title="公示",
+        working_days=5,
+        starts_at=NOW - timedelta(days=1),
+        ends_at=NOW + timedelta(days=5),
+        record_count=1,
+        opened_by="account:900001",
+    )
+    session.add(notice)
+    session.flush()
+    record = create_record(
+        session, student=side_a.student, status="publicised", notice_id=notice.id
+    )
+    _mate, classmate = bound_student(session, school_id=side_a.school.id or 0)
+    record_notices.object_to(
+        session, actor=classmate, record_id=record.id or 0, reason="不属实", now=NOW
+    )
+    session.commit()
+    response = _copy(
+        client, settings, side_a.principal(Role.guardian), student_id=side_a.student.id
+    )
+    assert response.status_code == 200, response.text
+    [copied] = [r for r in response.json()["records"] if r["id"] == record.id]
+    assert "objection" in {e["action"] for e in copied["events"]}
+    assert classmate.subject not in response.text
+
+
+def test_the_school_does_not_see_a_familys_copy_job_and_an_unbound_token_gets_nothing(
+    client: TestClient, settings: Settings, session: Session, side_a: Side
+) -> None:
+    session.commit()
+    queued = client.post(
+        f"{API}/me/data-copy/evidence",
+        headers=auth(settings, side_a.principal(Role.guardian)),
+        params={"student_id": side_a.student.id},
+    )
+    assert queued.status_code == 202, queued.text
+    admin = auth(settings, side_a.principal(Role.school_admin))
+    assert client.get(f"{API}/jobs/{queued.json()['id']}", headers=admin).status_code == 404
+    older, principal = bound_student(
+        session, school_id=side_a.school.id or 0, birth_month=date(2011, 9, 1), grade=9
+    )
+    older.wechat_user_id = None  # the school unbound the account since the token was issued
+    session.add(older)
+    session.commit()
+    assert _copy(client, settings, principal).status_code == 404

@@ -40,6 +40,16 @@ _MAGIC = (
 )
 
 
+def _names_file(session: Session, sha256: str) -> bool:
+    """Whether an entry's attachment is the stored file ``sha256`` (record.storage asks before
+    deleting a file: attachments and evidence share the content-addressed tree)."""
+    found = session.exec(select(Entry.id).where(Entry.attachment_sha256 == sha256)).first()
+    return found is not None
+
+
+storage.register_use(_names_file)
+
+
 def media_type_of(data: bytes) -> str | None:
     for magic, media_type in _MAGIC:
         if data.startswith(magic):

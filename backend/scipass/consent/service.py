@@ -273,10 +273,15 @@ def record_decision(
     guardian_name: str | None = None,
 ) -> list[ConsentRecord]:
     # A grant must answer the notice in force; refusing or withdrawing is always possible,
-    # whatever version the guardian's screen still shows.
+    # whatever version the guardian's screen still shows. A paper form signed under an earlier
+    # version is recorded when that version's grants still count for good for every purpose it
+    # grants (an editorial change since): the guardian signed what still applies.
     current = notices.current().version
     if decision is Decision.grant and notice_version != current:
-        raise NoticeOutdated(current_version=current)
+        kept = notices.carried(notice_version)
+        on_paper = channel is Channel.paper
+        if not (on_paper and kept is not None and set(purposes) <= kept.always):
+            raise NoticeOutdated(current_version=current)
     records = [
         ConsentRecord(
             student_id=student.id or 0,

@@ -79,11 +79,21 @@ def child_for_copy(session: Session, *, principal: Principal, today: date) -> St
     """The pupil a copy is about: the acting principal's pupil (a guardian's link was checked
     by :data:`scipass.roster.acting.ActingStudent`); a pupil under 14 is refused."""
     student = session.get(Student, principal.student_id) if principal.student_id else None
-    if student is None:
+    if student is None or not still_theirs(principal, student):
         raise StudentNotFound()
     if principal.role is Role.student and is_under_14(student.birth_month, today):
         raise CopyThroughGuardian()
     return student
+
+
+def still_theirs(principal: Principal, student: Student) -> bool:
+    """A pupil's token still names their own binding (the school may have unbound it since
+    the token was issued); a guardian's link is checked where the child is chosen."""
+    if principal.role is Role.student:
+        return student.wechat_user_id is not None and (
+            student.wechat_user_id == principal.wechat_user_id
+        )
+    return True
 
 
 def _bindings(session: Session, student: Student, principal: Principal) -> dict[str, Any]:

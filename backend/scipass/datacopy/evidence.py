@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from scipass.audit import service as audit_service
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import local_date
-from scipass.datacopy.collect import child_for_copy
+from scipass.datacopy.collect import child_for_copy, still_theirs
 from scipass.jobs import queue as job_queue
 from scipass.jobs.exporter import BundleExport, run_bundle_export
 from scipass.jobs.models import Job
@@ -60,7 +60,7 @@ def _still_allowed(session: Session, owner: Principal, student_id: int) -> Stude
         if live is None:
             raise StudentNotFound()
     student = session.get(Student, student_id)
-    if student is None:
+    if student is None or not still_theirs(owner, student):
         raise StudentNotFound()
     return student
 

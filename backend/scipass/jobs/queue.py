@@ -41,6 +41,8 @@ from scipass.jobs.storage import ResultStore
 
 logger = logging.getLogger("scipass.jobs")
 
+FAMILY_ROLES = (Role.student, Role.guardian, Role.wechat_user)
+
 
 @dataclass(frozen=True, slots=True)
 class JobResult:
@@ -142,7 +144,9 @@ def enqueue(
         params=json.dumps({**params, "_owner": scope}, ensure_ascii=False, sort_keys=True),
         owner_subject=owner.subject,
         owner_role=owner.role.value,
-        owner_org=owner.org,
+        # a family's job (a pupil's, or a guardian's for a child) is theirs alone: the
+        # school's admins see staff's jobs of their organisation, never a family's copy
+        owner_org=None if owner.role in FAMILY_ROLES else owner.org,
         status=JobStatus.queued.value,
         max_attempts=kind.max_attempts,
         created_at=now,

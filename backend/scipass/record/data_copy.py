@@ -9,12 +9,16 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from scipass.record.labels import mask_phone
 from scipass.record.models import (
     ParticipationRecord,
     RecordEvent,
     RecordEvidence,
     RecordObjection,
 )
+
+# Roles of people outside the school's staff, whose accounts a copy names only for the family.
+OUTSIDE_ROLES = ("student", "guardian", "wechat_user")
 
 
 @dataclass
@@ -52,6 +56,13 @@ def records_of(session: Session, *, student_id: int, family: set[str]) -> PupilR
     def of(rows: Iterable[Any], record_id: int | None) -> list[dict[str, Any]]:
         return [r.model_dump(mode="json") for r in rows if r.record_id == record_id]
 
+    def history(record_id: int | None) -> list[dict[str, Any]]:
+        shown = of(events, record_id)
+        for event in shown:  # an objection by another pupil or family: not named
+            if event["actor_role"] in OUTSIDE_ROLES and event["actor"] not in family:
+                event["actor"] = None
+        return shown
+
     def objection(o: RecordObjection) -> dict[str, Any]:
         shown = o.model_dump(mode="json")
         if o.raised_by not in family:
@@ -61,7 +72,8 @@ def records_of(session: Session, *, student_id: int, family: set[str]) -> PupilR
     items = [
         {
             **r.model_dump(mode="json", exclude={"student_id"}),
-            "events": of(events, r.id),
+            "attester_phone": mask_phone(r.attester_phone),  # a staff member's, masked as shown
+            "events": history(r.id),
             "evidence": of(evidence, r.id),
             "objections": [objection(o) for o in objections if o.record_id == r.id],
         }

@@ -109,6 +109,8 @@ def clean_now(
 
 
 def _remove_after_commit(session: Session, paths: list[Path]) -> None:
+    # a file is named by its hash; another table (an entry's attachment) may still name it
+    paths = [path for path in paths if not storage.used_elsewhere(session, path.name)]
     if paths:
         after_commit(session, lambda: storage.remove(paths))
 

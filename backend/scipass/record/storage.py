@@ -8,12 +8,31 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from sqlmodel import Session
 
 from scipass.core.config import Settings
 
 logger = logging.getLogger("scipass.evidence")
+
+
+# Other tables that name stored files by their hash (a competition entry's attachment is
+# stored in the same tree): each registers how to ask whether it still names one, so that a
+# file is deleted only when nothing names it any more.
+FileUse = Callable[[Session, str], bool]
+_USES: list[FileUse] = []
+
+
+def register_use(use: FileUse) -> None:
+    if use not in _USES:
+        _USES.append(use)
+
+
+def used_elsewhere(session: Session, sha256: str) -> bool:
+    """Whether a table outside the evidence rows still names the file ``sha256``."""
+    return any(use(session, sha256) for use in _USES)
 
 
 def path_of(settings: Settings, sha256: str) -> Path:

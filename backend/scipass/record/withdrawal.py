@@ -82,6 +82,8 @@ def delete_evidence_of(session: Session, student_id: int, now: datetime, setting
         )
     paths: list[Path] = []
     for sha256 in sorted({sha256 for _, sha256 in rows}):
+        if storage.used_elsewhere(session, sha256):
+            continue  # e.g. the same PDF is a team's competition attachment
         if not _named(session, sha256, col(RecordEvidence.quarantined_at).is_(None)):
             paths.append(storage.path_of(settings, sha256))
         if not _named(session, sha256, col(RecordEvidence.quarantine_reason) != reason):
