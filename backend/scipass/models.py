@@ -21,6 +21,7 @@ from scipass.competition.models import (
 from scipass.competition.results_models import Result, ResultNotice, ResultObjection
 from scipass.competition.talent_models import TalentTracking
 from scipass.consent.models import ConsentRecord
+from scipass.deletion.models import DeletionRequest
 from scipass.core.idempotency import IdempotencyKeyRecord
 from scipass.core.ratelimit import RateLimitCounter
 from scipass.jobs.models import Job, JobSchedule
@@ -64,6 +65,7 @@ __all__ = [
     "ConsentRecord",
     "CounsellorTraining",
     "CounsellorTrainingAttendee",
+    "DeletionRequest",
     "DirectoryEdition",
     "Division",
     "Edition",
