@@ -21,9 +21,9 @@ from scipass.competition.models import (
 from scipass.competition.results_models import Result, ResultNotice, ResultObjection
 from scipass.competition.talent_models import TalentTracking
 from scipass.consent.models import ConsentRecord
-from scipass.deletion.models import DeletionRequest
 from scipass.core.idempotency import IdempotencyKeyRecord
 from scipass.core.ratelimit import RateLimitCounter
+from scipass.deletion.models import DeletionRequest
 from scipass.jobs.models import Job, JobSchedule
 from scipass.org.measures_models import (
     CounsellorTraining,
