@@ -14,7 +14,8 @@ from sqlmodel import Session, col, select
 
 from scipass.account.models import RefreshToken, WeChatUser
 from scipass.audit.models import AuditLog
-from scipass.consent.models import ConsentRecord
+from scipass.consent import service as consent_service
+from scipass.consent.models import ConsentRecord, Purpose
 from scipass.core.auth import Role
 from scipass.core.config import Settings
 from scipass.deletion.jobs import carry_out_deletions, delete_unbound_wechat_users
@@ -174,9 +175,15 @@ def test_the_job_deletes_what_it_must_keeps_archived_records_and_runs_once(
     assert session.get(WeChatUser, guardian) is None  # linked no other child
     assert session.exec(select(GuardianLink).where(GuardianLink.student_id == pupil.id)).all() == []
     assert session.exec(select(RefreshToken)).all() == []
-    consents = session.exec(select(ConsentRecord).where(ConsentRecord.student_id == pupil.id)).all()
+    consents = session.exec(
+        select(ConsentRecord)
+        .where(ConsentRecord.student_id == pupil.id)
+        .order_by(col(ConsentRecord.id))
+    ).all()
     assert consents
-    assert all(c.guardian_link_id is None for c in consents)
+    assert all(c.guardian_link_id is None for c in consents)  # the proof stays, unlinked
+    assert [c.decision for c in consents] == ["grant", "withdraw"]  # and no longer counts
+    assert not consent_service.in_force(session, student_id=pupil.id or 0, purpose=Purpose.photos)
     for record in (open_record, reviewed):
         found = session.get(ParticipationRecord, record.id)
         assert found is not None
@@ -206,6 +213,7 @@ def test_the_job_deletes_what_it_must_keeps_archived_records_and_runs_once(
         "wechat_binding": 1,
         "guardian_link": 1,
         "wechat_user": 2,
+        "consent": 1,
     }
     assert {entry["reason"] for entry in log.values()} == {f"deletion_request:{request.id}"}
     assert "很有意思" not in json.dumps(list(log.values()), ensure_ascii=False)

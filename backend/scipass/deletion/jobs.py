@@ -13,6 +13,8 @@ same transaction:
 * erases the stored scan locations (the ``location`` withdrawal effect);
 * clears client addresses in the audit log of the pupil's own actions and of actions about
   the pupil (a guardian's for the child);
+* withdraws every consent still granted (a withdrawal appended, as the guardian would; the
+  records stay as proof of what was agreed);
 * deletes the WeChat binding and openid mapping: the pupil's binding, their WeChat user (with
   its refresh tokens) when nothing else names it, the guardian links to the pupil (consent
   records keep the guardian's name, not the link), and a guardian's WeChat user that links
@@ -35,7 +37,8 @@ from scipass.account.models import RefreshToken, WeChatUser
 from scipass.audit import service as audit_service
 from scipass.audit.models import AuditLog
 from scipass.checkin import visits as checkin_visits
-from scipass.consent.models import ConsentRecord
+from scipass.consent import service as consent_service
+from scipass.consent.models import Channel, ConsentRecord, Decision
 from scipass.core.config import Settings
 from scipass.core.jobs import Jobs
 from scipass.deletion.models import DeletionRequest, DeletionStatus
@@ -85,6 +88,7 @@ def carry_out(
     # the pupil's own actions, and every action about the pupil (a guardian's for the child)
     subjects = [f"wechat:{own_user}"] if own_user is not None else []
     done["client_address"] = _clear_addresses(session, student_id, subjects)
+    done["consent"] = _withdraw_consents(session, student_id, now)
     done["wechat_binding"] = _unbind(session, student_id)
     done["guardian_link"] = _delete_links(session, student_id)
     done["wechat_user"] = delete_unneeded_users(
@@ -121,6 +125,31 @@ def _clear_addresses(session: Session, student_id: int, subjects: list[str]) -> 
             .execution_options(synchronize_session=False)
         ).all()
     )
+
+
+def _withdraw_consents(session: Session, student_id: int, now: datetime) -> int:
+    """Append a withdrawal to every purpose whose latest decision is a grant: the guardian who
+    gave it asked to delete the child's data, and a grant whose link is deleted would
+    otherwise read as a paper form's; how many purposes."""
+    granted = [
+        purpose
+        for purpose, record in consent_service.decisions(session, student_id).items()
+        if record.decision == Decision.grant.value
+    ]
+    session.add_all(
+        ConsentRecord(
+            student_id=student_id,
+            purpose=purpose.value,
+            decision=Decision.withdraw.value,
+            notice_version=consent_service.NOTICE_VERSION,
+            channel=Channel.mini_program.value,
+            recorded_by="system",
+            recorded_at=now,
+        )
+        for purpose in granted
+    )
+    session.flush()
+    return len(granted)
 
 
 def _unbind(session: Session, student_id: int) -> int:
