@@ -207,6 +207,18 @@ def purge_telemetry() -> None:
     typer.echo(f"{_run_job('purge-telemetry')} rows erased")
 
 
+@cli.command("carry-out-deletions")
+def carry_out_deletions() -> None:
+    """Carry out the open deletion requests (README, "Children's data"), and delete the WeChat
+    users who never bound past SCIPASS_UNBOUND_WECHAT_RETENTION_DAYS; `serve` also does this
+    periodically."""
+    done = _run_job("carry-out-deletions")
+    users = _run_job("delete-unbound-wechat-users")
+    typer.echo(
+        f"{done} rows deleted or changed for deletion requests, {users} unbound users deleted"
+    )
+
+
 @cli.command("clean-evidence")
 def clean_evidence() -> None:
     """Clean the evidence files stored before uploads were cleaned: images re-encoded without

@@ -66,6 +66,8 @@ from scipass.core.jobs import Jobs
 from scipass.core.middleware import BodyLimits, RequestIdMiddleware
 from scipass.datacopy import evidence as datacopy_evidence
 from scipass.datacopy.router import router as datacopy_router
+from scipass.deletion import jobs as deletion_jobs
+from scipass.deletion.router import router as deletion_router
 from scipass.health.router import router as health_router
 from scipass.jobs import queue as job_queue
 from scipass.jobs.queue import JobKinds
@@ -251,6 +253,7 @@ def scheduled_jobs() -> Jobs:
     record_jobs.register(jobs)  # archive-records, clean-evidence
     idempotency.register_jobs(jobs)  # purge-idempotency-keys
     job_queue.register_jobs(jobs)  # expire-job-results
+    deletion_jobs.register(jobs)  # carry-out-deletions, delete-unbound-wechat-users
     return jobs
 
 
@@ -385,6 +388,7 @@ def _api_router() -> APIRouter:
         record_notice_router,
         record_export_router,
         datacopy_router,
+        deletion_router,
         jobs_router,
         competition_router,
         competition_entries_router,

@@ -23,6 +23,7 @@ from scipass.competition.talent_models import TalentTracking
 from scipass.consent.models import ConsentRecord
 from scipass.core.idempotency import IdempotencyKeyRecord
 from scipass.core.ratelimit import RateLimitCounter
+from scipass.deletion.models import DeletionRequest
 from scipass.jobs.models import Job, JobSchedule
 from scipass.org.measures_models import (
     CounsellorTraining,
@@ -64,6 +65,7 @@ __all__ = [
     "ConsentRecord",
     "CounsellorTraining",
     "CounsellorTrainingAttendee",
+    "DeletionRequest",
     "DirectoryEdition",
     "Division",
     "Edition",

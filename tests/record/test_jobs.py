@@ -58,6 +58,8 @@ def test_run_once_archives_what_is_due(
         "purge-idempotency-keys": 0,
         "clean-evidence": 0,
         "expire-job-results": 0,
+        "carry-out-deletions": 0,
+        "delete-unbound-wechat-users": 0,
     }
     assert _status(session, record) == "archived"
     assert scheduled_jobs().run_once(Database(engine, bind=connection), clock, settings) == {
@@ -68,6 +70,8 @@ def test_run_once_archives_what_is_due(
         "purge-idempotency-keys": 0,
         "clean-evidence": 0,
         "expire-job-results": 0,
+        "carry-out-deletions": 0,
+        "delete-unbound-wechat-users": 0,
     }
 
 

@@ -89,8 +89,10 @@ class Action(StrEnum):
     school_calendar_set = "school_calendar_set"
     child_data_copied = "child_data_copied"  # a pupil's data as one JSON copy (PIPL art. 45)
     child_evidence_copied = "child_evidence_copied"  # a pupil's evidence files as a ZIP
+    deletion_requested = "deletion_requested"  # a guardian or a pupil of 14+ asked to delete
     # Deletion log (never the content: what kind, how many, why): data deleted because a
-    # guardian withdrew or refused consent for a purpose, and the retention purge's runs.
+    # guardian withdrew or refused consent for a purpose or asked to delete the child's data
+    # (reason ``deletion_request:<id>``), and the retention purge's runs.
     data_deleted = "data_deleted"
     data_purged = "data_purged"
 

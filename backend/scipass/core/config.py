@@ -99,6 +99,13 @@ class Settings(BaseSettings):
         "可向所在地网信部门举报（12377.cn）",
         min_length=1,
     )
+    # Deletion requests (README, "Children's data"): the date promised in the answer; the
+    # ``carry-out-deletions`` job carries a request out at its next run, well before.
+    deletion_period_days: int = Field(default=15, ge=1)
+    # A WeChat user who never bound to a roster entry (and links no child) is deleted this long
+    # after their last login: a school hands out binding codes at the start of a term, so a
+    # term's worth of days lets a family that logged in early still bind.
+    unbound_wechat_retention_days: int = Field(default=90, ge=1)
     wechat_checkin_page: str = "pages/checkin/index"
     # The page a volunteer shift's mini-program code opens (its scan goes to the volunteer
     # attendance endpoint, not to check-in).

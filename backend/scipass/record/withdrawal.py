@@ -117,6 +117,52 @@ def withdraw_open_records(
     return len(moved)
 
 
+# A deletion request (scipass.deletion.jobs) withdraws every record not yet archived, reviewed
+# ones too, and removes their personal content.
+NOT_ARCHIVED = (
+    RecordStatus.pending,
+    RecordStatus.confirmed,
+    RecordStatus.reviewed,
+    RecordStatus.publicised,
+)
+DELETION_NOTE = "监护人申请删除个人信息"
+
+
+def withdraw_unarchived(session: Session, student_id: int, now: datetime) -> int:
+    """Withdraw ``student_id``'s records not yet archived (a deletion request); how many."""
+    moved = transitions.move_all(
+        session,
+        which=col(ParticipationRecord.student_id) == student_id,
+        allowed=NOT_ARCHIVED,
+        to=RecordStatus.withdrawn,
+        action="withdrawn",
+        now=now,
+        note=DELETION_NOTE,
+        status_reason=DELETION_NOTE,
+    )
+    return len(moved)
+
+
+def remove_reflections(session: Session, student_id: int, now: datetime) -> int:
+    """Remove the reflections of ``student_id``'s records that are not archived; how many."""
+    return len(
+        session.exec(
+            update(ParticipationRecord)
+            .where(
+                col(ParticipationRecord.student_id) == student_id,
+                col(ParticipationRecord.status).not_in([s.value for s in ARCHIVED]),
+                or_(
+                    col(ParticipationRecord.reflection) != "",
+                    col(ParticipationRecord.reflection_by).is_not(None),
+                ),
+            )
+            .values(reflection="", reflection_by=None, updated_at=now)
+            .returning(col(ParticipationRecord.id))
+            .execution_options(synchronize_session=False)
+        ).all()
+    )
+
+
 def register_consent_effects() -> None:
     consent_effects.register(Purpose.photos, "evidence_file", delete_evidence_of)
     consent_effects.register(Purpose.participation_record, "open_record", withdraw_open_records)
