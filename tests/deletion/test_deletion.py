@@ -183,7 +183,9 @@ def test_the_job_deletes_what_it_must_keeps_archived_records_and_runs_once(
     assert consents
     assert all(c.guardian_link_id is None for c in consents)  # the proof stays, unlinked
     assert [c.decision for c in consents] == ["grant", "withdraw"]  # and no longer counts
-    assert not consent_service.in_force(session, student_id=pupil.id or 0, purpose=Purpose.photos)
+    assert not consent_service.in_force(
+        session, student_id=pupil.id or 0, purpose=Purpose.photos, today=NOW.date()
+    )
     for record in (open_record, reviewed):
         found = session.get(ParticipationRecord, record.id)
         assert found is not None

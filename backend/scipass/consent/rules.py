@@ -71,6 +71,13 @@ RETENTION: tuple[Retained, ...] = (
         "小时",
         "删除",
     ),
+    Retained(
+        "未绑定学生的微信账号（openid）",
+        "wechat_user",
+        "unbound_wechat_retention_days",
+        "天（自最后一次登录起）",
+        "删除",
+    ),
 )
 
 # Routes named on the page: (what, route name).
@@ -80,6 +87,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("查阅、复制孩子的全部信息（JSON）", "my-data-copy"),
     ("下载孩子的证明材料（ZIP）", "my-data-copy-evidence"),
     ("对公示中的记录提出异议、要求更正", "record-object"),
+    ("申请删除孩子的个人信息（已归档的综评记录由学校依法保存）", "my-deletion-request-create"),
+    ("查看删除申请的办理情况", "my-deletion-request"),
 )
 
 PURPOSES: dict[Purpose, str] = {
