@@ -986,6 +986,8 @@ def test_the_archive_job_archives_in_its_own_transaction(
         "purge-idempotency-keys": 0,
         "clean-evidence": 0,
         "expire-job-results": 0,
+        "carry-out-deletions": 0,
+        "delete-unbound-wechat-users": 0,
     }
     clock.set(WINDOW_END)
     assert scheduled_jobs().run_once(database, clock, settings) == {
@@ -996,6 +998,8 @@ def test_the_archive_job_archives_in_its_own_transaction(
         "purge-idempotency-keys": 0,
         "clean-evidence": 0,
         "expire-job-results": 0,
+        "carry-out-deletions": 0,
+        "delete-unbound-wechat-users": 0,
     }
     fresh = _fresh(session, record)
     assert (fresh.status, fresh.archive_seq) == ("archived", 1)
