@@ -104,15 +104,26 @@ def withdraw_open_records(
     session: Session, student_id: int, now: datetime, settings: Settings
 ) -> int:
     """Withdraw ``student_id``'s records still open to them; how many."""
+    return _withdraw(session, student_id, now, allowed=STUDENT_OPEN, note=WITHDRAWN_NOTE)
+
+
+def _withdraw(
+    session: Session,
+    student_id: int,
+    now: datetime,
+    *,
+    allowed: tuple[RecordStatus, ...],
+    note: str,
+) -> int:
     moved = transitions.move_all(
         session,
         which=col(ParticipationRecord.student_id) == student_id,
-        allowed=STUDENT_OPEN,
+        allowed=allowed,
         to=RecordStatus.withdrawn,
         action="withdrawn",
         now=now,
-        note=WITHDRAWN_NOTE,
-        status_reason=WITHDRAWN_NOTE,
+        note=note,
+        status_reason=note,
     )
     return len(moved)
 
@@ -130,17 +141,7 @@ DELETION_NOTE = "监护人申请删除个人信息"
 
 def withdraw_unarchived(session: Session, student_id: int, now: datetime) -> int:
     """Withdraw ``student_id``'s records not yet archived (a deletion request); how many."""
-    moved = transitions.move_all(
-        session,
-        which=col(ParticipationRecord.student_id) == student_id,
-        allowed=NOT_ARCHIVED,
-        to=RecordStatus.withdrawn,
-        action="withdrawn",
-        now=now,
-        note=DELETION_NOTE,
-        status_reason=DELETION_NOTE,
-    )
-    return len(moved)
+    return _withdraw(session, student_id, now, allowed=NOT_ARCHIVED, note=DELETION_NOTE)
 
 
 def remove_reflections(session: Session, student_id: int, now: datetime) -> int:
