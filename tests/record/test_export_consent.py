@@ -284,6 +284,8 @@ def test_a_bureau_sees_its_regions_blocked_pupils_masked_and_nobody_elses(
     assert {i["name"] for i in body["items"]} == {
         mask_name(n) for n in ("赵小一", "钱小二", "孙小三")
     }
+    # no 学号 and no guardian's decision: the school asks the guardians, not the bureau
+    assert {(i["student_no"], i["decision"]) for i in body["items"]} == {(None, None)}
     other = _withheld(client, settings, side_b.principal(Role.bureau)).json()
     assert [i["student_id"] for i in other["items"]] == [pupils.other_school.id]
     foreign = _withheld(

@@ -336,7 +336,7 @@ class WithheldPupil(BaseModel):
     """A pupil whose records an export to the 综评 platform leaves out."""
 
     student_id: int
-    student_no: str = Field(description="学号")
+    student_no: str | None = Field(description="学号（只给本校教职工；教育局与平台为空）")
     name: str = Field(description="姓名（按调用者的权限显示，教育局看到的已打码）")
     grade: int
     class_name: str
@@ -346,4 +346,5 @@ class WithheldPupil(BaseModel):
     decision: Decision | None = Field(
         description="监护人对“评价导出”的最近一次决定：`refuse` 拒绝，`withdraw` 撤回，"
         "`grant` 同意但已不生效（告知书已更新或监护关系已解除）；null 表示从未作答"
+        "（只给本校教职工，他们去问家长；教育局与平台看不到家长的决定）"
     )

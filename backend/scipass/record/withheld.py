@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 
 from scipass.consent import service as consent_service
 from scipass.consent.models import Decision
-from scipass.core.auth import Principal
+from scipass.core.auth import SCHOOL_ROLES, Principal
 from scipass.core.clock import Clock, local_date
 from scipass.core.pagination import Page, PageParams, count_rows
 from scipass.jobs.exporter import EXPORT_PURPOSE, withheld_students
@@ -68,17 +68,20 @@ def withheld_page(
         )
     )
     total = count_rows(session, query)
+    # The school asks the guardians: it sees whom and what they decided. A bureau or the
+    # platform sees how many, by school and class, and a masked name, not more.
+    own_school = principal.role in SCHOOL_ROLES
     items = [
         WithheldPupil(
             student_id=student_id,
-            student_no=student_no,
+            student_no=student_no if own_school else None,
             name=shown_name(principal, name, school_id=school_id, student_id=student_id),
             grade=grade,
             class_name=class_name,
             school_id=school_id,
             school_name=school_name,
             withheld_records=rows,
-            decision=Decision(decision) if decision else None,
+            decision=Decision(decision) if decision and own_school else None,
         )
         for (
             student_id,
