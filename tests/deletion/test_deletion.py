@@ -145,11 +145,10 @@ def test_the_job_deletes_what_it_must_keeps_archived_records_and_runs_once(
     reviewed = create_record(session, student=pupil, status="reviewed", reflection="学到了")
     scans = [_scan_event(session, pupil, NOW - timedelta(days=d)) for d in (1, 2)]
     pupil_user, guardian = side_a.student_user.id, side_a.guardian.id
-    session.add(
-        AuditLog(
-            at=NOW, action="wechat_login", actor=f"wechat:{pupil_user}", client_ip="203.0.113.7"
+    for who in (pupil_user, guardian):  # the pupil's login and the guardian's
+        session.add(
+            AuditLog(at=NOW, action="wechat_login", actor=f"wechat:{who}", client_ip="203.0.113.7")
         )
-    )
     session.add(
         RefreshToken(
             token_hash="h" * 64,
@@ -201,7 +200,7 @@ def test_the_job_deletes_what_it_must_keeps_archived_records_and_runs_once(
     assert theirs is not None
     assert theirs.reflection == "同学的心得"
     addresses = session.exec(select(AuditLog.client_ip).where(AuditLog.action == "wechat_login"))
-    assert list(addresses) == [None]
+    assert list(addresses) == [None, None]
     request = session.exec(select(DeletionRequest)).one()
     assert (request.status, request.carried_out_at) == ("carried_out", NOW)
 
@@ -211,7 +210,7 @@ def test_the_job_deletes_what_it_must_keeps_archived_records_and_runs_once(
         "reflection": 2,
         "evidence_file": 1,
         "scan_location": 2,
-        "client_address": 1,
+        "client_address": 2,  # the pupil's login and the guardian's
         "wechat_binding": 1,
         "guardian_link": 1,
         "wechat_user": 2,

@@ -85,8 +85,9 @@ def carry_out(
     guardians = list(
         session.exec(select(GuardianLink.guardian_id).where(GuardianLink.student_id == student_id))
     )
-    # the pupil's own actions, and every action about the pupil (a guardian's for the child)
-    subjects = [f"wechat:{own_user}"] if own_user is not None else []
+    # the pupil's own actions and their guardians' (logins carry the addresses), and every
+    # action about the pupil
+    subjects = [f"wechat:{user}" for user in (own_user, *guardians) if user is not None]
     done["client_address"] = _clear_addresses(session, student_id, subjects)
     done["consent"] = _withdraw_consents(session, student_id, now)
     done["wechat_binding"] = _unbind(session, student_id)
