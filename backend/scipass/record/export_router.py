@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response, StreamingResponse
 
 from scipass.core.callers import RecordExporter, StaffFileReader, WithheldReader
@@ -45,6 +45,32 @@ SemesterParam = Annotated[
     Semester | None, Query(description="学期：`autumn` 第一学期，`spring` 第二学期")
 ]
 StatusParam = Annotated[RecordStatus | None, Query(description="记录状态")]
+
+
+def _query_filter(
+    region_code: RegionCode = None,
+    school_id: SchoolId = None,
+    grade: GradeFilter = None,
+    class_name: ClassName = None,
+    student_id: StudentId = None,
+    school_year: SchoolYearFilter = None,
+    semester: SemesterParam = None,
+    status: StatusParam = None,
+) -> RecordFilter:
+    """The scope and filters of a records export, from the query (the GETs share them)."""
+    return RecordFilter(
+        region_code=region_code,
+        school_id=school_id,
+        grade=grade,
+        class_name=class_name,
+        student_id=student_id,
+        school_year=school_year,
+        semester=semester.value if semester else None,
+        status=status,
+    )
+
+
+QueryFilter = Annotated[RecordFilter, Depends(_query_filter)]
 
 
 def _pdf(result: record_file.StudentFile) -> StreamingResponse:
@@ -103,26 +129,9 @@ def export_records(
     _admitted: AdmittedDep,
     clock: ClockDep,
     settings: SettingsDep,
+    requested: QueryFilter,
     format: Annotated[ExportFormat, Query(description="文件格式")] = ExportFormat.xlsx,
-    region_code: RegionCode = None,
-    school_id: SchoolId = None,
-    grade: GradeFilter = None,
-    class_name: ClassName = None,
-    student_id: StudentId = None,
-    school_year: SchoolYearFilter = None,
-    semester: SemesterParam = None,
-    status: StatusParam = None,
 ) -> Response:
-    requested = RecordFilter(
-        region_code=region_code,
-        school_id=school_id,
-        grade=grade,
-        class_name=class_name,
-        student_id=student_id,
-        school_year=school_year,
-        semester=semester.value if semester else None,
-        status=status,
-    )
     export = record_exports.export_now(
         database,
         clock,
@@ -185,25 +194,8 @@ def withheld_pupils(
     session: SessionDep,
     clock: ClockDep,
     page: PageDep,
-    region_code: RegionCode = None,
-    school_id: SchoolId = None,
-    grade: GradeFilter = None,
-    class_name: ClassName = None,
-    student_id: StudentId = None,
-    school_year: SchoolYearFilter = None,
-    semester: SemesterParam = None,
-    status: StatusParam = None,
+    requested: QueryFilter,
 ) -> Page[WithheldPupil]:
-    requested = RecordFilter(
-        region_code=region_code,
-        school_id=school_id,
-        grade=grade,
-        class_name=class_name,
-        student_id=student_id,
-        school_year=school_year,
-        semester=semester.value if semester else None,
-        status=status,
-    )
     return record_withheld.withheld_page(
         session, clock, principal=caller, requested=requested, page=page
     )
