@@ -10,11 +10,18 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY backend ./backend
 RUN /opt/venv/bin/pip install -c constraints.txt .
 
+# The console's browser libraries, as `make run` installs them (npm ci, nothing built).
+FROM node:20-bookworm-slim AS assets
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim-bookworm AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    SCIPASS_ENV=prod
+    SCIPASS_ENV=prod \
+    SCIPASS_CONSOLE_VENDOR_DIR=/app/node_modules
 # A Chinese TrueType font for the PDF record file (科技实践档案; reportlab embeds a subset).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends fonts-droid-fallback=1:6.0.1r16-1.1 \
@@ -23,6 +30,7 @@ RUN groupadd --system --gid 10001 scipass \
  && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /app scipass
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
+COPY --from=assets /src/node_modules ./node_modules
 COPY alembic.ini ./
 COPY alembic ./alembic
 RUN mkdir -p /app/var/uploads && chown -R scipass:scipass /app/var

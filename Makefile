@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# The console's browser libraries (package.json, pinned by package-lock.json): npm ci, no build.
+NODE_INSTALLED := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -41,13 +43,23 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@touch $@
 
+$(NODE_INSTALLED): package.json package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages: nodejs npm"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	  else echo "the console needs nodejs and npm (install them as root)"; exit 1; fi; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 run-packages:
 	$(call install_debian_packages,$(RUN_PACKAGES))
 
 test-packages:
 	$(call install_debian_packages,$(TEST_PACKAGES))
 
-run: $(INSTALLED) run-packages
+run: $(INSTALLED) $(NODE_INSTALLED) run-packages
 	$(BIN)/scipass migrate
 	$(BIN)/scipass demo
 	$(BIN)/scipass serve --host $(HOST) --port $(PORT)
@@ -56,7 +68,7 @@ run: $(INSTALLED) run-packages
 # each one's output is shown when it ends. Coverage is measured over both runs combined, so
 # the PostgreSQL-only code counts, and gated at 85 %. `make test-sqlite` or `make test-postgres`
 # runs one suite (and reports its own coverage, ungated).
-test: $(INSTALLED) test-packages lint
+test: $(INSTALLED) $(NODE_INSTALLED) test-packages lint
 	@rm -f .coverage .coverage.sqlite .coverage.postgres
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 	@$(BIN)/coverage combine --quiet .coverage.sqlite .coverage.postgres
@@ -100,4 +112,4 @@ demo: $(INSTALLED)
 	$(BIN)/scipass demo
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .coverage
+	rm -rf $(VENV) var .pytest_cache .coverage node_modules

@@ -35,6 +35,8 @@ from scipass.competition.review_router import router as competition_review_route
 from scipass.competition.router import router as competition_router
 from scipass.competition.talent_router import router as talent_router
 from scipass.consent.router import public_router as consent_public_router
+from scipass.console import router as console_router
+from scipass.console import sessions as console_sessions
 from scipass.consent.router import router as consent_router
 from scipass.consent.rules import api_router as rules_api_router
 from scipass.consent.rules import page_router as rules_page_router
@@ -254,6 +256,7 @@ def scheduled_jobs() -> Jobs:
     idempotency.register_jobs(jobs)  # purge-idempotency-keys
     job_queue.register_jobs(jobs)  # expire-job-results
     deletion_jobs.register(jobs)  # carry-out-deletions, delete-unbound-wechat-users
+    jobs.register("purge-console-sessions", console_sessions.purge)
     return jobs
 
 
@@ -344,6 +347,8 @@ def create_app(
     app.include_router(_api_router())
     app.include_router(kiosk_router, dependencies=[Depends(check_url_text)])
     app.include_router(rules_page_router)
+    for router in console_router.routers():
+        app.include_router(router, dependencies=[Depends(check_url_text)])
     return app
 
 

@@ -20,6 +20,7 @@ from scipass.competition.models import (
 )
 from scipass.competition.results_models import Result, ResultNotice, ResultObjection
 from scipass.competition.talent_models import TalentTracking
+from scipass.console.models import ConsoleSession
 from scipass.consent.models import ConsentRecord
 from scipass.core.idempotency import IdempotencyKeyRecord
 from scipass.core.ratelimit import RateLimitCounter
@@ -63,6 +64,7 @@ __all__ = [
     "CheckIn",
     "Competition",
     "ConsentRecord",
+    "ConsoleSession",
     "CounsellorTraining",
     "CounsellorTrainingAttendee",
     "DeletionRequest",

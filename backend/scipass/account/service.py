@@ -164,6 +164,27 @@ def login(
     client_ip: str,
     now: datetime,
 ) -> TokenPair:
+    """A staff login to the API: the account checked by :func:`authenticate`, then tokens."""
+    principal = authenticate(
+        session, database, username=username, password=password, client_ip=client_ip, now=now
+    )
+    return issue_tokens(session, settings, principal, now=now)
+
+
+def authenticate(
+    session: Session,
+    database: Database,
+    *,
+    username: str,
+    password: str,
+    client_ip: str,
+    now: datetime,
+    channel: str | None = None,
+) -> Principal:
+    """Check a staff member's name and password under the login limits (per address, per
+    account), audited either way; the API's login and the console's sign-in both use it.
+    ``channel`` names a login that is not the API's (``console``) in its audit entry."""
+    via: dict[str, Any] = {"channel": channel} if channel else {}
     username = username.strip().lower()
     found = _count_then_fetch(
         database,
@@ -184,6 +205,7 @@ def login(
             actor_subject=f"account:{found[0]}" if found else None,
             client_ip=client_ip,
             username=username[:64],
+            **via,
         )
         raise InvalidCredentials()
 
@@ -199,8 +221,9 @@ def login(
         client_ip=client_ip,
         school_id=account.school_id,
         region_code=principal.region_code,
+        **via,
     )
-    return issue_tokens(session, settings, principal, now=now)
+    return principal
 
 
 # --- WeChat login --------------------------------------------------------------------------

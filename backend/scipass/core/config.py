@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     # after their last login: a school hands out binding codes at the start of a term, so a
     # term's worth of days lets a family that logged in early still bind.
     unbound_wechat_retention_days: int = Field(default=90, ge=1)
+    # The staff console (/console): a session ends after this long without a request, and
+    # after this long in any case (a working day and a half); its cookie is Secure outside dev
+    # and test, where pages are served over plain HTTP on loopback.
+    console_idle_minutes: int = Field(default=120, ge=5)
+    console_session_hours: int = Field(default=12, ge=1)
+    # Where `npm ci` put the browser libraries the console serves (package.json).
+    console_vendor_dir: Path = Path("node_modules")
     wechat_checkin_page: str = "pages/checkin/index"
     # The page a volunteer shift's mini-program code opens (its scan goes to the volunteer
     # attendance endpoint, not to check-in).

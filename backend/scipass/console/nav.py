@@ -1,0 +1,45 @@
+"""The console's menu for each role: the pages a role works in, in the order of its day.
+
+A page is listed here when it is built; the tests check that every entry opens for its role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scipass.core.auth import Role
+
+ROLE_NAMES: dict[Role, str] = {
+    Role.school_staff: "学校教师",
+    Role.school_admin: "学校管理员",
+    Role.venue_staff: "场馆工作人员",
+    Role.venue_admin: "场馆管理员",
+    Role.bureau: "教育局",
+    Role.platform_admin: "平台管理员",
+    Role.student: "学生",
+    Role.guardian: "家长",
+    Role.wechat_user: "微信用户",
+}
+
+VENUE: tuple[tuple[str, str], ...] = ()
+SCHOOL: tuple[tuple[str, str], ...] = ()
+BUREAU: tuple[tuple[str, str], ...] = ()
+
+MENUS: dict[Role, tuple[tuple[str, str], ...]] = {
+    Role.venue_staff: VENUE,
+    Role.venue_admin: VENUE,
+    Role.school_staff: SCHOOL,
+    Role.school_admin: SCHOOL,
+    Role.bureau: BUREAU,
+    Role.platform_admin: BUREAU,
+}
+
+
+def nav(caller: Any) -> list[tuple[str, str]]:
+    """The menu of ``caller`` (a :class:`scipass.console.deps.Caller`)."""
+    if caller.principal.password_change_required:
+        return [("/console/password", "修改密码")]
+    return [
+        ("/console", "首页"),
+        *MENUS.get(caller.principal.role, ()),
+        ("/console/password", "修改密码"),
+    ]

@@ -1,0 +1,75 @@
+"""The API operations the console calls, by route name: its pages' reads, its forms' writes
+and its scripts' requests. Nothing else is reachable through the console; each operation
+keeps the API's own access rule and scope (the access matrix checks them there).
+
+A page that needs another operation names it here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fastapi import FastAPI, routing
+from starlette.routing import compile_path
+
+from scipass.core.errors import NotFound
+
+OPERATIONS: frozenset[str] = frozenset(
+    {
+        "me-get",
+        "auth-password-change",
+    }
+)
+
+
+class OperationNotOffered(NotFound):
+    code = "console_operation_not_offered"
+    title_zh = "控制台不提供此操作"
+    title_en = "The console does not offer this operation"
+
+
+def check(name: str) -> None:
+    if name not in OPERATIONS:
+        raise OperationNotOffered()
+
+
+@dataclass(frozen=True, slots=True)
+class Offered:
+    name: str
+    methods: frozenset[str]
+    pattern: re.Pattern[str]
+
+
+def _offered(app: FastAPI) -> tuple[Offered, ...]:
+    cached: tuple[Offered, ...] | None = getattr(app.state, "console_offered", None)
+    if cached is not None:
+        return cached
+    found = []
+    for context in routing.iter_route_contexts(app.routes):
+        if context.name in OPERATIONS and context.path is not None:
+            pattern, _, _ = compile_path(context.path)
+            found.append(Offered(context.name, frozenset(context.methods or ()), pattern))
+    app.state.console_offered = tuple(found)
+    return app.state.console_offered
+
+
+def match(app: FastAPI, method: str, path: str) -> str | None:
+    """The name of the offered operation ``method path`` calls, if any."""
+    for offered in _offered(app):
+        if method.upper() in offered.methods and offered.pattern.match(path):
+            return offered.name
+    return None
+
+
+def check_path(app: FastAPI, method: str, path: str) -> None:
+    if match(app, method, path) is None:
+        raise OperationNotOffered()
+
+
+def methods(app: FastAPI, name: str) -> frozenset[str]:
+    """The methods of the offered operation ``name``."""
+    for offered in _offered(app):
+        if offered.name == name:
+            return offered.methods
+    raise OperationNotOffered()
