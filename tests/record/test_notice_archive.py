@@ -988,6 +988,7 @@ def test_the_archive_job_archives_in_its_own_transaction(
         "expire-job-results": 0,
         "carry-out-deletions": 0,
         "delete-unbound-wechat-users": 0,
+        "purge-console-sessions": 0,
     }
     clock.set(WINDOW_END)
     assert scheduled_jobs().run_once(database, clock, settings) == {
@@ -1000,6 +1001,7 @@ def test_the_archive_job_archives_in_its_own_transaction(
         "expire-job-results": 0,
         "carry-out-deletions": 0,
         "delete-unbound-wechat-users": 0,
+        "purge-console-sessions": 0,
     }
     fresh = _fresh(session, record)
     assert (fresh.status, fresh.archive_seq) == ("archived", 1)

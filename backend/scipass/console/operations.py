@@ -19,6 +19,8 @@ OPERATIONS: frozenset[str] = frozenset(
     {
         "me-get",
         "auth-password-change",
+        "student-list",
+        "student-get",
     }
 )
 
