@@ -35,11 +35,11 @@ from scipass.competition.review_router import router as competition_review_route
 from scipass.competition.router import router as competition_router
 from scipass.competition.talent_router import router as talent_router
 from scipass.consent.router import public_router as consent_public_router
-from scipass.console import router as console_router
-from scipass.console import sessions as console_sessions
 from scipass.consent.router import router as consent_router
 from scipass.consent.rules import api_router as rules_api_router
 from scipass.consent.rules import page_router as rules_page_router
+from scipass.console import router as console_router
+from scipass.console import sessions as console_sessions
 from scipass.core import group_commit, idempotency, pdf_fonts
 from scipass.core.auth import (
     PasswordChangeRequired,

@@ -20,8 +20,8 @@ from scipass.competition.models import (
 )
 from scipass.competition.results_models import Result, ResultNotice, ResultObjection
 from scipass.competition.talent_models import TalentTracking
-from scipass.console.models import ConsoleSession
 from scipass.consent.models import ConsentRecord
+from scipass.console.models import ConsoleSession
 from scipass.core.idempotency import IdempotencyKeyRecord
 from scipass.core.ratelimit import RateLimitCounter
 from scipass.deletion.models import DeletionRequest

@@ -56,7 +56,9 @@ def signed_in_clients(
     """A client signed in as a staff member of ``side`` in each role, with its CSRF token."""
     clients = {}
     for role in STAFF:
-        name = create_staff(session, username=f"{tag}-{role.value}", role=role, org_id=_org(side, role))
+        name = create_staff(
+            session, username=f"{tag}-{role.value}", role=role, org_id=_org(side, role)
+        )
         client = TestClient(app, raise_server_exceptions=False)
         clients[role] = (client, sign_in(client, name))
     return clients
@@ -143,13 +145,14 @@ def test_the_relays_keep_the_apis_scope(
     """A school admin of side B reaches side A's pupil neither by the script relay nor by a
     form, and the relay offers only the console's operations."""
     clients = signed_in_clients(app, session, side_b, "b")
-    staff, csrf = clients[Role.school_admin]
+    staff, _csrf = clients[Role.school_admin]
     mine = staff.get("/console/api/v1/me", headers={"Accept": "application/json"})
     assert mine.status_code == 200
     other = staff.get(
         f"/console/api/v1/students/{side_a.student.id}", headers={"Accept": "application/json"}
     )
-    assert other.status_code == 404 and other.json()["code"] == "student_not_found"
+    assert other.status_code == 404
+    assert other.json()["code"] == "student_not_found"
     listed = staff.get("/console/api/v1/students", headers={"Accept": "application/json"})
     assert listed.status_code == 200
     assert side_a.student.id not in {s["id"] for s in listed.json()["items"]}

@@ -59,7 +59,8 @@ def test_a_teacher_signs_in_and_out(server: DemoServer, browser: Any, tmp_path: 
     assert "和平小学" in page.locator("header").inner_text()
     cookies = page.context.cookies()
     session = next(c for c in cookies if c["name"] == "scipass_console")
-    assert session["httpOnly"] and session["sameSite"] == "Lax"
+    assert session["httpOnly"]
+    assert session["sameSite"] == "Lax"
     assert page.evaluate("document.cookie") == ""  # no script reads the session
     assert page.evaluate("Object.keys(localStorage).length") == 0
     page.get_by_role("button", name="退出").click()
