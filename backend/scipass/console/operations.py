@@ -15,14 +15,14 @@ from starlette.routing import compile_path
 
 from scipass.core.errors import NotFound
 
-OPERATIONS: frozenset[str] = frozenset(
-    {
-        "me-get",
-        "auth-password-change",
-        "student-list",
-        "student-get",
-    }
-)
+# One set per area of the console, so that pages of different areas are added apart.
+COMMON = {"me-get", "auth-password-change", "student-list", "student-get"}
+VENUE: set[str] = set()
+SCHOOL: set[str] = set()
+BUREAU: set[str] = set()
+DOOR: set[str] = set()
+
+OPERATIONS: frozenset[str] = frozenset(COMMON | VENUE | SCHOOL | BUREAU | DOOR)
 
 
 class OperationNotOffered(NotFound):
