@@ -97,12 +97,13 @@ async def console_caller(request: Request) -> Caller:
 
 
 def same_origin(request: Request) -> bool:
-    """Whether the request says it comes from a page of this origin (or says nothing)."""
+    """Whether the request says it comes from a page of this site (or says nothing: the
+    CSRF token decides then). The host is compared, not the scheme: behind a proxy that ends
+    TLS the app may see plain HTTP while the browser's origin says https."""
     origin = request.headers.get("origin") or request.headers.get("referer")
     if not origin or origin == "null":
         return origin is None
-    parts = urlsplit(origin)
-    return f"{parts.scheme}://{parts.netloc}" == f"{request.url.scheme}://{request.url.netloc}"
+    return urlsplit(origin).netloc == request.url.netloc
 
 
 async def check_csrf(request: Request, token: str) -> None:
