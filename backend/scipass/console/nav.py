@@ -23,10 +23,11 @@ ROLE_NAMES: dict[Role, str] = {
 VENUE: tuple[tuple[str, str], ...] = ()
 SCHOOL: tuple[tuple[str, str], ...] = ()
 BUREAU: tuple[tuple[str, str], ...] = ()
+DOOR: tuple[tuple[str, str], ...] = (("/console/door", "门口扫码"),)
 
 MENUS: dict[Role, tuple[tuple[str, str], ...]] = {
-    Role.venue_staff: VENUE,
-    Role.venue_admin: VENUE,
+    Role.venue_staff: VENUE + DOOR,
+    Role.venue_admin: VENUE + DOOR,
     Role.school_staff: SCHOOL,
     Role.school_admin: SCHOOL,
     Role.bureau: BUREAU,

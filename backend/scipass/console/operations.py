@@ -20,7 +20,13 @@ COMMON = {"me-get", "auth-password-change", "student-list", "student-get"}
 VENUE: set[str] = set()
 SCHOOL: set[str] = set()
 BUREAU: set[str] = set()
-DOOR: set[str] = set()
+DOOR = {
+    "managed-activity-list",
+    "personal-code-keys",
+    "personal-code-revocations",
+    "staff-scan",
+    "offline-scan-upload",
+}
 
 OPERATIONS: frozenset[str] = frozenset(COMMON | VENUE | SCHOOL | BUREAU | DOOR)
 

@@ -20,7 +20,12 @@ self.addEventListener("fetch", (event) => {
       return response;
     } catch (error) {
       const kept = await cache.match(event.request, { ignoreSearch: false });
-      if (kept) return kept;
+      if (kept) {
+        // Marked, so that a page can tell a kept copy (e.g. an old revocation list) from news.
+        const headers = new Headers(kept.headers);
+        headers.set("X-SciPass-Offline-Copy", "1");
+        return new Response(kept.body, { status: kept.status, statusText: kept.statusText, headers });
+      }
       throw error;
     }
   })());
