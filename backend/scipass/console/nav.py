@@ -21,7 +21,12 @@ ROLE_NAMES: dict[Role, str] = {
 }
 
 VENUE: tuple[tuple[str, str], ...] = ()
-SCHOOL: tuple[tuple[str, str], ...] = ()
+SCHOOL: tuple[tuple[str, str], ...] = (
+    ("/console/school/records", "记录审核"),
+    ("/console/school/notices", "公示与异议"),
+    ("/console/school/roster", "学生名单"),
+    ("/console/school/exports", "导出"),
+)
 BUREAU: tuple[tuple[str, str], ...] = ()
 
 MENUS: dict[Role, tuple[tuple[str, str], ...]] = {
