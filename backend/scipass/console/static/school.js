@@ -84,9 +84,11 @@ document.addEventListener("submit", async (event) => {
       return;
     }
     const r = answer.result;
-    done.textContent = `名单已导入：新增 ${r.created} 人，更新 ${r.updated} 人，未变化 ${r.unchanged} 人`;
+    const again = document.createElement("a");
+    again.href = window.location.pathname;
+    again.textContent = "查看更新后的名单";
+    done.replaceChildren(`名单已导入：新增 ${r.created} 人，更新 ${r.updated} 人，未变化 ${r.unchanged} 人。`, again);
     done.hidden = false;
-    setTimeout(() => window.location.reload(), 1500);
   } catch {
     showProblem(form, { title: "网络连接失败", detail: "请检查网络后重试" });
   } finally {
