@@ -1,7 +1,7 @@
 """A school's day in the console, in Chromium on the demo world (和平小学): import a small roster
 with one bad row (its line shown, then the fixed file imported), review records in bulk, open
-a public notice, export the records and see who lacks consent; each main page checked with
-axe-core and saved as a screenshot."""
+a public notice, export the records and see who lacks consent, read the school's compliance;
+each main page checked with axe-core and saved as a screenshot."""
 
 from __future__ import annotations
 
@@ -134,6 +134,14 @@ def test_a_school_admins_day(server: DemoServer, browser: Any, tmp_path: Path) -
     assert "已导出" in result.inner_text()
     check_accessibility(page)
     screenshot(page, "school-exports")
+
+    # The school's own compliance, with what is missing.
+    page.get_by_role("link", name="达标情况").first.click()
+    page.wait_for_url("**/console/school/compliance")
+    assert "和平小学" in page.get_by_role("heading", level=1).inner_text()
+    assert page.locator("tbody tr").count() > 0
+    check_accessibility(page)
+    screenshot(page, "school-compliance")
     assert problems.seen == []
 
 

@@ -44,6 +44,12 @@ SCHOOL: set[str] = {
     "job-list",
     "job-get",
     "job-result",
+    # compliance, scans, competition entries
+    "school-compliance",
+    "school-scan-event-list",
+    "competition-entry-list",
+    "competition-entry-recommend",
+    "competition-entry-decline",
 }
 BUREAU: set[str] = set()
 DOOR: set[str] = set()

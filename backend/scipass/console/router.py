@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from scipass.console import assets, forms, pages, school, school_files
+from scipass.console import assets, forms, pages, school, school_files, school_more
 
 
 def routers() -> tuple[APIRouter, ...]:
@@ -15,4 +15,5 @@ def routers() -> tuple[APIRouter, ...]:
         forms.router,
         school.router,
         school_files.router,
+        school_more.router,
     )
