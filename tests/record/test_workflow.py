@@ -699,3 +699,19 @@ def test_manual_records_validate_their_times(
     )
     assert response.status_code == 422
     assert response.json()["code"] == "record_invalid"
+
+
+def test_the_record_list_filters_by_kind_of_record(
+    client: TestClient, settings: Settings, session: Session, side_a: Side, side_b: Side
+) -> None:
+    visit = create_record(session, student=side_a.student, category="science_visit")
+    club = create_record(session, student=side_a.student, category="inquiry")
+    create_record(session, student=side_b.student, category="inquiry")  # another school's
+    staff = auth(settings, side_a.principal(Role.school_staff))
+    found = client.get(API + "/records", params={"category": "inquiry"}, headers=staff)
+    assert found.status_code == 200
+    assert [r["id"] for r in found.json()["items"]] == [club.id]
+    both = client.get(API + "/records", headers=staff).json()["items"]
+    assert {r["id"] for r in both} == {visit.id, club.id}
+    wrong = client.get(API + "/records", params={"category": "party"}, headers=staff)
+    assert wrong.status_code == 422

@@ -21,7 +21,15 @@ ROLE_NAMES: dict[Role, str] = {
 }
 
 VENUE: tuple[tuple[str, str], ...] = ()
-SCHOOL: tuple[tuple[str, str], ...] = ()
+SCHOOL: tuple[tuple[str, str], ...] = (
+    ("/console/school/records", "记录审核"),
+    ("/console/school/notices", "公示与异议"),
+    ("/console/school/roster", "学生名单"),
+    ("/console/school/exports", "导出"),
+    ("/console/school/entries", "竞赛推荐"),
+    ("/console/school/scans", "扫码记录"),
+    ("/console/school/compliance", "达标情况"),
+)
 BUREAU: tuple[tuple[str, str], ...] = ()
 DOOR: tuple[tuple[str, str], ...] = (("/console/door", "门口扫码"),)
 

@@ -18,7 +18,39 @@ from scipass.core.errors import NotFound
 # One set per area of the console, so that pages of different areas are added apart.
 COMMON = {"me-get", "auth-password-change", "student-list", "student-get"}
 VENUE: set[str] = set()
-SCHOOL: set[str] = set()
+SCHOOL: set[str] = {
+    # records review
+    "record-list",
+    "record-get",
+    "record-history",
+    "record-review",
+    "record-review-bulk",
+    # public notices and objections
+    "notice-open",
+    "notice-list",
+    "notice-entries",
+    "objection-list",
+    "objection-resolve",
+    # roster
+    "roster-template",
+    "roster-import",
+    "roster-binding-codes",
+    # exports and the pupils they leave out
+    "record-export",
+    "record-export-job",
+    "record-export-withheld",
+    "record-file",
+    "record-files-job",
+    "job-list",
+    "job-get",
+    "job-result",
+    # compliance, scans, competition entries
+    "school-compliance",
+    "school-scan-event-list",
+    "competition-entry-list",
+    "competition-entry-recommend",
+    "competition-entry-decline",
+}
 BUREAU: set[str] = set()
 DOOR = {
     "managed-activity-list",

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from scipass.console import assets, door, forms, pages
+from scipass.console import assets, door, forms, pages, school, school_files, school_more
 
 
 def routers() -> tuple[APIRouter, ...]:
-    return (assets.router, pages.public, pages.router, door.router, forms.router)
+    return (
+        assets.router,
+        pages.public,
+        pages.router,
+        forms.router,
+        door.router,
+        school.router,
+        school_files.router,
+        school_more.router,
+    )

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from scipass.core.auth import SCHOOL_ROLES, VENUE_ROLES, Principal, Role, region_prefix
 from scipass.org.models import School
-from scipass.record.models import ParticipationRecord, RecordStatus
+from scipass.record.models import ParticipationRecord, RecordCategory, RecordStatus
 from scipass.roster.models import GuardianLink, Student
 
 
@@ -49,8 +49,8 @@ def visible(principal: Principal) -> ColumnElement[bool]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordFilter:
-    """Narrowing within what a caller sees: scope (region, school, grade, class, student) and
-    term and status."""
+    """Narrowing within what a caller sees: scope (region, school, grade, class, student),
+    term, status, activity and kind of record (category)."""
 
     region_code: str | None = None
     school_id: int | None = None
@@ -61,6 +61,7 @@ class RecordFilter:
     semester: str | None = None
     status: RecordStatus | None = None
     activity_id: int | None = None
+    category: RecordCategory | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         record = ParticipationRecord
@@ -89,6 +90,8 @@ class RecordFilter:
             where.append(col(record.status) == self.status.value)
         if self.activity_id is not None:
             where.append(col(record.activity_id) == self.activity_id)
+        if self.category is not None:
+            where.append(col(record.category) == self.category.value)
         return where
 
     def describe(self) -> dict[str, Any]:
@@ -103,6 +106,7 @@ class RecordFilter:
             "semester": self.semester,
             "status": self.status.value if self.status else None,
             "activity_id": self.activity_id,
+            "category": self.category.value if self.category else None,
         }
         return {key: value for key, value in values.items() if value not in (None, "")}
 
@@ -112,4 +116,6 @@ class RecordFilter:
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
         if known.get("status") is not None:
             known["status"] = RecordStatus(known["status"])
+        if known.get("category") is not None:
+            known["category"] = RecordCategory(known["category"])
         return cls(**known)

@@ -44,6 +44,7 @@ from scipass.record.errors import (
 )
 from scipass.record.models import (
     ParticipationRecord,
+    RecordCategory,
     RecordEvidence,
     RecordStatus,
 )
@@ -183,6 +184,7 @@ def list_records(
     class_name: str | None = None,
     student_id: Id | None = None,
     activity_id: Id | None = None,
+    category: RecordCategory | None = None,
 ) -> Page[RecordRead]:
     filters = RecordFilter(
         status=status,
@@ -192,6 +194,7 @@ def list_records(
         class_name=class_name,
         student_id=student_id,
         activity_id=activity_id,
+        category=category,
     )
     rows, total = record_service.list_records(
         session, actor=caller, filters=filters, page=page, now=clock.now()
