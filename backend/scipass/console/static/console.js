@@ -22,7 +22,7 @@ export function showProblem(form, problem) {
   const box = form.querySelector("[data-problem]");
   let first = null;
   for (const error of problem.errors ?? []) {
-    const name = error.field.replace(/^(body|query|path)\./, "").split(".")[0];
+    const name = (error.field ?? "").replace(/^(body|query|path)\./, "").split(".")[0];
     const slot = form.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
     if (!slot) continue;
     slot.textContent = slot.textContent ? `${slot.textContent}；${error.message}` : error.message;
