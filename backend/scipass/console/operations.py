@@ -19,7 +19,11 @@ from scipass.core.errors import NotFound
 COMMON = {"me-get", "auth-password-change", "student-list", "student-get"}
 VENUE: set[str] = set()
 SCHOOL: set[str] = set()
-BUREAU: set[str] = set()
+BUREAU: set[str] = {
+    "region-compliance",
+    "region-compliance-ledger",
+    "school-compliance",
+}
 DOOR: set[str] = set()
 
 OPERATIONS: frozenset[str] = frozenset(COMMON | VENUE | SCHOOL | BUREAU | DOOR)
