@@ -22,7 +22,10 @@ ROLE_NAMES: dict[Role, str] = {
 
 VENUE: tuple[tuple[str, str], ...] = ()
 SCHOOL: tuple[tuple[str, str], ...] = ()
-BUREAU: tuple[tuple[str, str], ...] = (("/console/bureau/compliance", "达标情况"),)
+BUREAU: tuple[tuple[str, str], ...] = (
+    ("/console/bureau/compliance", "达标情况"),
+    ("/console/bureau/venues", "场馆审核"),
+)
 
 MENUS: dict[Role, tuple[tuple[str, str], ...]] = {
     Role.venue_staff: VENUE,

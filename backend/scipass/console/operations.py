@@ -23,6 +23,11 @@ BUREAU: set[str] = {
     "region-compliance",
     "region-compliance-ledger",
     "school-compliance",
+    "venue-review-list",
+    "venue-profile-get",
+    "venue-profile-review",
+    "directory-edition-list",
+    "directory-edition-publish",
 }
 DOOR: set[str] = set()
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from scipass.console import assets, bureau_compliance, forms, pages
+from scipass.console import assets, bureau_compliance, bureau_venues, forms, pages
 
 
 def routers() -> tuple[APIRouter, ...]:
-    return (assets.router, pages.public, pages.router, forms.router, bureau_compliance.router)
+    return (
+        assets.router,
+        pages.public,
+        pages.router,
+        forms.router,
+        bureau_compliance.router,
+        bureau_venues.router,
+    )
