@@ -21,12 +21,14 @@ from scipass.core.config import Settings
 from tests.console.signing import create_staff, sign_in
 from tests.factories import auth
 from tests.policy.test_compliance_api import NOW, TERM, bureau
-from tests.policy.test_compliance_api import world as world  # noqa: PLC0414  # a fixture
+from tests.policy.test_compliance_api import world as world  # a fixture
 
 BAR = re.compile(
     r'<g class="bar" data-label="([^"]*)" data-met="(\d+)" data-missed="(\d+)" data-open="(\d+)">'
 )
-ROW = re.compile(r'<tr><th scope="row">([^<]*)</th>((?:<td data-state="\w+">\d+</td>)+)<td>(\d+)</td>')
+ROW = re.compile(
+    r'<tr><th scope="row">([^<]*)</th>((?:<td data-state="\w+">\d+</td>)+)<td>(\d+)</td>'
+)
 CELL = re.compile(r'<td data-state="(\w+)">(\d+)</td>')
 
 
@@ -43,14 +45,13 @@ def chart(html: str, key: str) -> dict[str, Any]:
         assert int(total) == sum(counts.values())
     title = re.search(r"<title id=[^>]*>([^<]*)</title>", part)
     desc = re.search(r"<desc id=[^>]*>([^<]*)</desc>", part)
-    assert title and desc
+    assert title
+    assert desc
     return {"bars": bars, "rows": rows, "title": title.group(1), "desc": desc.group(1)}
 
 
 def api_region(client: TestClient, settings: Settings, who: Principal, **params: Any) -> Any:
-    answer = client.get(
-        "/api/v1/compliance", headers=auth(settings, who, now=NOW), params=params
-    )
+    answer = client.get("/api/v1/compliance", headers=auth(settings, who, now=NOW), params=params)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -118,7 +119,7 @@ def test_the_three_charts_and_the_rules_table_say_the_apis_figures(
     assert "按区县：「" in chart(one, "by-district")["title"]
 
     # the rules' table and the region's own rule
-    row = re.search(rf'<tr data-rule="venue_visit_yearly">(.*?)</tr>', html, re.S)
+    row = re.search(r'<tr data-rule="venue_visit_yearly">(.*?)</tr>', html, re.S)
     assert row
     assert re.findall(r'<td data-state="\w+">(\d+)</td>', row.group(1)) == ["2", "1", "0"]
     region_table = html.split('<table id="region-rules">')[1].split("</table>")[0]
@@ -152,7 +153,9 @@ def test_the_schools_list_filters_sorts_and_pages_on_the_server(
     page = console.get("/console/bureau/compliance", params={**TERM, "limit": 2}).text
     assert "第 1 / 2 页，共 3 条" in page
     # the drill-down links keep the term
-    assert f"/console/bureau/schools/{world['missed'].id}?school_year=2026&amp;semester=autumn" in page
+    assert (
+        f"/console/bureau/schools/{world['missed'].id}?school_year=2026&amp;semester=autumn" in page
+    )
 
 
 def test_a_school_drill_down_shows_what_is_missing_to_its_region_only(
@@ -167,13 +170,15 @@ def test_a_school_drill_down_shows_what_is_missing_to_its_region_only(
     rule = re.search(
         r'data-rule="venue_visit_yearly" data-state="(\w+)">(.*?)</section>', page.text, re.S
     )
-    assert rule and rule.group(1) == "missed"
+    assert rule
+    assert rule.group(1) == "missed"
     assert "还差 1（现为 0，要求 1）" in rule.group(2)
     visited = console.get(f"/console/bureau/schools/{world['visited'].id}", params=TERM).text
     rule = re.search(
         r'data-rule="venue_visit_yearly" data-state="(\w+)">(.*?)</section>', visited, re.S
     )
-    assert rule and rule.group(1) == "met"
+    assert rule
+    assert rule.group(1) == "met"
     assert "计入的佐证（1）" in rule.group(2)
 
     name = create_staff(

@@ -59,7 +59,8 @@ def test_a_change_is_reviewed_from_the_queue_approved_and_goes_live(
     page = console.get(f"/console/bureau/venues/{venue_id}")
     assert page.status_code == 200, page.text
     changed = re.findall(r'<tr data-field="(\w+)" data-changed>', page.text)
-    assert "phone" in changed and "name" in changed
+    assert "phone" in changed
+    assert "name" in changed
     assert "0731-99990000" in page.text
 
     answer = console.post(
@@ -114,7 +115,8 @@ def test_a_return_needs_a_reason_and_keeps_it(
     assert session.get(Venue, venue_id).review_status == "pending"  # type: ignore[union-attr]
     shown = console.get(page_url).text
     problem = re.search(r'<div class="problem" role="alert" data-problem>(.*?)</div>', shown, re.S)
-    assert problem and "退回" in problem.group(1)
+    assert problem
+    assert "退回" in problem.group(1)
 
     script = console.post(
         "/console/do/venue-profile-review",

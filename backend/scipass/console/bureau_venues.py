@@ -128,7 +128,13 @@ async def venue_page(request: Request, venue_id: int, caller: BureauPage) -> HTM
     state = await caller.api.get("venue-profile-get", venue_id=venue_id)
     live, draft = shown(state["live"]), shown(state["draft"])
     rows = [
-        (key, label, live.get(key, ""), draft.get(key, ""), bool(draft) and live.get(key) != draft.get(key))
+        (
+            key,
+            label,
+            live.get(key, ""),
+            draft.get(key, ""),
+            bool(draft) and live.get(key) != draft.get(key),
+        )
         for key, label in FIELDS
     ]
     return render.page(

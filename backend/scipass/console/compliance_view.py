@@ -87,9 +87,7 @@ def area_chart(rules: list[dict[str, Any]], scope: str, unit: str) -> Chart:
 
 
 def school_rows(rules: list[dict[str, Any]]) -> dict[int, SchoolRow]:
-    districts = {
-        row["region_code"]: row["name"] for rule in rules for row in rule["by_district"]
-    }
+    districts = {row["region_code"]: row["name"] for rule in rules for row in rule["by_district"]}
     found: dict[int, SchoolRow] = {}
     for rule in rules:
         for school in rule["schools"]:
@@ -132,7 +130,11 @@ def dashboard(
         and (not area or row.area == area)
         and (
             not state
-            or (row.states.get(chosen["rule_id"]) == state if chosen else state in row.states.values())
+            or (
+                row.states.get(chosen["rule_id"]) == state
+                if chosen
+                else state in row.states.values()
+            )
         )
     ]
     if sort == "name":
