@@ -1,7 +1,8 @@
 """A bureau officer's day in Chromium, on the demo (湘潭市教育局, xt-bureau): the region's
 compliance for the term under way (its first six weeks are over, so every rule has figures)
 with its three charts, a school's drill-down, the ledger downloaded, a venue's submitted
-profile approved; each main page checked with axe-core and saved as a screenshot."""
+profile approved, the competition catalogue and the notice length opened; each main page
+checked with axe-core and saved as a screenshot."""
 
 from __future__ import annotations
 
@@ -100,5 +101,15 @@ def test_a_bureau_officer_reads_compliance_exports_the_ledger_and_reviews_a_venu
     with server.session() as session:
         venue = session.exec(select(Venue).where(Venue.id == venue_id)).one()
         assert (venue.listed, venue.review_status) == (True, None)
+
+    # the competition catalogue, and the region's notice length
+    page.get_by_role("link", name="竞赛管理").click()
+    page.wait_for_url("**/console/bureau/competitions")
+    assert page.get_by_role("link", name="湘潭市青少年科技创新大赛").is_visible()
+    check_accessibility(page)
+    screenshot(page, "bureau-competitions")
+    page.get_by_role("link", name="公示期").click()
+    page.wait_for_url("**/console/bureau/notice-setting")
+    check_accessibility(page)
     assert problems.seen == []
     page.context.close()

@@ -25,6 +25,8 @@ SCHOOL: tuple[tuple[str, str], ...] = ()
 BUREAU: tuple[tuple[str, str], ...] = (
     ("/console/bureau/compliance", "达标情况"),
     ("/console/bureau/venues", "场馆审核"),
+    ("/console/bureau/competitions", "竞赛管理"),
+    ("/console/bureau/notice-setting", "公示期"),
 )
 
 MENUS: dict[Role, tuple[tuple[str, str], ...]] = {

@@ -28,6 +28,19 @@ BUREAU: set[str] = {
     "venue-profile-review",
     "directory-edition-list",
     "directory-edition-publish",
+    "competition-list",
+    "competition-get",
+    "competition-create",
+    "competition-whitelist-set",
+    "competition-edition-create",
+    "whitelist-list",
+    "whitelist-entries",
+    "whitelist-create",
+    "whitelist-entry-create",
+    "whitelist-import",
+    "whitelist-export",
+    "notice-setting-get",
+    "notice-setting-set",
 }
 DOOR: set[str] = set()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from scipass.console import assets, bureau_compliance, bureau_venues, forms, pages
+from scipass.console import assets, bureau_catalogue, bureau_compliance, bureau_venues, forms, pages
 
 
 def routers() -> tuple[APIRouter, ...]:
@@ -15,4 +15,5 @@ def routers() -> tuple[APIRouter, ...]:
         forms.router,
         bureau_compliance.router,
         bureau_venues.router,
+        bureau_catalogue.router,
     )
