@@ -30,7 +30,12 @@ SCHOOL: tuple[tuple[str, str], ...] = (
     ("/console/school/scans", "扫码记录"),
     ("/console/school/compliance", "达标情况"),
 )
-BUREAU: tuple[tuple[str, str], ...] = ()
+BUREAU: tuple[tuple[str, str], ...] = (
+    ("/console/bureau/compliance", "达标情况"),
+    ("/console/bureau/venues", "场馆审核"),
+    ("/console/bureau/competitions", "竞赛管理"),
+    ("/console/bureau/notice-setting", "公示期"),
+)
 DOOR: tuple[tuple[str, str], ...] = (("/console/door", "门口扫码"),)
 
 MENUS: dict[Role, tuple[tuple[str, str], ...]] = {

@@ -51,7 +51,29 @@ SCHOOL: set[str] = {
     "competition-entry-recommend",
     "competition-entry-decline",
 }
-BUREAU: set[str] = set()
+BUREAU: set[str] = {
+    "region-compliance",
+    "region-compliance-ledger",
+    "school-compliance",
+    "venue-review-list",
+    "venue-profile-get",
+    "venue-profile-review",
+    "directory-edition-list",
+    "directory-edition-publish",
+    "competition-list",
+    "competition-get",
+    "competition-create",
+    "competition-whitelist-set",
+    "competition-edition-create",
+    "whitelist-list",
+    "whitelist-entries",
+    "whitelist-create",
+    "whitelist-entry-create",
+    "whitelist-import",
+    "whitelist-export",
+    "notice-setting-get",
+    "notice-setting-set",
+}
 DOOR = {
     "managed-activity-list",
     "personal-code-keys",

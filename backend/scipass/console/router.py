@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from scipass.console import assets, door, forms, pages, school, school_files, school_more
+from scipass.console import (
+    assets,
+    bureau_catalogue,
+    bureau_compliance,
+    bureau_venues,
+    door,
+    forms,
+    pages,
+    school,
+    school_files,
+    school_more,
+)
 
 
 def routers() -> tuple[APIRouter, ...]:
@@ -17,4 +28,7 @@ def routers() -> tuple[APIRouter, ...]:
         school.router,
         school_files.router,
         school_more.router,
+        bureau_compliance.router,
+        bureau_venues.router,
+        bureau_catalogue.router,
     )
