@@ -20,7 +20,10 @@ ROLE_NAMES: dict[Role, str] = {
     Role.wechat_user: "微信用户",
 }
 
-VENUE: tuple[tuple[str, str], ...] = ()
+VENUE: tuple[tuple[str, str], ...] = (
+    ("/console/venue/activities", "活动"),
+    ("/console/venue/records", "待确认记录"),
+)
 SCHOOL: tuple[tuple[str, str], ...] = ()
 BUREAU: tuple[tuple[str, str], ...] = ()
 

@@ -17,7 +17,25 @@ from scipass.core.errors import NotFound
 
 # One set per area of the console, so that pages of different areas are added apart.
 COMMON = {"me-get", "auth-password-change", "student-list", "student-get"}
-VENUE: set[str] = set()
+VENUE = {
+    "managed-activity-list",
+    "managed-activity-get",
+    "activity-create",
+    "activity-publish",
+    "activity-cancel",
+    "activity-finish",
+    "code-list",
+    "code-create",
+    "code-poster",
+    "code-wxacode",
+    "code-png",
+    "slot-list",
+    "slot-create",
+    "slot-cancel",
+    "arrival-counts",
+    "record-list",
+    "record-organiser-decide",
+}
 SCHOOL: set[str] = set()
 BUREAU: set[str] = set()
 DOOR: set[str] = set()

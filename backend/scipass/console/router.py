@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from scipass.console import assets, forms, pages
+from scipass.console import assets, forms, pages, venue
 
 
 def routers() -> tuple[APIRouter, ...]:
-    return (assets.router, pages.public, pages.router, forms.router)
+    return (assets.router, pages.public, pages.router, forms.router, *venue.routers())
