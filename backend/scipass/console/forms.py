@@ -102,7 +102,10 @@ def body_of(model: type[BaseModel] | None, form: FormData, prefix: str = "") -> 
         key = prefix + (info.alias or name)
         raw_json = form.get(key + ":json")
         if isinstance(raw_json, str) and raw_json.strip():
-            body[name] = json.loads(raw_json)
+            try:
+                body[name] = json.loads(raw_json)
+            except ValueError:
+                body[name] = raw_json  # the API names the field that is not what it takes
             continue
         annotation = _unwrap(info.annotation)
         origin = typing.get_origin(annotation)
