@@ -327,3 +327,88 @@ def test_a_school_teacher_cannot_open_venue_pages(
     sign_in(client, name)
     assert client.get("/console/venue/activities").status_code == 403
     assert client.get("/console/venue/records").status_code == 403
+
+
+def _profile_form(csrf: str, venue_id: int, **changes: str) -> dict[str, str]:
+    form = {
+        "csrf_token": csrf,
+        "_form": "profile",
+        "path.venue_id": str(venue_id),
+        "name": "新名字科技馆",
+        "kind": "science_museum",
+        "region_code": "970101",
+        "phone": "0731-5555000",
+        "address": "测试路 1 号",
+        "longitude": "112.9",
+        "latitude": "27.8",
+        "services": "展厅参观",
+        "facilities": "展厅",
+        "stages": "primary",
+        "is_free": "true",
+        "reservation_required": "false",
+        "weekly_hours:json": '{"1": [], "2": [["09:00", "17:00"]]}',
+        "photos:json": "[]",
+    }
+    form.update(changes)
+    return form
+
+
+def test_the_admin_edits_the_profile_and_submits_it_for_review(
+    client: TestClient, session: Session, side_a: Side
+) -> None:
+    venue = list_venue(session, side_a.venue)
+    name = create_staff(session, username="wang", role=Role.venue_admin, org_id=venue.id)
+    csrf = sign_in(client, name)
+    page = client.get("/console/venue/profile")
+    assert page.status_code == 200
+    assert "保存草稿" in page.text
+    assert "提交审核" not in page.text  # no draft yet
+    here = {"referer": "http://testserver/console/venue/profile"}
+    bad = client.post(
+        "/console/do/venue-profile-draft-save",
+        data=_profile_form(csrf, venue.id or 0, **{"weekly_hours:json": "周二 9 点到 5 点"}),
+        headers=here,
+        follow_redirects=True,
+    )
+    error = re.search(r'id="profile-weekly_hours-error"[^>]*>([^<]*)<', bad.text)
+    assert error
+    assert error.group(1).strip()
+    assert "周二 9 点到 5 点" in bad.text  # what was typed is kept
+    assert _fresh(session, type(venue), venue.id or 0).draft is None
+    saved = client.post(
+        "/console/do/venue-profile-draft-save",
+        data=_profile_form(csrf, venue.id or 0),
+        headers=here,
+        follow_redirects=True,
+    )
+    assert "草稿已保存" in saved.text
+    stored = _fresh(session, type(venue), venue.id or 0)
+    assert stored.draft is not None
+    assert stored.draft["name"] == "新名字科技馆"
+    assert stored.draft["weekly_hours"]["2"] == [["09:00", "17:00"]]
+    assert stored.review_status == "draft"
+    page = client.get("/console/venue/profile")
+    assert 'value="新名字科技馆"' in page.text
+    client.post(
+        "/console/do/venue-profile-draft-submit",
+        data={"csrf_token": csrf, "path.venue_id": str(venue.id)},
+        headers=here,
+    )
+    assert _fresh(session, type(venue), venue.id or 0).review_status == "pending"
+    assert "待教育局审核" in client.get("/console/venue/profile").text
+
+
+def test_a_venue_worker_reads_the_profile_but_the_api_keeps_edits_to_the_admin(
+    client: TestClient, session: Session, side_a: Side, staff: str
+) -> None:
+    page = client.get("/console/venue/profile")
+    assert page.status_code == 200
+    assert "只有场馆管理员可以修改" in page.text
+    assert 'action="/console/do/venue-profile-draft-save"' not in page.text
+    refused = client.post(
+        "/console/do/venue-profile-draft-save",
+        data=_profile_form(staff, side_a.venue.id or 0),
+        headers=JSON,
+    )
+    assert refused.status_code == 403
+    assert _fresh(session, type(side_a.venue), side_a.venue.id or 0).draft is None

@@ -35,6 +35,9 @@ VENUE = {
     "arrival-counts",
     "record-list",
     "record-organiser-decide",
+    "venue-profile-get",
+    "venue-profile-draft-save",
+    "venue-profile-draft-submit",
 }
 SCHOOL: set[str] = set()
 BUREAU: set[str] = set()
