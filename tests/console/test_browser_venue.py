@@ -1,7 +1,8 @@
 """A venue worker's day in Chromium, on the demo (湘潭市科技馆, xtkjg-admin): a new activity
 created and published, its poster downloaded and its kiosk screen opened, its arrivals watched
-live, a pupil's record confirmed. Each main page checked with axe-core and saved as a
-screenshot; what each step changed is read back from the database."""
+live, a pupil's record confirmed; the profile and the exports opened. Each main page checked
+with axe-core and saved as a screenshot; what each step changed is read back from the
+database."""
 
 from __future__ import annotations
 
@@ -165,5 +166,16 @@ def test_a_venue_worker_runs_an_activity(server: DemoServer, browser: Any) -> No
         record = session.get(ParticipationRecord, record_id)
         assert record is not None
         assert record.status == "confirmed"
+
+    # the profile and the exports: each page opens, passes axe and is kept
+    page.get_by_role("link", name="场馆资料").click()
+    page.wait_for_url("**/console/venue/profile")
+    assert page.get_by_label("场馆名称").input_value() == "湘潭市科技馆"
+    check_accessibility(page)
+    screenshot(page, "venue-profile")
+    page.get_by_role("link", name="导出", exact=True).click()
+    page.wait_for_url("**/console/venue/exports")
+    check_accessibility(page)
+    screenshot(page, "venue-exports")
     assert problems.seen == []
     page.context.close()

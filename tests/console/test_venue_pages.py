@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from scipass.activity.models import Activity
 from scipass.checkin.models import ActivityCode, ScanEvent
 from scipass.core.auth import Role
+from scipass.jobs.models import Job
 from scipass.record.models import ParticipationRecord
 from scipass.reservation.models import TimeSlot
 from tests.console.signing import create_staff, sign_in
@@ -412,3 +413,48 @@ def test_a_venue_worker_reads_the_profile_but_the_api_keeps_edits_to_the_admin(
     )
     assert refused.status_code == 403
     assert _fresh(session, type(side_a.venue), side_a.venue.id or 0).draft is None
+
+
+def test_exports_download_directly_or_queue_a_job_the_page_polls(
+    client: TestClient, session: Session, side_a: Side, staff: str
+) -> None:
+    activity = create_activity(session, venue_id=side_a.venue.id or 0, title="走进科技馆")
+    page = client.get("/console/venue/exports", params={"activity_id": activity.id})
+    assert page.status_code == 200
+    direct = f"/console/api/v1/activities/{activity.id}/checkins.csv"
+    assert direct in page.text
+    csv = client.get(direct)
+    assert csv.status_code == 200
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert "attachment" in csv.headers["content-disposition"]
+    hours = client.get(
+        "/console/api/v1/volunteer-hours/export", params={"by": "pupil", "format": "xlsx"}
+    )
+    assert hours.status_code == 200
+    assert hours.content.startswith(b"PK")  # an XLSX
+    queued = _do(
+        client,
+        "attendee-export-job",
+        staff,
+        {"path.activity_id": str(activity.id), "query.format": "xlsx", "_form": "export-attendees"},
+        headers=JSON,
+    )
+    assert queued.status_code == 200, queued.text
+    job = queued.json()["result"]
+    stored = session.get(Job, job["id"])
+    assert stored is not None
+    assert (stored.kind, stored.status) == ("attendee-export", "queued")
+    assert '"format": "xlsx"' in stored.params
+    polled = client.get(f"/console/api/v1/jobs/{job['id']}", headers=JSON)
+    assert polled.json()["status"] == "queued"
+    listed = client.get("/console/venue/exports")
+    assert f'data-job="{job["id"]}"' in listed.text  # polled by venue.js
+    assert "到场学生" in listed.text
+    other = _do(
+        client,
+        "attendee-export-job",
+        staff,
+        {"path.activity_id": "999999", "query.format": "xlsx"},
+        headers=JSON,
+    )
+    assert other.status_code == 404

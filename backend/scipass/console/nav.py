@@ -23,6 +23,7 @@ ROLE_NAMES: dict[Role, str] = {
 VENUE: tuple[tuple[str, str], ...] = (
     ("/console/venue/activities", "活动"),
     ("/console/venue/records", "待确认记录"),
+    ("/console/venue/exports", "导出"),
     ("/console/venue/profile", "场馆资料"),
 )
 SCHOOL: tuple[tuple[str, str], ...] = ()

@@ -38,6 +38,13 @@ VENUE = {
     "venue-profile-get",
     "venue-profile-draft-save",
     "venue-profile-draft-submit",
+    "attendee-export",
+    "attendee-export-job",
+    "volunteer-hours-export",
+    "volunteer-hours-export-job",
+    "job-list",
+    "job-get",
+    "job-result",
 }
 SCHOOL: set[str] = set()
 BUREAU: set[str] = set()

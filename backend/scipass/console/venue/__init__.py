@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from scipass.console.venue import activities, profile, records
+from scipass.console.venue import activities, exports, profile, records
 
 
 def routers() -> tuple[APIRouter, ...]:
-    return (activities.router, records.router, profile.router)
+    return (activities.router, records.router, profile.router, exports.router)

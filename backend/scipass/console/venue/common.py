@@ -83,6 +83,11 @@ JOB_STATUS = {
     "failed": "失败",
     "expired": "已过期",
 }
+JOB_KIND = {
+    "attendee-export": "到场学生",
+    "volunteer-hours-export": "志愿服务时长",
+    "directory-edition-export": "科普地图",
+}
 
 LABELS = {
     "activity_status": ACTIVITY_STATUS,
@@ -93,4 +98,5 @@ LABELS = {
     "direction": DIRECTION,
     "slot_status": SLOT_STATUS,
     "job_status": JOB_STATUS,
+    "job_kind": JOB_KIND,
 }
