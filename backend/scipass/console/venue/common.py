@@ -30,7 +30,7 @@ def _access(app: FastAPI) -> dict[str, Any]:
     found: dict[str, Any] | None = getattr(app.state, "console_venue_access", None)
     if found is None:
         found = {
-            c.name: declared_access(c.dependant)
+            c.name or "": declared_access(c.dependant)
             for c in routing.iter_route_contexts(app.routes)
             if isinstance(c.original_route, APIRoute)
         }
