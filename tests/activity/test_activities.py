@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from scipass.core.auth import Role
 from scipass.core.config import Settings
-from tests.factories import Side, auth, list_venue
+from tests.factories import Side, auth, create_activity, list_venue
 
 LECTURE = {
     "kind": "lecture",
@@ -98,3 +100,49 @@ def test_invalid_activities_are_refused(
     )
     assert naive.json()["code"] == "validation_failed"
     assert client.get("/api/v1/managed-activities", headers=teacher).json()["total"] == 0
+
+
+def test_an_organiser_reads_its_own_drafts_and_filters_by_date(
+    client: TestClient, session: Session, settings: Settings, side_a: Side, side_b: Side
+) -> None:
+    venue = side_a.venue.id or 0
+    draft = create_activity(session, venue_id=venue, status="draft", title="草稿活动")
+    later = create_activity(
+        session,
+        venue_id=venue,
+        title="十一月的活动",
+        starts_at=datetime(2026, 11, 3, 1, 0, tzinfo=UTC),
+        ends_at=datetime(2026, 11, 3, 8, 0, tzinfo=UTC),
+    )
+    staff = auth(settings, side_a.principal(Role.venue_staff))
+    found = client.get(f"/api/v1/managed-activities/{draft.id}", headers=staff)
+    assert found.status_code == 200
+    assert found.json()["status"] == "draft"
+    assert client.get(f"/api/v1/activities/{draft.id}").status_code == 404  # public: not a draft
+    other = auth(settings, side_b.principal(Role.venue_staff))
+    refused = client.get(f"/api/v1/managed-activities/{draft.id}", headers=other)
+    assert refused.status_code == 404
+    november = client.get(
+        "/api/v1/managed-activities", params={"from_date": "2026-11-01"}, headers=staff
+    ).json()
+    assert [a["id"] for a in november["items"]] == [later.id]
+    october = client.get(
+        "/api/v1/managed-activities",
+        params={"from_date": "2026-10-20", "to_date": "2026-10-20"},
+        headers=staff,
+    ).json()
+    assert [a["id"] for a in october["items"]] == [draft.id]
+    # the last day counts whole: an activity starting that evening (Beijing) is in it
+    evening = create_activity(
+        session,
+        venue_id=venue,
+        title="晚间活动",
+        starts_at=datetime(2026, 11, 3, 12, 0, tzinfo=UTC),  # 20:00 in Beijing
+        ends_at=datetime(2026, 11, 3, 13, 0, tzinfo=UTC),
+    )
+    day = client.get(
+        "/api/v1/managed-activities",
+        params={"to_date": "2026-11-03", "from_date": "2026-11-03"},
+        headers=staff,
+    ).json()
+    assert {a["id"] for a in day["items"]} == {later.id, evening.id}

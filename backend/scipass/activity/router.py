@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from scipass.activity import service as activity_service
+from scipass.activity.access import managed_activity
 from scipass.activity.errors import (
     ActivityInvalid,
     ActivityNotEditable,
@@ -108,7 +109,8 @@ def get_activity(activity_id: Id, session: SessionDep) -> ActivityRead:
     "/managed-activities",
     name="managed-activity-list",
     summary="本单位组织的活动",
-    description="场馆、学校或教育局（科协）工作人员查看本单位组织的全部活动（含草稿）。",
+    description="场馆、学校或教育局（科协）工作人员查看本单位组织的全部活动（含草稿），"
+    "开始晚的在前；可按状态和日期（北京时间）筛选。",
     responses=problem_responses(),
 )
 def list_managed(
@@ -116,9 +118,27 @@ def list_managed(
     session: SessionDep,
     page: PageDep,
     status: ActivityStatus | None = None,
+    from_date: Annotated[date | None, Query(description="此日（北京时间）及以后仍在进行的")] = None,
+    to_date: Annotated[
+        date | None, Query(description="此日（北京时间）及以前开始的，含当天")
+    ] = None,
 ) -> Page[ActivityRead]:
-    rows, total = activity_service.list_managed(session, actor=caller, page=page, status=status)
+    rows, total = activity_service.list_managed(
+        session, actor=caller, page=page, status=status, from_date=from_date, to_date=to_date
+    )
     return Page[ActivityRead].of([activity_read(a) for a in rows], total, page)
+
+
+@router.get(
+    "/managed-activities/{activity_id}",
+    name="managed-activity-get",
+    summary="本单位组织的一个活动（含草稿）",
+    description="组织方（本场馆、本校或本教育局的工作人员）查看自己组织的活动，草稿也可见；"
+    "其他单位的活动返回 404。",
+    responses=problem_responses(ActivityNotFound),
+)
+def get_managed(activity_id: Id, caller: OrganiserOrBureau, session: SessionDep) -> ActivityRead:
+    return activity_read(managed_activity(session, actor=caller, activity_id=activity_id))
 
 
 @router.post(

@@ -216,12 +216,25 @@ def list_public(
 
 
 def list_managed(
-    session: Session, *, actor: Principal, page: PageParams, status: ActivityStatus | None
+    session: Session,
+    *,
+    actor: Principal,
+    page: PageParams,
+    status: ActivityStatus | None,
+    from_date: date | None = None,
+    to_date: date | None = None,
 ) -> tuple[list[Activity], int]:
+    """The organiser's activities, newest first; with dates, those under way on some day
+    (Beijing time) from ``from_date`` to ``to_date``."""
     ref = _organiser(actor)
     query = select(Activity).where(getattr(Activity, f"{ref.kind.value}_id") == ref.id)
     if status:
         query = query.where(Activity.status == status)
+    if from_date:
+        query = query.where(Activity.ends_at >= datetime.combine(from_date, time(0), SHANGHAI))
+    if to_date:
+        until = datetime.combine(to_date + timedelta(days=1), time(0), SHANGHAI)
+        query = query.where(Activity.starts_at < until)
     total = count_rows(session, query)
     rows = session.exec(
         query.order_by(col(Activity.starts_at).desc(), col(Activity.id))

@@ -10,17 +10,22 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from scipass.activity.errors import ActivityNotFound
+from scipass.checkin import arrivals as checkin_arrivals
 from scipass.checkin import lists as checkin_lists
 from scipass.checkin.models import ScanEvent, ScanResult, ScanSource
 from scipass.checkin.schemas import (
+    ArrivalsRead,
     AttendeeCounts,
     AttendeePage,
     AttendeeRead,
+    HourCountsRead,
     PupilScanRead,
+    RefusalCountRead,
+    RefusedScanRead,
     ScanEventRead,
 )
 from scipass.core.callers import OrganiserOrPlatform, SchoolStaff
-from scipass.core.clock import ClockDep
+from scipass.core.clock import SHANGHAI, ClockDep
 from scipass.core.db import AdmittedDep, SessionDep
 from scipass.core.deps import DatabaseDep, SettingsDep
 from scipass.core.errors import problem_responses
@@ -199,6 +204,59 @@ def scan_event_list(
                 else None,
             )
             for e, n in rows
+        ],
+    )
+
+
+@router.get(
+    "/activities/{activity_id}/arrivals",
+    name="arrival-counts",
+    summary="到场情况（按小时计数与被拒绝的扫码）",
+    description="组织方现场查看某天（默认今天，北京时间）的到场情况：每小时签到、签退人数与被拒绝的"
+    "扫码次数，按原因汇总的拒绝次数，以及最近 20 次被拒绝的扫码（时间、方式、原因，不含学生）。"
+    "只有计数，不含学生信息，供现场页面每隔几秒刷新；要看是谁，用 `scan-events`（记入审计日志）。",
+    responses=problem_responses(ActivityNotFound),
+)
+def arrival_counts(
+    activity_id: Id,
+    actor: OrganiserOrPlatform,
+    session: SessionDep,
+    clock: ClockDep,
+    day: DayQuery = None,
+) -> ArrivalsRead:
+    found = checkin_arrivals.arrivals(
+        session,
+        actor=actor,
+        activity_id=activity_id,
+        day=day or clock.now().astimezone(SHANGHAI).date(),
+    )
+    return ArrivalsRead(
+        activity_id=found.activity_id,
+        day=found.day,
+        visits=found.visits,
+        present=found.present,
+        refused=found.refused,
+        hours=[
+            HourCountsRead(
+                hour=h.hour, arrivals=h.arrivals, departures=h.departures, refused=h.refused
+            )
+            for h in found.hours
+        ],
+        reasons=[
+            RefusalCountRead(reason=r, title=checkin_arrivals.reason_title(r), count=n)
+            for r, n in found.reasons
+        ],
+        recent_refused=[
+            RefusedScanRead(
+                id=e.id or 0,
+                server_time=e.server_time,
+                direction=e.direction,
+                source=e.source,
+                reason=e.reason,
+                title=checkin_arrivals.reason_title(e.reason),
+                distance_m=e.distance_m,
+            )
+            for e in found.recent
         ],
     )
 

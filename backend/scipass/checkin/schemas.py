@@ -308,3 +308,39 @@ class CheckInCorrection(RequestModel):
     exited_at: AwareDatetime | None = None
     minutes: int | None = Field(default=None, ge=0, le=24 * 60)
     reason: str = Field(min_length=2, max_length=200, description="更正原因（必填，记入审计）")
+
+
+class HourCountsRead(BaseModel):
+    hour: int = Field(ge=0, le=23, description="钟点（北京时间），如 9 表示 9:00–9:59")
+    arrivals: int = Field(description="这一小时内签到（开始到访）的人数")
+    departures: int = Field(description="这一小时内签退（含自动签退）的人数")
+    refused: int = Field(description="这一小时内被拒绝的扫码次数")
+
+
+class RefusalCountRead(BaseModel):
+    reason: str = Field(description="拒绝原因代码，如 `out_of_geofence`")
+    title: str = Field(description="学生看到的中文原因")
+    count: int
+
+
+class RefusedScanRead(BaseModel):
+    """A refused scan as the live page shows it: when, how and why, without the pupil."""
+
+    id: int
+    server_time: datetime
+    direction: Direction
+    source: ScanSource
+    reason: str
+    title: str = Field(description="学生看到的中文原因")
+    distance_m: int | None
+
+
+class ArrivalsRead(BaseModel):
+    activity_id: int
+    day: date = Field(description="日期（北京时间）")
+    visits: int = Field(description="当天到访人数")
+    present: int = Field(description="已签到未签退")
+    refused: int = Field(description="当天被拒绝的扫码次数")
+    hours: list[HourCountsRead] = Field(description="有签到、签退或拒绝的钟点，由早到晚")
+    reasons: list[RefusalCountRead] = Field(description="按拒绝原因汇总，次数多的在前")
+    recent_refused: list[RefusedScanRead] = Field(description="最近 20 次被拒绝的扫码，最新的在前")

@@ -25,7 +25,7 @@ from typing import Any, Union
 
 from fastapi import APIRouter, Request, routing
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
@@ -68,7 +68,7 @@ def _body_model(app: Any, name: str) -> type[BaseModel] | None:
         if context.name == name and isinstance(route, routing.APIRoute):
             params = route.dependant.body_params
             if len(params) == 1:
-                annotation = params[0].field_info.annotation
+                annotation = _unwrap(params[0].field_info.annotation)  # an optional body
                 if isinstance(annotation, type) and issubclass(annotation, BaseModel):
                     return annotation
     return None
@@ -87,7 +87,8 @@ def _unwrap(annotation: Any) -> Any:
 
 
 def _scalar(annotation: Any, value: str) -> Any:
-    if annotation is datetime and "T" in value and not value.endswith("Z") and "+" not in value:
+    timed = annotation in (datetime, AwareDatetime)
+    if timed and "T" in value and not value.endswith("Z") and "+" not in value:
         return value + ("+08:00" if len(value) > 16 else ":00+08:00")
     return value
 
@@ -101,7 +102,10 @@ def body_of(model: type[BaseModel] | None, form: FormData, prefix: str = "") -> 
         key = prefix + (info.alias or name)
         raw_json = form.get(key + ":json")
         if isinstance(raw_json, str) and raw_json.strip():
-            body[name] = json.loads(raw_json)
+            try:
+                body[name] = json.loads(raw_json)
+            except ValueError:
+                body[name] = raw_json  # the API names the field that is not what it takes
             continue
         annotation = _unwrap(info.annotation)
         origin = typing.get_origin(annotation)

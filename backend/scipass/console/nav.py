@@ -20,7 +20,12 @@ ROLE_NAMES: dict[Role, str] = {
     Role.wechat_user: "微信用户",
 }
 
-VENUE: tuple[tuple[str, str], ...] = ()
+VENUE: tuple[tuple[str, str], ...] = (
+    ("/console/venue/activities", "活动"),
+    ("/console/venue/records", "待确认记录"),
+    ("/console/venue/exports", "导出"),
+    ("/console/venue/profile", "场馆资料"),
+)
 SCHOOL: tuple[tuple[str, str], ...] = (
     ("/console/school/records", "记录审核"),
     ("/console/school/notices", "公示与异议"),

@@ -17,7 +17,35 @@ from scipass.core.errors import NotFound
 
 # One set per area of the console, so that pages of different areas are added apart.
 COMMON = {"me-get", "auth-password-change", "student-list", "student-get"}
-VENUE: set[str] = set()
+VENUE = {
+    "managed-activity-list",
+    "managed-activity-get",
+    "activity-create",
+    "activity-publish",
+    "activity-cancel",
+    "activity-finish",
+    "code-list",
+    "code-create",
+    "code-poster",
+    "code-wxacode",
+    "code-png",
+    "slot-list",
+    "slot-create",
+    "slot-cancel",
+    "arrival-counts",
+    "record-list",
+    "record-organiser-decide",
+    "venue-profile-get",
+    "venue-profile-draft-save",
+    "venue-profile-draft-submit",
+    "attendee-export",
+    "attendee-export-job",
+    "volunteer-hours-export",
+    "volunteer-hours-export-job",
+    "job-list",
+    "job-get",
+    "job-result",
+}
 SCHOOL: set[str] = {
     # records review
     "record-list",

@@ -15,6 +15,7 @@ from scipass.console import (
     school,
     school_files,
     school_more,
+    venue,
 )
 
 
@@ -31,4 +32,5 @@ def routers() -> tuple[APIRouter, ...]:
         bureau_compliance.router,
         bureau_venues.router,
         bureau_catalogue.router,
+        *venue.routers(),
     )
