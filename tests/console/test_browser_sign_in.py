@@ -74,3 +74,28 @@ def test_each_role_has_a_home(server: DemoServer, browser: Any) -> None:
         check_accessibility(page)
         screenshot(page, f"home-{username}")
         page.context.close()
+
+
+def test_a_form_posted_by_the_script_says_it_is_done(server: DemoServer, browser: Any) -> None:
+    """With the page's script, a form posts without leaving the page: a problem shows beside
+    the form, success on the page that opens next."""
+    page = signed_in(browser, server, "xx2-teacher")
+    problems = PageProblems(page)
+    page.goto(server.url + "/console/password")
+    page.get_by_label("当前密码").fill("not the password")
+    page.get_by_label("新密码").fill("Another-pass-2026!")
+    page.get_by_role("button", name="保存").click()
+    alert = page.locator("#password [data-problem]")
+    alert.wait_for()
+    assert "当前密码不正确" in alert.inner_text()
+    assert page.url.endswith("/console/password")  # no page was left
+    problems.seen.clear()  # the refused post's status, logged by the browser
+    page.get_by_label("当前密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="保存").click()
+    page.wait_for_url(server.url + "/console")
+    notice = page.locator("[data-done-notice]")
+    assert notice.inner_text() == "密码已修改"
+    page.reload()
+    assert page.locator("[data-done-notice]").is_hidden()  # said once
+    assert problems.seen == []
+    page.context.close()

@@ -1,5 +1,24 @@
 // The console's progressive enhancement: every page works without this script; with it,
 // a form posts without leaving the page and shows the answer beside the field it concerns.
+const DONE_KEY = "scipass-console-done";
+
+function showDone(message) {
+  const notice = document.querySelector("[data-done-notice]");
+  if (!notice) return;
+  notice.textContent = message;
+  notice.hidden = false;
+}
+
+const pending = sessionStorage.getItem(DONE_KEY);
+if (pending !== null) {
+  sessionStorage.removeItem(DONE_KEY);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", () => showDone(pending));
+  } else {
+    showDone(pending);
+  }
+}
+
 const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 
 export async function call(url, { method = "GET", body, json } = {}) {
@@ -78,8 +97,15 @@ async function submit(event) {
     if (!type.includes("application/json")) { download(await response.blob(), response); return; }
     const answer = await response.json();
     form.dispatchEvent(new CustomEvent("console:done", { detail: answer, bubbles: true }));
-    if (answer.next) window.location.assign(answer.next);
-    else if (form.dataset.done !== "stay") window.location.reload();
+    const done = form.querySelector('input[name="_done"]')?.value ?? "已完成";
+    if (answer.next || form.dataset.done !== "stay") {
+      // the page that opens next says it, as a page posted without this script does
+      sessionStorage.setItem(DONE_KEY, done);
+      if (answer.next) window.location.assign(answer.next);
+      else window.location.reload();
+    } else {
+      showDone(done);
+    }
   } catch {
     showProblem(form, { title: "网络连接失败", detail: "请检查网络后重试" });
   } finally {
