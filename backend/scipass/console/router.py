@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from scipass.console import assets, door, forms, pages, school, school_files, school_more
+from scipass.console import (
+    assets,
+    door,
+    forms,
+    pages,
+    school,
+    school_files,
+    school_more,
+    school_visits,
+)
 
 
 def routers() -> tuple[APIRouter, ...]:
@@ -17,4 +26,5 @@ def routers() -> tuple[APIRouter, ...]:
         school.router,
         school_files.router,
         school_more.router,
+        school_visits.router,
     )
