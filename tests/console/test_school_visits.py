@@ -266,8 +266,11 @@ def test_another_schools_reservation_is_refused_by_url_and_by_form(
     assert _checked_in(session, activity) == []
     session.expire_all()
     assert session.get(Reservation, reservation.id).status == "confirmed"  # type: ignore[union-attr]
-    assert session.exec(
-        select(Reservation).where(
-            Reservation.slot_id == slot.id, col(Reservation.school_id) == side_b.school.id
-        )
-    ).all() == []
+    assert (
+        session.exec(
+            select(Reservation).where(
+                Reservation.slot_id == slot.id, col(Reservation.school_id) == side_b.school.id
+            )
+        ).all()
+        == []
+    )

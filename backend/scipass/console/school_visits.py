@@ -20,9 +20,9 @@ from fastapi.responses import HTMLResponse
 
 from scipass.console import render
 from scipass.console.calls import ApiProblem
+from scipass.console.routing import ConsoleRoute
 from scipass.console.school import GRADES, SchoolCaller, allowed, paging, query_of
 from scipass.console.school_more import REFUSALS
-from scipass.console.routing import ConsoleRoute
 from scipass.core.clock import local_date
 from scipass.core.inputs import Id
 
@@ -88,14 +88,13 @@ async def visits(request: Request, caller: SchoolCaller) -> HTMLResponse:
     booked = await caller.api.get(
         "school-reservation-list", params={"kind": "group", **status, **paging(request)}
     )
-    names = await _venue_names(
-        caller, directory["items"], {r["venue_id"] for r in booked["items"]}
-    )
+    names = await _venue_names(caller, directory["items"], {r["venue_id"] for r in booked["items"]})
     return render.page(
         request,
         "school/visits.html",
         caller=caller,
-        venue_options=[("", "请选择场馆")] + [(str(v["id"]), v["name"]) for v in directory["items"]],
+        venue_options=[("", "请选择场馆")]
+        + [(str(v["id"]), v["name"]) for v in directory["items"]],
         venue_names=names,
         choice=choice,
         day=day.isoformat(),
