@@ -30,6 +30,7 @@ from scipass.jobs.models import Job
 from scipass.org.measures_models import SchoolScienceStaff
 from scipass.policy.review_models import PolicyReview
 from scipass.record.models import RecordEvidence, RecordNotice, RecordObjection
+from scipass.reservation.models import Reservation, ReservationMember
 from scipass.roster.acting import acts_for_a_child
 from scipass.volunteer.models import VolunteerCertificate
 from tests.competition.factories_results import accepted_entry, create_results_scene
@@ -809,3 +810,46 @@ def test_processing_rules_are_public(app: FastAPI, client: TestClient) -> None:
     for route in rules.values():
         assert declared_access(route.dependant) == "public", route.path
         assert client.get(route.path).status_code == 200
+
+
+@pytest.mark.parametrize("role", [Role.school_staff, Role.school_admin])
+def test_a_group_reservations_pupils_stay_in_its_school(
+    client: TestClient, session: Session, settings: Settings, side_a: Side, side_b: Side, role: Role
+) -> None:
+    """``group-reservation-members``: the school's own group gives its pupils' names and class
+    and nothing more; another school's group and a pupil's own reservation are not found."""
+    venue = list_venue(session, side_a.venue)
+    slot = create_slot(session, venue_id=venue.id or 0)
+    group = Reservation(
+        slot_id=slot.id or 0,
+        kind="group",
+        school_id=side_a.school.id or 0,
+        group_label="四年级1班",
+        students=1,
+        party_size=2,
+        escorts=1,
+        status="confirmed",
+        made_by="account:900001",
+        created_at=NOW,
+    )
+    session.add(group)
+    session.flush()
+    session.add(
+        ReservationMember(
+            reservation_id=group.id or 0, slot_id=slot.id or 0, student_id=side_a.student.id or 0
+        )
+    )
+    own = create_reservation(session, slot=slot, student=side_b.student)
+    session.flush()
+    url = "/api/v1/reservations/{}/members"
+
+    mine = client.get(url.format(group.id), headers=auth(settings, side_a.principal(role)))
+    assert mine.status_code == 200, mine.text
+    assert [set(p) for p in mine.json()["items"]] == [
+        {"student_id", "name", "grade", "grade_label", "class_name"}
+    ]
+    assert mine.json()["items"][0]["student_id"] == side_a.student.id
+    other = client.get(url.format(group.id), headers=auth(settings, side_b.principal(role)))
+    assert (other.status_code, other.json()["code"]) == (404, "reservation_not_found")
+    single = client.get(url.format(own.id), headers=auth(settings, side_b.principal(role)))
+    assert single.status_code == 404

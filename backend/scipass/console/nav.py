@@ -30,6 +30,7 @@ SCHOOL: tuple[tuple[str, str], ...] = (
     ("/console/school/records", "记录审核"),
     ("/console/school/notices", "公示与异议"),
     ("/console/school/roster", "学生名单"),
+    ("/console/school/visits", "团体参观"),
     ("/console/school/exports", "导出"),
     ("/console/school/entries", "竞赛推荐"),
     ("/console/school/scans", "扫码记录"),

@@ -78,6 +78,15 @@ SCHOOL: set[str] = {
     "competition-entry-list",
     "competition-entry-recommend",
     "competition-entry-decline",
+    # group visits: a venue's slots, booking a class, cancelling, checking the class in
+    "venue-directory",
+    "venue-get",
+    "slot-list",
+    "group-reservation-create",
+    "school-reservation-list",
+    "reservation-cancel",
+    "group-reservation-members",
+    "group-checkin",
 }
 BUREAU: set[str] = {
     "region-compliance",

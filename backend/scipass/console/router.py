@@ -15,6 +15,7 @@ from scipass.console import (
     school,
     school_files,
     school_more,
+    school_visits,
     venue,
 )
 
@@ -33,4 +34,5 @@ def routers() -> tuple[APIRouter, ...]:
         bureau_venues.router,
         bureau_catalogue.router,
         *venue.routers(),
+        school_visits.router,
     )

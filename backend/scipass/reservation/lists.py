@@ -47,7 +47,12 @@ def list_for_student(
 
 
 def list_for_school(
-    session: Session, *, actor: Principal, page: PageParams, status: ReservationStatus | None
+    session: Session,
+    *,
+    actor: Principal,
+    page: PageParams,
+    status: ReservationStatus | None,
+    kind: ReservationKind | None = None,
 ) -> tuple[list[tuple[Reservation, TimeSlot]], int]:
     query = (
         select(Reservation, TimeSlot)
@@ -56,6 +61,8 @@ def list_for_school(
     )
     if status:
         query = query.where(Reservation.status == status)
+    if kind:
+        query = query.where(Reservation.kind == kind)
     return _paged(session, query, page)
 
 
@@ -119,6 +126,30 @@ def holds_place(session: Session, *, student_id: int, activity: Activity, day: d
         .limit(1)
     ).first()
     return found is not None
+
+
+def group_members(
+    session: Session, *, actor: Principal, reservation_id: int
+) -> tuple[Reservation, TimeSlot, Activity | None, list[Student]]:
+    """A group reservation of the caller's school, its slot, the slot's activity and the
+    pupils it holds places for (none once cancelled)."""
+    reservation = session.get(Reservation, reservation_id)
+    if (
+        reservation is None
+        or reservation.kind != ReservationKind.group
+        or reservation.school_id != actor.school_id
+    ):
+        raise ReservationNotFound()
+    slot = session.get(TimeSlot, reservation.slot_id)
+    assert slot is not None
+    activity = session.get(Activity, slot.activity_id) if slot.activity_id else None
+    students = session.exec(
+        select(Student)
+        .join(ReservationMember, col(ReservationMember.student_id) == Student.id)
+        .where(ReservationMember.reservation_id == reservation.id)
+        .order_by(col(Student.grade), col(Student.class_name), col(Student.name), col(Student.id))
+    ).all()
+    return reservation, slot, activity, list(students)
 
 
 def group_for_checkin(

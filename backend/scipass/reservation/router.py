@@ -36,9 +36,11 @@ from scipass.reservation.errors import (
     StageNotServed,
     StudentOtherSchool,
 )
-from scipass.reservation.models import Reservation, ReservationStatus, TimeSlot
+from scipass.reservation.models import Reservation, ReservationKind, ReservationStatus, TimeSlot
 from scipass.reservation.schemas import (
     CancelRequest,
+    GroupMember,
+    GroupMembers,
     GroupReserve,
     ReservationRead,
     ReserveSelf,
@@ -46,6 +48,7 @@ from scipass.reservation.schemas import (
     SlotRead,
 )
 from scipass.roster.acting import ActingCanceller, ActingStudent
+from scipass.roster.importer import grade_label
 from scipass.roster.visibility import shown_name
 from scipass.venue.errors import ResourceNotFound, VenueNotFound
 
@@ -328,6 +331,40 @@ def school_reservations(
     session: SessionDep,
     page: PageDep,
     status: ReservationStatus | None = None,
+    kind: ReservationKind | None = None,
 ) -> Page[ReservationRead]:
-    rows, total = reservation_lists.list_for_school(session, actor=caller, page=page, status=status)
+    rows, total = reservation_lists.list_for_school(
+        session, actor=caller, page=page, status=status, kind=kind
+    )
     return Page[ReservationRead].of(_reads(session, rows, viewer=caller), total, page)
+
+
+@router.get(
+    "/reservations/{reservation_id}/members",
+    name="group-reservation-members",
+    summary="本校团体预约的学生名单",
+    description="教师在门口为到场学生签到时用：学生编号、姓名与年级班级，不含其他信息。"
+    "只能查看本校的团体预约；预约取消后名单为空。`activity_id` 为空的时段不能由教师签到。",
+    responses=problem_responses(ReservationNotFound),
+)
+def group_reservation_members(
+    reservation_id: Id, caller: SchoolStaff, session: SessionDep
+) -> GroupMembers:
+    reservation, slot, activity, students = reservation_lists.group_members(
+        session, actor=caller, reservation_id=reservation_id
+    )
+    return GroupMembers(
+        reservation=_reads(session, [(reservation, slot)], viewer=caller)[0],
+        activity_id=activity.id if activity else None,
+        activity_title=activity.title if activity else None,
+        items=[
+            GroupMember(
+                student_id=s.id or 0,
+                name=shown_name(caller, s.name, school_id=s.school_id, student_id=s.id),
+                grade=s.grade,
+                grade_label=grade_label(s.stage, s.grade),
+                class_name=s.class_name,
+            )
+            for s in students
+        ],
+    )

@@ -92,3 +92,22 @@ class ReservationRead(BaseModel):
     created_at: datetime
     cancelled_at: datetime | None
     cancel_reason: str
+
+
+class GroupMember(BaseModel):
+    """A pupil of a group reservation, as the teacher at the door needs them: who, which class."""
+
+    student_id: int
+    name: str
+    grade: int
+    grade_label: str
+    class_name: str
+
+
+class GroupMembers(BaseModel):
+    reservation: ReservationRead
+    activity_id: int | None = Field(
+        description="时段所属的活动；为空时教师不能为该团体签到（由场馆扫码）"
+    )
+    activity_title: str | None
+    items: list[GroupMember] = Field(description="按年级、班级、姓名排列；预约取消后为空")

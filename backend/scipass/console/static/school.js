@@ -174,3 +174,41 @@ if (jobs) {
   };
   if (waiting().length) setTimeout(poll, 1000);
 }
+
+// --- group visits: tick a whole class, and a class checked in at the door ---------------------
+
+// (crypto.randomUUID needs a secure context; getRandomValues does not)
+const nonce = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+
+document.addEventListener("change", (event) => {
+  const all = event.target.closest("[data-tick-all]");
+  if (all) {
+    all.form.querySelectorAll(`input[name="${all.dataset.tickAll}"]:not(:disabled)`).forEach((box) => {
+      box.checked = all.checked;
+    });
+  }
+  const form = event.target.closest("form[data-group-checkin]");
+  // another choice is another submission: a new nonce (a second submit of the same keeps it)
+  if (form) form.querySelector("[data-nonce]").value = nonce();
+});
+
+document.addEventListener("console:done", (event) => {
+  const form = event.target.closest("form[data-group-checkin]");
+  if (!form) return;
+  const results = parse(form.dataset.results);
+  const refusals = parse(form.dataset.refusals);
+  const result = event.detail.result ?? { items: [], accepted: 0, duplicate: 0, refused: 0 };
+  for (const item of result.items) {
+    const cell = form.querySelector(`tr[data-student="${item.key}"] [data-result]`);
+    if (!cell) continue;
+    const mark = document.createElement("span");
+    mark.className = item.result === "refused" ? "bad" : "ok";
+    mark.textContent = item.result === "refused"
+      ? `${results.refused}：${item.message ?? refusals[item.code] ?? item.code}`
+      : results[item.result] ?? item.result;
+    cell.replaceChildren(mark);
+  }
+  const summary = form.querySelector("[data-checkin-summary]");
+  summary.textContent = `签到 ${result.accepted} 人，此前已签到 ${result.duplicate} 人，未签到 ${result.refused} 人`;
+  summary.hidden = false;
+});
