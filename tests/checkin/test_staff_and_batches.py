@@ -704,3 +704,26 @@ def test_a_correction_after_the_schools_review_leaves_the_record_and_says_so(
     assert record.minutes == 60  # the record keeps what the school reviewed
     entry = session.exec(select(AuditLog).where(AuditLog.action == "checkin_corrected")).one()
     assert '"record_updated": false' in (entry.detail or "")
+
+
+def test_a_waitlisted_or_cancelled_group_is_not_checked_in(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    side_a: Side,
+    activity: Activity,
+) -> None:
+    pupils = [create_student(session, school_id=side_a.school.id or 0, birth_month=TEEN)]
+    reservation = _group(session, side_a, activity, pupils)
+    url = f"/api/v1/reservations/{reservation.id}/checkins"
+    headers = auth(settings, side_a.principal(Role.school_staff))
+    for status in ("waitlisted", "cancelled"):
+        reservation.status = status
+        session.add(reservation)
+        session.flush()
+        body = {"student_ids": [pupils[0].id], "nonce": f"class-{status}"}
+        answer = client.post(url, json=body, headers=headers)
+        assert answer.status_code == 409
+        assert answer.json()["code"] == "reservation_not_confirmed"
+    assert count(session, CheckIn, activity_id=activity.id) == 0
+    assert count(session, ScanEvent, activity_id=activity.id) == 0

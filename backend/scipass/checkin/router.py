@@ -42,7 +42,7 @@ from scipass.core.errors import preferred_language, problem_responses
 from scipass.core.idempotency import IdempotencyKeyReused, RequiredIdempotencyDep
 from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
-from scipass.reservation.errors import ReservationNotFound
+from scipass.reservation.errors import ReservationNotConfirmed, ReservationNotFound
 from scipass.roster.acting import ActingStudent, ChildParam, StudentIdRequired
 
 router = APIRouter(tags=["checkins"])
@@ -219,8 +219,9 @@ def _batch(items: list[ItemResult]) -> BatchResult:
     "重试请带同一个 `nonce`，已处理的学生不会重复签到。\n\n"
     f"学生按每 {checkin_door.CHUNK} 人一批提交，期间学生自己的扫码不必等整个班级签完。"
     "请求中途失败（网络中断、服务重启）时，已提交的学生保持签到；用同一个 `nonce` 重试，"
-    "已处理的学生返回与第一次相同的结果，其余学生继续签到。",
-    responses=problem_responses(ReservationNotFound),
+    "已处理的学生返回与第一次相同的结果，其余学生继续签到。候补中或已取消的团体预约不能签到"
+    "（`reservation_not_confirmed`）。",
+    responses=problem_responses(ReservationNotFound, ReservationNotConfirmed),
 )
 def group_checkin(
     reservation_id: Id,

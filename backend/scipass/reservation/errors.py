@@ -79,6 +79,12 @@ class ReservationNotActive(Conflict):
     title_en = "The reservation is already cancelled"
 
 
+class ReservationNotConfirmed(Conflict):
+    code = "reservation_not_confirmed"
+    title_zh = "该团体预约未确认（候补中或已取消），不能签到"
+    title_en = "The group reservation is not confirmed (waitlisted or cancelled)"
+
+
 class CancelTooLate(Conflict):
     code = "cancel_too_late"
     title_zh = "时段已开始，不能取消预约"

@@ -14,6 +14,7 @@ from scipass.core.auth import Principal
 from scipass.core.clock import day_bounds
 from scipass.core.pagination import PageParams, count_rows
 from scipass.reservation.errors import (
+    ReservationNotConfirmed,
     ReservationNotFound,
 )
 from scipass.reservation.models import (
@@ -163,6 +164,8 @@ def group_for_checkin(
         or reservation.school_id != actor.school_id
     ):
         raise ReservationNotFound()
+    if reservation.status != ReservationStatus.confirmed:
+        raise ReservationNotConfirmed()
     slot = session.get(TimeSlot, reservation.slot_id)
     assert slot is not None
     members = session.exec(
