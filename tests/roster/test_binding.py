@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 from sqlalchemy import Engine, delete, text
 from sqlmodel import Session, select
 
@@ -148,6 +150,27 @@ def test_binding_codes_export_per_class(
     assert by_no[pupil.student_no][4] == pupil.binding_code
     assert by_no[side_a.student.student_no][4] == ""  # bound: no code
     assert by_no[side_a.student.student_no][6] == "已绑定"
+
+
+def test_binding_codes_as_slips_to_print(
+    client: TestClient, settings: Settings, session: Session, side_a: Side, pupil: Student
+) -> None:
+    """format=pdf: one slip per pupil of the class, with both codes, to cut and hand out."""
+    response = client.get(
+        "/api/v1/roster/binding-codes",
+        params={"grade": 4, "class_name": "1班", "format": "pdf"},
+        headers=auth(settings, side_a.principal(Role.school_admin)),
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    text_out = "".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages)
+    assert pupil.name in text_out
+    assert pupil.binding_code
+    assert pupil.binding_code in text_out.replace(" ", "")
+    session.refresh(pupil)
+    assert pupil.guardian_code
+    assert pupil.guardian_code in text_out.replace(" ", "")
+    assert "（已绑定）" in text_out  # the bound pupil's slip has no student code
 
 
 # --- the race: real connections, committed data --------------------------------------------
