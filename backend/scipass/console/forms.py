@@ -4,11 +4,13 @@
   operation's request: ``path.<name>`` and ``query.<name>`` fill the path and the query, every
   other field the JSON body, read through the operation's own body model (a list field takes
   every value sent, a check box is true when ticked, an empty field is left out, a time without
-  a zone is Beijing time, ``<name>:json`` is a JSON value). A form of a file upload goes on as
-  multipart. ``_next`` is the page to go to afterwards, ``_form`` names the form on its page.
-  Without JavaScript the browser is sent back with the outcome (a problem, and what was typed
-  but passwords) shown once; a script (``Accept: application/json``) gets the outcome as JSON.
-  A file the operation answers (a PDF, a spreadsheet) is downloaded.
+  a zone is Beijing time, ``<name>:json`` is a JSON value, a list of objects comes from fields
+  ``<name>.0.<field>``, ``<name>.1.<field>``, ... read through its item model). A form of a
+  file upload goes on as multipart. ``_next`` is the page to go to afterwards, ``_form`` names
+  the form on its page. Without JavaScript the browser is sent back with the outcome (a
+  problem, and what was typed but passwords) shown once; a script (``Accept:
+  application/json``) gets the outcome as JSON. A file the operation answers (a PDF, a
+  spreadsheet) is downloaded.
 * ``/console/api/v1/{path}`` — what the console's scripts ask (a scan, the live counts, a job's
   progress), passed to the same path of the API and answered as the API answers.
 
@@ -18,6 +20,7 @@ Both check the CSRF token (:mod:`.deps`) and allow only the operations of :mod:`
 from __future__ import annotations
 
 import json
+import re
 import types
 import typing
 from datetime import datetime
@@ -93,6 +96,23 @@ def _scalar(annotation: Any, value: str) -> Any:
     return value
 
 
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The item model of ``list[Model]``, if the list holds objects."""
+    args = typing.get_args(annotation)
+    item = _unwrap(args[0]) if len(args) == 1 else None
+    return item if isinstance(item, type) and issubclass(item, BaseModel) else None
+
+
+def _items(model: type[BaseModel], form: FormData, key: str) -> list[dict[str, Any]]:
+    """A list of objects from fields named ``<key>.<index>.<field>``: one object per index, in
+    the indexes' order, each read through ``model``; an object with every field empty is left
+    out (so the API's error for ``<key>.<n>`` counts the objects sent)."""
+    pattern = re.compile(re.escape(key) + r"\.(\d+)\.")
+    indexes = sorted({int(m.group(1)) for k in form if (m := pattern.match(k))})
+    found = (body_of(model, form, f"{key}.{index}.") for index in indexes)
+    return [item for item in found if item]
+
+
 def body_of(model: type[BaseModel] | None, form: FormData, prefix: str = "") -> dict[str, Any]:
     """The JSON body a form's fields make for ``model``."""
     body: dict[str, Any] = {}
@@ -113,6 +133,10 @@ def body_of(model: type[BaseModel] | None, form: FormData, prefix: str = "") -> 
             nested = body_of(annotation, form, key + ".")
             if nested:
                 body[name] = nested
+        elif origin is list and (item_model := _model_of(annotation)) is not None:
+            items = _items(item_model, form, key)
+            if items:
+                body[name] = items
         elif origin in (list, set, frozenset, tuple):
             if key in form:
                 body[name] = [v for v in form.getlist(key) if isinstance(v, str) and v != ""]

@@ -23,6 +23,7 @@ ROLE_NAMES: dict[Role, str] = {
 VENUE: tuple[tuple[str, str], ...] = (
     ("/console/venue/activities", "活动"),
     ("/console/venue/records", "待确认记录"),
+    ("/console/venue/volunteering", "志愿服务"),
     ("/console/venue/exports", "导出"),
     ("/console/venue/profile", "场馆资料"),
 )

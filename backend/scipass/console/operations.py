@@ -45,6 +45,21 @@ VENUE = {
     "job-list",
     "job-get",
     "job-result",
+    # volunteering: roles, shifts, their codes, attendance and minutes
+    "volunteer-role-preset-list",
+    "volunteer-role-list",
+    "managed-volunteer-role-get",
+    "volunteer-role-create",
+    "volunteer-role-update",
+    "volunteer-shift-list",
+    "managed-volunteer-shift-get",
+    "volunteer-shift-create",
+    "volunteer-shift-series-create",
+    "volunteer-shift-cancel",
+    "volunteer-shift-code-list",
+    "volunteer-shift-code-create",
+    "volunteer-shift-attendance",
+    "volunteer-shift-minutes-confirm",
 }
 SCHOOL: set[str] = {
     # records review

@@ -242,6 +242,18 @@ def update_role(
     return role_read(session, role)
 
 
+@router.get(
+    "/managed-volunteer-roles/{role_id}",
+    name="managed-volunteer-role-get",
+    summary="本单位的一个志愿岗位（含已停用）",
+    description="组织方（本场馆或本校的工作人员）查看自己的岗位以便修改；其他单位的岗位返回 404。",
+    responses=problem_responses(RoleNotFound),
+)
+def get_managed_role(role_id: Id, caller: Organiser, session: SessionDep) -> RoleRead:
+    role = volunteer_roles.role_for_organiser(session, actor=caller, role_id=role_id)
+    return role_read(session, role)
+
+
 # --- shifts ------------------------------------------------------------------------------------
 
 
@@ -309,6 +321,21 @@ def list_shifts(
     waiting = volunteer_roles.waitlist_lengths(session, [s.id or 0 for s in rows])
     items = [shift_read(s, role.name, waiting.get(s.id or 0, 0)) for s in rows]
     return Page[ShiftRead].of(items, total, page)
+
+
+@router.get(
+    "/managed-volunteer-shifts/{shift_id}",
+    name="managed-volunteer-shift-get",
+    summary="本单位的一个志愿服务班次",
+    description="组织方工作人员（及平台管理员）查看一个班次（含已取消、已结束的）；"
+    "其他单位的班次返回 404。",
+    responses=problem_responses(ShiftNotFound),
+)
+def get_managed_shift(shift_id: Id, caller: OrganiserOrPlatform, session: SessionDep) -> ShiftRead:
+    shift = volunteer_roles.shift_for_staff(session, actor=caller, shift_id=shift_id)
+    role = volunteer_roles.public_role(session, shift.role_id)
+    waiting = volunteer_roles.waitlist_lengths(session, [shift_id])
+    return shift_read(shift, role.name, waiting.get(shift_id, 0))
 
 
 @router.post(

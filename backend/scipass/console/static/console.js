@@ -41,8 +41,10 @@ export function showProblem(form, problem) {
   const box = form.querySelector("[data-problem]");
   let first = null;
   for (const error of problem.errors ?? []) {
-    const name = (error.field ?? "").replace(/^(body|query|path)\./, "").split(".")[0];
-    const slot = form.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
+    const full = (error.field ?? "").replace(/^(body|query|path)\./, "");
+    const exact = form.querySelector(`[data-error-for="${CSS.escape(full)}"]`);
+    const name = exact ? full : full.split(".")[0]; // items.0.minutes, else the top field
+    const slot = exact ?? form.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
     if (!slot) continue;
     slot.textContent = slot.textContent ? `${slot.textContent}；${error.message}` : error.message;
     slot.hidden = false;

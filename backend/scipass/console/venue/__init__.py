@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from scipass.console.venue import activities, exports, profile, records
+from scipass.console.venue import activities, exports, profile, records, volunteering
 
 
 def routers() -> tuple[APIRouter, ...]:
-    return (activities.router, records.router, profile.router, exports.router)
+    return (
+        activities.router,
+        records.router,
+        profile.router,
+        exports.router,
+        volunteering.router,
+    )
