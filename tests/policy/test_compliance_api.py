@@ -86,7 +86,7 @@ def test_a_school_sees_its_own_rules_and_nobody_elses(
     rule = next(r for r in body["rules"] if r["rule_id"] == "venue_visit_yearly")
     assert (rule["state"], rule["figure"], rule["threshold"]) == ("missed", 0, 1)
     assert rule["missing"] == "还差 1（现为 0，要求 1）"
-    assert rule["source"] == "003_09c4e1dfef763b9a.txt 三.(二)"
+    assert rule["source"] == "湖南省科普教育“双走进”意见（2023年） 三.(二)"
     ok = get(client, settings, f"/api/v1/schools/{visited.id}/compliance", school_staff(visited))
     rule = next(r for r in ok.json()["rules"] if r["rule_id"] == "venue_visit_yearly")
     assert (rule["state"], rule["evidence_total"]) == ("met", 1)

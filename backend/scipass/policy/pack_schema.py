@@ -46,7 +46,7 @@ from pydantic import (
 from scipass.activity.models import ActivityKind
 from scipass.org.models import Stage
 from scipass.org.organiser import OrganiserKind
-from scipass.policy.vocab import Campaign, Programme, StaffRole
+from scipass.policy.vocab import SEED_DOCUMENTS, Campaign, Programme, StaffRole
 from scipass.record.models import Dimension, RecordCategory
 
 RULE_ID = r"^[a-z][a-z0-9_]{2,63}$"
@@ -108,6 +108,13 @@ class Source(PackModel):
 
     file: str = Field(pattern=SEED_FILE, examples=["003_09c4e1dfef763b9a.txt"])
     section: str = Field(min_length=1, max_length=40, examples=["三.(二)"])
+
+    @field_validator("file")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in SEED_DOCUMENTS:
+            raise ValueError("not a seed document named in policy/vocab.py SEED_DOCUMENTS")
+        return value
 
 
 class AppliesTo(PackModel):

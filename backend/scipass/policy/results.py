@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from scipass.policy import vocab
 from scipass.policy.engine import Evidence, Outcome
 
 EVIDENCE_KEPT = 50  # evidence items a frozen review keeps per row (the total is kept too)
@@ -97,7 +98,7 @@ def row_of(
     return ResultRow(
         rule_id=outcome.rule_id,
         description=rule.description,
-        source=f"{rule.source.file} {rule.source.section}",
+        source=vocab.cite(rule.source.file, rule.source.section),
         period=rule.period.kind.value,
         school_id=outcome.school_id,
         school_name=school_name,

@@ -68,3 +68,19 @@ def encode_campaigns(campaigns: Iterable[Campaign | str]) -> str:
 
 def decode_campaigns(text: str) -> list[Campaign]:
     return [Campaign(part) for part in text.split(",") if part]
+
+
+# The seed documents a rule may cite (../shared/seeds/INDEX.md), as people name them: the
+# compliance views and the bureau's ledger show "<name> <section>", never the file's name.
+SEED_DOCUMENTS: dict[str, str] = {
+    "000_bc62f6f6556f55e7.txt": "湘乡市青少年科学素质实施方案（湘乡教通〔2022〕51号）",
+    "001_151d3bf122f96dae.txt": "湘潭市全民科学素质实施方案（潭政办发〔2021〕51号）",
+    "002_5ae503ea15f2cdb9.txt": "赤峰市青少年科学素质提升工作方案（赤科协发〔2022〕9号）",
+    "003_09c4e1dfef763b9a.txt": "湖南省科普教育“双走进”意见（2023年）",
+    "004_a42cebf4a1d730ba.txt": "晋城市新时代中小学科学教育实施方案（晋市教校外监字〔2024〕1号）",
+}
+
+
+def cite(file: str, section: str) -> str:
+    """A rule's source as the views show it: the document's name and the section."""
+    return f"{SEED_DOCUMENTS[file]} {section}"
