@@ -160,6 +160,10 @@ def demo() -> None:
     )
     typer.echo("demo data loaded: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
     typer.echo(f"demo logins written to {DEMO_ACCOUNTS_PATH}")
+    typer.echo(
+        "staff console: /console/login (e.g. xtkjg-admin, heping-admin, xt-bureau; "
+        f"password {loader.data.DEMO_PASSWORD})"
+    )
 
 
 def _run_job(name: str, *, until_done: bool = False) -> int:

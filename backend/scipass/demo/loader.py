@@ -175,6 +175,7 @@ def _staff(
                 "organisation": org_name,
                 "organisation_id": org.id if org else None,
                 "login": "POST /api/v1/auth/login",
+                "console": "/console/login",  # the same account, in the browser
             }
         )
     return accounts
