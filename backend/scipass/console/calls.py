@@ -74,7 +74,9 @@ class Api:
         operations.check(name)
         try:
             return self.app.url_path_for(name, **{k: str(v) for k, v in path_params.items()})
-        except NoMatchFound:
+        except (NoMatchFound, AssertionError, ValueError):
+            # a parameter the route lacks, or a value its convertor refuses (a slash, not a
+            # number); check_path refuses the rest (an escape, a dot segment) when it is sent
             raise ApiProblem(404, {"title": "页面不存在", "code": "not_found"}) from None
 
     async def send(
