@@ -1,5 +1,6 @@
 """The console's two ways to the API (``/console/do/<operation>`` and ``/console/api/v1/...``)
-reach only the operations offered, however a path is spelled."""
+reach only the operations offered, however a path is spelled, and answer bad input as a
+problem, never as a 500."""
 
 from __future__ import annotations
 
@@ -52,3 +53,34 @@ def test_a_script_path_cannot_leave_its_operation(
         answer = client.get(f"/console/api/v1/{path}", headers=JSON)
         assert answer.status_code == 404, (path, answer.text)
         assert answer.json()["code"] == "console_operation_not_offered", (path, answer.text)
+
+
+def test_a_script_body_that_is_not_json_is_a_problem(
+    client: TestClient, session: Session, side_a: Side
+) -> None:
+    name = create_staff(session, username="li", role=Role.school_admin, org_id=side_a.school.id)
+    csrf = sign_in(client, name)
+    answer = client.post(
+        "/console/api/v1/records/reviews",
+        content=b"not json{",
+        headers={**JSON, "content-type": "application/json", "x-csrf-token": csrf},
+    )
+    assert answer.status_code == 422  # the API's own answer to a body that is not JSON
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["code"] == "validation_failed"
+
+
+def test_a_relayed_answer_carries_the_request_id_and_is_not_cached_or_sniffed(
+    client: TestClient, session: Session, side_a: Side
+) -> None:
+    name = create_staff(session, username="li", role=Role.school_admin, org_id=side_a.school.id)
+    sign_in(client, name)
+    answer = client.get("/console/api/v1/students/999999", headers=JSON)
+    assert answer.status_code == 404
+    # the API's problem names the console request's id: one id to find in the logs
+    assert answer.json()["request_id"] == answer.headers["x-request-id"]
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "no-store" in answer.headers["cache-control"]
+    poster = client.get("/console/api/v1/students", headers=JSON)
+    assert poster.status_code == 200
+    assert "no-store" in poster.headers["cache-control"]

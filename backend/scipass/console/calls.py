@@ -86,6 +86,7 @@ class Api:
         *,
         params: Any = None,
         json_body: Any = None,
+        content: bytes | None = None,
         files: Any = None,
         data: Any = None,
         accept: str | None = None,
@@ -97,7 +98,11 @@ class Api:
         headers = {"authorization": f"Bearer {token}", "accept-language": "zh-CN"}
         if accept:
             headers["accept"] = accept
-        request_id = self._request.headers.get("x-request-id")
+        if content is not None:
+            headers["content-type"] = "application/json"
+        # the console request's own id (the caller's or the one the middleware gave it), so
+        # that the API's log lines and problems name the request the browser saw
+        request_id = getattr(self._request.state, "request_id", None)
         if request_id:
             headers["x-request-id"] = request_id
         client = self._request.client
@@ -112,6 +117,7 @@ class Api:
                 path,
                 params=params,
                 json=json_body,
+                content=content,
                 files=files,
                 data=data,
                 headers=headers,

@@ -138,6 +138,8 @@ def _typed(form: FormData) -> dict[str, str]:
 
 def _passed(answer: Answer) -> Response:
     headers = {k: v for k, v in answer.headers.items() if k.lower() in PASSED_HEADERS}
+    # pupils' data, downloaded or read by a script: kept out of caches, never sniffed as a page
+    headers.update({"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
     return Response(answer.content, status_code=answer.status, headers=headers)
 
 
@@ -199,8 +201,7 @@ async def relay(path: str, request: Request, caller: AnyStaffFirst) -> Response:
         request.method,
         target,
         params=list(request.query_params.multi_items()),
-        data=None,
-        json_body=json.loads(body) if body else None,
+        content=body or None,  # as sent: the API answers a body that is not JSON itself
         accept=request.headers.get("accept"),
     )
     return _passed(answer)
