@@ -1,14 +1,19 @@
 """The console's two ways to the API (``/console/do/<operation>`` and ``/console/api/v1/...``)
 reach only the operations offered, however a path is spelled, and answer bad input as a
-problem, never as a 500."""
+problem, never as a 500; a password change ends the account's other console sessions."""
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
-from sqlmodel import Session
+from datetime import timedelta
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from scipass.console.models import ConsoleSession
 from scipass.core.auth import Role
-from tests.console.signing import create_staff, sign_in
+from scipass.core.clock import FrozenClock
+from tests.console.signing import PASSWORD, create_staff, sign_in
 from tests.factories import Side
 
 JSON = {"Accept": "application/json"}
@@ -84,3 +89,52 @@ def test_a_relayed_answer_carries_the_request_id_and_is_not_cached_or_sniffed(
     poster = client.get("/console/api/v1/students", headers=JSON)
     assert poster.status_code == 200
     assert "no-store" in poster.headers["cache-control"]
+
+
+def test_a_password_change_ends_the_other_console_sessions(
+    app: FastAPI, client: TestClient, session: Session, side_a: Side
+) -> None:
+    name = create_staff(session, username="li", role=Role.school_staff, org_id=side_a.school.id)
+    csrf = sign_in(client, name)
+    with TestClient(app, raise_server_exceptions=False) as other:
+        sign_in(other, name)  # e.g. a cookie left on another computer, or taken
+        assert len(session.exec(select(ConsoleSession)).all()) == 2
+        done = client.post(
+            "/console/do/auth-password-change",
+            data={
+                "csrf_token": csrf,
+                "current_password": PASSWORD,
+                "new_password": "Another-pass-2026!",
+                "_next": "/console",
+                "_done": "密码已修改",
+            },
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+        left_out = other.get("/console", follow_redirects=False)
+        assert left_out.status_code == 303
+        assert left_out.headers["location"].startswith("/console/login")
+    home = client.get("/console", follow_redirects=False)  # the one who changed it stays in
+    assert home.status_code == 200
+    assert "密码已修改" in home.text
+    assert len(session.exec(select(ConsoleSession)).all()) == 1
+
+
+def test_a_password_changed_through_the_api_ends_the_console_sessions(
+    client: TestClient, session: Session, side_a: Side, clock: FrozenClock
+) -> None:
+    name = create_staff(session, username="li", role=Role.school_staff, org_id=side_a.school.id)
+    sign_in(client, name)
+    clock.advance(timedelta(minutes=5))
+    with TestClient(client.app, raise_server_exceptions=False) as api:
+        tokens = api.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
+        assert tokens.status_code == 200, tokens.text
+        changed = api.post(
+            "/api/v1/auth/password",
+            json={"current_password": PASSWORD, "new_password": "Another-pass-2026!"},
+            headers={"Authorization": f"Bearer {tokens.json()['access_token']}"},
+        )
+        assert changed.status_code < 300, changed.text
+    left_out = client.get("/console", follow_redirects=False)
+    assert left_out.status_code == 303
+    assert left_out.headers["location"].startswith("/console/login")

@@ -32,6 +32,7 @@ from starlette.datastructures import FormData, UploadFile
 from scipass.console import operations, sessions
 from scipass.console.calls import Answer
 from scipass.console.deps import AnyStaffFirst
+from scipass.console.pages import set_session_cookie
 from scipass.console.routing import ConsoleRoute, wants_json
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
@@ -46,6 +47,7 @@ PASSED_HEADERS = (
     "x-code-kind",
 )
 CONTROL = {"csrf_token", "_next", "_form", "_done"}
+RENEWS_SESSION = frozenset({"auth-password-change"})  # a new password: a new session
 
 
 def _safe_next(value: str | None) -> str | None:
@@ -148,6 +150,14 @@ def _flash(request: Request, session_id: int, flash: dict[str, Any]) -> None:
         sessions.set_flash(session, session_id=session_id, flash=flash)
 
 
+def _renew(request: Request, account_id: int) -> tuple[str, int]:
+    app = request.app
+    with app.state.db.unit_of_work() as session:
+        return sessions.renew(
+            session, app.state.settings, account_id=account_id, now=app.state.clock.now()
+        )
+
+
 @router.post("/do/{operation}", name="console-do")
 async def do(operation: str, request: Request, caller: AnyStaffFirst) -> Response:
     operations.check(operation)
@@ -171,11 +181,21 @@ async def do(operation: str, request: Request, caller: AnyStaffFirst) -> Respons
         answer = await caller.api.send(method, path, params=query, json_body=body)
     next_page = _safe_next(str(form.get("_next") or ""))
     downloaded = answer.ok and answer.media_type not in ("application/json", "")
+    session_id, renewed = caller.session_id, None
+    if answer.ok and operation in RENEWS_SESSION and caller.principal.account_id is not None:
+        # the password changed: the account's other sessions end, this one starts anew
+        async with request.app.state.db.gate():
+            renewed, session_id = await run_in_threadpool(
+                _renew, request, caller.principal.account_id
+            )
     if wants_json(request):
         if not answer.ok or downloaded:
             return _passed(answer)
         result = answer.json() if answer.content else None
-        return JSONResponse({"ok": True, "next": next_page, "result": result})
+        reply = JSONResponse({"ok": True, "next": next_page, "result": result})
+        if renewed:
+            set_session_cookie(request, reply, renewed)
+        return reply
     if downloaded:
         return _passed(answer)
     flash: dict[str, Any] = {"form": str(form.get("_form") or operation)}
@@ -187,8 +207,11 @@ async def do(operation: str, request: Request, caller: AnyStaffFirst) -> Respons
         flash["values"] = _typed(form)
         target = _back(request, form)
     async with request.app.state.db.gate():
-        await run_in_threadpool(_flash, request, caller.session_id, flash)
-    return RedirectResponse(target, status_code=303)
+        await run_in_threadpool(_flash, request, session_id, flash)
+    response = RedirectResponse(target, status_code=303)
+    if renewed:
+        set_session_cookie(request, response, renewed)
+    return response
 
 
 @router.api_route(

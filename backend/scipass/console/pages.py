@@ -55,6 +55,11 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, max
     )
 
 
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    hours = request.app.state.settings.console_session_hours
+    _set_cookie(request, response, sessions.COOKIE, token, max_age=hours * 3600)
+
+
 def _safe_next(target: str | None) -> str:
     """Where to go after signing in: a console path of this site, nothing else."""
     if target and target.startswith("/console") and not target.startswith("//"):
@@ -121,8 +126,7 @@ async def sign_in(
     except ProblemError as exc:
         return _sign_in_page(request, next_=target, error=exc.to_problem("zh"), status=exc.status)
     response = RedirectResponse(target, status_code=303)
-    hours = request.app.state.settings.console_session_hours
-    _set_cookie(request, response, sessions.COOKIE, token, max_age=hours * 3600)
+    set_session_cookie(request, response, token)
     response.delete_cookie(sessions.SIGN_IN_COOKIE, path="/console")
     return response
 
