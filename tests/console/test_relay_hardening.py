@@ -138,3 +138,19 @@ def test_a_password_changed_through_the_api_ends_the_console_sessions(
     left_out = client.get("/console", follow_redirects=False)
     assert left_out.status_code == 303
     assert left_out.headers["location"].startswith("/console/login")
+
+
+def test_signing_in_over_a_session_ends_the_one_before(
+    client: TestClient, session: Session, side_a: Side
+) -> None:
+    first = create_staff(session, username="li", role=Role.school_staff, org_id=side_a.school.id)
+    second = create_staff(session, username="wang", role=Role.school_staff, org_id=side_a.school.id)
+    sign_in(client, first)
+    left = client.cookies.get("scipass_console")
+    sign_in(client, second)  # a shared tablet: the next teacher signs in without signing out
+    rows = session.exec(select(ConsoleSession)).all()
+    assert len(rows) == 1
+    client.cookies.clear()
+    client.cookies.set("scipass_console", left or "")
+    again = client.get("/console", follow_redirects=False)
+    assert again.status_code == 303  # the first teacher's cookie opens nothing

@@ -90,6 +90,7 @@ async def sign_in_page(request: Request, next: str | None = None) -> HTMLRespons
 
 def _authenticate(request: Request, username: str, password: str, address: str) -> str:
     app = request.app
+    before = request.cookies.get(sessions.COOKIE)
     with app.state.db.unit_of_work() as session:
         now = app.state.clock.now()
         principal = account_service.authenticate(
@@ -103,6 +104,8 @@ def _authenticate(request: Request, username: str, password: str, address: str) 
         )
         if principal.role not in STAFF_ROLES or principal.account_id is None:
             raise InvalidCredentials()
+        if before:  # a session this browser still holds (a shared tablet) ends, not lingers
+            sessions.end(session, token=before)
         return sessions.start(session, app.state.settings, account_id=principal.account_id, now=now)
 
 
