@@ -74,7 +74,9 @@ class Api:
         operations.check(name)
         try:
             return self.app.url_path_for(name, **{k: str(v) for k, v in path_params.items()})
-        except NoMatchFound:
+        except (NoMatchFound, AssertionError, ValueError):
+            # a parameter the route lacks, or a value its convertor refuses (a slash, not a
+            # number); check_path refuses the rest (an escape, a dot segment) when it is sent
             raise ApiProblem(404, {"title": "页面不存在", "code": "not_found"}) from None
 
     async def send(
@@ -84,6 +86,7 @@ class Api:
         *,
         params: Any = None,
         json_body: Any = None,
+        content: bytes | None = None,
         files: Any = None,
         data: Any = None,
         accept: str | None = None,
@@ -95,7 +98,11 @@ class Api:
         headers = {"authorization": f"Bearer {token}", "accept-language": "zh-CN"}
         if accept:
             headers["accept"] = accept
-        request_id = self._request.headers.get("x-request-id")
+        if content is not None:
+            headers["content-type"] = "application/json"
+        # the console request's own id (the caller's or the one the middleware gave it), so
+        # that the API's log lines and problems name the request the browser saw
+        request_id = getattr(self._request.state, "request_id", None)
         if request_id:
             headers["x-request-id"] = request_id
         client = self._request.client
@@ -110,6 +117,7 @@ class Api:
                 path,
                 params=params,
                 json=json_body,
+                content=content,
                 files=files,
                 data=data,
                 headers=headers,

@@ -35,6 +35,7 @@ from starlette.datastructures import FormData, UploadFile
 from scipass.console import operations, sessions
 from scipass.console.calls import Answer
 from scipass.console.deps import AnyStaffFirst
+from scipass.console.pages import set_session_cookie
 from scipass.console.routing import ConsoleRoute, wants_json
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
@@ -49,6 +50,7 @@ PASSED_HEADERS = (
     "x-code-kind",
 )
 CONTROL = {"csrf_token", "_next", "_form", "_done"}
+RENEWS_SESSION = frozenset({"auth-password-change"})  # a new password: a new session
 
 
 def _safe_next(value: str | None) -> str | None:
@@ -162,12 +164,22 @@ def _typed(form: FormData) -> dict[str, str]:
 
 def _passed(answer: Answer) -> Response:
     headers = {k: v for k, v in answer.headers.items() if k.lower() in PASSED_HEADERS}
+    # pupils' data, downloaded or read by a script: kept out of caches, never sniffed as a page
+    headers.update({"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
     return Response(answer.content, status_code=answer.status, headers=headers)
 
 
 def _flash(request: Request, session_id: int, flash: dict[str, Any]) -> None:
     with request.app.state.db.unit_of_work() as session:
         sessions.set_flash(session, session_id=session_id, flash=flash)
+
+
+def _renew(request: Request, account_id: int) -> tuple[str, int]:
+    app = request.app
+    with app.state.db.unit_of_work() as session:
+        return sessions.renew(
+            session, app.state.settings, account_id=account_id, now=app.state.clock.now()
+        )
 
 
 @router.post("/do/{operation}", name="console-do")
@@ -193,11 +205,21 @@ async def do(operation: str, request: Request, caller: AnyStaffFirst) -> Respons
         answer = await caller.api.send(method, path, params=query, json_body=body)
     next_page = _safe_next(str(form.get("_next") or ""))
     downloaded = answer.ok and answer.media_type not in ("application/json", "")
+    session_id, renewed = caller.session_id, None
+    if answer.ok and operation in RENEWS_SESSION and caller.principal.account_id is not None:
+        # the password changed: the account's other sessions end, this one starts anew
+        async with request.app.state.db.gate():
+            renewed, session_id = await run_in_threadpool(
+                _renew, request, caller.principal.account_id
+            )
     if wants_json(request):
         if not answer.ok or downloaded:
             return _passed(answer)
         result = answer.json() if answer.content else None
-        return JSONResponse({"ok": True, "next": next_page, "result": result})
+        reply = JSONResponse({"ok": True, "next": next_page, "result": result})
+        if renewed:
+            set_session_cookie(request, reply, renewed)
+        return reply
     if downloaded:
         return _passed(answer)
     flash: dict[str, Any] = {"form": str(form.get("_form") or operation)}
@@ -209,8 +231,11 @@ async def do(operation: str, request: Request, caller: AnyStaffFirst) -> Respons
         flash["values"] = _typed(form)
         target = _back(request, form)
     async with request.app.state.db.gate():
-        await run_in_threadpool(_flash, request, caller.session_id, flash)
-    return RedirectResponse(target, status_code=303)
+        await run_in_threadpool(_flash, request, session_id, flash)
+    response = RedirectResponse(target, status_code=303)
+    if renewed:
+        set_session_cookie(request, response, renewed)
+    return response
 
 
 @router.api_route(
@@ -223,8 +248,7 @@ async def relay(path: str, request: Request, caller: AnyStaffFirst) -> Response:
         request.method,
         target,
         params=list(request.query_params.multi_items()),
-        data=None,
-        json_body=json.loads(body) if body else None,
+        content=body or None,  # as sent: the API answers a body that is not JSON itself
         accept=request.headers.get("accept"),
     )
     return _passed(answer)

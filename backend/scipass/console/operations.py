@@ -176,8 +176,15 @@ def match(app: FastAPI, method: str, path: str) -> str | None:
     return None
 
 
+# A path the API reads as it is written: segments of letters, digits and ``-._~``, none of them
+# empty, ``.`` or ``..``. An escape (``%2F``), a query or fragment mark, a backslash or a dot
+# segment in a path value would match an offered route's pattern here, and then be resolved by
+# the HTTP client or decoded by the app into another route.
+_PLAIN_PATH = re.compile(r"(?:/(?!\.{1,2}(?:/|$))[A-Za-z0-9._~-]+)+")
+
+
 def check_path(app: FastAPI, method: str, path: str) -> None:
-    if match(app, method, path) is None:
+    if _PLAIN_PATH.fullmatch(path) is None or match(app, method, path) is None:
         raise OperationNotOffered()
 
 

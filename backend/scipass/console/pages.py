@@ -55,6 +55,11 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, max
     )
 
 
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    hours = request.app.state.settings.console_session_hours
+    _set_cookie(request, response, sessions.COOKIE, token, max_age=hours * 3600)
+
+
 def _safe_next(target: str | None) -> str:
     """Where to go after signing in: a console path of this site, nothing else."""
     if target and target.startswith("/console") and not target.startswith("//"):
@@ -85,6 +90,7 @@ async def sign_in_page(request: Request, next: str | None = None) -> HTMLRespons
 
 def _authenticate(request: Request, username: str, password: str, address: str) -> str:
     app = request.app
+    before = request.cookies.get(sessions.COOKIE)
     with app.state.db.unit_of_work() as session:
         now = app.state.clock.now()
         principal = account_service.authenticate(
@@ -98,6 +104,8 @@ def _authenticate(request: Request, username: str, password: str, address: str) 
         )
         if principal.role not in STAFF_ROLES or principal.account_id is None:
             raise InvalidCredentials()
+        if before:  # a session this browser still holds (a shared tablet) ends, not lingers
+            sessions.end(session, token=before)
         return sessions.start(session, app.state.settings, account_id=principal.account_id, now=now)
 
 
@@ -121,8 +129,7 @@ async def sign_in(
     except ProblemError as exc:
         return _sign_in_page(request, next_=target, error=exc.to_problem("zh"), status=exc.status)
     response = RedirectResponse(target, status_code=303)
-    hours = request.app.state.settings.console_session_hours
-    _set_cookie(request, response, sessions.COOKIE, token, max_age=hours * 3600)
+    set_session_cookie(request, response, token)
     response.delete_cookie(sessions.SIGN_IN_COOKIE, path="/console")
     return response
 

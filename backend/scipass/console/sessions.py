@@ -78,7 +78,9 @@ def resolve(session: Session, settings: Settings, *, token: str, now: datetime) 
         return None
     found, account = row
     idle = now - found.last_seen_at > timedelta(minutes=settings.console_idle_minutes)
-    if idle or now >= found.expires_at or not account.is_active:
+    # a session begun before the password last changed (by the API, or reset) is over
+    stale = account.password_changed_at > found.created_at
+    if idle or stale or now >= found.expires_at or not account.is_active:
         session.exec(delete(ConsoleSession).where(col(ConsoleSession.id) == found.id))
         return None
     flash = None
@@ -115,6 +117,22 @@ def set_flash(session: Session, *, session_id: int, flash: dict[str, Any]) -> No
 
 def end(session: Session, *, token: str) -> None:
     session.exec(delete(ConsoleSession).where(col(ConsoleSession.token_hash) == _hash(token)))
+
+
+def renew(
+    session: Session, settings: Settings, *, account_id: int, now: datetime
+) -> tuple[str, int]:
+    """The password of ``account_id`` changed at the console: every session of the account
+    ends (a cookie left elsewhere, or taken) and the one who changed it gets a new one;
+    returns its cookie's token and its id."""
+    end_all(session, account_id=account_id)
+    token = start(session, settings, account_id=account_id, now=now)
+    session.flush()
+    found = session.exec(
+        select(ConsoleSession.id).where(ConsoleSession.token_hash == _hash(token))
+    ).one()
+    assert found is not None
+    return token, found
 
 
 def end_all(session: Session, *, account_id: int) -> int:
