@@ -203,6 +203,17 @@ def test_a_code_read_offline_is_queued_and_uploaded_when_the_network_returns(
         ).one()
     assert visit.source == ScanSource.offline
     assert problems.seen == [], problems.seen
+
+    # signing out forgets the door pages kept for offline use (they name the staff member)
+    door_pages = """async () => { const found = [];
+        for (const name of await caches.keys()) { const c = await caches.open(name);
+          for (const r of await c.keys()) { if (new URL(r.url).pathname.startsWith('/console/door'))
+            found.push(r.url); } }
+        return found; }"""
+    assert page.evaluate(door_pages)  # kept while signed in
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_url("**/console/login")
+    assert page.evaluate(door_pages) == []
     context.close()
 
 

@@ -123,3 +123,24 @@ document.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-confirm]");
   if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
 });
+
+// Signing out forgets the pages the service worker kept for offline use (the door scanner's,
+// which name the staff member and the venue's activities); scans still queued on the device
+// stay (IndexedDB), to be sent by whoever signs in next at this venue.
+document.addEventListener("submit", async (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || form.getAttribute("action") !== "/console/logout") return;
+  if (form.dataset.cleared || !("caches" in window)) return;
+  event.preventDefault();
+  try {
+    for (const name of await caches.keys()) {
+      const cache = await caches.open(name);
+      for (const request of await cache.keys()) {
+        if (new URL(request.url).pathname.startsWith("/console/door")) await cache.delete(request);
+      }
+    }
+  } finally {
+    form.dataset.cleared = "1";
+    form.submit();
+  }
+});
