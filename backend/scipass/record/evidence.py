@@ -130,6 +130,9 @@ def add(
     media_type, stored = sanitise.clean(data)
     student = session.get(Student, record.student_id)
     assert student is not None
+    # Read the consent under the pupil's KEY SHARE lock: a withdrawal in flight commits first
+    # (and this upload is refused), or waits for this one and deletes its file.
+    consent_service.share_pupil(session, record.student_id)
     consent_service.require_consent(
         session, student=student, purpose=Purpose.photos, today=local_date(now)
     )
