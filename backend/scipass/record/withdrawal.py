@@ -8,8 +8,10 @@ second time).
   ``evidence_deleted``. Archived (and voided) records keep theirs: the school keeps the 综评
   file under its own legal duty, and their rows are part of the archive hash chain. A file
   leaves the disk once the transaction has committed, and only when no row still served names
-  it (a correction, another pupil's record with the same picture); its quarantine copy goes
-  too when no other quarantine reason keeps it for an administrator. A record archived later
+  it (a correction, another pupil's record with the same picture). A row quarantined before
+  (an unsafe or unreadable file) is served no more already: it keeps its reason and the
+  quarantine copy kept for an administrator. Uploading the same file again after a new grant
+  revives the tombstone (record/evidence.py). A record archived later
   hashes its tombstones' checksums, so its chain verifies as any other.
 * ``participation_record``: the pupil's records still open to them (pending, confirmed) are
   withdrawn, as the pupil would withdraw them, with the reason in their history. Records the
@@ -55,10 +57,9 @@ def delete_evidence_of(session: Session, student_id: int, now: datetime, setting
         update(RecordEvidence)
         .where(
             col(RecordEvidence.record_id).in_(unarchived),
-            or_(
-                col(RecordEvidence.quarantine_reason).is_(None),
-                col(RecordEvidence.quarantine_reason) != reason,
-            ),
+            # A file quarantined before (unsafe, unreadable...) is served no more already: it
+            # keeps its reason, and the quarantine copy kept for an administrator.
+            col(RecordEvidence.quarantined_at).is_(None),
         )
         .values(
             quarantined_at=now,
