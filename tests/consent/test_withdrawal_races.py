@@ -49,8 +49,9 @@ HERE = Location(latitude=27.8, longitude=112.9, accuracy=20)
 
 @pytest.fixture
 def pupil(engine: Engine, settings: Settings) -> Iterator[dict[str, Any]]:
-    """An under-14 pupil bound to WeChat, with paper consent for records, location and photos;
-    a geofenced activity open now with a static code; an open record of the pupil."""
+    """An under-14 pupil bound to WeChat and a classmate (not bound), each with paper consent
+    for records, location and photos and an open record; a geofenced activity open now with a
+    static code."""
     register_consent_effects()  # as the app does
     with Session(engine) as s:
         s.add(Region(code=REGION, name="撤回竞态省", level="province"))
@@ -73,6 +74,18 @@ def pupil(engine: Engine, settings: Settings) -> Iterator[dict[str, Any]]:
         user = WeChatUser(openid="o-withdrawal-race", created_at=NOW, last_login_at=NOW)
         s.add_all([school, venue, user])
         s.flush()
+        classmate = Student(
+            school_id=school.id or 0,
+            student_no="RACE0002",
+            name="竞态同学",
+            gender="male",
+            birth_month=date(2016, 4, 1),
+            stage="primary",
+            grade=4,
+            class_name="1班",
+            created_at=NOW,
+            updated_at=NOW,
+        )
         student = Student(
             school_id=school.id or 0,
             student_no="RACE0001",
@@ -106,7 +119,7 @@ def pupil(engine: Engine, settings: Settings) -> Iterator[dict[str, Any]]:
             longitude=112.9,
             geofence_radius_m=500,
         )
-        s.add_all([student, activity])
+        s.add_all([student, classmate, activity])
         s.flush()
         code = ActivityCode(
             activity_id=activity.id or 0,
@@ -118,7 +131,7 @@ def pupil(engine: Engine, settings: Settings) -> Iterator[dict[str, Any]]:
         s.add(code)
         s.add_all(
             ConsentRecord(
-                student_id=student.id or 0,
+                student_id=student_id or 0,
                 purpose=purpose.value,
                 decision="grant",
                 notice_version=consent_service.NOTICE_VERSION,
@@ -128,8 +141,10 @@ def pupil(engine: Engine, settings: Settings) -> Iterator[dict[str, Any]]:
                 recorded_at=NOW - timedelta(days=1),
             )
             for purpose in (Purpose.participation_record, Purpose.location, Purpose.photos)
+            for student_id in (student.id, classmate.id)
         )
         record = create_record(s, student=student, organiser_school_id=school.id)
+        classmates = create_record(s, student=classmate, organiser_school_id=school.id)
         s.commit()
         scene = {
             "school": school.id,
@@ -138,19 +153,22 @@ def pupil(engine: Engine, settings: Settings) -> Iterator[dict[str, Any]]:
             "student": student.id,
             "activity": activity.id,
             "record": record.id,
+            "classmate": classmate.id,
+            "classmates_record": classmates.id,
             "payload": codes.static_payload(settings.code_keyring, code.short_id),
         }
     yield scene
     with Session(engine) as s:
+        pupils = [scene["student"], scene["classmate"]]
         records = select(ParticipationRecord.id).where(
-            ParticipationRecord.student_id == scene["student"]
+            col(ParticipationRecord.student_id).in_(pupils)
         )
-        s.execute(delete(ScanEvent).where(col(ScanEvent.student_id) == scene["student"]))
-        s.execute(delete(CheckIn).where(col(CheckIn.student_id) == scene["student"]))
+        s.execute(delete(ScanEvent).where(col(ScanEvent.student_id).in_(pupils)))
+        s.execute(delete(CheckIn).where(col(CheckIn.student_id).in_(pupils)))
         s.execute(delete(RecordEvidence).where(col(RecordEvidence.record_id).in_(records)))
         s.execute(delete(RecordEvent).where(col(RecordEvent.record_id).in_(records)))
         s.execute(delete(ParticipationRecord).where(col(ParticipationRecord.id).in_(records)))
-        s.execute(delete(ConsentRecord).where(col(ConsentRecord.student_id) == scene["student"]))
+        s.execute(delete(ConsentRecord).where(col(ConsentRecord.student_id).in_(pupils)))
         s.execute(
             delete(AuditLog).where(
                 or_(col(AuditLog.school_id) == scene["school"], col(AuditLog.actor) == "system")
@@ -158,7 +176,7 @@ def pupil(engine: Engine, settings: Settings) -> Iterator[dict[str, Any]]:
         )
         s.execute(delete(ActivityCode).where(col(ActivityCode.activity_id) == scene["activity"]))
         s.execute(delete(Activity).where(col(Activity.id) == scene["activity"]))
-        s.execute(delete(Student).where(col(Student.id) == scene["student"]))
+        s.execute(delete(Student).where(col(Student.id).in_(pupils)))
         s.execute(delete(WeChatUser).where(col(WeChatUser.id) == scene["user"]))
         s.execute(delete(Venue).where(col(Venue.id) == scene["venue"]))
         s.execute(delete(School).where(col(School.id) == scene["school"]))
@@ -346,3 +364,80 @@ def test_an_upload_past_its_photos_check_leaves_no_served_file_once_withdrawn(
     [row] = rows  # stored before the withdrawal: made a tombstone by it
     assert row.quarantine_reason == "consent_withdrawn"
     assert not storage.path_of(settings, str(outcome)).exists()
+
+
+def _principal(scene: dict[str, Any], pupil: str = "student") -> Principal:
+    return Principal(
+        subject="account:1" if pupil == "classmate" else f"wechat:{scene['user']}",
+        role=Role.school_staff if pupil == "classmate" else Role.student,
+        school_id=scene["school"],
+        student_id=scene["student"] if pupil == "student" else None,
+    )
+
+
+def test_a_photo_withdrawn_while_another_pupil_uploads_the_same_bytes_keeps_their_file(
+    engine: Engine,
+    settings: Settings,
+    pupil: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The classmate's copy of a class photo is deleted (their guardian withdraws photos)
+    while the pupil uploads the same picture: the pupil's row must name a file on disk."""
+    data = picture("PNG", (80, 50))
+    with Session(engine) as s:
+        theirs = evidence.add(
+            s,
+            actor=_principal(pupil, "classmate"),
+            settings=settings,
+            record_id=pupil["classmates_record"],
+            data=data,
+            filename="class.png",
+            now=NOW,
+        )
+        sha256, their_id = theirs.sha256, theirs.id
+        s.commit()
+
+    def upload() -> object:
+        with Session(engine) as s:
+            row = evidence.add(
+                s,
+                actor=_principal(pupil),
+                settings=settings,
+                record_id=pupil["record"],
+                data=data,
+                filename="class.png",
+                now=NOW,
+            )
+            s.commit()
+            return row.id
+
+    def withdraw_classmates() -> None:
+        with Session(engine) as s:
+            classmate = s.get(Student, pupil["classmate"])
+            assert classmate is not None
+            consent_service.record_decision(
+                s,
+                actor=_principal(pupil, "classmate"),
+                student=classmate,
+                region_code=REGION,
+                purposes=[Purpose.photos],
+                decision=Decision.withdraw,
+                notice_version=consent_service.NOTICE_VERSION,
+                channel=Channel.paper,
+                now=NOW,
+                settings=settings,
+                guardian_name="李先生",
+            )
+            s.commit()
+
+    # the upload pauses once it has written (or found) the file, before its row commits
+    outcome = _interleave(monkeypatch, storage, "store", upload, withdraw_classmates)
+    assert isinstance(outcome, int), outcome
+    with Session(engine) as s:
+        mine = s.get(RecordEvidence, outcome)
+        gone = s.get(RecordEvidence, their_id)
+    assert mine is not None
+    assert mine.quarantined_at is None
+    assert gone is not None
+    assert gone.quarantine_reason == "consent_withdrawn"
+    assert storage.path_of(settings, sha256).is_file()  # the pupil's row names a file

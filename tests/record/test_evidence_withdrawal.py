@@ -4,11 +4,12 @@ before the withdrawal keeps its reason and its quarantine copy."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from scipass.audit.models import AuditLog
@@ -114,3 +115,24 @@ def test_a_withdrawal_keeps_an_earlier_quarantine_reason_and_its_copy(
     _decide_photos(api, side_a, "grant")
     assert api.upload(pupil, record.id or 0, _image("PNG")).json()["id"] == unsafe["id"]
     assert _rows(session, record.id or 0)[0].quarantine_reason == "unreadable"
+
+
+def test_a_file_taken_out_in_a_transaction_comes_back_on_rollback(
+    engine: Engine, settings: Settings
+) -> None:
+    data = _image("PNG", (1, 2, 3))
+    sha256 = hashlib.sha256(data).hexdigest()
+    storage.store(settings, data, sha256)
+    path = storage.path_of(settings, sha256)
+    with Session(engine) as s:
+        storage.lock_file(s, sha256)
+        storage.remove_in_transaction(s, [path])
+        assert not path.exists()  # out of the served tree while the lock is held
+        s.rollback()
+    assert path.read_bytes() == data
+    with Session(engine) as s:
+        storage.lock_file(s, sha256)
+        storage.remove_in_transaction(s, [path])
+        s.commit()
+    assert not path.exists()
+    assert list(path.parent.iterdir()) == []  # nothing set aside is left behind

@@ -162,6 +162,7 @@ def add(
     count = session.exec(select(func.count()).where(RecordEvidence.record_id == record.id)).one()
     if count >= MAX_PER_RECORD:
         raise EvidenceLimitReached()
+    storage.lock_file(session, sha256)  # no deleter unlinks it before this row commits
     storage.store(settings, stored, sha256)
     evidence = RecordEvidence(
         record_id=record.id or 0,
@@ -213,6 +214,7 @@ def _revive(
     again, as this upload (who, when, the name), and the record's history says
     ``evidence_added`` after its ``evidence_deleted``. Conditional on the row still being that
     tombstone, so two such uploads revive it once."""
+    storage.lock_file(session, tombstone.sha256)
     storage.store(settings, stored, tombstone.sha256)
     name = _safe_name(filename, tombstone.media_type)
     revived = session.exec(
