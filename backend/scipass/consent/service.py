@@ -250,6 +250,25 @@ def require_consent(session: Session, *, student: Student, purpose: Purpose, tod
         )
 
 
+def lock_pupil(session: Session, student_id: int) -> None:
+    """Serialise a withdrawal (or a deletion) with the writers of what it erases (a scan's
+    location, an evidence photo). On PostgreSQL the pupil's row is locked ``FOR UPDATE``: that
+    waits for every transaction holding the row's ``KEY SHARE`` lock (the insert of a scan
+    event naming the pupil takes one through its foreign key; an evidence upload takes one with
+    :func:`share_pupil` before it reads the consent), so the erasure then sees their rows; and
+    a writer that comes later waits for the withdrawal to commit, so it then reads the
+    withdrawal (a scan event re-checks its location, :func:`scipass.checkin.views.
+    keep_location_only_with_consent`). SQLite begins every write transaction ``IMMEDIATE``:
+    writers are serial already, and no lock clause is sent."""
+    session.exec(select(Student.id).where(Student.id == student_id).with_for_update())
+
+
+def share_pupil(session: Session, student_id: int) -> None:
+    """The writer's side of :func:`lock_pupil`: hold the pupil's row ``KEY SHARE`` until
+    commit (it blocks no ordinary update, only a withdrawal), before reading the consent."""
+    session.exec(select(Student.id).where(Student.id == student_id).with_for_update(key_share=True))
+
+
 _ACTIONS = {
     Decision.grant: audit_service.Action.consent_granted,
     Decision.refuse: audit_service.Action.consent_refused,
@@ -296,6 +315,8 @@ def record_decision(
         )
         for purpose in dict.fromkeys(purposes)
     ]
+    if decision is not Decision.grant:
+        lock_pupil(session, student.id or 0)  # before its effects erase anything
     session.add_all(records)
     session.flush()
     audit_service.record(

@@ -75,6 +75,7 @@ def carry_out(
     """Delete what a request deletes for ``student_id`` and log it; how many rows changed."""
     student = session.get(Student, student_id)
     assert student is not None
+    consent_service.lock_pupil(session, student_id)  # a scan or upload in flight ends first
     done = {
         "open_record": record_withdrawal.withdraw_unarchived(session, student_id, now),
         "reflection": record_withdrawal.remove_reflections(session, student_id, now),

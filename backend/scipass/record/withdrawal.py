@@ -7,9 +7,12 @@ second time).
   answered 410 ``evidence_quarantined``, reason ``consent_withdrawn``), with a history event
   ``evidence_deleted``. Archived (and voided) records keep theirs: the school keeps the 综评
   file under its own legal duty, and their rows are part of the archive hash chain. A file
-  leaves the disk once the transaction has committed, and only when no row still served names
-  it (a correction, another pupil's record with the same picture); its quarantine copy goes
-  too when no other quarantine reason keeps it for an administrator. A record archived later
+  leaves the served tree under the file's lock (record/storage.py) and the disk once the
+  transaction has committed, and only when no row still served names
+  it (a correction, another pupil's record with the same picture). A row quarantined before
+  (an unsafe or unreadable file) is served no more already: it keeps its reason and the
+  quarantine copy kept for an administrator. Uploading the same file again after a new grant
+  revives the tombstone (record/evidence.py). A record archived later
   hashes its tombstones' checksums, so its chain verifies as any other.
 * ``participation_record``: the pupil's records still open to them (pending, confirmed) are
   withdrawn, as the pupil would withdraw them, with the reason in their history. Records the
@@ -28,7 +31,6 @@ from sqlmodel import Session, col, select
 from scipass.consent import effects as consent_effects
 from scipass.consent.models import Purpose
 from scipass.core.config import Settings
-from scipass.core.db import after_commit
 from scipass.record import storage, transitions
 from scipass.record.models import (
     STUDENT_OPEN,
@@ -55,10 +57,9 @@ def delete_evidence_of(session: Session, student_id: int, now: datetime, setting
         update(RecordEvidence)
         .where(
             col(RecordEvidence.record_id).in_(unarchived),
-            or_(
-                col(RecordEvidence.quarantine_reason).is_(None),
-                col(RecordEvidence.quarantine_reason) != reason,
-            ),
+            # A file quarantined before (unsafe, unreadable...) is served no more already: it
+            # keeps its reason, and the quarantine copy kept for an administrator.
+            col(RecordEvidence.quarantined_at).is_(None),
         )
         .values(
             quarantined_at=now,
@@ -82,14 +83,15 @@ def delete_evidence_of(session: Session, student_id: int, now: datetime, setting
         )
     paths: list[Path] = []
     for sha256 in sorted({sha256 for _, sha256 in rows}):
+        # An upload of the same bytes for another row has committed, or waits till this ends.
+        storage.lock_file(session, sha256)
         if storage.used_elsewhere(session, sha256):
             continue  # e.g. the same PDF is a team's competition attachment
         if not _named(session, sha256, col(RecordEvidence.quarantined_at).is_(None)):
             paths.append(storage.path_of(settings, sha256))
         if not _named(session, sha256, col(RecordEvidence.quarantine_reason) != reason):
             paths.append(storage.quarantine_path_of(settings, sha256))
-    if paths:
-        after_commit(session, lambda: storage.remove(paths))
+    storage.remove_in_transaction(session, paths)
     return len(rows)
 
 
