@@ -79,7 +79,9 @@ def carry_out(
     done = {
         "open_record": record_withdrawal.withdraw_unarchived(session, student_id, now),
         "reflection": record_withdrawal.remove_reflections(session, student_id, now),
-        "evidence_file": record_withdrawal.delete_evidence_of(session, student_id, now, settings),
+        "evidence_file": record_withdrawal.delete_evidence_of(
+            session, student_id, now, settings, keep_quarantined=False
+        ),
         "scan_location": checkin_visits.erase_locations_of(session, student_id, now, settings),
     }
     own_user = student.wechat_user_id

@@ -45,9 +45,18 @@ ARCHIVED = (RecordStatus.archived, RecordStatus.voided)
 WITHDRAWN_NOTE = "监护人撤回同意"
 
 
-def delete_evidence_of(session: Session, student_id: int, now: datetime, settings: Settings) -> int:
+def delete_evidence_of(
+    session: Session,
+    student_id: int,
+    now: datetime,
+    settings: Settings,
+    *,
+    keep_quarantined: bool = True,
+) -> int:
     """Delete the evidence files of ``student_id``'s records that are not archived; how many
-    rows became tombstones."""
+    rows became tombstones. A withdrawal keeps the copy of a file quarantined before, for the
+    administrator who must judge it; a deletion request (``keep_quarantined=False``) deletes
+    that copy too, unless a row of another record still keeps it."""
     unarchived = select(ParticipationRecord.id).where(
         ParticipationRecord.student_id == student_id,
         col(ParticipationRecord.status).not_in([s.value for s in ARCHIVED]),
@@ -81,15 +90,29 @@ def delete_evidence_of(session: Session, student_id: int, now: datetime, setting
         transitions.add_event(
             session, record_id, None, "evidence_deleted", status, status, now, WITHDRAWN_NOTE
         )
+    # Who keeps a quarantine copy: a row quarantined for another reason (an unsafe file) — of
+    # any record for a withdrawal; of another pupil's or an archived record for a deletion.
+    keeps_copy = col(RecordEvidence.quarantine_reason) != reason
+    quarantined: set[str] = set()
+    if not keep_quarantined:
+        keeps_copy = keeps_copy & col(RecordEvidence.record_id).not_in(unarchived)
+        quarantined = set(
+            session.exec(
+                select(RecordEvidence.sha256).where(
+                    col(RecordEvidence.record_id).in_(unarchived),
+                    col(RecordEvidence.quarantine_reason) != reason,
+                )
+            ).all()
+        )
     paths: list[Path] = []
-    for sha256 in sorted({sha256 for _, sha256 in rows}):
+    for sha256 in sorted(quarantined | {sha256 for _, sha256 in rows}):
         # An upload of the same bytes for another row has committed, or waits till this ends.
         storage.lock_file(session, sha256)
         if storage.used_elsewhere(session, sha256):
             continue  # e.g. the same PDF is a team's competition attachment
         if not _named(session, sha256, col(RecordEvidence.quarantined_at).is_(None)):
             paths.append(storage.path_of(settings, sha256))
-        if not _named(session, sha256, col(RecordEvidence.quarantine_reason) != reason):
+        if not _named(session, sha256, keeps_copy):
             paths.append(storage.quarantine_path_of(settings, sha256))
     storage.remove_in_transaction(session, paths)
     return len(rows)
