@@ -39,9 +39,8 @@ class PrivacyIncident(SQLModel, table=True):
     description: str = Field(sa_column=Column(Text, nullable=False))
     categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     affected_children: int = Field(sa_column=Column(Integer, nullable=False))  # under 14
-    affected_minors: int = Field(
-        sa_column=Column(Integer, nullable=False)
-    )  # under 18, children too
+    # under 18, children too
+    affected_minors: int = Field(sa_column=Column(Integer, nullable=False))
     measures: str = Field(default="", sa_column=Column(Text, nullable=False))
     reported_to_authority_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
