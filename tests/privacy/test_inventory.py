@@ -71,6 +71,8 @@ def test_a_new_column_without_a_declaration_is_caught() -> None:
     declared = inventory.declared(metadata)
     assert declared == {"pupil_note.student_no": DataCategory.roster_identity}
     looks_personal = [
-        c.name for c in metadata.tables["pupil_note"].columns if inventory.PERSONAL_NAME.search(c.name)
+        c.name
+        for c in metadata.tables["pupil_note"].columns
+        if inventory.PERSONAL_NAME.search(c.name)
     ]
     assert "guardian_phone" in looks_personal
