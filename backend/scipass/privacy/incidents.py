@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
@@ -140,7 +140,10 @@ def change(
         values["reported_to_authority_at"] = reported
     if body.close:
         values["closed_at"] = now
-    conditions = [PrivacyIncident.id == incident_id, col(PrivacyIncident.closed_at).is_(None)]
+    conditions: list[ColumnElement[bool]] = [
+        col(PrivacyIncident.id) == incident_id,
+        col(PrivacyIncident.closed_at).is_(None),
+    ]
     if reported is not None:
         conditions.append(col(PrivacyIncident.reported_to_authority_at).is_(None))
     result = session.exec(

@@ -44,6 +44,10 @@ def _ages(split: AgeSplit) -> list[object]:
     return [split.under_14, split.from_14_to_17, split.adults, split.under_18]
 
 
+def _row(*values: object) -> list[object]:
+    return list(values)
+
+
 def _when(at: datetime | None) -> str:
     return "" if at is None else at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
@@ -72,7 +76,7 @@ def sections(r: AuditReport) -> list[tuple[str, list[str], Rows]]:
         ["安全事件（件）", r.incident_totals.incidents],
         ["安全事件：受影响儿童", r.incident_totals.affected_children],
         ["安全事件：受影响未成年人", r.incident_totals.affected_minors],
-        *[["说明", note] for note in r.notes],
+        *(_row("说明", note) for note in r.notes),
     ]
     inventory: Rows = [
         [

@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, true
+from sqlalchemy import select as sa_select  # typed for more columns than sqlmodel's select
 from sqlmodel import Session, col, select
 
 from scipass.account.models import Account
@@ -310,29 +311,26 @@ def _consent(
     )
 
 
+# What an access or export entry is counted by: the action, who, and where.
+_WHO = (
+    col(AuditLog.action),
+    col(AuditLog.actor_role),
+    col(AuditLog.actor),
+    col(AuditLog.school_id),
+    col(AuditLog.region_code),
+)
+
+
 def _access(session: Session, scope: Scope, window: Window) -> list[AccessFigure]:
     counted = {a.value: k for a, k in ACTION_KINDS.items() if k is not ActionKind.other}
-    rows = session.exec(
-        select(
-            AuditLog.action,
-            AuditLog.actor_role,
-            AuditLog.actor,
-            AuditLog.school_id,
-            AuditLog.region_code,
-            func.count(),
-        )
+    rows = session.execute(
+        sa_select(*_WHO, func.count())
         .where(
             col(AuditLog.action).in_(sorted(counted)),
             window.holds(col(AuditLog.at)),
             scope.audit_rows(),
         )
-        .group_by(
-            AuditLog.action,
-            AuditLog.actor_role,
-            AuditLog.actor,
-            AuditLog.school_id,
-            AuditLog.region_code,
-        )
+        .group_by(*_WHO)
     ).all()
     orgs = _Organisations(session)
     totals: Counter[tuple[str, str, str]] = Counter()
@@ -341,7 +339,7 @@ def _access(session: Session, scope: Scope, window: Window) -> list[AccessFigure
         totals[(counted[action].value, role or "system", org)] += int(count)
     return [
         AccessFigure(
-            kind=kind,  # type: ignore[arg-type]  # "access" or "export", from ACTION_KINDS
+            kind=kind,
             actor_role=role,
             organisation=org,
             organisation_name=orgs.name(org),
@@ -458,7 +456,7 @@ def _erasures(session: Session, scope: Scope, window: Window) -> list[ErasureFig
             counts[(action, reason, kind)] += int(count or 0)
     return [
         ErasureFigure(
-            action=action,  # type: ignore[arg-type]  # one of the two selected
+            action=action,
             reason=reason,
             kind=kind,
             runs=runs[(action, reason, kind)],
