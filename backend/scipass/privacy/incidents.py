@@ -133,6 +133,8 @@ def change(
             "Reported between its discovery and now",
             "reported_to_authority_at",
         )
+    if body.measures is None and reported is None and not body.close:
+        return incident  # nothing asked: nothing written, nothing logged
     values: dict[str, Any] = {"updated_at": now}
     if body.measures is not None:
         values["measures"] = body.measures

@@ -4,10 +4,10 @@ built from the code's own declaration rather than typed by hand.
 Each column that holds such information says so where it is defined:
 ``Column(..., info=personal(DataCategory.<key>))`` (:mod:`scipass.privacy.categories`;
 SQLAlchemy's ``info`` is not part of the schema: no migration, ``alembic check`` ignores it).
-:data:`CATEGORIES` says what each category
-is, what it serves (a consent purpose, or the basis the platform processes it on without one)
-and which files outside the database hold it. :func:`inventory` walks ``SQLModel.metadata`` and
-lists, per category, the ``table.column`` places that declare it.
+:data:`CATEGORIES` says what each category is, what it serves (a consent purpose, or the basis
+the platform processes it on without one) and which files outside the database hold it.
+:func:`inventory` walks ``SQLModel.metadata`` and lists, per category, the ``table.column``
+places that declare it.
 
 The structure test (tests/privacy/test_inventory.py) makes the declaration hard to forget: a
 column whose name looks personal (:data:`PERSONAL_NAME`) is either declared or listed in
