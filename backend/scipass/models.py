@@ -36,6 +36,7 @@ from scipass.org.models import Bureau, Region, School, Venue
 from scipass.pairing.models import Pairing
 from scipass.policy.models import PolicyOverride
 from scipass.policy.review_models import PolicyReview, PolicyReviewResult
+from scipass.privacy.models import PrivacyIncident
 from scipass.record.models import (
     ParticipationRecord,
     RecordEvent,
@@ -84,6 +85,7 @@ __all__ = [
     "PolicyOverride",
     "PolicyReview",
     "PolicyReviewResult",
+    "PrivacyIncident",
     "Quota",
     "RateLimitCounter",
     "RecordEvent",

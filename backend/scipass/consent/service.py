@@ -95,10 +95,14 @@ def needs_consent(birth_month: date, purpose: Purpose, today: date) -> bool:
 
 
 def needs_consent_clause(birth_month: Any, purpose: Purpose, today: date) -> ColumnElement[bool]:
-    """:func:`needs_consent` as an SQL expression of a birth month (the 1st of the month):
-    still under the age until the end of the birthday month, i.e. born in or after the month
-    ``age`` years before this one."""
-    age = asked_under(purpose)
+    """:func:`needs_consent` as an SQL expression of a birth month (the 1st of the month)."""
+    return under_clause(birth_month, asked_under(purpose), today)
+
+
+def under_clause(birth_month: Any, age: int, today: date) -> ColumnElement[bool]:
+    """:func:`is_under` as an SQL expression of a birth month (the 1st of the month): still
+    under the age until the end of the birthday month, i.e. born in or after the month ``age``
+    years before this one."""
     return birth_month >= date(today.year - age, today.month, 1)
 
 
@@ -113,12 +117,19 @@ def lacks_consent_clause(
     )
 
 
-def latest_decision_clause(student_id: Any, purpose: Purpose) -> Any:
+def latest_decision_clause(
+    student_id: Any, purpose: Purpose, *, before: datetime | None = None
+) -> Any:
     """The latest decision for ``purpose`` (``grant``, ``refuse``, ``withdraw``; NULL without
-    one) as a scalar SQL expression, whether or not it counts."""
+    one) as a scalar SQL expression, whether or not it counts; with ``before``, the latest
+    recorded before that instant (the decision in force then)."""
     return (
         select(_RECORDS.c.decision)
-        .where(_RECORDS.c.student_id == student_id, _RECORDS.c.purpose == purpose.value)
+        .where(
+            _RECORDS.c.student_id == student_id,
+            _RECORDS.c.purpose == purpose.value,
+            *_recorded_before(before),
+        )
         .order_by(_RECORDS.c.id.desc())
         .limit(1)
         .scalar_subquery()
@@ -153,11 +164,20 @@ _RECORDS = ConsentRecord.__table__  # type: ignore[attr-defined]  # SQLModel dec
 _LINKS = GuardianLink.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
-def in_force_clause(student_id: Any, purpose: Any, today: Any) -> ColumnElement[bool]:
+def in_force_clause(
+    student_id: Any, purpose: Any, today: Any, *, before: datetime | None = None
+) -> ColumnElement[bool]:
     """:func:`in_force` as an SQL expression of a student id, a purpose and the Beijing date
     (SQL expressions or values), for a statement that reads it with other things: the latest
     decision for the purpose (by the index on student, purpose and id), judged; false without
-    one."""
+    one. With ``before`` (an instant; ``today`` is then its Beijing date), as it stood then:
+    only decisions recorded before it, and a guardian's link unless revoked before it (the
+    yearly audit report, :mod:`scipass.privacy.report`)."""
+    linked = (
+        _LINKS.c.revoked_at.is_(None)
+        if before is None
+        else or_(_LINKS.c.revoked_at.is_(None), _LINKS.c.revoked_at >= before)
+    )
     latest = (
         select(
             and_(
@@ -165,18 +185,24 @@ def in_force_clause(student_id: Any, purpose: Any, today: Any) -> ColumnElement[
                 _answers_a_notice_in_force(today),
                 or_(
                     _RECORDS.c.guardian_link_id.is_(None),
-                    exists().where(
-                        _LINKS.c.id == _RECORDS.c.guardian_link_id, _LINKS.c.revoked_at.is_(None)
-                    ),
+                    exists().where(_LINKS.c.id == _RECORDS.c.guardian_link_id, linked),
                 ),
             )
         )
-        .where(_RECORDS.c.student_id == student_id, _RECORDS.c.purpose == purpose)
+        .where(
+            _RECORDS.c.student_id == student_id,
+            _RECORDS.c.purpose == purpose,
+            *_recorded_before(before),
+        )
         .order_by(_RECORDS.c.id.desc())
         .limit(1)
         .scalar_subquery()
     )
     return func.coalesce(latest, false())
+
+
+def _recorded_before(before: datetime | None) -> list[ColumnElement[bool]]:
+    return [] if before is None else [_RECORDS.c.recorded_at < before]
 
 
 def _answers_a_notice_in_force(today: Any) -> ColumnElement[bool]:
