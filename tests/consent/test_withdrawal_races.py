@@ -517,9 +517,7 @@ def test_the_deletion_job_and_a_withdrawal_sharing_a_file_do_not_deadlock(
         with Session(engine) as s:
             rows = s.exec(
                 select(RecordEvidence).where(
-                    col(RecordEvidence.record_id).in_(
-                        [pupil["record"], pupil["classmates_record"]]
-                    )
+                    col(RecordEvidence.record_id).in_([pupil["record"], pupil["classmates_record"]])
                 )
             ).all()
             open_requests = s.exec(

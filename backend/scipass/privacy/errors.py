@@ -10,8 +10,7 @@ class ReportPeriodInvalid(ValidationFailed):
         "统计期间有误：开始日期不早于 2000 年，结束日期须晚于开始日期，期间不超过两年，且不晚于明天"
     )
     title_en = (
-        "The period is invalid: from 2000 on, end after start, at most two years, not in the "
-        "future"
+        "The period is invalid: from 2000 on, end after start, at most two years, not in the future"
     )
 
 

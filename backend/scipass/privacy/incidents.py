@@ -30,7 +30,6 @@ from scipass.privacy.errors import (
 from scipass.privacy.models import PrivacyIncident
 from scipass.privacy.schemas import IncidentCreate, IncidentUpdate
 
-
 EARLIEST = datetime(2000, 1, 1, tzinfo=SHANGHAI)
 
 
