@@ -35,6 +35,7 @@ from scipass.core.config import Settings
 from scipass.core.db import Database
 from scipass.core.group_commit import run_alone
 from scipass.deletion import jobs as deletion_jobs
+from scipass.deletion.models import DeletionRequest
 from scipass.main import register_consent_effects
 from scipass.org.models import Region, School, Venue
 from scipass.record import evidence, storage
@@ -441,3 +442,95 @@ def test_a_photo_withdrawn_while_another_pupil_uploads_the_same_bytes_keeps_thei
     assert gone is not None
     assert gone.quarantine_reason == "consent_withdrawn"
     assert storage.path_of(settings, sha256).is_file()  # the pupil's row names a file
+
+
+def test_the_deletion_job_and_a_withdrawal_sharing_a_file_do_not_deadlock(
+    engine: Engine,
+    settings: Settings,
+    pupil: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One run of the deletion job carries out the pupil's request, then the classmate's;
+    their records name one class photo. The classmate's guardian withdraws photos between the
+    two: the job must not hold the photo's lock while it waits for the classmate's row, which
+    the withdrawal holds while it waits for the photo (a deadlock on PostgreSQL). The job locks
+    every pupil it carries out, then every file, before it deletes anything."""
+    data = picture("PNG", (90, 40))
+    with Session(engine) as s:
+        for who, record_id in (
+            ("student", pupil["record"]),
+            ("classmate", pupil["classmates_record"]),
+        ):
+            evidence.add(
+                s,
+                actor=_principal(pupil, who),
+                settings=settings,
+                record_id=record_id,
+                data=data,
+                filename="class.png",
+                now=NOW,
+            )
+        for who in ("student", "classmate"):  # carried out in this order (by id)
+            s.add(
+                DeletionRequest(
+                    student_id=pupil[who],
+                    school_id=pupil["school"],
+                    requested_by="account:1",
+                    requested_by_role="school_admin",
+                    requested_at=NOW - timedelta(days=1),
+                    due_at=NOW + timedelta(days=14),
+                    status="pending",
+                )
+            )
+            s.flush()
+        s.commit()
+
+    def run_job() -> object:
+        with Session(engine) as s:
+            done = deletion_jobs.carry_out_deletions(s, NOW, settings)
+            s.commit()
+            return done
+
+    def withdraw_classmates() -> None:
+        with Session(engine) as s:
+            classmate = s.get(Student, pupil["classmate"])
+            assert classmate is not None
+            consent_service.record_decision(
+                s,
+                actor=_principal(pupil, "classmate"),
+                student=classmate,
+                region_code=REGION,
+                purposes=[Purpose.photos],
+                decision=Decision.withdraw,
+                notice_version=consent_service.NOTICE_VERSION,
+                channel=Channel.paper,
+                now=NOW,
+                settings=settings,
+                guardian_name="李先生",
+            )
+            s.commit()
+
+    try:
+        # the job pauses once the pupil's request is carried out, before the classmate's
+        outcome = _interleave(monkeypatch, deletion_jobs, "carry_out", run_job, withdraw_classmates)
+        assert not isinstance(outcome, Exception), outcome
+        with Session(engine) as s:
+            rows = s.exec(
+                select(RecordEvidence).where(
+                    col(RecordEvidence.record_id).in_([pupil["record"], pupil["classmates_record"]])
+                )
+            ).all()
+            open_requests = s.exec(
+                select(DeletionRequest).where(col(DeletionRequest.carried_out_at).is_(None))
+            ).all()
+        assert [row.quarantine_reason for row in rows] == ["consent_withdrawn"] * 2
+        assert open_requests == []
+        assert not storage.path_of(settings, rows[0].sha256).exists()
+    finally:
+        with Session(engine) as s:
+            s.execute(
+                delete(DeletionRequest).where(
+                    col(DeletionRequest.student_id).in_([pupil["student"], pupil["classmate"]])
+                )
+            )
+            s.commit()

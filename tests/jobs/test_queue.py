@@ -553,3 +553,41 @@ def test_a_classs_record_files_come_as_one_zip_of_pdfs(
     own = client.get(f"{API}/students/{wang.id}/record-file", headers=auth(quiet, teacher))
     assert own.status_code == 200, own.text
     assert own.content.startswith(b"%PDF")
+
+
+def test_a_record_files_zip_that_fails_is_not_counted_as_an_export(
+    app: FastAPI,
+    client: TestClient,
+    quiet: Settings,
+    session: Session,
+    side_a: Side,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As a table export: ``records_exported`` only once the ZIP is stored (the yearly audit
+    report counts it as an export), ``records_export_finished`` with ``failed`` otherwise."""
+    from scipass.record import record_file
+
+    student = create_student(session, school_id=side_a.school.id or 0, grade=6, class_name="3班")
+    create_record(session, student=student, status="confirmed")
+    consent_on_paper(session, student=student)
+    session.commit()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(record_file, "render_file", broken)
+    teacher = side_a.principal(Role.school_staff)
+    queued = client.post(
+        f"{API}/record-files", json={"grade": 6, "class_name": "3班"}, headers=auth(quiet, teacher)
+    )
+    assert queued.status_code == 202, queued.text
+    job_worker.run_next(
+        app.state.db, clock, quiet, job_kinds(), worker="w1", store=store_for(quiet)
+    )
+    status = client.get(f"{API}/jobs/{queued.json()['id']}", headers=auth(quiet, teacher)).json()
+    assert (status["status"], status["error_code"]) == ("failed", "ConnectionError")
+    assert _audits(session, "records_exported") == []
+    [finished] = _audits(session, "records_export_finished")
+    assert (finished["format"], finished["outcome"], finished["files"]) == ("pdf-zip", "failed", 0)
+    assert finished["error"] == "ConnectionError"

@@ -109,6 +109,8 @@ def test_bad_input_changes_nothing(
         ({"categories": ["diary"]}, "validation_failed"),
         ({"categories": []}, "validation_failed"),
         ({"occurred_at": "2026-10-01T09:00:00"}, "validation_failed"),  # no offset
+        ({"occurred_at": "0001-01-01T00:00:00+08:00"}, "incident_invalid"),  # before year 1 UTC
+        ({"occurred_at": "1999-12-31T09:00:00+08:00"}, "incident_invalid"),
         ({"affected_children": -1}, "validation_failed"),
         ({"title": "bad\u0000title"}, "validation_failed"),
     ):

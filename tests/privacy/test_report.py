@@ -635,6 +635,8 @@ def test_generating_is_audited_and_bad_periods_change_nothing(
         ("2026-05-01", "2026-04-01"),
         ("2023-01-01", "2026-01-01"),
         ("2026-01-01", "2026-12-01"),
+        ("0001-01-01", "0001-01-02"),  # before the first instant a datetime holds in UTC
+        ("1999-06-01", "2000-01-01"),
     ):
         response = client.get(URL + ".xlsx", params={"start": start, "end": end}, headers=headers)
         assert response.status_code == 422, (start, end)

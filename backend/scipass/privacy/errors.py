@@ -2,12 +2,16 @@ from scipass.core.errors import Conflict, NotFound, ValidationFailed
 
 
 class ReportPeriodInvalid(ValidationFailed):
-    """The period is ``[start, end)`` in Beijing dates: ``end`` after ``start``, at most two
-    years long, and not after tomorrow (a report counts what has happened)."""
+    """The period is ``[start, end)`` in Beijing dates: from 2000 on, ``end`` after ``start``,
+    at most two years long, and not after tomorrow (a report counts what has happened)."""
 
     code = "report_period_invalid"
-    title_zh = "统计期间有误：结束日期须晚于开始日期，期间不超过两年，且不晚于明天"
-    title_en = "The period is invalid: end after start, at most two years, not in the future"
+    title_zh = (
+        "统计期间有误：开始日期不早于 2000 年，结束日期须晚于开始日期，期间不超过两年，且不晚于明天"
+    )
+    title_en = (
+        "The period is invalid: from 2000 on, end after start, at most two years, not in the future"
+    )
 
 
 class IncidentNotFound(NotFound):
@@ -17,7 +21,8 @@ class IncidentNotFound(NotFound):
 
 
 class IncidentInvalid(ValidationFailed):
-    """Dates out of order or in the future, minors fewer than children, an unknown school."""
+    """Dates out of order, before 2000 or in the future, minors fewer than children, an
+    unknown school."""
 
     code = "incident_invalid"
     title_zh = "安全事件记录有误"

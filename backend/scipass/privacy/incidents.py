@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
 from scipass.core.auth import Principal, Role, region_prefix
+from scipass.core.clock import SHANGHAI
 from scipass.core.pagination import PageParams, count_rows
 from scipass.org.models import Region, School
 from scipass.privacy.errors import (
@@ -29,6 +30,8 @@ from scipass.privacy.errors import (
 from scipass.privacy.models import PrivacyIncident
 from scipass.privacy.schemas import IncidentCreate, IncidentUpdate
 
+EARLIEST = datetime(2000, 1, 1, tzinfo=SHANGHAI)
+
 
 def _invalid(detail_zh: str, detail_en: str, field: str) -> IncidentInvalid:
     return IncidentInvalid(detail_zh, detail_en, field=field)
@@ -37,6 +40,8 @@ def _invalid(detail_zh: str, detail_en: str, field: str) -> IncidentInvalid:
 def create(
     session: Session, *, actor: Principal, body: IncidentCreate, now: datetime
 ) -> PrivacyIncident:
+    if body.occurred_at < EARLIEST:  # an earlier one may not even hold in UTC
+        raise _invalid("发生时间不能早于 2000 年", "Occurred before 2000", "occurred_at")
     if body.discovered_at < body.occurred_at:
         raise _invalid("发现时间不能早于发生时间", "Discovered before it occurred", "discovered_at")
     if body.discovered_at > now:

@@ -63,6 +63,7 @@ from scipass.roster.models import Student
 
 TITLE = "未成年人个人信息保护合规审计报告"
 MAX_PERIOD = timedelta(days=731)  # two years, a leap day included
+EARLIEST = date(2000, 1, 1)  # long before any data; an earlier date overflows in UTC
 CHILD, MINOR = consent_service.CHILD_AGE, 18
 GROUPS = ("under_14", "from_14_to_17", "adults")
 
@@ -73,7 +74,12 @@ def default_period(today: date) -> tuple[date, date]:
 
 
 def check_period(start: date, end: date, today: date) -> None:
-    if end <= start or end - start > MAX_PERIOD or end > today + timedelta(days=1):
+    if (
+        start < EARLIEST
+        or end <= start
+        or end - start > MAX_PERIOD
+        or end > today + timedelta(days=1)
+    ):
         raise ReportPeriodInvalid(start=start.isoformat(), end=end.isoformat())
 
 

@@ -458,9 +458,13 @@ def run_bulk_files_job(context: JobContext) -> JobResult:
         def audit(
             audit_session: Session, written: int, error: str | None, withheld: Withheld
         ) -> None:
+            # As a table export: ``records_exported`` once the ZIP is stored (the yearly audit
+            # report counts it), ``records_export_finished`` when nothing left SciPass.
             audit_service.record(
                 audit_session,
-                action=audit_service.Action.records_exported,
+                action=audit_service.Action.records_exported
+                if error is None
+                else audit_service.Action.records_export_finished,
                 at=context.clock.now(),
                 actor=principal,
                 object_type="participation_record",

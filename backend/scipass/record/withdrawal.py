@@ -118,6 +118,24 @@ def delete_evidence_of(
     return len(rows)
 
 
+def lock_files_of(session: Session, student_ids: list[int]) -> None:
+    """Take the lock of every file that :func:`delete_evidence_of` may delete for these pupils,
+    in hash order: a job that deletes for several pupils in one transaction takes them all
+    before it deletes anything, so it never waits for a pupil's row while holding a file that
+    the pupil's withdrawal waits for."""
+    shas = session.exec(
+        select(RecordEvidence.sha256)
+        .join(ParticipationRecord, col(ParticipationRecord.id) == RecordEvidence.record_id)
+        .where(
+            col(ParticipationRecord.student_id).in_(student_ids),
+            col(ParticipationRecord.status).not_in([s.value for s in ARCHIVED]),
+        )
+        .distinct()
+    ).all()
+    for sha256 in sorted(shas):
+        storage.lock_file(session, sha256)
+
+
 def _named(session: Session, sha256: str, which: ColumnElement[bool]) -> bool:
     """Whether a row that ``which`` selects names the file ``sha256``."""
     return bool(
