@@ -534,3 +534,59 @@ def test_the_deletion_job_and_a_withdrawal_sharing_a_file_do_not_deadlock(
                 )
             )
             s.commit()
+
+
+def test_an_upload_to_a_record_withdrawn_meanwhile_is_refused(
+    engine: Engine,
+    settings: Settings,
+    pupil: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The upload read the record open, then the guardian withdrew participation_record (the
+    record is withdrawn) before the upload took the pupil's lock: it is refused, nothing is
+    attached to the withdrawn record."""
+
+    def upload() -> object:
+        with Session(engine) as s:
+            row = evidence.add(
+                s,
+                actor=Principal(
+                    subject=f"wechat:{pupil['user']}",
+                    role=Role.student,
+                    school_id=pupil["school"],
+                    student_id=pupil["student"],
+                ),
+                settings=settings,
+                record_id=pupil["record"],
+                data=picture("PNG"),
+                filename="photo.png",
+                now=NOW,
+            )
+            s.commit()
+            return row.sha256
+
+    def withdraw() -> None:
+        _withdraw(engine, settings, pupil, Purpose.participation_record)
+
+    # the upload pauses after reading the record, while it cleans the picture
+    outcome = _interleave(monkeypatch, evidence.sanitise, "clean", upload, withdraw)
+    with Session(engine) as s:
+        record = s.get(ParticipationRecord, pupil["record"])
+        rows = s.exec(
+            select(RecordEvidence).where(RecordEvidence.record_id == pupil["record"])
+        ).all()
+        events = s.exec(
+            select(RecordEvent.action)
+            .where(RecordEvent.record_id == pupil["record"])
+            .order_by(col(RecordEvent.id))
+        ).all()
+    assert record is not None
+    assert record.status == "withdrawn"
+    if isinstance(outcome, Exception):  # PostgreSQL: the upload took the lock after
+        assert getattr(outcome, "code", None) == "record_state_invalid", outcome
+        assert rows == []
+        return
+    # SQLite: the upload's transaction holds the write lock from its first read, so the
+    # withdrawal waited for it: the photo came first, the withdrawal after
+    assert len(rows) == 1
+    assert events.index("evidence_added") < events.index("withdrawn")

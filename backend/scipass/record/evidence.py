@@ -137,6 +137,11 @@ def add(
     # Read the consent under the pupil's KEY SHARE lock: a withdrawal in flight commits first
     # (and this upload is refused), or waits for this one and deletes its file.
     consent_service.share_pupil(session, record.student_id)
+    # The record's status again under that lock: a participation_record withdrawal that
+    # committed since it was read has withdrawn it.
+    session.refresh(record)
+    if record.status not in STUDENT_OPEN:
+        raise RecordStateInvalid(current=record.status, allowed=[s.value for s in STUDENT_OPEN])
     consent_service.require_consent(
         session, student=student, purpose=Purpose.photos, today=local_date(now)
     )
