@@ -82,6 +82,7 @@ from scipass.pairing.router import router as pairing_router
 from scipass.policy import packs as policy_packs
 from scipass.policy.compliance_router import router as compliance_router
 from scipass.policy.router import router as policy_router
+from scipass.privacy.router import router as privacy_router
 from scipass.record import jobs as record_jobs
 from scipass.record.evidence_router import router as record_evidence_router
 from scipass.record.export_router import router as record_export_router
@@ -403,6 +404,7 @@ def _api_router() -> APIRouter:
         volunteer_router,
         volunteer_attendance_router,
         compliance_router,
+        privacy_router,
     ):
         api.include_router(router)
     return api

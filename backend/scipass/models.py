@@ -37,6 +37,7 @@ from scipass.org.models import Bureau, Region, School, Venue
 from scipass.pairing.models import Pairing
 from scipass.policy.models import PolicyOverride
 from scipass.policy.review_models import PolicyReview, PolicyReviewResult
+from scipass.privacy.models import PrivacyIncident
 from scipass.record.models import (
     ParticipationRecord,
     RecordEvent,
@@ -86,6 +87,7 @@ __all__ = [
     "PolicyOverride",
     "PolicyReview",
     "PolicyReviewResult",
+    "PrivacyIncident",
     "Quota",
     "RateLimitCounter",
     "RecordEvent",

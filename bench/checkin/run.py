@@ -210,6 +210,9 @@ def server_environment(
         "SCIPASS_WECHAT_MODE": "real",  # never called by check-in
         "SCIPASS_WECHAT_APP_ID": "wxbench0000000000",
         "SCIPASS_WECHAT_APP_SECRET": secrets.token_hex(16),
+        "SCIPASS_CHILD_PRIVACY_OFFICER": "bench privacy officer",
+        "SCIPASS_CHILD_PRIVACY_CONTACT": "privacy@bench.invalid",
+        "SCIPASS_CHILD_PRIVACY_COMPLAINTS": "bench complaints channel",
         "SCIPASS_JOBS_ENABLED": "false",
         "SCIPASS_LOG_LEVEL": log_level,
     } | (extra or {})

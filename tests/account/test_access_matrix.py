@@ -29,6 +29,7 @@ from scipass.core.config import Settings
 from scipass.jobs.models import Job
 from scipass.org.measures_models import SchoolScienceStaff
 from scipass.policy.review_models import PolicyReview
+from scipass.privacy.models import PrivacyIncident
 from scipass.record.models import RecordEvidence, RecordNotice, RecordObjection
 from scipass.reservation.models import Reservation, ReservationMember
 from scipass.roster.acting import acts_for_a_child
@@ -213,6 +214,16 @@ BODIES: dict[str, dict[str, Any]] = {
         "enabled": False,
         "reason": "测试停用",
     },
+    "privacy-incident-create": {
+        "occurred_at": "2026-10-01T09:00:00+08:00",
+        "discovered_at": "2026-10-02T09:00:00+08:00",
+        "title": "测试事件",
+        "description": "说明",
+        "categories": ["location"],
+        "affected_children": 1,
+        "affected_minors": 1,
+    },
+    "privacy-incident-update": {"measures": "已处理"},
     "volunteer-certificate-create": {
         "student_id": 1,
         "from_date": "2026-10-01",
@@ -280,6 +291,7 @@ def path_values(session: Session, side_a: Side) -> dict[str, object]:
         "job_id": _job(session, side_a),
         "staff_id": _science_staff(session, side_a),
         "review_id": _review(session, side_a),
+        "incident_id": _incident(session, side_a),
         "school_year": 2026,
         **_result_values(session, side_a),
     }
@@ -300,6 +312,27 @@ def _review(session: Session, side_a: Side) -> int:
     session.add(review)
     session.flush()
     return review.id or 0
+
+
+def _incident(session: Session, side_a: Side) -> int:
+    """An incident of side A's school (so of its region) in the platform's incident log."""
+    incident = PrivacyIncident(
+        occurred_at=NOW,
+        discovered_at=NOW,
+        recorded_at=NOW,
+        recorded_by="account:900004",
+        title="测试事件",
+        description="说明",
+        categories=["location"],
+        affected_children=1,
+        affected_minors=1,
+        school_id=side_a.school.id,
+        region_code=side_a.school.region_code,
+        updated_at=NOW,
+    )
+    session.add(incident)
+    session.flush()
+    return incident.id or 0
 
 
 def _result_values(session: Session, side_a: Side) -> dict[str, object]:
@@ -767,6 +800,25 @@ def test_bureau_sees_only_its_region_in_the_audit_log(
     assert [e["action"] for e in own.json()["items"]] == ["student_unbound"]
     assert other.json()["total"] == 0
     assert school_b.json()["total"] == 0
+
+
+def test_the_audit_report_and_incident_log_admit_only_the_platform_and_bureaus(
+    app: FastAPI,
+) -> None:
+    """Issue 20 point 5: the report and the incident log's reads are the platform admin's and a
+    bureau's (its region: tests/privacy); recording and changing incidents the platform's."""
+    rules = {r.name: declared_access(r.dependant) for r in _routes(app)}
+    readers = {Role.bureau, Role.platform_admin}
+    for name in (
+        "privacy-audit-report",
+        "privacy-audit-report-xlsx",
+        "privacy-audit-report-pdf",
+        "privacy-incident-list",
+        "privacy-incident-get",
+    ):
+        assert rules[name] == readers, name
+    for name in ("privacy-incident-create", "privacy-incident-update"):
+        assert rules[name] == {Role.platform_admin}, name
 
 
 def test_a_route_without_a_rule_is_caught(app: FastAPI) -> None:

@@ -11,6 +11,9 @@ import pytest
 
 from scipass.core.config import (
     DEV_PERSONAL_CODE_KEYS,
+    PLACEHOLDER_CHILD_PRIVACY_COMPLAINTS,
+    PLACEHOLDER_CHILD_PRIVACY_CONTACT,
+    PLACEHOLDER_CHILD_PRIVACY_OFFICER,
     ConfigurationError,
     Settings,
     load_settings,
@@ -29,6 +32,9 @@ def _prod(**overrides: object) -> Settings:
         "wechat_mode": "real",
         "wechat_app_id": "wx0123456789abcdef",
         "wechat_app_secret": "s" * 32,
+        "child_privacy_officer": "李四（儿童个人信息保护负责人）",
+        "child_privacy_contact": "privacy@scipass-operator.cn",
+        "child_privacy_complaints": "拨打 0731-12345678 或写信至长沙市某路 1 号",
         "_env_file": None,
     }
     values.update(overrides)
@@ -52,6 +58,22 @@ def test_prod_with_real_secrets_starts() -> None:
         ),
         ({"wechat_mode": "fake"}, "WECHAT_MODE=fake"),
         ({"wechat_app_secret": ""}, "WECHAT_APP_SECRET"),
+        (
+            {"child_privacy_officer": PLACEHOLDER_CHILD_PRIVACY_OFFICER},
+            "SCIPASS_CHILD_PRIVACY_OFFICER is a placeholder",
+        ),
+        (
+            {"child_privacy_contact": PLACEHOLDER_CHILD_PRIVACY_CONTACT},
+            "SCIPASS_CHILD_PRIVACY_CONTACT is a placeholder",
+        ),
+        (
+            {"child_privacy_contact": "dpo@Example.com"},
+            "SCIPASS_CHILD_PRIVACY_CONTACT is a placeholder",
+        ),
+        (
+            {"child_privacy_complaints": PLACEHOLDER_CHILD_PRIVACY_COMPLAINTS + " "},
+            "SCIPASS_CHILD_PRIVACY_COMPLAINTS is a placeholder",
+        ),
     ],
 )
 def test_prod_refuses_dev_or_missing_secrets(overrides: dict[str, object], fragment: str) -> None:
@@ -66,6 +88,21 @@ def test_prod_refuses_dev_or_missing_secrets(overrides: dict[str, object], fragm
 def test_a_personal_code_key_must_be_an_ed25519_seed(seed: str) -> None:
     with pytest.raises(ConfigurationError, match="PERSONAL_CODE_KEYS"):
         load_settings(personal_code_keys=f"p1:{seed}", _env_file=None)
+
+
+def test_prod_names_every_placeholder_privacy_contact_at_once() -> None:
+    settings = _prod(
+        child_privacy_officer=PLACEHOLDER_CHILD_PRIVACY_OFFICER,
+        child_privacy_contact=PLACEHOLDER_CHILD_PRIVACY_CONTACT,
+        child_privacy_complaints=PLACEHOLDER_CHILD_PRIVACY_COMPLAINTS,
+    )
+    assert [p.split(" ")[0] for p in settings.production_problems()] == [
+        "SCIPASS_CHILD_PRIVACY_OFFICER",
+        "SCIPASS_CHILD_PRIVACY_CONTACT",
+        "SCIPASS_CHILD_PRIVACY_COMPLAINTS",
+    ]
+    # Outside prod the placeholders are fine: dev and test serve the page with them.
+    Settings(env="dev", _env_file=None).check()  # type: ignore[call-arg]
 
 
 def test_default_settings_are_for_dev_only() -> None:
@@ -131,6 +168,9 @@ def test_demo_data_is_refused_in_prod(tmp_path) -> None:
         "SCIPASS_WECHAT_MODE": "real",
         "SCIPASS_WECHAT_APP_ID": "wx0123456789abcdef",
         "SCIPASS_WECHAT_APP_SECRET": "s" * 32,
+        "SCIPASS_CHILD_PRIVACY_OFFICER": "李四",
+        "SCIPASS_CHILD_PRIVACY_CONTACT": "privacy@scipass-operator.cn",
+        "SCIPASS_CHILD_PRIVACY_COMPLAINTS": "拨打 0731-12345678",
     }
     result = subprocess.run(
         [sys.executable, "-m", "scipass", "demo"],

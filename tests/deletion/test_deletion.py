@@ -21,6 +21,8 @@ from scipass.core.config import Settings
 from scipass.deletion.jobs import carry_out_deletions, delete_unbound_wechat_users
 from scipass.deletion.models import DeletionRequest
 from scipass.record import notices as record_notices
+from scipass.record import storage
+from scipass.record import withdrawal as record_withdrawal
 from scipass.record.models import ParticipationRecord
 from scipass.roster.models import GuardianLink, Student
 from tests.consent.test_retention import _attach, _event, _evidence, _located, _notice, _scan_event
@@ -275,3 +277,29 @@ def test_unbound_wechat_users_are_deleted_after_their_period(
         "reason": "unbound_wechat_user",
     }
     assert delete_unbound_wechat_users(session, NOW, settings) == 0
+
+
+def test_a_deletion_also_deletes_the_quarantine_copy_a_withdrawal_keeps(
+    client: TestClient, session: Session, settings: Settings, side_a: Side
+) -> None:
+    """A file quarantined as unsafe keeps its copy for the administrator when photos are
+    withdrawn; a deletion request deletes that copy too, unless another pupil's row keeps it."""
+    pupil = side_a.student
+    unsafe = _attach(session, settings, create_record(session, student=pupil), b"unsafe pdf")
+    shared = _attach(session, settings, create_record(session, student=pupil), b"shared pdf")
+    classmate = create_student(session, school_id=side_a.school.id or 0)
+    theirs = _attach(session, settings, create_record(session, student=classmate), b"shared pdf")
+    for row in (unsafe, shared, theirs):
+        storage.quarantine(settings, row.sha256)
+        row.quarantined_at, row.quarantine_reason = NOW, "active_content"
+        session.add(row)
+    session.flush()
+    record_withdrawal.delete_evidence_of(session, pupil.id or 0, NOW, settings)
+    assert storage.quarantine_path_of(settings, unsafe.sha256).is_file()  # withdrawal keeps it
+
+    assert _ask(client, settings, side_a).status_code == 201
+    carry_out_deletions(session, NOW, settings)
+    session.commit()  # the files go when the job's transaction commits
+    assert not storage.quarantine_path_of(settings, unsafe.sha256).exists()
+    assert storage.quarantine_path_of(settings, shared.sha256).is_file()  # the classmate's
+    assert _evidence(session, unsafe).quarantine_reason == "active_content"  # the row stays

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from scipass.jobs import worker as job_worker
 from scipass.jobs.models import Job
 from scipass.jobs.storage import store_for
 from scipass.main import job_kinds
+from scipass.roster.models import Student
 from tests.factories import Side, auth, consent_on_paper, create_record, create_student
 
 API = "/api/v1"
@@ -498,11 +499,25 @@ def test_a_classs_record_files_come_as_one_zip_of_pdfs(
     import zipfile
     from io import BytesIO
 
-    for name in ("张三", "张三", "李四"):  # two pupils of one name: both files kept
+    # two pupils of one name: both files kept; a pupil of 14 needs no guardian's consent; a
+    # pupil under 14 whose guardian has not consented to exports is left out and counted
+    for name, born, consented in (
+        ("张三", date(2016, 3, 1), True),
+        ("张三", date(2016, 5, 1), True),
+        ("李四", date(2012, 1, 1), False),
+        ("王五", date(2015, 9, 1), False),
+    ):
         student = create_student(
-            session, school_id=side_a.school.id or 0, name=name, grade=6, class_name="3班"
+            session,
+            school_id=side_a.school.id or 0,
+            name=name,
+            grade=6,
+            class_name="3班",
+            birth_month=born,
         )
         create_record(session, student=student, status="confirmed")
+        if consented:
+            consent_on_paper(session, student=student)
     session.commit()
     teacher = side_a.principal(Role.school_staff)
     stranger = Principal(
@@ -522,6 +537,8 @@ def test_a_classs_record_files_come_as_one_zip_of_pdfs(
     assert (status["status"], status["row_count"]) == ("done", 3), status
     result = client.get(status["download_url"], headers=auth(quiet, teacher))
     assert result.headers["content-type"] == "application/zip"
+    assert result.headers["x-withheld-count"] == "1"
+    assert status["withheld_count"] == 1
     with zipfile.ZipFile(BytesIO(result.content)) as bundle:
         names = bundle.namelist()
         assert len(names) == 3
@@ -529,3 +546,48 @@ def test_a_classs_record_files_come_as_one_zip_of_pdfs(
         assert all(bundle.read(n).startswith(b"%PDF") for n in names)
     [entry] = [a for a in _audits(session, "records_exported") if a.get("format") == "pdf-zip"]
     assert (entry["files"], entry["outcome"]) == (3, "done")
+    assert (entry["withheld_rows"], entry["withheld_students"]) == (1, 1)
+    [wang] = session.exec(select(Student).where(Student.name == "王五")).all()
+    assert not any(n.startswith(f"{wang.student_no}-") for n in names)
+    # one pupil's own file is not an export to the platform: the school still makes it
+    own = client.get(f"{API}/students/{wang.id}/record-file", headers=auth(quiet, teacher))
+    assert own.status_code == 200, own.text
+    assert own.content.startswith(b"%PDF")
+
+
+def test_a_record_files_zip_that_fails_is_not_counted_as_an_export(
+    app: FastAPI,
+    client: TestClient,
+    quiet: Settings,
+    session: Session,
+    side_a: Side,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As a table export: ``records_exported`` only once the ZIP is stored (the yearly audit
+    report counts it as an export), ``records_export_finished`` with ``failed`` otherwise."""
+    from scipass.record import record_file
+
+    student = create_student(session, school_id=side_a.school.id or 0, grade=6, class_name="3班")
+    create_record(session, student=student, status="confirmed")
+    consent_on_paper(session, student=student)
+    session.commit()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(record_file, "render_file", broken)
+    teacher = side_a.principal(Role.school_staff)
+    queued = client.post(
+        f"{API}/record-files", json={"grade": 6, "class_name": "3班"}, headers=auth(quiet, teacher)
+    )
+    assert queued.status_code == 202, queued.text
+    job_worker.run_next(
+        app.state.db, clock, quiet, job_kinds(), worker="w1", store=store_for(quiet)
+    )
+    status = client.get(f"{API}/jobs/{queued.json()['id']}", headers=auth(quiet, teacher)).json()
+    assert (status["status"], status["error_code"]) == ("failed", "ConnectionError")
+    assert _audits(session, "records_exported") == []
+    [finished] = _audits(session, "records_export_finished")
+    assert (finished["format"], finished["outcome"], finished["files"]) == ("pdf-zip", "failed", 0)
+    assert finished["error"] == "ConnectionError"

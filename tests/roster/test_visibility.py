@@ -238,3 +238,25 @@ def test_every_list_shows_names_by_the_one_policy(
         how == "full" and viewer in {"venue", "bureau", "other_school"}
         for (_, viewer), how in seen.items()
     )
+
+
+def test_staff_reading_the_roster_is_audited(
+    client: TestClient, settings: Settings, session: Session, side_a: Side
+) -> None:
+    """The yearly audit counts staff's reads of pupils' data: the roster list and a pupil's
+    entry are audited (who, which school, how many rows), a pupil's own reads are not."""
+    from scipass.audit.models import AuditLog
+
+    headers = auth(settings, side_a.principal(Role.school_staff))
+    listed = client.get("/api/v1/students", headers=headers)
+    assert listed.status_code == 200
+    one = client.get(f"/api/v1/students/{side_a.student.id}", headers=headers)
+    assert one.status_code == 200
+    entries = session.exec(
+        select(AuditLog).where(AuditLog.action == "students_viewed").order_by(AuditLog.id)
+    ).all()
+    assert [(e.actor_role, e.school_id, e.object_id) for e in entries] == [
+        ("school_staff", side_a.school.id, None),
+        ("school_staff", side_a.school.id, str(side_a.student.id)),
+    ]
+    assert f'"row_count": {len(listed.json()["items"])}' in entries[0].detail

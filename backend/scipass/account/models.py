@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, Stri
 from sqlmodel import Field, SQLModel
 
 from scipass.core.db import IdType, UTCDateTime
+from scipass.privacy.categories import DataCategory, personal
 
 
 class Account(SQLModel, table=True):
@@ -49,8 +50,15 @@ class WeChatUser(SQLModel, table=True):
     __tablename__ = "wechat_user"
 
     id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
-    openid: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
-    unionid: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    openid: str = Field(
+        sa_column=Column(
+            String(64), nullable=False, unique=True, info=personal(DataCategory.wechat_identity)
+        )
+    )
+    unionid: str | None = Field(
+        default=None,
+        sa_column=Column(String(64), nullable=True, info=personal(DataCategory.wechat_identity)),
+    )
     # "student" or "guardian" once bound, never both: claimed by a conditional update.
     kind: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -8,6 +8,7 @@ from sqlalchemy import Column, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from scipass.core.db import IdType, UTCDateTime
+from scipass.privacy.categories import DataCategory, personal
 
 
 class AuditLog(SQLModel, table=True):
@@ -20,11 +21,23 @@ class AuditLog(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     action: str = Field(sa_column=Column(String(40), nullable=False))
-    actor: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    actor: str | None = Field(
+        default=None,
+        sa_column=Column(String(40), nullable=True, info=personal(DataCategory.audit_trail)),
+    )
     actor_role: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
     object_type: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
-    object_id: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    object_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(40), nullable=True, info=personal(DataCategory.audit_trail)),
+    )
     school_id: int | None = Field(default=None, sa_column=Column(IdType, nullable=True))
     region_code: str | None = Field(default=None, sa_column=Column(String(6), nullable=True))
-    client_ip: str | None = Field(default=None, sa_column=Column(String(45), nullable=True))
-    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    client_ip: str | None = Field(
+        default=None,
+        sa_column=Column(String(45), nullable=True, info=personal(DataCategory.network_address)),
+    )
+    detail: str = Field(
+        default="{}",
+        sa_column=Column(Text, nullable=False, info=personal(DataCategory.audit_trail)),
+    )

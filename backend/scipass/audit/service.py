@@ -95,6 +95,113 @@ class Action(StrEnum):
     # (reason ``deletion_request:<id>``), and the retention purge's runs.
     data_deleted = "data_deleted"
     data_purged = "data_purged"
+    # The yearly audit report of minors' data generated (figures only, no names).
+    privacy_report_generated = "privacy_report_generated"
+    privacy_incident_recorded = "privacy_incident_recorded"  # the platform's incident log
+    privacy_incident_changed = "privacy_incident_changed"  # measures, reported, closed
+
+
+class ActionKind(StrEnum):
+    """How the yearly audit report counts an action: a look at pupils' data (viewed or
+    copied), a file of it leaving the platform (exported), or neither."""
+
+    access = "access"
+    export = "export"
+    other = "other"
+
+
+_ACCESS = {
+    Action.students_viewed,
+    Action.records_viewed,
+    Action.competition_results_viewed,
+    Action.evidence_viewed,
+    Action.talent_tracking_viewed,
+    Action.checkins_viewed,
+    Action.competition_entries_viewed,
+    Action.volunteer_hours_viewed,
+    Action.child_data_copied,  # the family's own copy (PIPL art. 45)
+    Action.child_evidence_copied,
+}
+_EXPORT = {
+    Action.binding_codes_exported,  # names and codes of a class
+    Action.records_exported,  # written once per export, before the first byte
+    Action.checkins_exported,
+    Action.volunteer_hours_exported,
+}
+# Neither: sign-ins, settings, changes, outcomes. ``records_export_finished`` is the outcome
+# of an export already counted; the compliance ledger and the audit report hold figures, no
+# pupil; a certificate is handed to the family.
+_OTHER = {
+    Action.login,
+    Action.login_failed,
+    Action.wechat_login,
+    Action.refresh_reuse,
+    Action.password_changed,
+    Action.password_change_failed,
+    Action.account_created,
+    Action.org_created,
+    Action.roster_imported,
+    Action.student_bound,
+    Action.student_unbound,
+    Action.guardian_linked,
+    Action.guardian_unlinked,
+    Action.consent_granted,
+    Action.consent_refused,
+    Action.consent_withdrawn,
+    Action.venue_reviewed,
+    Action.directory_published,
+    Action.pairing_changed,
+    Action.reservation_made,
+    Action.reservation_cancelled,
+    Action.slot_cancelled,
+    Action.records_export_finished,
+    Action.record_voided,
+    Action.notice_opened,
+    Action.competition_results_changed,
+    Action.checkin_corrected,
+    Action.talent_tracking_started,
+    Action.talent_tracking_ended,
+    Action.personal_card_issued,
+    Action.personal_card_revoked,
+    Action.code_revoked,
+    Action.guardian_acted,
+    Action.record_attested,
+    Action.school_settings_changed,
+    Action.job_queued,
+    Action.job_retried,
+    Action.job_failed,
+    Action.competition_changed,
+    Action.competition_entry_changed,
+    Action.volunteer_role_saved,
+    Action.volunteer_shifts_published,
+    Action.volunteer_shift_cancelled,
+    Action.volunteer_signed_up,
+    Action.volunteer_signup_cancelled,
+    Action.volunteer_minutes_changed,
+    Action.policy_review_opened,
+    Action.policy_review_frozen,
+    Action.compliance_ledger_exported,
+    Action.volunteer_certificate_issued,
+    Action.policy_override_created,
+    Action.school_flags_changed,
+    Action.science_staff_changed,
+    Action.counsellor_training_recorded,
+    Action.mobile_museum_tour_recorded,
+    Action.school_calendar_set,
+    Action.deletion_requested,
+    Action.data_deleted,
+    Action.data_purged,
+    Action.privacy_report_generated,
+    Action.privacy_incident_recorded,
+    Action.privacy_incident_changed,
+}
+# Every action, classified in this one place: tests/audit fail on an action in none of the
+# three sets (or in two), so a new action cannot be forgotten by the yearly report.
+ACTION_KINDS: dict[Action, ActionKind] = {
+    **dict.fromkeys(_OTHER, ActionKind.other),
+    **dict.fromkeys(_ACCESS, ActionKind.access),
+    **dict.fromkeys(_EXPORT, ActionKind.export),
+}
 
 
 def record(

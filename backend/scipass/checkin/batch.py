@@ -33,8 +33,10 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import and_
 from sqlmodel import Session, select
 
+from scipass.checkin import views
 from scipass.checkin.models import CheckIn, ScanEvent, ScanResult
 from scipass.consent import notices
 from scipass.consent import service as consent_service
@@ -142,6 +144,16 @@ class SelfScanBatch:
             if check_in_id is None or not ok:  # a visit or a key taken meanwhile
                 raise BatchConflict(f"entry {n} of {len(entries)} not written")
             entry.check_in_id, entry.record_id = check_in_id, record_id
+        located = [e for e in entries if e.event.get("latitude") is not None]
+        if located:  # one statement for the batch, only when a scan sent its location
+            views.keep_location_only_with_consent(
+                session,
+                and_(
+                    views.EVENTS.c.student_id.in_([e.event["student_id"] for e in located]),
+                    views.EVENTS.c.server_time >= min(e.event["server_time"] for e in located),
+                ),
+                local_date(located[0].event["server_time"]),
+            )
 
     def settle(self, result: tuple[Outcome, str], shared: ScanBatch) -> tuple[Outcome, str]:
         outcome, title = result

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from scipass.core.db import IdType, UTCDateTime
+from scipass.privacy.categories import DataCategory, personal
 
 
 class CodeKind(StrEnum):
@@ -131,10 +132,18 @@ class CheckIn(SQLModel, table=True):
     code_id: int | None = Field(
         default=None, sa_column=Column(IdType, ForeignKey("activity_code.id"), nullable=True)
     )
-    entered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    exited_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    entered_at: datetime = Field(
+        sa_column=Column(UTCDateTime(), nullable=False, info=personal(DataCategory.attendance))
+    )
+    exited_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(UTCDateTime(), nullable=True, info=personal(DataCategory.attendance)),
+    )
     closed_by: str | None = Field(default=None, sa_column=Column(String(12), nullable=True))
-    minutes: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    minutes: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, nullable=True, info=personal(DataCategory.attendance)),
+    )
     record_id: int | None = Field(
         default=None,
         sa_column=Column(IdType, ForeignKey("participation_record.id"), nullable=True),
@@ -187,15 +196,28 @@ class ScanEvent(SQLModel, table=True):
     # A digest of what was scanned, so that a nonce reused for another scan is recognised.
     fingerprint: str = Field(sa_column=Column(String(32), nullable=False))
     server_time: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    scan_time: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    scan_time: datetime | None = Field(
+        default=None,
+        sa_column=Column(UTCDateTime(), nullable=True, info=personal(DataCategory.attendance)),
+    )
     forced: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default="0")
     )
-    latitude: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
-    longitude: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
-    accuracy_m: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
-    distance_m: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
-    result: str = Field(sa_column=Column(String(10), nullable=False))
+    latitude: float | None = Field(
+        default=None, sa_column=Column(Float, nullable=True, info=personal(DataCategory.location))
+    )
+    longitude: float | None = Field(
+        default=None, sa_column=Column(Float, nullable=True, info=personal(DataCategory.location))
+    )
+    accuracy_m: float | None = Field(
+        default=None, sa_column=Column(Float, nullable=True, info=personal(DataCategory.location))
+    )
+    distance_m: int | None = Field(
+        default=None, sa_column=Column(Integer, nullable=True, info=personal(DataCategory.location))
+    )
+    result: str = Field(
+        sa_column=Column(String(10), nullable=False, info=personal(DataCategory.attendance))
+    )
     reason: str = Field(default="", sa_column=Column(String(40), nullable=False))
 
 

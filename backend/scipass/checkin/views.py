@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, exists, update
 from sqlalchemy import select as sa_select  # typed for more columns than sqlmodel's select
 from sqlmodel import Session, select
 
@@ -27,6 +27,7 @@ from scipass.checkin.models import (
 )
 from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
+from scipass.core.clock import local_date
 from scipass.core.db import insert_ignoring
 from scipass.org.models import decode_stages
 from scipass.record import append as record_append
@@ -275,7 +276,36 @@ class Scan:
         """Append the event; False when its nonce was taken meanwhile (a concurrent request
         with the same nonce, on PostgreSQL)."""
         values = self.values(result, reason, check_in_id)
-        return insert_row(session, ScanEvent, values, ["operator", "nonce"]) is not None
+        event_id = insert_row(session, ScanEvent, values, ["operator", "nonce"])
+        if event_id is not None and values["latitude"] is not None:
+            keep_location_only_with_consent(session, EVENTS.c.id == event_id, local_date(self.now))
+        return event_id is not None
+
+
+EVENTS = ScanEvent.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+
+
+def keep_location_only_with_consent(session: Session, which: Any, today: date) -> None:
+    """Erase the location of the scan events ``which`` selects whose pupil's ``location``
+    consent is no longer in force: run once an event with a location is written. The insert
+    holds the pupil's row ``KEY SHARE`` (its foreign key), so a withdrawal has either committed
+    before it, and this statement reads it, or waits for this transaction and erases the
+    event itself (:func:`scipass.consent.service.lock_pupil`). Only scans with a location pay
+    the statement."""
+    session.connection().execute(
+        update(EVENTS)
+        .where(
+            which,
+            EVENTS.c.latitude.is_not(None),
+            exists().where(
+                STUDENTS.c.id == EVENTS.c.student_id,
+                consent_service.lacks_consent_clause(
+                    STUDENTS.c.id, STUDENTS.c.birth_month, Purpose.location, today
+                ),
+            ),
+        )
+        .values(latitude=None, longitude=None, accuracy_m=None, distance_m=None)
+    )
 
 
 def fingerprint(*parts: object) -> str:

@@ -85,6 +85,7 @@ def attach(
         raise AttachmentTooLarge(limit_bytes=edition.attachment_max_bytes)
     media_type, stored = sanitise.clean(data)
     sha256 = hashlib.sha256(stored).hexdigest()
+    storage.lock_file(session, sha256)  # no evidence deleter unlinks it before this commits
     storage.store(settings, stored, sha256)
     entry.attachment_sha256 = sha256
     entry.attachment_media_type = media_type

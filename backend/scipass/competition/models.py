@@ -43,6 +43,7 @@ from sqlmodel import Field, SQLModel
 
 from scipass.core.db import IdType, UTCDateTime
 from scipass.org.organiser import one_organiser_check
+from scipass.privacy.categories import DataCategory, personal
 
 
 class CompetitionCategory(StrEnum):
@@ -301,14 +302,29 @@ class Entry(SQLModel, table=True):
         sa_column=Column(IdType, ForeignKey("competition_round.id"), nullable=False)
     )
     school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
-    title: str = Field(default="", sa_column=Column(String(100), nullable=False))
-    abstract: str = Field(default="", sa_column=Column(Text, nullable=False))
-    attachment_sha256: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
-    attachment_media_type: str | None = Field(
-        default=None, sa_column=Column(String(40), nullable=True)
+    title: str = Field(
+        default="",
+        sa_column=Column(String(100), nullable=False, info=personal(DataCategory.competition)),
     )
-    attachment_size: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
-    attachment_name: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    abstract: str = Field(
+        default="", sa_column=Column(Text, nullable=False, info=personal(DataCategory.competition))
+    )
+    attachment_sha256: str | None = Field(
+        default=None,
+        sa_column=Column(String(64), nullable=True, info=personal(DataCategory.competition)),
+    )
+    attachment_media_type: str | None = Field(
+        default=None,
+        sa_column=Column(String(40), nullable=True, info=personal(DataCategory.competition)),
+    )
+    attachment_size: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, nullable=True, info=personal(DataCategory.competition)),
+    )
+    attachment_name: str | None = Field(
+        default=None,
+        sa_column=Column(String(100), nullable=True, info=personal(DataCategory.competition)),
+    )
     status: str = Field(sa_column=Column(String(12), nullable=False))
     # school: registered by the school (学校统一报名); student: by the captain (or a guardian).
     registered_by_kind: str = Field(sa_column=Column(String(10), nullable=False))
@@ -347,7 +363,14 @@ class EntryMember(SQLModel, table=True):
     division_id: int = Field(
         sa_column=Column(IdType, ForeignKey("competition_division.id"), nullable=False)
     )
-    student_id: int = Field(sa_column=Column(IdType, ForeignKey("student.id"), nullable=False))
+    student_id: int = Field(
+        sa_column=Column(
+            IdType,
+            ForeignKey("student.id"),
+            nullable=False,
+            info=personal(DataCategory.competition),
+        )
+    )
     role: str = Field(sa_column=Column(String(10), nullable=False))  # captain | member
     status: str = Field(sa_column=Column(String(10), nullable=False))
     joined_by: str = Field(sa_column=Column(String(40), nullable=False))

@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from scipass.core.db import IdType, UTCDateTime
+from scipass.privacy.categories import DataCategory, personal
 
 
 class Award(StrEnum):
@@ -126,7 +127,9 @@ class Result(SQLModel, table=True):
     )
     # The entry's school: its staff may object, and it reviews the records.
     school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
-    award: str = Field(sa_column=Column(String(14), nullable=False))
+    award: str = Field(
+        sa_column=Column(String(14), nullable=False, info=personal(DataCategory.competition))
+    )
     advances: bool = Field(sa_column=Column(Boolean, nullable=False))
     # Whether the result holds a place of the round's region quota (given back once).
     holds_region_quota: bool = Field(
@@ -173,7 +176,9 @@ class ResultObjection(SQLModel, table=True):
     school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
     raised_by: str = Field(sa_column=Column(String(40), nullable=False))
     raised_role: str = Field(sa_column=Column(String(20), nullable=False))
-    reason: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str = Field(
+        sa_column=Column(Text, nullable=False, info=personal(DataCategory.objection))
+    )
     raised_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     status: str = Field(sa_column=Column(String(10), nullable=False))
     resolution: str = Field(default="", sa_column=Column(String(200), nullable=False))

@@ -11,6 +11,7 @@ from sqlalchemy import Column, ForeignKey, Index, String, text
 from sqlmodel import Field, SQLModel
 
 from scipass.core.db import IdType, UTCDateTime
+from scipass.privacy.categories import DataCategory, personal
 
 OPEN_TRACKING = "ended_at IS NULL"
 
@@ -32,7 +33,9 @@ class TalentTracking(SQLModel, table=True):
     student_id: int = Field(sa_column=Column(IdType, ForeignKey("student.id"), nullable=False))
     # The pupil's school when the tracking began (a bureau lists its region's by it).
     school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
-    reason: str = Field(sa_column=Column(String(200), nullable=False))
+    reason: str = Field(
+        sa_column=Column(String(200), nullable=False, info=personal(DataCategory.talent_tracking))
+    )
     started_by: str = Field(sa_column=Column(String(40), nullable=False))
     started_by_role: str = Field(sa_column=Column(String(20), nullable=False))
     started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

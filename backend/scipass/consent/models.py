@@ -10,6 +10,7 @@ from sqlalchemy import Column, ForeignKey, Index, String
 from sqlmodel import Field, SQLModel
 
 from scipass.core.db import IdType, UTCDateTime
+from scipass.privacy.categories import DataCategory, personal
 
 
 class Purpose(StrEnum):
@@ -40,14 +41,28 @@ class ConsentRecord(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     student_id: int = Field(sa_column=Column(IdType, ForeignKey("student.id"), nullable=False))
-    purpose: str = Field(sa_column=Column(String(30), nullable=False))
-    decision: str = Field(sa_column=Column(String(10), nullable=False))
+    purpose: str = Field(
+        sa_column=Column(String(30), nullable=False, info=personal(DataCategory.consent))
+    )
+    decision: str = Field(
+        sa_column=Column(String(10), nullable=False, info=personal(DataCategory.consent))
+    )
     notice_version: str = Field(sa_column=Column(String(20), nullable=False))
-    channel: str = Field(sa_column=Column(String(20), nullable=False))
+    channel: str = Field(
+        sa_column=Column(String(20), nullable=False, info=personal(DataCategory.consent))
+    )
     guardian_link_id: int | None = Field(
         default=None,
-        sa_column=Column(IdType, ForeignKey("guardian_link.id"), nullable=True),
+        sa_column=Column(
+            IdType,
+            ForeignKey("guardian_link.id"),
+            nullable=True,
+            info=personal(DataCategory.guardian),
+        ),
     )
-    guardian_name: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
+    guardian_name: str | None = Field(
+        default=None,
+        sa_column=Column(String(30), nullable=True, info=personal(DataCategory.guardian)),
+    )
     recorded_by: str = Field(sa_column=Column(String(40), nullable=False))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -93,7 +93,9 @@ ROUTES: tuple[tuple[str, str], ...] = (
 
 PURPOSES: dict[Purpose, str] = {
     Purpose.participation_record: "活动记录：签到时间、活动名称、时长、获奖情况，形成写实记录",
-    Purpose.record_export: "评价导出：学校将审核、公示后的记录导出到综合素质评价平台",
+    Purpose.record_export: "评价导出：学校将审核、公示后的记录导出到综合素质评价平台"
+    "（含批量导出的记录表和批量生成的科技实践档案压缩包）；未同意的未满 14 周岁学生整条略去，"
+    "孩子本人或家长下载的记录和单个学生的档案不受影响",
     Purpose.location: "位置：扫码签到时核对是否在场馆范围内",
     Purpose.photos: "照片：活动照片、证书等证明材料",
     Purpose.notifications: "通知：活动提醒与审核结果的微信订阅消息",

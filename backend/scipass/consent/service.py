@@ -95,10 +95,14 @@ def needs_consent(birth_month: date, purpose: Purpose, today: date) -> bool:
 
 
 def needs_consent_clause(birth_month: Any, purpose: Purpose, today: date) -> ColumnElement[bool]:
-    """:func:`needs_consent` as an SQL expression of a birth month (the 1st of the month):
-    still under the age until the end of the birthday month, i.e. born in or after the month
-    ``age`` years before this one."""
-    age = asked_under(purpose)
+    """:func:`needs_consent` as an SQL expression of a birth month (the 1st of the month)."""
+    return under_clause(birth_month, asked_under(purpose), today)
+
+
+def under_clause(birth_month: Any, age: int, today: date) -> ColumnElement[bool]:
+    """:func:`is_under` as an SQL expression of a birth month (the 1st of the month): still
+    under the age until the end of the birthday month, i.e. born in or after the month ``age``
+    years before this one."""
     return birth_month >= date(today.year - age, today.month, 1)
 
 
@@ -113,12 +117,19 @@ def lacks_consent_clause(
     )
 
 
-def latest_decision_clause(student_id: Any, purpose: Purpose) -> Any:
+def latest_decision_clause(
+    student_id: Any, purpose: Purpose, *, before: datetime | None = None
+) -> Any:
     """The latest decision for ``purpose`` (``grant``, ``refuse``, ``withdraw``; NULL without
-    one) as a scalar SQL expression, whether or not it counts."""
+    one) as a scalar SQL expression, whether or not it counts; with ``before``, the latest
+    recorded before that instant (the decision in force then)."""
     return (
         select(_RECORDS.c.decision)
-        .where(_RECORDS.c.student_id == student_id, _RECORDS.c.purpose == purpose.value)
+        .where(
+            _RECORDS.c.student_id == student_id,
+            _RECORDS.c.purpose == purpose.value,
+            *_recorded_before(before),
+        )
         .order_by(_RECORDS.c.id.desc())
         .limit(1)
         .scalar_subquery()
@@ -153,11 +164,20 @@ _RECORDS = ConsentRecord.__table__  # type: ignore[attr-defined]  # SQLModel dec
 _LINKS = GuardianLink.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
 
-def in_force_clause(student_id: Any, purpose: Any, today: Any) -> ColumnElement[bool]:
+def in_force_clause(
+    student_id: Any, purpose: Any, today: Any, *, before: datetime | None = None
+) -> ColumnElement[bool]:
     """:func:`in_force` as an SQL expression of a student id, a purpose and the Beijing date
     (SQL expressions or values), for a statement that reads it with other things: the latest
     decision for the purpose (by the index on student, purpose and id), judged; false without
-    one."""
+    one. With ``before`` (an instant; ``today`` is then its Beijing date), as it stood then:
+    only decisions recorded before it, and a guardian's link unless revoked before it (the
+    yearly audit report, :mod:`scipass.privacy.report`)."""
+    linked = (
+        _LINKS.c.revoked_at.is_(None)
+        if before is None
+        else or_(_LINKS.c.revoked_at.is_(None), _LINKS.c.revoked_at >= before)
+    )
     latest = (
         select(
             and_(
@@ -165,18 +185,24 @@ def in_force_clause(student_id: Any, purpose: Any, today: Any) -> ColumnElement[
                 _answers_a_notice_in_force(today),
                 or_(
                     _RECORDS.c.guardian_link_id.is_(None),
-                    exists().where(
-                        _LINKS.c.id == _RECORDS.c.guardian_link_id, _LINKS.c.revoked_at.is_(None)
-                    ),
+                    exists().where(_LINKS.c.id == _RECORDS.c.guardian_link_id, linked),
                 ),
             )
         )
-        .where(_RECORDS.c.student_id == student_id, _RECORDS.c.purpose == purpose)
+        .where(
+            _RECORDS.c.student_id == student_id,
+            _RECORDS.c.purpose == purpose,
+            *_recorded_before(before),
+        )
         .order_by(_RECORDS.c.id.desc())
         .limit(1)
         .scalar_subquery()
     )
     return func.coalesce(latest, false())
+
+
+def _recorded_before(before: datetime | None) -> list[ColumnElement[bool]]:
+    return [] if before is None else [_RECORDS.c.recorded_at < before]
 
 
 def _answers_a_notice_in_force(today: Any) -> ColumnElement[bool]:
@@ -250,6 +276,25 @@ def require_consent(session: Session, *, student: Student, purpose: Purpose, tod
         )
 
 
+def lock_pupil(session: Session, student_id: int) -> None:
+    """Serialise a withdrawal (or a deletion) with the writers of what it erases (a scan's
+    location, an evidence photo). On PostgreSQL the pupil's row is locked ``FOR UPDATE``: that
+    waits for every transaction holding the row's ``KEY SHARE`` lock (the insert of a scan
+    event naming the pupil takes one through its foreign key; an evidence upload takes one with
+    :func:`share_pupil` before it reads the consent), so the erasure then sees their rows; and
+    a writer that comes later waits for the withdrawal to commit, so it then reads the
+    withdrawal (a scan event re-checks its location, :func:`scipass.checkin.views.
+    keep_location_only_with_consent`). SQLite begins every write transaction ``IMMEDIATE``:
+    writers are serial already, and no lock clause is sent."""
+    session.exec(select(Student.id).where(Student.id == student_id).with_for_update())
+
+
+def share_pupil(session: Session, student_id: int) -> None:
+    """The writer's side of :func:`lock_pupil`: hold the pupil's row ``KEY SHARE`` until
+    commit (it blocks no ordinary update, only a withdrawal), before reading the consent."""
+    session.exec(select(Student.id).where(Student.id == student_id).with_for_update(key_share=True))
+
+
 _ACTIONS = {
     Decision.grant: audit_service.Action.consent_granted,
     Decision.refuse: audit_service.Action.consent_refused,
@@ -296,6 +341,8 @@ def record_decision(
         )
         for purpose in dict.fromkeys(purposes)
     ]
+    if decision is not Decision.grant:
+        lock_pupil(session, student.id or 0)  # before its effects erase anything
     session.add_all(records)
     session.flush()
     audit_service.record(

@@ -27,6 +27,15 @@ MIN_SECRET_LENGTH = 32
 # stays below the minimum (a test checks the kiosk page's).
 KEEPALIVE_DEFAULT_SECONDS = 75
 KEEPALIVE_MIN_SECONDS = 30
+# The children's privacy contacts shipped as placeholders (the processing rules page names them):
+# prod refuses them, as it refuses a development key, since a page naming nobody breaks
+# 《儿童个人信息网络保护规定》 art. 8.
+PLACEHOLDER_CHILD_PRIVACY_OFFICER = "平台运营方儿童个人信息保护负责人"
+PLACEHOLDER_CHILD_PRIVACY_CONTACT = "privacy@scipass.example.cn"
+PLACEHOLDER_CHILD_PRIVACY_COMPLAINTS = (
+    "向儿童个人信息保护负责人投诉，15 个工作日内答复；对答复不满意的，"
+    "可向所在地网信部门举报（12377.cn）"
+)
 # Published development secrets, refused in prod whatever key id they come under.
 _DEV_SECRETS = frozenset(
     pair.partition(":")[2] for pair in (DEV_JWT_KEYS, DEV_CODE_KEYS, DEV_PERSONAL_CODE_KEYS)
@@ -91,13 +100,11 @@ class Settings(BaseSettings):
     idempotency_retention_days: int = Field(default=7, ge=1)
     # Named on the children's processing rules page (《儿童个人信息网络保护规定》 art. 8 and 9):
     # the person responsible for children's personal information, how to reach them, and where
-    # to complain. The operator sets its own before going live.
-    child_privacy_officer: str = Field(default="平台运营方儿童个人信息保护负责人", min_length=1)
-    child_privacy_contact: str = Field(default="privacy@scipass.example.cn", min_length=1)
+    # to complain. The operator sets its own before going live (prod refuses the placeholders).
+    child_privacy_officer: str = Field(default=PLACEHOLDER_CHILD_PRIVACY_OFFICER, min_length=1)
+    child_privacy_contact: str = Field(default=PLACEHOLDER_CHILD_PRIVACY_CONTACT, min_length=1)
     child_privacy_complaints: str = Field(
-        default="向儿童个人信息保护负责人投诉，15 个工作日内答复；对答复不满意的，"
-        "可向所在地网信部门举报（12377.cn）",
-        min_length=1,
+        default=PLACEHOLDER_CHILD_PRIVACY_COMPLAINTS, min_length=1
     )
     # Deletion requests (README, "Children's data"): the date promised in the answer; the
     # ``carry-out-deletions`` job carries a request out at its next run, well before.
@@ -225,6 +232,16 @@ class Settings(BaseSettings):
             problems.append("SCIPASS_WECHAT_MODE=fake accepts made-up login codes")
         elif not self.wechat_app_id or not self.wechat_app_secret.get_secret_value():
             problems.append("SCIPASS_WECHAT_APP_ID and SCIPASS_WECHAT_APP_SECRET are required")
+        for name, value, placeholder in (
+            ("OFFICER", self.child_privacy_officer, PLACEHOLDER_CHILD_PRIVACY_OFFICER),
+            ("CONTACT", self.child_privacy_contact, PLACEHOLDER_CHILD_PRIVACY_CONTACT),
+            ("COMPLAINTS", self.child_privacy_complaints, PLACEHOLDER_CHILD_PRIVACY_COMPLAINTS),
+        ):
+            # The shipped text, or any address at the documentation domain (example.cn/.com).
+            if value.strip() == placeholder or _names_example_domain(value):
+                problems.append(
+                    f"SCIPASS_CHILD_PRIVACY_{name} is a placeholder: name the operator's own"
+                )
         return problems
 
     def check(self) -> None:
@@ -235,6 +252,11 @@ class Settings(BaseSettings):
                 raise ConfigurationError(
                     "refusing to start in prod: " + "; ".join(problems) + " (see README, Settings)"
                 )
+
+
+def _names_example_domain(value: str) -> bool:
+    lowered = value.lower()
+    return any(f"example.{tld}" in lowered for tld in ("cn", "com", "org", "net"))
 
 
 @lru_cache(maxsize=16)

@@ -348,6 +348,29 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
     event.listen(session, "after_transaction_end", ended)
 
 
+def after_rollback(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` when the session's transaction ends without committing (the counterpart
+    of :func:`after_commit`): undo work outside the database done inside the transaction, such
+    as putting back a file set aside. A failing action is logged."""
+    state = {"committed": False, "pending": True}
+
+    def committed(_session: Session) -> None:
+        if not session.in_nested_transaction():
+            state["committed"] = True
+
+    def ended(_session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None and state["pending"]:
+            state["pending"] = False
+            if not state["committed"]:
+                try:
+                    action()
+                except Exception:
+                    logger.exception("an action after rollback failed")
+
+    event.listen(session, "after_commit", committed)
+    event.listen(session, "after_transaction_end", ended)
+
+
 def flush_unique(session: Session, error: ProblemError) -> None:
     """Flush in a savepoint; a unique or check constraint that refuses it raises ``error``
     (the duplicate, the taken name) and leaves the rest of the transaction intact."""

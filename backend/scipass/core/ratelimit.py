@@ -17,12 +17,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, col
 
 from scipass.core.db import Database, UTCDateTime
+from scipass.privacy.categories import DataCategory, personal
 
 
 class RateLimitCounter(SQLModel, table=True):
     __tablename__ = "rate_limit_counter"
 
-    key: str = Field(sa_column=Column(String(160), primary_key=True))
+    key: str = Field(
+        sa_column=Column(String(160), primary_key=True, info=personal(DataCategory.network_address))
+    )
     window_start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     count: int = Field(sa_column=Column(Integer, nullable=False))
 

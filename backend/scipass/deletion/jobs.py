@@ -54,8 +54,9 @@ def carry_out_deletions(session: Session, now: datetime, settings: Settings) -> 
         .where(col(DeletionRequest.carried_out_at).is_(None))
         .order_by(col(DeletionRequest.id))
     ).all()
+    claimed: list[tuple[int, int]] = []
     for request_id in open_ids:
-        claimed = session.exec(
+        row = session.exec(
             update(DeletionRequest)
             .where(
                 col(DeletionRequest.id) == request_id, col(DeletionRequest.carried_out_at).is_(None)
@@ -64,8 +65,18 @@ def carry_out_deletions(session: Session, now: datetime, settings: Settings) -> 
             .returning(col(DeletionRequest.student_id), col(DeletionRequest.school_id))
             .execution_options(synchronize_session=False)
         ).first()
-        if claimed is not None and request_id is not None:
-            total += carry_out(session, request_id, claimed[0], now, settings)
+        if row is not None and request_id is not None:
+            claimed.append((request_id, row[0]))
+    # One transaction for every request: lock every pupil (in id order, as a batch of scans
+    # does), then every file to delete (in hash order, as a withdrawal does), before deleting
+    # anything, so that no scan, upload or withdrawal in flight and this job wait for each other.
+    students = sorted({student_id for _, student_id in claimed})
+    for student_id in students:
+        consent_service.lock_pupil(session, student_id)
+    if students:
+        record_withdrawal.lock_files_of(session, students)
+    for request_id, student_id in claimed:
+        total += carry_out(session, request_id, student_id, now, settings)
     return total
 
 
@@ -75,10 +86,13 @@ def carry_out(
     """Delete what a request deletes for ``student_id`` and log it; how many rows changed."""
     student = session.get(Student, student_id)
     assert student is not None
+    consent_service.lock_pupil(session, student_id)  # a scan or upload in flight ends first
     done = {
         "open_record": record_withdrawal.withdraw_unarchived(session, student_id, now),
         "reflection": record_withdrawal.remove_reflections(session, student_id, now),
-        "evidence_file": record_withdrawal.delete_evidence_of(session, student_id, now, settings),
+        "evidence_file": record_withdrawal.delete_evidence_of(
+            session, student_id, now, settings, keep_quarantined=False
+        ),
         "scan_location": checkin_visits.erase_locations_of(session, student_id, now, settings),
     }
     own_user = student.wechat_user_id

@@ -33,9 +33,12 @@ pupils left out (:func:`withheld_students`) and the count is in the answer's
 ``X-Withheld-Count`` header (:attr:`ExportFile.headers`), in a job's progress and result, and
 in the export's audit entry (:class:`Withheld`). The consent notice says so.
 
+The school's ZIP of many pupils' 科技实践档案 PDFs (job ``record-files``) is such a bulk export
+of records too (:class:`PupilFilesExport`): the same pupils are left out, counted the same way.
+
 Not exports to the 综评 platform, so not filtered: a pupil's own records exported by the pupil
-(the family's own copy), the pupil's 科技实践档案 PDF and the ZIP of them (the pupil's own
-file), a venue's attendee lists (what the venue needs to run its own session), directory
+(the family's own copy), one pupil's own 科技实践档案 PDF (the family's or the pupil's file),
+a venue's attendee lists (what the venue needs to run its own session), directory
 editions (public data about no one), volunteer hours (for the venue and the national volunteer
 system, under the ``volunteering`` consent) and compliance figures (counts without names).
 They stay :class:`TableExport` / :class:`BundleExport`.
@@ -346,17 +349,61 @@ class BundleExport:
     audit: Audit
 
 
+@dataclass(frozen=True, slots=True)
+class PupilFilesExport:
+    """Pupils' files leaving SciPass in bulk (a class's 科技实践档案 PDFs as one ZIP), which
+    needs ``record_export`` consent as :class:`PupilRecordsExport` does: each file is one
+    pupil's, ``files`` yields ``(student id, make)`` (``make`` renders it, called only for a
+    pupil not withheld), ``students`` selects the student id of every file (one per file),
+    ``total`` counts every file, withheld or not."""
+
+    files: Iterable[tuple[int, Callable[[], tuple[str, bytes]]]]
+    students: Select[*tuple[Any, ...]]
+    total: int
+    today: date
+    filename: str
+    plain_filename: str
+    audit: PupilAudit
+
+
+def _consented_files(
+    session: Session, spec: BundleExport | PupilFilesExport
+) -> tuple[BundleExport, Withheld | None]:
+    """:func:`_consented` for a bundle: without the files of the pupils that
+    :func:`withheld_students` names (one file a pupil: the rows are the pupils)."""
+    if isinstance(spec, BundleExport):
+        return spec, None
+    query = withheld_students(spec.students, today=spec.today)
+    blocked = {int(sid) for sid, _ in session.execute(query)}
+    withheld = Withheld(rows=len(blocked), students=len(blocked))
+    audit = spec.audit
+
+    def audit_with_count(audit_session: Session, written: int, error: str | None) -> None:
+        audit(audit_session, written, error, withheld)
+
+    bundle = BundleExport(
+        files=(make() for student_id, make in spec.files if student_id not in blocked),
+        total=spec.total - withheld.rows,
+        filename=spec.filename,
+        plain_filename=spec.plain_filename,
+        audit=audit_with_count,
+    )
+    return bundle, withheld
+
+
 def run_bundle_export(
-    context: JobContext, *, prepare: Callable[[Session], BundleExport]
+    context: JobContext, *, prepare: Callable[[Session], BundleExport | PupilFilesExport]
 ) -> JobResult:
     """Run one bundle job: the files into a ZIP (built in a temporary file, so memory stays
-    flat), the ZIP into the result store, the audit entry after the snapshot."""
+    flat), the ZIP into the result store, the audit entry after the snapshot. The files a
+    :class:`PupilFilesExport` withholds are counted in the result and the audit."""
     database = context.database
     session = database.snapshot_session()
     spec: BundleExport | None = None
+    withheld: Withheld | None = None
     written = 0
     try:
-        spec = prepare(session)
+        spec, withheld = _consented_files(session, prepare(session))
         context.progress(0, spec.total)
         with tempfile.TemporaryFile() as scratch:
             with zipfile.ZipFile(scratch, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
@@ -382,6 +429,7 @@ def run_bundle_export(
         media_type="application/zip",
         size=size,
         row_count=written,
+        withheld_count=withheld.rows if withheld is not None else None,
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Column, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from scipass.core.db import IdType, UTCDateTime
+from scipass.privacy.categories import DataCategory, personal
 
 
 class JobStatus(StrEnum):
@@ -54,9 +55,13 @@ class Job(SQLModel, table=True):
     )
     # The result: a file in the result store under ``result_key``.
     result_key: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
-    result_name: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    result_name: str | None = Field(
+        default=None,
+        sa_column=Column(String(200), nullable=True, info=personal(DataCategory.export_file)),
+    )
     result_plain_name: str | None = Field(
-        default=None, sa_column=Column(String(200), nullable=True)
+        default=None,
+        sa_column=Column(String(200), nullable=True, info=personal(DataCategory.export_file)),
     )
     result_media_type: str | None = Field(
         default=None, sa_column=Column(String(100), nullable=True)

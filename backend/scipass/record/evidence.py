@@ -14,8 +14,11 @@ The stored file is kept once under ``<upload_dir>/evidence/<first two hex digits
 (:mod:`scipass.record.storage`); ``sha256`` and ``size`` are those of the stored bytes. The same
 certificate attached to a corrected record or uploaded twice costs no space, and uploading the
 same file to the same record again returns the first upload (a retry on a weak connection is
-harmless): the same bytes give the same stored file. Files are served only to those who may see
-the record: the student, their guardians, the school and the bureau (not the organising venue).
+harmless): the same bytes give the same stored file. A file deleted by a withdrawn ``photos``
+consent (its row a tombstone) and uploaded again to the same record after a new grant is served
+again: the tombstone is revived as this upload, and the record's history shows both steps.
+Files are served only to those who may see the record: the student, their guardians, the
+school and the bureau (not the organising venue).
 Files stored before uploads were cleaned are cleaned once (:mod:`scipass.record.evidence_cleanup`);
 one met by a download before that is cleaned then. A quarantined file answers 410
 ``evidence_quarantined``.
@@ -28,6 +31,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from scipass.audit import service as audit_service
@@ -130,6 +134,14 @@ def add(
     media_type, stored = sanitise.clean(data)
     student = session.get(Student, record.student_id)
     assert student is not None
+    # Read the consent under the pupil's KEY SHARE lock: a withdrawal in flight commits first
+    # (and this upload is refused), or waits for this one and deletes its file.
+    consent_service.share_pupil(session, record.student_id)
+    # The record's status again under that lock: a participation_record withdrawal that
+    # committed since it was read has withdrawn it.
+    session.refresh(record)
+    if record.status not in STUDENT_OPEN:
+        raise RecordStateInvalid(current=record.status, allowed=[s.value for s in STUDENT_OPEN])
     consent_service.require_consent(
         session, student=student, purpose=Purpose.photos, today=local_date(now)
     )
@@ -139,11 +151,23 @@ def add(
             RecordEvidence.record_id == record.id, RecordEvidence.sha256 == sha256
         )
     ).first()
+    if existing is not None and existing.quarantine_reason == QuarantineReason.consent_withdrawn:
+        return _revive(
+            session,
+            actor=actor,
+            settings=settings,
+            record=record,
+            tombstone=existing,
+            stored=stored,
+            filename=filename,
+            now=now,
+        )
     if existing is not None:
         return existing
     count = session.exec(select(func.count()).where(RecordEvidence.record_id == record.id)).one()
     if count >= MAX_PER_RECORD:
         raise EvidenceLimitReached()
+    storage.lock_file(session, sha256)  # no deleter unlinks it before this row commits
     storage.store(settings, stored, sha256)
     evidence = RecordEvidence(
         record_id=record.id or 0,
@@ -177,6 +201,58 @@ def add(
     )
     session.flush()
     return evidence
+
+
+def _revive(
+    session: Session,
+    *,
+    actor: Principal,
+    settings: Settings,
+    record: ParticipationRecord,
+    tombstone: RecordEvidence,
+    stored: bytes,
+    filename: str | None,
+    now: datetime,
+) -> RecordEvidence:
+    """The same file uploaded again to a record whose copy a withdrawn ``photos`` consent
+    deleted (consent was given again since: checked by the caller): the tombstone is served
+    again, as this upload (who, when, the name), and the record's history says
+    ``evidence_added`` after its ``evidence_deleted``. Conditional on the row still being that
+    tombstone, so two such uploads revive it once."""
+    storage.lock_file(session, tombstone.sha256)
+    storage.store(settings, stored, tombstone.sha256)
+    name = _safe_name(filename, tombstone.media_type)
+    revived = session.exec(
+        update(RecordEvidence)
+        .where(
+            col(RecordEvidence.id) == tombstone.id,
+            col(RecordEvidence.quarantine_reason) == QuarantineReason.consent_withdrawn.value,
+        )
+        .values(
+            quarantined_at=None,
+            quarantine_reason=None,
+            uploaded_by=actor.subject,
+            uploaded_at=now,
+            filename=name,
+            cleaned_at=now,
+        )
+        .returning(col(RecordEvidence.id))
+        .execution_options(synchronize_session=False)
+    ).first()
+    if revived is not None:
+        transitions.add_event(
+            session,
+            record.id or 0,
+            actor,
+            "evidence_added",
+            record.status,
+            record.status,
+            now,
+            name,
+        )
+        session.flush()
+    session.refresh(tombstone)
+    return tombstone
 
 
 def list_for(session: Session, record_id: int) -> list[RecordEvidence]:

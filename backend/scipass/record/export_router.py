@@ -282,7 +282,9 @@ def my_record_file(
     summary="批量生成科技实践档案（每名学生一个 PDF，打包为 ZIP）",
     description="学校工作人员为本校（可按年级、班级）生成；教育局须指定本辖区的学校。"
     "在后台进程中生成，返回 202 和任务；用 `GET /jobs/{job_id}` 查询进度，完成后下载 ZIP。"
-    "记入审计日志（文件数、筛选条件）。",
+    "属导出到综评平台的批量导出：未满 14 周岁且监护人未同意评价导出（record_export）的学生"
+    "不生成档案，人数见任务的 `withheld_count` 与结果的 `X-Withheld-Count`（名单见 "
+    "`GET /record-exports/withheld`）。记入审计日志（文件数、略去人数、筛选条件）。",
     status_code=202,
     responses=problem_responses(OrganisationNotFound),
 )

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from scipass.core.db import IdType, UTCDateTime
+from scipass.privacy.categories import DataCategory, personal
 
 
 class RecordCategory(StrEnum):
@@ -188,7 +189,9 @@ class ParticipationRecord(SQLModel, table=True):
         default=None, sa_column=Column(IdType, ForeignKey("school.id"), nullable=True)
     )
     organiser_name: str = Field(sa_column=Column(String(100), nullable=False))
-    title: str = Field(sa_column=Column(String(100), nullable=False))
+    title: str = Field(
+        sa_column=Column(String(100), nullable=False, info=personal(DataCategory.participation))
+    )
     category: str = Field(sa_column=Column(String(20), nullable=False))
     dimension: str = Field(sa_column=Column(String(20), nullable=False))
     place: str = Field(sa_column=Column(String(100), nullable=False))
@@ -196,10 +199,18 @@ class ParticipationRecord(SQLModel, table=True):
     ended_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     school_year: int = Field(sa_column=Column(Integer, nullable=False))
     semester: str = Field(sa_column=Column(String(8), nullable=False))
-    minutes: int = Field(sa_column=Column(Integer, nullable=False))
+    minutes: int = Field(
+        sa_column=Column(Integer, nullable=False, info=personal(DataCategory.participation))
+    )
     role: str = Field(sa_column=Column(String(20), nullable=False))
-    outcome: str = Field(sa_column=Column(String(100), nullable=False))  # 成果/奖项
-    reflection: str = Field(sa_column=Column(Text, nullable=False))  # the student's own words
+    # 成果/奖项
+    outcome: str = Field(
+        sa_column=Column(String(100), nullable=False, info=personal(DataCategory.participation))
+    )
+    # the student's own words
+    reflection: str = Field(
+        sa_column=Column(Text, nullable=False, info=personal(DataCategory.reflection))
+    )
     # 证明人: the person who attests the record, their unit and a contact (masked when shown)
     attester_name: str = Field(sa_column=Column(String(50), nullable=False))
     attester_unit: str = Field(sa_column=Column(String(100), nullable=False))
@@ -223,7 +234,10 @@ class ParticipationRecord(SQLModel, table=True):
         default=None, sa_column=Column(String(40), nullable=True)
     )
     # Who wrote the reflection (ReflectionBy); null while there is none.
-    reflection_by: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
+    reflection_by: str | None = Field(
+        default=None,
+        sa_column=Column(String(10), nullable=True, info=personal(DataCategory.reflection)),
+    )
     reviewed_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
@@ -283,10 +297,18 @@ class RecordEvidence(SQLModel, table=True):
     record_id: int = Field(
         sa_column=Column(IdType, ForeignKey("participation_record.id"), nullable=False)
     )
-    sha256: str = Field(sa_column=Column(String(64), nullable=False))
-    media_type: str = Field(sa_column=Column(String(40), nullable=False))
-    size: int = Field(sa_column=Column(Integer, nullable=False))
-    filename: str = Field(sa_column=Column(String(100), nullable=False))
+    sha256: str = Field(
+        sa_column=Column(String(64), nullable=False, info=personal(DataCategory.evidence))
+    )
+    media_type: str = Field(
+        sa_column=Column(String(40), nullable=False, info=personal(DataCategory.evidence))
+    )
+    size: int = Field(
+        sa_column=Column(Integer, nullable=False, info=personal(DataCategory.evidence))
+    )
+    filename: str = Field(
+        sa_column=Column(String(100), nullable=False, info=personal(DataCategory.evidence))
+    )
     uploaded_by: str = Field(sa_column=Column(String(40), nullable=False))
     uploaded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     cleaned_at: datetime | None = Field(
@@ -340,7 +362,9 @@ class RecordObjection(SQLModel, table=True):
     notice_id: int = Field(sa_column=Column(IdType, ForeignKey("record_notice.id"), nullable=False))
     raised_by: str = Field(sa_column=Column(String(40), nullable=False))
     raised_role: str = Field(sa_column=Column(String(20), nullable=False))
-    reason: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str = Field(
+        sa_column=Column(Text, nullable=False, info=personal(DataCategory.objection))
+    )
     raised_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     status: str = Field(sa_column=Column(String(10), nullable=False))
     resolution: str = Field(sa_column=Column(String(200), nullable=False))

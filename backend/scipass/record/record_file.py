@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from collections.abc import Container, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -19,6 +20,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
@@ -31,7 +33,7 @@ from scipass.core.clock import local_date
 from scipass.core.config import Settings
 from scipass.core.pdf_fonts import MixedText
 from scipass.jobs import queue as job_queue
-from scipass.jobs.exporter import BundleExport, run_bundle_export
+from scipass.jobs.exporter import PupilFilesExport, Withheld, run_bundle_export
 from scipass.jobs.models import Job
 from scipass.jobs.queue import JobContext, JobKind, JobResult
 from scipass.org.errors import OrganisationNotFound
@@ -372,14 +374,25 @@ def bulk_school(session: Session, *, principal: Principal, school_id: int | None
     return school
 
 
+def _bulk_where(school: School, grade: int | None, class_name: str | None) -> list[Any]:
+    where = [col(Student.school_id) == school.id]
+    if grade is not None:
+        where.append(col(Student.grade) == grade)
+    if class_name:
+        where.append(col(Student.class_name) == class_name)
+    return where
+
+
+def _bulk_student_ids(school: School, grade: int | None, class_name: str | None) -> Any:
+    """The ids of the pupils a bulk of files covers, one per file (the exporter's consent
+    rule reads it)."""
+    return sa_select(col(Student.id)).where(*_bulk_where(school, grade, class_name))
+
+
 def bulk_students(
     session: Session, *, school: School, grade: int | None, class_name: str | None
 ) -> list[Student]:
-    query = select(Student).where(Student.school_id == school.id)
-    if grade is not None:
-        query = query.where(Student.grade == grade)
-    if class_name:
-        query = query.where(Student.class_name == class_name)
+    query = select(Student).where(*_bulk_where(school, grade, class_name))
     return list(
         session.exec(
             query.order_by(col(Student.grade), col(Student.class_name), col(Student.student_no))
@@ -421,28 +434,37 @@ def run_bulk_files_job(context: JobContext) -> JobResult:
     requested = RecordFilter.from_described(params.get("filter", {}))
     now = context.clock.now()
 
-    def prepare(session: Session) -> BundleExport:
+    def prepare(session: Session) -> PupilFilesExport:
         school = bulk_school(session, principal=principal, school_id=params["school_id"])
         students = bulk_students(
             session, school=school, grade=params.get("grade"), class_name=params.get("class_name")
         )
 
-        def files() -> Iterator[tuple[str, bytes]]:
-            for student in students:
-                made = render_file(
-                    session,
-                    principal=principal,
-                    student=student,
-                    requested=requested,
-                    settings=context.settings,
-                    now=now,
-                )
-                yield f"{student.student_no}-{made.file.filename}", made.file.content
+        def render(student: Student) -> tuple[str, bytes]:
+            made = render_file(
+                session,
+                principal=principal,
+                student=student,
+                requested=requested,
+                settings=context.settings,
+                now=now,
+            )
+            return f"{student.student_no}-{made.file.filename}", made.file.content
 
-        def audit(audit_session: Session, written: int, error: str | None) -> None:
+        def files() -> Iterator[tuple[int, Callable[[], tuple[str, bytes]]]]:
+            for student in students:
+                yield student.id or 0, partial(render, student)
+
+        def audit(
+            audit_session: Session, written: int, error: str | None, withheld: Withheld
+        ) -> None:
+            # As a table export: ``records_exported`` once the ZIP is stored (the yearly audit
+            # report counts it), ``records_export_finished`` when nothing left SciPass.
             audit_service.record(
                 audit_session,
-                action=audit_service.Action.records_exported,
+                action=audit_service.Action.records_exported
+                if error is None
+                else audit_service.Action.records_export_finished,
                 at=context.clock.now(),
                 actor=principal,
                 object_type="participation_record",
@@ -456,6 +478,8 @@ def run_bulk_files_job(context: JobContext) -> JobResult:
                     "class_name": params.get("class_name"),
                 },
                 files=written,
+                withheld_rows=withheld.rows,
+                withheld_students=withheld.students,
                 job_id=context.job_id,
                 outcome="done" if error is None else "failed",
                 error=error,
@@ -470,9 +494,11 @@ def run_bulk_files_job(context: JobContext) -> JobResult:
             )
         )
         day = local_date(now).isoformat()
-        return BundleExport(
+        return PupilFilesExport(
             files=files(),
+            students=_bulk_student_ids(school, params.get("grade"), params.get("class_name")),
             total=len(students),
+            today=local_date(now),
             filename=f"科技实践档案-{scope}-{day}.zip",
             plain_filename=f"record-files-school-{school.id}-{day}.zip",
             audit=audit,

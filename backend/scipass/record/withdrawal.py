@@ -7,9 +7,12 @@ second time).
   answered 410 ``evidence_quarantined``, reason ``consent_withdrawn``), with a history event
   ``evidence_deleted``. Archived (and voided) records keep theirs: the school keeps the 综评
   file under its own legal duty, and their rows are part of the archive hash chain. A file
-  leaves the disk once the transaction has committed, and only when no row still served names
-  it (a correction, another pupil's record with the same picture); its quarantine copy goes
-  too when no other quarantine reason keeps it for an administrator. A record archived later
+  leaves the served tree under the file's lock (record/storage.py) and the disk once the
+  transaction has committed, and only when no row still served names
+  it (a correction, another pupil's record with the same picture). A row quarantined before
+  (an unsafe or unreadable file) is served no more already: it keeps its reason and the
+  quarantine copy kept for an administrator. Uploading the same file again after a new grant
+  revives the tombstone (record/evidence.py). A record archived later
   hashes its tombstones' checksums, so its chain verifies as any other.
 * ``participation_record``: the pupil's records still open to them (pending, confirmed) are
   withdrawn, as the pupil would withdraw them, with the reason in their history. Records the
@@ -28,7 +31,6 @@ from sqlmodel import Session, col, select
 from scipass.consent import effects as consent_effects
 from scipass.consent.models import Purpose
 from scipass.core.config import Settings
-from scipass.core.db import after_commit
 from scipass.record import storage, transitions
 from scipass.record.models import (
     STUDENT_OPEN,
@@ -43,9 +45,18 @@ ARCHIVED = (RecordStatus.archived, RecordStatus.voided)
 WITHDRAWN_NOTE = "监护人撤回同意"
 
 
-def delete_evidence_of(session: Session, student_id: int, now: datetime, settings: Settings) -> int:
+def delete_evidence_of(
+    session: Session,
+    student_id: int,
+    now: datetime,
+    settings: Settings,
+    *,
+    keep_quarantined: bool = True,
+) -> int:
     """Delete the evidence files of ``student_id``'s records that are not archived; how many
-    rows became tombstones."""
+    rows became tombstones. A withdrawal keeps the copy of a file quarantined before, for the
+    administrator who must judge it; a deletion request (``keep_quarantined=False``) deletes
+    that copy too, unless a row of another record still keeps it."""
     unarchived = select(ParticipationRecord.id).where(
         ParticipationRecord.student_id == student_id,
         col(ParticipationRecord.status).not_in([s.value for s in ARCHIVED]),
@@ -55,10 +66,9 @@ def delete_evidence_of(session: Session, student_id: int, now: datetime, setting
         update(RecordEvidence)
         .where(
             col(RecordEvidence.record_id).in_(unarchived),
-            or_(
-                col(RecordEvidence.quarantine_reason).is_(None),
-                col(RecordEvidence.quarantine_reason) != reason,
-            ),
+            # A file quarantined before (unsafe, unreadable...) is served no more already: it
+            # keeps its reason, and the quarantine copy kept for an administrator.
+            col(RecordEvidence.quarantined_at).is_(None),
         )
         .values(
             quarantined_at=now,
@@ -80,17 +90,50 @@ def delete_evidence_of(session: Session, student_id: int, now: datetime, setting
         transitions.add_event(
             session, record_id, None, "evidence_deleted", status, status, now, WITHDRAWN_NOTE
         )
+    # Who keeps a quarantine copy: a row quarantined for another reason (an unsafe file) — of
+    # any record for a withdrawal; of another pupil's or an archived record for a deletion.
+    keeps_copy = col(RecordEvidence.quarantine_reason) != reason
+    quarantined: set[str] = set()
+    if not keep_quarantined:
+        keeps_copy = keeps_copy & col(RecordEvidence.record_id).not_in(unarchived)
+        quarantined = set(
+            session.exec(
+                select(RecordEvidence.sha256).where(
+                    col(RecordEvidence.record_id).in_(unarchived),
+                    col(RecordEvidence.quarantine_reason) != reason,
+                )
+            ).all()
+        )
     paths: list[Path] = []
-    for sha256 in sorted({sha256 for _, sha256 in rows}):
+    for sha256 in sorted(quarantined | {sha256 for _, sha256 in rows}):
+        # An upload of the same bytes for another row has committed, or waits till this ends.
+        storage.lock_file(session, sha256)
         if storage.used_elsewhere(session, sha256):
             continue  # e.g. the same PDF is a team's competition attachment
         if not _named(session, sha256, col(RecordEvidence.quarantined_at).is_(None)):
             paths.append(storage.path_of(settings, sha256))
-        if not _named(session, sha256, col(RecordEvidence.quarantine_reason) != reason):
+        if not _named(session, sha256, keeps_copy):
             paths.append(storage.quarantine_path_of(settings, sha256))
-    if paths:
-        after_commit(session, lambda: storage.remove(paths))
+    storage.remove_in_transaction(session, paths)
     return len(rows)
+
+
+def lock_files_of(session: Session, student_ids: list[int]) -> None:
+    """Take the lock of every file that :func:`delete_evidence_of` may delete for these pupils,
+    in hash order: a job that deletes for several pupils in one transaction takes them all
+    before it deletes anything, so it never waits for a pupil's row while holding a file that
+    the pupil's withdrawal waits for."""
+    shas = session.exec(
+        select(RecordEvidence.sha256)
+        .join(ParticipationRecord, col(ParticipationRecord.id) == RecordEvidence.record_id)
+        .where(
+            col(ParticipationRecord.student_id).in_(student_ids),
+            col(ParticipationRecord.status).not_in([s.value for s in ARCHIVED]),
+        )
+        .distinct()
+    ).all()
+    for sha256 in sorted(shas):
+        storage.lock_file(session, sha256)
 
 
 def _named(session: Session, sha256: str, which: ColumnElement[bool]) -> bool:

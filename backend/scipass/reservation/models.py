@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from scipass.core.db import IdType, UTCDateTime
+from scipass.privacy.categories import DataCategory, personal
 
 
 class SlotStatus(StrEnum):
@@ -86,7 +87,10 @@ class Reservation(SQLModel, table=True):
     slot_id: int = Field(sa_column=Column(IdType, ForeignKey("time_slot.id"), nullable=False))
     kind: str = Field(sa_column=Column(String(12), nullable=False))
     student_id: int | None = Field(
-        default=None, sa_column=Column(IdType, ForeignKey("student.id"), nullable=True)
+        default=None,
+        sa_column=Column(
+            IdType, ForeignKey("student.id"), nullable=True, info=personal(DataCategory.attendance)
+        ),
     )
     school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
     group_label: str = Field(default="", sa_column=Column(String(60), nullable=False))

@@ -139,6 +139,7 @@ def list_students(
     counts = roster_service.guardian_counts(session, [s.id for s in rows if s.id is not None])
     today = local_date(clock.now())
     items = [_read(s, today=today, guardians=counts.get(s.id or 0, 0)) for s in rows]
+    roster_service.audit_viewed(session, actor=caller, now=clock.now(), rows=len(items))
     return Page[StudentRead].of(items, total, page)
 
 
@@ -153,6 +154,9 @@ def get_student(
 ) -> StudentRead:
     student = roster_service.get_student_for_staff(session, actor=caller, student_id=student_id)
     counts = roster_service.guardian_counts(session, [student_id])
+    roster_service.audit_viewed(
+        session, actor=caller, now=clock.now(), rows=1, student_id=student_id
+    )
     return _read(student, today=local_date(clock.now()), guardians=counts.get(student_id, 0))
 
 

@@ -187,6 +187,23 @@ def import_roster(
 # --- listing ------------------------------------------------------------------------------
 
 
+def audit_viewed(
+    session: Session, *, actor: Principal, now: datetime, rows: int, student_id: int | None = None
+) -> None:
+    """A staff member saw pupils' roster entries (names, 学号): audited, as every read of
+    pupils' data by staff is, for the yearly audit's access figures."""
+    audit_service.record(
+        session,
+        action=audit_service.Action.students_viewed,
+        at=now,
+        actor=actor,
+        object_type="student" if student_id is not None else None,
+        object_id=student_id,
+        school_id=actor.school_id,
+        row_count=rows,
+    )
+
+
 def list_students(
     session: Session,
     *,

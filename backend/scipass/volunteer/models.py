@@ -42,6 +42,7 @@ from sqlmodel import Field, SQLModel
 
 from scipass.core.db import IdType, UTCDateTime
 from scipass.org.organiser import one_organiser_check
+from scipass.privacy.categories import DataCategory, personal
 
 
 class RolePreset(StrEnum):
@@ -193,7 +194,14 @@ class VolunteerSignup(SQLModel, table=True):
         sa_column=Column(IdType, ForeignKey("volunteer_shift.id"), nullable=False)
     )
     role_id: int = Field(sa_column=Column(IdType, ForeignKey("volunteer_role.id"), nullable=False))
-    student_id: int = Field(sa_column=Column(IdType, ForeignKey("student.id"), nullable=False))
+    student_id: int = Field(
+        sa_column=Column(
+            IdType,
+            ForeignKey("student.id"),
+            nullable=False,
+            info=personal(DataCategory.volunteering),
+        )
+    )
     # The pupil's school when they signed up (schools list their pupils' sign-ups by it).
     school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
     kind: str = Field(sa_column=Column(String(12), nullable=False))
@@ -217,7 +225,10 @@ class VolunteerSignup(SQLModel, table=True):
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
     left_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
-    confirmed_minutes: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    confirmed_minutes: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, nullable=True, info=personal(DataCategory.volunteering)),
+    )
     minutes_reason: str = Field(default="", sa_column=Column(String(200), nullable=False))
     confirmed_by: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
     confirmed_at: datetime | None = Field(
@@ -248,7 +259,10 @@ class NotificationOutbox(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     kind: str = Field(sa_column=Column(String(40), nullable=False))
     student_id: int = Field(sa_column=Column(IdType, ForeignKey("student.id"), nullable=False))
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    payload: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSON, nullable=False, info=personal(DataCategory.notification)),
+    )
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
@@ -274,12 +288,21 @@ class VolunteerCertificate(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
     number: str = Field(sa_column=Column(String(32), nullable=False, unique=True))
-    student_id: int = Field(sa_column=Column(IdType, ForeignKey("student.id"), nullable=False))
+    student_id: int = Field(
+        sa_column=Column(
+            IdType,
+            ForeignKey("student.id"),
+            nullable=False,
+            info=personal(DataCategory.volunteering),
+        )
+    )
     school_id: int = Field(sa_column=Column(IdType, ForeignKey("school.id"), nullable=False))
     venue_id: int = Field(sa_column=Column(IdType, ForeignKey("venue.id"), nullable=False))
     from_date: date = Field(sa_column=Column(Date, nullable=False))
     to_date: date = Field(sa_column=Column(Date, nullable=False))
-    minutes: int = Field(sa_column=Column(Integer, nullable=False))
+    minutes: int = Field(
+        sa_column=Column(Integer, nullable=False, info=personal(DataCategory.volunteering))
+    )
     times: int = Field(sa_column=Column(Integer, nullable=False))
     content: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
