@@ -2,8 +2,8 @@
 known by the SHA-256 of the cookie's token.
 
 Revision ID: 0025
-Revises: 0023
-Create Date: 2026-12-10 01:00:00
+Revises: 0024
+Create Date: 2026-12-11 01:00:00
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0025"
-down_revision: str | None = "0023"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
