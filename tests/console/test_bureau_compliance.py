@@ -244,6 +244,8 @@ def test_the_platform_names_a_region_first(
     assert unnamed.status_code == 200
     assert "请指定行政区划代码" in unnamed.text
     assert 'id="chart-per-rule"' not in unnamed.text
+    # the region is chosen from the public region list, not typed as a code
+    assert '<option value="430300">湘潭市</option>' in unnamed.text
     named = console.get("/console/bureau/compliance", params={**TERM, "region_code": "430300"})
     assert named.status_code == 200
     platform = Principal(subject="account:900004", role=Role.platform_admin)

@@ -45,6 +45,21 @@ def term_params(request: Request) -> dict[str, str]:
     }
 
 
+async def region_choices(caller: Caller) -> list[tuple[str, str]]:
+    """The regions an officer may look at, for a select rather than a code to type: a
+    bureau's own region and those directly below it; for the platform, every province and
+    city (from the public region list)."""
+    own = caller.principal.region_code
+    if own is not None:
+        below = await caller.api.get("region-list", params={"parent_code": own, "limit": 100})
+        return [("", "本局辖区")] + [(r["code"], r["name"]) for r in below["items"]]
+    choices: list[tuple[str, str]] = [("", "请选择地区")]
+    for level in ("province", "city"):
+        found = await caller.api.get("region-list", params={"level": level, "limit": 100})
+        choices += [(r["code"], r["name"]) for r in found["items"]]
+    return choices
+
+
 @router.get("/compliance", name="console-bureau-compliance")
 async def compliance_page(request: Request, caller: BureauPage) -> HTMLResponse:
     query = request.query_params
@@ -64,6 +79,7 @@ async def compliance_page(request: Request, caller: BureauPage) -> HTMLResponse:
         "sorts": SORTS,
         "state_names": STATE_NAMES,
         "area_names": AREA_NAMES,
+        "regions": await region_choices(caller),
     }
     if not answer.ok:
         problem = answer.problem or {"title": "无法读取达标情况", "status": answer.status}

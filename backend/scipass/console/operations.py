@@ -104,6 +104,7 @@ SCHOOL: set[str] = {
     "group-checkin",
 }
 BUREAU: set[str] = {
+    "region-list",
     "region-compliance",
     "region-compliance-ledger",
     "school-compliance",
