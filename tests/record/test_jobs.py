@@ -60,6 +60,7 @@ def test_run_once_archives_what_is_due(
         "expire-job-results": 0,
         "carry-out-deletions": 0,
         "delete-unbound-wechat-users": 0,
+        "purge-console-sessions": 0,
     }
     assert _status(session, record) == "archived"
     assert scheduled_jobs().run_once(Database(engine, bind=connection), clock, settings) == {
@@ -72,6 +73,7 @@ def test_run_once_archives_what_is_due(
         "expire-job-results": 0,
         "carry-out-deletions": 0,
         "delete-unbound-wechat-users": 0,
+        "purge-console-sessions": 0,
     }
 
 
