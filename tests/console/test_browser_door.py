@@ -1,8 +1,10 @@
 """The door scanner in Chromium, as a venue worker at 湘潭市科技馆 uses it with the demo's open
 day: a pupil's code read by the camera while the network is down (Chromium's fake camera
 plays a QR code), queued and uploaded when it returns; a revoked card refused at the door (an
-image fed to the camera); a code typed in by hand. Each verdict must show within a quarter
-of a second of the decode (the page's own performance marks)."""
+image fed to the camera); a code typed in by hand. How long each verdict took to show (the
+page's own performance marks) is written to ``test-artifacts/console/door-verdict-ms.jsonl``;
+``bench/door_verdict.py`` runs these tests and compares it with the quarter of a second the
+issue asks for (a timed assertion here would fail on a loaded machine, not on slow code)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from scipass.checkin.models import CheckIn, ScanEvent, ScanSource
 from scipass.core.auth import Principal, Role
 from scipass.roster.models import Student
 from tests.console.browser import (
+    ARTIFACTS,
     DEMO_NOW,
     TABLET_PORTRAIT,
     DemoServer,
@@ -40,7 +43,7 @@ from tests.console.browser import (
 pytestmark = pytest.mark.slow
 
 OPEN_DAY = "科技活动周·科技馆开放日"  # the venue's activity of the demo day, open admission
-VERDICT_MS = 250  # the issue's "under a quarter of a second", decode to verdict shown
+VERDICT_LOG = ARTIFACTS / "door-verdict-ms.jsonl"  # read by bench/door_verdict.py
 
 
 @dataclass(frozen=True)
@@ -158,11 +161,19 @@ def verdict(page: Any, scan: int, source: str) -> dict[str, str]:
     )
 
 
-def verdict_ms(page: Any) -> list[float]:
-    """How long each verdict took to show, from the decode to the frame that shows it."""
+def log_verdict_ms(page: Any, case: str) -> None:
+    """Append how long each verdict took to show, from the decode to the frame that shows it,
+    and jsQR's time on a camera frame, for bench/door_verdict.py."""
     measures = "performance.getEntriesByName('door-verdict', 'measure')"
     page.wait_for_function(f"{measures}.length > 0")
-    return page.evaluate(f"{measures}.map(m => m.duration)")
+    verdicts = page.evaluate(f"{measures}.map(m => m.duration)")
+    decodes = page.evaluate(
+        "performance.getEntriesByName('door-decode', 'measure').map(m => m.duration)"
+    )
+    assert all(ms > 0 for ms in verdicts)  # the page measured a decode before each verdict
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with VERDICT_LOG.open("a", encoding="utf-8") as log:
+        log.write(json.dumps({"case": case, "verdict_ms": verdicts, "decode_ms": decodes}) + "\n")
 
 
 def test_a_code_read_offline_is_queued_and_uploaded_when_the_network_returns(
@@ -186,8 +197,7 @@ def test_a_code_read_offline_is_queued_and_uploaded_when_the_network_returns(
     assert shown["state"] == "accepted"
     assert f"学生编号 {door.pupils[0].id}" in shown["text"]
     assert page.locator("#door-queue-count").inner_text() == "1"
-    [latency] = verdict_ms(page)
-    assert latency < VERDICT_MS, latency
+    log_verdict_ms(page, "offline, fake camera")
     screenshot(page, "door-scanner")
 
     context.set_offline(False)  # the online event uploads the queue
@@ -241,7 +251,7 @@ def test_a_revoked_card_is_refused_at_the_door(door: Door, browser: Any) -> None
     assert shown["local"] == "refused"  # the page refused it before the server answered
     assert shown["state"] == "refused"
     assert "挂失" in shown["text"]
-    assert verdict_ms(page)[0] < VERDICT_MS
+    log_verdict_ms(page, "revoked card, injected image")
     with door.server.session() as session:
         event = session.exec(
             select(ScanEvent).where(
@@ -266,7 +276,7 @@ def test_a_code_typed_in_by_hand(door: Door, browser: Any) -> None:
     assert shown["state"] == "accepted"
     assert "*" in shown["text"]  # the masked name the server answers
     assert pupil.name not in shown["text"]
-    assert verdict_ms(page)[0] < VERDICT_MS
+    log_verdict_ms(page, "typed in")
     check_accessibility(page)  # with a verdict and the recent scans shown
     with door.server.session() as session:
         visit = session.exec(select(CheckIn).where(CheckIn.student_id == pupil.id)).one()
