@@ -130,7 +130,9 @@ class PageProblems:
 def signed_in(browser: Any, server: DemoServer, username: str, **context: Any) -> Any:
     """A page of a new browser context, signed in as ``username`` through the sign-in page."""
     page = browser.new_context(viewport=context.pop("viewport", DESKTOP), **context).new_page()
-    page.set_default_timeout(10_000)
+    # A deadline, not a measure: under CI both suites and their servers share two cores, and a
+    # service worker's install or a page's first script can take seconds there.
+    page.set_default_timeout(30_000)
     page.goto(server.url + "/console/login")
     page.get_by_label("账号").fill(username)
     page.get_by_label("密码").fill(DEMO_PASSWORD)

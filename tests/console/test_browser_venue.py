@@ -143,10 +143,8 @@ def test_a_venue_worker_runs_an_activity(server: DemoServer, browser: Any) -> No
         "需要监护人同意记录参与活动后才能签到" in page.locator('[data-rows="reasons"]').inner_text()
     )
     _arrive(server, made.id or 0, 1)
-    for _ in range(60):  # the page asks every 5 seconds
-        if visits.inner_text() == "2":
-            break
-        page.wait_for_timeout(250)
+    # the page asks every 5 seconds; wait for its next answer
+    page.locator('[data-total="visits"]:text-is("2")').wait_for()
     assert visits.inner_text() == "2"
     assert page.locator('[data-total="refused"]').inner_text() == "2"
     assert "10:00" in page.locator('[data-rows="hours"]').inner_text()
