@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -34,6 +35,7 @@ from scipass.core.storage import (
     LocalDirectory,
     ObjectStore,
     S3Bucket,
+    StorageUnavailable,
     read_chunks,
     s3_client,
     store_for,
@@ -300,6 +302,65 @@ def test_a_full_disk_answers_507_and_leaves_no_file_and_no_row(
     again = api.upload(pupil, record.id or 0, _image("JPEG"), "photo.jpg")
     assert again.status_code == 201, again.text
     assert evidence_storage.path_of(settings, again.json()["sha256"]).is_file()
+
+
+def _unreachable_bucket() -> S3Bucket:
+    """A bucket on a loopback port nobody listens on (refused at once), tried only once."""
+    import boto3
+    from botocore.config import Config
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=2),
+    )
+    return S3Bucket(client, "scipass", "city/uploads/")
+
+
+def test_an_object_store_out_of_reach_is_503_storage_unavailable() -> None:
+    bucket = _unreachable_bucket()
+    calls: list[Callable[[], Any]] = [
+        lambda: bucket.put("evidence/ab/one", [b"x"]),
+        lambda: bucket.exists("evidence/ab/one"),
+        lambda: bucket.open("evidence/ab/one"),
+        lambda: bucket.delete("evidence/ab/one"),
+        lambda: bucket.move("evidence/ab/one", "quarantine/ab/one"),
+    ]
+    for call in calls:
+        with pytest.raises(StorageUnavailable) as raised:
+            call()
+        assert raised.value.status == 503
+        assert raised.value.headers["Retry-After"] == "5"
+
+
+def test_an_upload_while_the_store_is_out_of_reach_answers_503_and_writes_no_row(
+    monkeypatch: pytest.MonkeyPatch,
+    client: TestClient,
+    settings: Settings,
+    clock: FrozenClock,
+    session: Session,
+    side_a: Side,
+) -> None:
+    api = Api(client, settings, clock)
+    record = create_record(session, student=side_a.student)
+    pupil = side_a.principal(Role.student)
+    _decide_photos(api, side_a, "grant")
+    bucket = _unreachable_bucket()
+    monkeypatch.setitem(BACKENDS, StorageKind.local, lambda s, area: bucket)
+
+    answer = api.upload(pupil, record.id or 0, _image("PNG"), "photo.png")
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["code"] == "storage_unavailable"
+    assert answer.headers["retry-after"] == "5"
+    session.expire_all()
+    rows = session.exec(select(RecordEvidence).where(RecordEvidence.record_id == record.id))
+    assert rows.all() == []
 
 
 def test_s3_storage_needs_a_bucket(database_url: str) -> None:

@@ -49,7 +49,7 @@ from scipass.core.errors import problem_responses
 from scipass.core.exports import attachment
 from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
-from scipass.core.storage import InsufficientStorage, read_chunks
+from scipass.core.storage import InsufficientStorage, StorageUnavailable, read_chunks
 from scipass.record.errors import EvidencePdfActiveContent, EvidenceTooComplex, EvidenceUnreadable
 from scipass.roster.acting import ActingEntrant, ActingEntryReader, ActingStudent
 from scipass.roster.errors import StudentNotFound
@@ -161,6 +161,7 @@ def update_entry(
         EvidencePdfActiveContent,
         EvidenceTooComplex,
         InsufficientStorage,
+        StorageUnavailable,
     ),
 )
 def attach(
@@ -192,7 +193,7 @@ def attach(
     response_class=FileResponse,
     responses={
         200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}},
-        **problem_responses(EntryNotFound),
+        **problem_responses(EntryNotFound, StorageUnavailable),
     },
 )
 def get_attachment(

@@ -15,26 +15,31 @@ Keys are relative, ``/``-separated paths (``evidence/ab/<sha256>``). What every 
   object appears only when its PUT (or multipart upload) completes, and a failed multipart
   upload is aborted;
 - reads stream (:func:`read_chunks`), so a large export never sits in memory;
-- a full disk is :class:`InsufficientStorage` (507 ``insufficient_storage``), never a 500.
+- a full disk is :class:`InsufficientStorage` (507 ``insufficient_storage``), an object store
+  out of reach :class:`StorageUnavailable` (503 ``storage_unavailable``), never a 500.
 """
 
 from __future__ import annotations
 
 import errno
 import io
+import logging
 import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 
 from scipass.core.config import StorageKind
-from scipass.core.errors import ProblemError
+from scipass.core.errors import ProblemError, ServiceUnavailable
 
 if TYPE_CHECKING:
     from scipass.core.config import Settings
+
+logger = logging.getLogger("scipass.storage")
 
 CHUNK = 64 * 1024
 # A key: path segments of letters, digits and ``._-``, none of them ``.`` or ``..``.
@@ -52,6 +57,15 @@ class InsufficientStorage(ProblemError):
     code = "insufficient_storage"
     title_zh = "存储空间不足，文件未保存，请稍后再试或联系管理员"
     title_en = "Insufficient storage; the file was not stored"
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """The object store cannot be reached (or fails) after the client's retries: nothing was
+    stored or read, and the same request may be sent again after ``Retry-After`` seconds."""
+
+    code = "storage_unavailable"
+    title_zh = "文件存储暂时无法访问，请稍后重试"
+    title_en = "The file store is unavailable; try again shortly"
 
 
 class ObjectStore(Protocol):
@@ -187,7 +201,8 @@ class _ChunkReader(io.RawIOBase):
 class S3Bucket:
     """Objects in one bucket, each key below ``prefix``. A PUT, or a multipart upload's
     completion, is what makes an object visible, so a write is whole or absent; boto3 aborts a
-    multipart upload that fails."""
+    multipart upload that fails. Every call goes through :func:`_answers`: a full store is
+    :class:`InsufficientStorage`, one out of reach :class:`StorageUnavailable`."""
 
     def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
         self.client = client
@@ -199,65 +214,91 @@ class S3Bucket:
 
     def put(self, key: str, chunks: Iterable[bytes]) -> int:
         from boto3.s3.transfer import TransferConfig
-        from botocore.exceptions import ClientError
 
         reader = _ChunkReader(chunks)
-        try:
+        with _answers():
             self.client.upload_fileobj(
                 io.BufferedReader(reader, CHUNK),
                 self.bucket,
                 self._name(key),
                 Config=TransferConfig(use_threads=False),
             )
-        except ClientError as error:
-            if _status(error) == 507 or _code(error) in {"XMinioStorageFull", "StorageFull"}:
-                raise InsufficientStorage() from error
-            raise
         return reader.size
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=self._name(key))
-        except ClientError as error:
-            if _missing(error):
-                return False
-            raise
+        with _answers():
+            try:
+                self.client.head_object(Bucket=self.bucket, Key=self._name(key))
+            except ClientError as error:
+                if _missing(error):
+                    return False
+                raise
         return True
 
     def open(self, key: str) -> BinaryIO:
         from botocore.exceptions import ClientError
 
-        try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=self._name(key))
-        except ClientError as error:
-            if _missing(error):
-                raise FileNotFoundError(key) from error
-            raise
+        with _answers():
+            try:
+                answer = self.client.get_object(Bucket=self.bucket, Key=self._name(key))
+            except ClientError as error:
+                if _missing(error):
+                    raise FileNotFoundError(key) from error
+                raise
         return cast(BinaryIO, answer["Body"])  # a botocore StreamingBody: read(n), close()
 
     def delete(self, key: str) -> bool:
         existed = self.exists(key)  # S3's DELETE does not tell
         if existed:
-            self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
+            with _answers():
+                self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
         return existed
 
     def move(self, source: str, target: str) -> bool:
         from botocore.exceptions import ClientError
 
-        try:
-            self.client.copy_object(
-                Bucket=self.bucket,
-                Key=self._name(target),
-                CopySource={"Bucket": self.bucket, "Key": self._name(source)},
-            )
-        except ClientError as error:
-            if _missing(error):
-                return False
-            raise
-        self.client.delete_object(Bucket=self.bucket, Key=self._name(source))
+        with _answers():
+            try:
+                self.client.copy_object(
+                    Bucket=self.bucket,
+                    Key=self._name(target),
+                    CopySource={"Bucket": self.bucket, "Key": self._name(source)},
+                )
+            except ClientError as error:
+                if _missing(error):
+                    return False
+                raise
+            self.client.delete_object(Bucket=self.bucket, Key=self._name(source))
         return True
+
+
+# What an S3-compatible service answers when it is full (MinIO: XMinioStorageFull), and when
+# it is overloaded or failing (after boto3's own retries).
+_FULL_CODES = frozenset({"XMinioStorageFull", "StorageFull"})
+_BUSY_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"})
+
+
+@contextmanager
+def _answers() -> Iterator[None]:
+    """Turn what an S3 call meets into the app's answers: a full store 507, a store out of
+    reach (refused, timed out, the connection closed) or failing 503 with ``Retry-After``."""
+    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as Unreachable
+
+    try:
+        yield
+    except ClientError as error:
+        if _status(error) == 507 or _code(error) in _FULL_CODES:
+            raise InsufficientStorage() from error
+        if _status(error) in {500, 502, 503, 504} or _code(error) in _BUSY_CODES:
+            logger.warning("object store failing: %s", error)
+            raise StorageUnavailable() from error
+        raise
+    except (Unreachable, HTTPClientError) as error:
+        logger.warning("object store out of reach: %s", error)
+        raise StorageUnavailable() from error
 
 
 def _code(error: Any) -> str:
@@ -269,6 +310,10 @@ def _status(error: Any) -> int:
 
 
 def _missing(error: Any) -> bool:
+    """Whether the object is absent (not the bucket: a missing bucket is an operator's error,
+    raised as it is; a HEAD cannot tell the two apart)."""
+    if _code(error) == "NoSuchBucket":
+        return False
     return _status(error) == 404 or _code(error) in {"404", "NoSuchKey", "NotFound"}
 
 

@@ -17,7 +17,7 @@ from scipass.core.deps import SettingsDep
 from scipass.core.errors import problem_responses
 from scipass.core.exports import attachment
 from scipass.core.inputs import Id
-from scipass.core.storage import InsufficientStorage, read_chunks
+from scipass.core.storage import InsufficientStorage, StorageUnavailable, read_chunks
 from scipass.record import evidence as evidence_service
 from scipass.record.errors import (
     EvidenceLimitReached,
@@ -59,6 +59,7 @@ router = APIRouter(tags=["records"])
         EvidenceLimitReached,
         ConsentRequired,
         InsufficientStorage,
+        StorageUnavailable,
     ),
 )
 def upload_evidence(
@@ -92,7 +93,9 @@ def upload_evidence(
         200: {
             "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}, "application/pdf": {}}
         },
-        **problem_responses(RecordNotFound, EvidenceNotFound, EvidenceQuarantined),
+        **problem_responses(
+            RecordNotFound, EvidenceNotFound, EvidenceQuarantined, StorageUnavailable
+        ),
     },
 )
 def get_evidence(
