@@ -363,6 +363,44 @@ def test_an_upload_while_the_store_is_out_of_reach_answers_503_and_writes_no_row
     assert rows.all() == []
 
 
+class _Refusing:
+    """An S3 client whose every upload meets the answer ``code`` with ``status``."""
+
+    def __init__(self, code: str, status: int) -> None:
+        self.code, self.status = code, status
+
+    def upload_fileobj(self, stream: BinaryIO, *args: Any, **kwargs: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        stream.read()
+        answer: Any = {
+            "Error": {"Code": self.code, "Message": "refused"},
+            "ResponseMetadata": {"HTTPStatusCode": self.status},
+        }
+        raise ClientError(answer, "PutObject")
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "raised"),
+    [
+        ("XMinioStorageFull", 507, InsufficientStorage),  # MinIO's full disk
+        ("InsufficientStorage", 507, InsufficientStorage),
+        ("SlowDown", 503, StorageUnavailable),  # after boto3's retries
+        ("InternalError", 500, StorageUnavailable),
+    ],
+)
+def test_what_an_s3_service_refuses_with_becomes_the_apps_answer(
+    code: str, status: int, raised: type[Exception]
+) -> None:
+    bucket = S3Bucket(_Refusing(code, status), "scipass")
+    with pytest.raises(raised):
+        bucket.put("evidence/ab/one", [b"bytes"])
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError, match="AccessDenied"):  # anything else as it is: a 500
+        S3Bucket(_Refusing("AccessDenied", 403), "scipass").put("evidence/ab/one", [b"x"])
+
+
 def test_s3_storage_needs_a_bucket(database_url: str) -> None:
     with pytest.raises(ValueError, match="SCIPASS_S3_BUCKET"):
         Settings(
