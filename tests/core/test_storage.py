@@ -175,7 +175,7 @@ def test_a_write_that_fails_midway_leaves_nothing_visible_or_behind(
     assert _leftovers(store, tmp_path) == []
 
 
-def test_evidence_is_uploaded_served_and_withdrawn_through_the_bucket(
+def test_evidence_is_uploaded_served_by_two_hosts_and_withdrawn_through_the_bucket(
     s3_settings: Settings,
     engine: Engine,
     connection: Connection,
@@ -183,6 +183,7 @@ def test_evidence_is_uploaded_served_and_withdrawn_through_the_bucket(
     make_app: Callable[..., FastAPI],
     session: Session,
     side_a: Side,
+    tmp_path: Path,
 ) -> None:
     app = make_app(s3_settings, database=Database(engine, bind=connection), clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -204,6 +205,17 @@ def test_evidence_is_uploaded_served_and_withdrawn_through_the_bucket(
         assert served.content == stored[key]
         assert served.headers["content-length"] == str(len(stored[key]))
         assert served.headers["content-type"] == "image/png"
+
+        # another host: its own (empty) directories, the same database and bucket
+        elsewhere = s3_settings.model_copy(
+            update={"upload_dir": tmp_path / "b-uploads", "job_results_dir": tmp_path / "b-res"}
+        )
+        other = make_app(elsewhere, database=Database(engine, bind=connection), clock=clock)
+        with TestClient(other, raise_server_exceptions=False) as second:
+            there = Api(second, elsewhere, clock).get(uploaded.json()["url"], pupil)
+            assert there.status_code == 200
+            assert there.content == stored[key]
+        assert _files(tmp_path / "b-uploads") == []
 
         _decide_photos(api, side_a, "withdraw")  # deletes the pupil's photos
         assert api.get(uploaded.json()["url"], pupil).status_code == 410
