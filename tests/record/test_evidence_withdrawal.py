@@ -97,7 +97,7 @@ def test_a_withdrawal_keeps_an_earlier_quarantine_reason_and_its_copy(
         .values(quarantined_at=NOW, quarantine_reason="unreadable")
     )
     session.commit()
-    storage.remove([storage.path_of(settings, unsafe["sha256"])])
+    storage.remove(settings, [storage.served_key(unsafe["sha256"])])
 
     _decide_photos(api, side_a, "withdraw")
     session.commit()
@@ -126,13 +126,13 @@ def test_a_file_taken_out_in_a_transaction_comes_back_on_rollback(
     path = storage.path_of(settings, sha256)
     with Session(engine) as s:
         storage.lock_file(s, sha256)
-        storage.remove_in_transaction(s, [path])
+        storage.remove_in_transaction(s, settings, [storage.served_key(sha256)])
         assert not path.exists()  # out of the served tree while the lock is held
         s.rollback()
     assert path.read_bytes() == data
     with Session(engine) as s:
         storage.lock_file(s, sha256)
-        storage.remove_in_transaction(s, [path])
+        storage.remove_in_transaction(s, settings, [storage.served_key(sha256)])
         s.commit()
     assert not path.exists()
     assert list(path.parent.iterdir()) == []  # nothing set aside is left behind

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from datetime import datetime
-from pathlib import Path
+from typing import BinaryIO
 
 from sqlmodel import Session, col, select
 
@@ -112,13 +112,17 @@ def _sent_to(session: Session, actor: Principal, entry_id: int) -> Entry | None:
 
 def open_file(
     session: Session, *, actor: Principal, settings: Settings, entry_id: int
-) -> tuple[Path, str, str]:
-    """The stored attachment for its members, their school, and organisers it was sent to."""
+) -> tuple[BinaryIO, Entry]:
+    """The stored attachment, open for reading (the caller streams and closes it), and its
+    entry: for its members, their school, and organisers it was sent to."""
     try:
         entry: Entry | None = visible_entry(session, actor=actor, entry_id=entry_id)
     except EntryNotFound:
         entry = _sent_to(session, actor, entry_id)
     if entry is None or entry.attachment_sha256 is None:
         raise EntryNotFound("没有附件", "No attachment")
-    path = storage.path_of(settings, entry.attachment_sha256)
-    return path, entry.attachment_media_type or "application/pdf", entry.attachment_name or "附件"
+    try:
+        return storage.open_served(settings, entry.attachment_sha256), entry
+    except FileNotFoundError:
+        missing = ("附件文件已不在存储中，请联系管理员", "The stored file is missing")
+        raise EntryNotFound(*missing) from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 
 from scipass.competition import attachments, entries, reads, review, submission
 from scipass.competition.errors import (
@@ -49,6 +49,7 @@ from scipass.core.errors import problem_responses
 from scipass.core.exports import attachment
 from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
+from scipass.core.storage import InsufficientStorage, StorageUnavailable, read_chunks
 from scipass.record.errors import EvidencePdfActiveContent, EvidenceTooComplex, EvidenceUnreadable
 from scipass.roster.acting import ActingEntrant, ActingEntryReader, ActingStudent
 from scipass.roster.errors import StudentNotFound
@@ -159,6 +160,8 @@ def update_entry(
         EvidenceUnreadable,
         EvidencePdfActiveContent,
         EvidenceTooComplex,
+        InsufficientStorage,
+        StorageUnavailable,
     ),
 )
 def attach(
@@ -190,24 +193,24 @@ def attach(
     response_class=FileResponse,
     responses={
         200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}},
-        **problem_responses(EntryNotFound),
+        **problem_responses(EntryNotFound, StorageUnavailable),
     },
 )
 def get_attachment(
     entry_id: Id, caller: ActingEntryReader, session: SessionDep, settings: SettingsDep
-) -> FileResponse:
-    path, media_type, name = attachments.open_file(
+) -> StreamingResponse:
+    stream, entry = attachments.open_file(
         session, actor=caller, settings=settings, entry_id=entry_id
     )
+    media_type = entry.attachment_media_type or "application/pdf"
     extension = media_type.rsplit("/", 1)[-1]
-    return FileResponse(
-        path,
-        media_type=media_type,
-        headers={
-            **attachment(name, f"entry-{entry_id}.{extension}"),
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    headers = {
+        **attachment(entry.attachment_name or "附件", f"entry-{entry_id}.{extension}"),
+        "X-Content-Type-Options": "nosniff",
+    }
+    if entry.attachment_size is not None:
+        headers["Content-Length"] = str(entry.attachment_size)
+    return StreamingResponse(read_chunks(stream), media_type=media_type, headers=headers)
 
 
 @router.post(

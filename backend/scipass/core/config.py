@@ -53,6 +53,13 @@ class WeChatMode(StrEnum):
     fake = "fake"
 
 
+class StorageKind(StrEnum):
+    """Where evidence files and job results live (:mod:`scipass.core.storage`)."""
+
+    local = "local"
+    s3 = "s3"
+
+
 class ConfigurationError(Exception):
     """The settings cannot run the service; ``str()`` is a one-line reason for the operator."""
 
@@ -133,6 +140,17 @@ class Settings(BaseSettings):
     wechat_timeout_seconds: float = Field(default=5.0, gt=0)
 
     upload_dir: Path = Path("var/uploads")
+    # Evidence files and job results (README, "Storage with several hosts"): a local directory
+    # (SCIPASS_UPLOAD_DIR, SCIPASS_JOB_RESULTS_DIR), or an S3-compatible bucket that every
+    # host shares, under the prefixes ``<s3_prefix>uploads/`` and ``<s3_prefix>job-results/``.
+    storage: StorageKind = StorageKind.local
+    s3_endpoint_url: str = ""  # empty: AWS's own; MinIO, Ceph, a cloud's: its https URL
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""  # empty (both): boto3's credential chain (an instance role)
+    s3_secret_access_key: SecretStr = SecretStr("")
+    s3_path_style: bool = False  # https://host/bucket/key (MinIO) instead of bucket.host
+    s3_prefix: str = Field(default="", pattern=r"^([A-Za-z0-9._-]+/)*$")
     # A TrueType font with Chinese glyphs for PDF files (科技实践档案); unset: the Debian
     # fonts-droid-fallback or fonts-wqy-zenhei file, whichever is installed.
     pdf_font_path: Path | None = None
@@ -186,6 +204,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _storage_named(self) -> Settings:
+        if self.storage is StorageKind.s3 and not self.s3_bucket:
+            raise ValueError("SCIPASS_STORAGE=s3 needs SCIPASS_S3_BUCKET")
+        return self
 
     @model_validator(mode="after")
     def _keys_parse(self) -> Settings:

@@ -93,15 +93,17 @@ def run_evidence_job(context: JobContext) -> JobResult:
                     "file": None,
                     "withheld": None,
                 }
-                path = evidence_storage.path_of(settings, evidence.sha256)
+                data = None
+                if evidence.quarantined_at is None:
+                    data = evidence_storage.read_served(settings, evidence.sha256)
                 if evidence.quarantined_at is not None:
                     item["withheld"] = "quarantined"  # no longer served (e.g. not a clean image)
-                elif not path.is_file():
+                elif data is None:
                     item["withheld"] = "missing"
                 else:
                     name = f"{row.record_id}-{evidence.id}-{evidence.filename}"
                     item["file"] = name
-                    yield name, path.read_bytes()
+                    yield name, data
                 manifest.append(item)
             body = {"student_id": student_id, "generated_at": now.isoformat(), "files": manifest}
             yield MANIFEST, json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8")

@@ -13,6 +13,7 @@ from scipass.core.errors import problem_responses
 from scipass.core.exports import attachment
 from scipass.core.inputs import Id
 from scipass.core.pagination import Page, PageDep
+from scipass.core.storage import StorageUnavailable
 from scipass.jobs import service as job_service
 from scipass.jobs.errors import JobNotDone, JobNotFound, JobResultGone
 from scipass.jobs.schemas import JobRead
@@ -57,7 +58,7 @@ def get_job(job_id: Id, caller: JobOwner, session: SessionDep) -> JobRead:
                 },
             },
         },
-        **problem_responses(JobNotFound, JobNotDone, JobResultGone),
+        **problem_responses(JobNotFound, JobNotDone, JobResultGone, StorageUnavailable),
     },
 )
 def job_result(

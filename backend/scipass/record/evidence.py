@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import os
 from datetime import datetime
-from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
@@ -273,7 +273,8 @@ def open_file(
     record_id: int,
     evidence_id: int,
     now: datetime,
-) -> tuple[RecordEvidence, Path]:
+) -> tuple[RecordEvidence, BinaryIO]:
+    """The evidence row and its file, open for reading (the caller streams and closes it)."""
     if actor.role in VENUE_ROLES:
         raise RecordNotFound()
     record = record_service.get_visible(session, actor=actor, record_id=record_id)
@@ -288,9 +289,6 @@ def open_file(
         assert evidence.quarantine_reason is not None  # set together with quarantined_at
         detail_zh, detail_en = _QUARANTINED[QuarantineReason(evidence.quarantine_reason)]
         raise EvidenceQuarantined(detail_zh, detail_en, reason=evidence.quarantine_reason)
-    path = storage.path_of(settings, evidence.sha256)
-    if not path.is_file():
-        raise EvidenceNotFound("文件已不在存储中，请联系管理员", "The stored file is missing")
     if actor.role not in (Role.student, Role.guardian):
         audit_service.record(
             session,
@@ -302,4 +300,8 @@ def open_file(
             school_id=record.school_id,
             record_id=record.id,
         )
-    return evidence, path
+    try:  # last, so that nothing raised after it leaves the file open
+        return evidence, storage.open_served(settings, evidence.sha256)
+    except FileNotFoundError:
+        missing = ("文件已不在存储中，请联系管理员", "The stored file is missing")
+        raise EvidenceNotFound(*missing) from None

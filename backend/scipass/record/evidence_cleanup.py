@@ -36,7 +36,6 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import exists, update
 from sqlalchemy.exc import IntegrityError
@@ -56,7 +55,7 @@ BATCH = 100  # files looked up per run, at most
 @dataclass
 class _Outcome:
     rows: int = 0
-    obsolete: list[Path] = field(default_factory=list)
+    obsolete: list[str] = field(default_factory=list)  # hashes of files no longer served
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ def clean_stored(
         done.obsolete += outcome.obsolete
         if time.monotonic() - started >= budget:
             break
-    _remove_after_commit(session, done.obsolete)
+    _remove_after_commit(session, settings, done.obsolete)
     return done.rows
 
 
@@ -103,16 +102,16 @@ def clean_now(
     """Clean the file of ``evidence`` at once (a download met it not cleaned yet); the row as
     it now is."""
     outcome = _clean_content(session, settings=settings, sha256=evidence.sha256, now=now)
-    _remove_after_commit(session, outcome.obsolete)
+    _remove_after_commit(session, settings, outcome.obsolete)
     session.refresh(evidence)
     return evidence
 
 
-def _remove_after_commit(session: Session, paths: list[Path]) -> None:
+def _remove_after_commit(session: Session, settings: Settings, shas: list[str]) -> None:
     # a file is named by its hash; another table (an entry's attachment) may still name it
-    paths = [path for path in paths if not storage.used_elsewhere(session, path.name)]
-    if paths:
-        after_commit(session, lambda: storage.remove(paths))
+    keys = [storage.served_key(s) for s in shas if not storage.used_elsewhere(session, s)]
+    if keys:
+        after_commit(session, lambda: storage.remove(settings, keys))
 
 
 def _clean_content(session: Session, *, settings: Settings, sha256: str, now: datetime) -> _Outcome:
@@ -151,17 +150,17 @@ def _clean_content(session: Session, *, settings: Settings, sha256: str, now: da
         )
     ).one()
     if not still_served:
-        outcome.obsolete.append(storage.path_of(settings, sha256))
+        outcome.obsolete.append(sha256)
     return outcome
 
 
 def _judge(settings: Settings, sha256: str) -> _Verdict:
     """What becomes of the stored file ``sha256``, by its bytes."""
-    path = storage.path_of(settings, sha256)
-    if not path.is_file():
+    data = storage.read_served(settings, sha256)
+    if data is None:
         return _Verdict(reason=QuarantineReason.missing)
     try:
-        _, stored = sanitise.clean(path.read_bytes())
+        _, stored = sanitise.clean(data)
     except EvidencePdfActiveContent as refusal:
         found = ", ".join(refusal.extra.get("found", []))
         return _Verdict(reason=QuarantineReason.active_content, note=found)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 
 from scipass.consent.errors import ConsentRequired
 from scipass.core.callers import (
@@ -17,6 +17,7 @@ from scipass.core.deps import SettingsDep
 from scipass.core.errors import problem_responses
 from scipass.core.exports import attachment
 from scipass.core.inputs import Id
+from scipass.core.storage import InsufficientStorage, StorageUnavailable, read_chunks
 from scipass.record import evidence as evidence_service
 from scipass.record.errors import (
     EvidenceLimitReached,
@@ -57,6 +58,8 @@ router = APIRouter(tags=["records"])
         EvidenceTooComplex,
         EvidenceLimitReached,
         ConsentRequired,
+        InsufficientStorage,
+        StorageUnavailable,
     ),
 )
 def upload_evidence(
@@ -90,7 +93,9 @@ def upload_evidence(
         200: {
             "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}, "application/pdf": {}}
         },
-        **problem_responses(RecordNotFound, EvidenceNotFound, EvidenceQuarantined),
+        **problem_responses(
+            RecordNotFound, EvidenceNotFound, EvidenceQuarantined, StorageUnavailable
+        ),
     },
 )
 def get_evidence(
@@ -100,8 +105,8 @@ def get_evidence(
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
-) -> FileResponse:
-    item, path = evidence_service.open_file(
+) -> StreamingResponse:
+    item, stream = evidence_service.open_file(
         session,
         actor=caller,
         settings=settings,
@@ -110,8 +115,8 @@ def get_evidence(
         now=clock.now(),
     )
     extension = item.media_type.rsplit("/", 1)[-1]
-    return FileResponse(
-        path,
+    return StreamingResponse(
+        read_chunks(stream),
         media_type=item.media_type,
         headers={
             **attachment(
@@ -119,6 +124,7 @@ def get_evidence(
                 f"evidence-{item.id}.{extension}",
                 inline=item.media_type.startswith("image/"),
             ),
+            "Content-Length": str(item.size),
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, max-age=3600",
         },

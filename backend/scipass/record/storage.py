@@ -1,32 +1,34 @@
-"""Where evidence files live: ``<upload_dir>/evidence/<first two hex digits>/<sha256>``, the
-tree that downloads are served from, and ``<upload_dir>/quarantine/`` (same layout), where
-files no longer served are kept for an administrator to look at. Files are named by their
-content, so writing one is idempotent and a file is shared by every row that names it.
+"""Where evidence files live: under the keys ``evidence/<first two hex digits>/<sha256>``, the
+tree that downloads are served from, and ``quarantine/`` (same layout), where files no longer
+served are kept for an administrator to look at; in the app's file store
+(:mod:`scipass.core.storage`, area ``uploads``): below ``SCIPASS_UPLOAD_DIR``, or in the S3
+bucket that several hosts share. Files are named by their content, so writing one is idempotent
+and a file is shared by every row that names it.
 
 Because a file is shared, deleting one races with an upload of the same bytes for another row
 (another pupil's photo): the deleter would find no row naming it while the upload has not yet
-committed, and unlink the file the upload then names. Both sides take the file's lock
+committed, and delete the file the upload then names. Both sides take the file's lock
 (:func:`lock_file`: a PostgreSQL advisory lock on the hash, held to the end of the
-transaction; SQLite runs writers one at a time): the upload before it writes the file, the
-deleter before it asks whether a row still names the file, and the deleter takes the file out
-of the served tree while it holds the lock (:func:`remove_in_transaction`, set aside and deleted
-at commit, put back on rollback). An upload that comes later then finds no file and writes it
-again."""
+transaction, so it holds across hosts; SQLite runs writers one at a time): the upload before it
+writes the file, the deleter before it asks whether a row still names the file, and the deleter
+takes the file out of the served tree while it holds the lock (:func:`remove_in_transaction`,
+set aside and deleted at commit, put back on rollback). An upload that comes later then finds
+no file and writes it again."""
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import text
 from sqlmodel import Session
 
 from scipass.core.config import Settings
 from scipass.core.db import after_commit, after_rollback
+from scipass.core.storage import UPLOADS, ObjectStore, read_all, read_chunks, store_for
 
 logger = logging.getLogger("scipass.evidence")
 
@@ -65,72 +67,89 @@ def lock_file(session: Session, sha256: str) -> None:
     )
 
 
-def remove_in_transaction(session: Session, paths: Iterable[Path]) -> None:
+def served_key(sha256: str) -> str:
+    return f"evidence/{sha256[:2]}/{sha256}"
+
+
+def quarantine_key(sha256: str) -> str:
+    return f"quarantine/{sha256[:2]}/{sha256}"
+
+
+def _store(settings: Settings) -> ObjectStore:
+    return store_for(settings, UPLOADS)
+
+
+def remove_in_transaction(session: Session, settings: Settings, keys: Iterable[str]) -> None:
     """Take files out of the served tree now, under the locks the caller holds: each is set
     aside, deleted once the transaction commits, put back if it rolls back."""
-    moved: list[tuple[Path, Path]] = []
-    for path in paths:
-        aside = path.with_name(f".deleting-{uuid.uuid4().hex}-{path.name}")
-        try:
-            os.replace(path, aside)
-        except FileNotFoundError:
-            continue
-        moved.append((path, aside))
+    files = _store(settings)
+    moved: list[tuple[str, str]] = []
+    for key in keys:
+        folder, _, name = key.rpartition("/")
+        aside = f"{folder}/.deleting-{uuid.uuid4().hex}-{name}"
+        if files.move(key, aside):
+            moved.append((key, aside))
     if moved:
-        after_commit(session, lambda: remove(aside for _, aside in moved))
-        after_rollback(session, lambda: _put_back(moved))
+        after_commit(session, lambda: remove(settings, [aside for _, aside in moved]))
+        after_rollback(session, lambda: _put_back(files, moved))
 
 
-def _put_back(moved: list[tuple[Path, Path]]) -> None:
-    for path, aside in moved:
+def _put_back(files: ObjectStore, moved: list[tuple[str, str]]) -> None:
+    for key, aside in moved:
         try:
-            os.replace(aside, path)  # the same bytes as any file written there meanwhile
-        except OSError:
-            logger.exception("could not put back %s", path)
+            files.move(aside, key)  # the same bytes as any file written there meanwhile
+        except Exception:
+            logger.exception("could not put back %s", key)
 
 
 def path_of(settings: Settings, sha256: str) -> Path:
-    return settings.upload_dir / "evidence" / sha256[:2] / sha256
+    """The served file ``sha256`` in the local store (tests and an operator's look)."""
+    return settings.upload_dir / served_key(sha256)
 
 
 def quarantine_path_of(settings: Settings, sha256: str) -> Path:
-    return settings.upload_dir / "quarantine" / sha256[:2] / sha256
+    return settings.upload_dir / quarantine_key(sha256)
 
 
 def store(settings: Settings, data: bytes, sha256: str) -> None:
-    """Write ``data`` as the served file ``sha256`` (atomically; nothing when it exists)."""
-    _write(path_of(settings, sha256), data)
+    """Write ``data`` as the served file ``sha256`` (atomically; nothing when it exists). A full
+    store raises :class:`~scipass.core.storage.InsufficientStorage` (507)."""
+    files = _store(settings)
+    key = served_key(sha256)
+    if not files.exists(key):
+        files.put(key, [data])
+
+
+def open_served(settings: Settings, sha256: str) -> BinaryIO:
+    """The served file ``sha256`` for reading (a streamed download); ``FileNotFoundError``."""
+    return _store(settings).open(served_key(sha256))
+
+
+def read_served(settings: Settings, sha256: str) -> bytes | None:
+    """The served file ``sha256``'s bytes, or ``None`` when it is missing."""
+    return read_all(_store(settings), served_key(sha256))
 
 
 def quarantine(settings: Settings, sha256: str) -> None:
     """Copy the served file ``sha256`` into the quarantine; it is removed from the served
     tree only once the rows that no longer name it have committed (see :func:`remove`)."""
-    source = path_of(settings, sha256)
-    if source.is_file():
-        _write(quarantine_path_of(settings, sha256), source.read_bytes())
+    files = _store(settings)
+    target = quarantine_key(sha256)
+    if files.exists(target):
+        return
+    try:
+        stream = files.open(served_key(sha256))
+    except FileNotFoundError:
+        return
+    files.put(target, read_chunks(stream))
 
 
-def remove(paths: Iterable[Path]) -> None:
+def remove(settings: Settings, keys: Iterable[str]) -> None:
     """Remove files that no committed row serves any more (a failure is logged: the file is
     left behind, and nothing else goes wrong)."""
-    for path in paths:
+    files = _store(settings)
+    for key in keys:
         try:
-            path.unlink(missing_ok=True)
-        except OSError:
-            logger.exception("could not remove %s", path)
-
-
-def _write(target: Path, data: bytes) -> None:
-    if target.exists():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+            files.delete(key)
+        except Exception:
+            logger.exception("could not remove %s", key)

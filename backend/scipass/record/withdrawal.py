@@ -23,7 +23,6 @@ second time).
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import ColumnElement, exists, or_, update
 from sqlmodel import Session, col, select
@@ -104,17 +103,17 @@ def delete_evidence_of(
                 )
             ).all()
         )
-    paths: list[Path] = []
+    keys: list[str] = []
     for sha256 in sorted(quarantined | {sha256 for _, sha256 in rows}):
         # An upload of the same bytes for another row has committed, or waits till this ends.
         storage.lock_file(session, sha256)
         if storage.used_elsewhere(session, sha256):
             continue  # e.g. the same PDF is a team's competition attachment
         if not _named(session, sha256, col(RecordEvidence.quarantined_at).is_(None)):
-            paths.append(storage.path_of(settings, sha256))
+            keys.append(storage.served_key(sha256))
         if not _named(session, sha256, keeps_copy):
-            paths.append(storage.quarantine_path_of(settings, sha256))
-    storage.remove_in_transaction(session, paths)
+            keys.append(storage.quarantine_key(sha256))
+    storage.remove_in_transaction(session, settings, keys)
     return len(rows)
 
 
