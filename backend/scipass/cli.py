@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -53,9 +54,13 @@ def serve(
 
     import uvicorn
 
+    from scipass.core import logs
+
     os.environ.setdefault("SCIPASS_JOBS_ENABLED", "true")
     get_settings.cache_clear()
     settings = _settings()
+    logs.configure(settings)
+    metrics_dir = _metrics_directory() if settings.metrics_enabled else None
     child = None
     if settings.jobs_enabled:
         # uvicorn ends its process by re-raising the signal that stopped it, so the worker is
@@ -71,6 +76,8 @@ def serve(
             port=port,
             workers=workers,
             log_level=settings.log_level.lower(),
+            log_config=logs.config(settings),
+            access_log=False,  # ours (scipass.access) names the route and the request id
             proxy_headers=True,
             timeout_keep_alive=settings.keepalive_seconds,
         )
@@ -81,6 +88,36 @@ def serve(
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 child.kill()
+        if metrics_dir is not None and metrics_dir.made:
+            import shutil
+
+            shutil.rmtree(metrics_dir.path, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class _MetricsDirectory:
+    path: Path
+    made: bool  # by this serve, so removed when it ends
+
+
+def _metrics_directory() -> _MetricsDirectory:
+    """Metrics of every process of this ``serve`` (uvicorn's workers and the job worker) in
+    one directory (prometheus_client's multiprocess mode, scipass.core.metrics): the one
+    PROMETHEUS_MULTIPROC_DIR names, emptied of an earlier run's files, or a new one. Set
+    before any process imports prometheus_client, which reads it at import."""
+    import os
+    import tempfile
+
+    named = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if named:
+        path = Path(named)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        return _MetricsDirectory(path, made=False)
+    path = Path(tempfile.mkdtemp(prefix="scipass-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return _MetricsDirectory(path, made=True)
 
 
 def _die_with_parent() -> None:
@@ -101,14 +138,11 @@ def worker(
 ) -> None:
     """Run the worker: the scheduled jobs, each once per interval across every worker on
     every host, and the queued jobs (bulk exports), until stopped (SIGTERM)."""
-    import logging
-
+    from scipass.core import logs
     from scipass.jobs import worker as job_worker
 
     settings = _settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logs.configure(settings)
     job_worker.run(settings, parent=parent)
 
 

@@ -33,6 +33,7 @@ from scipass.checkin.errors import (
     CodeRevoked,
     ScanKeyReused,
     ScanRateLimited,
+    ScanRefused,
 )
 from scipass.checkin.lists import activity_title
 from scipass.checkin.models import (
@@ -65,6 +66,7 @@ from scipass.consent import notices
 from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
 from scipass.consent.notices import NoticeVersion
+from scipass.core import metrics
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
@@ -341,11 +343,16 @@ async def run_self_scan(
         attempts=attempts,
     )
     try:
-        return await commits.run(work, SELF_SCANS)
+        answer = await commits.run(work, SELF_SCANS)
     except (ChildNotLinked, ChildScansForSelf):
         # Not a scan of that pupil's: a stranger naming a pupil does not use up their rate.
         cache.uncount(key, now)
         raise
+    except ScanRefused as refusal:
+        metrics.checkin_result(ScanSource.self_scan, ScanResult.refused, refusal.code)
+        raise
+    metrics.checkin_result(ScanSource.self_scan, answer[0].result)
+    return answer
 
 
 def _resolve(
