@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -60,7 +59,8 @@ def serve(
     get_settings.cache_clear()
     settings = _settings()
     logs.configure(settings)
-    metrics_dir = _metrics_directory() if settings.metrics_enabled else None
+    if settings.metrics_enabled:
+        _metrics_directory(settings)
     child = None
     if settings.jobs_enabled:
         # uvicorn ends its process by re-raising the signal that stopped it, so the worker is
@@ -88,36 +88,21 @@ def serve(
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 child.kill()
-        if metrics_dir is not None and metrics_dir.made:
-            import shutil
-
-            shutil.rmtree(metrics_dir.path, ignore_errors=True)
 
 
-@dataclass(frozen=True)
-class _MetricsDirectory:
-    path: Path
-    made: bool  # by this serve, so removed when it ends
-
-
-def _metrics_directory() -> _MetricsDirectory:
+def _metrics_directory(settings: Settings) -> None:
     """Metrics of every process of this ``serve`` (uvicorn's workers and the job worker) in
-    one directory (prometheus_client's multiprocess mode, scipass.core.metrics): the one
-    PROMETHEUS_MULTIPROC_DIR names, emptied of an earlier run's files, or a new one. Set
-    before any process imports prometheus_client, which reads it at import."""
+    one directory (prometheus_client's multiprocess mode, scipass.core.metrics):
+    ``SCIPASS_METRICS_DIR``, emptied of an earlier run's files. Named in
+    PROMETHEUS_MULTIPROC_DIR before any process imports prometheus_client, which reads it at
+    import; the processes started from here inherit it."""
     import os
-    import tempfile
 
-    named = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if named:
-        path = Path(named)
-        path.mkdir(parents=True, exist_ok=True)
-        for stale in path.glob("*.db"):
-            stale.unlink()
-        return _MetricsDirectory(path, made=False)
-    path = Path(tempfile.mkdtemp(prefix="scipass-metrics-"))
+    path = settings.metrics_dir.resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
-    return _MetricsDirectory(path, made=True)
 
 
 def _die_with_parent() -> None:

@@ -173,6 +173,8 @@ class Settings(BaseSettings):
     # metrics without one.
     metrics_enabled: bool = False
     metrics_token: SecretStr = SecretStr("")
+    # Where `scipass serve` keeps the metrics of its processes (emptied at each start).
+    metrics_dir: Path = Path("var/metrics")
     # How long `scipass serve` keeps an idle keep-alive connection open. Longer than any poll
     # of ours (the kiosk page asks every second, at most every 15 s) and than the idle time
     # of a proxy's upstream connections (nginx: 60 s), so a client never sends on a connection

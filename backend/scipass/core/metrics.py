@@ -20,8 +20,10 @@ setting decides whether ``/metrics`` answers and whether requests are timed.
 Several processes: with ``PROMETHEUS_MULTIPROC_DIR`` set before this module is imported,
 prometheus_client keeps each process's values in a file of that directory and ``/metrics``
 adds up every process's files, so any uvicorn worker answers for all of them and for the job
-worker. ``scipass serve`` with metrics on sets it (a fresh directory, emptied at each start).
-Without it (``uvicorn scipass.main:app`` run by hand, tests) each process counts alone.
+worker. ``scipass serve`` with metrics on sets it to ``SCIPASS_METRICS_DIR`` (emptied at each
+start). Without it (``uvicorn scipass.main:app`` run by hand, tests) each process counts
+alone, and a ``scipass worker`` on another host counts in its own process, which serves no
+``/metrics``.
 """
 
 from __future__ import annotations

@@ -48,10 +48,10 @@ class RequestIdMiddleware:
             await send(message)
 
         token = logs.request_id.set(request_id)  # for every line the request logs
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            logs.request_id.reset(token)
+        await self.app(scope, receive, send_with_id)
+        # Not on an exception: the error handler, outside every middleware (Starlette's
+        # ServerErrorMiddleware), logs it with the id; the request's task ends with it.
+        logs.request_id.reset(token)
 
 
 class Observe:
