@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,12 +18,15 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from scipass.activity.models import Activity
+from scipass.core.auth import Principal, Role
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Environment, Settings
 from scipass.core.db import Database
 from scipass.core.group_commit import GroupCommit
 from scipass.core.jobs import Jobs
+from scipass.jobs import queue
 from scipass.jobs import worker as job_worker
+from scipass.jobs.storage import store_for
 from tests.checkin.test_checkin import activity, new_code, student  # noqa: F401
 from tests.checkin.test_fastpath import answered  # noqa: F401
 from tests.factories import Side, auth
@@ -109,6 +113,10 @@ def test_requests_are_counted_by_route_template_not_by_path(
     assert metered_client.get("/no/such/path").status_code == 404
     unmatched = {"method": "GET", "route": "<unmatched>", "status": "404"}
     assert _sample(metered_client, "scipass_http_requests_total", **unmatched) >= 1
+    metered_client.request("BREW", "/no/such/path")  # a method made up: no label of its own
+    text = metered_client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    assert 'method="BREW"' not in text
+    assert 'method="OTHER"' in text
 
 
 def test_check_in_results_are_counted_by_code_on_the_fast_path(
@@ -204,3 +212,47 @@ def test_job_runs_are_counted_by_name_and_outcome(
     assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
     duration = "scipass_job_duration_seconds_count"
     assert _sample(metered_client, duration, type="scheduled", name="metrics-test-ok") >= 1
+
+
+def test_queued_job_runs_are_counted_by_kind_and_outcome(
+    metered: FastAPI,
+    metered_client: TestClient,
+    settings: Settings,
+    clock: FrozenClock,
+    tmp_path: Path,
+) -> None:
+    settings.job_progress_seconds = 3600  # no heartbeat on the test's one connection
+    settings.job_lease_seconds = 3600
+    settings.job_results_dir = tmp_path / "results"
+    database: Database = metered.state.db
+
+    def done(context: queue.JobContext) -> queue.JobResult:
+        key = context.result_key("txt")
+        size = context.store.put(key, [b"ok"])
+        return queue.JobResult(key, "r.txt", "r.txt", "text/plain", size, 1)
+
+    def broken(context: queue.JobContext) -> queue.JobResult:
+        raise RuntimeError("a job that fails")
+
+    kinds = queue.JobKinds()
+    kinds.register("metrics-test-done", done)
+    kinds.register("metrics-test-broken", broken, max_attempts=1)
+    owner = Principal(subject="account:1", role=Role.school_admin, school_id=None)
+    with database.transaction() as session:
+        for name in ("metrics-test-done", "metrics-test-broken"):
+            kind = kinds.get(name)
+            assert kind is not None
+            queue.enqueue(session, kind=kind, params={}, owner=owner, now=clock.now())
+    name = "scipass_job_runs_total"
+    ok = {"type": "queued", "name": "metrics-test-done", "outcome": "ok"}
+    failed = {"type": "queued", "name": "metrics-test-broken", "outcome": "failed"}
+    before = (_sample(metered_client, name, **ok), _sample(metered_client, name, **failed))
+    store = store_for(settings)
+    for _ in range(2):
+        assert job_worker.run_next(
+            database, clock, settings, kinds, worker="metrics-test", store=store
+        )
+    after = (_sample(metered_client, name, **ok), _sample(metered_client, name, **failed))
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
+    duration = "scipass_job_duration_seconds_count"
+    assert _sample(metered_client, duration, type="queued", name="metrics-test-done") >= 1

@@ -129,7 +129,14 @@ class RouteTemplates:
         return self._full.get(id(route)) or getattr(route, "path_format", None) or UNMATCHED
 
 
+# Any other method a client sends is counted as OTHER: a label value per made-up method would
+# let a client grow the metrics without end (as a label per raw path would).
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    if method not in _METHODS:
+        method = "OTHER"
     requests.labels(method, route, str(status)).inc()
     request_seconds.labels(method, route).observe(seconds)
 
