@@ -331,7 +331,11 @@ async def run_self_scan(
     visit and the activity's title, or raises the refusal."""
     target = scan_for(actor, student_id)
     key = rate_key(actor, target)
-    attempts = count_attempt(settings, cache, key, now)
+    try:
+        attempts = count_attempt(settings, cache, key, now)
+    except ScanRateLimited as flood:  # refused before any write, counted all the same
+        metrics.checkin_result(ScanSource.self_scan, ScanResult.refused, flood.code)
+        raise
     work = SelfScanWork(
         settings=settings,
         cache=cache,
