@@ -53,9 +53,14 @@ def serve(
 
     import uvicorn
 
+    from scipass.core import logs
+
     os.environ.setdefault("SCIPASS_JOBS_ENABLED", "true")
     get_settings.cache_clear()
     settings = _settings()
+    logs.configure(settings)
+    if settings.metrics_enabled:
+        _metrics_directory(settings)
     child = None
     if settings.jobs_enabled:
         # uvicorn ends its process by re-raising the signal that stopped it, so the worker is
@@ -71,6 +76,8 @@ def serve(
             port=port,
             workers=workers,
             log_level=settings.log_level.lower(),
+            log_config=logs.config(settings),
+            access_log=False,  # ours (scipass.access) names the route and the request id
             proxy_headers=True,
             timeout_keep_alive=settings.keepalive_seconds,
         )
@@ -81,6 +88,21 @@ def serve(
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def _metrics_directory(settings: Settings) -> None:
+    """Metrics of every process of this ``serve`` (uvicorn's workers and the job worker) in
+    one directory (prometheus_client's multiprocess mode, scipass.core.metrics):
+    ``SCIPASS_METRICS_DIR``, emptied of an earlier run's files. Named in
+    PROMETHEUS_MULTIPROC_DIR before any process imports prometheus_client, which reads it at
+    import; the processes started from here inherit it."""
+    import os
+
+    path = settings.metrics_dir.resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
 
 
 def _die_with_parent() -> None:
@@ -101,14 +123,11 @@ def worker(
 ) -> None:
     """Run the worker: the scheduled jobs, each once per interval across every worker on
     every host, and the queued jobs (bulk exports), until stopped (SIGTERM)."""
-    import logging
-
+    from scipass.core import logs
     from scipass.jobs import worker as job_worker
 
     settings = _settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logs.configure(settings)
     job_worker.run(settings, parent=parent)
 
 

@@ -65,7 +65,7 @@ from scipass.core.errors import (
 )
 from scipass.core.inputs import check_url_text
 from scipass.core.jobs import Jobs
-from scipass.core.middleware import BodyLimits, RequestIdMiddleware
+from scipass.core.middleware import BodyLimits, Observe, RequestIdMiddleware
 from scipass.datacopy import evidence as datacopy_evidence
 from scipass.datacopy.router import router as datacopy_router
 from scipass.deletion import jobs as deletion_jobs
@@ -328,6 +328,7 @@ def create_app(
     register_consent_effects()
     app.add_middleware(CheckinFastPath)  # inside RequestIdMiddleware: answers carry the id
     app.add_middleware(BodyLimits)  # outside the fast path, which reads bodies too
+    app.add_middleware(Observe)  # access log and metrics (and /metrics), with the request id
     app.add_middleware(RequestIdMiddleware)
     if settings.cors_origins:
         app.add_middleware(

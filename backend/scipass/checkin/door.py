@@ -89,6 +89,7 @@ from scipass.checkin.views import (
     read_pupil,
 )
 from scipass.checkin.visits import Outcome, apply_scan, earlier_event, replay
+from scipass.core import metrics
 from scipass.core.auth import Principal
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
@@ -167,7 +168,13 @@ def staff_scan(
             raise ReplayedNonce()
         return activity, student
 
-    return apply_scan(session, scan, judge, actor)
+    try:
+        outcome = apply_scan(session, scan, judge, actor)
+    except ScanRefused as refusal:  # stored with its event; committed with the request
+        metrics.checkin_result(ScanSource.staff_scan, ScanResult.refused, refusal.code)
+        raise
+    metrics.checkin_result(ScanSource.staff_scan, outcome.result)
+    return outcome
 
 
 def group_checkin(
@@ -183,7 +190,7 @@ def group_checkin(
     Written :data:`CHUNK` pupils a transaction (see the module's docstring)."""
     student_ids = list(dict.fromkeys(data.student_ids))
     chunk = partial(_group_chunk, actor=actor, reservation_id=reservation_id, data=data, now=now)
-    return _in_chunks(database, student_ids, chunk)
+    return _in_chunks(database, student_ids, chunk, ScanSource.group)
 
 
 def _group_chunk(
@@ -338,7 +345,7 @@ def offline_batch(
     chunk = partial(
         _offline_chunk, settings=settings, actor=actor, activity_id=activity_id, now=now
     )
-    return _in_chunks(database, data.items, chunk)
+    return _in_chunks(database, data.items, chunk, ScanSource.offline)
 
 
 def _offline_chunk(
@@ -390,11 +397,17 @@ def _in_chunks(
     database: Database,
     items: Sequence[T],
     chunk: Callable[[Session, Sequence[T]], list[ItemResult]],
+    source: ScanSource | None = None,
 ) -> list[ItemResult]:
     """``chunk`` over ``items``, :data:`CHUNK` at a time, each in a transaction of its own,
-    one after another; the results in the order of ``items``."""
+    one after another; the results in the order of ``items``, each counted as a check-in of
+    ``source`` once its chunk has committed (a volunteer shift's scans are not check-ins)."""
     results: list[ItemResult] = []
     for start in range(0, len(items), CHUNK):
         with database.unit_of_work() as session:
-            results.extend(chunk(session, items[start : start + CHUNK]))
+            done = chunk(session, items[start : start + CHUNK])
+        if source is not None:
+            for item in done:
+                metrics.checkin_result(source, item.result, item.code or "")
+        results.extend(done)
     return results

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scipass.checkin import self_scan as checkin_self_scan
 from scipass.checkin.schemas import CheckInCreate, CheckInRead
+from scipass.core import metrics
 from scipass.core.auth import WECHAT_ROLES, Principal, decode_access_token
 from scipass.core.errors import (
     DatabaseUnavailable,
@@ -53,6 +54,7 @@ class CheckinFastPath:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        metrics.note_route(scope, PATH)  # answered here or by the route: one template
         headers = _headers(scope)
         length = headers.get(b"content-length", b"")
         if (

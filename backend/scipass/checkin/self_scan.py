@@ -33,6 +33,7 @@ from scipass.checkin.errors import (
     CodeRevoked,
     ScanKeyReused,
     ScanRateLimited,
+    ScanRefused,
 )
 from scipass.checkin.lists import activity_title
 from scipass.checkin.models import (
@@ -65,6 +66,7 @@ from scipass.consent import notices
 from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
 from scipass.consent.notices import NoticeVersion
+from scipass.core import metrics
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
@@ -329,7 +331,11 @@ async def run_self_scan(
     visit and the activity's title, or raises the refusal."""
     target = scan_for(actor, student_id)
     key = rate_key(actor, target)
-    attempts = count_attempt(settings, cache, key, now)
+    try:
+        attempts = count_attempt(settings, cache, key, now)
+    except ScanRateLimited as flood:  # refused before any write, counted all the same
+        metrics.checkin_result(ScanSource.self_scan, ScanResult.refused, flood.code)
+        raise
     work = SelfScanWork(
         settings=settings,
         cache=cache,
@@ -341,11 +347,16 @@ async def run_self_scan(
         attempts=attempts,
     )
     try:
-        return await commits.run(work, SELF_SCANS)
+        answer = await commits.run(work, SELF_SCANS)
     except (ChildNotLinked, ChildScansForSelf):
         # Not a scan of that pupil's: a stranger naming a pupil does not use up their rate.
         cache.uncount(key, now)
         raise
+    except ScanRefused as refusal:
+        metrics.checkin_result(ScanSource.self_scan, ScanResult.refused, refusal.code)
+        raise
+    metrics.checkin_result(ScanSource.self_scan, answer[0].result)
+    return answer
 
 
 def _resolve(

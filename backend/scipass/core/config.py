@@ -48,6 +48,11 @@ class Environment(StrEnum):
     prod = "prod"
 
 
+class LogFormat(StrEnum):
+    json = "json"
+    text = "text"
+
+
 class WeChatMode(StrEnum):
     real = "real"
     fake = "fake"
@@ -185,6 +190,16 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = []
     docs_enabled: bool = True
     log_level: str = "INFO"
+    # Log lines (README, "Metrics and logs"): one JSON object a line, or text; unset: json in
+    # prod, text elsewhere.
+    log_format: LogFormat | None = None
+    # Prometheus metrics at /metrics on the app's port (README, "Metrics and logs"), off by
+    # default. With a token, a scrape must send "Authorization: Bearer <token>"; prod refuses
+    # metrics without one.
+    metrics_enabled: bool = False
+    metrics_token: SecretStr = SecretStr("")
+    # Where `scipass serve` keeps the metrics of its processes (emptied at each start).
+    metrics_dir: Path = Path("var/metrics")
     # How long `scipass serve` keeps an idle keep-alive connection open. Longer than any poll
     # of ours (the kiosk page asks every second, at most every 15 s) and than the idle time
     # of a proxy's upstream connections (nginx: 60 s), so a client never sends on a connection
@@ -234,6 +249,12 @@ class Settings(BaseSettings):
         return keyring_of(self.code_signing_keys.get_secret_value())
 
     @property
+    def logs_as_json(self) -> bool:
+        if self.log_format is None:
+            return self.env is Environment.prod
+        return self.log_format is LogFormat.json
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -256,6 +277,11 @@ class Settings(BaseSettings):
             problems.append("SCIPASS_WECHAT_MODE=fake accepts made-up login codes")
         elif not self.wechat_app_id or not self.wechat_app_secret.get_secret_value():
             problems.append("SCIPASS_WECHAT_APP_ID and SCIPASS_WECHAT_APP_SECRET are required")
+        if self.metrics_enabled and len(self.metrics_token.get_secret_value()) < MIN_SECRET_LENGTH:
+            problems.append(
+                "SCIPASS_METRICS_ENABLED needs SCIPASS_METRICS_TOKEN "
+                f"(at least {MIN_SECRET_LENGTH} characters)"
+            )
         for name, value, placeholder in (
             ("OFFICER", self.child_privacy_officer, PLACEHOLDER_CHILD_PRIVACY_OFFICER),
             ("CONTACT", self.child_privacy_contact, PLACEHOLDER_CHILD_PRIVACY_CONTACT),

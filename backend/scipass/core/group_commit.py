@@ -43,6 +43,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import anyio
 from sqlmodel import Session
 
+from scipass.core import metrics
 from scipass.core.db import Database
 from scipass.core.errors import ProblemError
 
@@ -165,8 +166,10 @@ class GroupCommit:
     def run_batch(self, batch: list[Unit]) -> None:
         """Run ``batch`` in one transaction, or (when that fails) each unit alone, and hand
         every caller its result or error."""
+        metrics.batch_size.observe(len(batch))
         outcomes = self._together(batch)
         if outcomes is None:  # a unit failed mid-way: the batch was undone, each runs alone
+            metrics.batch_fallbacks.inc()
             outcomes = [self._alone(unit) for unit in batch]
         for unit, (ok, value) in zip(batch, outcomes, strict=True):
             unit.answer(ok, value)

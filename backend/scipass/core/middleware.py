@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import hmac
+import logging
 import re
 import secrets
+import time
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: TID251
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from scipass.core import logs, metrics
 from scipass.core.auth import current_principal_of
-from scipass.core.errors import PayloadTooLarge, ProblemError, problem_response
+from scipass.core.config import Settings
+from scipass.core.errors import PayloadTooLarge, ProblemError, Unauthorized, problem_response
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -40,7 +47,85 @@ class RequestIdMiddleware:
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
+        token = logs.request_id.set(request_id)  # for every line the request logs
         await self.app(scope, receive, send_with_id)
+        # Not on an exception: the error handler, outside every middleware (Starlette's
+        # ServerErrorMiddleware), logs it with the id; the request's task ends with it.
+        logs.request_id.reset(token)
+
+
+class Observe:
+    """Times each request and, after its answer, writes the access log line (``scipass.access``
+    at INFO: method, route template, path, status, duration) and, when metrics are on, counts
+    it by route template (:mod:`scipass.core.metrics`). With metrics on it also answers
+    ``GET /metrics``, before routing (so it is no API route and not in the OpenAPI
+    document), to a scraper that sends ``SCIPASS_METRICS_TOKEN`` as a bearer token when one
+    is set. Inside :class:`RequestIdMiddleware`, so the lines carry the request id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._routes = metrics.RouteTemplates()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        settings: Settings = scope["app"].state.settings
+        count = settings.metrics_enabled
+        if count and scope["path"] == metrics.PATH and scope["method"] in ("GET", "HEAD"):
+            await _metrics(scope, send, settings)
+            return
+        log = logs.access_logger.isEnabledFor(logging.INFO)
+        if not (count or log):
+            await self.app(scope, receive, send)
+            return
+        status = 500  # unless an answer started
+        started = time.perf_counter()
+
+        async def watched(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            seconds = time.perf_counter() - started
+            method, route = scope["method"], self._routes.of(scope)
+            if count:
+                metrics.observe_request(method, route, status, seconds)
+            if log:
+                logs.access_logger.info(
+                    "%s %s %d %.1f ms",
+                    method,
+                    scope["path"],
+                    status,
+                    seconds * 1000,
+                    extra={
+                        "method": method,
+                        "route": route,
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 3),
+                    },
+                )
+
+
+async def _metrics(scope: Scope, send: Send, settings: Settings) -> None:
+    token = settings.metrics_token.get_secret_value()
+    if token:
+        sent = Headers(scope=scope).get("authorization", "")
+        scheme, _, value = sent.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            value.strip().encode(), token.encode()
+        ):
+            await _answer(
+                scope, send, Unauthorized("需要指标访问令牌", "A metrics token is required")
+            )
+            return
+    body, media_type = await anyio.to_thread.run_sync(metrics.exposition)
+    await Response(body, media_type=media_type)(scope, _nothing, send)
 
 
 class BodyTooLarge(StarletteHTTPException):

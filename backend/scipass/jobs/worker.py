@@ -28,6 +28,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from scipass.core import metrics
 from scipass.core.clock import Clock
 from scipass.core.config import Settings
 from scipass.core.db import Database
@@ -74,11 +75,15 @@ def run_due(
             ).rowcount  # type: ignore[attr-defined]  # CursorResult of an UPDATE
         if not claimed:
             continue
+        started = time.perf_counter()
         try:
             with database.transaction() as session:
                 done[name] = jobs.run(name, session, clock.now(), settings)
         except Exception:
             logger.exception("scheduled job %s failed", name)
+            metrics.job_run("scheduled", name, "failed", time.perf_counter() - started)
+        else:
+            metrics.job_run("scheduled", name, "ok", time.perf_counter() - started)
     return done
 
 
@@ -184,7 +189,9 @@ def execute(
     kind = kinds.get(job.kind)
     if kind is None:
         queue.fail(database, job=job, worker=worker, error_code="unknown_kind", now=clock.now())
+        metrics.job_run("queued", "unknown", "failed", 0.0)  # a name no release knows
         return
+    started = time.perf_counter()
     with _Heartbeat(database, clock, settings, job.id, worker) as beat:
         context = queue.JobContext(
             job_id=job.id,
@@ -203,12 +210,16 @@ def execute(
             queue.fail(
                 database, job=job, worker=worker, error_code=type(exc).__name__, now=clock.now()
             )
+            metrics.job_run("queued", job.kind, "failed", time.perf_counter() - started)
             return
     ttl = timedelta(hours=settings.job_result_ttl_hours)
     if not queue.finish(
         database, job_id=job.id, worker=worker, result=result, now=clock.now(), ttl=ttl
     ):
         store.delete(result.key)  # another worker took the job over; its result counts
+        metrics.job_run("queued", job.kind, "lost", time.perf_counter() - started)
+        return
+    metrics.job_run("queued", job.kind, "ok", time.perf_counter() - started)
 
 
 def run(
