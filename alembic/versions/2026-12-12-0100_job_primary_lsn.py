@@ -1,9 +1,9 @@
 """The primary's WAL position when a job was queued (``job.primary_lsn``, PostgreSQL only;
 NULL on SQLite): an export read on the read replica waits until the replica has replayed it.
 
-Revision ID: 0025
-Revises: 0024
-Create Date: 2026-12-11 01:00:00
+Revision ID: 0026
+Revises: 0025
+Create Date: 2026-12-12 01:00:00
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0025"
-down_revision: str | None = "0024"
+revision: str = "0026"
+down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
