@@ -214,8 +214,12 @@ def test_an_export_job_reads_the_replica_once_it_has_replayed_the_jobs_position(
         ).json()["id"]
         worker = threading.Thread(target=_run_next, args=(settings, database))
         worker.start()
-        time.sleep(0.5)
-        assert _job(database, second_id).status == "running"  # waiting for the replica
+        deadline = time.monotonic() + 10
+        while _job(database, second_id).status == "queued" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # claimed: it now waits for the replica, which is paused
+        assert _job(database, second_id).status == "running"
+        assert worker.is_alive()
         _replay(database.replica, pause=False)
         worker.join(timeout=30)
         assert not worker.is_alive()
