@@ -107,7 +107,7 @@ def main() -> None:
             db.execute(f"SET bench.{name} = '{int(getattr(args, name))}'")
         db.execute("SET maintenance_work_mem = '256MB'")
         started = time.monotonic()
-        db.execute((HERE / "build.sql").read_text(encoding="utf-8"))  # type: ignore[arg-type]
+        db.execute((HERE / "build.sql").read_text(encoding="utf-8"))
         print(f"built and loaded in {time.monotonic() - started:.1f} s\n")
         print(
             "| table | rows | heap B/row | indexes B/row | total B/row | avg row (pg_column_size) |"
@@ -122,7 +122,7 @@ def main() -> None:
             "part.audit_log_sample",
         ):
             row = db.execute(
-                SIZES.format(table=table),  # type: ignore[arg-type]
+                SIZES.format(table=table),
                 {"label": table, "table": table},
             ).fetchone()
             assert row is not None
@@ -143,7 +143,7 @@ def main() -> None:
             query = sql % values
             print(f"\n-- {what}\n{query}")
             for _ in range(2):  # the second run is the one shown: a warm cache, as in service
-                plan = db.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {query}").fetchall()  # type: ignore[arg-type]
+                plan = db.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {query}").fetchall()
             for (line,) in plan:
                 print(line)
     if args.drop:

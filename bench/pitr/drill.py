@@ -155,7 +155,7 @@ def main() -> None:
             )
             db.execute(
                 "INSERT INTO drill (id, batch, note) SELECT i, 'base', md5(i::text)"
-                " FROM generate_series(1, %s) AS i",
+                " FROM generate_series(1, %s::int) AS i",
                 (args.rows,),
             )
         with drill.step("pg_basebackup (plain, WAL streamed)"):
@@ -181,7 +181,7 @@ def main() -> None:
             first = args.rows + 1
             db.execute(
                 "INSERT INTO drill (id, batch, note) SELECT i, 'before', md5(i::text)"
-                " FROM generate_series(%s, %s) AS i",
+                " FROM generate_series(%s::int, %s::int) AS i",
                 (first, first + 999),
             )
             time.sleep(0.2)
@@ -191,7 +191,7 @@ def main() -> None:
             time.sleep(0.2)
             db.execute(
                 "INSERT INTO drill (id, batch, note) SELECT i, 'after', md5(i::text)"
-                " FROM generate_series(%s, %s) AS i",
+                " FROM generate_series(%s::int, %s::int) AS i",
                 (first + 1000, first + 1999),
             )
             db.execute("DELETE FROM drill WHERE batch = 'base'")  # the accident
@@ -228,7 +228,7 @@ def main() -> None:
                         sys.exit("the restored cluster did not finish recovery in 300 s")
                     time.sleep(0.05)
         with connect(restored_port) as db:
-            batches = dict(
+            batches: dict[str, int] = dict(
                 db.execute("SELECT batch, count(*) FROM drill GROUP BY batch").fetchall()
             )
             restored_sum = db.execute(f"SELECT ({CHECKSUM})::text").fetchone()[0]  # type: ignore[index]
