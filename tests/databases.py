@@ -143,3 +143,64 @@ def own_cluster() -> Iterator[Cluster]:
                 cluster.stop("immediate")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def streaming_replica(primary_url: str, pg_basebackup: str) -> Iterator[str]:
+    """A hot standby of the cluster at ``primary_url``, streaming from it: ``pg_basebackup -R``
+    into a temporary directory, started on a port of its own (as the ``postgres`` user when
+    run as root, as tests/with-postgres.sh does). Yields the URL of its ``postgres`` database;
+    stopped and removed afterwards. No replication slot is left on the primary."""
+    bindir = Path(pg_basebackup).parent
+    primary = make_url(primary_url)
+    engine = create_engine(primary.set(drivername="postgresql+psycopg"))
+    try:
+        with engine.connect() as connection:
+            # A standby refuses to start with fewer of these than its primary has.
+            limits = {
+                name: connection.execute(text(f"SHOW {name}")).scalar_one()
+                for name in ("max_connections", "max_worker_processes", "max_wal_senders")
+            }
+    finally:
+        engine.dispose()
+    directory = Path(tempfile.mkdtemp(prefix="scipass-replica-"))
+    as_owner: list[str] = []
+    if os.geteuid() == 0:  # postgres refuses to run as root
+        shutil.chown(directory, "postgres")
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = directory / "data"
+
+    def run(*command: str) -> None:
+        subprocess.run([*as_owner, *command], check=True, capture_output=True, timeout=120)
+
+    try:
+        run(
+            pg_basebackup,
+            f"--host={primary.host or '127.0.0.1'}",
+            f"--port={primary.port or 5432}",
+            f"--username={primary.username or 'postgres'}",
+            f"--pgdata={data}",
+            "--write-recovery-conf",
+            "--wal-method=stream",
+            "--checkpoint=fast",
+            "--no-sync",
+        )
+        options = " ".join(
+            [f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"]
+            + [f"-c {name}={value}" for name, value in limits.items()]
+        )
+        run(
+            str(bindir / "pg_ctl"),
+            *("-D", str(data), "-w", "-t", "60", "-o", options),
+            *("-l", str(directory / "server.log"), "start"),
+        )
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            with suppress(subprocess.CalledProcessError):
+                run(str(bindir / "pg_ctl"), "-D", str(data), "-w", "-m", "immediate", "stop")
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

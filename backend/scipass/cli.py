@@ -163,7 +163,7 @@ def demo() -> None:
         with db.transaction() as session:
             summary = loader.load(session)
     finally:
-        db.engine.dispose()
+        db.dispose()
     if summary is None:
         typer.echo("demo data already present: nothing loaded")
         return
@@ -204,7 +204,7 @@ def _run_job(name: str, *, until_done: bool = False) -> int:
             if not (until_done and done):
                 return total
     finally:
-        db.engine.dispose()
+        db.dispose()
 
 
 @cli.command("archive-records")
@@ -292,7 +292,7 @@ def create_admin(
         typer.echo(f"scipass: {exc.detail_zh or exc.title_zh}", err=True)
         raise typer.Exit(1) from None
     finally:
-        db.engine.dispose()
+        db.dispose()
     typer.echo(f"platform admin '{username}' created (id {account_id})")
 
 
@@ -313,7 +313,7 @@ def _as_platform(action: Callable[[Session, Principal, datetime], str]) -> None:
         typer.echo(f"scipass: {exc.detail_zh or exc.title_zh} ({exc.code})", err=True)
         raise typer.Exit(1) from None
     finally:
-        db.engine.dispose()
+        db.dispose()
     typer.echo(message)
 
 

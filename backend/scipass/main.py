@@ -299,7 +299,7 @@ def create_app(
         if wechat is None:
             wechat_client.close()
         if database is None:
-            db.engine.dispose()
+            db.dispose()
 
     docs = settings.docs_enabled
     app = FastAPI(

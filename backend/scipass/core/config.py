@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    # A PostgreSQL streaming replica of the primary (scipass.core.replica): exports and the
+    # compliance dashboards read there, an export once the replica has replayed the primary's
+    # position when it was asked for (waiting up to replica_wait_seconds). Refused with SQLite.
+    replica_database_url: str | None = None
+    replica_wait_seconds: float = Field(default=10.0, gt=0, le=600)
 
     # Signing keys as "kid:secret" pairs separated by commas; the first signs, all verify,
     # so a key is rotated by putting the new one first and removing the old one later.
@@ -238,6 +243,18 @@ class Settings(BaseSettings):
                 personal_seed(seed)
             except ValueError as exc:
                 raise ValueError(f"SCIPASS_PERSONAL_CODE_KEYS key '{kid}': {exc}") from exc
+        return self
+
+    @model_validator(mode="after")
+    def _replica_needs_postgresql(self) -> Settings:
+        if self.replica_database_url and not (
+            self.database_url.startswith("postgresql")
+            and self.replica_database_url.startswith("postgresql")
+        ):
+            raise ValueError(
+                "SCIPASS_REPLICA_DATABASE_URL: a read replica is a PostgreSQL streaming replica "
+                "of a PostgreSQL primary (SCIPASS_DATABASE_URL); SQLite has none"
+            )
         return self
 
     @property

@@ -49,6 +49,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
 from scipass.core.errors import ProblemError, ServiceUnavailable
+from scipass.core.replica import primary_position, wait_for_replay
 
 logger = logging.getLogger("scipass.db")
 T = TypeVar("T")
@@ -197,15 +198,31 @@ def make_engine(
 
 
 class Database:
-    """An engine and the session factory the app uses."""
+    """An engine and the session factory the app uses; and, when one is set, a read replica
+    for exports and dashboards (:mod:`scipass.core.replica`), waited for
+    ``replica_wait_seconds`` at most."""
 
-    def __init__(self, engine: Engine, bind: Engine | Connection | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        bind: Engine | Connection | None = None,
+        *,
+        replica: Engine | None = None,
+        replica_wait_seconds: float = 10.0,
+    ) -> None:
         self.engine = engine
         options: dict[str, Any] = {"class_": Session, "expire_on_commit": False}
         if bind is not None and isinstance(bind, Connection):
             # Tests: every commit releases a savepoint of a transaction that is rolled back.
             options["join_transaction_mode"] = "create_savepoint"
         self.sessionmaker = sessionmaker(bind=bind if bind is not None else engine, **options)
+        self.replica = replica
+        self.replica_wait_seconds = replica_wait_seconds
+        self._replica_sessions = (
+            sessionmaker(bind=replica, class_=Session, expire_on_commit=False)
+            if replica is not None
+            else None
+        )
         # A test's database is bound to one connection that sessions use in turn.
         self.bound_to_connection = isinstance(bind, Connection)
         pool = engine.pool
@@ -230,14 +247,36 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Database:
+        replica = (
+            make_engine(
+                settings.replica_database_url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+            )
+            if settings.replica_database_url
+            else None
+        )
         return cls(
             make_engine(
                 settings.database_url,
                 pool_size=settings.db_pool_size,
                 max_overflow=settings.db_max_overflow,
                 busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-            )
+            ),
+            replica=replica,
+            replica_wait_seconds=settings.replica_wait_seconds,
         )
+
+    def dispose(self) -> None:
+        """Close the pools' connections (the primary's and the replica's)."""
+        self.engine.dispose()
+        if self.replica is not None:
+            self.replica.dispose()
+
+    def primary_position(self) -> str | None:
+        """The primary's WAL position now (PostgreSQL; ``None`` on SQLite)."""
+        with self.engine.connect() as connection:
+            return primary_position(connection)
 
     def session(self) -> Session:
         return self.sessionmaker()
@@ -250,17 +289,39 @@ class Database:
         session.connection(execution_options={READ_ONLY_OPTION: True})
         return session
 
-    def snapshot_session(self) -> Session:
+    def snapshot_session(self, *, after: str | None = None) -> Session:
         """A read-only session whose reads all see one snapshot: a count, the rows and what
         is derived from them agree (an export's header, audit entry and file). On PostgreSQL a
         ``REPEATABLE READ`` transaction; on SQLite the deferred read transaction of
-        :meth:`read_only_session`, one snapshot in WAL mode. It must never write."""
+        :meth:`read_only_session`, one snapshot in WAL mode. It must never write.
+
+        With a read replica, the snapshot is the replica's, taken once the replica has
+        replayed the primary's WAL position ``after`` (a queued job's, from when it was
+        queued) or, without one, the primary's position now; :class:`ReplicaBehind` when it
+        does not get there in ``replica_wait_seconds``."""
+        if self.replica is not None and self._replica_sessions is not None:
+            position = after or self.primary_position()
+            if position is not None:
+                wait_for_replay(self.replica, position, timeout=self.replica_wait_seconds)
+            replica_session: Session = self._replica_sessions()
+            replica_session.connection(
+                execution_options={READ_ONLY_OPTION: True, "isolation_level": "REPEATABLE READ"}
+            )
+            return replica_session
         session = self.session()
         options: dict[str, Any] = {READ_ONLY_OPTION: True}
         if self.engine.dialect.name == "postgresql" and not self.bound_to_connection:
             options["isolation_level"] = "REPEATABLE READ"
         session.connection(execution_options=options)
         return session
+
+    def reporting_session(self) -> Session:
+        """A read-only session for a dashboard's figures: on the read replica when one is set
+        (not waited for: the figures may be as old as the replica's lag), otherwise
+        :meth:`read_only_session` on the primary. It must never write."""
+        if self._replica_sessions is not None:
+            return self._replica_sessions()
+        return self.read_only_session()
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
@@ -420,3 +481,19 @@ def get_read_only_session(
 
 
 ReadOnlySessionDep = Annotated[Session, Depends(get_read_only_session, scope="function")]
+
+
+def get_reporting_session(
+    request: Request, _admitted: Annotated[None, Depends(admit, scope="function")]
+) -> Iterator[Session]:
+    """A read for a dashboard (:meth:`Database.reporting_session`): on the read replica when
+    one is set."""
+    session: Session = request.app.state.db.reporting_session()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+ReportingSessionDep = Annotated[Session, Depends(get_reporting_session, scope="function")]

@@ -6,10 +6,13 @@ scope, masking and filters are the domain's, applied in that function); this mod
 rest the same way for every export:
 
 * the snapshot (:meth:`Database.snapshot_session`): the count, the rows and the names agree;
+  on the read replica when one is set, once it has replayed the primary's position of when
+  the export was asked for (a job's ``primary_lsn``; :mod:`scipass.core.replica`);
 * the writer (CSV for Excel or XLSX, through :mod:`scipass.core.exports`, whose clean-cell
   rules apply to every cell);
-* the audit entries, written after the snapshot has ended, in a transaction of their own,
-  with the number of rows the file holds and how the export ended (``None``, or the error);
+* the audit entries, written after the snapshot has ended, in a transaction of their own on
+  the primary, with the number of rows the file holds and how the export ended (``None``, or
+  the error);
 * on the job path (:func:`run_table_export`): progress every :data:`PROGRESS_ROWS` rows and
   the file written whole or not at all (:class:`scipass.jobs.storage.ResultStore`);
 * on the direct path (:func:`export_directly`): at most ``row_limit`` rows, judged on the
@@ -270,7 +273,7 @@ def run_table_export(
     """Run one export job: ``prepare`` describes the export from the snapshot session. The
     rows an export of pupils' records withholds are counted in the result and the audit."""
     database = context.database
-    session = database.snapshot_session()
+    session = database.snapshot_session(after=context.primary_lsn)
     spec: TableExport | None = None
     withheld: Withheld | None = None
     counted: _Counted | None = None
@@ -398,7 +401,7 @@ def run_bundle_export(
     flat), the ZIP into the result store, the audit entry after the snapshot. The files a
     :class:`PupilFilesExport` withholds are counted in the result and the audit."""
     database = context.database
-    session = database.snapshot_session()
+    session = database.snapshot_session(after=context.primary_lsn)
     spec: BundleExport | None = None
     withheld: Withheld | None = None
     written = 0

@@ -75,6 +75,11 @@ class Job(SQLModel, table=True):
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
     error_code: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    # PostgreSQL: the primary's WAL position when the job was queued (``pg_lsn`` as text,
+    # such as ``0/16B3748``). An export read on the read replica waits until the replica has
+    # replayed it (scipass.core.db, Database.snapshot_session), so the file holds everything
+    # committed before the job was asked for. NULL on SQLite.
+    primary_lsn: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
 
 
 class JobSchedule(SQLModel, table=True):

@@ -36,6 +36,7 @@ from scipass.core.clock import Clock
 from scipass.core.config import Settings
 from scipass.core.db import Database, after_commit
 from scipass.core.jobs import Jobs
+from scipass.core.replica import primary_position
 from scipass.jobs.models import Job, JobStatus
 from scipass.jobs.storage import ResultStore
 
@@ -71,6 +72,9 @@ class JobContext:
     settings: Settings
     store: ResultStore
     report: Callable[[int, int | None], None]
+    # The primary's WAL position when the job was queued: an export read on the read replica
+    # waits until the replica has replayed it (None on SQLite).
+    primary_lsn: str | None = None
 
     def progress(self, done: int, total: int | None = None) -> None:
         self.report(done, total)
@@ -150,6 +154,7 @@ def enqueue(
         status=JobStatus.queued.value,
         max_attempts=kind.max_attempts,
         created_at=now,
+        primary_lsn=primary_position(session.connection()),
     )
     session.add(job)
     session.flush()

@@ -32,6 +32,7 @@ from scipass.core import metrics
 from scipass.core.clock import Clock
 from scipass.core.config import Settings
 from scipass.core.db import Database
+from scipass.core.errors import ProblemError
 from scipass.core.jobs import Jobs
 from scipass.jobs import queue
 from scipass.jobs.models import Job, JobSchedule
@@ -202,14 +203,15 @@ def execute(
             settings=settings,
             store=store,
             report=beat.report,
+            primary_lsn=job.primary_lsn,
         )
         try:
             result = kind.handler(context)
         except Exception as exc:
             logger.exception("job %s (%s) failed", job.id, job.kind)
-            queue.fail(
-                database, job=job, worker=worker, error_code=type(exc).__name__, now=clock.now()
-            )
+            # a problem's own code (``replica_behind``), otherwise the exception's name
+            code = exc.code if isinstance(exc, ProblemError) else type(exc).__name__
+            queue.fail(database, job=job, worker=worker, error_code=code, now=clock.now())
             metrics.job_run("queued", job.kind, "failed", time.perf_counter() - started)
             return
     ttl = timedelta(hours=settings.job_result_ttl_hours)
@@ -259,5 +261,5 @@ def run(
             if not busy:
                 stop.wait(settings.worker_poll_seconds)
     finally:
-        database.engine.dispose()
+        database.dispose()
         logger.info("worker %s stopped", name)

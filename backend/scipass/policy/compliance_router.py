@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from scipass.core.callers import BureauCaller, BureauOrPlatform, ComplianceReader
 from scipass.core.clock import ClockDep, Semester, Term, local_date
-from scipass.core.db import SessionDep
+from scipass.core.db import ReportingSessionDep, SessionDep
 from scipass.core.errors import problem_responses
 from scipass.core.exports import XLSX_MEDIA_TYPE, attachment
 from scipass.core.inputs import Id
@@ -137,7 +137,7 @@ def _review(review: PolicyReview) -> ReviewRead:
 def school_compliance(
     school_id: Id,
     caller: ComplianceReader,
-    session: SessionDep,
+    session: ReportingSessionDep,
     clock: ClockDep,
     school_year: SchoolYear = None,
     semester: SemesterParam = None,
@@ -165,7 +165,7 @@ def school_compliance(
 )
 def region_compliance(
     caller: BureauOrPlatform,
-    session: SessionDep,
+    session: ReportingSessionDep,
     clock: ClockDep,
     region_code: RegionParam = None,
     school_year: SchoolYear = None,
