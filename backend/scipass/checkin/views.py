@@ -110,15 +110,13 @@ class CodeView:
 
 @dataclass
 class ScanCache:
-    """Codes and activities by short id for a few seconds, and scan counts per pupil.
-
-    One per app (``app.state.checkin_cache``): the rate counts are per process, which is the
-    point of keeping them out of the database on the hot path."""
+    """Codes and activities by short id for a few seconds. One per app
+    (``app.state.checkin_cache``); a pupil's scan rate is counted in the database
+    (:func:`scipass.checkin.self_scan.count_attempt`), so that it holds across processes."""
 
     seconds: float = CACHE_SECONDS
     _targets: dict[str, tuple[float, CodeView, ActivityView]] = field(default_factory=dict)
     _titles: dict[int, str] = field(default_factory=dict)
-    _counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def target(self, session: Session, short_id: str) -> tuple[CodeView, ActivityView] | None:
@@ -141,27 +139,6 @@ class ScanCache:
     def forget(self) -> None:
         self._targets.clear()
         self._titles.clear()
-
-    def count(self, key: str, now: datetime) -> int:
-        """Count one scan under ``key`` (whose rate it is) in the current minute; the count
-        so far."""
-        minute = int(now.timestamp()) // 60
-        with self._lock:
-            seen_minute, seen = self._counts.get(key, (minute, 0))
-            seen = seen + 1 if seen_minute == minute else 1
-            self._counts[key] = (minute, seen)
-            if len(self._counts) > 100_000:  # a new minute: drop the old ones
-                self._counts = {k: v for k, v in self._counts.items() if v[0] == minute}
-            return seen
-
-    def uncount(self, key: str, now: datetime) -> None:
-        """Take back a scan counted under ``key`` in the current minute (one that turned out
-        not to be the key's to count)."""
-        minute = int(now.timestamp()) // 60
-        with self._lock:
-            seen_minute, seen = self._counts.get(key, (minute, 0))
-            if seen_minute == minute and seen > 0:
-                self._counts[key] = (minute, seen - 1)
 
 
 def code_view(code: ActivityCode) -> CodeView:

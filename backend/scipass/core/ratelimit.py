@@ -42,6 +42,11 @@ def _window_start(now: datetime, window: Window) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % seconds, tz=now.tzinfo)
 
 
+def window_start(now: datetime, window: Window) -> datetime:
+    """When the window holding ``now`` started."""
+    return _window_start(now, window)
+
+
 def retry_after(now: datetime, window: Window) -> int:
     return max(1, int((_window_start(now, window) + window.length - now).total_seconds()))
 
@@ -85,6 +90,22 @@ def current(session: Session, key: str, window: Window, *, now: datetime) -> int
     if window_start < _window_start(now, window):
         return 0
     return int(count)
+
+
+def pg_hit_many(rows: str) -> str:
+    """:func:`hit` for many keys at once, as the body of a PostgreSQL data-modifying CTE:
+    ``rows`` is a query of ``(key, window_start, n)`` with each key once (``n`` events
+    counted under it); the CTE answers ``(key, count)``, the count in the current window with
+    the ``n`` included. Keys are written in their order, so that concurrent statements lock
+    the counters in one order."""
+    return (
+        "INSERT INTO rate_limit_counter AS c (key, window_start, count) "  # noqa: S608
+        f"SELECT r.key, r.window_start, r.n FROM ({rows}) AS r ORDER BY r.key "
+        "ON CONFLICT (key) DO UPDATE SET count = CASE WHEN excluded.window_start > "
+        "c.window_start THEN excluded.count ELSE c.count + excluded.count END, "
+        "window_start = GREATEST(c.window_start, excluded.window_start) "
+        "RETURNING c.key, c.count"
+    )
 
 
 def purge(session: Session, *, before: datetime) -> int:
