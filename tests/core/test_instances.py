@@ -1,0 +1,402 @@
+"""Several instances on one database (issue 22, README "Several instances"): two real
+``scipass serve`` processes on one PostgreSQL database refuse a code the other revoked as soon
+as the change's notification arrives, and count a pupil's scans against one rate; two
+``scipass worker`` processes run a due scheduled job once between them; a queued job whose
+worker was killed is taken up by another once its lease has run out; and prod refuses several
+server processes on SQLite.
+
+Every process here is a subprocess of the test, on a database of this module's own."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from scipass.account.models import WeChatUser
+from scipass.activity.models import Activity
+from scipass.checkin import codes
+from scipass.checkin.models import ActivityCode
+from scipass.core import migrations
+from scipass.core.auth import Principal, Role
+from scipass.core.config import Environment, Settings
+from scipass.core.db import Database, make_engine
+from scipass.jobs import queue
+from scipass.jobs.models import Job, JobStatus
+from scipass.org.models import Region, School, Venue
+from scipass.roster.models import Student
+from tests.databases import ENGINE_NAME, fresh_database
+from tests.factories import WEEK, token
+
+ROOT = Path(__file__).resolve().parents[2]
+RATE = 10  # scans a minute per pupil, in both servers
+on_postgresql = pytest.mark.skipif(
+    ENGINE_NAME != "postgresql", reason="several server processes need PostgreSQL"
+)
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database(tmp_path_factory.mktemp("instances")) as url:
+        migrations.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def engine(database: str) -> Iterator[Engine]:
+    engine = make_engine(database)
+    yield engine
+    engine.dispose()
+
+
+def _env(database: str, directory: Path, **settings: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SCIPASS_")}
+    env |= {
+        "SCIPASS_ENV": "test",
+        "SCIPASS_DATABASE_URL": database,
+        "SCIPASS_LOG_LEVEL": "WARNING",
+        "SCIPASS_JOB_RESULTS_DIR": str(directory / "results"),
+        "SCIPASS_UPLOAD_DIR": str(directory / "uploads"),
+    }
+    return env | {f"SCIPASS_{name.upper()}": value for name, value in settings.items()}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def servers(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    """Two ``scipass serve`` processes on the module's database (no worker)."""
+    if ENGINE_NAME != "postgresql":
+        pytest.skip("several server processes need PostgreSQL")
+    directory = tmp_path_factory.mktemp("servers")
+    env = _env(database, directory, jobs_enabled="false", scan_rate_per_minute=str(RATE))
+    ports = [_free_port(), _free_port()]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "scipass", "serve", "--port", str(port)], cwd=ROOT, env=env
+        )
+        for port in ports
+    ]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        deadline = time.monotonic() + 60
+        for process, url in zip(processes, urls, strict=True):
+            while True:
+                assert process.poll() is None, "scipass serve exited"
+                assert time.monotonic() < deadline, "scipass serve did not start"
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _scene(engine: Engine, name: str) -> dict[str, Any]:
+    """A published activity open now with a static code, and a pupil of 15 bound to WeChat,
+    committed (the servers run on the real clock)."""
+    now = datetime.now(UTC)
+    region = f"96{sum(name.encode()) % 10000:04d}"
+    with Session(engine) as s:
+        s.add(Region(code=region, name=f"多实例省{name}", level="province"))
+        s.flush()
+        school = School(name=f"多实例中学{name}", region_code=region, stages="junior", area="urban")
+        school.created_at = now
+        venue = Venue(
+            name=f"多实例科技馆{name}",
+            kind="science_museum",
+            region_code=region,
+            longitude=112.9,
+            latitude=27.8,
+            created_at=now,
+            weekly_hours=WEEK,
+            open_weekdays="1111111",
+            stages="junior",
+            listed=True,
+        )
+        user = WeChatUser(openid=f"o-instances-{name}", kind="student", created_at=now)
+        user.last_login_at = now
+        s.add_all([school, venue, user])
+        s.flush()
+        student = Student(
+            school_id=school.id or 0,
+            student_no=f"INST-{name}",
+            name=f"多实例学生{name}",
+            gender="male",
+            birth_month=date(now.year - 15, 1, 1),  # 15: no guardian consent needed
+            stage="junior",
+            grade=9,
+            class_name="1班",
+            wechat_user_id=user.id,
+            created_at=now,
+            updated_at=now,
+        )
+        activity = Activity(
+            venue_id=venue.id,
+            kind="venue_visit",
+            title=f"多实例科技节{name}",
+            starts_at=now - timedelta(minutes=10),
+            ends_at=now + timedelta(hours=4),
+            place_name="多实例科技馆",
+            admission="open",
+            stages="junior",
+            credited_minutes=120,
+            record_category="science_visit",
+            dimension="social_practice",
+            status="published",
+            created_by="test",
+            created_at=now,
+            updated_at=now,
+        )
+        s.add_all([student, activity])
+        s.flush()
+        code = ActivityCode(
+            activity_id=activity.id or 0,
+            kind="static",
+            short_id=codes.new_short_id(),
+            created_by="test",
+            created_at=now,
+        )
+        s.add(code)
+        s.commit()
+        settings = _settings()
+        pupil = Principal(
+            subject=f"wechat:{user.id}",
+            role=Role.student,
+            school_id=school.id,
+            student_id=student.id,
+        )
+        staff = Principal(subject="account:900002", role=Role.venue_staff, venue_id=venue.id)
+        return {
+            "code": code.id,
+            "payload": codes.static_payload(settings.code_keyring, code.short_id),
+            "pupil": token(settings, pupil, now=now),
+            "staff": token(settings, staff, now=now),
+        }
+
+
+def _settings() -> Settings:
+    return Settings(env=Environment.test, _env_file=None)  # type: ignore[call-arg]
+
+
+def _scan(base: str, scene: dict[str, Any], key: str) -> httpx.Response:
+    return httpx.post(
+        f"{base}/api/v1/checkins",
+        json={"code": scene["payload"]},
+        headers={"Authorization": f"Bearer {scene['pupil']}", "Idempotency-Key": key},
+        timeout=10,
+    )
+
+
+@on_postgresql
+def test_a_code_revoked_through_one_instance_is_refused_by_the_other_at_once(
+    servers: list[str], engine: Engine
+) -> None:
+    scene = _scene(engine, "revoke")
+    first, second = servers
+    # the second instance has the code in its cache (kept for CACHE_SECONDS, 5 s)
+    assert _scan(second, scene, "revoke-before").status_code == 201
+    revoked = httpx.post(
+        f"{first}/api/v1/codes/{scene['code']}/revoke",
+        json={"reason": "海报被拍照转发"},
+        headers={"Authorization": f"Bearer {scene['staff']}"},
+        timeout=10,
+    )
+    assert revoked.status_code == 200, revoked.text
+    # well before the second instance's copy would have expired, it hears of the revocation
+    deadline = time.monotonic() + 2
+    answers = []
+    while time.monotonic() < deadline:
+        answer = _scan(second, scene, f"revoke-after-{len(answers)}")
+        answers.append(answer.status_code)
+        if answer.status_code == 400:
+            assert answer.json()["code"] == "code_revoked"
+            break
+        time.sleep(0.05)
+    assert answers[-1] == 400, f"still accepted after 2 s: {answers}"
+
+
+@on_postgresql
+def test_a_pupils_scan_rate_counts_across_both_instances(
+    servers: list[str], engine: Engine
+) -> None:
+    scene = _scene(engine, "rate")
+    answers = [_scan(servers[n % 2], scene, f"rate-{n:03d}") for n in range(RATE + 1)]
+    assert [a.status_code for a in answers[:RATE]] == [201] + [200] * (RATE - 1), [
+        a.text for a in answers
+    ]
+    # the pupil's RATE + 1st scan this minute, of which neither instance saw more than half
+    assert answers[RATE].status_code == 429, answers[RATE].text
+    assert answers[RATE].json()["code"] == "rate_limited"
+
+
+def _worker(
+    database: str, directory: Path, probe: Path, **settings: str
+) -> subprocess.Popen[bytes]:
+    env = _env(database, directory, **settings)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.core.probed_worker", str(probe)], cwd=ROOT, env=env
+    )
+
+
+def _lines(probe: Path) -> list[list[str]]:
+    return [line.split() for line in probe.read_text().splitlines()] if probe.exists() else []
+
+
+def _stop(*processes: subprocess.Popen[bytes]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_a_due_scheduled_job_runs_once_between_two_workers(database: str, tmp_path: Path) -> None:
+    probe = tmp_path / "probe"
+    settings = {"jobs_interval_seconds": "3600", "worker_poll_seconds": "0.1"}
+    workers = [_worker(database, tmp_path, probe, **settings) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # until each worker has been through its loop three times
+            passes = [line[1] for line in _lines(probe) if line[0] == "pass"]
+            pids = {str(worker.pid) for worker in workers}
+            if all(passes.count(pid) >= 3 for pid in pids):
+                break
+            assert all(worker.poll() is None for worker in workers), "a worker exited"
+            assert time.monotonic() < deadline, _lines(probe)
+            time.sleep(0.1)
+    finally:
+        _stop(*workers)
+    ran = [line for line in _lines(probe) if line[0] == "ran"]
+    archived = [pid for _ran, job, pid in ran if job == "archive-records"]
+    assert len(archived) == 1, ran
+    # every scheduled job ran exactly once, whichever worker claimed it
+    jobs = [job for _ran, job, _pid in ran]
+    assert len(jobs) == len(set(jobs)), ran
+
+
+def test_a_job_whose_worker_was_killed_is_taken_up_after_its_lease(
+    database: str, tmp_path: Path
+) -> None:
+    db = Database(make_engine(database))
+    try:
+        with db.transaction() as session:
+            job = queue.enqueue(
+                session,
+                kind=queue.JobKind("sleepy", lambda _context: None, max_attempts=3),  # type: ignore[arg-type, return-value]
+                params={},
+                owner=Principal(subject="account:900004", role=Role.platform_admin),
+                now=datetime.now(UTC),
+            )
+            job_id = job.id
+        probe = tmp_path / "probe"
+        # a lease of 2 s, renewed every ~0.7 s while the handler runs
+        worker = _worker(
+            database, tmp_path, probe, job_lease_seconds="2", worker_poll_seconds="0.1"
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not any(line[:2] == ["sleepy", str(job_id)] for line in _lines(probe)):
+                assert worker.poll() is None, "the worker exited"
+                assert time.monotonic() < deadline, "the worker did not start the job"
+                time.sleep(0.1)
+            time.sleep(1.5)  # past the first lease: it holds because it was renewed
+            held = _job(db, job_id)
+            assert held.status == JobStatus.running.value
+            assert held.worker is not None
+            assert held.worker.endswith(f":{worker.pid}")
+            assert held.lease_until is not None
+            assert held.lease_until > datetime.now(UTC)
+            assert _claim(db) is None  # another worker passes a held job by
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=20)
+        killed = _job(db, job_id)
+        assert killed.lease_until is not None
+        deadline = time.monotonic() + 10
+        taken = _claim(db)
+        while taken is None:  # nobody renews the lease now: once it runs out, the job is free
+            assert time.monotonic() < deadline, "the killed worker's job was never taken up"
+            time.sleep(0.2)
+            taken = _claim(db)
+        assert datetime.now(UTC) >= killed.lease_until
+        assert (taken.id, taken.worker, taken.attempts) == (job_id, "other:1", 2)
+    finally:
+        db.engine.dispose()
+
+
+def _job(db: Database, job_id: int | None) -> Job:
+    with db.transaction() as session:
+        job = session.exec(select(Job).where(Job.id == job_id)).one()
+        session.expunge(job)
+        return job
+
+
+def _claim(db: Database) -> Job | None:
+    return queue.claim(db, worker="other:1", now=datetime.now(UTC), lease=timedelta(seconds=60))
+
+
+# Settings fit for prod but for the database (tests/core/test_settings.py has the same).
+PROD = {
+    "env": "prod",
+    "jwt_keys": "k1:" + "x" * 40,
+    "code_signing_keys": "c1:" + "y" * 40,
+    "personal_code_keys": "p1:" + base64.b64encode(b"p" * 32).decode(),
+    "wechat_mode": "real",
+    "wechat_app_id": "wx0123456789abcdef",
+    "wechat_app_secret": "s" * 32,
+    "child_privacy_officer": "李四（儿童个人信息保护负责人）",
+    "child_privacy_contact": "privacy@scipass-operator.cn",
+    "child_privacy_complaints": "拨打 0731-12345678 或写信至长沙市某路 1 号",
+}
+
+
+def test_prod_refuses_several_server_processes_on_sqlite(tmp_path: Path) -> None:
+    env = _env(f"sqlite:///{tmp_path}/prod.db", tmp_path, **PROD)
+    started = subprocess.run(
+        [sys.executable, "-m", "scipass", "serve", "--workers", "2", "--port", str(_free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert started.returncode == 2, started.stderr
+    assert started.stderr.strip().splitlines() == [
+        "scipass: refusing to start in prod: SQLite serves one process, not --workers 2: "
+        "set SCIPASS_DATABASE_URL to PostgreSQL (see README, Settings)"
+    ]
+    # one process on SQLite, and several on PostgreSQL, are fine
+    prod = Settings(**PROD, database_url=f"sqlite:///{tmp_path}/prod.db", _env_file=None)  # type: ignore[arg-type]
+    prod.check(workers=1)
+    prod.database_url = "postgresql+psycopg://scipass@db.internal/scipass"
+    prod.check(workers=4)
