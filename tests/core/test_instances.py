@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import base64
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
 
 from scipass.account.models import WeChatUser
 from scipass.activity.models import Activity
@@ -33,9 +32,9 @@ from scipass.checkin.models import ActivityCode
 from scipass.core import migrations
 from scipass.core.auth import Principal, Role
 from scipass.core.config import Environment, Settings
-from scipass.core.db import Database, make_engine
+from scipass.core.db import make_engine
 from scipass.jobs import queue
-from scipass.jobs.models import Job, JobStatus
+from scipass.jobs.models import Job, JobSchedule, JobStatus
 from scipass.org.models import Region, School, Venue
 from scipass.roster.models import Student
 from tests.databases import ENGINE_NAME, fresh_database
@@ -255,113 +254,139 @@ def test_a_pupils_scan_rate_counts_across_both_instances(
     assert answers[RATE].json()["code"] == "rate_limited"
 
 
-def _worker(
-    database: str, directory: Path, probe: Path, **settings: str
-) -> subprocess.Popen[bytes]:
-    env = _env(database, directory, **settings)
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.core.probed_worker", str(probe)], cwd=ROOT, env=env
+@pytest.fixture(scope="module")
+def workers(
+    database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[list[subprocess.Popen[bytes]], Path]]:
+    """Two ``scipass worker`` processes with probes (tests/core/probed_worker.py) on the
+    module's database: scheduled jobs every hour, queued jobs' leases of 2 s (renewed about
+    every 0.7 s while their handler runs), polling every 0.1 s. Killed afterwards."""
+    directory = tmp_path_factory.mktemp("workers")
+    probe = directory / "probe"
+    env = _env(
+        database,
+        directory,
+        jobs_interval_seconds="3600",
+        worker_poll_seconds="0.1",
+        job_lease_seconds="2",
     )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.core.probed_worker", str(probe)], cwd=ROOT, env=env
+        )
+        for _ in range(2)
+    ]
+    try:
+        yield processes, probe
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=20)
 
 
 def _lines(probe: Path) -> list[list[str]]:
     return [line.split() for line in probe.read_text().splitlines()] if probe.exists() else []
 
 
-def _stop(*processes: subprocess.Popen[bytes]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+def _until(
+    condition: Callable[[], bool], processes: list[subprocess.Popen[bytes]], what: str
+) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert all(process.poll() is None for process in processes), "a worker exited"
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
 
 
-def test_a_due_scheduled_job_runs_once_between_two_workers(database: str, tmp_path: Path) -> None:
-    probe = tmp_path / "probe"
-    settings = {"jobs_interval_seconds": "3600", "worker_poll_seconds": "0.1"}
-    workers = [_worker(database, tmp_path, probe, **settings) for _ in range(2)]
-    try:
-        deadline = time.monotonic() + 60
-        while True:  # until each worker has been through its loop three times
-            passes = [line[1] for line in _lines(probe) if line[0] == "pass"]
-            pids = {str(worker.pid) for worker in workers}
-            if all(passes.count(pid) >= 3 for pid in pids):
-                break
-            assert all(worker.poll() is None for worker in workers), "a worker exited"
-            assert time.monotonic() < deadline, _lines(probe)
-            time.sleep(0.1)
-    finally:
-        _stop(*workers)
-    ran = [line for line in _lines(probe) if line[0] == "ran"]
-    archived = [pid for _ran, job, pid in ran if job == "archive-records"]
-    assert len(archived) == 1, ran
-    # every scheduled job ran exactly once, whichever worker claimed it
-    jobs = [job for _ran, job, _pid in ran]
-    assert len(jobs) == len(set(jobs)), ran
+def _passes(probe: Path, pid: int) -> int:
+    return sum(1 for line in _lines(probe) if line == ["pass", str(pid)])
+
+
+def test_a_due_scheduled_job_runs_once_between_two_workers(
+    workers: tuple[list[subprocess.Popen[bytes]], Path], engine: Engine
+) -> None:
+    processes, probe = workers
+    # the first start: every scheduled job is due, each runs once between the two
+    _until(
+        lambda: all(_passes(probe, p.pid) >= 3 for p in processes),
+        processes,
+        "the workers did not go through their loop",
+    )
+    ran = [line[1] for line in _lines(probe) if line[0] == "ran"]
+    assert "archive-records" in ran
+    assert len(ran) == len(set(ran)), ran
+    # then the archive job falls due again while both poll every 0.1 s: again once
+    for _round in range(3):
+        seen = len(_lines(probe))
+        with Session(engine) as s:
+            s.execute(
+                update(JobSchedule)
+                .where(col(JobSchedule.name) == "archive-records")
+                .values(due_at=datetime.now(UTC))
+            )
+            s.commit()
+        passes = {p.pid: _passes(probe, p.pid) for p in processes}
+        _until(
+            lambda passes=passes: all(_passes(probe, pid) >= n + 3 for pid, n in passes.items()),
+            processes,
+            "the workers did not go through their loop",
+        )
+        again = [line for line in _lines(probe)[seen:] if line[:2] == ["ran", "archive-records"]]
+        assert len(again) == 1, _lines(probe)[seen:]
 
 
 def test_a_job_whose_worker_was_killed_is_taken_up_after_its_lease(
-    database: str, tmp_path: Path
+    workers: tuple[list[subprocess.Popen[bytes]], Path], engine: Engine
 ) -> None:
-    db = Database(make_engine(database))
-    try:
-        with db.transaction() as session:
-            job = queue.enqueue(
-                session,
-                kind=queue.JobKind("sleepy", lambda _context: None, max_attempts=3),  # type: ignore[arg-type, return-value]
-                params={},
-                owner=Principal(subject="account:900004", role=Role.platform_admin),
-                now=datetime.now(UTC),
-            )
-            job_id = job.id
-        probe = tmp_path / "probe"
-        # a lease of 2 s, renewed every ~0.7 s while the handler runs
-        worker = _worker(
-            database, tmp_path, probe, job_lease_seconds="2", worker_poll_seconds="0.1"
+    processes, probe = workers
+    with Session(engine) as s:
+        job = queue.enqueue(
+            s,
+            kind=queue.JobKind("sleepy", _never, max_attempts=3),
+            params={},
+            owner=Principal(subject="account:900004", role=Role.platform_admin),
+            now=datetime.now(UTC),
         )
-        try:
-            deadline = time.monotonic() + 60
-            while not any(line[:2] == ["sleepy", str(job_id)] for line in _lines(probe)):
-                assert worker.poll() is None, "the worker exited"
-                assert time.monotonic() < deadline, "the worker did not start the job"
-                time.sleep(0.1)
-            time.sleep(1.5)  # past the first lease: it holds because it was renewed
-            held = _job(db, job_id)
-            assert held.status == JobStatus.running.value
-            assert held.worker is not None
-            assert held.worker.endswith(f":{worker.pid}")
-            assert held.lease_until is not None
-            assert held.lease_until > datetime.now(UTC)
-            assert _claim(db) is None  # another worker passes a held job by
-        finally:
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(timeout=20)
-        killed = _job(db, job_id)
-        assert killed.lease_until is not None
-        deadline = time.monotonic() + 10
-        taken = _claim(db)
-        while taken is None:  # nobody renews the lease now: once it runs out, the job is free
-            assert time.monotonic() < deadline, "the killed worker's job was never taken up"
-            time.sleep(0.2)
-            taken = _claim(db)
-        assert datetime.now(UTC) >= killed.lease_until
-        assert (taken.id, taken.worker, taken.attempts) == (job_id, "other:1", 2)
-    finally:
-        db.engine.dispose()
+        s.commit()
+        job_id = job.id
+
+    def started() -> list[str]:
+        return [line[2] for line in _lines(probe) if line[:2] == ["sleepy", str(job_id)]]
+
+    _until(lambda: len(started()) == 1, processes, "no worker started the job")
+    (first,) = [p for p in processes if str(p.pid) == started()[0]]
+    (other,) = [p for p in processes if p is not first]
+    time.sleep(2.5)  # past its first lease: held, because renewed
+    held = _job(engine, job_id)
+    assert held.status == JobStatus.running.value
+    assert held.worker is not None
+    assert held.worker.endswith(f":{first.pid}")
+    assert held.lease_until is not None
+    assert held.lease_until > datetime.now(UTC)
+    assert started() == [str(first.pid)]  # the other worker passed it by
+    first.kill()
+    first.wait(timeout=20)
+    lease_until = _job(engine, job_id).lease_until
+    assert lease_until is not None
+    # nobody renews the lease now: once it has run out, the other worker takes the job up
+    _until(lambda: len(started()) == 2, [other], "the killed worker's job was never taken up")
+    assert datetime.now(UTC) >= lease_until
+    taken = _job(engine, job_id)
+    assert started()[1] == str(other.pid)
+    assert taken.status == JobStatus.running.value
+    assert taken.worker is not None
+    assert taken.worker.endswith(f":{other.pid}")
+    assert taken.attempts == 2
 
 
-def _job(db: Database, job_id: int | None) -> Job:
-    with db.transaction() as session:
-        job = session.exec(select(Job).where(Job.id == job_id)).one()
-        session.expunge(job)
-        return job
+def _never(_context: queue.JobContext) -> queue.JobResult:
+    raise AssertionError("run by the workers only")
 
 
-def _claim(db: Database) -> Job | None:
-    return queue.claim(db, worker="other:1", now=datetime.now(UTC), lease=timedelta(seconds=60))
+def _job(engine: Engine, job_id: int | None) -> Job:
+    with Session(engine) as s:
+        return s.exec(select(Job).where(Job.id == job_id)).one()
 
 
 # Settings fit for prod but for the database (tests/core/test_settings.py has the same).
