@@ -43,8 +43,8 @@ def install(probe: Path) -> None:
         found.register("sleepy", sleepy, max_attempts=3)
         return found
 
-    job_worker.run_due = probed_run_due  # type: ignore[assignment]
-    main.job_kinds = kinds  # type: ignore[assignment]
+    job_worker.run_due = probed_run_due
+    main.job_kinds = kinds
 
 
 if __name__ == "__main__":

@@ -124,8 +124,13 @@ def _scene(engine: Engine, name: str) -> dict[str, Any]:
     with Session(engine) as s:
         s.add(Region(code=region, name=f"多实例省{name}", level="province"))
         s.flush()
-        school = School(name=f"多实例中学{name}", region_code=region, stages="junior", area="urban")
-        school.created_at = now
+        school = School(
+            name=f"多实例中学{name}",
+            region_code=region,
+            stages="junior",
+            area="urban",
+            created_at=now,
+        )
         venue = Venue(
             name=f"多实例科技馆{name}",
             kind="science_museum",
@@ -138,8 +143,9 @@ def _scene(engine: Engine, name: str) -> dict[str, Any]:
             stages="junior",
             listed=True,
         )
-        user = WeChatUser(openid=f"o-instances-{name}", kind="student", created_at=now)
-        user.last_login_at = now
+        user = WeChatUser(
+            openid=f"o-instances-{name}", kind="student", created_at=now, last_login_at=now
+        )
         s.add_all([school, venue, user])
         s.flush()
         student = Student(
@@ -200,7 +206,7 @@ def _scene(engine: Engine, name: str) -> dict[str, Any]:
 
 
 def _settings() -> Settings:
-    return Settings(env=Environment.test, _env_file=None)  # type: ignore[call-arg]
+    return Settings(env=Environment.test, _env_file=None)
 
 
 def _scan(base: str, scene: dict[str, Any], key: str) -> httpx.Response:
@@ -229,7 +235,7 @@ def test_a_code_revoked_through_one_instance_is_refused_by_the_other_at_once(
     assert revoked.status_code == 200, revoked.text
     # well before the second instance's copy would have expired, it hears of the revocation
     deadline = time.monotonic() + 2
-    answers = []
+    answers: list[int] = []
     while time.monotonic() < deadline:
         answer = _scan(second, scene, f"revoke-after-{len(answers)}")
         answers.append(answer.status_code)
@@ -327,11 +333,11 @@ def test_a_due_scheduled_job_runs_once_between_two_workers(
             )
             s.commit()
         passes = {p.pid: _passes(probe, p.pid) for p in processes}
-        _until(
-            lambda passes=passes: all(_passes(probe, pid) >= n + 3 for pid, n in passes.items()),
-            processes,
-            "the workers did not go through their loop",
-        )
+
+        def each_passed(passes: dict[int, int] = passes) -> bool:
+            return all(_passes(probe, pid) >= n + 3 for pid, n in passes.items())
+
+        _until(each_passed, processes, "the workers did not go through their loop")
         again = [line for line in _lines(probe)[seen:] if line[:2] == ["ran", "archive-records"]]
         assert len(again) == 1, _lines(probe)[seen:]
 
