@@ -18,18 +18,20 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import httpx
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, text, update
 from sqlmodel import Session, col, select
 
 from scipass.account.models import WeChatUser
 from scipass.activity.models import Activity
 from scipass.checkin import codes
 from scipass.checkin.models import ActivityCode
-from scipass.core import migrations
+from scipass.checkin.views import ACTIVITY, CODE, ActivityView, CodeView, ScanCache
+from scipass.core import migrations, notify
 from scipass.core.auth import Principal, Role
 from scipass.core.config import Environment, Settings
 from scipass.core.db import make_engine
@@ -207,6 +209,68 @@ def _scene(engine: Engine, name: str) -> dict[str, Any]:
 
 def _settings() -> Settings:
     return Settings(env=Environment.test, _env_file=None)
+
+
+@on_postgresql
+def test_the_listener_hears_committed_changes_and_starts_afresh_after_a_dropped_connection(
+    engine: Engine,
+) -> None:
+    heard: list[str] = []
+    resets: list[float] = []
+    listener = notify.Listener(
+        engine,
+        on_message=heard.append,
+        on_reset=lambda: resets.append(time.monotonic()),
+        retry_seconds=0.1,
+    ).start()
+
+    def change(name: str, *, commit: bool = True) -> None:
+        with Session(engine) as s:
+            notify.send(s, "code", name)
+            if commit:
+                s.commit()
+
+    try:
+        _wait(listener.listening.is_set, "the listener did not start")
+        assert len(resets) == 1
+        change("ROLLED", commit=False)  # never announced
+        change("FIRST")
+        _wait(lambda: heard == ["code:FIRST"], f"heard {heard}")
+        with Session(engine) as s:  # the server drops the listener's connection
+            dropped = s.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": notify.APPLICATION_NAME},
+            ).scalar_one()
+        assert dropped == 1
+        # it reconnects, and drops everything kept: what was sent meanwhile was not heard
+        _wait(lambda: len(resets) == 2 and listener.listening.is_set(), "no reconnection")
+        change("AGAIN")
+        _wait(lambda: heard == ["code:FIRST", "code:AGAIN"], f"heard {heard}")
+    finally:
+        listener.stop()
+
+
+def _wait(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 15
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_a_cache_drops_the_code_or_the_activity_it_hears_of() -> None:
+    cache = ScanCache()
+    for short_id, activity_id in (("AAA", 7), ("BBB", 7), ("CCC", 8)):
+        view = cast(ActivityView, SimpleNamespace(id=activity_id))
+        cache._targets[short_id] = (time.monotonic() + 5, cast(CodeView, None), view)
+    cache.changed(f"{CODE}:CCC")
+    assert set(cache._targets) == {"AAA", "BBB"}
+    cache.changed(f"{ACTIVITY}:8")  # its code is gone already
+    assert set(cache._targets) == {"AAA", "BBB"}
+    cache.changed(f"{ACTIVITY}:7")
+    assert cache._targets == {}
 
 
 def _scan(base: str, scene: dict[str, Any], key: str) -> httpx.Response:

@@ -26,6 +26,7 @@ from sqlmodel import Session
 logger = logging.getLogger("scipass.notify")
 
 CHANNEL = "scipass_changed"
+APPLICATION_NAME = "scipass-listen"  # the listener's connection in pg_stat_activity
 # How often the listener wakes to see whether it is stopped (a poll of its socket, no query).
 _WAKE_SECONDS = 0.2
 # How long the listener waits for a message before it checks that its connection is alive.
@@ -85,7 +86,8 @@ class Listener:
 
     def _listen(self) -> None:
         args, kwargs = self._connect_args
-        with psycopg.connect(*args, **{**kwargs, "autocommit": True}) as connection:
+        options = {**kwargs, "autocommit": True, "application_name": APPLICATION_NAME}
+        with psycopg.connect(*args, **options) as connection:
             connection.execute(f"LISTEN {CHANNEL}")
             # Whatever was kept before now may have missed a message: drop it all.
             self._on_reset()
