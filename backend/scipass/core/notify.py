@@ -79,8 +79,8 @@ class Listener:
         while not self._stop.is_set():
             try:
                 self._listen()
-            except Exception:  # a dropped connection, a restarting server: try again
-                logger.warning("listening for changes failed; reconnecting", exc_info=True)
+            except Exception as exc:  # a dropped connection, a restarting server: try again
+                logger.warning("listening for changes failed (%s); reconnecting", exc)
             self.listening.clear()
             self._stop.wait(self._retry)
 

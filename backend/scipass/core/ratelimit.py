@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import Column, Integer, String, case, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Column, Integer, String, TextClause, bindparam, delete, select, text
 from sqlmodel import Field, Session, SQLModel, col
 
 from scipass.core.db import Database, UTCDateTime
@@ -53,21 +53,24 @@ def retry_after(now: datetime, window: Window) -> int:
 
 def hit(session: Session, key: str, window: Window, *, now: datetime) -> int:
     """Count one event under ``key`` and return the count in the current window."""
-    start = _window_start(now, window)
-    table = RateLimitCounter.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
-    insert = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
-    statement = insert(table).values(key=key, window_start=start, count=1)
-    fresh = statement.excluded.window_start > table.c.window_start
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.key],
-        set_={
-            "count": case((fresh, 1), else_=table.c.count + 1),
-            "window_start": case(
-                (fresh, statement.excluded.window_start), else_=table.c.window_start
-            ),
-        },
-    ).returning(table.c.count)
-    return int(session.execute(statement).scalar_one())
+    statement = _hit_statement(session.get_bind().dialect.name)
+    return int(
+        session.execute(statement, {"key": key, "start": _window_start(now, window)}).scalar_one()
+    )
+
+
+@lru_cache(maxsize=2)
+def _hit_statement(dialect: str) -> TextClause:
+    """The upsert of :func:`hit`, built once: it runs on every scan, where building it as an
+    expression each time cost eight times its execution on SQLite (0.23 ms against 0.03)."""
+    greatest = "GREATEST" if dialect == "postgresql" else "MAX"
+    return text(
+        "INSERT INTO rate_limit_counter AS c (key, window_start, count) VALUES (:key, :start, 1)"  # noqa: S608 - one of two names
+        " ON CONFLICT (key) DO UPDATE SET count = CASE WHEN excluded.window_start >"
+        " c.window_start THEN 1 ELSE c.count + 1 END,"
+        f" window_start = {greatest}(c.window_start, excluded.window_start)"
+        " RETURNING count"
+    ).bindparams(bindparam("start", type_=UTCDateTime()))
 
 
 def hit_now(database: Database, key: str, window: Window, *, now: datetime) -> int:
