@@ -42,7 +42,12 @@ def _settings() -> Settings:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Server processes (uvicorn workers); more than one needs PostgreSQL"
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API (``/docs`` for the interactive documentation). Unless
     ``SCIPASS_JOBS_ENABLED=false``, also start one ``scipass worker`` as a child process: the
@@ -58,6 +63,11 @@ def serve(
     os.environ.setdefault("SCIPASS_JOBS_ENABLED", "true")
     get_settings.cache_clear()
     settings = _settings()
+    try:
+        settings.check(workers=workers)
+    except ConfigurationError as exc:
+        typer.echo(f"scipass: {exc}", err=True)
+        raise typer.Exit(2) from None
     logs.configure(settings)
     if settings.metrics_enabled:
         _metrics_directory(settings)

@@ -40,7 +40,7 @@ from scipass.consent.rules import api_router as rules_api_router
 from scipass.consent.rules import page_router as rules_page_router
 from scipass.console import router as console_router
 from scipass.console import sessions as console_sessions
-from scipass.core import group_commit, idempotency, pdf_fonts
+from scipass.core import group_commit, idempotency, notify, pdf_fonts
 from scipass.core.auth import (
     PasswordChangeRequired,
     RoleForbidden,
@@ -289,6 +289,17 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         app.state.commits.start()  # ready before the first scan
+        # On PostgreSQL other processes may revoke a code or cancel an activity: hear of it
+        # as soon as it commits (core/notify.py) and drop the cached copy.
+        listener = (
+            notify.Listener(
+                db.engine,
+                on_message=app.state.checkin_cache.changed,
+                on_reset=app.state.checkin_cache.forget,
+            ).start()
+            if db.engine.dialect.name == "postgresql"
+            else None
+        )
         pdf_fonts.warn_if_fallback(settings)  # loads the font once, before the first PDF
         # What start-up built (routes, schemas, mappers) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise pause every request in flight.
@@ -296,6 +307,8 @@ def create_app(
             gc.collect()
             gc.freeze()
         yield
+        if listener is not None:
+            listener.stop()
         if wechat is None:
             wechat_client.close()
         if database is None:

@@ -34,6 +34,7 @@ from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
 from scipass.core.db import Database
 from scipass.core.group_commit import BatchConflict, GroupCommit, Unit
+from scipass.core.ratelimit import RateLimitCounter
 from scipass.org.models import Region, School, Venue
 from scipass.record.models import ParticipationRecord, RecordEvent
 from scipass.roster.models import Student
@@ -145,6 +146,10 @@ def scene(engine: Engine, settings: Settings) -> Iterator[dict[str, object]]:
         s.execute(delete(Venue).where(Venue.id == ids["venue"]))
         s.execute(delete(School).where(School.id == ids["school"]))
         s.execute(delete(Region).where(Region.code == REGION))
+        scanned = [f"student:{i}" for i in ids["students"]] + [  # type: ignore[attr-defined]
+            f"wechat:{900_000 + i}" for i in range(2)
+        ]
+        s.execute(delete(RateLimitCounter).where(RateLimitCounter.key.in_(scanned)))  # type: ignore[attr-defined]
         s.commit()
 
 
@@ -319,7 +324,7 @@ def _scan(
         data=CheckInCreate(code=str(scene["payload"]), **data),  # type: ignore[arg-type]
         nonce=key,
         now=NOW,
-        attempts=1,
+        rate_key=f"student:{scene['students'][pupil]}",  # type: ignore[index]
     )
 
 
@@ -503,7 +508,7 @@ def test_scans_without_a_student_do_not_stop_a_batch_sharing_its_writes(
             data=CheckInCreate(code=str(scene["payload"])),
             nonce=f"stranger-{i}",
             now=NOW,
-            attempts=1,
+            rate_key=f"wechat:{900_000 + i}",
         )
         for i in range(2)
     ]

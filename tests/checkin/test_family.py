@@ -30,6 +30,7 @@ from scipass.core.auth import Principal, Role
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
 from scipass.core.idempotency import IdempotencyKeyRecord
+from scipass.core.ratelimit import RateLimitCounter
 from scipass.main import create_app
 from scipass.org.models import Region, School, Venue
 from scipass.record.models import ParticipationRecord, RecordEvent
@@ -699,6 +700,8 @@ def family(engine: Engine, settings: Settings) -> Iterator[dict[str, Any]]:
             )
         )
         s.execute(delete(Student).where(col(Student.id).in_(ids["children"])))
+        rate_keys = [f"student:{child}" for child in ids["children"]]
+        s.execute(delete(RateLimitCounter).where(col(RateLimitCounter.key).in_(rate_keys)))
         s.execute(delete(WeChatUser).where(col(WeChatUser.id).in_(ids["users"])))
         s.execute(delete(Venue).where(col(Venue.id) == ids["venue"]))
         s.execute(delete(School).where(col(School.id) == ids["school"]))

@@ -34,6 +34,7 @@ from scipass.core.auth import Principal, Role
 from scipass.core.config import Settings
 from scipass.core.db import Database
 from scipass.core.group_commit import run_alone
+from scipass.core.ratelimit import RateLimitCounter
 from scipass.deletion import jobs as deletion_jobs
 from scipass.deletion.models import DeletionRequest
 from scipass.main import register_consent_effects
@@ -178,6 +179,8 @@ def pupil(engine: Engine, settings: Settings) -> Iterator[dict[str, Any]]:
         s.execute(delete(ActivityCode).where(col(ActivityCode.activity_id) == scene["activity"]))
         s.execute(delete(Activity).where(col(Activity.id) == scene["activity"]))
         s.execute(delete(Student).where(col(Student.id).in_(pupils)))
+        rate_keys = [f"student:{pupil}" for pupil in pupils]
+        s.execute(delete(RateLimitCounter).where(col(RateLimitCounter.key).in_(rate_keys)))
         s.execute(delete(WeChatUser).where(col(WeChatUser.id) == scene["user"]))
         s.execute(delete(Venue).where(col(Venue.id) == scene["venue"]))
         s.execute(delete(School).where(col(School.id) == scene["school"]))
@@ -274,7 +277,7 @@ def _scan(engine: Engine, settings: Settings, scene: dict[str, Any], kind: Any) 
         data=CheckInCreate(code=str(scene["payload"]), location=HERE),
         nonce="race-scan-0001",
         now=NOW,
-        attempts=1,
+        rate_key=f"student:{scene['student']}",
     )
     return run_alone(Database(engine), work, kind)
 

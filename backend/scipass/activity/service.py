@@ -25,6 +25,8 @@ from scipass.activity.models import (
 )
 from scipass.activity.schemas import ActivityWrite
 from scipass.checkin import visits as checkin_visits
+from scipass.checkin.views import ACTIVITY
+from scipass.core import notify
 from scipass.core.auth import Principal
 from scipass.core.clock import SHANGHAI
 from scipass.core.pagination import PageParams, count_rows
@@ -145,6 +147,7 @@ def update_activity(
     activity.updated_at = now
     session.add(activity)
     session.flush()
+    notify.send(session, ACTIVITY, activity.id)  # cached copies (checkin/views.py)
     return activity
 
 
@@ -176,6 +179,8 @@ def transition(
         raise ActivityTransitionInvalid(
             f"当前状态为 {activity.status}", f"The activity is {activity.status}"
         )
+    # Every serving process drops its cached copy once this commits (checkin/views.py).
+    notify.send(session, ACTIVITY, activity_id)
     session.refresh(activity)
     return activity
 

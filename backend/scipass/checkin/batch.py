@@ -27,9 +27,10 @@ Nothing is shared on SQLite, which has one writer and no round trips to save.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,9 @@ from scipass.consent import notices
 from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
 from scipass.consent.notices import NoticeVersion
+from scipass.core import ratelimit
 from scipass.core.clock import local_date
+from scipass.core.config import Settings
 from scipass.core.db import insert_ignoring
 from scipass.core.group_commit import BatchConflict
 from scipass.record import append as record_append
@@ -50,6 +53,13 @@ from scipass.record import append as record_append
 if TYPE_CHECKING:
     from scipass.checkin.self_scan import SelfScanWork
     from scipass.checkin.visits import Outcome
+
+
+def scan_window(settings: Settings) -> ratelimit.Window:
+    """A pupil's scans are counted per minute, in the database (core/ratelimit.py), so the
+    limit holds across every process and host."""
+    return ratelimit.Window(limit=settings.scan_rate_per_minute, length=timedelta(minutes=1))
+
 
 # What prepare reads for a scan: the student scanned for (0: none), the operator, the key,
 # and a guardian's WeChat user (None: not a guardian), whose live link to the student it reads.
@@ -75,10 +85,18 @@ class ScanBatch:
 
     callers: dict[CallerKey, tuple[Any, ...]]
     entries: list[Entry] = field(default_factory=list)
+    # Each scan's count against its rate key this minute, this one included (counted by
+    # prepare's statement).
+    attempts: dict[CallerKey, int] = field(default_factory=dict)
 
     def caller(self, key: CallerKey) -> tuple[Any, ...] | None:
         """The caller-and-key row read for ``key`` (once)."""
         return self.callers.pop(key, None)
+
+    def attempt(self, key: CallerKey) -> int | None:
+        """The scan's count against its rate, as prepare counted it (once); None: not
+        counted with the batch."""
+        return self.attempts.pop(key, None)
 
     def defer(self, entry: Entry) -> None:
         """Note a new visit for the flush."""
@@ -93,6 +111,7 @@ class SelfScanBatch:
         if connection.dialect.name != "postgresql":
             return None
         keys = [work.caller_key for work in works]
+        rate_keys = [work.rate_key for work in works]
         students = [key[0] for key in keys if key[0]]  # 0: no student, never deferred
         if len(set(students)) < len(students) or len({key[1:3] for key in keys}) < len(keys):
             return None  # two scans of one student or one key: each unit on its own
@@ -103,15 +122,22 @@ class SelfScanBatch:
             cursor.execute(
                 _callers_and_keys(notices.NOTICES),
                 {
-                    "keys": to_json([[n, *key] for n, key in enumerate(keys, start=1)]),
-                    # The scans of a batch arrived together: the first one's day is theirs.
+                    "keys": to_json(
+                        [[n, *key, rate_keys[n - 1]] for n, key in enumerate(keys, start=1)]
+                    ),
+                    # The scans of a batch arrived together: the first one's day and minute
+                    # are theirs.
                     "today": local_date(works[0].now),
+                    "window": ratelimit.window_start(works[0].now, scan_window(works[0].settings)),
                 },
             )
             rows = cursor.fetchall()
         finally:
             cursor.close()
-        return ScanBatch(callers={keys[row[0] - 1]: tuple(row[1:]) for row in rows})
+        return ScanBatch(
+            callers={keys[row[0] - 1]: tuple(row[1:-1]) for row in rows},
+            attempts=_attempts(keys, rate_keys, {row[0]: row[-1] for row in rows}),
+        )
 
     def flush(self, session: Session, shared: ScanBatch) -> None:
         if not shared.entries:
@@ -160,6 +186,24 @@ class SelfScanBatch:
         return outcome.settled(), title
 
 
+def _attempts(
+    keys: list[CallerKey], rate_keys: list[str], counts: dict[int, int | None]
+) -> dict[CallerKey, int]:
+    """Each scan's count, this one included, from the count its rate key reached (several
+    scans of one key, a caller without a pupil, take the numbers up to it in their order); a
+    scan not counted (a guardian's for a child not linked to them) has none."""
+    left = Counter(rate_keys[n - 1] for n, count in counts.items() if count is not None)
+    attempts: dict[CallerKey, int] = {}
+    for n in sorted(counts):
+        count = counts[n]
+        if count is None:
+            continue
+        rate_key = rate_keys[n - 1]
+        left[rate_key] -= 1
+        attempts[keys[n - 1]] = count - left[rate_key]
+    return attempts
+
+
 def _answer_duplicate(session: Session, entry: Entry) -> None:
     """A scan of a student whose visit today existed before the batch: it answers that visit
     (200) with a ``duplicate`` event, as a scan on its own would. A concurrent transaction
@@ -185,7 +229,7 @@ def _answer_duplicate(session: Session, entry: Entry) -> None:
 
 SELF_SCANS = SelfScanBatch()
 
-# One row per key ``[n, student id, operator, key, guardian]`` (``n`` counts from 1): the
+# One row per key ``[n, student id, operator, key, guardian, rate key]`` (``n`` from 1): the
 # student, the scan event the key was first used for, whether another kind of request took
 # the key (core/idempotency.py), and whether a live link joins the guardian (a WeChat user
 # id, or null for a scan that is not a guardian's) to the student (roster/acting.py), and
@@ -194,19 +238,32 @@ SELF_SCANS = SelfScanBatch()
 # than arrays: PostgreSQL sizes an array parameter when it plans, so it would plan every run
 # afresh, while a JSON set looks alike in every run and keeps one generic plan. Each key is
 # looked up by its unique index (LIMIT 1 keeps the lookups as such: the generic plan would
-# otherwise join whole tables).
+# otherwise join whole tables). The same statement counts the scans against their rate.
+_LINKED = (
+    "EXISTS (SELECT 1 FROM guardian_link g WHERE g.guardian_id = (k.x->>4)::bigint"
+    " AND g.student_id = (k.x->>1)::bigint AND g.revoked_at IS NULL)"
+)
 _CALLERS_AND_KEYS = (
-    "SELECT (k.x->>0)::int, s.id, s.school_id, s.stage, s.birth_month, s.wechat_user_id,"
+    "WITH k AS MATERIALIZED (SELECT e.x FROM jsonb_array_elements(%(keys)s::jsonb) AS e(x)),"
+    " hits AS ({hits})"
+    " SELECT (k.x->>0)::int, s.id, s.school_id, s.stage, s.birth_month, s.wechat_user_id,"
     " e.fingerprint, e.result, e.reason, e.check_in_id,"
     " EXISTS (SELECT 1 FROM idempotency_key i WHERE i.subject = k.x->>2 AND i.key = k.x->>3),"
-    " EXISTS (SELECT 1 FROM guardian_link g WHERE g.guardian_id = (k.x->>4)::bigint"
-    " AND g.student_id = (k.x->>1)::bigint AND g.revoked_at IS NULL),"
-    " {consented}"
-    " FROM jsonb_array_elements(%(keys)s::jsonb) AS k(x)"
+    " {linked},"
+    " {consented}, h.count"
+    " FROM k"
     " LEFT JOIN LATERAL (SELECT id, school_id, stage, birth_month, wechat_user_id"
     " FROM student WHERE id = (k.x->>1)::bigint LIMIT 1) s ON true"
     " LEFT JOIN LATERAL (SELECT fingerprint, result, reason, check_in_id FROM scan_event"
     " WHERE operator = k.x->>2 AND nonce = k.x->>3 LIMIT 1) e ON true"
+    " LEFT JOIN hits h ON h.key = k.x->>5"
+)
+# The scans' counts against their rate (core/ratelimit.py), in the same statement: each rate
+# key once with its scans of the batch; a guardian's scan only for a child linked to them (a
+# stranger naming a pupil does not use up the pupil's rate).
+_HITS = ratelimit.pg_hit_many(
+    "SELECT k.x->>5 AS key, %(window)s::timestamptz AS window_start, count(*)::int AS n"
+    " FROM k WHERE k.x->>4 IS NULL OR {linked} GROUP BY k.x->>5"
 )
 
 
@@ -217,7 +274,11 @@ def _callers_and_keys(table: tuple[NoticeVersion, ...]) -> str:
     consented = consent_service.pg_in_force(
         "(k.x->>1)::bigint", Purpose.participation_record, "%(today)s::date", table
     )
-    return _CALLERS_AND_KEYS.replace("{consented}", consented)
+    return (
+        _CALLERS_AND_KEYS.replace("{hits}", _HITS)
+        .replace("{linked}", _LINKED)
+        .replace("{consented}", consented)
+    )
 
 
 @lru_cache(maxsize=4)

@@ -43,11 +43,12 @@ from scipass.checkin.schemas import (
     CodeCreate,
 )
 from scipass.checkin.views import (
+    CODE,
     ActivityView,
     ScanCache,
     insert_row,
 )
-from scipass.core import pdf_fonts
+from scipass.core import notify, pdf_fonts
 from scipass.core.auth import Principal
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
@@ -281,6 +282,7 @@ def revoke_code(
         reason=code.revoke_reason,
     )
     cache.forget()
+    notify.send(session, CODE, code.short_id)  # the other processes, once this commits
     return code, target
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import select as sa_select  # typed for more columns than sqlmod
 from sqlmodel import Session, select
 
 from scipass.checkin import codes
-from scipass.checkin.batch import SELF_SCANS, CallerKey, ScanBatch
+from scipass.checkin.batch import SELF_SCANS, CallerKey, ScanBatch, scan_window
 from scipass.checkin.errors import (
     ChildNotLinked,
     ChildScansForSelf,
@@ -67,6 +67,7 @@ from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
 from scipass.consent.notices import NoticeVersion
 from scipass.core import metrics
+from scipass.core import ratelimit
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
@@ -207,14 +208,14 @@ def self_scan(
     data: CheckInCreate,
     nonce: str,
     now: datetime,
-    attempts: int,
+    rate_key: str,
     batch: ScanBatch | None = None,
 ) -> Outcome:
     """A student, or a guardian for a linked child, scanned a venue's code (``POST
-    /checkins``). ``student_id``: who the scan is for (:func:`scan_for`); ``attempts``: that
-    student's scans this minute, this one included (counted once by :func:`count_attempt`,
-    whatever reruns group commit makes); ``batch``: the batch of self-scans this one is part
-    of."""
+    /checkins``). ``student_id``: who the scan is for (:func:`scan_for`); ``rate_key``: whose
+    rate it counts against (:func:`rate_key`), counted in the scan's own transaction (by the
+    batch's first statement, or here), so a batch run again counts it again only once its
+    first run was undone; ``batch``: the batch of self-scans this one is part of."""
     guardian = actor.role is Role.guardian
     # A guardian's key is theirs for one child: the same key sent for another child is another
     # request (409).
@@ -234,12 +235,16 @@ def self_scan(
         student_id=student_id,
         school_id=actor.school_id,
     )
-    pupil, earlier, linked = _caller_and_key(
-        session, caller_key(actor, student_id, nonce), batch, local_date(now)
-    )
+    key = caller_key(actor, student_id, nonce)
+    pupil, earlier, linked = _caller_and_key(session, key, batch, local_date(now))
     if guardian:  # before anything is written: no scan event for a child not theirs to name
         actor = _child_of(actor, pupil, linked, local_date(now))
         scan.school_id = actor.school_id
+    attempts = batch.attempt(key) if batch is not None else None
+    if attempts is None:
+        attempts = count_attempt(session, settings, rate_key, now)
+    elif attempts > 2 * settings.scan_rate_per_minute:
+        raise ScanRateLimited()
     if earlier is not None and earlier.fingerprint == scan.fingerprint:
         return replay(session, earlier)
     if earlier is not None:
@@ -264,12 +269,12 @@ def self_scan(
     return apply_scan(session, scan, judge, actor, batch=batch)
 
 
-def count_attempt(settings: Settings, cache: ScanCache, key: str, now: datetime) -> int:
-    """Count a scan against its student's rate (:func:`rate_key`), once per request, before
-    it is run: how many this minute, this one included. A flood (past twice the rate) is
-    refused here, before any check and any write (up to twice the rate, DESIGN's order
-    decides the reason)."""
-    attempts = cache.count(key, now)
+def count_attempt(session: Session, settings: Settings, key: str, now: datetime) -> int:
+    """Count a scan against its student's rate (:func:`rate_key`) in the database, in the
+    scan's transaction, before it is judged: how many this minute, this one included, across
+    every process. A flood (past twice the rate) is refused here, before any check and any
+    other write (up to twice the rate, DESIGN's order decides the reason)."""
+    attempts = ratelimit.hit(session, key, scan_window(settings), now=now)
     if attempts > 2 * settings.scan_rate_per_minute:
         raise ScanRateLimited()
     return attempts
@@ -289,7 +294,7 @@ class SelfScanWork:
     data: CheckInCreate
     nonce: str
     now: datetime
-    attempts: int
+    rate_key: str
 
     @property
     def caller_key(self) -> CallerKey:
@@ -307,7 +312,7 @@ class SelfScanWork:
             data=self.data,
             nonce=self.nonce,
             now=self.now,
-            attempts=self.attempts,
+            rate_key=self.rate_key,
             batch=batch,
         )
         return outcome, activity_title(session, self.cache, outcome.check_in.activity_id)
@@ -326,16 +331,10 @@ async def run_self_scan(
 ) -> tuple[Outcome, str]:
     """A self-scan from the door to its commit, for the route, the fast path and each child
     of a family scan alike: the student it is for (``student_id``: the ``?student_id=`` of
-    the request, :func:`scan_for`), the attempt counted once against that student's rate,
-    then the unit run through group commit with the scans that arrive meanwhile. Answers the
-    visit and the activity's title, or raises the refusal."""
+    the request, :func:`scan_for`), then the unit run through group commit with the scans
+    that arrive meanwhile, which counts it against that student's rate. Answers the visit
+    and the activity's title, or raises the refusal."""
     target = scan_for(actor, student_id)
-    key = rate_key(actor, target)
-    try:
-        attempts = count_attempt(settings, cache, key, now)
-    except ScanRateLimited as flood:  # refused before any write, counted all the same
-        metrics.checkin_result(ScanSource.self_scan, ScanResult.refused, flood.code)
-        raise
     work = SelfScanWork(
         settings=settings,
         cache=cache,
@@ -344,14 +343,10 @@ async def run_self_scan(
         data=data,
         nonce=nonce,
         now=now,
-        attempts=attempts,
+        rate_key=rate_key(actor, target),
     )
     try:
         answer = await commits.run(work, SELF_SCANS)
-    except (ChildNotLinked, ChildScansForSelf):
-        # Not a scan of that pupil's: a stranger naming a pupil does not use up their rate.
-        cache.uncount(key, now)
-        raise
     except ScanRefused as refusal:
         metrics.checkin_result(ScanSource.self_scan, ScanResult.refused, refusal.code)
         raise

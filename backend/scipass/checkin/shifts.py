@@ -216,7 +216,7 @@ def self_scan(
     """A pupil (or a guardian acting for a linked child, :data:`scipass.roster.acting.
     ActingStudent`: the guardian's subject with the child's student) scanned a shift's
     code."""
-    attempts = count_attempt(settings, cache, rate_key(actor, actor.student_id), now)
+    attempts = count_attempt(session, settings, rate_key(actor, actor.student_id), now)
     scan = Scan(
         source=ScanSource.self_scan,
         operator=actor.subject,

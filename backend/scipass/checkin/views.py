@@ -1,7 +1,8 @@
 """What a scan needs, read once: snapshots of an activity (:class:`ActivityView`) and a code
 (:class:`CodeView`) copied out of the session, the pupil (:class:`Pupil`), a per-process cache
-of codes and activities (:class:`ScanCache`: a few seconds; revoking a code clears this
-process's cache at once, other processes within :data:`CACHE_SECONDS`), and the scan attempt
+of codes and activities (:class:`ScanCache`: a few seconds; revoking a code or changing an
+activity clears this process's copy at once, and on PostgreSQL every other process's too as
+soon as the change commits, :mod:`scipass.core.notify`), and the scan attempt
 itself as it arrived (:class:`Scan`), which becomes its append-only scan event."""
 
 from __future__ import annotations
@@ -110,58 +111,62 @@ class CodeView:
 
 @dataclass
 class ScanCache:
-    """Codes and activities by short id for a few seconds, and scan counts per pupil.
-
-    One per app (``app.state.checkin_cache``): the rate counts are per process, which is the
-    point of keeping them out of the database on the hot path."""
+    """Codes and activities by short id for a few seconds. One per app
+    (``app.state.checkin_cache``); a pupil's scan rate is counted in the database
+    (:func:`scipass.checkin.self_scan.count_attempt`), so that it holds across processes."""
 
     seconds: float = CACHE_SECONDS
     _targets: dict[str, tuple[float, CodeView, ActivityView]] = field(default_factory=dict)
     _titles: dict[int, str] = field(default_factory=dict)
-    _counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _generation: int = 0  # moves on with every change dropped
 
     def target(self, session: Session, short_id: str) -> tuple[CodeView, ActivityView] | None:
         hit = self._targets.get(short_id)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1], hit[2]
+        generation = self._generation
         code = session.exec(select(ActivityCode).where(ActivityCode.short_id == short_id)).first()
         if code is None or code.activity_id is None:  # a shift's code: checkin/shifts.py
             return None
         activity = session.get(Activity, code.activity_id)
         assert activity is not None
         found = (code_view(code), ActivityView.of(session, activity))
-        self._targets[short_id] = (time.monotonic() + self.seconds, *found)
-        self._titles[found[1].id] = found[1].title  # the newest read wins
+        with self._lock:
+            # Kept only if nothing changed while it was read: a copy read before a change
+            # and stored after it was dropped would stay stale.
+            if self._generation == generation:
+                self._targets[short_id] = (time.monotonic() + self.seconds, *found)
+            self._titles[found[1].id] = found[1].title  # the newest read wins
         return found
 
     def title(self, activity_id: int) -> str | None:
         return self._titles.get(activity_id)
 
     def forget(self) -> None:
-        self._targets.clear()
-        self._titles.clear()
-
-    def count(self, key: str, now: datetime) -> int:
-        """Count one scan under ``key`` (whose rate it is) in the current minute; the count
-        so far."""
-        minute = int(now.timestamp()) // 60
         with self._lock:
-            seen_minute, seen = self._counts.get(key, (minute, 0))
-            seen = seen + 1 if seen_minute == minute else 1
-            self._counts[key] = (minute, seen)
-            if len(self._counts) > 100_000:  # a new minute: drop the old ones
-                self._counts = {k: v for k, v in self._counts.items() if v[0] == minute}
-            return seen
+            self._generation += 1
+            self._targets.clear()
+            self._titles.clear()
 
-    def uncount(self, key: str, now: datetime) -> None:
-        """Take back a scan counted under ``key`` in the current minute (one that turned out
-        not to be the key's to count)."""
-        minute = int(now.timestamp()) // 60
+    def changed(self, message: str) -> None:
+        """Drop what a change announced by ``notify.send(session, kind, name)`` (heard by
+        the process's :class:`scipass.core.notify.Listener`) makes stale."""
+        kind, _, name = message.partition(":")
         with self._lock:
-            seen_minute, seen = self._counts.get(key, (minute, 0))
-            if seen_minute == minute and seen > 0:
-                self._counts[key] = (minute, seen - 1)
+            self._generation += 1
+            if kind == CODE:
+                self._targets.pop(name, None)
+            elif kind == ACTIVITY and name.isdigit():
+                activity_id = int(name)
+                stale = [k for k, v in self._targets.items() if v[2].id == activity_id]
+                for short_id in stale:
+                    self._targets.pop(short_id, None)
+
+
+# What :meth:`ScanCache.changed` hears of (``scipass.core.notify.send``): a code by short id
+# (checkin/issuing.py), an activity by id (activity/service.py).
+CODE, ACTIVITY = "code", "activity"
 
 
 def code_view(code: ActivityCode) -> CodeView:

@@ -311,10 +311,18 @@ class Settings(BaseSettings):
                 )
         return problems
 
-    def check(self) -> None:
-        """Raise :class:`ConfigurationError` when the service must not start with these settings."""
+    def check(self, *, workers: int = 1) -> None:
+        """Raise :class:`ConfigurationError` when the service must not start with these settings
+        (and ``workers`` server processes: ``scipass serve --workers``)."""
         if self.env is Environment.prod:
             problems = self.production_problems()
+            if workers > 1 and self.is_sqlite:
+                # Each process would keep its own copies and its own writer queue on one file:
+                # several processes need the shared server (README, "Several instances").
+                problems.append(
+                    f"SQLite serves one process, not --workers {workers}: "
+                    "set SCIPASS_DATABASE_URL to PostgreSQL"
+                )
             if problems:
                 raise ConfigurationError(
                     "refusing to start in prod: " + "; ".join(problems) + " (see README, Settings)"

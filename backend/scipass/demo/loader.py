@@ -1049,7 +1049,7 @@ def _families(
                 data=CheckInCreate(code=payload, direction=direction),
                 nonce=f"demo-family-{direction.value}:{child.id}",
                 now=at,
-                attempts=1,
+                rate_key=checkin_self_scan.rate_key(guardian, child.id),
             )
             if direction is Direction.entry:
                 records.append(outcome.check_in)

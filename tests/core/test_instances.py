@@ -1,0 +1,522 @@
+"""Several instances on one database (issue 22, README "Several instances"): two real
+``scipass serve`` processes on one PostgreSQL database refuse a code the other revoked as soon
+as the change's notification arrives, and count a pupil's scans against one rate; two
+``scipass worker`` processes run a due scheduled job once between them; a queued job whose
+worker was killed is taken up by another once its lease has run out; and prod refuses several
+server processes on SQLite.
+
+Every process here is a subprocess of the test, on a database of this module's own."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text, update
+from sqlmodel import Session, col, select
+
+from scipass.account.models import WeChatUser
+from scipass.activity.models import Activity
+from scipass.checkin import codes
+from scipass.checkin.models import ActivityCode
+from scipass.checkin.views import ACTIVITY, CODE, ActivityView, CodeView, ScanCache
+from scipass.core import migrations, notify
+from scipass.core.auth import Principal, Role
+from scipass.core.config import Environment, Settings
+from scipass.core.db import make_engine
+from scipass.jobs import queue
+from scipass.jobs.models import Job, JobSchedule, JobStatus
+from scipass.org.models import Region, School, Venue
+from scipass.roster.models import Student
+from tests.databases import ENGINE_NAME, fresh_database
+from tests.factories import WEEK, token
+
+ROOT = Path(__file__).resolve().parents[2]
+RATE = 20  # scans a minute per pupil, in both instances
+on_postgresql = pytest.mark.skipif(
+    ENGINE_NAME != "postgresql", reason="several server processes need PostgreSQL"
+)
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database(tmp_path_factory.mktemp("instances")) as url:
+        migrations.upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def engine(database: str) -> Iterator[Engine]:
+    engine = make_engine(database)
+    yield engine
+    engine.dispose()
+
+
+def _env(database: str, directory: Path, **settings: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SCIPASS_")}
+    env |= {
+        "SCIPASS_ENV": "test",
+        "SCIPASS_DATABASE_URL": database,
+        "SCIPASS_LOG_LEVEL": "WARNING",
+        "SCIPASS_JOB_RESULTS_DIR": str(directory / "results"),
+        "SCIPASS_UPLOAD_DIR": str(directory / "uploads"),
+    }
+    return env | {f"SCIPASS_{name.upper()}": value for name, value in settings.items()}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def servers(
+    database: str, engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[str]]:
+    """Two instances on the module's database, without job workers: ``scipass serve``, and
+    ``scipass serve --workers 2`` (two server processes behind one port)."""
+    if ENGINE_NAME != "postgresql":
+        pytest.skip("several server processes need PostgreSQL")
+    directory = tmp_path_factory.mktemp("servers")
+    env = _env(database, directory, jobs_enabled="false", scan_rate_per_minute=str(RATE))
+    ports = [_free_port(), _free_port()]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "scipass", "serve", "--port", str(port), "--workers", workers],
+            cwd=ROOT,
+            env=env,
+        )
+        for port, workers in zip(ports, ["1", "2"], strict=True)
+    ]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        deadline = time.monotonic() + 60
+        for process, url in zip(processes, urls, strict=True):
+            while True:
+                assert process.poll() is None, "scipass serve exited"
+                assert time.monotonic() < deadline, "scipass serve did not start"
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+        # each of the three server processes listens for changes on a connection of its own
+        _wait(lambda: _listeners(engine) == 3, "not every server process listens")
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _scene(engine: Engine, name: str) -> dict[str, Any]:
+    """A published activity open now with a static code, and a pupil of 15 bound to WeChat,
+    committed (the servers run on the real clock)."""
+    now = datetime.now(UTC)
+    region = f"96{sum(name.encode()) % 10000:04d}"
+    with Session(engine) as s:
+        s.add(Region(code=region, name=f"多实例省{name}", level="province"))
+        s.flush()
+        school = School(
+            name=f"多实例中学{name}",
+            region_code=region,
+            stages="junior",
+            area="urban",
+            created_at=now,
+        )
+        venue = Venue(
+            name=f"多实例科技馆{name}",
+            kind="science_museum",
+            region_code=region,
+            longitude=112.9,
+            latitude=27.8,
+            created_at=now,
+            weekly_hours=WEEK,
+            open_weekdays="1111111",
+            stages="junior",
+            listed=True,
+        )
+        user = WeChatUser(
+            openid=f"o-instances-{name}", kind="student", created_at=now, last_login_at=now
+        )
+        s.add_all([school, venue, user])
+        s.flush()
+        student = Student(
+            school_id=school.id or 0,
+            student_no=f"INST-{name}",
+            name=f"多实例学生{name}",
+            gender="male",
+            birth_month=date(now.year - 15, 1, 1),  # 15: no guardian consent needed
+            stage="junior",
+            grade=9,
+            class_name="1班",
+            wechat_user_id=user.id,
+            created_at=now,
+            updated_at=now,
+        )
+        activity = Activity(
+            venue_id=venue.id,
+            kind="venue_visit",
+            title=f"多实例科技节{name}",
+            starts_at=now - timedelta(minutes=10),
+            ends_at=now + timedelta(hours=4),
+            place_name="多实例科技馆",
+            admission="open",
+            stages="junior",
+            credited_minutes=120,
+            record_category="science_visit",
+            dimension="social_practice",
+            status="published",
+            created_by="test",
+            created_at=now,
+            updated_at=now,
+        )
+        s.add_all([student, activity])
+        s.flush()
+        code = ActivityCode(
+            activity_id=activity.id or 0,
+            kind="static",
+            short_id=codes.new_short_id(),
+            created_by="test",
+            created_at=now,
+        )
+        s.add(code)
+        s.commit()
+        settings = _settings()
+        pupil = Principal(
+            subject=f"wechat:{user.id}",
+            role=Role.student,
+            school_id=school.id,
+            student_id=student.id,
+        )
+        staff = Principal(subject="account:900002", role=Role.venue_staff, venue_id=venue.id)
+        return {
+            "code": code.id,
+            "payload": codes.static_payload(settings.code_keyring, code.short_id),
+            "pupil": token(settings, pupil, now=now),
+            "staff": token(settings, staff, now=now),
+        }
+
+
+def _settings() -> Settings:
+    return Settings(env=Environment.test, _env_file=None)
+
+
+@on_postgresql
+def test_the_listener_hears_committed_changes_and_starts_afresh_after_a_dropped_connection(
+    engine: Engine,
+) -> None:
+    heard: list[str] = []
+    resets: list[float] = []
+    listener = notify.Listener(
+        engine,
+        on_message=heard.append,
+        on_reset=lambda: resets.append(time.monotonic()),
+        retry_seconds=0.1,
+    ).start()
+
+    def change(name: str, *, commit: bool = True) -> None:
+        with Session(engine) as s:
+            notify.send(s, "code", name)
+            if commit:
+                s.commit()
+
+    try:
+        _wait(listener.listening.is_set, "the listener did not start")
+        assert len(resets) == 1
+        change("ROLLED", commit=False)  # never announced
+        change("FIRST")
+        _wait(lambda: heard == ["code:FIRST"], f"heard {heard}")
+        with Session(engine) as s:  # the server drops the listener's connection
+            dropped = s.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": notify.APPLICATION_NAME},
+            ).scalar_one()
+        assert dropped == 1
+        # it reconnects, and drops everything kept: what was sent meanwhile was not heard
+        _wait(lambda: len(resets) == 2 and listener.listening.is_set(), "no reconnection")
+        change("AGAIN")
+        _wait(lambda: heard == ["code:FIRST", "code:AGAIN"], f"heard {heard}")
+    finally:
+        listener.stop()
+
+
+def _wait(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 15
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_a_cache_drops_the_code_or_the_activity_it_hears_of() -> None:
+    cache = ScanCache()
+    for short_id, activity_id in (("AAA", 7), ("BBB", 7), ("CCC", 8)):
+        view = cast(ActivityView, SimpleNamespace(id=activity_id))
+        cache._targets[short_id] = (time.monotonic() + 5, cast(CodeView, None), view)
+    cache.changed(f"{CODE}:CCC")
+    assert set(cache._targets) == {"AAA", "BBB"}
+    cache.changed(f"{ACTIVITY}:8")  # its code is gone already
+    assert set(cache._targets) == {"AAA", "BBB"}
+    cache.changed(f"{ACTIVITY}:7")
+    assert cache._targets == {}
+
+
+def _listeners(engine: Engine) -> int:
+    with Session(engine) as s:
+        return int(
+            s.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": notify.APPLICATION_NAME},
+            ).scalar_one()
+        )
+
+
+def _scan(base: str, scene: dict[str, Any], key: str) -> httpx.Response:
+    return httpx.post(
+        f"{base}/api/v1/checkins",
+        json={"code": scene["payload"]},
+        headers={"Authorization": f"Bearer {scene['pupil']}", "Idempotency-Key": key},
+        timeout=10,
+    )
+
+
+@on_postgresql
+def test_a_code_revoked_through_one_instance_is_refused_by_the_other_at_once(
+    servers: list[str], engine: Engine
+) -> None:
+    scene = _scene(engine, "revoke")
+    first, second = servers
+    # the second instance's processes have the code in their caches (kept for 5 s): each
+    # scan comes on a connection of its own, which either process may take
+    primed = [_scan(second, scene, f"revoke-before-{n}").status_code for n in range(6)]
+    assert primed == [201] + [200] * 5
+    revoked = httpx.post(
+        f"{first}/api/v1/codes/{scene['code']}/revoke",
+        json={"reason": "海报被拍照转发"},
+        headers={"Authorization": f"Bearer {scene['staff']}"},
+        timeout=10,
+    )
+    assert revoked.status_code == 200, revoked.text
+    # well before the second instance's copy would have expired, it hears of the revocation
+    deadline = time.monotonic() + 2
+    answers: list[int] = []
+    while time.monotonic() < deadline:
+        answer = _scan(second, scene, f"revoke-after-{len(answers)}")
+        answers.append(answer.status_code)
+        if answer.status_code == 400:
+            assert answer.json()["code"] == "code_revoked"
+            break
+        time.sleep(0.05)
+    assert answers[-1] == 400, f"still accepted after 2 s: {answers}"
+    # and by now neither of its processes accepts it any more
+    after = [_scan(second, scene, f"revoke-then-{n}") for n in range(4)]
+    assert [(a.status_code, a.json()["code"]) for a in after] == [(400, "code_revoked")] * 4
+
+
+@on_postgresql
+def test_a_pupils_scan_rate_counts_across_both_instances(
+    servers: list[str], engine: Engine
+) -> None:
+    scene = _scene(engine, "rate")
+    answers = [_scan(servers[n % 2], scene, f"rate-{n:03d}") for n in range(RATE + 1)]
+    assert [a.status_code for a in answers[:RATE]] == [201] + [200] * (RATE - 1), [
+        a.text for a in answers
+    ]
+    # the pupil's RATE + 1st scan this minute, of which neither instance saw more than half
+    assert answers[RATE].status_code == 429, answers[RATE].text
+    assert answers[RATE].json()["code"] == "rate_limited"
+
+
+@pytest.fixture(scope="module")
+def workers(
+    database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[list[subprocess.Popen[bytes]], Path]]:
+    """Two ``scipass worker`` processes with probes (tests/core/probed_worker.py) on the
+    module's database: scheduled jobs every hour, queued jobs' leases of 2 s (renewed about
+    every 0.7 s while their handler runs), polling every 0.1 s. Killed afterwards."""
+    directory = tmp_path_factory.mktemp("workers")
+    probe = directory / "probe"
+    env = _env(
+        database,
+        directory,
+        jobs_interval_seconds="3600",
+        worker_poll_seconds="0.1",
+        job_lease_seconds="2",
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.core.probed_worker", str(probe)], cwd=ROOT, env=env
+        )
+        for _ in range(2)
+    ]
+    try:
+        yield processes, probe
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=20)
+
+
+def _lines(probe: Path) -> list[list[str]]:
+    return [line.split() for line in probe.read_text().splitlines()] if probe.exists() else []
+
+
+def _until(
+    condition: Callable[[], bool], processes: list[subprocess.Popen[bytes]], what: str
+) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert all(process.poll() is None for process in processes), "a worker exited"
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def _passes(probe: Path, pid: int) -> int:
+    return sum(1 for line in _lines(probe) if line == ["pass", str(pid)])
+
+
+def test_a_due_scheduled_job_runs_once_between_two_workers(
+    workers: tuple[list[subprocess.Popen[bytes]], Path], engine: Engine
+) -> None:
+    processes, probe = workers
+    # the first start: every scheduled job is due, each runs once between the two
+    _until(
+        lambda: all(_passes(probe, p.pid) >= 3 for p in processes),
+        processes,
+        "the workers did not go through their loop",
+    )
+    ran = [line[1] for line in _lines(probe) if line[0] == "ran"]
+    assert "archive-records" in ran
+    assert len(ran) == len(set(ran)), ran
+    # then the archive job falls due again while both poll every 0.1 s: again once
+    for _round in range(3):
+        seen = len(_lines(probe))
+        with Session(engine) as s:
+            s.execute(
+                update(JobSchedule)
+                .where(col(JobSchedule.name) == "archive-records")
+                .values(due_at=datetime.now(UTC))
+            )
+            s.commit()
+        passes = {p.pid: _passes(probe, p.pid) for p in processes}
+
+        def each_passed(passes: dict[int, int] = passes) -> bool:
+            return all(_passes(probe, pid) >= n + 3 for pid, n in passes.items())
+
+        _until(each_passed, processes, "the workers did not go through their loop")
+        again = [line for line in _lines(probe)[seen:] if line[:2] == ["ran", "archive-records"]]
+        assert len(again) == 1, _lines(probe)[seen:]
+
+
+def test_a_job_whose_worker_was_killed_is_taken_up_after_its_lease(
+    workers: tuple[list[subprocess.Popen[bytes]], Path], engine: Engine
+) -> None:
+    processes, probe = workers
+    with Session(engine) as s:
+        job = queue.enqueue(
+            s,
+            kind=queue.JobKind("sleepy", _never, max_attempts=3),
+            params={},
+            owner=Principal(subject="account:900004", role=Role.platform_admin),
+            now=datetime.now(UTC),
+        )
+        s.commit()
+        job_id = job.id
+
+    def started() -> list[str]:
+        return [line[2] for line in _lines(probe) if line[:2] == ["sleepy", str(job_id)]]
+
+    _until(lambda: len(started()) == 1, processes, "no worker started the job")
+    (first,) = [p for p in processes if str(p.pid) == started()[0]]
+    (other,) = [p for p in processes if p is not first]
+    time.sleep(2.5)  # past its first lease: held, because renewed
+    held = _job(engine, job_id)
+    assert held.status == JobStatus.running.value
+    assert held.worker is not None
+    assert held.worker.endswith(f":{first.pid}")
+    assert held.lease_until is not None
+    assert held.lease_until > datetime.now(UTC)
+    assert started() == [str(first.pid)]  # the other worker passed it by
+    first.kill()
+    first.wait(timeout=20)
+    lease_until = _job(engine, job_id).lease_until
+    assert lease_until is not None
+    # nobody renews the lease now: once it has run out, the other worker takes the job up
+    _until(lambda: len(started()) == 2, [other], "the killed worker's job was never taken up")
+    assert datetime.now(UTC) >= lease_until
+    taken = _job(engine, job_id)
+    assert started()[1] == str(other.pid)
+    assert taken.status == JobStatus.running.value
+    assert taken.worker is not None
+    assert taken.worker.endswith(f":{other.pid}")
+    assert taken.attempts == 2
+
+
+def _never(_context: queue.JobContext) -> queue.JobResult:
+    raise AssertionError("run by the workers only")
+
+
+def _job(engine: Engine, job_id: int | None) -> Job:
+    with Session(engine) as s:
+        return s.exec(select(Job).where(Job.id == job_id)).one()
+
+
+# Settings fit for prod but for the database (tests/core/test_settings.py has the same).
+PROD = {
+    "env": "prod",
+    "jwt_keys": "k1:" + "x" * 40,
+    "code_signing_keys": "c1:" + "y" * 40,
+    "personal_code_keys": "p1:" + base64.b64encode(b"p" * 32).decode(),
+    "wechat_mode": "real",
+    "wechat_app_id": "wx0123456789abcdef",
+    "wechat_app_secret": "s" * 32,
+    "child_privacy_officer": "李四（儿童个人信息保护负责人）",
+    "child_privacy_contact": "privacy@scipass-operator.cn",
+    "child_privacy_complaints": "拨打 0731-12345678 或写信至长沙市某路 1 号",
+}
+
+
+def test_prod_refuses_several_server_processes_on_sqlite(tmp_path: Path) -> None:
+    env = _env(f"sqlite:///{tmp_path}/prod.db", tmp_path, **PROD)
+    started = subprocess.run(
+        [sys.executable, "-m", "scipass", "serve", "--workers", "2", "--port", str(_free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert started.returncode == 2, started.stderr
+    assert started.stderr.strip().splitlines() == [
+        "scipass: refusing to start in prod: SQLite serves one process, not --workers 2: "
+        "set SCIPASS_DATABASE_URL to PostgreSQL (see README, Settings)"
+    ]
+    # one process on SQLite, and several on PostgreSQL, are fine
+    prod = Settings(**PROD, database_url=f"sqlite:///{tmp_path}/prod.db", _env_file=None)  # type: ignore[arg-type]
+    prod.check(workers=1)
+    prod.database_url = "postgresql+psycopg://scipass@db.internal/scipass"
+    prod.check(workers=4)
