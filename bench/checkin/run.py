@@ -771,7 +771,9 @@ def print_processes(p: Phase) -> None:
             f"{sum(p.backend_cpus) / p.seconds:.2f})"
         )
     line += f"; wrk {p.wrk_cpu / p.seconds:.2f}"
-    print(line)
+    busy = sum(u["busy"] for u in p.cpus.values())
+    ours = (p.server_cpu + (p.db_cpu or 0.0) + p.wrk_cpu) / p.seconds
+    print(f"{line}; busy {busy:.2f} of {len(p.cpus)}, other processes about {busy - ours:.2f}")
 
 
 def verify(url: str, *, guardians: bool) -> dict[str, int]:
@@ -829,6 +831,7 @@ def print_profile(path: Path) -> None:
 
 
 def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning) -> dict:
+    load_before = os.getloadavg()[0]
     server_url = cluster.url if cluster else args.database_url
     with (
         tempfile.TemporaryDirectory(prefix="scipass-bench-checkin.") as tmp,
@@ -969,6 +972,7 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
         "db_cores_checkin": (checkins.db_cpu or 0.0) / checkins.seconds,
         "backend_cores_checkin": [cpu / checkins.seconds for cpu in checkins.backend_cpus],
         "wrk_cores_checkin": checkins.wrk_cpu / checkins.seconds,
+        "load_before": load_before,
         "cpu_busy_checkin": {name: u["busy"] for name, u in checkins.cpus.items()},
         "counts": counts,
         "counts_ok": counts_ok,
