@@ -157,7 +157,7 @@ def _free_port() -> int:
 
 def _settings(url: str) -> Settings:
     """The servers' settings (the test environment's keys), to mint their tokens."""
-    return Settings(env=Environment.test, database_url=url, _env_file=None)  # type: ignore[call-arg]
+    return Settings(env=Environment.test, database_url=url, _env_file=None)
 
 
 @contextmanager
