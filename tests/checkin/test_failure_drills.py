@@ -298,7 +298,7 @@ def test_kill_9_of_one_instance_loses_no_acknowledged_check_in(tmp_path: Path) -
 
             async def drill() -> float:
                 storm = asyncio.create_task(
-                    _storm([victim_base, other_base], payload, scans, answers, pause=0.01)
+                    _storm([victim_base, other_base], payload, scans, answers, pause=0.02)
                 )
                 # Kill once the victim is busy: some of its scans answered, others in flight.
                 deadline = time.monotonic() + 30
@@ -325,8 +325,9 @@ def test_kill_9_of_one_instance_loses_no_acknowledged_check_in(tmp_path: Path) -
         assert {a.status for a in answers} <= {201, None}, {a.status for a in answers}
         assert all(a.base == victim_base for a in lost_to_kill)
         assert lost_to_kill, "the kill came after the victim's last scan"
-        # The other instance kept serving after the kill.
-        assert any(a.base == other_base and a.at > killed_at + 0.2 for a in ok)
+        # The other instance kept serving after the kill (its lanes had about 16 scans each
+        # left then).
+        assert sum(a.base == other_base and a.at > killed_at for a in ok) >= 100
 
         for answer in ok:  # no acknowledged check-in lost
             assert answer.body is not None
@@ -348,7 +349,7 @@ def test_kill_9_of_one_instance_loses_no_acknowledged_check_in(tmp_path: Path) -
 def test_postgresql_restart_mid_storm_answers_503_then_recovers(tmp_path: Path) -> None:
     with own_cluster() as cluster:
         settings = _settings(cluster.url)
-        payload, scans = _seed(cluster.url, settings, 1000)
+        payload, scans = _seed(cluster.url, settings, 3000)  # more than ~6 s of scans
         with _servers(cluster.url, 1, tmp_path) as [(base, _)]:
             answers: list[Answer] = []
 
