@@ -179,19 +179,22 @@ def _servers(
     try:
         for _ in range(count):
             port = _free_port()
-            process = subprocess.Popen(
-                [sys.executable, "-m", "scipass", "serve", "--port", str(port)],
-                env=env,
-                cwd=workdir,  # no .env file here
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            log = workdir / f"server-{port}.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "scipass", "serve", "--port", str(port)],
+                    env=env,
+                    cwd=workdir,  # no .env file here
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
             started.append((f"http://127.0.0.1:{port}", process))
         deadline = time.monotonic() + 60
         for base, process in started:
+            log = workdir / f"server-{base.rsplit(':', 1)[1]}.log"
             while True:
-                assert process.poll() is None, "a server ended at start-up"
-                assert time.monotonic() < deadline, "a server did not start"
+                assert process.poll() is None, f"a server ended at start-up:\n{log.read_text()}"
+                assert time.monotonic() < deadline, f"a server did not start:\n{log.read_text()}"
                 try:
                     if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
                         break
