@@ -3,6 +3,8 @@
 --   wrk -t1 -c64 -d600s --latency -s bench/checkin/checkin.lua \
 --       http://127.0.0.1:PORT/api/v1/checkins -- LINES_FILE THREADS EXPECTED_STATUS
 --
+-- (with several instances: BENCH_WRK_PORTS="P1 P2 ..." wrk -tN ... -- LINES_FILE N STATUS)
+--
 -- LINES_FILE holds one request per line, "<access token>\t<idempotency key>\t<JSON body>",
 -- optionally followed by "\t<path>" (with its query) to send it to instead of the URL's path.
 -- Each line is POSTed exactly once (thread i of THREADS takes lines i, i+THREADS, ...): once
@@ -19,9 +21,20 @@
 
 local threads = {}
 
+-- Several server instances (run.py --instances N): BENCH_WRK_PORTS lists their ports on
+-- 127.0.0.1, and thread i connects to port i (mod N), with wrk's -t equal to N and the
+-- connections split evenly between threads; the URL's own port is then not used.
+local ports = {}
+for port in (os.getenv("BENCH_WRK_PORTS") or ""):gmatch("%d+") do
+  table.insert(ports, port)
+end
+
 function setup(thread)
   table.insert(threads, thread)
   thread:set("tid", #threads)
+  if #ports > 0 then
+    thread.addr = wrk.lookup("127.0.0.1", ports[(#threads - 1) % #ports + 1])[1]
+  end
 end
 
 local lines = {}

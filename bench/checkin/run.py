@@ -6,6 +6,7 @@ framework's ceiling.
     .venv/bin/python bench/checkin/run.py --engine postgresql
     .venv/bin/python bench/checkin/run.py --engine sqlite --profile     # top 30 of cProfile
     .venv/bin/python bench/checkin/run.py --engine sqlite --guardian    # family mode (issue 15)
+    .venv/bin/python bench/checkin/run.py --engine postgresql --instances 2 --no-pin  # issue 22
 
 (``.venv/bin/python -m bench.checkin.run ...`` works as well.)
 
@@ -35,6 +36,14 @@ without a WeChat of their own, each with the guardian's recorded consent (partic
 record); each has a guardian (a WeChat user of their own) linked to them, and each token is
 the guardian's, whose request names the child (``POST /api/v1/checkins?student_id=<id>``). The
 same exact counts are required, and every check-in must name the child's guardian as operator.
+
+``--instances N`` (issue 22, PostgreSQL only): N ``scipass serve`` processes on one database,
+each on its own loopback port. One wrk process drives them all: wrk's setup() gives thread i
+the address of instance i (``BENCH_WRK_PORTS``), so each instance gets 64/N connections and
+its share of the lines, and one latency histogram covers every request (several wrk
+processes would each report their own percentiles, which cannot be merged). No proxy stands
+in between, so none takes CPU. Each phase prints the CPU of every server process, of each
+PostgreSQL backend and of wrk, as cores (CPU seconds / phase seconds).
 """
 
 from __future__ import annotations
@@ -464,6 +473,36 @@ def cluster_cpu(postmaster: int) -> float:
     return total / CLK_TCK
 
 
+def cluster_processes(postmaster: int) -> dict[int, tuple[str, float]]:
+    """The postmaster's live children: pid -> (kind, CPU seconds). The kind is ``backend``
+    for a client connection's process, else its title (checkpointer, walwriter, ...)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            child = _stat(int(entry.name))
+            if int(child[1]) != postmaster:
+                continue
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            kind = "backend" if "(" in title else title.removeprefix("postgres: ")
+            found[int(entry.name)] = (kind, (int(child[11]) + int(child[12])) / CLK_TCK)
+    return found
+
+
+def backend_cpu(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> list[float]:
+    """CPU seconds each client backend used between two readings (new ones from zero),
+    largest first."""
+    used = [
+        cpu - (before[pid][1] if pid in before else 0.0)
+        for pid, (kind, cpu) in after.items()
+        if kind == "backend"
+    ]
+    return sorted((u for u in used if u > 0), reverse=True)
+
+
 def cpu_times() -> dict[str, list[int]]:
     """Per-CPU jiffies from /proc/stat: cpu0, cpu1, ..."""
     result = {}
@@ -541,12 +580,14 @@ class Phase:
     unexpected: int
     socket_errors: dict[str, int]
     first_errors: list[str]
-    server_cpu: float
-    loop_cpu: float  # the server's main thread (the event loop)
+    server_cpu: float  # all instances together
+    loop_cpu: float  # the servers' main threads (the event loops)
     db_cpu: float | None
     wrk_cpu: float
     cpus: dict[str, Any]
-    rss_mb: float  # the server's, at the end
+    rss_mb: float  # the largest server's, at the end
+    server_cpus: list[float] = field(default_factory=list)  # each instance's
+    backend_cpus: list[float] = field(default_factory=list)  # each PostgreSQL backend's
     output: str = field(repr=False, default="")
 
     @property
@@ -573,16 +614,20 @@ def run_wrk(
     *,
     seconds: int,
     pinning: Pinning,
-    server_pid: int,
+    server_pids: list[int],
+    ports: list[int],
     cluster: Cluster | None,
     lines: Path | None = None,
     expected_requests: int = 0,
     expected_status: int = 200,
 ) -> Phase:
+    """One wrk phase; with several instances one wrk thread per instance (its connections
+    split evenly), so that one latency histogram covers them all."""
+    threads = len(ports)
     command = [
         *pinning.prefix(pinning.client),
         "wrk",
-        "-t1",
+        f"-t{threads}",
         f"-c{CONCURRENCY}",
         f"-d{seconds}s",
         "--timeout",
@@ -593,26 +638,38 @@ def run_wrk(
         url,
         "--",
         str(lines) if lines else "-",
-        "1",
+        str(threads),
         str(expected_status),
     ]
-    server_before = process_cpu(server_pid)
-    loop_before = main_thread_cpu(server_pid)
+    environment = dict(os.environ)
+    if threads > 1:
+        environment["BENCH_WRK_PORTS"] = " ".join(str(p) for p in ports)
+    servers_before = [process_cpu(pid) for pid in server_pids]
+    loop_before = sum(main_thread_cpu(pid) for pid in server_pids)
     db_before = cluster_cpu(cluster.postmaster) if cluster else None
+    backends_before = cluster_processes(cluster.postmaster) if cluster else {}
     cpus_before = cpu_times()
-    wrk = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wrk = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment
+    )
     output = []
+    done = 0
     assert wrk.stdout is not None
     for line in wrk.stdout:
         output.append(line)
         if line.strip() == "DONE":
-            # Every line has its answer: end wrk now, so that its duration ends here.
-            wrk.send_signal(signal.SIGINT)
+            done += 1
+            if done == threads:
+                # Every line has its answer: end wrk now, so that its duration ends here.
+                wrk.send_signal(signal.SIGINT)
     _, status, usage = os.wait4(wrk.pid, 0)
     wrk.returncode = os.waitstatus_to_exitcode(status)
     cpus = cpu_usage(cpus_before, cpu_times())
-    server_cpu = process_cpu(server_pid) - server_before
-    loop_cpu = main_thread_cpu(server_pid) - loop_before
+    server_cpus = [process_cpu(pid) - b for pid, b in zip(server_pids, servers_before, strict=True)]
+    loop_cpu = sum(main_thread_cpu(pid) for pid in server_pids) - loop_before
+    backends = (
+        backend_cpu(backends_before, cluster_processes(cluster.postmaster)) if cluster else []
+    )
     db_cpu = (
         cluster_cpu(cluster.postmaster) - db_before
         if cluster is not None and db_before is not None
@@ -634,12 +691,14 @@ def run_wrk(
         unexpected=result["unexpected"],
         socket_errors=result["errors"] | {"status": 0},  # statuses are counted by the script
         first_errors=result["first_errors"],
-        server_cpu=server_cpu,
+        server_cpu=sum(server_cpus),
         loop_cpu=loop_cpu,
         db_cpu=db_cpu,
         wrk_cpu=usage.ru_utime + usage.ru_stime,
         cpus=cpus,
-        rss_mb=rss_mb(server_pid),
+        rss_mb=max(rss_mb(pid) for pid in server_pids),
+        server_cpus=server_cpus,
+        backend_cpus=backends,
         output=text_output,
     )
 
@@ -676,6 +735,8 @@ def print_phases(phases: list[Phase], pinning: Pinning) -> None:
         )
     print("  server RSS after each: " + ", ".join(f"{p.name} {p.rss_mb:.0f} MB" for p in phases))
     for p in phases:
+        print_processes(p)
+    for p in phases:
         if pinning.server is None or pinning.client is None or not p.seconds:
             continue
         for cpu, who, used in (
@@ -693,6 +754,26 @@ def print_phases(phases: list[Phase], pinning: Pinning) -> None:
                     f"  ! {p.name}: CPU {cpu} was {busy:.0%} busy, {who} used {own:.0%}: "
                     f"other processes took about {busy - own:.0%}"
                 )
+
+
+def print_processes(p: Phase) -> None:
+    """Each process's share of a CPU over the phase (1.00 = one core all the time): every
+    server instance, the PostgreSQL backends (each, and the cluster in all) and wrk."""
+    if not p.seconds:
+        return
+    share = ", ".join(f"{cpu / p.seconds:.2f}" for cpu in p.server_cpus)
+    line = f"  {p.name}: CPU (cores) servers [{share}] = {p.server_cpu / p.seconds:.2f}"
+    if p.db_cpu is not None:
+        shown = ", ".join(f"{cpu / p.seconds:.2f}" for cpu in p.backend_cpus[:8])
+        more = f" +{len(p.backend_cpus) - 8}" if len(p.backend_cpus) > 8 else ""
+        line += (
+            f"; PostgreSQL {p.db_cpu / p.seconds:.2f} (backends [{shown}{more}] = "
+            f"{sum(p.backend_cpus) / p.seconds:.2f})"
+        )
+    line += f"; wrk {p.wrk_cpu / p.seconds:.2f}"
+    busy = sum(u["busy"] for u in p.cpus.values())
+    ours = (p.server_cpu + (p.db_cpu or 0.0) + p.wrk_cpu) / p.seconds
+    print(f"{line}; busy {busy:.2f} of {len(p.cpus)}, other processes about {busy - ours:.2f}")
 
 
 def verify(url: str, *, guardians: bool) -> dict[str, int]:
@@ -750,6 +831,7 @@ def print_profile(path: Path) -> None:
 
 
 def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning) -> dict:
+    load_before = os.getloadavg()[0]
     server_url = cluster.url if cluster else args.database_url
     with (
         tempfile.TemporaryDirectory(prefix="scipass-bench-checkin.") as tmp,
@@ -766,14 +848,23 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
             else "bound students"
         )
         print(f"  seeded {args.students:,} {seeded} ({time.perf_counter() - started:.1f} s)")
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
+        ports = [free_port() for _ in range(args.instances)]
+        base = f"http://127.0.0.1:{ports[0]}"
         version = code_version()
         print(f"  code: {version}")
-        server = start_server(environment, port, workdir, pinning, profile=args.profile)
+        servers: list[subprocess.Popen[bytes]] = []
         profile_path = workdir / "checkin.prof"
         try:
-            common = {"pinning": pinning, "server_pid": server.pid, "cluster": cluster}
+            for port in ports:
+                servers.append(
+                    start_server(environment, port, workdir, pinning, profile=args.profile)
+                )
+            common = {
+                "pinning": pinning,
+                "server_pids": [server.pid for server in servers],
+                "ports": ports,
+                "cluster": cluster,
+            }
             run_wrk("warm-up", base + TRIVIAL_PATH, seconds=3, **common)
             before = run_wrk("/healthz before", base + TRIVIAL_PATH, seconds=10, **common)
             lines = workdir / "requests.tsv"
@@ -796,7 +887,8 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
                 ).raise_for_status()
             after = run_wrk("/healthz after", base + TRIVIAL_PATH, seconds=10, **common)
         finally:
-            stop_server(server)
+            for server in servers:
+                stop_server(server)
         counts = verify(url, guardians=args.guardian)
         if args.profile:
             for suffix in ("", ".loop", ".threads"):
@@ -839,8 +931,9 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
     for phase in (before, after):
         if phase.errors:
             print(f"  {phase.name}: {phase.errors} errors {phase.statuses} {phase.first_errors}")
+    accepted = checkins.statuses.get("201", 0)
     print(
-        "  database: "
+        f"  accepted (201) {accepted:,}; database: "
         + ", ".join(f"{k} {v:,}" for k, v in counts.items())
         + f"  [exactly {wanted:,} check_in, scan_event, participation_record (checkin)"
         + (", check_in by the child's guardian" if args.guardian else "")
@@ -856,6 +949,8 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
         )
     return {
         "code": version,
+        "instances": args.instances,
+        "accepted": accepted,
         "checkin_rps": checkins.rps,
         "trivial_rps": trivial,
         "trivial_before_rps": before.rps,
@@ -872,6 +967,13 @@ def run_once(args: argparse.Namespace, cluster: Cluster | None, pinning: Pinning
         "wrk_cpu_ms_checkin": checkins.per_request_ms(checkins.wrk_cpu),
         "server_cpu_ms_trivial": before.per_request_ms(before.server_cpu),
         "loop_cpu_ms_trivial": before.per_request_ms(before.loop_cpu),
+        "checkin_seconds": checkins.seconds,
+        "server_cores_checkin": [cpu / checkins.seconds for cpu in checkins.server_cpus],
+        "db_cores_checkin": (checkins.db_cpu or 0.0) / checkins.seconds,
+        "backend_cores_checkin": [cpu / checkins.seconds for cpu in checkins.backend_cpus],
+        "wrk_cores_checkin": checkins.wrk_cpu / checkins.seconds,
+        "load_before": load_before,
+        "cpu_busy_checkin": {name: u["busy"] for name, u in checkins.cpus.items()},
         "counts": counts,
         "counts_ok": counts_ok,
         "first_errors": checkins.first_errors,
@@ -899,6 +1001,13 @@ def main() -> None:
         "full_page_writes off)",
     )
     parser.add_argument("--students", type=int, default=5_000)
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="server processes (each scipass serve, one uvicorn worker) on one database; wrk "
+        "runs one thread per instance, its 64 connections split evenly between them",
+    )
     parser.add_argument(
         "--guardian",
         action="store_true",
@@ -942,6 +1051,12 @@ def main() -> None:
         args.extra["SCIPASS_" + name.upper().removeprefix("SCIPASS_")] = value
     if args.database_url and args.engine != "postgresql":
         parser.error("--database-url goes with --engine postgresql")
+    if args.instances < 1 or CONCURRENCY % args.instances:
+        parser.error(f"--instances must divide the {CONCURRENCY} connections evenly")
+    if args.instances > 1 and args.profile:
+        parser.error("--profile profiles one server: leave --instances at 1")
+    if args.instances > 1 and args.engine == "sqlite":
+        parser.error("several instances need PostgreSQL (SQLite is one process's database)")
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
 
@@ -962,7 +1077,8 @@ def main() -> None:
         else:
             engine = f"PostgreSQL at {make_url(args.database_url).render_as_string()}"
         where = (
-            f"server on CPU {pinning.server}, wrk{' and PostgreSQL' if cluster else ''} "
+            f"server{'s' if args.instances > 1 else ''} on CPU {pinning.server}, "
+            f"wrk{' and PostgreSQL' if cluster else ''} "
             f"on CPU {pinning.client}"
             if pin
             else "no CPU pinning"
@@ -971,7 +1087,8 @@ def main() -> None:
             print(
                 f"check-in bench, run {run}/{args.runs}: {engine}; {args.students:,} students"
                 f"{' (scanned for by their guardians)' if args.guardian else ''}, "
-                f"{CONCURRENCY} connections; scipass serve (1 worker, SCIPASS_ENV=prod, log "
+                f"{CONCURRENCY} connections; {args.instances} x scipass serve (1 worker each, "
+                f"SCIPASS_ENV=prod, log "
                 f"{args.log_level}, jobs off"
                 + "".join(f", {k}={v}" for k, v in args.extra.items())
                 + f"){' under cProfile' if args.profile else ''}; "

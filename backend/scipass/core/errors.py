@@ -65,6 +65,8 @@ class ProblemError(Exception):
     # revoked, an audit entry): the request's writes are committed before the problem is sent.
     # Services raising such an error must not have made any other write before it.
     keep_writes: ClassVar[bool] = False
+    # Response headers the problem always carries, documented in OpenAPI (name: description).
+    documented_headers: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,
@@ -180,6 +182,7 @@ class ServiceUnavailable(ProblemError):
     title_zh = "服务暂不可用，请稍后再试"
     title_en = "Service unavailable"
     retry_after_seconds = 5
+    documented_headers: ClassVar[dict[str, str]] = {"Retry-After": "多少秒后可以重试（整数）"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -472,6 +475,11 @@ def declare_problems(responses: dict[str, Any], errors: list[type[ProblemError]]
                 },
             },
         )
+        for header, description in error.documented_headers.items():
+            response.setdefault("headers", {})[header] = {
+                "description": description,
+                "schema": {"type": "integer"},
+            }
         if f"`{error.code}`" not in response["description"]:
             parts = [response["description"]] if response["description"] else []
             response["description"] = ", ".join([*parts, _described(error)])
