@@ -66,8 +66,7 @@ from scipass.consent import notices
 from scipass.consent import service as consent_service
 from scipass.consent.models import Purpose
 from scipass.consent.notices import NoticeVersion
-from scipass.core import metrics
-from scipass.core import ratelimit
+from scipass.core import metrics, ratelimit
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
