@@ -330,7 +330,7 @@ def create_app(
     app.state.db = db
     app.state.clock = clock or SystemClock()
     app.state.wechat = wechat_client
-    app.state.checkin_cache = ScanCache()
+    app.state.checkin_cache = ScanCache(seconds=settings.scan_cache_seconds)
     app.state.commits = group_commit.for_database(db)
     app.state.jobs = scheduled_jobs()
     app.openapi = lambda: _build_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented override

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     rotating_margin_steps: int = Field(default=1, ge=0, le=3)
     personal_code_ttl_seconds: int = Field(default=300, ge=30, le=24 * 3600)
     scan_rate_per_minute: int = Field(default=20, ge=1)
+    # How long a process keeps a code and its activity for scans (checkin/views.py ScanCache);
+    # a revocation or an activity change drops them sooner.
+    scan_cache_seconds: float = Field(default=5.0, gt=0)
     # Retention (README, "Children's data"): the ``purge-telemetry`` job erases each kind of
     # data once it is older than its period. Raw telemetry: the location, its accuracy and the
     # distance to the venue on scan events (the scan's result and times stay).
