@@ -97,6 +97,10 @@ def test_a_retry_of_a_rate_limited_scan_is_refused_again_and_a_flood_writes_noth
     again = scan(client, settings, student(side_a), code["payload"], key="burst-0002")
     refused(again, "rate_limited", 429)
     events = session.exec(select(func.count()).select_from(ScanEvent)).one()
+    counter = select(RateLimitCounter.count).where(
+        RateLimitCounter.key == f"student:{side_a.student.id}"
+    )
+    assert session.exec(counter).one() == 4  # twice the rate: each counted in the database
     for i in range(3, 8):
         refused(
             scan(client, settings, student(side_a), "garbage", key=f"flood-{i:04d}"),
@@ -104,6 +108,9 @@ def test_a_retry_of_a_rate_limited_scan_is_refused_again_and_a_flood_writes_noth
             429,
         )
     assert session.exec(select(func.count()).select_from(ScanEvent)).one() == events + 0
+    # past twice the rate in this process alone: refused before the database is touched
+    session.expire_all()
+    assert session.exec(counter).one() == 4
 
 
 def test_a_long_group_nonce_still_checks_in_every_pupil(

@@ -331,9 +331,12 @@ async def run_self_scan(
     """A self-scan from the door to its commit, for the route, the fast path and each child
     of a family scan alike: the student it is for (``student_id``: the ``?student_id=`` of
     the request, :func:`scan_for`), then the unit run through group commit with the scans
-    that arrive meanwhile, which counts it against that student's rate. Answers the visit
-    and the activity's title, or raises the refusal."""
+    that arrive meanwhile, which counts it against that student's rate. A flood this process
+    alone has seen (past twice the rate this minute) is refused before that, without touching
+    the database: every scan it counted before went to the database's count, which is at
+    least as high. Answers the visit and the activity's title, or raises the refusal."""
     target = scan_for(actor, student_id)
+    key = rate_key(actor, target)
     work = SelfScanWork(
         settings=settings,
         cache=cache,
@@ -342,10 +345,17 @@ async def run_self_scan(
         data=data,
         nonce=nonce,
         now=now,
-        rate_key=rate_key(actor, target),
+        rate_key=key,
     )
     try:
+        if cache.count(key, now) > 2 * settings.scan_rate_per_minute:
+            raise ScanRateLimited()
         answer = await commits.run(work, SELF_SCANS)
+    except (ChildNotLinked, ChildScansForSelf):
+        # Not a scan of that pupil's (undone, uncounted in the database): a stranger naming
+        # a pupil does not use up their rate here either.
+        cache.uncount(key, now)
+        raise
     except ScanRefused as refusal:
         metrics.checkin_result(ScanSource.self_scan, ScanResult.refused, refusal.code)
         raise

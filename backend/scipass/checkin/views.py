@@ -111,13 +111,17 @@ class CodeView:
 
 @dataclass
 class ScanCache:
-    """Codes and activities by short id for a few seconds. One per app
-    (``app.state.checkin_cache``); a pupil's scan rate is counted in the database
-    (:func:`scipass.checkin.self_scan.count_attempt`), so that it holds across processes."""
+    """Codes and activities by short id for a few seconds (``SCIPASS_SCAN_CACHE_SECONDS``),
+    and the scans this process saw per rate key this minute. One per app
+    (``app.state.checkin_cache``). A pupil's scan rate is counted in the database
+    (:func:`scipass.checkin.self_scan.count_attempt`), so that it holds across processes; the
+    counts here only let a flood that this process alone has seen (past twice the rate) be
+    refused without touching the database: the shared count is at least as high."""
 
     seconds: float = CACHE_SECONDS
     _targets: dict[str, tuple[float, CodeView, ActivityView]] = field(default_factory=dict)
     _titles: dict[int, str] = field(default_factory=dict)
+    _counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _generation: int = 0  # moves on with every change dropped
 
@@ -142,6 +146,27 @@ class ScanCache:
 
     def title(self, activity_id: int) -> str | None:
         return self._titles.get(activity_id)
+
+    def count(self, key: str, now: datetime) -> int:
+        """Count one scan under ``key`` (whose rate it is) in the current minute (the
+        database's window, core/ratelimit.py); this process's count so far."""
+        minute = int(now.timestamp()) // 60
+        with self._lock:
+            seen_minute, seen = self._counts.get(key, (minute, 0))
+            seen = seen + 1 if seen_minute == minute else 1
+            self._counts[key] = (minute, seen)
+            if len(self._counts) > 100_000:  # a new minute: drop the old ones
+                self._counts = {k: v for k, v in self._counts.items() if v[0] == minute}
+            return seen
+
+    def uncount(self, key: str, now: datetime) -> None:
+        """Take back a scan counted under ``key`` in the current minute (one that turned out
+        not to be the key's to count)."""
+        minute = int(now.timestamp()) // 60
+        with self._lock:
+            seen_minute, seen = self._counts.get(key, (minute, 0))
+            if seen_minute == minute and seen > 0:
+                self._counts[key] = (minute, seen - 1)
 
     def forget(self) -> None:
         with self._lock:
