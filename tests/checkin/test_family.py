@@ -23,8 +23,12 @@ from sqlmodel import Session, col, select
 from scipass.account.models import WeChatUser
 from scipass.activity.models import Activity
 from scipass.checkin import codes
+from scipass.checkin.batch import SELF_SCANS
 from scipass.checkin.family import child_key
 from scipass.checkin.models import ActivityCode, CheckIn, ScanEvent
+from scipass.checkin.schemas import CheckInCreate
+from scipass.checkin.self_scan import SelfScanWork, rate_key
+from scipass.checkin.views import ScanCache
 from scipass.consent.models import ConsentRecord
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import FrozenClock
@@ -43,6 +47,7 @@ from tests.checkin.test_checkin import (  # noqa: F401  # activity is a fixture
     refused,
 )
 from tests.checkin.test_fastpath import PAD, answered  # noqa: F401  # answered is a fixture
+from tests.databases import ENGINE_NAME
 from tests.factories import (
     NOW,
     WEEK,
@@ -267,6 +272,38 @@ def test_a_pupil_of_14_with_their_own_binding_scans_for_themselves(
     accepted = guardian_scan(client, settings, guardian(side_a), code, unbound.id, key="14-00003")
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["student_id"] == unbound.id
+
+
+@pytest.mark.skipif(ENGINE_NAME != "postgresql", reason="the batch statement is PostgreSQL's")
+def test_a_batch_counts_no_rate_for_a_pupil_who_scans_for_themselves(
+    session: Session, settings: Settings, side_a: Side
+) -> None:
+    """A scan alone is refused (child_acts_for_self) before it is counted; the batch's one
+    statement that counts every scan of the batch (checkin/batch.py) leaves it out alike."""
+    bound = add_child(session, side_a, born=FOURTEEN, own_wechat=True, consents=())
+    unbound = add_child(session, side_a, born=FOURTEEN, consents=())
+    works = [
+        SelfScanWork(
+            settings=settings,
+            cache=ScanCache(),
+            actor=guardian(side_a),
+            student_id=child.id,
+            data=CheckInCreate(code="S.NOTACODE"),
+            nonce=f"batch-14-{n:04d}",
+            now=NOW,
+            rate_key=rate_key(guardian(side_a), child.id),
+        )
+        for n, child in enumerate([bound, unbound])
+    ]
+    batch = SELF_SCANS.prepare(session, works)
+    assert batch is not None
+    assert batch.attempts == {works[1].caller_key: 1}
+    counters = session.exec(
+        select(RateLimitCounter.key, RateLimitCounter.count).where(
+            col(RateLimitCounter.key).in_([w.rate_key for w in works])
+        )
+    ).all()
+    assert counters == [(works[1].rate_key, 1)]
 
 
 def test_a_guardian_names_the_child_and_a_pupil_only_themselves(

@@ -191,7 +191,8 @@ def _attempts(
 ) -> dict[CallerKey, int]:
     """Each scan's count, this one included, from the count its rate key reached (several
     scans of one key, a caller without a pupil, take the numbers up to it in their order); a
-    scan not counted (a guardian's for a child not linked to them) has none."""
+    scan not counted (a guardian's for a child not linked to them, or who scans for
+    themselves) has none."""
     left = Counter(rate_keys[n - 1] for n, count in counts.items() if count is not None)
     attempts: dict[CallerKey, int] = {}
     for n in sorted(counts):
@@ -259,11 +260,21 @@ _CALLERS_AND_KEYS = (
     " LEFT JOIN hits h ON h.key = k.x->>5"
 )
 # The scans' counts against their rate (core/ratelimit.py), in the same statement: each rate
-# key once with its scans of the batch; a guardian's scan only for a child linked to them (a
-# stranger naming a pupil does not use up the pupil's rate).
+# key once with its scans of the batch; a guardian's scan only for a child linked to them
+# whom the guardian may act for (a stranger naming a pupil, or a guardian naming a pupil who
+# scans for themselves, does not use up the pupil's rate: refused before it is counted, as a
+# scan alone is). May act: roster.acting.guardian_may_act, the pupil without a binding of
+# their own or under 14 (consent.service.under_clause: born in or after the month 14 years
+# before this one).
+_MAY_ACT = (
+    "EXISTS (SELECT 1 FROM student m WHERE m.id = (k.x->>1)::bigint"  # noqa: S608 - our constant
+    " AND (m.wechat_user_id IS NULL OR m.birth_month >= make_date("
+    f"extract(year FROM %(today)s::date)::int - {consent_service.CHILD_AGE},"
+    " extract(month FROM %(today)s::date)::int, 1)))"
+)
 _HITS = ratelimit.pg_hit_many(
     "SELECT k.x->>5 AS key, %(window)s::timestamptz AS window_start, count(*)::int AS n"
-    " FROM k WHERE k.x->>4 IS NULL OR {linked} GROUP BY k.x->>5"
+    " FROM k WHERE k.x->>4 IS NULL OR ({linked} AND {may_act}) GROUP BY k.x->>5"
 )
 
 
@@ -276,6 +287,7 @@ def _callers_and_keys(table: tuple[NoticeVersion, ...]) -> str:
     )
     return (
         _CALLERS_AND_KEYS.replace("{hits}", _HITS)
+        .replace("{may_act}", _MAY_ACT)
         .replace("{linked}", _LINKED)
         .replace("{consented}", consented)
     )
