@@ -52,7 +52,7 @@ from scipass.core import notify, pdf_fonts
 from scipass.core.auth import Principal
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
-from scipass.core.db import Database, flush_unique
+from scipass.core.db import Database, after_commit, flush_unique
 from scipass.core.errors import Conflict
 from scipass.org.organiser import organiser_name, organiser_of
 from scipass.volunteer import attendance as volunteer_attendance
@@ -281,8 +281,10 @@ def revoke_code(
         school_id=actor.school_id,
         reason=code.revoke_reason,
     )
-    cache.forget()
-    notify.send(session, CODE, code.short_id)  # the other processes, once this commits
+    # This process's copies once this commits (dropped before, a scan reading meanwhile would
+    # keep the code not yet revoked); the other processes' when they hear of it.
+    after_commit(session, cache.forget)
+    notify.send(session, CODE, code.short_id)
     return code, target
 
 
