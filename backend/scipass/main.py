@@ -300,6 +300,8 @@ def create_app(
             if db.engine.dialect.name == "postgresql"
             else None
         )
+        if listener is None:  # SQLite, one process: its own changes reach its cache
+            notify.hear_locally(app.state.checkin_cache)
         pdf_fonts.warn_if_fallback(settings)  # loads the font once, before the first PDF
         # What start-up built (routes, schemas, mappers) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise pause every request in flight.

@@ -293,6 +293,29 @@ def test_a_cache_drops_the_code_or_the_activity_it_hears_of() -> None:
     assert cache._targets == {}
 
 
+@pytest.mark.skipif(ENGINE_NAME == "postgresql", reason="SQLite's in-process delivery")
+def test_on_sqlite_a_change_reaches_the_processs_receivers_once_it_commits(
+    engine: Engine,
+) -> None:
+    class Receiver:
+        def __init__(self) -> None:
+            self.heard: list[str] = []
+
+        def changed(self, message: str) -> None:
+            self.heard.append(message)
+
+    receiver = Receiver()
+    heard = receiver.heard
+    notify.hear_locally(receiver)
+    with Session(engine) as session:
+        notify.send(session, ACTIVITY, 8)
+        session.rollback()  # never announced
+        notify.send(session, ACTIVITY, 9)
+        assert heard == []  # not before the commit
+        session.commit()
+    assert heard == [f"{ACTIVITY}:9"]
+
+
 def test_a_process_drops_its_copy_of_a_revoked_code_once_the_revocation_commits(
     engine: Engine,
 ) -> None:

@@ -8,8 +8,9 @@ connection of its own (outside the pool) that ``LISTEN``\\ s and hands each mess
 process's handler. When that connection drops, messages may have been missed meanwhile: the
 listener reconnects and calls ``on_reset`` (drop every copy) before it hands on messages again.
 
-SQLite has one serving process, which changes its own copies directly: :func:`send` does
-nothing there, and no listener runs.
+SQLite has one serving process and no listener: there :func:`send` hands the message, after
+the commit, to the receivers the process registered with :func:`hear_locally` (each app's
+scan cache), so a change reaches the copies on either engine.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
+from typing import Protocol
 
 import psycopg
 from sqlalchemy import Engine, text
 from sqlmodel import Session
+
+from scipass.core.db import after_commit
 
 logger = logging.getLogger("scipass.notify")
 
@@ -33,15 +38,39 @@ _WAKE_SECONDS = 0.2
 _IDLE_CHECK_SECONDS = 5.0
 
 
+class Receiver(Protocol):
+    def changed(self, message: str) -> None: ...
+
+
+# SQLite's one process: who hears its changes (held weakly: an app that is gone is not kept).
+_local: list[weakref.ref[Receiver]] = []
+
+
+def hear_locally(receiver: Receiver) -> None:
+    """Have ``receiver.changed(message)`` called after each commit that sent a message, on an
+    engine without ``LISTEN`` (SQLite, one process)."""
+    _local[:] = [ref for ref in _local if ref() is not None]
+    _local.append(weakref.ref(receiver))
+
+
 def send(session: Session, kind: str, name: object) -> None:
-    """Announce that ``name`` of ``kind`` (``code``, ``activity``...) changed, to every
-    process's listener, as the message ``kind:name``, when the session's transaction commits
-    (PostgreSQL); nothing on SQLite."""
+    """Announce that ``name`` of ``kind`` (``code``, ``activity``...) changed, as the message
+    ``kind:name``, when the session's transaction commits: to every process's listener on
+    PostgreSQL, to this process's receivers (:func:`hear_locally`) on SQLite."""
+    message = f"{kind}:{name}"
     if session.get_bind().dialect.name != "postgresql":
+        receivers = list(_local)
+        session.connection()  # in the transaction the change is part of (begun if need be)
+
+        def deliver() -> None:
+            for ref in receivers:
+                if (receiver := ref()) is not None:
+                    receiver.changed(message)
+
+        after_commit(session, deliver)
         return
     session.execute(
-        text("SELECT pg_notify(:channel, :message)"),
-        {"channel": CHANNEL, "message": f"{kind}:{name}"},
+        text("SELECT pg_notify(:channel, :message)"), {"channel": CHANNEL, "message": message}
     )
 
 
