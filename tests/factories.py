@@ -218,6 +218,17 @@ def list_venue(session: Session, venue: Venue, **overrides: object) -> Venue:
     return venue
 
 
+def school_and_listed_venue(
+    session: Session, *, region_code: str, stages: str
+) -> tuple[School, Venue]:
+    """A province with one school and one venue in the directory, for tests that commit (the
+    concurrency tests, which clean up after themselves)."""
+    create_region(session, region_code, f"测试省{region_code}", "province", None)
+    school = create_school(session, region_code=region_code, stages=stages)
+    venue = list_venue(session, create_venue(session, region_code=region_code), stages=stages)
+    return school, venue
+
+
 def create_activity(session: Session, *, venue_id: int, **overrides: object) -> Activity:
     values: dict[str, object] = {
         "venue_id": venue_id,

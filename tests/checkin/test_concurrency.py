@@ -38,7 +38,7 @@ from scipass.core.ratelimit import RateLimitCounter
 from scipass.org.models import Region, School, Venue
 from scipass.record.models import ParticipationRecord, RecordEvent
 from scipass.roster.models import Student
-from tests.factories import NOW, WEEK, token
+from tests.factories import NOW, school_and_listed_venue, token
 from tests.servers import serve
 
 SCANS = 100
@@ -49,23 +49,7 @@ REGION = "930000"
 @pytest.fixture
 def scene(engine: Engine, settings: Settings) -> Iterator[dict[str, object]]:
     with Session(engine) as s:
-        s.add(Region(code=REGION, name="扫码并发省", level="province"))
-        s.flush()
-        school = School(
-            name="扫码中学", region_code=REGION, stages="junior", area="urban", created_at=NOW
-        )
-        venue = Venue(
-            name="扫码科技馆",
-            kind="science_museum",
-            region_code=REGION,
-            longitude=112.9,
-            latitude=27.8,
-            created_at=NOW,
-            weekly_hours=WEEK,
-            open_weekdays="0111111",
-            stages="junior",
-            listed=True,
-        )
+        school, venue = school_and_listed_venue(s, region_code=REGION, stages="junior")
         users = [
             WeChatUser(
                 openid=f"o-scan-crowd-{i}", kind="student", created_at=NOW, last_login_at=NOW

@@ -42,7 +42,7 @@ from scipass.org.models import Region, School, Venue
 from scipass.record import evidence, storage
 from scipass.record.models import ParticipationRecord, RecordEvent, RecordEvidence
 from scipass.roster.models import Student
-from tests.factories import NOW, WEEK, create_record
+from tests.factories import NOW, create_record, school_and_listed_venue
 from tests.record.samples import picture
 
 REGION = "931000"
@@ -56,23 +56,7 @@ def pupil(engine: Engine, settings: Settings) -> Iterator[dict[str, Any]]:
     static code."""
     register_consent_effects()  # as the app does
     with Session(engine) as s:
-        s.add(Region(code=REGION, name="撤回竞态省", level="province"))
-        s.flush()
-        school = School(
-            name="竞态小学", region_code=REGION, stages="primary", area="urban", created_at=NOW
-        )
-        venue = Venue(
-            name="竞态科技馆",
-            kind="science_museum",
-            region_code=REGION,
-            longitude=112.9,
-            latitude=27.8,
-            created_at=NOW,
-            weekly_hours=WEEK,
-            open_weekdays="0111111",
-            stages="primary",
-            listed=True,
-        )
+        school, venue = school_and_listed_venue(s, region_code=REGION, stages="primary")
         user = WeChatUser(openid="o-withdrawal-race", created_at=NOW, last_login_at=NOW)
         s.add_all([school, venue, user])
         s.flush()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,25 +19,11 @@ from tests.console.browser import (
     DemoServer,
     PageProblems,
     check_accessibility,
-    demo_server,
-    open_browser,
     screenshot,
     signed_in,
 )
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    with demo_server(tmp_path_factory.mktemp("console-bureau")) as found:
-        yield found
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with open_browser() as found:
-        yield found
 
 
 def test_a_bureau_officer_reads_compliance_exports_the_ledger_and_reviews_a_venue(

@@ -6,7 +6,6 @@ axe-core and saved as a screenshot."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,6 @@ from tests.console.browser import (
     DemoServer,
     PageProblems,
     check_accessibility,
-    demo_server,
-    open_browser,
     screenshot,
     signed_in,
 )
@@ -35,18 +32,6 @@ from tests.console.browser import (
 pytestmark = pytest.mark.slow
 
 HEADER = "学号,姓名,性别,出生年月,年级,班级"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    with demo_server(tmp_path_factory.mktemp("console-school")) as found:
-        yield found
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with open_browser() as found:
-        yield found
 
 
 def _roster(path: Path, *lines: str) -> Path:

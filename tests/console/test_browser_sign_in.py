@@ -4,7 +4,6 @@ out; each page checked with axe-core and saved as a screenshot."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,25 +15,11 @@ from tests.console.browser import (
     DemoServer,
     PageProblems,
     check_accessibility,
-    demo_server,
-    open_browser,
     screenshot,
     signed_in,
 )
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    with demo_server(tmp_path_factory.mktemp("console")) as found:
-        yield found
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with open_browser() as found:
-        yield found
 
 
 def test_a_teacher_signs_in_and_out(server: DemoServer, browser: Any, tmp_path: Path) -> None:

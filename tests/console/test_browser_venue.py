@@ -7,7 +7,6 @@ database."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -23,8 +22,6 @@ from tests.console.browser import (
     DemoServer,
     PageProblems,
     check_accessibility,
-    demo_server,
-    open_browser,
     screenshot,
     signed_in,
 )
@@ -32,18 +29,6 @@ from tests.console.browser import (
 pytestmark = pytest.mark.slow
 
 TITLE = "周三科学秀：会跳舞的电磁铁"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    with demo_server(tmp_path_factory.mktemp("console-venue")) as found:
-        yield found
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with open_browser() as found:
-        yield found
 
 
 def _arrive(server: DemoServer, activity_id: int, n: int) -> None:

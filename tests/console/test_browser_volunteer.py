@@ -5,7 +5,6 @@ axe-core and saved as screenshots; what each step changed is read back from the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,8 +17,6 @@ from tests.console.browser import (
     DemoServer,
     PageProblems,
     check_accessibility,
-    demo_server,
-    open_browser,
     screenshot,
     signed_in,
 )
@@ -28,18 +25,6 @@ pytestmark = pytest.mark.slow
 
 ROLE = "周末小小讲解员"
 REASON = "11:00 提前离开，按实际服务时间计 2 小时"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    with demo_server(tmp_path_factory.mktemp("console-volunteer")) as found:
-        yield found
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with open_browser() as found:
-        yield found
 
 
 def _last_shift(server: DemoServer) -> tuple[VolunteerShift, VolunteerSignup]:

@@ -24,7 +24,7 @@ from scipass.core.config import Settings
 from scipass.org.models import Region, School, Venue
 from scipass.reservation.models import Reservation, ReservationMember, TimeSlot
 from scipass.roster.models import Student
-from tests.factories import NOW, WEEK, token
+from tests.factories import NOW, school_and_listed_venue, token
 from tests.servers import serve
 
 STUDENTS = int(os.environ.get("CROWD", "500"))
@@ -35,23 +35,7 @@ REGION = "940000"
 @pytest.fixture
 def crowd(engine: Engine) -> Iterator[dict[str, object]]:
     with Session(engine) as s:
-        s.add(Region(code=REGION, name="并发测试省", level="province"))
-        s.flush()
-        school = School(
-            name="并发中学", region_code=REGION, stages="junior", area="urban", created_at=NOW
-        )
-        venue = Venue(
-            name="并发科技馆",
-            kind="science_museum",
-            region_code=REGION,
-            longitude=112.9,
-            latitude=27.8,
-            created_at=NOW,
-            weekly_hours=WEEK,
-            open_weekdays="0111111",
-            stages="junior",
-            listed=True,
-        )
+        school, venue = school_and_listed_venue(s, region_code=REGION, stages="junior")
         s.add_all([school, venue])
         s.flush()
         slot = TimeSlot(

@@ -19,20 +19,10 @@ from scipass.console.bureau_compliance import BureauPage, number
 from scipass.console.routing import ConsoleRoute
 from scipass.core.auth import Role
 from scipass.core.clock import local_date
+from scipass.venue.service import KIND_LABELS
 
 router = APIRouter(prefix="/console/bureau", route_class=ConsoleRoute, include_in_schema=False)
 
-KINDS = {
-    "science_museum": "科技馆",
-    "museum": "博物馆",
-    "science_base": "科普教育基地",
-    "youth_centre": "青少年活动中心",
-    "university_lab": "高校实验室",
-    "research_institute": "科研院所",
-    "enterprise": "企业",
-    "nature_school": "自然学校",
-    "other": "其他",
-}
 STAGES = {"primary": "小学", "junior": "初中", "senior": "普通高中", "vocational": "中职"}
 WEEKDAYS = "一二三四五六日"
 FIELDS: tuple[tuple[str, str], ...] = (
@@ -69,7 +59,7 @@ def shown(profile: dict[str, Any] | None) -> dict[str, str]:
     yes_no = {True: "是", False: "否"}
     return {
         "name": profile["name"],
-        "kind": KINDS.get(profile["kind"], profile["kind"]),
+        "kind": KIND_LABELS.get(profile["kind"], profile["kind"]),
         "region_code": profile["region_code"],
         "address": profile["address"],
         "location": f"{profile['longitude']}, {profile['latitude']}",

@@ -66,7 +66,7 @@ export function showProblem(form, problem) {
   (first ?? box)?.focus?.();
 }
 
-function download(blob, response) {
+export function download(blob, response) {
   const disposition = response.headers.get("content-disposition") ?? "";
   const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
   const plain = /filename="?([^";]+)"?/i.exec(disposition);

@@ -1,7 +1,7 @@
 // School staff's pages: the bulk review's per-record results, the roster import's row errors,
 // exports that say how many records were left out, and export jobs followed until done.
 // Every page works without this script (the forms post and the server answers).
-import { call, showProblem } from "/console/static/console.js";
+import { call, download, showProblem } from "/console/static/console.js";
 
 const parse = (text) => { try { return JSON.parse(text ?? "{}"); } catch { return {}; } };
 
@@ -99,19 +99,6 @@ document.addEventListener("submit", async (event) => {
 
 // --- exports: the file, and how many records it left out --------------------------------------
 
-function save(blob, response) {
-  const disposition = response.headers.get("content-disposition") ?? "";
-  const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
-  const plain = /filename="?([^";]+)"?/i.exec(disposition);
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = star ? decodeURIComponent(star[1]) : plain ? plain[1] : "download";
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
-}
-
 document.addEventListener("submit", async (event) => {
   const form = event.target.closest("form[data-export]");
   if (!form) return;
@@ -132,7 +119,7 @@ document.addEventListener("submit", async (event) => {
     const rows = response.headers.get("x-row-count") ?? "0";
     const withheld = Number(response.headers.get("x-withheld-count") ?? "0");
     const pupils = response.headers.get("x-withheld-students") ?? "0";
-    save(await response.blob(), response);
+    download(await response.blob(), response);
     status.textContent = `已导出 ${rows} 行。` + (withheld
       ? `未获“评价导出”同意而略去 ${withheld} 条记录（${pupils} 名学生），名单见下方。`
       : "没有略去的记录。");

@@ -10,20 +10,10 @@ from fastapi.responses import HTMLResponse
 
 from scipass.console import render
 from scipass.console.venue.common import LABELS, VenueCaller, may, venue_router
+from scipass.venue.service import KIND_LABELS
 
 router = venue_router()
 
-VENUE_KIND = {
-    "science_museum": "科技馆",
-    "museum": "博物馆",
-    "science_base": "科普教育基地",
-    "youth_centre": "青少年活动中心",
-    "university_lab": "高校实验室",
-    "research_institute": "科研院所",
-    "enterprise": "企业",
-    "nature_school": "自然学校",
-    "other": "其他",
-}
 REVIEW_STATUS = {"draft": "草稿未提交", "pending": "待教育局审核", "rejected": "已退回"}
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
@@ -43,7 +33,7 @@ async def profile(request: Request, caller: VenueCaller) -> HTMLResponse:
         photos_json=json.dumps(shown.get("photos") or []),
         may_edit=may(request, caller, "venue-profile-draft-save"),
         labels=LABELS,
-        venue_kinds=VENUE_KIND,
+        venue_kinds=KIND_LABELS,
         review_status=REVIEW_STATUS,
         weekdays=WEEKDAYS,
     )
