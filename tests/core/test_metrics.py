@@ -256,3 +256,87 @@ def test_queued_job_runs_are_counted_by_kind_and_outcome(
     assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
     duration = "scipass_job_duration_seconds_count"
     assert _sample(metered_client, duration, type="queued", name="metrics-test-done") >= 1
+
+
+def _metrics_settings(tmp_path: Path, **values: Any) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        metrics_enabled=True,
+        database_url=f"sqlite:///{tmp_path}/var/scipass.db",
+        upload_dir=tmp_path / "var" / "uploads",
+        job_results_dir=tmp_path / "var" / "job-results",
+        **values,
+    )
+
+
+def test_serve_empties_the_metrics_dir_of_metric_files_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scipass.cli import _metrics_directory
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)  # restored after the test
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    stale = ["counter_12.db", "histogram_12.db", "summary_7.db", "gauge_livesum_12.db"]
+    kept = ["notes.db", "scipass.db", "counter_x.db", "counter_12.db-journal"]
+    for name in stale + kept:
+        (metrics / name).write_bytes(b"x")
+    _metrics_directory(_metrics_settings(tmp_path, metrics_dir=metrics))
+    assert sorted(p.name for p in metrics.iterdir()) == sorted(kept)
+
+
+@pytest.mark.parametrize(
+    ("metrics_dir", "reason"),
+    [
+        ("var", "holds the SQLite database"),
+        ("var/uploads", "is SCIPASS_UPLOAD_DIR"),
+        ("var/job-results", "is SCIPASS_JOB_RESULTS_DIR"),
+    ],
+)
+def test_serve_refuses_a_metrics_dir_that_is_not_its_own(
+    tmp_path: Path, metrics_dir: str, reason: str
+) -> None:
+    """``serve`` empties the metrics dir and reads every ``*.db`` in it as metrics: the SQLite
+    database beside them (var/scipass.db) would be lost or read as metrics. Refused in one
+    line, before anything is deleted."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "var" / "uploads").mkdir(parents=True)
+    database = tmp_path / "var" / "scipass.db"
+    database.write_bytes(b"the database")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCIPASS_", "PROMETHEUS_"))}
+    env |= {
+        "SCIPASS_METRICS_ENABLED": "true",
+        "SCIPASS_JOBS_ENABLED": "false",
+        "SCIPASS_DATABASE_URL": f"sqlite:///{database}",
+        "SCIPASS_UPLOAD_DIR": str(tmp_path / "var" / "uploads"),
+        "SCIPASS_JOB_RESULTS_DIR": str(tmp_path / "var" / "job-results"),
+        "SCIPASS_METRICS_DIR": str(tmp_path / metrics_dir),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "scipass", "serve", "--port", "1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("scipass: refusing to start: SCIPASS_METRICS_DIR")
+    assert reason in lines[0]
+    assert database.read_bytes() == b"the database"
+
+
+def test_a_metrics_dir_of_its_own_is_accepted(tmp_path: Path) -> None:
+    from scipass.cli import metrics_directory_problem
+
+    assert (
+        metrics_directory_problem(_metrics_settings(tmp_path, metrics_dir=tmp_path / "m")) is None
+    )
+    beside = _metrics_settings(tmp_path, metrics_dir=tmp_path / "var" / "metrics")
+    assert metrics_directory_problem(beside) is None
