@@ -32,13 +32,17 @@ from scipass.core import metrics
 from scipass.core.clock import Clock
 from scipass.core.config import Settings
 from scipass.core.db import Database
-from scipass.core.errors import ProblemError
+from scipass.core.errors import ProblemError, ServiceUnavailable
 from scipass.core.jobs import Jobs
 from scipass.jobs import queue
 from scipass.jobs.models import Job, JobSchedule
 from scipass.jobs.storage import ResultStore, store_for
 
 logger = logging.getLogger("scipass.worker")
+
+# A queued job that met a transient outage (a 503-type problem: the read replica behind, the
+# file storage down) runs again no sooner than this times its attempts so far.
+RETRY_BACKOFF = timedelta(seconds=30)
 
 _SCHEDULE = JobSchedule.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
@@ -208,9 +212,20 @@ def execute(
         try:
             result = kind.handler(context)
         except Exception as exc:
-            logger.exception("job %s (%s) failed", job.id, job.kind)
             # a problem's own code (``replica_behind``), otherwise the exception's name
             code = exc.code if isinstance(exc, ProblemError) else type(exc).__name__
+            if isinstance(exc, ServiceUnavailable) and queue.retry_later(
+                database,
+                job=job,
+                worker=worker,
+                error_code=code,
+                now=clock.now(),
+                after=RETRY_BACKOFF * job.attempts,
+            ):
+                logger.warning("job %s (%s): %s, queued again", job.id, job.kind, code)
+                metrics.job_run("queued", job.kind, "retried", time.perf_counter() - started)
+                return
+            logger.exception("job %s (%s) failed", job.id, job.kind)
             queue.fail(database, job=job, worker=worker, error_code=code, now=clock.now())
             metrics.job_run("queued", job.kind, "failed", time.perf_counter() - started)
             return
