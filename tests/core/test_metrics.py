@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,94 @@ def test_check_in_results_are_counted_by_code_on_the_fast_path(
     # answered by the fast path, counted under the route's template all the same
     assert answered == [True, True, True]
     assert _sample(metered_client, "scipass_http_requests_total", **route) == routed + 1
+
+
+def test_a_flood_refusal_is_counted_as_rate_limited(
+    metered_client: TestClient,
+    settings: Settings,
+    side_a: Side,
+    activity: Activity,  # noqa: F811
+) -> None:
+    """Past twice the rate a scan is refused before it is judged (checkin.self_scan,
+    count_attempt): counted all the same, as ``refused``/``rate_limited``."""
+    settings.scan_rate_per_minute = 1  # the third scan of the minute is a flood
+    code = new_code(metered_client, settings, side_a, activity)
+    labels = {"source": "self_scan", "result": "refused", "code": "rate_limited"}
+    name = "scipass_checkin_results_total"
+    before = _sample(metered_client, name, **labels)
+    headers = {**auth(settings, student(side_a)), "Content-Type": "application/json"}
+    statuses = []
+    for i in range(4):
+        response = metered_client.post(
+            "/api/v1/checkins",
+            content=json.dumps({"code": code["payload"]}).encode(),
+            headers={**headers, "Idempotency-Key": f"flood-{i:04d}"},
+        )
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            assert response.json()["code"] == "rate_limited"
+    assert statuses[2:] == [429, 429]  # floods
+    assert _sample(metered_client, name, **labels) == before + statuses.count(429)
+
+
+def test_staff_scans_are_counted_once_committed_and_a_replay_again(
+    metered: FastAPI,
+    engine: Engine,
+    connection: Connection,
+    metered_client: TestClient,
+    settings: Settings,
+    side_a: Side,
+    activity: Activity,  # noqa: F811
+) -> None:
+    from scipass.checkin import cards as checkin_cards
+    from scipass.checkin import door
+    from scipass.checkin.schemas import StaffScan
+
+    name = "scipass_checkin_results_total"
+    accepted = {"source": "staff_scan", "result": "accepted", "code": ""}
+    duplicate = {"source": "staff_scan", "result": "duplicate", "code": ""}
+    refused = {"source": "staff_scan", "result": "refused", "code": "code_invalid"}
+    before = {
+        k: _sample(metered_client, name, **v)
+        for k, v in (("accepted", accepted), ("duplicate", duplicate), ("refused", refused))
+    }
+    clock = metered.state.clock
+    personal = checkin_cards.personal_code(
+        settings,
+        student_id=side_a.student.id or 0,
+        expires_at=clock.now() + timedelta(minutes=5),
+    )
+    staff = side_a.principal(Role.venue_staff)
+
+    # A scan whose transaction rolls back is not counted.
+    session = Database(engine, bind=connection).session()
+    try:
+        door.staff_scan(
+            session,
+            settings=settings,
+            actor=staff,
+            activity_id=activity.id or 0,
+            data=StaffScan(code=personal, nonce="rolled-back-0001"),
+            now=clock.now(),
+        )
+        session.rollback()
+    finally:
+        session.close()
+    assert _sample(metered_client, name, **accepted) == before["accepted"]
+
+    headers = auth(settings, staff, now=clock.now())
+    url = f"/api/v1/activities/{activity.id}/staff-scans"
+    for body, status in (
+        ({"code": personal, "nonce": "staff-0001"}, 201),
+        ({"code": personal, "nonce": "staff-0001"}, 200),  # sent again: counted again
+        ({"code": "P.DEV.NOTACODE", "nonce": "staff-0002"}, 400),
+        ({"code": "P.DEV.NOTACODE", "nonce": "staff-0002"}, 400),  # its first refusal again
+    ):
+        response = metered_client.post(url, json=body, headers=headers)
+        assert response.status_code == status, response.text
+    assert _sample(metered_client, name, **accepted) == before["accepted"] + 1
+    assert _sample(metered_client, name, **duplicate) == before["duplicate"] + 1
+    assert _sample(metered_client, name, **refused) == before["refused"] + 2
 
 
 def test_group_commit_batches_are_counted(engine: Engine, connection: Connection) -> None:
