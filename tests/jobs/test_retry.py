@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from scipass.audit.models import AuditLog
@@ -116,6 +117,27 @@ def test_an_outage_on_the_last_attempt_fails_the_job(
     assert _reasons(database, "job_retried") == ["storage_unavailable"]
     assert _reasons(database, "job_failed") == ["storage_unavailable"]
     assert job_worker.run_next(database, clock, settings, kinds, worker="w1", store=store) is None
+
+
+def test_a_read_cancelled_on_the_standby_is_queued_again(
+    shared: tuple[Database, Settings],  # noqa: F811
+) -> None:
+    """A long read on a hot standby can be cancelled by a recovery conflict (SQLSTATE 40001,
+    an ``OperationalError``), as can a read whose connection drops: tried again later."""
+    database, settings = shared
+    clock = FrozenClock(FROZEN_AT)
+    cancelled = OperationalError(
+        "SELECT ...", {}, Exception("canceling statement due to conflict with recovery")
+    )
+    kinds = _kinds([cancelled, None])
+    job_id = _enqueue(database, kinds, clock)
+    store = store_for(settings)
+    assert job_worker.run_next(database, clock, settings, kinds, worker="w1", store=store)
+    assert _job(database, job_id).status == "queued"
+    clock.advance(timedelta(seconds=30))
+    assert job_worker.run_next(database, clock, settings, kinds, worker="w1", store=store)
+    assert _job(database, job_id).status == "done"
+    assert _reasons(database, "job_retried") == ["OperationalError"]
 
 
 def test_an_error_that_is_not_an_outage_fails_at_once(

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from scipass.core import metrics
@@ -40,8 +41,8 @@ from scipass.jobs.storage import ResultStore, store_for
 
 logger = logging.getLogger("scipass.worker")
 
-# A queued job that met a transient outage (a 503-type problem: the read replica behind, the
-# file storage down) runs again no sooner than this times its attempts so far.
+# A queued job that met a transient outage (:func:`_transient`) runs again no sooner than
+# this times its attempts so far.
 RETRY_BACKOFF = timedelta(seconds=30)
 
 _SCHEDULE = JobSchedule.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
@@ -214,7 +215,7 @@ def execute(
         except Exception as exc:
             # a problem's own code (``replica_behind``), otherwise the exception's name
             code = exc.code if isinstance(exc, ProblemError) else type(exc).__name__
-            if isinstance(exc, ServiceUnavailable) and queue.retry_later(
+            if _transient(exc) and queue.retry_later(
                 database,
                 job=job,
                 worker=worker,
@@ -237,6 +238,13 @@ def execute(
         metrics.job_run("queued", job.kind, "lost", time.perf_counter() - started)
         return
     metrics.job_run("queued", job.kind, "ok", time.perf_counter() - started)
+
+
+def _transient(exc: Exception) -> bool:
+    """An outage the same job may get past later: a 503-type problem (the replica behind, the
+    storage down), or the database's ``OperationalError`` (a connection lost, or a read on a
+    hot standby cancelled by a recovery conflict, SQLSTATE 40001)."""
+    return isinstance(exc, ServiceUnavailable | OperationalError)
 
 
 def run(
