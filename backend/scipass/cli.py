@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -70,7 +71,11 @@ def serve(
         raise typer.Exit(2) from None
     logs.configure(settings)
     if settings.metrics_enabled:
-        _metrics_directory(settings)
+        try:
+            _metrics_directory(settings)
+        except ConfigurationError as exc:
+            typer.echo(f"scipass: {exc}", err=True)
+            raise typer.Exit(2) from None
     child = None
     if settings.jobs_enabled:
         # uvicorn ends its process by re-raising the signal that stopped it, so the worker is
@@ -100,18 +105,53 @@ def serve(
                 child.kill()
 
 
+# The files prometheus_client's multiprocess mode writes: <type>_<pid>.db, a gauge's type
+# naming its mode (gauge_livesum_123.db). Nothing else in the directory is ours to delete.
+_METRICS_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_\d+\.db")
+
+
+def metrics_directory_problem(settings: Settings) -> str | None:
+    """Why ``SCIPASS_METRICS_DIR`` must not be used, or None: it is emptied of metric files at
+    each start and every ``*.db`` in it is read as one, so it must not hold the SQLite
+    database nor be the directory of uploads or job results."""
+    from sqlalchemy.engine import make_url
+
+    path = settings.metrics_dir.resolve()
+    if settings.is_sqlite:
+        database = make_url(settings.database_url).database
+        if database and database != ":memory:" and Path(database).resolve().parent == path:
+            return (
+                f"SCIPASS_METRICS_DIR {settings.metrics_dir} holds the SQLite database: "
+                "choose a directory of its own (e.g. var/metrics)"
+            )
+    for name, other in (
+        ("SCIPASS_UPLOAD_DIR", settings.upload_dir),
+        ("SCIPASS_JOB_RESULTS_DIR", settings.job_results_dir),
+    ):
+        if other.resolve() == path:
+            return (
+                f"SCIPASS_METRICS_DIR {settings.metrics_dir} is {name}: "
+                "choose a directory of its own (e.g. var/metrics)"
+            )
+    return None
+
+
 def _metrics_directory(settings: Settings) -> None:
     """Metrics of every process of this ``serve`` (uvicorn's workers and the job worker) in
     one directory (prometheus_client's multiprocess mode, scipass.core.metrics):
-    ``SCIPASS_METRICS_DIR``, emptied of an earlier run's files. Named in
+    ``SCIPASS_METRICS_DIR``, emptied of an earlier run's metric files (only those). Named in
     PROMETHEUS_MULTIPROC_DIR before any process imports prometheus_client, which reads it at
     import; the processes started from here inherit it."""
     import os
 
+    problem = metrics_directory_problem(settings)
+    if problem is not None:
+        raise ConfigurationError(f"refusing to start: {problem}")
     path = settings.metrics_dir.resolve()
     path.mkdir(parents=True, exist_ok=True)
     for stale in path.glob("*.db"):
-        stale.unlink()
+        if _METRICS_FILE.fullmatch(stale.name):
+            stale.unlink()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
 
 

@@ -302,6 +302,7 @@ def create_app(
         )
         if listener is None:  # SQLite, one process: its own changes reach its cache
             notify.hear_locally(app.state.checkin_cache)
+        app.state.listener = listener  # /readyz is not ready while it is not listening
         pdf_fonts.warn_if_fallback(settings)  # loads the font once, before the first PDF
         # What start-up built (routes, schemas, mappers) lives as long as the process: keep it
         # out of the collector's full passes, which otherwise pause every request in flight.

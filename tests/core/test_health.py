@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select
 from sqlmodel import Session
@@ -15,6 +19,7 @@ from scipass.core.config import Environment, Settings
 from scipass.main import create_app
 from scipass.org.models import Region, School, Venue
 from tests.conftest import REPO_ROOT
+from tests.databases import ENGINE_NAME
 
 
 def _cli(
@@ -175,3 +180,28 @@ def test_platform_operator_builds_an_organisation_from_the_cli(
     assert login.status_code == 200
     assert login.json()["role"] == "school_admin"
     assert login.json()["password_change_required"] is True
+
+
+@pytest.mark.skipif(ENGINE_NAME != "postgresql", reason="the change listener is PostgreSQL's")
+def test_readyz_waits_for_the_change_listener(client: TestClient) -> None:
+    """A process that does not LISTEN would miss revocations: not ready until it does."""
+    listener = client.app.state.listener  # type: ignore[attr-defined]
+    assert listener is not None
+    deadline = time.monotonic() + 30
+    while not listener.listening.is_set():
+        assert time.monotonic() < deadline, "the listener did not start"
+        time.sleep(0.02)
+    assert client.get("/readyz").status_code == 200
+
+    woken: list[bool] = []
+    deaf = SimpleNamespace(listening=threading.Event(), wake=lambda: woken.append(True))
+    client.app.state.listener = deaf  # type: ignore[attr-defined]
+    try:
+        response = client.get("/readyz", headers={"Accept-Language": "en"})
+    finally:
+        client.app.state.listener = listener  # type: ignore[attr-defined]
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_not_ready"
+    assert response.json()["detail"] == "Not yet listening for changes (LISTEN)"
+    assert woken == [True]  # asked to reconnect now rather than after its back-off
+    assert client.get("/healthz").status_code == 200  # alive all the same

@@ -10,6 +10,8 @@ Every process here is a subprocess of the test, on a database of this module's o
 from __future__ import annotations
 
 import base64
+import itertools
+import logging
 import os
 import socket
 import subprocess
@@ -23,7 +25,7 @@ from typing import Any, cast
 
 import httpx
 import pytest
-from sqlalchemy import Engine, text, update
+from sqlalchemy import Engine, create_engine, text, update
 from sqlmodel import Session, col, select
 
 from scipass.account.models import WeChatUser
@@ -233,8 +235,9 @@ def _settings() -> Settings:
 
 @on_postgresql
 def test_the_listener_hears_committed_changes_and_starts_afresh_after_a_dropped_connection(
-    engine: Engine,
+    engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, "scipass.notify")
     heard: list[str] = []
     resets: list[float] = []
     listener = notify.Listener(
@@ -267,14 +270,73 @@ def test_the_listener_hears_committed_changes_and_starts_afresh_after_a_dropped_
         assert dropped == 1
         # it reconnects, and drops everything kept: what was sent meanwhile was not heard
         _wait(lambda: len(resets) == 2 and listener.listening.is_set(), "no reconnection")
+        # the outage and its end, logged once each
+        said = [r.getMessage() for r in caplog.records if r.name == "scipass.notify"]
+        assert [m.split(" (")[0].split(" after")[0] for m in said] == [
+            "listening for changes failed",
+            "listening for changes again",
+        ], said
         change("AGAIN")
         _wait(lambda: heard == ["code:FIRST", "code:AGAIN"], f"heard {heard}")
     finally:
         listener.stop()
 
 
+def test_the_listener_backs_off_logs_an_outage_once_and_wakes_on_demand(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server that refuses connections (nothing listens on port 1): the listener tries
+    again after 0.05 s, 0.1 s, 0.2 s..., at most 0.4 s, with one warning for the outage."""
+    caplog.set_level(logging.DEBUG, "scipass.notify")
+    unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    attempts: list[float] = []
+    listener = notify.Listener(
+        unreachable, on_message=print, on_reset=lambda: None, retry_seconds=0.05
+    )
+    listener._max_retry = 0.4
+    connect = listener._listen
+
+    def counted() -> None:
+        attempts.append(time.monotonic())
+        connect()
+
+    listener._listen = counted  # type: ignore[method-assign]
+    listener.start()
+    try:
+        _wait(lambda: len(attempts) >= 7, f"{len(attempts)} attempts")
+        gaps = [b - a for a, b in itertools.pairwise(list(attempts))]
+        least = [min(0.05 * 2**i, 0.4) for i in range(len(gaps))]
+        assert all(gap >= pause * 0.9 for gap, pause in zip(gaps, least, strict=True)), gaps
+        warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert [r.getMessage() for r in warnings] == [
+            "listening for changes failed (OperationalError); reconnecting"
+        ]
+        assert not listener.listening.is_set()
+    finally:
+        listener.stop()
+
+    # woken (as /readyz does when the database answers), it tries at once, not after its pause
+    slow = notify.Listener(unreachable, on_message=print, on_reset=lambda: None, retry_seconds=60)
+    tried: list[float] = []
+    first = slow._listen
+
+    def noted() -> None:
+        tried.append(time.monotonic())
+        first()
+
+    slow._listen = noted  # type: ignore[method-assign]
+    slow.start()
+    try:
+        _wait(lambda: len(tried) == 1, "no first attempt")
+        slow.wake()
+        _wait(lambda: len(tried) == 2, "not woken: still in its 60 s pause")
+    finally:
+        slow.stop()
+        unreachable.dispose()
+
+
 def _wait(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while not condition():
         assert time.monotonic() < deadline, what
         time.sleep(0.02)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +160,94 @@ def test_check_in_results_are_counted_by_code_on_the_fast_path(
     assert _sample(metered_client, "scipass_http_requests_total", **route) == routed + 1
 
 
+def test_a_flood_refusal_is_counted_as_rate_limited(
+    metered_client: TestClient,
+    settings: Settings,
+    side_a: Side,
+    activity: Activity,  # noqa: F811
+) -> None:
+    """Past twice the rate a scan is refused before it is judged (checkin.self_scan,
+    count_attempt): counted all the same, as ``refused``/``rate_limited``."""
+    settings.scan_rate_per_minute = 1  # the third scan of the minute is a flood
+    code = new_code(metered_client, settings, side_a, activity)
+    labels = {"source": "self_scan", "result": "refused", "code": "rate_limited"}
+    name = "scipass_checkin_results_total"
+    before = _sample(metered_client, name, **labels)
+    headers = {**auth(settings, student(side_a)), "Content-Type": "application/json"}
+    statuses = []
+    for i in range(4):
+        response = metered_client.post(
+            "/api/v1/checkins",
+            content=json.dumps({"code": code["payload"]}).encode(),
+            headers={**headers, "Idempotency-Key": f"flood-{i:04d}"},
+        )
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            assert response.json()["code"] == "rate_limited"
+    assert statuses[2:] == [429, 429]  # floods
+    assert _sample(metered_client, name, **labels) == before + statuses.count(429)
+
+
+def test_staff_scans_are_counted_once_committed_and_a_replay_again(
+    metered: FastAPI,
+    engine: Engine,
+    connection: Connection,
+    metered_client: TestClient,
+    settings: Settings,
+    side_a: Side,
+    activity: Activity,  # noqa: F811
+) -> None:
+    from scipass.checkin import cards as checkin_cards
+    from scipass.checkin import door
+    from scipass.checkin.schemas import StaffScan
+
+    name = "scipass_checkin_results_total"
+    accepted = {"source": "staff_scan", "result": "accepted", "code": ""}
+    duplicate = {"source": "staff_scan", "result": "duplicate", "code": ""}
+    refused = {"source": "staff_scan", "result": "refused", "code": "code_invalid"}
+    before = {
+        k: _sample(metered_client, name, **v)
+        for k, v in (("accepted", accepted), ("duplicate", duplicate), ("refused", refused))
+    }
+    clock = metered.state.clock
+    personal = checkin_cards.personal_code(
+        settings,
+        student_id=side_a.student.id or 0,
+        expires_at=clock.now() + timedelta(minutes=5),
+    )
+    staff = side_a.principal(Role.venue_staff)
+
+    # A scan whose transaction rolls back is not counted.
+    session = Database(engine, bind=connection).session()
+    try:
+        door.staff_scan(
+            session,
+            settings=settings,
+            actor=staff,
+            activity_id=activity.id or 0,
+            data=StaffScan(code=personal, nonce="rolled-back-0001"),
+            now=clock.now(),
+        )
+        session.rollback()
+    finally:
+        session.close()
+    assert _sample(metered_client, name, **accepted) == before["accepted"]
+
+    headers = auth(settings, staff, now=clock.now())
+    url = f"/api/v1/activities/{activity.id}/staff-scans"
+    for body, status in (
+        ({"code": personal, "nonce": "staff-0001"}, 201),
+        ({"code": personal, "nonce": "staff-0001"}, 200),  # sent again: counted again
+        ({"code": "P.DEV.NOTACODE", "nonce": "staff-0002"}, 400),
+        ({"code": "P.DEV.NOTACODE", "nonce": "staff-0002"}, 400),  # its first refusal again
+    ):
+        response = metered_client.post(url, json=body, headers=headers)
+        assert response.status_code == status, response.text
+    assert _sample(metered_client, name, **accepted) == before["accepted"] + 1
+    assert _sample(metered_client, name, **duplicate) == before["duplicate"] + 1
+    assert _sample(metered_client, name, **refused) == before["refused"] + 2
+
+
 def test_group_commit_batches_are_counted(engine: Engine, connection: Connection) -> None:
     from prometheus_client import REGISTRY
 
@@ -256,3 +345,87 @@ def test_queued_job_runs_are_counted_by_kind_and_outcome(
     assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
     duration = "scipass_job_duration_seconds_count"
     assert _sample(metered_client, duration, type="queued", name="metrics-test-done") >= 1
+
+
+def _metrics_settings(tmp_path: Path, **values: Any) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        metrics_enabled=True,
+        database_url=f"sqlite:///{tmp_path}/var/scipass.db",
+        upload_dir=tmp_path / "var" / "uploads",
+        job_results_dir=tmp_path / "var" / "job-results",
+        **values,
+    )
+
+
+def test_serve_empties_the_metrics_dir_of_metric_files_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scipass.cli import _metrics_directory
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)  # restored after the test
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    stale = ["counter_12.db", "histogram_12.db", "summary_7.db", "gauge_livesum_12.db"]
+    kept = ["notes.db", "scipass.db", "counter_x.db", "counter_12.db-journal"]
+    for name in stale + kept:
+        (metrics / name).write_bytes(b"x")
+    _metrics_directory(_metrics_settings(tmp_path, metrics_dir=metrics))
+    assert sorted(p.name for p in metrics.iterdir()) == sorted(kept)
+
+
+@pytest.mark.parametrize(
+    ("metrics_dir", "reason"),
+    [
+        ("var", "holds the SQLite database"),
+        ("var/uploads", "is SCIPASS_UPLOAD_DIR"),
+        ("var/job-results", "is SCIPASS_JOB_RESULTS_DIR"),
+    ],
+)
+def test_serve_refuses_a_metrics_dir_that_is_not_its_own(
+    tmp_path: Path, metrics_dir: str, reason: str
+) -> None:
+    """``serve`` empties the metrics dir and reads every ``*.db`` in it as metrics: the SQLite
+    database beside them (var/scipass.db) would be lost or read as metrics. Refused in one
+    line, before anything is deleted."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "var" / "uploads").mkdir(parents=True)
+    database = tmp_path / "var" / "scipass.db"
+    database.write_bytes(b"the database")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCIPASS_", "PROMETHEUS_"))}
+    env |= {
+        "SCIPASS_METRICS_ENABLED": "true",
+        "SCIPASS_JOBS_ENABLED": "false",
+        "SCIPASS_DATABASE_URL": f"sqlite:///{database}",
+        "SCIPASS_UPLOAD_DIR": str(tmp_path / "var" / "uploads"),
+        "SCIPASS_JOB_RESULTS_DIR": str(tmp_path / "var" / "job-results"),
+        "SCIPASS_METRICS_DIR": str(tmp_path / metrics_dir),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "scipass", "serve", "--port", "1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("scipass: refusing to start: SCIPASS_METRICS_DIR")
+    assert reason in lines[0]
+    assert database.read_bytes() == b"the database"
+
+
+def test_a_metrics_dir_of_its_own_is_accepted(tmp_path: Path) -> None:
+    from scipass.cli import metrics_directory_problem
+
+    assert (
+        metrics_directory_problem(_metrics_settings(tmp_path, metrics_dir=tmp_path / "m")) is None
+    )
+    beside = _metrics_settings(tmp_path, metrics_dir=tmp_path / "var" / "metrics")
+    assert metrics_directory_problem(beside) is None

@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -160,16 +161,36 @@ def app_for(make_app: Callable[..., FastAPI]) -> Callable[[Settings, Database], 
     return build
 
 
-def _run_next(settings: Settings, database: Database) -> None:
+def _run_next(settings: Settings, database: Database, *, later: int = 0) -> None:
     ran = job_worker.run_next(
         database,
-        FrozenClock(FROZEN_AT),
+        FrozenClock(FROZEN_AT + timedelta(seconds=later)),
         settings,
         job_kinds(),
         worker="w1",
         store=store_for(settings),
     )
     assert ran is not None
+
+
+def _replica_waiter(replica: Engine, *, deadline: float) -> bool:
+    """Whether another connection to the replica asks for its replay position
+    (:func:`wait_for_replay`'s question) from now on, polled until ``deadline``. An idle
+    connection shows its last query too: only a question asked after this call counts."""
+    with replica.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        since = connection.execute(text("SELECT clock_timestamp()")).scalar()
+        while time.monotonic() < deadline:
+            asking = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+                    " AND query LIKE '%pg_last_wal_replay_lsn()%' AND query_start > :since"
+                ),
+                {"since": since},
+            ).scalar()
+            if asking:
+                return True
+            time.sleep(0.05)
+    return False
 
 
 def _exported(database: Database, job_id: int) -> list[dict[str, Any]]:
@@ -214,10 +235,14 @@ def test_an_export_job_reads_the_replica_once_it_has_replayed_the_jobs_position(
         ).json()["id"]
         worker = threading.Thread(target=_run_next, args=(settings, database))
         worker.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while _job(database, second_id).status == "queued" and time.monotonic() < deadline:
             time.sleep(0.02)
-        time.sleep(0.3)  # claimed: it now waits for the replica, which is paused
+        # Claimed, it waits for the paused replica (its connection there keeps asking for
+        # the replay position) and neither finishes nor gives up while the replica is behind.
+        assert _replica_waiter(database.replica, deadline=time.monotonic() + 30)
+        assert _job(database, second_id).status == "running"
+        assert _replica_waiter(database.replica, deadline=time.monotonic() + 30)  # still
         assert _job(database, second_id).status == "running"
         assert worker.is_alive()
         _replay(database.replica, pause=False)
@@ -253,6 +278,9 @@ def test_a_replica_that_stays_behind_fails_the_export_clearly(
                 f"{API}/record-exports", json={}, headers=auth(settings, admin)
             ).json()["id"]
         _run_next(settings, hurried)
+        again = _job(database, job_id)  # a transient outage: queued again, after a backoff
+        assert (again.status, again.attempts, again.error_code) == ("queued", 1, None)
+        _run_next(settings, hurried, later=30)  # its last attempt
         failed = _job(database, job_id)
         assert (failed.status, failed.error_code) == ("failed", "replica_behind")
         assert _exported(database, job_id) == []  # nothing was read, nothing is counted

@@ -93,7 +93,7 @@ from scipass.core import metrics
 from scipass.core.auth import Principal
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
-from scipass.core.db import Database
+from scipass.core.db import Database, after_commit
 from scipass.core.errors import Conflict
 from scipass.reservation import lists as reservation_lists
 
@@ -145,10 +145,6 @@ def staff_scan(
         activity_id=activity.id,
     )
     earlier = earlier_event(session, scan)
-    if earlier is not None and earlier.fingerprint == scan.fingerprint:
-        return replay(session, earlier)
-    if earlier is not None:
-        scan.nonce = None
 
     def judge() -> tuple[ActivityView, Pupil]:
         personal = _personal(settings, data.code)
@@ -168,13 +164,25 @@ def staff_scan(
             raise ReplayedNonce()
         return activity, student
 
+    # Counted once the request commits (a refusal's event commits with it): a scan sent
+    # again with the same nonce counts again, as its first answer (``duplicate``, or its
+    # first refusal).
     try:
-        outcome = apply_scan(session, scan, judge, actor)
+        if earlier is not None and earlier.fingerprint == scan.fingerprint:
+            outcome = replay(session, earlier)
+        else:
+            if earlier is not None:
+                scan.nonce = None
+            outcome = apply_scan(session, scan, judge, actor)
     except ScanRefused as refusal:  # stored with its event; committed with the request
-        metrics.checkin_result(ScanSource.staff_scan, ScanResult.refused, refusal.code)
+        _count_after_commit(session, ScanResult.refused, refusal.code)
         raise
-    metrics.checkin_result(ScanSource.staff_scan, outcome.result)
+    _count_after_commit(session, outcome.result)
     return outcome
+
+
+def _count_after_commit(session: Session, result: ScanResult, code: str = "") -> None:
+    after_commit(session, partial(metrics.checkin_result, ScanSource.staff_scan, result, code))
 
 
 def group_checkin(

@@ -197,6 +197,10 @@ def make_engine(
     return engine
 
 
+# In ``session.info`` of the sessions of a Database with a read replica.
+HAS_REPLICA = "scipass.has_replica"
+
+
 class Database:
     """An engine and the session factory the app uses; and, when one is set, a read replica
     for exports and dashboards (:mod:`scipass.core.replica`), waited for
@@ -215,6 +219,8 @@ class Database:
         if bind is not None and isinstance(bind, Connection):
             # Tests: every commit releases a savepoint of a transaction that is rolled back.
             options["join_transaction_mode"] = "create_savepoint"
+        if replica is not None:
+            options["info"] = {HAS_REPLICA: True}  # a queued job notes the WAL position
         self.sessionmaker = sessionmaker(bind=bind if bind is not None else engine, **options)
         self.replica = replica
         self.replica_wait_seconds = replica_wait_seconds

@@ -7,6 +7,10 @@ it is visible. Each serving process runs one :class:`Listener`: a background thr
 connection of its own (outside the pool) that ``LISTEN``\\ s and hands each message to the
 process's handler. When that connection drops, messages may have been missed meanwhile: the
 listener reconnects and calls ``on_reset`` (drop every copy) before it hands on messages again.
+It tries again after 1 s, doubling to 30 s while the server stays away (``/readyz`` wakes it
+sooner), and logs an outage once when it begins and once when it is over. ``/readyz`` is not
+ready while the listener is not listening (scipass.health.router): a process that could miss a
+revocation is not sent requests.
 
 SQLite has one serving process and no listener: there :func:`send` hands the message, after
 the commit, to the receivers the process registered with :func:`hear_locally` (each app's
@@ -85,13 +89,16 @@ class Listener:
         on_message: Callable[[str], None],
         on_reset: Callable[[], None],
         retry_seconds: float = 1.0,
+        max_retry_seconds: float = 30.0,
     ) -> None:
         # The engine's own connection arguments (host, user, TLS...), for a connection that
         # no pool hands out and that nothing else uses.
         self._connect_args = engine.dialect.create_connect_args(engine.url)
         self._on_message, self._on_reset = on_message, on_reset
-        self._retry = retry_seconds
+        self._retry, self._max_retry = retry_seconds, max_retry_seconds
         self._stop = threading.Event()
+        self._wake = threading.Event()  # try to reconnect now (set by stop and by wake)
+        self._down_since: float | None = None  # when the outage being waited out began
         self.listening = threading.Event()  # set while LISTEN is in force
         self._thread = threading.Thread(target=self._run, name="scipass-listen", daemon=True)
 
@@ -103,15 +110,40 @@ class Listener:
         """Stop listening: the thread ends, closing its connection, within a fraction of a
         second (not waited for: an app built per test would wait for each)."""
         self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Reconnect now rather than at the end of the current pause (the server is back)."""
+        self._wake.set()
 
     def _run(self) -> None:
+        pause = self._retry
         while not self._stop.is_set():
             try:
                 self._listen()
             except Exception as exc:  # a dropped connection, a restarting server: try again
-                logger.warning("listening for changes failed (%s); reconnecting", exc)
-            self.listening.clear()
-            self._stop.wait(self._retry)
+                if self._down_since is None:  # once per outage, not once per attempt
+                    self._down_since = time.monotonic()
+                    logger.warning(
+                        "listening for changes failed (%s); reconnecting", type(exc).__name__
+                    )
+                else:
+                    logger.debug("listening for changes failed again (%s)", type(exc).__name__)
+            if self.listening.is_set():  # it had been listening: the first retry is quick
+                self.listening.clear()
+                pause = self._retry
+            self._wake.wait(pause)
+            self._wake.clear()
+            pause = min(pause * 2, self._max_retry)
+
+    def _listening(self) -> None:
+        """LISTEN is in force (again): log the end of an outage."""
+        self.listening.set()
+        if self._down_since is not None:
+            logger.info(
+                "listening for changes again after %.0f s", time.monotonic() - self._down_since
+            )
+            self._down_since = None
 
     def _listen(self) -> None:
         args, kwargs = self._connect_args
@@ -120,7 +152,7 @@ class Listener:
             connection.execute(f"LISTEN {CHANNEL}")
             # Whatever was kept before now may have missed a message: drop it all.
             self._on_reset()
-            self.listening.set()
+            self._listening()
             checked = time.monotonic()
             while not self._stop.is_set():
                 for notice in connection.notifies(timeout=_WAKE_SECONDS):

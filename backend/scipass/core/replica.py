@@ -7,11 +7,13 @@ set; every write, an export's audit entry included, stays on the primary.
 A replica lags the primary by the time its WAL takes to arrive and be replayed (milliseconds
 on a healthy pair, more under load). An export must not miss what was committed before it was
 asked for, so it reads only once the replica has replayed the primary's WAL position of that
-moment: a queued job's position is taken when it is queued (``job.primary_lsn``), a direct
+moment: a queued job's position is taken when it is queued (``job.primary_lsn``; NULL if the
+server refuses the WAL function, and then the position at its start counts), a direct
 export's when the request reads. :func:`wait_for_replay` waits for it, up to
 ``SCIPASS_REPLICA_WAIT_SECONDS``, and then gives up with :class:`ReplicaBehind` (503
-``replica_behind`` with ``Retry-After``; a job fails with that code), never an export that
-quietly lacks rows. A dashboard's figures do not wait: they may be as old as the lag.
+``replica_behind`` with ``Retry-After``; a job is queued again after a backoff, and fails
+with that code after its last attempt), never an export that quietly lacks rows. A
+dashboard's figures do not wait: they may be as old as the lag.
 
 The position is the WAL *insert* position (``pg_current_wal_insert_lsn``), not the write
 position (``pg_current_wal_lsn``): with ``synchronous_commit = off`` a transaction counts as

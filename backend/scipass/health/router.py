@@ -14,6 +14,9 @@ from scipass.core.errors import ServiceUnavailable
 
 logger = logging.getLogger("scipass.health")
 
+# How long /readyz waits for the change listener to connect once the database answers.
+_LISTEN_WAIT_SECONDS = 2.0
+
 router = APIRouter(tags=["health"], dependencies=[Depends(public_access)])
 
 
@@ -36,7 +39,10 @@ class DatabaseNotReady(ServiceUnavailable):
     "/readyz",
     name="health-ready",
     summary="可以接收请求",
-    description="数据库可以连接且已迁移到最新版本时为 200，否则为 503。",
+    description=(
+        "数据库可以连接且已迁移到最新版本、（PostgreSQL）本进程已在监听数据变更通知时为 200，"
+        "否则为 503。"
+    ),
     responses={503: {"description": "`database_not_ready`（数据库未就绪）"}},
 )
 def readyz(request: Request) -> Health:
@@ -48,4 +54,14 @@ def readyz(request: Request) -> Health:
         raise DatabaseNotReady("无法连接数据库", "The database cannot be reached") from None
     if not ready:
         raise DatabaseNotReady("数据库尚未迁移到最新版本", "The database is not migrated to head")
+    listener = getattr(request.app.state, "listener", None)
+    if listener is not None and not listener.listening.is_set():
+        # PostgreSQL: without LISTEN this process would not hear of a revoked code or a
+        # cancelled activity. The database answers, so ask the listener to reconnect now
+        # rather than at the end of its back-off, and give it a moment.
+        listener.wake()
+        if not listener.listening.wait(_LISTEN_WAIT_SECONDS):
+            raise DatabaseNotReady(
+                "尚未开始监听数据变更通知", "Not yet listening for changes (LISTEN)"
+            )
     return Health(status="ready")

@@ -15,7 +15,9 @@ from scipass.privacy.categories import DataCategory, personal
 
 
 class JobStatus(StrEnum):
-    queued = "queued"  # waiting for a worker (again, after a lost worker's lease ran out)
+    # waiting for a worker (again, after a lost worker's lease ran out; or, put back after a
+    # transient outage, not before ``lease_until``: scipass.jobs.queue.retry_later)
+    queued = "queued"
     running = "running"  # a worker holds it until ``lease_until``
     done = "done"  # its result is stored until ``expires_at``
     failed = "failed"  # ``error_code`` says why; nothing is stored

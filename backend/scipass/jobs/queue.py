@@ -11,6 +11,8 @@ job the caller polls).
   that dies stops renewing; once the lease has run out, the next claim puts the job back in
   the queue (``job_retried`` in the audit log) or, after ``max_attempts``, marks it failed
   with ``worker_lost`` (``job_failed``): never lost, never silent.
+* A job whose handler meets a transient outage (a 503-type problem) is queued again by
+  :func:`retry_later`, not to run before its ``lease_until``, while it has attempts left.
 * :func:`finish` and :func:`fail` are conditional on the worker still holding the job, so a
   worker that lost its lease cannot overwrite the outcome of the one that took over.
 
@@ -28,13 +30,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from scipass.audit import service as audit_service
 from scipass.core.auth import Principal, Role
 from scipass.core.clock import Clock
 from scipass.core.config import Settings
-from scipass.core.db import Database, after_commit
+from scipass.core.db import HAS_REPLICA, Database, after_commit
 from scipass.core.jobs import Jobs
 from scipass.core.replica import primary_position
 from scipass.jobs.models import Job, JobStatus
@@ -154,7 +157,7 @@ def enqueue(
         status=JobStatus.queued.value,
         max_attempts=kind.max_attempts,
         created_at=now,
-        primary_lsn=primary_position(session.connection()),
+        primary_lsn=_queued_position(session),
     )
     session.add(job)
     session.flush()
@@ -170,6 +173,25 @@ def enqueue(
         kind=kind.name,
     )
     return job
+
+
+def _queued_position(session: Session) -> str | None:
+    """The primary's WAL position for a job read on the read replica; None without a replica
+    (nothing waits for it: no WAL function is called, which a managed PostgreSQL may refuse)
+    or when the server refuses the call (logged): the export then waits for the position
+    at its start, later than this one, so it still misses nothing committed before."""
+    if not session.info.get(HAS_REPLICA):
+        return None
+    try:
+        with session.begin_nested():  # a refused call must not abort the caller's transaction
+            return primary_position(session.connection())
+    except DBAPIError as exc:
+        logger.warning(
+            "the primary's WAL position could not be read (%s): the job waits for the "
+            "position at its start",
+            type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__,
+        )
+        return None
 
 
 def _reap(session: Session, *, now: datetime) -> None:
@@ -237,6 +259,12 @@ def _audit_outcome(session: Session, job: Job, *, again: bool, reason: str, now:
     )
 
 
+def _due(now: datetime) -> Any:
+    """A queued job may run now: no ``lease_until`` (a queued job's not-before time, set when
+    a transient outage put it back, :func:`retry_later`), or one that has passed."""
+    return or_(col(Job.lease_until).is_(None), col(Job.lease_until) <= now)
+
+
 def claim(database: Database, *, worker: str, now: datetime, lease: timedelta) -> Job | None:
     """The oldest queued job, now running for ``worker`` until ``now + lease``; None when
     the queue is empty. Lost workers' jobs are dealt with first (:func:`_reap`). An idle
@@ -248,7 +276,7 @@ def claim(database: Database, *, worker: str, now: datetime, lease: timedelta) -
             select(Job.id)
             .where(
                 or_(
-                    col(Job.status) == JobStatus.queued.value,
+                    and_(col(Job.status) == JobStatus.queued.value, _due(now)),
                     and_(col(Job.status) == JobStatus.running.value, col(Job.lease_until) < now),
                 )
             )
@@ -262,7 +290,7 @@ def claim(database: Database, *, worker: str, now: datetime, lease: timedelta) -
         _reap(session, now=now)
         candidate = session.exec(
             select(Job.id)
-            .where(Job.status == JobStatus.queued.value)
+            .where(Job.status == JobStatus.queued.value, _due(now))
             .order_by(col(Job.id))
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -271,7 +299,7 @@ def claim(database: Database, *, worker: str, now: datetime, lease: timedelta) -
             return None
         changed = session.execute(
             update(Job)
-            .where(col(Job.id) == candidate, col(Job.status) == JobStatus.queued.value)
+            .where(col(Job.id) == candidate, col(Job.status) == JobStatus.queued.value, _due(now))
             .values(
                 status=JobStatus.running.value,
                 worker=worker,
@@ -372,6 +400,35 @@ def fail(database: Database, *, job: Job, worker: str, error_code: str, now: dat
         ).rowcount  # type: ignore[attr-defined]  # CursorResult of an UPDATE
         if changed:
             _audit_outcome(session, job, again=False, reason=error_code, now=now)
+    return bool(changed)
+
+
+def retry_later(
+    database: Database, *, job: Job, worker: str, error_code: str, now: datetime, after: timedelta
+) -> bool:
+    """Queue the job again, not to run before ``now + after``, when its handler met a
+    transient outage (a 503-type problem: the replica behind, the storage down) and it has
+    attempts left; audited ``job_retried`` with the reason. False when it has none left (or
+    another worker took it): the caller then fails it."""
+    with database.transaction() as session:
+        changed = session.execute(
+            update(Job)
+            .where(
+                col(Job.id) == job.id,
+                col(Job.worker) == worker,
+                col(Job.status) == JobStatus.running.value,
+                col(Job.attempts) < col(Job.max_attempts),
+            )
+            .values(
+                status=JobStatus.queued.value,
+                worker=None,
+                lease_until=now + after,  # queued: not before then (:func:`_due`)
+                progress_done=0,
+                progress_total=None,
+            )
+        ).rowcount  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+        if changed:
+            _audit_outcome(session, job, again=True, reason=error_code, now=now)
     return bool(changed)
 
 

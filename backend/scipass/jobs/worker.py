@@ -26,19 +26,24 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from scipass.core import metrics
 from scipass.core.clock import Clock
 from scipass.core.config import Settings
 from scipass.core.db import Database
-from scipass.core.errors import ProblemError
+from scipass.core.errors import ProblemError, ServiceUnavailable
 from scipass.core.jobs import Jobs
 from scipass.jobs import queue
 from scipass.jobs.models import Job, JobSchedule
 from scipass.jobs.storage import ResultStore, store_for
 
 logger = logging.getLogger("scipass.worker")
+
+# A queued job that met a transient outage (:func:`_transient`) runs again no sooner than
+# this times its attempts so far.
+RETRY_BACKOFF = timedelta(seconds=30)
 
 _SCHEDULE = JobSchedule.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
 
@@ -208,9 +213,20 @@ def execute(
         try:
             result = kind.handler(context)
         except Exception as exc:
-            logger.exception("job %s (%s) failed", job.id, job.kind)
             # a problem's own code (``replica_behind``), otherwise the exception's name
             code = exc.code if isinstance(exc, ProblemError) else type(exc).__name__
+            if _transient(exc) and queue.retry_later(
+                database,
+                job=job,
+                worker=worker,
+                error_code=code,
+                now=clock.now(),
+                after=RETRY_BACKOFF * job.attempts,
+            ):
+                logger.warning("job %s (%s): %s, queued again", job.id, job.kind, code)
+                metrics.job_run("queued", job.kind, "retried", time.perf_counter() - started)
+                return
+            logger.exception("job %s (%s) failed", job.id, job.kind)
             queue.fail(database, job=job, worker=worker, error_code=code, now=clock.now())
             metrics.job_run("queued", job.kind, "failed", time.perf_counter() - started)
             return
@@ -222,6 +238,13 @@ def execute(
         metrics.job_run("queued", job.kind, "lost", time.perf_counter() - started)
         return
     metrics.job_run("queued", job.kind, "ok", time.perf_counter() - started)
+
+
+def _transient(exc: Exception) -> bool:
+    """An outage the same job may get past later: a 503-type problem (the replica behind, the
+    storage down), or the database's ``OperationalError`` (a connection lost, or a read on a
+    hot standby cancelled by a recovery conflict, SQLSTATE 40001)."""
+    return isinstance(exc, ServiceUnavailable | OperationalError)
 
 
 def run(
