@@ -49,10 +49,17 @@ def worker_name() -> str:
 
 
 def run_due(
-    database: Database, clock: Clock, settings: Settings, jobs: Jobs, *, worker: str
+    database: Database,
+    clock: Clock,
+    settings: Settings,
+    jobs: Jobs,
+    *,
+    worker: str,
+    stop: threading.Event | None = None,
 ) -> dict[str, int]:
     """Run each scheduled job whose turn has come and that this worker claimed; how much
-    each did. A failing job is logged and the others still run."""
+    each did. A failing job is logged and the others still run. Once ``stop`` is set (the
+    worker told to end) no further job is claimed: those stay due for the next worker."""
     done: dict[str, int] = {}
     interval = timedelta(seconds=settings.jobs_interval_seconds)
     now = clock.now()
@@ -64,6 +71,8 @@ def run_due(
     finally:
         reader.close()
     for name in jobs.names():
+        if stop is not None and stop.is_set():
+            break
         if name in known and known[name] > now:
             continue
         now = clock.now()
@@ -249,7 +258,7 @@ def run(
                 break
             busy = False
             try:
-                done = run_due(database, clock, settings, jobs, worker=name)
+                done = run_due(database, clock, settings, jobs, worker=name, stop=stop)
                 if any(done.values()):
                     logger.info("scheduled jobs done: %s", done)
                 busy = (
