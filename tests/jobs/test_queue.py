@@ -391,7 +391,9 @@ def test_a_worker_told_to_stop_claims_no_further_scheduled_job(
     jobs = Jobs()
     jobs.register("first", lambda session, now, settings: runs.append("first") or stop.set() or 1)
     jobs.register("second", lambda session, now, settings: runs.append("second") or 1)
-    done = job_worker.run_due(database, SystemClock(), settings, jobs, worker="w", stop=stop)
+    done = job_worker.run_due(
+        database, SystemClock(), settings, jobs, worker="w", stopping=stop.is_set
+    )
     assert (runs, done) == (["first"], {"first": 1})
     # not claimed: due at once for the next worker
     assert job_worker.run_due(database, SystemClock(), settings, jobs, worker="w2") == {"second": 1}
