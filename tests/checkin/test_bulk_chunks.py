@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, insert, update
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from scipass.account.models import WeChatUser
 from scipass.activity.models import Activity
@@ -28,6 +28,7 @@ from scipass.core.auth import Principal, Role
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
 from scipass.core.db import READ_ONLY_OPTION
+from scipass.core.ratelimit import RateLimitCounter
 from scipass.main import create_app
 from scipass.org.models import Region, School, Venue
 from scipass.record.models import ParticipationRecord, RecordEvent
@@ -473,6 +474,9 @@ def scene(engine: Engine, settings: Settings) -> Iterator[dict[str, Any]]:
         s.execute(delete(ActivityCode).where(ActivityCode.activity_id == activity_id))
         s.execute(delete(Activity).where(Activity.id == activity_id))
         s.execute(delete(Student).where(Student.school_id == ids["school"]))
+        # the pupil's scan was committed, and with it their scan rate counter
+        rate_keys = [f"student:{i}" for i in ids["students"]]
+        s.execute(delete(RateLimitCounter).where(col(RateLimitCounter.key).in_(rate_keys)))
         s.execute(delete(WeChatUser).where(WeChatUser.id == ids["user"]))
         s.execute(delete(Venue).where(Venue.id == ids["venue"]))
         s.execute(delete(School).where(School.id == ids["school"]))

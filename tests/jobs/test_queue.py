@@ -380,6 +380,25 @@ def test_a_scheduled_job_due_in_two_workers_at_once_runs_once(
     assert sorted(len(r) for r in results) == [0, 0, 1]
 
 
+def test_a_worker_told_to_stop_claims_no_further_scheduled_job(
+    shared: tuple[Database, Settings],
+) -> None:
+    """SIGTERM while a first start runs every job: the job running ends, the rest are left
+    due (for the next worker) instead of keeping the stopping worker alive."""
+    database, settings = shared
+    stop = threading.Event()
+    runs: list[str] = []
+    jobs = Jobs()
+    jobs.register("first", lambda session, now, settings: runs.append("first") or stop.set() or 1)
+    jobs.register("second", lambda session, now, settings: runs.append("second") or 1)
+    done = job_worker.run_due(
+        database, SystemClock(), settings, jobs, worker="w", stopping=stop.is_set
+    )
+    assert (runs, done) == (["first"], {"first": 1})
+    # not claimed: due at once for the next worker
+    assert job_worker.run_due(database, SystemClock(), settings, jobs, worker="w2") == {"second": 1}
+
+
 _DOOMED = """
 import sys, time
 from datetime import timedelta

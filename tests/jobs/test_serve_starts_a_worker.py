@@ -81,3 +81,44 @@ def test_serve_starts_the_worker_and_the_worker_ends_with_it(tmp_path: Path) -> 
         if server.poll() is None:
             server.kill()
         engine.dispose()
+
+
+def test_the_worker_ends_whatever_number_of_signals_it_gets(tmp_path: Path) -> None:
+    """Signals in a burst (the server's death, a terminal's Ctrl-C, a supervisor) while the
+    worker idles: its handlers must take no lock, or one that comes while the main thread
+    holds the stop event's lock (in its wait, or in another handler) waits for it forever."""
+    url = f"sqlite:///{tmp_path}/run.db"
+    migrations.upgrade(url)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SCIPASS_")}
+    env |= {
+        "SCIPASS_DATABASE_URL": url,
+        "SCIPASS_JOB_RESULTS_DIR": str(tmp_path / "results"),
+        "SCIPASS_LOG_LEVEL": "WARNING",
+        "SCIPASS_WORKER_POLL_SECONDS": "0.001",  # mostly in the event's wait
+    }
+    worker = subprocess.Popen([sys.executable, "-m", "scipass", "worker"], cwd=tmp_path, env=env)
+    engine = create_engine(url)
+    try:
+        deadline = time.monotonic() + 60
+        scheduled = 0
+        while scheduled < 6:  # its first pass is done: idling
+            assert worker.poll() is None, "the worker exited"
+            assert time.monotonic() < deadline, "the worker did not start"
+            time.sleep(0.2)
+            try:
+                with engine.connect() as connection:
+                    scheduled = connection.execute(
+                        text("SELECT count(*) FROM job_schedule")
+                    ).scalar_one()
+            except Exception:  # noqa: S112 - the worker may hold the write lock a moment
+                continue
+        for _ in range(500):
+            if worker.poll() is not None:
+                break
+            worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        engine.dispose()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, delete
 from sqlmodel import Session
 
 from scipass.core.clock import FrozenClock
 from scipass.core.config import Settings
 from scipass.core.db import Database
+from scipass.core.ratelimit import RateLimitCounter
 from scipass.jobs import worker as job_worker
 from scipass.main import create_app, scheduled_jobs
 from scipass.record import notices as record_notices
@@ -48,6 +49,9 @@ def test_run_once_archives_what_is_due(
     side_a: Side,
     settings: Settings,
 ) -> None:
+    # Counters other tests' committed scans may have left would count in purge-telemetry: gone
+    # in this test's own transaction (rolled back at its end).
+    session.execute(delete(RateLimitCounter))
     record = _closed_notice_record(session, side_a)
     done = scheduled_jobs().run_once(Database(engine, bind=connection), clock, settings)
     assert done == {

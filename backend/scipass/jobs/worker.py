@@ -18,10 +18,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select as io_select
 import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -54,10 +57,17 @@ def worker_name() -> str:
 
 
 def run_due(
-    database: Database, clock: Clock, settings: Settings, jobs: Jobs, *, worker: str
+    database: Database,
+    clock: Clock,
+    settings: Settings,
+    jobs: Jobs,
+    *,
+    worker: str,
+    stopping: Callable[[], bool] | None = None,
 ) -> dict[str, int]:
     """Run each scheduled job whose turn has come and that this worker claimed; how much
-    each did. A failing job is logged and the others still run."""
+    each did. A failing job is logged and the others still run. Once ``stopping()`` is true
+    (the worker told to end) no further job is claimed: those stay due for the next worker."""
     done: dict[str, int] = {}
     interval = timedelta(seconds=settings.jobs_interval_seconds)
     now = clock.now()
@@ -69,6 +79,8 @@ def run_due(
     finally:
         reader.close()
     for name in jobs.names():
+        if stopping is not None and stopping():
+            break
         if name in known and known[name] > now:
             continue
         now = clock.now()
@@ -256,9 +268,30 @@ def run(
     from scipass.main import job_kinds, scheduled_jobs
 
     stop = stop or threading.Event()
+    # The handlers only note the signal: one that took a lock (stop.set() did) waited forever
+    # when the signal came while the main thread held that lock, in stop.wait() or in another
+    # handler, and the worker outlived its server. The wakeup fd ends the idle wait at once.
+    signalled: list[int] = []
+    wakeup: tuple[int, int] | None = None
     if threading.current_thread() is threading.main_thread():
+        wakeup = os.pipe()
+        for fd in wakeup:
+            os.set_blocking(fd, False)
+        signal.set_wakeup_fd(wakeup[1])
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
+            signal.signal(signum, lambda signum, _frame: signalled.append(signum))
+
+    def stopping() -> bool:
+        return bool(signalled) or stop.is_set()
+
+    def idle(seconds: float) -> None:
+        if wakeup is None:
+            stop.wait(seconds)
+            return
+        io_select.select([wakeup[0]], [], [], seconds)
+        with suppress(BlockingIOError):
+            os.read(wakeup[0], 512)
+
     database = Database.from_settings(settings)
     clock = SystemClock()
     jobs, kinds = scheduled_jobs(), job_kinds()
@@ -266,13 +299,13 @@ def run(
     name = worker_name()
     logger.info("worker %s started: jobs %s, kinds %s", name, jobs.names(), kinds.names())
     try:
-        while not stop.is_set():
+        while not stopping():
             if parent is not None and os.getppid() != parent:
                 logger.info("worker %s: the server has ended", name)
                 break
             busy = False
             try:
-                done = run_due(database, clock, settings, jobs, worker=name)
+                done = run_due(database, clock, settings, jobs, worker=name, stopping=stopping)
                 if any(done.values()):
                     logger.info("scheduled jobs done: %s", done)
                 busy = (
@@ -280,9 +313,13 @@ def run(
                 )
             except Exception:
                 logger.exception("worker loop failed; trying again")
-                time.sleep(settings.worker_poll_seconds)
+                idle(settings.worker_poll_seconds)
             if not busy:
-                stop.wait(settings.worker_poll_seconds)
+                idle(settings.worker_poll_seconds)
     finally:
         database.dispose()
+        if wakeup is not None:
+            signal.set_wakeup_fd(-1)
+            for fd in wakeup:
+                os.close(fd)
         logger.info("worker %s stopped", name)
