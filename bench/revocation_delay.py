@@ -23,7 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -33,18 +33,15 @@ from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
+sys.path.insert(0, str(ROOT))  # tests.factories builds the scene
 
-from scipass.account.models import WeChatUser  # noqa: E402
-from scipass.activity.models import Activity  # noqa: E402
+from tests.factories import open_activity_now  # noqa: E402
+
 from scipass.checkin import codes  # noqa: E402
 from scipass.checkin.models import ActivityCode  # noqa: E402
 from scipass.core import migrations  # noqa: E402
 from scipass.core.auth import Principal, Role, issue_access_token  # noqa: E402
 from scipass.core.config import Environment, Settings  # noqa: E402
-from scipass.org.models import Region, School, Venue  # noqa: E402
-from scipass.roster.models import Student  # noqa: E402
-
-WEEK = {str(day): [["00:00", "23:59"]] for day in range(1, 8)}
 
 
 def _port() -> int:
@@ -60,58 +57,9 @@ def _seed(url: str, rounds: int) -> tuple[list[tuple[int, str]], str, str]:
     now = datetime.now(UTC)
     engine = create_engine(url)
     with Session(engine) as s:
-        s.add(Region(code="950000", name="测延迟省", level="province"))
-        s.flush()
-        school = School(
-            name="测延迟中学", region_code="950000", stages="junior", area="urban", created_at=now
-        )
-        venue = Venue(
-            name="测延迟科技馆",
-            kind="science_museum",
-            region_code="950000",
-            longitude=112.9,
-            latitude=27.8,
-            created_at=now,
-            weekly_hours=WEEK,
-            open_weekdays="1111111",
-            stages="junior",
-            listed=True,
-        )
-        user = WeChatUser(openid="o-delay", kind="student", created_at=now, last_login_at=now)
-        s.add_all([school, venue, user])
-        s.flush()
-        student = Student(
-            school_id=school.id or 0,
-            student_no="DELAY1",
-            name="测延迟学生",
-            gender="male",
-            birth_month=date(now.year - 15, 1, 1),
-            stage="junior",
-            grade=9,
-            class_name="1班",
-            wechat_user_id=user.id,
-            created_at=now,
-            updated_at=now,
-        )
-        activity = Activity(
-            venue_id=venue.id,
-            kind="venue_visit",
-            title="测延迟活动",
-            starts_at=now - timedelta(minutes=10),
-            ends_at=now + timedelta(hours=4),
-            place_name="测延迟科技馆",
-            admission="open",
-            stages="junior",
-            credited_minutes=120,
-            record_category="science_visit",
-            dimension="social_practice",
-            status="published",
-            created_by="bench",
-            created_at=now,
-            updated_at=now,
-        )
-        s.add_all([student, activity])
-        s.flush()
+        scene = open_activity_now(s, region_code="950000", label="delay")
+        user, school, venue = scene.user, scene.school, scene.venue
+        student, activity = scene.student, scene.activity
         made = [
             ActivityCode(
                 activity_id=activity.id or 0,

@@ -229,6 +229,56 @@ def school_and_listed_venue(
     return school, venue
 
 
+@dataclass(frozen=True)
+class OpenScene:
+    """What :func:`open_activity_now` committed: a pupil of 15 bound to WeChat, the venue, and
+    its activity open on the real clock."""
+
+    school: School
+    venue: Venue
+    user: WeChatUser
+    student: Student
+    activity: Activity
+
+
+def open_activity_now(session: Session, *, region_code: str, label: str) -> OpenScene:
+    """A province, a junior school and a listed venue open every day, a pupil of 15 (no
+    guardian consent needed) bound to WeChat, and a published open activity that began ten
+    minutes ago, on the real clock: for servers run in other processes (tests and benches
+    that commit, and clean up or use a database of their own)."""
+    now = datetime.now(UTC)
+    every_day = {str(day): [["00:00", "23:59"]] for day in range(1, 8)}
+    school, venue = school_and_listed_venue(session, region_code=region_code, stages="junior")
+    list_venue(session, venue, weekly_hours=every_day, stages="junior")
+    user = WeChatUser(openid=f"o-{label}", kind="student", created_at=now, last_login_at=now)
+    session.add(user)
+    session.flush()
+    student = create_student(
+        session,
+        school_id=school.id or 0,
+        student_no=f"OPEN-{label}",
+        birth_month=date(now.year - 15, 1, 1),
+        stage="junior",
+        grade=9,
+        wechat_user_id=user.id,
+        created_at=now,
+        updated_at=now,
+    )
+    activity = create_activity(
+        session,
+        venue_id=venue.id or 0,
+        title=f"开放活动{label}",
+        starts_at=now - timedelta(minutes=10),
+        ends_at=now + timedelta(hours=4),
+        admission="open",
+        stages="junior",
+        status="published",
+        created_at=now,
+        updated_at=now,
+    )
+    return OpenScene(school, venue, user, student, activity)
+
+
 def create_activity(session: Session, *, venue_id: int, **overrides: object) -> Activity:
     values: dict[str, object] = {
         "venue_id": venue_id,

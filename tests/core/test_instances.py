@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -28,8 +28,6 @@ import pytest
 from sqlalchemy import Engine, create_engine, text, update
 from sqlmodel import Session, col, select
 
-from scipass.account.models import WeChatUser
-from scipass.activity.models import Activity
 from scipass.checkin import codes, issuing
 from scipass.checkin.models import ActivityCode
 from scipass.checkin.views import ACTIVITY, CODE, ActivityView, CodeView, ScanCache
@@ -39,10 +37,8 @@ from scipass.core.config import Environment, Settings
 from scipass.core.db import READ_ONLY_OPTION, make_engine
 from scipass.jobs import queue
 from scipass.jobs.models import Job, JobSchedule, JobStatus
-from scipass.org.models import Region, School, Venue
-from scipass.roster.models import Student
 from tests.databases import ENGINE_NAME, fresh_database
-from tests.factories import WEEK, token
+from tests.factories import open_activity_now, token
 
 RATE = 20  # scans a minute per pupil, in both instances
 CACHE_SECONDS = 300  # how long the servers keep a code for scans
@@ -144,64 +140,9 @@ def _scene(engine: Engine, name: str) -> dict[str, Any]:
     now = datetime.now(UTC)
     region = f"96{sum(name.encode()) % 10000:04d}"
     with Session(engine) as s:
-        s.add(Region(code=region, name=f"多实例省{name}", level="province"))
-        s.flush()
-        school = School(
-            name=f"多实例中学{name}",
-            region_code=region,
-            stages="junior",
-            area="urban",
-            created_at=now,
-        )
-        venue = Venue(
-            name=f"多实例科技馆{name}",
-            kind="science_museum",
-            region_code=region,
-            longitude=112.9,
-            latitude=27.8,
-            created_at=now,
-            weekly_hours=WEEK,
-            open_weekdays="1111111",
-            stages="junior",
-            listed=True,
-        )
-        user = WeChatUser(
-            openid=f"o-instances-{name}", kind="student", created_at=now, last_login_at=now
-        )
-        s.add_all([school, venue, user])
-        s.flush()
-        student = Student(
-            school_id=school.id or 0,
-            student_no=f"INST-{name}",
-            name=f"多实例学生{name}",
-            gender="male",
-            birth_month=date(now.year - 15, 1, 1),  # 15: no guardian consent needed
-            stage="junior",
-            grade=9,
-            class_name="1班",
-            wechat_user_id=user.id,
-            created_at=now,
-            updated_at=now,
-        )
-        activity = Activity(
-            venue_id=venue.id,
-            kind="venue_visit",
-            title=f"多实例科技节{name}",
-            starts_at=now - timedelta(minutes=10),
-            ends_at=now + timedelta(hours=4),
-            place_name="多实例科技馆",
-            admission="open",
-            stages="junior",
-            credited_minutes=120,
-            record_category="science_visit",
-            dimension="social_practice",
-            status="published",
-            created_by="test",
-            created_at=now,
-            updated_at=now,
-        )
-        s.add_all([student, activity])
-        s.flush()
+        scene = open_activity_now(s, region_code=region, label=f"instances-{name}")
+        user, school, venue = scene.user, scene.school, scene.venue
+        student, activity = scene.student, scene.activity
         code = ActivityCode(
             activity_id=activity.id or 0,
             kind="static",
