@@ -116,7 +116,9 @@ def test_the_worker_ends_whatever_number_of_signals_it_gets(tmp_path: Path) -> N
             if worker.poll() is not None:
                 break
             worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=30) == 0
+        # It ends: cleanly, or killed by a signal of the burst that came after it had put
+        # the default handler back on its way out. A handler that waits forever is the defect.
+        assert worker.wait(timeout=30) in (0, -signal.SIGTERM)
     finally:
         if worker.poll() is None:
             worker.kill()
