@@ -9,7 +9,6 @@ Every process here is a subprocess of the test, on a database of this module's o
 
 from __future__ import annotations
 
-import base64
 import itertools
 import logging
 import os
@@ -39,6 +38,7 @@ from scipass.jobs import queue
 from scipass.jobs.models import Job, JobSchedule, JobStatus
 from tests.databases import ENGINE_NAME, fresh_database
 from tests.factories import open_activity_now, token
+from tests.startup import PROD, serve_refused
 
 RATE = 20  # scans a minute per pupil, in both instances
 CACHE_SECONDS = 300  # how long the servers keep a code for scans
@@ -570,37 +570,13 @@ def _job(engine: Engine, job_id: int | None) -> Job:
         return s.exec(select(Job).where(Job.id == job_id)).one()
 
 
-# Settings fit for prod but for the database (tests/core/test_settings.py has the same).
-PROD = {
-    "env": "prod",
-    "jwt_keys": "k1:" + "x" * 40,
-    "code_signing_keys": "c1:" + "y" * 40,
-    "personal_code_keys": "p1:" + base64.b64encode(b"p" * 32).decode(),
-    "wechat_mode": "real",
-    "wechat_app_id": "wx0123456789abcdef",
-    "wechat_app_secret": "s" * 32,
-    "child_privacy_officer": "李四（儿童个人信息保护负责人）",
-    "child_privacy_contact": "privacy@scipass-operator.cn",
-    "child_privacy_complaints": "拨打 0731-12345678 或写信至长沙市某路 1 号",
-}
-
-
 def test_prod_refuses_several_server_processes_on_sqlite(tmp_path: Path) -> None:
     env = _env(f"sqlite:///{tmp_path}/prod.db", tmp_path, **PROD)
-    started = subprocess.run(
-        [sys.executable, "-m", "scipass", "serve", "--workers", "2", "--port", str(_free_port())],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert started.returncode == 2, started.stderr
-    assert started.stderr.strip().splitlines() == [
+    line = serve_refused(env, tmp_path, "--workers", "2", "--port", str(_free_port()))
+    assert line == (
         "scipass: refusing to start in prod: SQLite serves one process, not --workers 2: "
         "set SCIPASS_DATABASE_URL to PostgreSQL (see README, Settings)"
-    ]
+    )
     # one process on SQLite, and several on PostgreSQL, are fine
     prod = Settings(**PROD, database_url=f"sqlite:///{tmp_path}/prod.db", _env_file=None)  # type: ignore[arg-type]
     prod.check(workers=1)

@@ -389,8 +389,8 @@ def test_serve_refuses_a_metrics_dir_that_is_not_its_own(
     database beside them (var/scipass.db) would be lost or read as metrics. Refused in one
     line, before anything is deleted."""
     import os
-    import subprocess
-    import sys
+
+    from tests.startup import serve_refused
 
     (tmp_path / "var" / "uploads").mkdir(parents=True)
     database = tmp_path / "var" / "scipass.db"
@@ -404,20 +404,9 @@ def test_serve_refuses_a_metrics_dir_that_is_not_its_own(
         "SCIPASS_JOB_RESULTS_DIR": str(tmp_path / "var" / "job-results"),
         "SCIPASS_METRICS_DIR": str(tmp_path / metrics_dir),
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "scipass", "serve", "--port", "1"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("scipass: refusing to start: SCIPASS_METRICS_DIR")
-    assert reason in lines[0]
+    line = serve_refused(env, tmp_path, "--port", "1")
+    assert line.startswith("scipass: refusing to start: SCIPASS_METRICS_DIR")
+    assert reason in line
     assert database.read_bytes() == b"the database"
 
 

@@ -19,24 +19,13 @@ from scipass.core.config import (
     load_settings,
 )
 from scipass.core.security import KeyRing, KeyRingError
+from tests.startup import PROD, serve_refused
 
-STRONG = "k1:" + "x" * 40
+STRONG = PROD["jwt_keys"]
 
 
 def _prod(**overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "env": "prod",
-        "jwt_keys": STRONG,
-        "code_signing_keys": "c1:" + "y" * 40,
-        "personal_code_keys": "p1:" + base64.b64encode(b"p" * 32).decode(),
-        "wechat_mode": "real",
-        "wechat_app_id": "wx0123456789abcdef",
-        "wechat_app_secret": "s" * 32,
-        "child_privacy_officer": "李四（儿童个人信息保护负责人）",
-        "child_privacy_contact": "privacy@scipass-operator.cn",
-        "child_privacy_complaints": "拨打 0731-12345678 或写信至长沙市某路 1 号",
-        "_env_file": None,
-    }
+    values: dict[str, object] = {**PROD, "_env_file": None}
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
@@ -116,21 +105,10 @@ def test_serve_in_prod_with_dev_key_exits_with_one_line(tmp_path) -> None:
         "SCIPASS_ENV": "prod",
         "SCIPASS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "scipass", "serve", "--port", "1"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith("scipass: refusing to start in prod:")
-    assert "SCIPASS_JWT_KEYS" in lines[0]
-    assert "insecure" not in lines[0]  # the reason names the key, never prints a secret
+    line = serve_refused(env, tmp_path, "--port", "1")
+    assert line.startswith("scipass: refusing to start in prod:")
+    assert "SCIPASS_JWT_KEYS" in line
+    assert "insecure" not in line  # the reason names the key, never prints a secret
 
 
 def test_invalid_setting_is_one_line() -> None:
