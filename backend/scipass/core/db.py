@@ -473,17 +473,21 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 AdmittedDep = Annotated[None, Depends(admit, scope="function")]
 
 
-def get_read_only_session(
-    request: Request, _admitted: Annotated[None, Depends(admit, scope="function")]
-) -> Iterator[Session]:
-    """A session for a route that only reads and is called often (a venue screen polling):
-    on SQLite it never takes the write lock that check-ins queue for."""
-    session: Session = request.app.state.db.read_only_session()
+def _reading(session: Session) -> Iterator[Session]:
+    """A session that only reads, handed to a route and ended after it."""
     try:
         yield session
     finally:
         session.rollback()
         session.close()
+
+
+def get_read_only_session(
+    request: Request, _admitted: Annotated[None, Depends(admit, scope="function")]
+) -> Iterator[Session]:
+    """A session for a route that only reads and is called often (a venue screen polling):
+    on SQLite it never takes the write lock that check-ins queue for."""
+    yield from _reading(request.app.state.db.read_only_session())
 
 
 ReadOnlySessionDep = Annotated[Session, Depends(get_read_only_session, scope="function")]
@@ -494,12 +498,7 @@ def get_reporting_session(
 ) -> Iterator[Session]:
     """A read for a dashboard (:meth:`Database.reporting_session`): on the read replica when
     one is set."""
-    session: Session = request.app.state.db.reporting_session()
-    try:
-        yield session
-    finally:
-        session.rollback()
-        session.close()
+    yield from _reading(request.app.state.db.reporting_session())
 
 
 ReportingSessionDep = Annotated[Session, Depends(get_reporting_session, scope="function")]

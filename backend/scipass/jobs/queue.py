@@ -316,6 +316,15 @@ def claim(database: Database, *, worker: str, now: datetime, lease: timedelta) -
         return job
 
 
+def _held(job_id: int | None, worker: str) -> tuple[Any, ...]:
+    """The job is running for ``worker`` still (no other worker has taken it over)."""
+    return (
+        col(Job.id) == job_id,
+        col(Job.worker) == worker,
+        col(Job.status) == JobStatus.running.value,
+    )
+
+
 def renew(
     database: Database,
     *,
@@ -333,13 +342,7 @@ def renew(
         values["progress_total"] = total
     with database.transaction() as session:
         changed = session.execute(
-            update(Job)
-            .where(
-                col(Job.id) == job_id,
-                col(Job.worker) == worker,
-                col(Job.status) == JobStatus.running.value,
-            )
-            .values(**values)
+            update(Job).where(*_held(job_id, worker)).values(**values)
         ).rowcount  # type: ignore[attr-defined]  # CursorResult of an UPDATE
     return bool(changed)
 
@@ -357,11 +360,7 @@ def finish(
     with database.transaction() as session:
         changed = session.execute(
             update(Job)
-            .where(
-                col(Job.id) == job_id,
-                col(Job.worker) == worker,
-                col(Job.status) == JobStatus.running.value,
-            )
+            .where(*_held(job_id, worker))
             .values(
                 status=JobStatus.done.value,
                 lease_until=None,
@@ -386,11 +385,7 @@ def fail(database: Database, *, job: Job, worker: str, error_code: str, now: dat
     with database.transaction() as session:
         changed = session.execute(
             update(Job)
-            .where(
-                col(Job.id) == job.id,
-                col(Job.worker) == worker,
-                col(Job.status) == JobStatus.running.value,
-            )
+            .where(*_held(job.id, worker))
             .values(
                 status=JobStatus.failed.value,
                 lease_until=None,
@@ -413,12 +408,7 @@ def retry_later(
     with database.transaction() as session:
         changed = session.execute(
             update(Job)
-            .where(
-                col(Job.id) == job.id,
-                col(Job.worker) == worker,
-                col(Job.status) == JobStatus.running.value,
-                col(Job.attempts) < col(Job.max_attempts),
-            )
+            .where(*_held(job.id, worker), col(Job.attempts) < col(Job.max_attempts))
             .values(
                 status=JobStatus.queued.value,
                 worker=None,
