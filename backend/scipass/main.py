@@ -300,8 +300,7 @@ def create_app(
             if db.engine.dialect.name == "postgresql"
             else None
         )
-        if listener is None:  # SQLite, one process: its own changes reach its cache
-            notify.hear_locally(app.state.checkin_cache)
+        notify.hear_locally(app.state.checkin_cache)  # this process's own changes, at once
         app.state.listener = listener  # /readyz is not ready while it is not listening
         pdf_fonts.warn_if_fallback(settings)  # loads the font once, before the first PDF
         # What start-up built (routes, schemas, mappers) lives as long as the process: keep it

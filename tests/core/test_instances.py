@@ -296,8 +296,7 @@ def test_a_cache_drops_the_code_or_the_activity_it_hears_of() -> None:
     assert cache._targets == {}
 
 
-@pytest.mark.skipif(ENGINE_NAME == "postgresql", reason="SQLite's in-process delivery")
-def test_on_sqlite_a_change_reaches_the_processs_receivers_once_it_commits(
+def test_a_change_reaches_the_processs_own_receivers_once_it_commits(
     engine: Engine,
 ) -> None:
     class Receiver:
@@ -324,11 +323,11 @@ def test_a_process_drops_its_copy_of_a_revoked_code_once_the_revocation_commits(
 ) -> None:
     scene = _scene(engine, "forget")
     cache = ScanCache(seconds=CACHE_SECONDS)
+    notify.hear_locally(cache)  # as the app does with its own
     with Session(engine) as writer:
         issuing.revoke_code(
             writer,
             settings=_settings(),
-            cache=cache,
             actor=scene["staff_principal"],
             code_id=scene["code"],
             reason="海报被拍照转发",

@@ -45,14 +45,13 @@ from scipass.checkin.schemas import (
 from scipass.checkin.views import (
     CODE,
     ActivityView,
-    ScanCache,
     insert_row,
 )
 from scipass.core import notify, pdf_fonts
 from scipass.core.auth import Principal
 from scipass.core.clock import local_date
 from scipass.core.config import Settings
-from scipass.core.db import Database, after_commit, flush_unique
+from scipass.core.db import Database, flush_unique
 from scipass.core.errors import Conflict
 from scipass.org.organiser import organiser_name, organiser_of
 from scipass.volunteer import attendance as volunteer_attendance
@@ -257,7 +256,6 @@ def revoke_code(
     session: Session,
     *,
     settings: Settings,
-    cache: ScanCache,
     actor: Principal,
     code_id: int,
     reason: str,
@@ -281,9 +279,8 @@ def revoke_code(
         school_id=actor.school_id,
         reason=code.revoke_reason,
     )
-    # This process's copies once this commits (dropped before, a scan reading meanwhile would
-    # keep the code not yet revoked); the other processes' when they hear of it.
-    after_commit(session, cache.forget)
+    # Every process's copy once this commits (dropped before, a scan reading meanwhile would
+    # keep the code not yet revoked).
     notify.send(session, CODE, code.short_id)
     return code, target
 

@@ -11,7 +11,6 @@ from scipass.activity.errors import ActivityNotFound
 from scipass.checkin import cards as checkin_cards
 from scipass.checkin import codes, render
 from scipass.checkin import issuing as checkin_issuing
-from scipass.checkin.dependencies import CacheDep
 from scipass.checkin.errors import (
     ActivityCodeNotFound,
     CodeKindInvalid,
@@ -270,14 +269,12 @@ def code_revoke(
     actor: OrganiserOrPlatform,
     session: SessionDep,
     settings: SettingsDep,
-    cache: CacheDep,
     clock: ClockDep,
 ) -> ActivityCodeRead:
     now = clock.now()
     code, target = checkin_issuing.revoke_code(
         session,
         settings=settings,
-        cache=cache,
         actor=actor,
         code_id=code_id,
         reason=data.reason,

@@ -12,9 +12,9 @@ sooner), and logs an outage once when it begins and once when it is over. ``/rea
 ready while the listener is not listening (scipass.health.router): a process that could miss a
 revocation is not sent requests.
 
-SQLite has one serving process and no listener: there :func:`send` hands the message, after
-the commit, to the receivers the process registered with :func:`hear_locally` (each app's
-scan cache), so a change reaches the copies on either engine.
+The process that made the change does not wait for its own listener: :func:`send` also hands
+the message, after the commit, to the receivers it registered with :func:`hear_locally` (each
+app's scan cache). On SQLite, one process and no listener, that is the whole delivery.
 """
 
 from __future__ import annotations
@@ -46,32 +46,32 @@ class Receiver(Protocol):
     def changed(self, message: str) -> None: ...
 
 
-# SQLite's one process: who hears its changes (held weakly: an app that is gone is not kept).
+# Who in this process hears its own changes (held weakly: an app that is gone is not kept).
 _local: list[weakref.ref[Receiver]] = []
 
 
 def hear_locally(receiver: Receiver) -> None:
-    """Have ``receiver.changed(message)`` called after each commit that sent a message, on an
-    engine without ``LISTEN`` (SQLite, one process)."""
+    """Have ``receiver.changed(message)`` called after each commit of this process that sent
+    a message."""
     _local[:] = [ref for ref in _local if ref() is not None]
     _local.append(weakref.ref(receiver))
 
 
 def send(session: Session, kind: str, name: object) -> None:
     """Announce that ``name`` of ``kind`` (``code``, ``activity``...) changed, as the message
-    ``kind:name``, when the session's transaction commits: to every process's listener on
-    PostgreSQL, to this process's receivers (:func:`hear_locally`) on SQLite."""
+    ``kind:name``, when the session's transaction commits: to this process's receivers
+    (:func:`hear_locally`) at once, and on PostgreSQL to every process's listener."""
     message = f"{kind}:{name}"
+    receivers = list(_local)
+    session.connection()  # in the transaction the change is part of (begun if need be)
+
+    def deliver() -> None:
+        for ref in receivers:
+            if (receiver := ref()) is not None:
+                receiver.changed(message)
+
+    after_commit(session, deliver)
     if session.get_bind().dialect.name != "postgresql":
-        receivers = list(_local)
-        session.connection()  # in the transaction the change is part of (begun if need be)
-
-        def deliver() -> None:
-            for ref in receivers:
-                if (receiver := ref()) is not None:
-                    receiver.changed(message)
-
-        after_commit(session, deliver)
         return
     session.execute(
         text("SELECT pg_notify(:channel, :message)"), {"channel": CHANNEL, "message": message}
