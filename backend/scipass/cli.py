@@ -66,16 +66,11 @@ def serve(
     settings = _settings()
     try:
         settings.check(workers=workers)
+        if settings.metrics_enabled:
+            _metrics_directory(settings)
     except ConfigurationError as exc:
         typer.echo(f"scipass: {exc}", err=True)
         raise typer.Exit(2) from None
-    logs.configure(settings)
-    if settings.metrics_enabled:
-        try:
-            _metrics_directory(settings)
-        except ConfigurationError as exc:
-            typer.echo(f"scipass: {exc}", err=True)
-            raise typer.Exit(2) from None
     child = None
     if settings.jobs_enabled:
         # uvicorn ends its process by re-raising the signal that stopped it, so the worker is
@@ -90,8 +85,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            log_level=settings.log_level.lower(),
-            log_config=logs.config(settings),
+            log_config=logs.config(settings),  # configured here, in each worker too
             access_log=False,  # ours (scipass.access) names the route and the request id
             proxy_headers=True,
             timeout_keep_alive=settings.keepalive_seconds,
