@@ -36,26 +36,21 @@ class Window:
     length: timedelta
 
 
-def _window_start(now: datetime, window: Window) -> datetime:
+def window_start(now: datetime, window: Window) -> datetime:
     seconds = int(window.length.total_seconds())
     epoch = int(now.timestamp())
     return datetime.fromtimestamp(epoch - epoch % seconds, tz=now.tzinfo)
 
 
-def window_start(now: datetime, window: Window) -> datetime:
-    """When the window holding ``now`` started."""
-    return _window_start(now, window)
-
-
 def retry_after(now: datetime, window: Window) -> int:
-    return max(1, int((_window_start(now, window) + window.length - now).total_seconds()))
+    return max(1, int((window_start(now, window) + window.length - now).total_seconds()))
 
 
 def hit(session: Session, key: str, window: Window, *, now: datetime) -> int:
     """Count one event under ``key`` and return the count in the current window."""
     statement = _hit_statement(session.get_bind().dialect.name)
     return int(
-        session.execute(statement, {"key": key, "start": _window_start(now, window)}).scalar_one()
+        session.execute(statement, {"key": key, "start": window_start(now, window)}).scalar_one()
     )
 
 
@@ -65,11 +60,8 @@ def _hit_statement(dialect: str) -> TextClause:
     expression each time cost eight times its execution on SQLite (0.23 ms against 0.03)."""
     greatest = "GREATEST" if dialect == "postgresql" else "MAX"
     return text(
-        "INSERT INTO rate_limit_counter AS c (key, window_start, count) VALUES (:key, :start, 1)"  # noqa: S608 - one of two names
-        " ON CONFLICT (key) DO UPDATE SET count = CASE WHEN excluded.window_start >"
-        " c.window_start THEN 1 ELSE c.count + 1 END,"
-        f" window_start = {greatest}(c.window_start, excluded.window_start)"
-        " RETURNING count"
+        "INSERT INTO rate_limit_counter AS c (key, window_start, count) VALUES (:key, :start, 1)"  # noqa: S608 - our own fragments, no input
+        f" {_counted(greatest)} RETURNING count"
     ).bindparams(bindparam("start", type_=UTCDateTime()))
 
 
@@ -89,8 +81,8 @@ def current(session: Session, key: str, window: Window, *, now: datetime) -> int
     ).first()
     if row is None:
         return 0
-    count, window_start = row
-    if window_start < _window_start(now, window):
+    count, started = row
+    if started < window_start(now, window):
         return 0
     return int(count)
 
@@ -104,10 +96,18 @@ def pg_hit_many(rows: str) -> str:
     return (
         "INSERT INTO rate_limit_counter AS c (key, window_start, count) "  # noqa: S608
         f"SELECT r.key, r.window_start, r.n FROM ({rows}) AS r ORDER BY r.key "
-        "ON CONFLICT (key) DO UPDATE SET count = CASE WHEN excluded.window_start > "
-        "c.window_start THEN excluded.count ELSE c.count + excluded.count END, "
-        "window_start = GREATEST(c.window_start, excluded.window_start) "
-        "RETURNING c.key, c.count"
+        f"{_counted('GREATEST')} RETURNING c.key, c.count"
+    )
+
+
+def _counted(greatest: str) -> str:
+    """What an insert into the counters does when the key is there: a later window starts
+    again from the events inserted, the same window adds them (``greatest``: the dialect's
+    name for it)."""
+    return (
+        "ON CONFLICT (key) DO UPDATE SET count = CASE WHEN excluded.window_start >"
+        " c.window_start THEN excluded.count ELSE c.count + excluded.count END,"
+        f" window_start = {greatest}(c.window_start, excluded.window_start)"
     )
 
 
