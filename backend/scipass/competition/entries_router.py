@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from scipass.competition import attachments, entries, reads, review, submission
 from scipass.competition.errors import (
@@ -190,7 +190,7 @@ def attach(
     summary="下载报名附件",
     description="队员（或家长代孩子）、本校教师，以及报名已送达其轮次的承办方"
     "（学校、场馆、教育局或科协）可下载。",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses={
         200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}},
         **problem_responses(EntryNotFound, StorageUnavailable),

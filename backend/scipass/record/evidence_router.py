@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from scipass.consent.errors import ConsentRequired
 from scipass.core.callers import (
@@ -88,7 +88,7 @@ def upload_evidence(
     name="record-evidence-get",
     summary="下载证明材料",
     description="学生本人、家长、本校、辖区教育局可下载；场馆不能。工作人员下载写入审计日志。",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses={
         200: {
             "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}, "application/pdf": {}}
