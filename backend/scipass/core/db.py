@@ -305,19 +305,17 @@ class Database:
         replayed the primary's WAL position ``after`` (a queued job's, from when it was
         queued) or, without one, the primary's position now; :class:`ReplicaBehind` when it
         does not get there in ``replica_wait_seconds``."""
+        options: dict[str, Any] = {READ_ONLY_OPTION: True}
         if self.replica is not None and self._replica_sessions is not None:
             position = after or self.primary_position()
             if position is not None:
                 wait_for_replay(self.replica, position, timeout=self.replica_wait_seconds)
-            replica_session: Session = self._replica_sessions()
-            replica_session.connection(
-                execution_options={READ_ONLY_OPTION: True, "isolation_level": "REPEATABLE READ"}
-            )
-            return replica_session
-        session = self.session()
-        options: dict[str, Any] = {READ_ONLY_OPTION: True}
-        if self.engine.dialect.name == "postgresql" and not self.bound_to_connection:
+            session: Session = self._replica_sessions()
             options["isolation_level"] = "REPEATABLE READ"
+        else:
+            session = self.session()
+            if self.engine.dialect.name == "postgresql" and not self.bound_to_connection:
+                options["isolation_level"] = "REPEATABLE READ"
         session.connection(execution_options=options)
         return session
 

@@ -93,12 +93,9 @@ def run_evidence_job(context: JobContext) -> JobResult:
                     "file": None,
                     "withheld": None,
                 }
-                data = None
-                if evidence.quarantined_at is None:
-                    data = evidence_storage.read_served(settings, evidence.sha256)
                 if evidence.quarantined_at is not None:
                     item["withheld"] = "quarantined"  # no longer served (e.g. not a clean image)
-                elif data is None:
+                elif (data := evidence_storage.read_served(settings, evidence.sha256)) is None:
                     item["withheld"] = "missing"
                 else:
                     name = f"{row.record_id}-{evidence.id}-{evidence.filename}"
