@@ -181,7 +181,9 @@ def test_a_code_read_offline_is_queued_and_uploaded_when_the_network_returns(
 ) -> None:
     page = open_door(browser, door)
     problems = PageProblems(page)
-    page.wait_for_selector('#door-offline[data-offline-ready="true"]', state="attached")
+    page.wait_for_selector(
+        '#door-offline[data-offline-ready="true"]', state="attached", timeout=90_000
+    )  # the page tries again when the worker's install or a fetch fails
     check_accessibility(page)
 
     context = page.context

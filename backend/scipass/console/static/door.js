@@ -417,14 +417,21 @@ async function startCamera() {
 }
 
 // --- offline use: the service worker keeps this page and what it loaded ---------------------
+function within(ms, promise) {
+  return Promise.race([promise, new Promise((_, reject) =>
+    setTimeout(() => reject(new Error(`not done within ${ms} ms`)), ms))]);
+}
+
 async function keepOffline() {
   const marker = $("door-offline");
   if (!("serviceWorker" in navigator)) return;
   await navigator.serviceWorker.register("/console/sw.js", { scope: "/console/" });
-  await navigator.serviceWorker.ready;
-  if (!navigator.serviceWorker.controller) {
-    await new Promise((resolve) => navigator.serviceWorker.addEventListener("controllerchange", resolve, { once: true }));
-  }
+  await within(20000, (async () => {  // an install that failed never becomes ready
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((resolve) => navigator.serviceWorker.addEventListener("controllerchange", resolve, { once: true }));
+    }
+  })());
   if (navigator.onLine) {
     // Loaded before the worker took control: fetched again through it, which keeps them.
     const files = performance.getEntriesByType("resource").map((e) => new URL(e.name))
@@ -432,13 +439,29 @@ async function keepOffline() {
       .map((u) => u.pathname);
     const wanted = [location.pathname + location.search, ...new Set(files),
       `${API}/personal-code-keys`, `${API}/personal-code-revocations`];
-    await Promise.all(wanted.map((url) => fetch(url, { credentials: "same-origin", headers: url.startsWith(API) ? { Accept: "application/json" } : {} }).catch(() => null)));
+    await Promise.all(wanted.map((url) => fetch(url, { credentials: "same-origin",
+      headers: url.startsWith(API) ? { Accept: "application/json" } : {},
+      signal: AbortSignal.timeout(15000) })));
   }
   marker.dataset.offlineReady = "true";
 }
 
+// A tablet under load or on a weak network can fail to install the worker or to fetch a file
+// through it: try again a few times rather than stay, silently, unable to work offline.
+async function keepOfflineWithRetries(tries = 4) {
+  for (let attempt = 1; attempt <= tries; attempt += 1) {
+    try {
+      await keepOffline();
+      return;
+    } catch (error) {
+      $("door-offline").dataset.offlineError = String(error);
+      await new Promise((resolve) => setTimeout(resolve, 2000 * attempt));
+    }
+  }
+}
+
 async function start() {
-  keepOffline().catch(() => {});
+  keepOfflineWithRetries();
   if (!root) return;
   window.addEventListener("online", onNetwork);
   window.addEventListener("offline", onNetwork);
